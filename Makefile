@@ -1,0 +1,54 @@
+# Tsela: `make run` serves the demo on 127.0.0.1:5000, `make test` runs every test.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app tip_cases
+STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run serve test test-fast lint migrate demo bench clean system-deps
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: $(STAMP)
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo load
+
+# Everything a new user needs: environment, SQLite database in instance/, demo data, the scheduler
+# (when the notifications package provides it) and the web app on 127.0.0.1:5000.
+run: demo
+	@bash scripts/run.sh
+
+# The browser tests drive Debian's Chromium; install it when missing (needs root, as on CI machines).
+system-deps:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will say why they cannot run"; \
+	  else echo "warning: $(CHROMIUM) missing; install Debian's chromium package for the browser tests"; fi; \
+	fi
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	TSELA_TEST_DB=sqlite $(BIN)/pytest -x -q -m "not e2e"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.screening_bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

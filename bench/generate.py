@@ -1,0 +1,333 @@
+"""Synthetic Southern African travellers with known truth, for benchmarks and load tests.
+
+Seeded and deterministic. Persons are plain dicts whose keys follow the crossings CSV columns, plus
+a `person_id` truth key, so benchmarks can both feed them to the importer and score the matcher.
+Noise mirrors what the screening issue lists from real border data: swapped name order, a dropped
+middle name, initials, dropped diacritics, orthographic variants, typos, day/month swaps, year-only
+or 1 January dates, +-1 year, OCR confusions in document numbers, and renewed passports.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "BORDER_POSTS",
+    "NOISES",
+    "generate_crossings",
+    "generate_persons",
+    "noisy_observation",
+    "person_to_identity",
+]
+
+# (given names male, given names female, surnames) per naming tradition.
+_NAMES: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "sesotho": (
+        ["Thabo", "Thabang", "Mpho", "Teboho", "Mohlomi", "Tumelo", "Katleho", "Lehlohonolo", "Tšepo",
+         "Retšelisitsoe", "Motlatsi", "Nthabeleng", "Bokang", "Rethabile", "Tebello", "Lerato", "Kamohelo",
+         "Puleng", "Tlotliso", "Neo", "Tšeliso", "Lebohang", "Moeketsi", "Relebohile", "Sello", "Khotso",
+         "Thato", "Refiloe", "Tau", "Molefi", "Kabelo", "Pheello", "Limpho", "Mosiuoa", "Lipholo",
+         "Tankiso", "Sechaba", "Paballo", "Liteboho", "Thuso"],
+        ["Palesa", "Lerato", "Mpho", "Nthabiseng", "Lineo", "Masechaba", "Limakatso", "Mamello",
+         "Reitumetse", "Mathabo", "Puleng", "Lisebo", "Nthati", "Keneuoe", "Tsepang", "Mpolokeng",
+         "Mamokete", "Bohlale", "Lebohang", "Rethabile", "Liteboho", "Nthabeleng", "'Mathato",
+         "Boitumelo", "Mosa", "Karabo", "Lipuo", "Thakane", "Ntsoaki", "Malineo", "Moliehi", "Itumeleng",
+         "Tšepiso", "Lieketseng", "Mantšali", "Khauhelo", "Nkhetheleng", "Relebohile", "Mathapelo",
+         "Seipati"],
+        ["Mokoena", "Mofokeng", "Mohapi", "Letsie", "Moshoeshoe", "Motšoanakaba", "Ramaboea", "Sekhonyana",
+         "Nthako", "Molapo", "Lerotholi", "Mokhothu", "Thamae", "Makhetha", "Mosisili", "Ntsekhe",
+         "Phakoe", "Tšabalala", "Ramoreboli", "Mothibeli", "Lebona", "Sefali", "Mahao", "Masupha",
+         "Majara", "Posholi", "Sehloho", "Moletsane", "Khoabane", "Lekhanya", "Tlali", "Motsamai",
+         "Makara", "Ramakoae", "Rantšo", "Matela", "Mokhesi", "Mphutlane", "Maqelepo", "Thabane",
+         "Seeiso", "Jonathan", "Lepheana", "Tsoeu", "Ralitsie", "Mohale", "Pitso", "Moeketsi", "Nkuebe",
+         "Letšaba", "Ramokhoro", "Makoae", "Mokete", "Tšosane", "Mafereka", "Sekoati", "Nyakane",
+         "Lehloenya", "Molise", "Kolisang"],
+    ),
+    "isizulu": (
+        ["Sipho", "Bongani", "Sibusiso", "Themba", "Mandla", "Nkosinathi", "Sifiso", "Thulani", "Mthokozisi",
+         "Lungelo", "Sanele", "Nqobile", "Siyabonga", "Bheki", "Musa", "Lwazi", "Njabulo", "Sandile"],
+        ["Nomvula", "Thandeka", "Zanele", "Nokuthula", "Lindiwe", "Sibongile", "Nqobile", "Zodwa", "Ayanda",
+         "Nosipho", "Thembi", "Busisiwe", "Nompumelelo", "Zinhle", "Khanyisile", "Sbongiseni"],
+        ["Dlamini", "Nkosi", "Ndlovu", "Khumalo", "Zulu", "Mthembu", "Buthelezi", "Ngcobo", "Zungu",
+         "Mkhize", "Cele", "Shabalala", "Ntuli", "Mahlangu", "Nxumalo", "Gumede", "Sithole", "Hlongwane",
+         "Magagula", "Mabuza", "Shongwe", "Maseko"],
+    ),
+    "isixhosa": (
+        ["Sizwe", "Lwando", "Luvuyo", "Xolani", "Siyabulela", "Mzwandile", "Andile", "Lukhanyo", "Unathi",
+         "Vuyani", "Thando", "Aphiwe"],
+        ["Nosipho", "Siphokazi", "Nomsa", "Ntombizodwa", "Noluthando", "Asanda", "Yonela", "Zintle",
+         "Nandipha", "Thandiwe", "Liyema", "Anathi"],
+        ["Mahlaba", "Nqayi", "Ngqukumba", "Qwabe", "Mbeki", "Sisulu", "Tshabalala", "Mgqamqo", "Nkwinti",
+         "Mabandla", "Gxowa", "Mtshali", "Nqakula", "Dyantyi", "Xaba", "Madikizela"],
+    ),
+    "setswana": (
+        ["Kagiso", "Tumelo", "Oratile", "Kabelo", "Tshepo", "Onalenna", "Boitumelo", "Mothusi", "Goitseone",
+         "Keabetswe"],
+        ["Naledi", "Dineo", "Kelebogile", "Masego", "Goitsemang", "Lesedi", "Boipelo", "Onthatile",
+         "Kgomotso", "Refilwe"],
+        ["Molefe", "Mokgosi", "Seretse", "Kgosana", "Masire", "Mogae", "Modise", "Motsumi", "Sebego",
+         "Ramotswa", "Mokwena", "Moshweshwe"],
+    ),
+    "english": (
+        ["John", "David", "Michael", "Peter", "James", "Joseph", "Paul", "Thomas", "William", "Daniel",
+         "Samuel", "Richard", "George", "Charles"],
+        ["Mary", "Elizabeth", "Grace", "Elizabeth", "Sarah", "Ruth", "Margaret", "Anna", "Christina",
+         "Catherine", "Rose", "Patricia", "Faith", "Mercy"],
+        ["Smith", "Brown", "Jones", "Taylor", "Williams", "Johnson", "Thompson", "Wilson", "Walker",
+         "Harris", "Clarke", "Roberts"],
+    ),
+    "afrikaans": (
+        ["Johannes", "Pieter", "Jacobus", "Hendrik", "Willem", "Gerhardus", "Francois", "Christiaan",
+         "Petrus", "Stefanus", "Andries", "Barend", "Deon", "Riaan"],
+        ["Maria", "Susanna", "Johanna", "Anna", "Elizabeth", "Magdalena", "Aletta", "Marietjie",
+         "Annelie", "Carina", "Elmarie", "Hester"],
+        ["van der Merwe", "du Plessis", "Botha", "Pretorius", "Nel", "van Wyk", "Venter", "le Roux",
+         "Coetzee", "Fourie", "Joubert", "Steyn", "van Zyl", "Swanepoel", "Kruger", "de Villiers",
+         "Oosthuizen", "Erasmus", "du Toit", "Viljoen"],
+    ),
+}
+# Naming tradition mix by nationality.
+_TRADITIONS: dict[str, list[tuple[str, float]]] = {
+    "LSO": [("sesotho", 0.93), ("english", 0.05), ("isixhosa", 0.02)],
+    "ZAF": [("isizulu", 0.35), ("isixhosa", 0.2), ("sesotho", 0.15), ("setswana", 0.08),
+            ("afrikaans", 0.12), ("english", 0.10)],
+    "BWA": [("setswana", 0.9), ("english", 0.1)],
+    "SWZ": [("isizulu", 0.9), ("english", 0.1)],
+    "ZWE": [("isizulu", 0.3), ("english", 0.7)],
+    "MOZ": [("english", 0.3), ("isizulu", 0.7)],
+}
+_NATIONALITIES = [("LSO", 0.62), ("ZAF", 0.28), ("BWA", 0.03), ("SWZ", 0.03), ("ZWE", 0.03), ("MOZ", 0.01)]
+
+# Orthographic variants an officer may write instead of the registered spelling (applied to folded
+# text, so they work on names with or without diacritics).
+_VARIANTS = [("oe", "we"), ("we", "oe"), ("li", "di"), ("di", "li"), ("ts", "tš"), ("nq", "nk"),
+             ("ie", "y"), ("ph", "f")]
+_PLAIN = str.maketrans("šŠ'", "sS ")
+
+BORDER_POSTS: list[tuple[str, str, float]] = [
+    # code, name, share of traffic
+    ("MSU", "Maseru Bridge", 0.45), ("MPT", "Maputsoe Bridge", 0.18), ("VRG", "Van Rooyen's Gate", 0.08),
+    ("CLP", "Caledonspoort", 0.06), ("QNK", "Qacha's Nek", 0.04), ("SNP", "Sani Pass", 0.02),
+    ("TLB", "Tele Bridge", 0.04), ("PKB", "Peka Bridge", 0.03), ("RMG", "Ramatseliso's Gate", 0.02),
+    ("SPG", "Sephapho's Gate", 0.02), ("MKB", "Makhaleng Bridge", 0.03),
+    ("MIA", "Moshoeshoe I International Airport", 0.03),
+]
+
+NOISES = ("swap_order", "drop_middle", "initials", "plain_ascii", "variant", "typo", "dob_swap",
+          "dob_year_only", "dob_placeholder", "dob_off_by_one", "doc_ocr", "doc_renewed", "doc_missing")
+# Probability that each noise is applied to one observation (several may apply together).
+_NOISE_P = {"swap_order": 0.10, "drop_middle": 0.15, "initials": 0.08, "plain_ascii": 0.30, "variant": 0.10,
+            "typo": 0.12, "dob_swap": 0.05, "dob_year_only": 0.05, "dob_placeholder": 0.03,
+            "dob_off_by_one": 0.04, "doc_ocr": 0.08, "doc_renewed": 0.10, "doc_missing": 0.10}
+
+
+def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
+    return rng.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
+
+
+def _zipf(rng: random.Random, items: list[str], s: float = 0.6) -> str:
+    # Common names are much more common than rare ones; a mild Zipf law is closer to registries than
+    # a uniform pick and makes blocking buckets realistically lopsided.
+    weights = [1.0 / (i + 1) ** s for i in range(len(items))]
+    return rng.choices(items, weights)[0]
+
+
+def _document(rng: random.Random, nationality: str, dob: date, sex: str) -> tuple[str, str, str]:
+    if nationality == "ZAF":
+        # SA ID number: YYMMDD, 4-digit sequence (>= 5000 male), citizenship, 8, checksum-ish digit.
+        seq = rng.randint(5000, 9999) if sex == "M" else rng.randint(0, 4999)
+        return "ID", f"{dob:%y%m%d}{seq:04d}08{rng.randint(0, 9)}", "ZAF"
+    if nationality == "LSO":
+        return "P", f"R{rng.choice('ABC')}{rng.randint(0, 9_999_999):07d}", "LSO"
+    prefix = {"BWA": "BN", "SWZ": "SZ", "ZWE": "FN", "MOZ": "AB"}.get(nationality, "XX")
+    return "P", f"{prefix}{rng.randint(0, 9_999_999):07d}", nationality
+
+
+def generate_persons(n: int, seed: int = 1, id_offset: int = 0) -> list[dict[str, Any]]:
+    """n synthetic persons; `person_id` is the truth key (id_offset keeps populations disjoint)."""
+    rng = random.Random(seed)
+    today = date(2025, 1, 1)
+    persons = []
+    for i in range(n):
+        nationality = _pick(rng, _NATIONALITIES)
+        tradition = _pick(rng, _TRADITIONS[nationality])
+        male, female, surnames = _NAMES[tradition]
+        sex = rng.choice("MF")
+        pool = male if sex == "M" else female
+        given = [_zipf(rng, pool)]
+        if rng.random() < 0.55:
+            middle = _zipf(rng, pool + _NAMES["english"][0 if sex == "M" else 1])
+            if middle != given[0]:
+                given.append(middle)
+        surname = _zipf(rng, surnames)
+        # Ages 0-80, weighted to young adults (the population that migrates for work).
+        age_days = int(min(max(rng.gauss(31, 13), 0.2), 80) * 365.25)
+        dob = today - timedelta(days=age_days)
+        doc_type, doc_number, doc_country = _document(rng, nationality, dob, sex)
+        dob_text = dob.isoformat()
+        if rng.random() < 0.03:
+            dob_text = str(dob.year)  # only the year was ever known
+        aliases = []
+        if sex == "F" and rng.random() < 0.05:
+            aliases.append((_zipf(rng, surnames), " ".join(given)))  # maiden / married surname
+        persons.append({
+            "person_id": id_offset + i,
+            "surname": surname,
+            "given_names": " ".join(given),
+            "sex": sex,
+            "date_of_birth": dob_text,
+            "nationality": nationality,
+            "document_type": doc_type,
+            "document_number": doc_number,
+            "document_country": doc_country,
+            "aliases": aliases,
+            "address": f"{rng.randint(1, 999)} {rng.choice(['Maseru', 'Leribe', 'Mafeteng', 'Berea'])}",
+        })
+    return persons
+
+
+def _typo(rng: random.Random, s: str) -> str:
+    if len(s) < 5:
+        return s
+    i = rng.randrange(1, len(s) - 1)
+    kind = rng.choice(("swap", "drop", "double", "replace"))
+    if kind == "swap":
+        return s[:i] + s[i + 1] + s[i] + s[i + 2:]
+    if kind == "drop":
+        return s[:i] + s[i + 1:]
+    if kind == "double":
+        return s[:i] + s[i] + s[i:]
+    return s[:i] + rng.choice("aeiounmlkst") + s[i + 1:]
+
+
+_OCR_SWAPS = {"0": "O", "O": "0", "1": "I", "I": "1", "5": "S", "S": "5", "8": "B", "B": "8", "2": "Z",
+              "6": "G"}
+
+
+def noisy_observation(person: dict[str, Any], rng: random.Random,
+                      noises: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """How the person might be recorded at a crossing; `noise` lists what was changed.
+
+    With `noises=None` each noise of NOISES is drawn independently with its base rate.
+    """
+    if noises is None:
+        noises = tuple(k for k in NOISES if rng.random() < _NOISE_P[k])
+    obs = {k: v for k, v in person.items() if k not in ("aliases", "address")}
+    obs["noise"] = list(noises)
+    surname, given = person["surname"], person["given_names"].split()
+    if "drop_middle" in noises and len(given) > 1:
+        given = given[:1]
+    if "initials" in noises:
+        given = [given[0][0] + "."] + given[1:] if len(given) == 1 or rng.random() < 0.5 else \
+            [g[0] + "." for g in given]
+    if "variant" in noises:
+        name = rng.choice(("surname", "given"))
+        text = surname if name == "surname" else " ".join(given)
+        options = [(a, b) for a, b in _VARIANTS if a in text.lower().translate(_PLAIN)]
+        if options:
+            a, b = rng.choice(options)
+            text = text.translate(_PLAIN).replace(a, b, 1)
+            if name == "surname":
+                surname = text
+            else:
+                given = text.split()
+    if "typo" in noises:
+        if rng.random() < 0.5:
+            surname = _typo(rng, surname)
+        else:
+            j = rng.randrange(len(given))
+            given[j] = _typo(rng, given[j])
+    if "plain_ascii" in noises:
+        surname = surname.translate(_PLAIN).upper()
+        given = [g.translate(_PLAIN).upper() for g in given]
+    obs["surname"], obs["given_names"] = surname, " ".join(given)
+    if "swap_order" in noises:
+        obs["surname"], obs["given_names"] = obs["given_names"], obs["surname"]
+    dob = person["date_of_birth"]
+    if len(dob) == 10:
+        y, m, d = int(dob[:4]), int(dob[5:7]), int(dob[8:])
+        if "dob_swap" in noises and d <= 12 and d != m:
+            m, d = d, m
+        if "dob_off_by_one" in noises:
+            y += rng.choice((-1, 1))
+            if (m, d) == (2, 29):
+                d = 28
+        dob = f"{y:04d}-{m:02d}-{d:02d}"
+        if "dob_placeholder" in noises:
+            dob = f"{y:04d}-01-01"
+        if "dob_year_only" in noises:
+            dob = f"{y:04d}"
+    obs["date_of_birth"] = dob
+    number = person["document_number"]
+    if "doc_renewed" in noises:
+        renewed = _document(rng, person["nationality"], date(1990, 1, 1), person["sex"])[1]
+        number = number[:6] + renewed[6:] if person["document_type"] == "ID" else renewed
+        if person["document_type"] == "ID":
+            number = person["document_number"]  # an ID number is for life; the passport changes
+    if "doc_ocr" in noises:
+        positions = [i for i, ch in enumerate(number) if ch in _OCR_SWAPS]
+        if positions:
+            i = rng.choice(positions)
+            number = number[:i] + _OCR_SWAPS[number[i]] + number[i + 1:]
+    if "doc_missing" in noises:
+        number = ""
+    obs["document_number"] = number
+    if not number:
+        obs["document_type"] = obs["document_country"] = ""
+    return obs
+
+
+def person_to_identity(d: dict[str, Any]):
+    """Identity for a person or observation dict (imported lazily so generating needs no rapidfuzz)."""
+    from screening.matching import Identity
+
+    return Identity.from_strings(
+        d["person_id"], d["surname"], d["given_names"], date_of_birth=d["date_of_birth"] or None,
+        sex=d["sex"], nationality=d["nationality"], document_number=d["document_number"],
+        document_type=d["document_type"], document_country=d["document_country"],
+        aliases=d.get("aliases", ()),
+    )
+
+
+def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
+                       start: datetime | None = None, days: int = 30,
+                       group_share: float = 0.15) -> list[dict[str, Any]]:
+    """n crossings by the given persons over `days` days, as rows of the crossings CSV.
+
+    Rows carry truth columns (`person_id`, `group_id`, `noise`) next to the CSV columns. A share of
+    crossings are travel groups: 2-6 persons through the same post within a few minutes, the pattern
+    the tracing features look for. Timestamps are aware UTC (ISO 8601 with offset).
+    """
+    rng = random.Random(seed)
+    start = start or datetime(2025, 1, 1, tzinfo=UTC)
+    posts = [(p[0], p[2]) for p in BORDER_POSTS]
+    rows: list[dict[str, Any]] = []
+    group_seq = 0
+    while len(rows) < n:
+        post = _pick(rng, posts)
+        direction = rng.choice(("entry", "exit"))
+        # Posts are busiest 06:00-18:00 local (04:00-16:00 UTC).
+        at = start + timedelta(days=rng.randrange(days), hours=4 + rng.random() * 12)
+        if rng.random() < group_share:
+            group_seq += 1
+            members = rng.sample(persons, min(len(persons), rng.randint(2, 6)))
+            group_id: int | None = group_seq
+        else:
+            members, group_id = [rng.choice(persons)], None
+        for person in members:
+            if len(rows) >= n:
+                break
+            obs = noisy_observation(person, rng)
+            at_member = at + timedelta(seconds=rng.randint(0, 300))
+            rows.append({
+                "external_id": f"X{len(rows):09d}",
+                "surname": obs["surname"], "given_names": obs["given_names"], "sex": obs["sex"],
+                "date_of_birth": obs["date_of_birth"], "nationality": obs["nationality"],
+                "document_type": obs["document_type"], "document_number": obs["document_number"],
+                "document_country": obs["document_country"], "direction": direction,
+                "border_post": post, "crossed_at": at_member.isoformat(), "address": person["address"],
+                "person_id": person["person_id"], "group_id": group_id, "noise": obs["noise"],
+            })
+    return rows

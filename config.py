@@ -1,0 +1,105 @@
+"""Configuration classes, chosen by TSELA_CONFIG or FLASK_ENV-like names; secrets come from the environment."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+
+def _database_url() -> str | None:
+    """Normalise DATABASE_URL so Heroku-style postgres:// URLs use the psycopg 3 driver."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return None
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    # The dev default is deliberately weak; ProductionConfig.validate() refuses it.
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key")
+    SQLALCHEMY_DATABASE_URI = _database_url()  # None -> SQLite in the instance folder (set by create_app)
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    # Sessions: 8-hour absolute lifetime, 30-minute idle lifetime, enforced server-side (tip_cases.auth).
+    SESSION_ABSOLUTE_LIFETIME = timedelta(hours=8)
+    SESSION_IDLE_LIFETIME = timedelta(minutes=30)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "tsela_session"
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    BOOTSTRAP_SERVE_LOCAL = True  # border posts have poor connectivity: no CDN anywhere
+    BOOTSTRAP_BOOTSWATCH_THEME = None
+
+    LOCKOUT_THRESHOLD = 5
+    LOCKOUT_DURATION = timedelta(minutes=15)
+    PASSWORD_MIN_LENGTH = 12
+    TIMEZONE = "Africa/Maseru"
+    APP_NAME = "Tsela"
+
+    # Screening thresholds are configuration, never hidden in code.
+    SCREENING_FLAG_THRESHOLD = float(os.environ.get("SCREENING_FLAG_THRESHOLD", "0.80"))
+
+    # Evidence files live outside the web root, in the instance folder unless set.
+    EVIDENCE_DIR = os.environ.get("EVIDENCE_DIR")
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")  # None -> the local mail sink (dev/demo)
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "tsela@localhost")
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
+    DEBUG = False
+    TESTING = False
+
+    @classmethod
+    def validate(cls, config: dict) -> None:
+        """Hook for configs that must refuse to start on unsafe settings."""
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False  # the Werkzeug debugger is a remote shell; opt in with FLASK_DEBUG=1 on your own machine
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production-0123456789"  # noqa: S105
+    WTF_CSRF_ENABLED = True
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+
+WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", Config.SECRET_KEY}
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def validate(cls, config: dict) -> None:
+        """Refuse to start with DEBUG on, a weak SECRET_KEY or no DATABASE_URL."""
+        problems = []
+        if config.get("DEBUG"):
+            problems.append("DEBUG must be off in production")
+        key = config.get("SECRET_KEY") or ""
+        if key in WEAK_SECRETS or len(key) < 32 or len(set(key)) < 10:
+            problems.append("SECRET_KEY is missing or weak (use at least 32 random characters)")
+        if not config.get("SQLALCHEMY_DATABASE_URI"):
+            problems.append("DATABASE_URL is not set")
+        if problems:
+            raise RuntimeError("Refusing to start: " + "; ".join(problems))
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,9 @@
+"""`flask crossings ...` and `flask screening ...` commands."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    return None

@@ -1,0 +1,534 @@
+"""Pure matcher: is this traveller the same person as this person of interest?
+
+The score is a table of small named features (CONVENTIONS rule 7). Each feature compares one aspect,
+returns a score in 0..1 (or None when it cannot be compared) and a sentence a border officer
+understands. Weights, penalties and the flag threshold are parameters of `MatchConfig`; there are no
+hidden floors. `match()` works on `Identity`; the index calls `match_prepared()` on identities it has
+normalised once (`prepare()`), which is the same computation without repeating the normalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz.distance import OSA
+
+from screening.normalize import (
+    PartialDate,
+    canonical,
+    loose,
+    name_tokens,
+    normalize_document,
+    ocr_key,
+    parse_partial_date,
+)
+
+__all__ = [
+    "DEFAULT",
+    "FEATURES",
+    "Document",
+    "FeatureResult",
+    "Identity",
+    "MatchConfig",
+    "MatchResult",
+    "Prepared",
+    "match",
+    "match_prepared",
+    "prepare",
+    "token_distance",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    type: str | None
+    number: str
+    country: str | None = None
+
+
+@dataclass(slots=True)
+class Identity:
+    """A person as recorded by one source (a crossing, an alert, a case file)."""
+
+    id: Any
+    surname: str = ""
+    given_names: str = ""
+    aliases: list[tuple[str, str]] = field(default_factory=list)
+    dob: PartialDate | None = None
+    sex: str | None = None
+    nationality: str | None = None
+    documents: list[Document] = field(default_factory=list)
+
+    @classmethod
+    def from_strings(
+        cls,
+        id: Any,  # noqa: A002 - mirrors the field name
+        surname: str | None = "",
+        given_names: str | None = "",
+        *,
+        date_of_birth: str | None = None,
+        sex: str | None = None,
+        nationality: str | None = None,
+        document_number: str | None = None,
+        document_type: str | None = None,
+        document_country: str | None = None,
+        aliases: Iterable[tuple[str, str]] = (),
+    ) -> Identity:
+        """Build from the plain strings a CSV row or a form gives; empty strings mean unknown."""
+        sex_code = (sex or "").strip().upper()[:1] or None
+        documents = []
+        if document_number and normalize_document(document_number):
+            documents.append(Document(document_type or None, document_number, (document_country or None)))
+        return cls(
+            id=id,
+            surname=surname or "",
+            given_names=given_names or "",
+            aliases=list(aliases),
+            dob=parse_partial_date(date_of_birth) if date_of_birth and date_of_birth.strip() else None,
+            sex=sex_code if sex_code in ("M", "F", "X") else None,
+            nationality=(nationality or "").strip().upper() or None,
+            documents=documents,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureResult:
+    name: str
+    score: float | None  # None when the feature cannot be compared (a value is missing)
+    weight: float
+    explanation: str
+    verdict: str  # "agree" | "partial" | "disagree" | "missing"
+    contribution: float = 0.0  # what this feature added to (or took from) the total score
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "score": self.score, "weight": self.weight,
+                "explanation": self.explanation, "verdict": self.verdict,
+                "contribution": round(self.contribution, 4)}
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    score: float
+    features: list[FeatureResult]
+
+    @property
+    def explanations(self) -> list[str]:
+        """The officer-facing sentences, strongest evidence first."""
+        ranked = sorted(self.features, key=lambda f: -abs(f.contribution))
+        return [f.explanation for f in ranked if f.verdict != "missing" or f.name in ("name", "dob")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 4), "features": [f.to_dict() for f in self.features],
+                "explanations": self.explanations}
+
+
+@dataclass(frozen=True, slots=True)
+class MatchConfig:
+    """Every weight, penalty and threshold of the matcher, in one place."""
+
+    flag_threshold: float = 0.80
+    # Evidence: added as weight * feature score.
+    name_weight: float = 0.60
+    dob_weight: float = 0.30
+    document_weight: float = 0.90
+    sex_weight: float = 0.03
+    nationality_weight: float = 0.03
+    # Conflicts: subtracted when the feature disagrees.
+    dob_conflict_penalty: float = 0.30
+    name_conflict_penalty: float = 0.0
+    sex_conflict_penalty: float = 0.10
+    nationality_conflict_penalty: float = 0.05
+    document_conflict_penalty: float = 0.0  # different numbers are often a renewal, not a conflict
+    # Name details.
+    variant_token_score: float = 0.95  # equal after the loose spelling rules (ph/f, v/f, ie/y)
+    typo_token_score: float = 0.90  # one edit in a token of >= min_typo_length letters
+    two_typo_token_score: float = 0.80  # two edits in a token of >= min_two_typo_length letters
+    min_typo_length: int = 4
+    min_two_typo_length: int = 8
+    initial_score: float = 0.85  # "T" against "Thabo"
+    extra_token_penalty: float = 0.10  # per name token present on one side only (a missing middle name)
+    swapped_factor: float = 0.97  # surname and given names exchanged
+    mixed_factor: float = 0.90  # tokens matched regardless of which field they were in
+    surname_only_factor: float = 0.70  # one side has no given names
+    # Date-of-birth scores.
+    dob_swapped_score: float = 0.85
+    dob_year_month_score: float = 0.55  # one side knows only year and month
+    dob_same_month_score: float = 0.30  # both exact, same year and month, different day
+    dob_year_score: float = 0.50  # years equal and one side knows only the year (or 1 January)
+    dob_year_off_by_one_score: float = 0.70  # same day and month, year differs by one
+    dob_year_only_off_by_one_score: float = 0.30
+    dob_estimated_score: float = 0.50
+    dob_estimated_window: int = 2
+    # Document scores.
+    document_ocr_score: float = 0.95
+    document_one_edit_score: float = 0.50
+    document_other_country_score: float = 0.60
+    min_document_length: int = 5  # shorter numbers are too easy to share by accident
+    # Blocking (used by the index).
+    block_year_window: int = 1
+    block_estimated_year_window: int = 2
+    max_single_key_pool: int = 400
+
+
+DEFAULT = MatchConfig()
+
+
+# --- The one rapidfuzz wrapper --------------------------------------------------------------------
+
+
+def token_distance(a: str, b: str, cutoff: int | None = None) -> int:
+    """Optimal-string-alignment edit distance (a transposition counts as one edit).
+
+    The single place rapidfuzz is called. Inputs are already folded and canonicalised by
+    `screening.normalize`, so `processor=None` is passed explicitly: rapidfuzz 3 does no preprocessing
+    by default, and relying on that default silently would hide the normalisation contract.
+    """
+    return OSA.distance(a, b, processor=None, score_cutoff=cutoff)
+
+
+# --- Prepared identities ---------------------------------------------------------------------------
+
+
+class Prepared:
+    """An Identity normalised once: canonical name tokens, document keys. Compact for 10^6 of them."""
+
+    __slots__ = ("id", "variants", "dob", "sex", "nationality", "documents")
+
+    def __init__(self, id, variants, dob, sex, nationality, documents):  # noqa: A002
+        self.id = id
+        # ((surname tokens), (given tokens)) for the name and each alias; canonical, interned
+        self.variants: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = variants
+        self.dob: PartialDate | None = dob
+        self.sex: str | None = sex
+        self.nationality: str | None = nationality
+        # (normalised number, ocr key, country or None, type or None)
+        self.documents: tuple[tuple[str, str, str | None, str | None], ...] = documents
+
+
+_interned: dict[str, str] = {}
+
+
+def _canon_tokens(s: str) -> tuple[str, ...]:
+    # Interning makes the million prepared identities share one copy of "mokwena".
+    return tuple(_interned.setdefault(t, t) for t in (canonical(tok) for tok in name_tokens(s)))
+
+
+def prepare(identity: Identity) -> Prepared:
+    """Normalise an identity for repeated comparison."""
+    variants = []
+    for sur, given in ((identity.surname, identity.given_names), *identity.aliases):
+        v = (_canon_tokens(sur), _canon_tokens(given))
+        if (v[0] or v[1]) and v not in variants:
+            variants.append(v)
+    docs = []
+    for d in identity.documents:
+        n = normalize_document(d.number)
+        if n:
+            k = ocr_key(n)
+            country, kind = (d.country or "").upper() or None, (d.type or "").upper() or None
+            docs.append((n, n if k == n else k, country, kind))
+    sex = identity.sex if identity.sex in ("M", "F") else None  # "X" and unknown do not discriminate
+    return Prepared(identity.id, tuple(variants), identity.dob, sex,
+                    (identity.nationality or "").upper() or None, tuple(docs))
+
+
+# --- Feature: name ---------------------------------------------------------------------------------
+
+_TYPO, _INITIAL, _EXTRA, _REORDER, _VARIANT = 1, 2, 4, 8, 16
+# Lesotho "Lineo" is South African "Dineo": canonical() writes both with d, so an initial L still fits.
+_INITIAL_EQUIV = {("l", "d"), ("d", "l")}
+
+
+def _token_score(a: str, b: str, cfg: MatchConfig) -> tuple[float, int]:
+    if a == b:
+        return 1.0, 0
+    if len(a) == 1 or len(b) == 1:
+        if a[0] == b[0] or (a[0], b[0]) in _INITIAL_EQUIV:
+            return cfg.initial_score, _INITIAL
+        return 0.0, 0
+    if loose(a) == loose(b):
+        return cfg.variant_token_score, _VARIANT
+    shortest = min(len(a), len(b))
+    if shortest < cfg.min_typo_length:
+        return 0.0, 0
+    d = token_distance(a, b, 2)
+    if d == 1:
+        return cfg.typo_token_score, _TYPO
+    if d == 2 and shortest >= cfg.min_two_typo_length:
+        return cfg.two_typo_token_score, _TYPO
+    return 0.0, 0
+
+
+def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[float, int] | None:
+    """Greedy best one-to-one token alignment; order-free, tolerant of an extra token on one side."""
+    if not a or not b:
+        return None
+    if a == b:
+        return 1.0, 0
+    pairs = []
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            s, f = _token_score(x, y, cfg)
+            if s > 0.0:
+                pairs.append((s, i, j, f))
+    pairs.sort(reverse=True)
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    total, flags, matched = 0.0, 0, []
+    for s, i, j, f in pairs:
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        total += s
+        flags |= f
+        matched.append((i, j))
+    shortest, longest = min(len(a), len(b)), max(len(a), len(b))
+    if longest > shortest:
+        flags |= _EXTRA
+    matched.sort()
+    if any(j2 < j1 for (_, j1), (_, j2) in zip(matched, matched[1:], strict=False)):
+        flags |= _REORDER
+    score = total / shortest - cfg.extra_token_penalty * (longest - shortest)
+    return max(score, 0.0), flags
+
+
+def _surname_phrase(r: tuple[float, int] | None) -> str:
+    if r is None:
+        return "surname not recorded on one side"
+    score, flags = r
+    if score < 0.5:
+        return "surname differs"
+    if flags & _EXTRA:
+        return "surname matches part of a compound surname"
+    if flags & _TYPO:
+        return "surname matches except for a typo"
+    if flags & _VARIANT:
+        return "surname matches as a spelling variant"
+    return "surname matches"
+
+
+def _given_phrase(r: tuple[float, int] | None) -> str:
+    if r is None:
+        return "given names not recorded on one side"
+    score, flags = r
+    if score < 0.5:
+        return "given names differ"
+    parts = []
+    if flags & _REORDER:
+        parts.append("given names in a different order")
+    if flags & _EXTRA:
+        parts.append("a given name is missing on one side")
+    if flags & _INITIAL:
+        parts.append("a given name matches an initial")
+    if flags & _TYPO:
+        parts.append("a given name matches except for a typo")
+    if flags & _VARIANT:
+        parts.append("a given name matches as a spelling variant")
+    return "; ".join(parts) if parts else "given names match"
+
+
+def _name_pair(p: tuple[tuple[str, ...], tuple[str, ...]], c: tuple[tuple[str, ...], tuple[str, ...]],
+               cfg: MatchConfig) -> tuple[float, str]:
+    ps, pg = p
+    cs, cg = c
+    if ps == cs and pg == cg:
+        return 1.0, "Surname and given names match"
+    best = (-1.0, "")
+    rs, rg = _align(ps, cs, cfg), _align(pg, cg, cfg)
+    if rs is not None and rg is not None:
+        best = (0.5 * rs[0] + 0.5 * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}")
+    elif rs is not None:
+        best = (cfg.surname_only_factor * rs[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}")
+    elif rg is not None:
+        best = (cfg.surname_only_factor * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}")
+    if best[0] < 0.95:
+        xs, xg = _align(ps, cg, cfg), _align(pg, cs, cfg)
+        if xs is not None and xg is not None:
+            swapped = cfg.swapped_factor * (0.5 * xs[0] + 0.5 * xg[0])
+            if swapped > best[0]:
+                best = (swapped, "surname and given names are swapped")
+                if min(xs[0], xg[0]) < 0.99:
+                    best = (swapped, f"surname and given names are swapped; {_given_phrase(xg)}")
+        mixed = _align(ps + pg, cs + cg, cfg)
+        if mixed is not None and cfg.mixed_factor * mixed[0] > best[0]:
+            best = (cfg.mixed_factor * mixed[0], "name parts match but are recorded in different fields")
+    return best
+
+
+def name_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
+    """Best name agreement over the names and aliases of both sides."""
+    w = cfg.name_weight
+    if not p.variants or not c.variants:
+        return FeatureResult("name", None, w, "Name not recorded on one side", "missing")
+    best_score, best_text, via_alias = -1.0, "", False
+    for i, pv in enumerate(p.variants):
+        for j, cv in enumerate(c.variants):
+            s, text = _name_pair(pv, cv, cfg)
+            if s > best_score:
+                best_score, best_text, via_alias = s, text, bool(i or j)
+            if best_score >= 1.0:
+                break
+    text = best_text[0].upper() + best_text[1:]
+    if via_alias:
+        text += " (through an alias)"
+    if best_score >= 0.95:
+        verdict = "agree"
+    elif best_score >= 0.5:
+        verdict = "partial"
+    else:
+        verdict = "disagree"
+        text = "Names differ"
+    contribution = w * best_score if verdict != "disagree" else -cfg.name_conflict_penalty
+    return FeatureResult("name", round(best_score, 4), w, text, verdict, contribution)
+
+
+# --- Feature: date of birth ------------------------------------------------------------------------
+
+
+def _year_level(d: PartialDate) -> bool:
+    """True when only the year is really known (year, estimated, or the 1 January placeholder)."""
+    return d.precision in ("year", "estimated") or d.is_placeholder
+
+
+def dob_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
+    """Compare dates of birth at the precision both sides actually know."""
+    w = cfg.dob_weight
+    a, b = p.dob, c.dob
+    if a is None or b is None:
+        return FeatureResult("dob", None, w, "Date of birth not recorded on one side", "missing")
+    if a.precision == "estimated" or b.precision == "estimated":
+        if abs(a.year - b.year) <= cfg.dob_estimated_window:
+            return _dob(cfg, cfg.dob_estimated_score, "Year of birth is within the estimate", "partial")
+        return _dob_conflict(cfg, "Date of birth is outside the estimated age")
+    year_a, year_b = _year_level(a), _year_level(b)
+    if not year_a and not year_b:
+        if a == b:
+            if a.precision == "month":
+                return _dob(cfg, cfg.dob_year_month_score, "Year and month of birth match", "partial")
+            return _dob(cfg, 1.0, "Date of birth matches", "agree")
+        if a.precision == b.precision == "day":
+            if a.year == b.year and (a.month, a.day) == (b.day, b.month):
+                return _dob(cfg, cfg.dob_swapped_score,
+                            "Date of birth matches with day and month swapped", "partial")
+            if abs(a.year - b.year) == 1 and (a.month, a.day) == (b.month, b.day):
+                return _dob(cfg, cfg.dob_year_off_by_one_score,
+                            "Day and month of birth match; the year differs by one", "partial")
+        if a.year == b.year and a.month == b.month:
+            if a.precision == b.precision == "day":
+                return _dob(cfg, cfg.dob_same_month_score,
+                            "Year and month of birth match; the day differs", "partial")
+            return _dob(cfg, cfg.dob_year_month_score, "Year and month of birth match", "partial")
+        return _dob_conflict(cfg, f"Dates of birth differ ({a} / {b})")
+    if a.year == b.year:
+        return _dob(cfg, cfg.dob_year_score, "Year of birth matches (only the year is known on one side)",
+                    "partial")
+    if abs(a.year - b.year) == 1:
+        return _dob(cfg, cfg.dob_year_only_off_by_one_score,
+                    "Year of birth differs by one (only the year is known on one side)", "partial")
+    return _dob_conflict(cfg, f"Years of birth differ ({a.year} / {b.year})")
+
+
+def _dob(cfg: MatchConfig, score: float, text: str, verdict: str) -> FeatureResult:
+    return FeatureResult("dob", score, cfg.dob_weight, text, verdict, cfg.dob_weight * score)
+
+
+def _dob_conflict(cfg: MatchConfig, text: str) -> FeatureResult:
+    return FeatureResult("dob", 0.0, cfg.dob_weight, text, "disagree", -cfg.dob_conflict_penalty)
+
+
+# --- Feature: document -----------------------------------------------------------------------------
+
+
+def _ocr_confusions(a: str, b: str) -> str:
+    pairs = sorted({"/".join(sorted((x, y), key=str.isdigit)) for x, y in zip(a, b, strict=True) if x != y})
+    return ", ".join(pairs)
+
+
+def _compare_document(pd, cd, cfg: MatchConfig) -> tuple[float, str, str] | None:
+    pn, pk, pc, pt = pd
+    cn, ck, cc, ct = cd
+    if pt and ct and pt[0] != ct[0]:
+        return None  # a passport number and an ID-card number are not comparable
+    same_country = pc is None or cc is None or pc == cc
+    if len(pn) < cfg.min_document_length or len(cn) < cfg.min_document_length:
+        return None
+    if pn == cn:
+        if same_country:
+            return 1.0, "Document number matches", "agree"
+        return (cfg.document_other_country_score,
+                f"Same document number but issued by different countries ({pc} / {cc})", "partial")
+    if pk == ck and same_country:
+        return (cfg.document_ocr_score,
+                f"Document number matches except for an {_ocr_confusions(pn, cn)} confusion", "agree")
+    if same_country and len(pn) == len(cn) and token_distance(pn, cn, 1) <= 1:
+        return cfg.document_one_edit_score, "Document number differs by one character", "partial"
+    if same_country and abs(len(pn) - len(cn)) <= 1 and token_distance(pk, ck, 1) <= 1:
+        return cfg.document_one_edit_score, "Document number differs by one character", "partial"
+    if pc and cc and pc == cc:
+        return 0.0, (f"Different document numbers from the same issuing country ({pc}): possibly a renewed "
+                     "document, not counted against"), "partial"
+    return 0.0, "Document numbers differ", "disagree"
+
+
+def document_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
+    """Best agreement over every pair of comparable documents."""
+    w = cfg.document_weight
+    best = None
+    for pd in p.documents:
+        for cd in c.documents:
+            r = _compare_document(pd, cd, cfg)
+            if r is not None and (best is None or r[0] > best[0]):
+                best = r
+    if best is None:
+        return FeatureResult("document", None, w, "No comparable document on both sides", "missing")
+    score, text, verdict = best
+    contribution = w * score if verdict != "disagree" else -cfg.document_conflict_penalty
+    return FeatureResult("document", score, w, text, verdict, contribution)
+
+
+# --- Qualifiers: sex and nationality ---------------------------------------------------------------
+
+
+def sex_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
+    """Small support when equal, a penalty when recorded differently."""
+    if p.sex is None or c.sex is None:
+        return FeatureResult("sex", None, cfg.sex_weight, "Sex not recorded on one side", "missing")
+    if p.sex == c.sex:
+        return FeatureResult("sex", 1.0, cfg.sex_weight, "Sex matches", "agree", cfg.sex_weight)
+    return FeatureResult("sex", 0.0, cfg.sex_weight, f"Sex differs ({p.sex} / {c.sex})", "disagree",
+                         -cfg.sex_conflict_penalty)
+
+
+def nationality_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
+    """Small support when equal; a small penalty otherwise (dual nationals exist in the region)."""
+    w = cfg.nationality_weight
+    if p.nationality is None or c.nationality is None:
+        return FeatureResult("nationality", None, w, "Nationality not recorded on one side", "missing")
+    if p.nationality == c.nationality:
+        return FeatureResult("nationality", 1.0, w, "Nationality matches", "agree", w)
+    return FeatureResult("nationality", 0.0, w, f"Nationality differs ({p.nationality} / {c.nationality})",
+                         "disagree", -cfg.nationality_conflict_penalty)
+
+
+FEATURES: tuple[Callable[[Prepared, Prepared, MatchConfig], FeatureResult], ...] = (
+    name_feature,
+    dob_feature,
+    document_feature,
+    sex_feature,
+    nationality_feature,
+)
+
+
+def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT) -> MatchResult:
+    """Score two prepared identities: the sum of feature contributions, clipped to 0..1."""
+    features = [f(p, c, config) for f in FEATURES]
+    total = sum(f.contribution for f in features)
+    return MatchResult(min(max(total, 0.0), 1.0), features)
+
+
+def match(probe: Identity, candidate: Identity, config: MatchConfig = DEFAULT) -> MatchResult:
+    """Score a traveller against one person of interest."""
+    return match_prepared(prepare(probe), prepare(candidate), config)

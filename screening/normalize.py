@@ -1,0 +1,231 @@
+"""Pure normalisation of names, dates and document numbers for screening.
+
+Everything here is deterministic and free of I/O so that the matcher, the index and the ingest code
+agree on one definition of "the same name" or "the same document number".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+__all__ = [
+    "PARTICLES",
+    "PartialDate",
+    "age_on",
+    "canonical",
+    "fold",
+    "loose",
+    "name_tokens",
+    "normalize_document",
+    "ocr_key",
+    "parse_partial_date",
+    "phonetic_key",
+]
+
+# Letters that NFKD does not decompose into a base letter plus a combining mark.
+_SPECIAL_LETTERS = str.maketrans({"ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ı": "i",
+                                  "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "þ": "th", "Þ": "th"})
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def fold(s: str | None) -> str:
+    """Fold text so that spelling that differs only in accents, case or punctuation compares equal."""
+    if not s:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", s.translate(_SPECIAL_LETTERS))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_ALNUM.sub(" ", stripped.casefold()).strip()
+
+
+# Surname particles (Afrikaans, Dutch, French, Portuguese). They are dropped so that "van der Merwe",
+# "Van Der Merwe" and "Merwe, van der" give the same tokens; officers often omit them.
+PARTICLES = frozenset({"van", "der", "den", "de", "du", "le", "la", "von", "da", "dos", "das", "del", "ter"})
+# Particles written glued to the surname ("Vandermerwe"). Only multi-word prefixes are stripped, so
+# that given names such as "Vanessa" or "Deon" are untouched.
+_GLUED_PREFIXES = ("vander", "vanden", "vande")
+
+
+def name_tokens(s: str | None) -> list[str]:
+    """Split a name into folded tokens; particles dropped, initials kept as one letter."""
+    words = fold(s).split()
+    tokens = [w for w in words if w not in PARTICLES]
+    if not tokens:
+        # A name made only of particles ("Le") is a real name: keep it rather than lose it.
+        return words
+    out = []
+    for w in tokens:
+        for prefix in _GLUED_PREFIXES:
+            if w.startswith(prefix) and len(w) - len(prefix) >= 4:
+                w = w[len(prefix):]
+                break
+        out.append(w)
+    return out
+
+
+# Spelling variants that mean the same name, applied in order to a folded token. Kept small and
+# conservative: a rule here makes two names *equal* for comparison, so it must not merge different
+# names (Thabo and Thabang stay different).
+_CANONICAL_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Sesotho: Lesotho orthography writes "oe" where South African orthography writes "we"
+    # (Moshoeshoe / Moshweshwe, Mokoena / Mokwena).
+    (re.compile(r"oe"), "we"),
+    # Sesotho: Lesotho "li"/"lu" = South African "di"/"du" (Lineo / Dineo, Lipholo / Dipholo). Only at
+    # the start of a name: inside a word the rule would turn a simple typo into two edits.
+    (re.compile(r"^l(?=[iu])"), "d"),
+    # Sesotho: Lesotho "ch" = South African "tjh" (Chabalala / Tjhabalala).
+    (re.compile(r"tjh"), "ch"),
+    # isiZulu / isiXhosa: click "nq" is often recorded as "nk" by non-speakers (Nqobile / Nkobile).
+    (re.compile(r"^nq"), "nk"),
+)
+
+
+@lru_cache(maxsize=200_000)
+def canonical(token: str) -> str:
+    """Rewrite a folded token to one spelling per Southern African orthographic variant."""
+    for pattern, repl in _CANONICAL_RULES:
+        token = pattern.sub(repl, token)
+    return token
+
+
+# Rewrites that are usually, not always, the same name (Afrikaans/English). Two tokens equal only
+# after these count as a spelling variant: a strong partial agreement, never an exact one.
+_LOOSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"ph"), "f"),  # Philip / Filip, Mpho / Mfo
+    (re.compile(r"v"), "f"),  # Afrikaans v is voiced as f (Venter / Fenter)
+    (re.compile(r"ie$"), "y"),  # Marie / Mary
+    (re.compile(r"(?<=[a-z])y$"), "i"),
+    (re.compile(r"(.)\1"), r"\1"),  # doubled letters (Phillip / Philip)
+)
+
+
+@lru_cache(maxsize=200_000)
+def loose(token: str) -> str:
+    """Canonical token with the looser Afrikaans/English rewrites (ph/f, v/f, ie/y, double letters)."""
+    t = canonical(token)
+    for pattern, repl in _LOOSE_RULES:
+        t = pattern.sub(repl, t)
+    return t
+
+
+# Looser rewrites used only for blocking (which candidates to look at), never for scoring: merging
+# too much here only costs time, merging too much in canonical() costs false matches.
+_PHONETIC_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"ph"), "f"),  # Afrikaans/English ph = f (Philip / Filip)
+    (re.compile(r"v"), "f"),  # Afrikaans v is voiced as f (Venter / Fenter)
+    (re.compile(r"ie$"), "y"),  # Afrikaans/English final ie = y (Marie / Mary)
+    (re.compile(r"ck|c|q|x"), "k"),
+    (re.compile(r"z"), "s"),
+)
+_DROP_AFTER_FIRST = re.compile(r"[aeiouyw]")
+_REPEATS = re.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=200_000)
+def phonetic_key(token: str) -> str:
+    """Blocking key: canonical spelling, loose consonant merges, vowels dropped after the first letter."""
+    t = canonical(token)
+    if len(t) <= 1:
+        return t
+    for pattern, repl in _PHONETIC_RULES:
+        t = pattern.sub(repl, t)
+    t = t[0] + _DROP_AFTER_FIRST.sub("", t[1:])
+    return _REPEATS.sub(r"\1", t)
+
+
+PRECISIONS = ("day", "month", "year", "estimated")
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDate:
+    """A date of birth as precise as the source knew it (many travellers know only the year)."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+    precision: str = "day"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        expected = {"day": (True, True), "month": (True, False), "year": (False, False),
+                    "estimated": (False, False)}[self.precision]
+        if (self.month is not None, self.day is not None) != expected:
+            raise ValueError(f"precision {self.precision!r} does not fit month={self.month} day={self.day}")
+        date(self.year, self.month or 1, self.day or 1)  # raises ValueError on an impossible date
+
+    @classmethod
+    def from_date(cls, d: date) -> PartialDate:
+        return cls(d.year, d.month, d.day, "day")
+
+    @property
+    def is_placeholder(self) -> bool:
+        """1 January is what registries write when only the year is known."""
+        return self.precision == "day" and self.month == 1 and self.day == 1
+
+    def __str__(self) -> str:
+        if self.precision == "day":
+            return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+        if self.precision == "month":
+            return f"{self.year:04d}-{self.month:02d}"
+        return f"~{self.year:04d}" if self.precision == "estimated" else f"{self.year:04d}"
+
+
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_YEAR = re.compile(r"^(\d{4})$")
+_DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+_ESTIMATED = re.compile(r"^(?:~|c\.?\s*|ca\.?\s*|about\s+)(\d{4})$|^(\d{4})\s*[~?]$", re.IGNORECASE)
+
+
+def parse_partial_date(s: str) -> PartialDate:
+    """Parse YYYY-MM-DD, YYYY-MM, YYYY, DD/MM/YYYY or an estimated year (~YYYY, c. YYYY, YYYY?)."""
+    text = (s or "").strip()
+    try:
+        if m := _ISO_DAY.match(text):
+            return PartialDate(int(m[1]), int(m[2]), int(m[3]), "day")
+        if m := _DMY.match(text):
+            return PartialDate(int(m[3]), int(m[2]), int(m[1]), "day")
+        if m := _ISO_MONTH.match(text):
+            return PartialDate(int(m[1]), int(m[2]), None, "month")
+        if m := _YEAR.match(text):
+            return PartialDate(int(m[1]), None, None, "year")
+        if m := _ESTIMATED.match(text):
+            return PartialDate(int(m[1] or m[2]), None, None, "estimated")
+    except ValueError as exc:
+        raise ValueError(f"impossible date {text!r}: {exc}") from None
+    raise ValueError(f"unrecognised date {text!r}: expected YYYY-MM-DD, YYYY-MM, YYYY or DD/MM/YYYY")
+
+
+def age_on(dob: PartialDate, on: date) -> int:
+    """Completed years on `on`, taking the latest birthday the known precision allows.
+
+    Erring towards the younger age is deliberate: a traveller who may be a minor is treated as one.
+    """
+    if dob.precision == "day":
+        month, day = dob.month, dob.day
+    elif dob.precision == "month":
+        month, day = dob.month, 31
+    else:
+        month, day = 12, 31
+    age = on.year - dob.year - ((on.month, on.day) < (month, day))
+    return max(age, 0)
+
+
+_DOC_STRIP = re.compile(r"[\s\-<./]+")
+_OCR_TABLE = str.maketrans("OILSBZG", "0115826")
+
+
+def normalize_document(s: str | None) -> str:
+    """Uppercase a document number and drop the separators people and MRZ filler add."""
+    if not s:
+        return ""
+    return _DOC_STRIP.sub("", fold(s).upper() if not s.isascii() else s.upper())
+
+
+def ocr_key(s: str | None) -> str:
+    """Collapse letters that OCR and typing confuse with digits (O/0, I/1, L/1, S/5, B/8, Z/2, G/6)."""
+    return normalize_document(s).translate(_OCR_TABLE)

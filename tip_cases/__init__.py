@@ -1,0 +1,104 @@
+"""Tsela: the application factory. It only wires things up: no queries, migrations or network calls."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import CONFIGS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every blueprint, one per feature; each module exposes `bp`.
+BLUEPRINTS = [
+    "tip_cases.main",
+    "tip_cases.auth",
+    "tip_cases.admin",
+    "tip_cases.views",
+    "tip_cases.reports",
+    "screening.views",
+    "screening.api",
+    "notifications.views",
+]
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    config_name = config_name or os.environ.get("TSELA_CONFIG", "development")
+    app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "tip_cases" / "static"))
+    config_class = CONFIGS[config_name]
+    app.config.from_object(config_class)
+    if overrides:
+        app.config.update(overrides)
+    _default_database(app)
+    config_class.validate(app.config)
+
+    register_extensions(app)
+    register_models()
+    register_blueprints(app)
+    register_errors(app)
+    register_cli(app)
+    register_hooks(app)
+    return app
+
+
+def _default_database(app: Flask) -> None:
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path) / "tsela.db")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
+
+
+def register_extensions(app: Flask) -> None:
+    from tip_cases.extensions import bootstrap, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+
+
+def register_models() -> None:
+    """Import every models module so metadata is complete for Alembic and relationships resolve."""
+    import notifications.models  # noqa: F401
+    import screening.models  # noqa: F401
+    import tip_cases.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    import importlib
+
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(name).bp)
+
+
+def register_errors(app: Flask) -> None:
+    from tip_cases import errors
+
+    errors.register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from notifications.cli import register as register_notifications_cli
+    from screening.cli import register as register_screening_cli
+    from tip_cases.cli import register as register_core_cli
+
+    register_core_cli(app)
+    register_screening_cli(app)
+    register_notifications_cli(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from tip_cases.security import register_security_headers
+
+    register_security_headers(app)
+    from tip_cases.templating import register as register_templating
+
+    register_templating(app)
+    logging.getLogger("tsela").setLevel(app.config.get("LOG_LEVEL", "INFO"))

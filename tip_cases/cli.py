@@ -1,0 +1,104 @@
+"""Core commands: users, API tokens, demo data and the audit chain. Thin shells over services."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from tip_cases import accounts, audit
+from tip_cases.extensions import db
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+tokens_cli = AppGroup("api-tokens", help="Manage API clients for border systems.")
+demo_cli = AppGroup("demo", help="Demo data.")
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+def _read_password(confirm: bool = True) -> str:
+    """Password from stdin: piped input is read as is, a terminal is prompted without echo."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return sys.stdin.readline().rstrip("\n")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["border_officer", "investigator", "manager", "admin"]))
+@click.option("--post", "post_code", default=None, help="Border post code (required for border officers).")
+@click.option("--full-name", default="", help="The person's name as shown in the app.")
+@click.option("--email", default=None)
+@click.option("--with-totp", is_flag=True, help="Create a TOTP secret now and print it (else enrol at sign-in).")
+def users_create(username, role, post_code, full_name, email, with_totp):
+    """Create a user; the password is read from standard input."""
+    password = _read_password()
+    secret = accounts.start_enrolment() if with_totp else None
+    try:
+        user = accounts.create_user(username, password, role, post_code=post_code, full_name=full_name,
+                                    email=email, totp_secret=secret,
+                                    min_length=current_app.config["PASSWORD_MIN_LENGTH"])
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    where = f", post {user.border_post.code}" if user.border_post else ""
+    click.echo(f"created user {user.username} ({user.role}{where})")
+    if secret:
+        click.echo(f"TOTP secret: {secret}")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+@click.option("--post", "post_code", default=None, help="Bind the client to one border post.")
+def tokens_create(name, post_code):
+    """Create an API client; the token is printed once, as the last line."""
+    try:
+        client, token = accounts.create_api_client(name, post_code)
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    where = f" for post {client.border_post.code}" if client.border_post else ""
+    click.echo(f"created API client {client.name}{where}")
+    click.echo("Store this token now; only its hash is kept:")
+    click.echo(token)
+
+
+@demo_cli.command("load")
+def demo_load():
+    """Load the demo data (idempotent: a second run adds nothing)."""
+    from tip_cases import demo
+
+    summary = demo.load()
+    for line in summary:
+        click.echo(line)
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Check the audit trail's hash chain; exits 1 on the first broken row."""
+    ok, count, message = audit.verify()
+    click.echo(message)
+    if not ok:
+        sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    for group in (users_cli, tokens_cli, demo_cli, audit_cli):
+        app.cli.add_command(group)
+
+
+@demo_cli.command("totp")
+@click.argument("username")
+def demo_totp(username):
+    """Print the current TOTP code of a demo user (demo secrets are public; real ones never printed)."""
+    import pyotp
+
+    from tip_cases.demo import DEMO_USERS
+
+    secrets = {u: s for u, _r, _p, _n, s in DEMO_USERS}
+    if username not in secrets:
+        raise click.ClickException(f"{username!r} is not a demo user")
+    click.echo(pyotp.TOTP(secrets[username]).now())

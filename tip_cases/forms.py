@@ -1,0 +1,89 @@
+"""Forms for sign-in, accounts and administration."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from tip_cases.models import HUMAN_ROLES
+
+ROLE_CHOICES = [(r.value, r.value.replace("_", " ").title()) for r in HUMAN_ROLES]
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("Sign in")
+
+
+class TotpForm(FlaskForm):
+    code = StringField("6-digit code", validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$",
+                       message="Enter the 6 digits shown by your authenticator app.")],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True})
+    submit = SubmitField("Verify")
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
+                                 render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Change password")
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64),
+                           Regexp(r"^[A-Za-z0-9._-]+$", message="Letters, digits, dots, dashes, underscores.")])
+    full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
+    email = EmailField("Email", validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
+    phone = StringField("Phone (E.164)", validators=[Optional(), Regexp(r"^\+[1-9]\d{6,14}$",
+                        message="Use the international format, e.g. +26622312345.")])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    post = SelectField("Border post", choices=[], validate_choice=False)
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Create user")
+
+
+class UserRoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    post = SelectField("Border post", choices=[], validate_choice=False)
+    submit = SubmitField("Save role")
+
+
+class PasswordResetForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
+                                 render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Reset password")
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a POST button that still carries the CSRF token."""
+
+    submit = SubmitField("Confirm")
+
+
+class BorderPostForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=16),
+                       Regexp(r"^[A-Z0-9-]+$", message="Upper-case letters, digits and dashes.")])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    kind = SelectField("Kind", choices=[("road", "Road"), ("air", "Air"), ("foot", "Foot / bridle path")])
+    district = StringField("District", validators=[Optional(), Length(max=60)])
+    counterpart = StringField("Post across the border", validators=[Optional(), Length(max=120)])
+    active = BooleanField("Active", default=True)
+    submit = SubmitField("Save post")
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    actor = StringField("Actor", validators=[Optional(), Length(max=80)])
+    action = StringField("Action", validators=[Optional(), Length(max=60)])
+    object_type = StringField("Object type", validators=[Optional(), Length(max=40)])
+    object_id = StringField("Object id", validators=[Optional(), Length(max=64)])
+    outcome = SelectField("Outcome", choices=[("", "Any"), ("allowed", "Allowed"), ("denied", "Denied")],
+                          validators=[Optional()])

@@ -1,0 +1,117 @@
+"""Passwords (argon2id), API tokens, TOTP and the HTTP security headers."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, request
+from flask_login import current_user
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+class PasswordPolicyError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    path = Path(__file__).parent / "data" / "common_passwords.txt"
+    return frozenset(line.strip().lower() for line in path.read_text().splitlines() if line.strip())
+
+
+def check_password_policy(password: str, *, username: str = "", min_length: int = 12) -> None:
+    """Raise PasswordPolicyError with a sentence the user can act on."""
+    if len(password) < min_length:
+        raise PasswordPolicyError(f"Password must be at least {min_length} characters long.")
+    if password.lower() in _common_passwords():
+        raise PasswordPolicyError("This password is on the list of commonly used passwords; choose another.")
+    if username and username.lower() in password.lower():
+        raise PasswordPolicyError("Password must not contain the username.")
+    if len(set(password)) < 5:
+        raise PasswordPolicyError("Password is too repetitive.")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A hash to verify against when the username is unknown, so timing does not reveal valid usernames.
+DUMMY_HASH = _hasher.hash("not-a-real-password-timing-equaliser")
+
+
+def new_api_token() -> str:
+    return "tsela_" + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """API tokens are high-entropy, so a fast SHA-256 is enough and keeps per-request checks cheap."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_step_if_valid(secret: str, code: str, last_step: int | None, *, now: float | None = None) -> int | None:
+    """Return the accepted time step (for replay protection) or None; allows one step of clock drift."""
+    code = (code or "").strip().replace(" ", "")
+    if not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    import time
+
+    t = int(now if now is not None else time.time())
+    current = t // totp.interval
+    for step in (current, current - 1, current + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only relative paths on this host: no scheme, no netloc, no protocol-relative or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    parts = urlsplit(urljoin(request.host_url, target))
+    host = urlsplit(request.host_url)
+    return parts.scheme == host.scheme and parts.netloc == host.netloc
+
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'"
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint != "static" and (current_user.is_authenticated or request.path.startswith("/api/")):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
+        return response

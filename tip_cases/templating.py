@@ -1,0 +1,30 @@
+"""Jinja filters shared by every template (dates shown in Africa/Maseru time)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+
+
+def show_date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(local_time, "local")
+    app.add_template_filter(show_date, "isodate")
+
+    @app.context_processor
+    def _globals():
+        from tip_cases.access import can, current_actor
+
+        return {"can": lambda action, obj=None: can(current_actor(), action, obj),
+                "app_name": app.config["APP_NAME"]}
