@@ -1,3 +1,276 @@
-"""Crossings, persons of interest, flags and travellers."""
+"""Crossings, persons of interest, flags and the judgements officers make on them."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from screening.normalize import PartialDate
+from tip_cases.access import ScopeRules, register_scope
+from tip_cases.extensions import db, utcnow
+
+DIRECTIONS = ("entry", "exit")
+DOB_PRECISIONS = ("day", "month", "year", "estimated")
+CATEGORIES = ("missing_person", "presumed_victim", "victim", "suspect", "recruiter", "transporter",
+              "exploiter", "smuggler", "other")
+PROTECTIVE_CATEGORIES = ("missing_person", "presumed_victim", "victim")
+ALERT_KINDS = ("protective", "suspect", "information")
+PERSON_SOURCES = ("case", "family_report", "partner_notice", "national_list")
+FLAG_STATUSES = ("new", "acknowledged", "escalated", "confirmed", "not_same_person")
+OPEN_FLAG_STATUSES = ("new", "acknowledged", "escalated")
+PRIORITIES = ("urgent", "high", "normal")
+
+
+class _PartialDob:
+    """Date-of-birth columns split by part, because many travellers know only the year."""
+
+    dob_year: Mapped[int | None] = mapped_column(Integer)
+    dob_month: Mapped[int | None] = mapped_column(Integer)
+    dob_day: Mapped[int | None] = mapped_column(Integer)
+    dob_precision: Mapped[str | None] = mapped_column(String(10))
+
+    @property
+    def dob(self) -> PartialDate | None:
+        if self.dob_year is None:
+            return None
+        try:
+            return PartialDate(self.dob_year, self.dob_month, self.dob_day, self.dob_precision or "day")
+        except ValueError:
+            return None
+
+    @dob.setter
+    def dob(self, value: PartialDate | None) -> None:
+        if value is None:
+            self.dob_year = self.dob_month = self.dob_day = self.dob_precision = None
+        else:
+            self.dob_year, self.dob_month, self.dob_day = value.year, value.month, value.day
+            self.dob_precision = value.precision
+
+    @property
+    def dob_text(self) -> str:
+        d = self.dob
+        return str(d) if d else ""
+
+
+class Crossing(_PartialDob, db.Model):
+    """One person passing one border post, as a border system, a file or an officer recorded it."""
+
+    __tablename__ = "crossings"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_crossings_post_crossed_at", "border_post_id", "crossed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))  # "api:<client>", "csv", "manual"
+    external_id: Mapped[str] = mapped_column(String(100))
+    border_post_id: Mapped[int] = mapped_column(ForeignKey("border_posts.id"))
+    direction: Mapped[str] = mapped_column(String(5))
+    crossed_at: Mapped[datetime] = mapped_column(index=True)
+    surname: Mapped[str] = mapped_column(String(120), default="")
+    given_names: Mapped[str] = mapped_column(String(160), default="")
+    sex: Mapped[str | None] = mapped_column(String(1))
+    nationality: Mapped[str | None] = mapped_column(String(3))
+    document_type: Mapped[str | None] = mapped_column(String(20))
+    document_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    document_country: Mapped[str | None] = mapped_column(String(3))
+    address: Mapped[str | None] = mapped_column(String(300))
+    purpose: Mapped[str | None] = mapped_column(String(120))
+    vehicle_registration: Mapped[str | None] = mapped_column(String(20))
+    travel_group: Mapped[str | None] = mapped_column(String(64))
+    captured_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
+    quality_issues: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    border_post = relationship("BorderPost")
+    captured_by = relationship("User")
+    flags: Mapped[list[Flag]] = relationship(back_populates="crossing", order_by="Flag.score.desc()")
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.surname, self.given_names) if p) or "(name not recorded)"
+
+
+class Person(_PartialDob, db.Model):
+    """A person of interest: a case party or an alert-list entry, screened while active and not expired."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(40), unique=True)  # the source's own reference
+    surname: Mapped[str] = mapped_column(String(120), default="")
+    given_names: Mapped[str] = mapped_column(String(160), default="")
+    sex: Mapped[str | None] = mapped_column(String(1))
+    nationality: Mapped[str | None] = mapped_column(String(3))
+    place_of_birth: Mapped[str | None] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(20), default="other")
+    alert_kind: Mapped[str] = mapped_column(String(12), default="information")
+    discreet: Mapped[bool] = mapped_column(Boolean, default=False)
+    screening_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    review_date: Mapped[date | None] = mapped_column(Date)
+    alert_reason: Mapped[str] = mapped_column(Text, default="")
+    officer_action: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(20), default="national_list")
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    aliases: Mapped[list[PersonAlias]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="PersonAlias.id")
+    documents: Mapped[list[PersonDocument]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="PersonDocument.id")
+    created_by = relationship("User", foreign_keys=[created_by_user_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.surname, self.given_names) if p) or f"Person {self.id}"
+
+    def screening_expired(self, today: date) -> bool:
+        return self.review_date is not None and self.review_date < today
+
+    def is_screened(self, today: date) -> bool:
+        return bool(self.screening_active) and not self.screening_expired(today)
+
+
+class PersonAlias(db.Model):
+    __tablename__ = "person_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    surname: Mapped[str] = mapped_column(String(120), default="")
+    given_names: Mapped[str] = mapped_column(String(160), default="")
+
+    person: Mapped[Person] = relationship(back_populates="aliases")
+
+
+class PersonDocument(db.Model):
+    __tablename__ = "person_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str | None] = mapped_column(String(20))
+    number: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(3))
+
+    person: Mapped[Person] = relationship(back_populates="documents")
+
+
+class Flag(db.Model):
+    """The machine's suspicion about one crossing; the officer's decision is stored beside it, not over it."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        UniqueConstraint("crossing_id", "person_id"),
+        Index("ix_flags_post_status_created", "border_post_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="identity")  # identity | risk
+    crossing_id: Mapped[int] = mapped_column(ForeignKey("crossings.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    rule: Mapped[str | None] = mapped_column(String(60))  # risk flags: the pattern that fired
+    evidence: Mapped[dict | None] = mapped_column(JSON)  # risk flags: what the pattern saw
+    border_post_id: Mapped[int] = mapped_column(ForeignKey("border_posts.id"))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    features: Mapped[list | None] = mapped_column(JSON)  # [{name, score, verdict, explanation, ...}]
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalated_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    crossing: Mapped[Crossing] = relationship(back_populates="flags")
+    person: Mapped[Person | None] = relationship()
+    border_post = relationship("BorderPost")
+    acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_user_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_user_id])
+    escalated_to = relationship("User", foreign_keys=[escalated_to_user_id])
+    events: Mapped[list[FlagEvent]] = relationship(back_populates="flag", order_by="FlagEvent.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_FLAG_STATUSES
+
+
+class FlagEvent(db.Model):
+    """History of a flag: who did what, when, and why."""
+
+    __tablename__ = "flag_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(20))  # raised, acknowledged, escalated, confirmed, not_same_person
+    note: Mapped[str | None] = mapped_column(Text)
+
+    flag: Mapped[Flag] = relationship(back_populates="events")
+    user = relationship("User")
+
+
+class MatchJudgement(db.Model):
+    """"Not the same person": keyed by traveller fingerprints so later crossings of the traveller stay quiet."""
+
+    __tablename__ = "match_judgements"
+    __table_args__ = (UniqueConstraint("person_id", "identity_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    crossing_id: Mapped[int | None] = mapped_column(ForeignKey("crossings.id"))
+    identity_key: Mapped[str] = mapped_column(String(64))  # hash of normalised names + date of birth
+    document_key: Mapped[str | None] = mapped_column(String(64))  # hash of normalised document number
+    verdict: Mapped[str] = mapped_column(String(20), default="different")
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScreeningState(db.Model):
+    """A counter bumped whenever persons of interest change, so every worker knows to refresh its index."""
+
+    __tablename__ = "screening_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    persons_generation: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- access scopes ------------------------------------------------------------------------------------
+
+def _post_clause(model):
+    return lambda actor: model.border_post_id == getattr(actor, "border_post_id", None)
+
+
+def _crossing_own(actor):
+    from tip_cases.models import ApiClient
+
+    if isinstance(actor, ApiClient):
+        return Crossing.api_client_id == actor.id
+    return Crossing.captured_by_user_id == actor.id
+
+
+def _crossing_owner(c: Crossing):
+    return ("api", c.api_client_id) if c.api_client_id is not None else ("user", c.captured_by_user_id)
+
+
+register_scope(Crossing, ScopeRules(post=_post_clause(Crossing), post_of=lambda c: c.border_post_id,
+                                    own=_crossing_own, owner_of=_crossing_owner))
+register_scope(Flag, ScopeRules(post=_post_clause(Flag), post_of=lambda f: f.border_post_id))
