@@ -48,7 +48,8 @@ def upgrade():
     sa.Column('dob_day', sa.Integer(), nullable=True),
     sa.Column('dob_precision', sa.String(length=10), nullable=True),
     sa.ForeignKeyConstraint(['api_client_id'], ['api_clients.id'], name=op.f('fk_crossings_api_client_id_api_clients')),
-    sa.ForeignKeyConstraint(['border_post_id'], ['border_posts.id'], name=op.f('fk_crossings_border_post_id_border_posts')),
+    sa.ForeignKeyConstraint(['border_post_id'], ['border_posts.id'],
+                            name=op.f('fk_crossings_border_post_id_border_posts')),
     sa.ForeignKeyConstraint(['captured_by_user_id'], ['users.id'], name=op.f('fk_crossings_captured_by_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crossings')),
     sa.UniqueConstraint('source', 'external_id', name=op.f('uq_crossings_source_external_id'))
@@ -111,7 +112,8 @@ def upgrade():
     sa.Column('decided_by_user_id', sa.Integer(), nullable=True),
     sa.Column('decision_note', sa.Text(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['acknowledged_by_user_id'], ['users.id'], name=op.f('fk_flags_acknowledged_by_user_id_users')),
+    sa.ForeignKeyConstraint(['acknowledged_by_user_id'], ['users.id'],
+                            name=op.f('fk_flags_acknowledged_by_user_id_users')),
     sa.ForeignKeyConstraint(['border_post_id'], ['border_posts.id'], name=op.f('fk_flags_border_post_id_border_posts')),
     sa.ForeignKeyConstraint(['crossing_id'], ['crossings.id'], name=op.f('fk_flags_crossing_id_crossings')),
     sa.ForeignKeyConstraint(['decided_by_user_id'], ['users.id'], name=op.f('fk_flags_decided_by_user_id_users')),
@@ -138,7 +140,8 @@ def upgrade():
     sa.Column('decided_by_user_id', sa.Integer(), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['crossing_id'], ['crossings.id'], name=op.f('fk_match_judgements_crossing_id_crossings')),
-    sa.ForeignKeyConstraint(['decided_by_user_id'], ['users.id'], name=op.f('fk_match_judgements_decided_by_user_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_user_id'], ['users.id'],
+                            name=op.f('fk_match_judgements_decided_by_user_id_users')),
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_match_judgements_person_id_persons')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_match_judgements')),
     sa.UniqueConstraint('person_id', 'identity_key', name=op.f('uq_match_judgements_person_id_identity_key'))
@@ -151,7 +154,8 @@ def upgrade():
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('surname', sa.String(length=120), nullable=False),
     sa.Column('given_names', sa.String(length=160), nullable=False),
-    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_person_aliases_person_id_persons'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'],
+                            name=op.f('fk_person_aliases_person_id_persons'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_person_aliases'))
     )
     with op.batch_alter_table('person_aliases', schema=None) as batch_op:
@@ -163,7 +167,8 @@ def upgrade():
     sa.Column('type', sa.String(length=20), nullable=True),
     sa.Column('number', sa.String(length=40), nullable=False),
     sa.Column('country', sa.String(length=3), nullable=True),
-    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_person_documents_person_id_persons'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'],
+                            name=op.f('fk_person_documents_person_id_persons'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_person_documents'))
     )
     with op.batch_alter_table('person_documents', schema=None) as batch_op:
