@@ -34,6 +34,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     if overrides:
         app.config.update(overrides)
     _default_database(app)
+    _instance_secret_key(app, config_name)
     config_class.validate(app.config)
 
     register_extensions(app)
@@ -54,6 +55,21 @@ def _default_database(app: Flask) -> None:
             k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
 
 
+def _instance_secret_key(app: Flask, config_name: str) -> None:
+    """Development without SECRET_KEY: a random key kept in the instance folder, so it is never the
+    published default and survives restarts. Production must set SECRET_KEY (validate() checks)."""
+    if config_name != "development" or os.environ.get("SECRET_KEY"):
+        return
+    import secrets
+
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    app.config["SECRET_KEY"] = path.read_text().strip()
+
+
 def register_extensions(app: Flask) -> None:
     from tip_cases.extensions import bootstrap, csrf, db, login_manager, migrate
 
@@ -68,6 +84,7 @@ def register_models() -> None:
     """Import every models module so metadata is complete for Alembic and relationships resolve."""
     import notifications.models  # noqa: F401
     import screening.models  # noqa: F401
+    import tip_cases.case_models  # noqa: F401
     import tip_cases.models  # noqa: F401
 
 

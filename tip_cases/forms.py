@@ -82,7 +82,8 @@ class AuditFilterForm(FlaskForm):
         csrf = False  # a GET filter changes nothing
 
     actor = StringField("Actor", validators=[Optional(), Length(max=80)])
-    action = StringField("Action", validators=[Optional(), Length(max=60)])
+    action = StringField("Action (prefix)", validators=[Optional(), Length(max=60)],
+                         render_kw={"placeholder": "e.g. person."})
     object_type = StringField("Object type", validators=[Optional(), Length(max=40)])
     object_id = StringField("Object id", validators=[Optional(), Length(max=64)])
     outcome = SelectField("Outcome", choices=[("", "Any"), ("allowed", "Allowed"), ("denied", "Denied")],
