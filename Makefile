@@ -39,6 +39,9 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
+	@# Migrations build an empty database to exactly what the models describe.
+	@tmp=$$(mktemp -d) && DATABASE_URL=sqlite:///$$tmp/check.db $(FLASK) db upgrade >/dev/null 2>&1 \
+	  && DATABASE_URL=sqlite:///$$tmp/check.db $(FLASK) db check && rm -rf $$tmp
 	$(BIN)/pytest
 
 test-fast: $(STAMP)
