@@ -1,7 +1,274 @@
-"""JSON API for border systems (IMDMS/MIDAS-style feeds)."""
+"""JSON API for border systems (IMDMS/MIDAS-style feeds): bearer token, idempotent batches, OpenAPI from the models."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, render_template, request
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from screening import schemas
+from screening.models import FLAG_STATUSES, Crossing, Flag, Person
+from screening.services import NewCrossing, ScreeningError, review_flag, store_crossings
+from tip_cases.access import get_or_404, requires, scope_filter
+from tip_cases.extensions import csrf, db, utcnow
+from tip_cases.models import BorderPost, IdempotencyRecord
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+_OPEN_ENDPOINTS = {"api.openapi", "api.docs"}  # readable by signed-in staff too, not only by tokens
+
+
+@bp.before_request
+def _token_only():
+    """The API is for machines: a browser session (cookie, no CSRF token) must not write through it."""
+    if g.get("api_client") is None and request.endpoint not in _OPEN_ENDPOINTS:
+        resp = jsonify(error="unauthorized", message="Send a valid API token: Authorization: Bearer <token>.")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="tsela"'
+        return resp, 401
+    return None
+
+
+def _error(status: int, error: str, message: str, errors: list[tuple[str, str]] = ()) -> tuple[Response, int]:
+    body = {"error": error, "message": message, "errors": [{"field": f, "message": m} for f, m in errors]}
+    return jsonify(body), status
+
+
+def _pydantic_errors(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for e in exc.errors(include_url=False):
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
+        field = (prefix + ("." if prefix and loc and not loc.startswith("[") else "") + loc) or prefix or "body"
+        out.append((field, e["msg"].removeprefix("Value error, ")))
+    return out
+
+
+# --- serialisation -----------------------------------------------------------------------------------
+
+def _post_codes() -> dict[int, str]:
+    return dict(db.session.execute(select(BorderPost.id, BorderPost.code)).all())
+
+
+def flag_json(flag: Flag, posts: dict[int, str], person: Person | None = None) -> dict[str, Any]:
+    person = person if person is not None else (flag.person if flag.person_id else None)
+    features = flag.features or []
+    ranked = sorted(features, key=lambda f: -abs(f.get("contribution") or 0))
+    return {
+        "id": flag.id, "kind": flag.kind, "crossing_id": flag.crossing_id, "person_id": flag.person_id,
+        "border_post": posts.get(flag.border_post_id, ""), "score": flag.score, "priority": flag.priority,
+        "status": flag.status, "alert_kind": person.alert_kind if person else None,
+        "discreet": bool(person.discreet) if person else False, "reason": flag.reason, "action": flag.action,
+        "explanations": [f["explanation"] for f in ranked if f.get("verdict") != "missing"
+                         or f.get("name") in ("name", "dob")],
+        "features": [{k: f.get(k) for k in ("name", "score", "weight", "verdict", "explanation", "contribution")}
+                     for f in features],
+        "created_at": flag.created_at.isoformat(),
+    }
+
+
+def crossing_json(c: Crossing, posts: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": c.id, "source": c.source, "external_id": c.external_id, "border_post": posts.get(c.border_post_id, ""),
+        "direction": c.direction, "crossed_at": c.crossed_at.isoformat(), "surname": c.surname,
+        "given_names": c.given_names, "sex": c.sex, "date_of_birth": c.dob_text or None,
+        "nationality": c.nationality, "document_type": c.document_type, "document_number": c.document_number,
+        "document_country": c.document_country, "address": c.address, "purpose": c.purpose,
+        "vehicle_registration": c.vehicle_registration, "travel_group": c.travel_group,
+        "quality_issues": c.quality_issues or [], "flags": [flag_json(f, posts) for f in c.flags],
+    }
+
+
+# --- crossings ---------------------------------------------------------------------------------------
+
+def _to_new(item: schemas.CrossingIn, post_id: int) -> NewCrossing:
+    return NewCrossing(
+        external_id=item.external_id, border_post_id=post_id, direction=item.direction,
+        crossed_at=item.crossed_at, surname=item.surname, given_names=item.given_names, sex=item.sex,
+        dob=item.partial_dob(), nationality=item.nationality, document_type=(item.document_type or None),
+        document_number=(item.document_number or None), document_country=item.document_country,
+        address=item.address, purpose=item.purpose, vehicle_registration=item.vehicle_registration,
+        travel_group=item.travel_group)
+
+
+def _process_batch(raw_items: list[Any], client, now: datetime) -> dict[str, Any]:
+    posts = db.session.execute(select(BorderPost.id, BorderPost.code, BorderPost.name)).all()
+    by_key = {k.strip().lower(): pid for pid, code, name in posts for k in (code, name)}
+    code_of = {pid: code for pid, code, _ in posts}
+    results: list[dict[str, Any]] = []
+    valid: list[tuple[int, NewCrossing]] = []
+    for i, raw in enumerate(raw_items):
+        ext = raw.get("external_id") if isinstance(raw, dict) else None
+        entry: dict[str, Any] = {"index": i, "external_id": ext if isinstance(ext, str) else None,
+                                 "status": "rejected", "crossing_id": None, "flags": [], "errors": []}
+        results.append(entry)
+        try:
+            item = schemas.CrossingIn.model_validate(raw)
+        except ValidationError as exc:
+            entry["errors"] = [{"field": f, "message": m} for f, m in _pydantic_errors(exc, f"crossings[{i}]")]
+            continue
+        if item.border_post:
+            post_id = by_key.get(item.border_post.lower())
+            if post_id is None:
+                entry["errors"] = [{"field": f"crossings[{i}].border_post",
+                                    "message": f"{item.border_post!r} is not a known post code or name"}]
+                continue
+        else:
+            post_id = client.border_post_id
+            if post_id is None:
+                entry["errors"] = [{"field": f"crossings[{i}].border_post",
+                                    "message": "required: this client is not bound to a post"}]
+                continue
+        if client.border_post_id is not None and post_id != client.border_post_id:
+            entry["errors"] = [{"field": f"crossings[{i}].border_post",
+                                "message": f"this client may only submit crossings for "
+                                           f"{code_of[client.border_post_id]}"}]
+            continue
+        valid.append((i, _to_new(item, post_id)))
+    if valid:
+        stored = store_crossings([c for _, c in valid], source=f"api:{client.name}", actor=client, now=now)
+        person_ids = {f.person_id for r in stored for f in r.flags if f.person_id}
+        persons = {p.id: p for p in db.session.execute(select(Person).where(Person.id.in_(person_ids))).scalars()} \
+            if person_ids else {}
+        for (i, _), r in zip(valid, stored, strict=True):
+            results[i].update(status=r.status, crossing_id=r.crossing_id,
+                              flags=[flag_json(f, code_of, persons.get(f.person_id)) for f in r.flags])
+    counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "duplicate", "rejected")}
+    return {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
+            "results": results}
+
+
+@bp.post("/crossings")
+@requires("crossing.create")
+def create_crossings():
+    """Store and screen a batch; each item answers accepted (with its flags), duplicate or rejected."""
+    client = g.api_client
+    raw = request.get_data(cache=True)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 200):
+        return _error(422, "invalid_header", "Idempotency-Key must be 1 to 200 characters",
+                      [("Idempotency-Key", "must be 1 to 200 characters")])
+    request_hash = hashlib.sha256(raw).hexdigest()
+    if key:
+        previous = db.session.execute(select(IdempotencyRecord).where(
+            IdempotencyRecord.client_id == client.id, IdempotencyRecord.key == key)).scalar_one_or_none()
+        if previous is not None:
+            return _replay(previous, request_hash)
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
+    try:
+        batch = schemas.CrossingBatch.model_validate(body)
+    except ValidationError as exc:
+        return _error(422, "invalid_request", "the batch is not valid", _pydantic_errors(exc))
+    result = _process_batch(batch.crossings, client, utcnow())
+    text = json.dumps(result, separators=(",", ":"))
+    if key:
+        db.session.add(IdempotencyRecord(client_id=client.id, key=key, request_hash=request_hash,
+                                         status_code=200, response_body=text))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # the same key was stored by a concurrent retry: answer as it did
+        previous = db.session.execute(select(IdempotencyRecord).where(
+            IdempotencyRecord.client_id == client.id, IdempotencyRecord.key == key)).scalar_one_or_none()
+        if previous is None:
+            raise
+        return _replay(previous, request_hash)
+    return Response(text, status=200, mimetype="application/json")
+
+
+def _replay(previous: IdempotencyRecord, request_hash: str):
+    if previous.request_hash != request_hash:
+        return _error(422, "idempotency_key_reused", "this Idempotency-Key was used with a different body",
+                      [("Idempotency-Key", "already used with a different body")])
+    resp = Response(previous.response_body, status=previous.status_code, mimetype="application/json")
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+@bp.get("/crossings/<int:crossing_id>")
+@requires("crossing.view")
+def get_crossing(crossing_id: int):
+    crossing = get_or_404(Crossing, crossing_id, "crossing.view", audit_as="crossing")
+    return jsonify(crossing_json(crossing, _post_codes()))
+
+
+# --- flags -------------------------------------------------------------------------------------------
+
+@bp.get("/flags")
+@requires("flag.view")
+def list_flags():
+    """Flags this client may see, newest first; `since` returns those raised after a time (polling)."""
+    args = request.args
+    errors: list[tuple[str, str]] = []
+    stmt = select(Flag).where(scope_filter(g.api_client, "flag.view", Flag))
+    posts = _post_codes()
+    if args.get("post"):
+        ids = [pid for pid, code in posts.items() if code.lower() == args["post"].strip().lower()]
+        if not ids:
+            errors.append(("post", "not a known post code"))
+        stmt = stmt.where(Flag.border_post_id.in_(ids))
+    if args.get("status"):
+        if args["status"] not in FLAG_STATUSES:
+            errors.append(("status", f"one of {', '.join(FLAG_STATUSES)}"))
+        stmt = stmt.where(Flag.status == args["status"])
+    if args.get("since"):
+        try:
+            since = datetime.fromisoformat(args["since"].replace("Z", "+00:00"))
+            if since.tzinfo is None:
+                raise ValueError
+            stmt = stmt.where(Flag.created_at > since)
+        except ValueError:
+            errors.append(("since", "an ISO 8601 timestamp with an offset"))
+    limit = 100
+    if args.get("limit"):
+        try:
+            limit = int(args["limit"])
+            if not 1 <= limit <= 1000:
+                raise ValueError
+        except ValueError:
+            errors.append(("limit", "an integer from 1 to 1000"))
+    if errors:
+        return _error(422, "invalid_query", "invalid query parameters", errors)
+    flags = db.session.execute(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()).limit(limit)).scalars().all()
+    return jsonify(flags=[flag_json(f, posts) for f in flags])
+
+
+@bp.post("/flags/<int:flag_id>/review")
+@requires("flag.review")
+def review(flag_id: int):
+    flag = get_or_404(Flag, flag_id, "flag.review")
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
+    try:
+        data = schemas.ReviewIn.model_validate(body)
+    except ValidationError as exc:
+        return _error(422, "invalid_request", "the review is not valid", _pydantic_errors(exc))
+    try:
+        review_flag(flag, data.decision, actor=g.api_client, now=utcnow(), reason=data.reason, officer=data.officer)
+    except ScreeningError as exc:
+        db.session.rollback()
+        return _error(422, "invalid_decision", str(exc), [(exc.field or "decision", str(exc))])
+    db.session.commit()
+    return jsonify(flag_json(flag, _post_codes()))
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------------
+
+@bp.get("/openapi.json")
+@requires("post.view")
+def openapi():
+    return jsonify(schemas.openapi_document())
+
+
+@bp.get("/docs")
+@requires("post.view")
+def docs():
+    return render_template("screening/api_docs.html", spec=schemas.openapi_document())

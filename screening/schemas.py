@@ -1,0 +1,247 @@
+"""Pydantic models of the JSON API: they validate requests and are the source of the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from screening.normalize import PartialDate, normalize_document, parse_partial_date
+
+MAX_BATCH = 1000
+
+Alpha3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Text120 = Annotated[str, StringConstraints(max_length=120)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CrossingIn(_Model):
+    """One crossing as a border system recorded it. A name or a document number is required."""
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="The border system's own id; (client, external_id) is unique, so resending is safe.")
+    border_post: Annotated[str, StringConstraints(max_length=120)] | None = Field(
+        None, description="Post code or name (any case); may be omitted by a client bound to one post.")
+    direction: Literal["entry", "exit"]
+    crossed_at: AwareDatetime = Field(description="ISO 8601 with an offset, e.g. 2026-03-01T08:15:00+02:00.")
+    surname: Text120 = ""
+    given_names: Annotated[str, StringConstraints(max_length=160)] = ""
+    sex: Literal["M", "F", "X"] | None = None
+    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = Field(
+        None, description="YYYY-MM-DD, YYYY-MM or YYYY (as precisely as known).")
+    date_of_birth_estimated: bool = Field(False, description="The year is an estimate (age given by the traveller).")
+    nationality: Alpha3 | None = None
+    document_type: Annotated[str, StringConstraints(max_length=20)] | None = None
+    document_number: Annotated[str, StringConstraints(max_length=40)] | None = None
+    document_country: Alpha3 | None = None
+    address: Annotated[str, StringConstraints(max_length=300)] | None = None
+    purpose: Text120 | None = None
+    vehicle_registration: Annotated[str, StringConstraints(max_length=20)] | None = None
+    travel_group: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="Any id shared by people who crossed together (same vehicle, same family).")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _real_date(cls, v: str | None) -> str | None:
+        if v:
+            parse_partial_date(v)  # ValueError on 2001-02-30
+        return v or None
+
+    @model_validator(mode="after")
+    def _name_or_document(self) -> CrossingIn:
+        if not (self.surname or self.given_names) and not normalize_document(self.document_number):
+            raise ValueError("a name (surname or given_names) or a document_number is required")
+        if self.date_of_birth_estimated and self.date_of_birth and len(self.date_of_birth) != 4:
+            raise ValueError("an estimated date of birth is a year only (YYYY)")
+        return self
+
+    def partial_dob(self) -> PartialDate | None:
+        if not self.date_of_birth:
+            return None
+        d = parse_partial_date(self.date_of_birth)
+        return PartialDate(d.year, precision="estimated") if self.date_of_birth_estimated else d
+
+
+class CrossingBatch(_Model):
+    """Up to 1,000 crossings. Each item is judged on its own: one bad item never rejects the others."""
+
+    crossings: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH,
+                                            json_schema_extra={"items": {"$ref": "#/components/schemas/CrossingIn"}})
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class FeatureOut(BaseModel):
+    name: str
+    score: float | None
+    weight: float
+    verdict: str
+    explanation: str
+    contribution: float
+
+
+class FlagOut(BaseModel):
+    id: int
+    kind: str
+    crossing_id: int
+    person_id: int | None
+    border_post: str
+    score: float
+    priority: Literal["urgent", "high", "normal"]
+    status: str
+    alert_kind: str | None
+    discreet: bool
+    reason: str
+    action: str
+    explanations: list[str]
+    features: list[FeatureOut]
+    created_at: datetime
+
+
+class ItemResultOut(BaseModel):
+    index: int
+    external_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    crossing_id: int | None = None
+    flags: list[FlagOut] = []
+    errors: list[FieldError] = []
+
+
+class BatchResultOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[ItemResultOut]
+
+
+class CrossingOut(BaseModel):
+    id: int
+    source: str
+    external_id: str
+    border_post: str
+    direction: str
+    crossed_at: datetime
+    surname: str
+    given_names: str
+    sex: str | None
+    date_of_birth: str | None
+    nationality: str | None
+    document_type: str | None
+    document_number: str | None
+    document_country: str | None
+    address: str | None
+    purpose: str | None
+    vehicle_registration: str | None
+    travel_group: str | None
+    quality_issues: list[str]
+    flags: list[FlagOut]
+
+
+class FlagList(BaseModel):
+    flags: list[FlagOut]
+
+
+class ReviewIn(_Model):
+    """An officer's decision. A reason is required for every decision except acknowledge."""
+
+    decision: Literal["acknowledge", "escalate", "confirm", "not_same_person"]
+    officer: Annotated[str, StringConstraints(min_length=1, max_length=60)] = Field(
+        description="Who decided, as the border system knows them (a name or staff number).")
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _reason(self) -> ReviewIn:
+        if self.decision != "acknowledge" and not self.reason:
+            raise ValueError("reason is required for this decision")
+        return self
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    errors: list[FieldError] = []
+
+
+# --- OpenAPI 3 document, generated from the models above ---------------------------------------------
+
+def _error_responses(*codes: int) -> dict[str, Any]:
+    text = {400: "Body is not JSON", 401: "Missing or invalid token", 403: "Not allowed for this client",
+            404: "Not found", 422: "Invalid input; `errors` names each field"}
+    return {str(c): {"description": text[c], "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorOut"}}}} for c in codes}
+
+
+def _ok(ref: str, description: str) -> dict[str, Any]:
+    return {"200": {"description": description,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document: every schema comes from the pydantic models that validate requests."""
+    from pydantic.json_schema import models_json_schema
+
+    models = [CrossingIn, CrossingBatch, BatchResultOut, CrossingOut, FlagList, FlagOut, ReviewIn, ErrorOut]
+    _, top = models_json_schema([(m, "validation" if m in (CrossingIn, CrossingBatch, ReviewIn) else "serialization")
+                                 for m in models], ref_template="#/components/schemas/{model}")
+    components = top.get("$defs", {})
+    id_param = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tsela border screening API", "version": "1.0.0",
+                 "description": "Crossings in, flags out. Authenticate with `Authorization: Bearer <token>` "
+                                "(`flask --app tip_cases api-tokens create`)."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            "/crossings": {"post": {
+                "operationId": "createCrossings",
+                "summary": "Store and screen a batch of up to 1,000 crossings",
+                "description": "Each item is accepted (with the flags raised for it), a duplicate of a crossing "
+                               "already stored under the same external_id, or rejected with field errors. "
+                               "Same Idempotency-Key and same body replays the first answer; "
+                               "same key with another body is a 422.",
+                "parameters": [{"in": "header", "name": "Idempotency-Key", "required": False,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CrossingBatch"}}}},
+                "responses": {**_ok("BatchResultOut", "One result per item, in order"),
+                              **_error_responses(400, 401, 403, 422)},
+            }},
+            "/crossings/{crossing_id}": {"get": {
+                "operationId": "getCrossing", "summary": "One crossing this client submitted, with its flags",
+                "parameters": [{"name": "crossing_id", **id_param}],
+                "responses": {**_ok("CrossingOut", "The crossing"), **_error_responses(401, 403, 404)},
+            }},
+            "/flags": {"get": {
+                "operationId": "listFlags", "summary": "Flags of this client's post, newest first",
+                "parameters": [
+                    {"in": "query", "name": "post", "required": False, "schema": {"type": "string", "maxLength": 16}},
+                    {"in": "query", "name": "status", "required": False,
+                     "schema": {"type": "string", "enum": ["new", "acknowledged", "escalated", "confirmed",
+                                                           "not_same_person"]}},
+                    {"in": "query", "name": "since", "required": False,
+                     "schema": {"type": "string", "format": "date-time"}},
+                    {"in": "query", "name": "limit", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                ],
+                "responses": {**_ok("FlagList", "Flags"), **_error_responses(401, 403, 422)},
+            }},
+            "/flags/{flag_id}/review": {"post": {
+                "operationId": "reviewFlag", "summary": "Record the officer's decision on a flag",
+                "parameters": [{"name": "flag_id", **id_param}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ReviewIn"}}}},
+                "responses": {**_ok("FlagOut", "The flag after the decision"),
+                              **_error_responses(400, 401, 403, 404, 422)},
+            }},
+        },
+    }

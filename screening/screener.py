@@ -1,0 +1,118 @@
+"""The in-process candidate index over persons of interest, one per app (so one per worker process).
+
+Built lazily on first use, never in create_app. Person services bump a database counter
+(`screening_state.persons_generation`) in the transaction that changes a person; after their commit
+this process patches its own index in place, and any other worker notices the counter moved and
+rebuilds on its next screening.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from screening.index import CandidateIndex
+from screening.matching import DEFAULT, Document, Identity, MatchConfig
+from screening.models import Person, ScreeningState
+
+log = logging.getLogger("tsela.screening")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertInfo:
+    """What a flag copies from its person, kept beside the index so screening needs no person query."""
+
+    category: str
+    alert_kind: str
+    discreet: bool
+    reason: str
+    action: str
+    review_date: date | None
+
+
+def person_identity(p: Person) -> Identity:
+    return Identity(
+        id=p.id, surname=p.surname or "", given_names=p.given_names or "",
+        aliases=[(a.surname or "", a.given_names or "") for a in p.aliases],
+        dob=p.dob, sex=p.sex, nationality=p.nationality,
+        documents=[Document(d.type, d.number, d.country) for d in p.documents if d.number],
+    )
+
+
+def alert_info(p: Person) -> AlertInfo:
+    return AlertInfo(p.category, p.alert_kind, bool(p.discreet), p.alert_reason or "", p.officer_action or "",
+                     p.review_date)
+
+
+def read_generation(session: Session) -> int:
+    return session.execute(select(ScreeningState.persons_generation).where(ScreeningState.id == 1)).scalar() or 0
+
+
+def bump_generation(session: Session) -> None:
+    """Move the counter in the caller's transaction (creating its row on first use)."""
+    done = session.execute(update(ScreeningState).where(ScreeningState.id == 1)
+                           .values(persons_generation=ScreeningState.persons_generation + 1))
+    if not done.rowcount:
+        session.add(ScreeningState(id=1, persons_generation=1))
+        session.flush()
+
+
+class Screener:
+    def __init__(self, config: MatchConfig = DEFAULT) -> None:
+        self.config = config
+        self.index: CandidateIndex | None = None
+        self.alerts: dict[int, AlertInfo] = {}
+        self.generation: int | None = None
+        self._lock = threading.Lock()
+
+    def build(self, session: Session, today: date) -> None:
+        generation = read_generation(session)
+        stmt = (select(Person).options(selectinload(Person.aliases), selectinload(Person.documents))
+                .where(Person.screening_active.is_(True),
+                       or_(Person.review_date.is_(None), Person.review_date >= today)))
+        index = CandidateIndex(self.config)
+        alerts: dict[int, AlertInfo] = {}
+        for p in session.execute(stmt).scalars():
+            index.add(person_identity(p))
+            alerts[p.id] = alert_info(p)
+        self.index, self.alerts, self.generation = index, alerts, generation
+        log.info("screening index built: %d persons, generation %d", len(index), generation)
+
+    def current(self, session: Session, today: date) -> CandidateIndex:
+        """The index, rebuilt first if another process changed persons of interest since it was built."""
+        generation = read_generation(session)
+        with self._lock:
+            if self.index is None or generation != self.generation:
+                self.build(session, today)
+            assert self.index is not None
+            return self.index
+
+    def apply(self, changes: list[tuple[Person | int, bool]], generation: int) -> None:
+        """Patch the index after this process committed person changes (generation is the new counter)."""
+        with self._lock:
+            if self.index is None or self.generation is None or self.generation + len(changes) != generation:
+                self.index = None  # someone else changed persons too: rebuild on next use
+                return
+            for item, screened in changes:
+                pid = item if isinstance(item, int) else item.id
+                if pid in self.index:
+                    self.index.remove(pid)
+                self.alerts.pop(pid, None)
+                if screened and not isinstance(item, int):
+                    self.index.add(person_identity(item))
+                    self.alerts[pid] = alert_info(item)
+            self.generation = generation
+
+
+def get_screener() -> Screener:
+    app = current_app._get_current_object()
+    screener = app.extensions.get("tsela_screener")
+    if screener is None:
+        screener = app.extensions.setdefault("tsela_screener", Screener())
+    return screener

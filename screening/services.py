@@ -1,0 +1,637 @@
+"""Screening services: store crossings, screen them, raise and review flags, manage persons of interest.
+
+Services take the acting user (or API client) and `now`, raise `ScreeningError` with a field name,
+and leave the single commit to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import event, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from notifications import services as notifications
+from screening.ingest import ICAO_SPECIAL, ISO_ALPHA3, CrossingIn, RowError, read_crossings_csv
+from screening.matching import Document, Identity, MatchResult
+from screening.models import (
+    FLAG_STATUSES,
+    PROTECTIVE_CATEGORIES,
+    Crossing,
+    Flag,
+    FlagEvent,
+    MatchJudgement,
+    Person,
+    PersonAlias,
+    PersonDocument,
+)
+from screening.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key
+from screening.screener import bump_generation, get_screener
+from tip_cases import audit
+from tip_cases.extensions import db
+from tip_cases.models import ApiClient, BorderPost, User
+
+log = logging.getLogger("tsela.screening")
+
+
+class ScreeningError(ValueError):
+    """A refusal a person can read; `field` names the input at fault when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class StaleRecord(ScreeningError):
+    """Someone else saved the record since this form was opened."""
+
+
+# --- crossings ---------------------------------------------------------------------------------------
+
+@dataclass
+class NewCrossing:
+    """A validated crossing from any channel (API, CSV, form), with its post already resolved."""
+
+    external_id: str
+    border_post_id: int
+    direction: str
+    crossed_at: datetime
+    surname: str = ""
+    given_names: str = ""
+    sex: str | None = None
+    dob: PartialDate | None = None
+    nationality: str | None = None
+    document_type: str | None = None
+    document_number: str | None = None
+    document_country: str | None = None
+    address: str | None = None
+    purpose: str | None = None
+    vehicle_registration: str | None = None
+    travel_group: str | None = None
+    quality_issues: list[str] = field(default_factory=list)
+
+    def identity(self, id: Any) -> Identity:  # noqa: A002
+        docs = [Document(self.document_type, self.document_number, self.document_country)] \
+            if self.document_number else []
+        return Identity(id=id, surname=self.surname, given_names=self.given_names, dob=self.dob, sex=self.sex,
+                        nationality=self.nationality, documents=docs)
+
+
+@dataclass
+class ItemResult:
+    status: str  # accepted | duplicate | rejected
+    external_id: str | None = None
+    crossing_id: int | None = None
+    flags: list[Flag] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
+    line: int | None = None
+
+
+def quality_issues(c: NewCrossing) -> list[str]:
+    """Data-quality remarks recorded on the crossing; none of them stops it being stored and screened."""
+    issues = list(c.quality_issues)
+    if not c.surname and not c.given_names:
+        issues.append("no name recorded")
+    elif not c.surname:
+        issues.append("surname missing")
+    elif not c.given_names:
+        issues.append("given names missing")
+    if not c.document_number:
+        issues.append("no document number")
+    if c.dob is None:
+        issues.append("no date of birth")
+    elif c.dob.precision != "day":
+        issues.append(f"date of birth known only to the {c.dob.precision}")
+    elif c.dob.is_placeholder:
+        issues.append("date of birth is 1 January (often a placeholder)")
+    for name in ("nationality", "document_country"):
+        code = getattr(c, name)
+        if code and code not in ISO_ALPHA3 and code not in ICAO_SPECIAL:
+            issues.append(f"{name} {code!r} is not an ISO 3166-1 alpha-3 code")
+    if not c.sex:
+        issues.append("sex not recorded")
+    seen: set[str] = set()
+    return [i for i in issues if not (i in seen or seen.add(i))]
+
+
+def _actor_fields(actor) -> dict[str, Any]:
+    if isinstance(actor, ApiClient):
+        return {"captured_by_user_id": None, "api_client_id": actor.id}
+    if isinstance(actor, User):
+        return {"captured_by_user_id": actor.id, "api_client_id": None}
+    return {"captured_by_user_id": None, "api_client_id": None}
+
+
+def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: datetime,
+                    session: Session | None = None) -> list[ItemResult]:
+    """Insert new crossings in bulk, skip ones already stored under (source, external_id), screen the new ones.
+
+    One INSERT per batch (duplicates found first, and ON CONFLICT DO NOTHING covers a concurrent
+    writer), one audit row per batch naming the crossing ids.
+    """
+    session = session or db.session()
+    results: list[ItemResult] = [ItemResult("accepted", it.external_id) for it in items]
+    ext_ids = list({it.external_id for it in items})
+    existing: dict[str, int] = {}
+    for chunk_start in range(0, len(ext_ids), 900):
+        chunk = ext_ids[chunk_start:chunk_start + 900]
+        existing.update(session.execute(
+            select(Crossing.external_id, Crossing.id).where(Crossing.source == source,
+                                                            Crossing.external_id.in_(chunk))).all())
+    rows: list[dict[str, Any]] = []
+    row_of: dict[str, int] = {}
+    who = _actor_fields(actor)
+    for i, it in enumerate(items):
+        if it.external_id in existing:
+            results[i].status, results[i].crossing_id = "duplicate", existing[it.external_id]
+            continue
+        if it.external_id in row_of:
+            results[i].status = "duplicate"  # repeated within this batch; the id is filled in below
+            continue
+        row_of[it.external_id] = i
+        dob = it.dob
+        rows.append({
+            "source": source, "external_id": it.external_id, "border_post_id": it.border_post_id,
+            "direction": it.direction, "crossed_at": it.crossed_at, "surname": it.surname or "",
+            "given_names": it.given_names or "", "sex": it.sex,
+            "dob_year": dob.year if dob else None, "dob_month": dob.month if dob else None,
+            "dob_day": dob.day if dob else None, "dob_precision": dob.precision if dob else None,
+            "nationality": it.nationality, "document_type": it.document_type,
+            "document_number": it.document_number or None, "document_country": it.document_country,
+            "address": it.address or None, "purpose": it.purpose or None,
+            "vehicle_registration": it.vehicle_registration or None, "travel_group": it.travel_group or None,
+            "quality_issues": quality_issues(it) or None, "created_at": now, **who,
+        })
+    inserted: dict[str, int] = {}
+    if rows:
+        stmt = _insert_ignoring_conflicts(session).returning(Crossing.id, Crossing.external_id)
+        inserted = {ext: cid for cid, ext in session.execute(stmt, rows).all()}
+    lost = [r["external_id"] for r in rows if r["external_id"] not in inserted]
+    if lost:  # a concurrent writer stored them first
+        existing.update(session.execute(select(Crossing.external_id, Crossing.id).where(
+            Crossing.source == source, Crossing.external_id.in_(lost))).all())
+    new: list[tuple[int, NewCrossing]] = []
+    for i, it in enumerate(items):
+        r = results[i]
+        if r.status == "accepted" and it.external_id in inserted:
+            r.crossing_id = inserted[it.external_id]
+            new.append((i, it))
+        elif r.status in ("accepted", "duplicate"):
+            r.status = "duplicate"
+            r.crossing_id = existing.get(it.external_id) or inserted.get(it.external_id)
+    if new:
+        audit.record("crossing.create", "crossing", results[new[0][0]].crossing_id,
+                     detail={"source": source, "count": len(new),
+                             "ids": [results[i].crossing_id for i, _ in new]})
+        flags = screen_new([(results[i].crossing_id, it) for i, it in new], now=now, session=session)
+        for i, _ in new:
+            results[i].flags = flags.get(results[i].crossing_id, [])
+    return results
+
+
+def _insert_ignoring_conflicts(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(Crossing).on_conflict_do_nothing(index_elements=["source", "external_id"])
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(Crossing).on_conflict_do_nothing(index_elements=["source", "external_id"])
+    return insert(Crossing)
+
+
+# --- screening ---------------------------------------------------------------------------------------
+
+SUSPECT_CATEGORIES = ("suspect", "recruiter", "transporter", "exploiter", "smuggler")
+
+
+def flag_priority(category: str, score: float, threshold: float) -> str:
+    """Protective alerts first (a missing child at the counter cannot wait), then suspects; weak scores drop a level."""
+    levels = ["urgent", "high", "normal"]
+    if category in PROTECTIVE_CATEGORIES:
+        level = 0
+    elif category in SUSPECT_CATEGORIES:
+        level = 1
+    else:
+        level = 2
+    if score < threshold + 0.10 and level < 2:
+        level += 1
+    return levels[level]
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def identity_key(surname: str, given_names: str, dob: PartialDate | None) -> str | None:
+    """A traveller's names (canonical, order-free) and date of birth, hashed; None without a name."""
+    tokens = sorted(canonical(t) for t in name_tokens(f"{surname} {given_names}"))
+    if not tokens:
+        return None
+    return _fingerprint("id", " ".join(tokens), str(dob) if dob else "")
+
+
+def document_key(number: str | None) -> str | None:
+    key = ocr_key(number)
+    return _fingerprint("doc", key) if len(key) >= 5 else None
+
+
+def threshold() -> float:
+    return float(current_app.config.get("SCREENING_FLAG_THRESHOLD", 0.80))
+
+
+def screen_new(crossings: Iterable[tuple[int, NewCrossing]], *, now: datetime,
+               session: Session | None = None) -> dict[int, list[Flag]]:
+    """Screen freshly stored crossings against persons of interest and raise their flags."""
+    session = session or db.session()
+    screener = get_screener()
+    index = screener.current(session, now.date())
+    floor = threshold()
+    hits: list[tuple[int, NewCrossing, int, MatchResult]] = []
+    for cid, c in crossings:
+        for pid, result in index.screen(c.identity(cid), floor):
+            hits.append((cid, c, pid, result))
+    return _raise_flags(hits, screener.alerts, now=now, session=session) if hits else {}
+
+
+def screen_crossing(crossing: Crossing, now: datetime, session: Session | None = None) -> list[Flag]:
+    """Screen one stored crossing (again); existing flags and judged pairs are not raised twice."""
+    session = session or db.session()
+    c = crossing_as_new(crossing)
+    return screen_new([(crossing.id, c)], now=now, session=session).get(crossing.id, [])
+
+
+def crossing_as_new(crossing: Crossing) -> NewCrossing:
+    return NewCrossing(
+        external_id=crossing.external_id, border_post_id=crossing.border_post_id, direction=crossing.direction,
+        crossed_at=crossing.crossed_at, surname=crossing.surname, given_names=crossing.given_names,
+        sex=crossing.sex, dob=crossing.dob, nationality=crossing.nationality,
+        document_type=crossing.document_type, document_number=crossing.document_number,
+        document_country=crossing.document_country)
+
+
+def _raise_flags(hits, alerts, *, now: datetime, session: Session) -> dict[int, list[Flag]]:
+    today = now.date()
+    floor = threshold()
+    person_ids = {pid for _, _, pid, _ in hits}
+    judged: set[tuple[int, str]] = set()
+    for pid, ik, dk in session.execute(select(MatchJudgement.person_id, MatchJudgement.identity_key,
+                                              MatchJudgement.document_key)
+                                       .where(MatchJudgement.person_id.in_(person_ids))):
+        judged.add((pid, ik))
+        if dk:
+            judged.add((pid, dk))
+    pairs = [(cid, pid) for cid, _, pid, _ in hits]
+    already = set(session.execute(select(Flag.crossing_id, Flag.person_id)
+                                  .where(tuple_(Flag.crossing_id, Flag.person_id).in_(pairs))).all()) \
+        if pairs else set()
+    posts = dict(session.execute(select(BorderPost.id, BorderPost.code)).all())
+    out: dict[int, list[Flag]] = {}
+    for cid, c, pid, result in hits:
+        info = alerts.get(pid)
+        if info is None or (info.review_date is not None and info.review_date < today):
+            continue  # expired since the index was built: no longer screened
+        if (cid, pid) in already:
+            continue
+        keys = {identity_key(c.surname, c.given_names, c.dob), document_key(c.document_number)} - {None}
+        if any((pid, k) in judged for k in keys):
+            continue
+        flag = Flag(kind="identity", crossing_id=cid, person_id=pid, border_post_id=c.border_post_id,
+                    score=round(result.score, 4), features=[f.to_dict() for f in result.features],
+                    priority=flag_priority(info.category, result.score, floor),
+                    reason=info.reason, action=info.action, status="new", created_at=now)
+        session.add(flag)
+        already.add((cid, pid))
+        out.setdefault(cid, []).append(flag)
+    if not out:
+        return out
+    session.flush()
+    for cid, flags in out.items():
+        for flag in flags:
+            info = alerts[flag.person_id]
+            session.add(FlagEvent(flag_id=flag.id, at=now, actor_label="screening", action="raised",
+                                  note=f"score {flag.score:.2f}"))
+            notifications.publish(
+                "flag.raised", ref=f"flag:{flag.id}", subject_type="flag", subject_id=flag.id,
+                post_code=posts.get(flag.border_post_id), priority=flag.priority, kind=info.alert_kind,
+                data={"flag_id": flag.id, "crossing_id": cid, "person_id": flag.person_id,
+                      "score": flag.score, "category": info.category, "discreet": info.discreet},
+                now=now)
+            log.info("flag %s raised: crossing %s person %s score %.2f", flag.id, cid, flag.person_id, flag.score)
+    return out
+
+
+# --- CSV import --------------------------------------------------------------------------------------
+
+@dataclass
+class ImportSummary:
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    flags: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"inserted: {self.inserted}", f"duplicates: {self.duplicates}",
+               f"rejected: {len(self.rejected)}", f"flags raised: {self.flags}"]
+        out += [f"  line {line}: {reason}" for line, reason in self.rejected]
+        return out
+
+
+def _post_lookup(session: Session) -> dict[str, int]:
+    table: dict[str, int] = {}
+    for pid, code, name in session.execute(select(BorderPost.id, BorderPost.code, BorderPost.name)):
+        table[code.strip().lower()] = pid
+        table[name.strip().lower()] = pid
+    return table
+
+
+def from_parsed(row: CrossingIn, post_id: int) -> NewCrossing:
+    return NewCrossing(
+        external_id=row.external_id, border_post_id=post_id, direction=row.direction, crossed_at=row.crossed_at,
+        surname=row.surname, given_names=row.given_names, sex=row.sex, dob=row.date_of_birth,
+        nationality=row.nationality, document_type=row.document_type, document_number=row.document_number or None,
+        document_country=row.document_country, address=row.address or None, quality_issues=list(row.warnings))
+
+
+def import_csv(stream, *, actor, now: datetime, source: str = "csv", batch_size: int = 1000,
+               session: Session | None = None) -> ImportSummary:
+    """Import a crossings CSV: bad rows are reported by line, good rows stored; re-importing adds nothing.
+
+    Commits after each batch, so a large file keeps what it stored if a later batch fails.
+    """
+    session = session or db.session()
+    posts = _post_lookup(session)
+    summary = ImportSummary()
+    batch: list[tuple[int, NewCrossing]] = []
+
+    def flush_batch() -> None:
+        if not batch:
+            return
+        results = store_crossings([c for _, c in batch], source=source, actor=actor, now=now, session=session)
+        for r in results:
+            if r.status == "accepted":
+                summary.inserted += 1
+                summary.flags += len(r.flags)
+            else:
+                summary.duplicates += 1
+        session.commit()
+        batch.clear()
+
+    for row in read_crossings_csv(stream):
+        if isinstance(row, RowError):
+            summary.rejected.append((row.line, "; ".join(f"{f}: {r}" for f, r in row.problems)))
+            continue
+        post_id = posts.get(row.border_post.strip().lower())
+        if post_id is None:
+            summary.rejected.append((row.line, f"border_post: {row.border_post!r} is not a known post code or name"))
+            continue
+        batch.append((row.line, from_parsed(row, post_id)))
+        if len(batch) >= batch_size:
+            flush_batch()
+    flush_batch()
+    summary.rejected.sort()
+    return summary
+
+
+# --- flag review -------------------------------------------------------------------------------------
+
+DECISIONS = {
+    "acknowledge": "acknowledged",
+    "escalate": "escalated",
+    "confirm": "confirmed",
+    "not_same_person": "not_same_person",
+}
+_ALLOWED_FROM = {
+    "acknowledged": ("new",),
+    "escalated": ("new", "acknowledged"),
+    "confirmed": ("new", "acknowledged", "escalated"),
+    "not_same_person": ("new", "acknowledged", "escalated"),
+}
+assert set(_ALLOWED_FROM) <= set(FLAG_STATUSES)
+
+
+def actor_label(actor, officer: str | None = None) -> str:
+    if isinstance(actor, ApiClient):
+        label = f"api:{actor.name}"
+        return (f"{label} ({officer})" if officer else label)[:80]
+    return (getattr(actor, "username", None) or "system")[:80]
+
+
+def review_flag(flag: Flag, decision: str, *, actor, now: datetime, reason: str = "",
+                officer: str | None = None, escalate_to: User | None = None,
+                session: Session | None = None) -> Flag:
+    """Record an officer's decision on a flag, with who and why; "not the same person" silences the pair."""
+    session = session or db.session()
+    reason = (reason or "").strip()
+    status = DECISIONS.get(decision)
+    if status is None:
+        raise ScreeningError(f"unknown decision {decision!r}", "decision")
+    if flag.status not in _ALLOWED_FROM[status]:
+        raise ScreeningError(f"this flag is already {flag.status.replace('_', ' ')}", "decision")
+    if decision != "acknowledge" and not reason:
+        raise ScreeningError("say why: the reason is kept with the decision", "reason")
+    if escalate_to is not None and escalate_to.role not in ("investigator", "manager"):
+        raise ScreeningError("escalate to an investigator or a manager", "escalate_to")
+    user_id = actor.id if isinstance(actor, User) else None
+    label = actor_label(actor, officer)
+    flag.status = status
+    if decision == "acknowledge":
+        flag.acknowledged_at, flag.acknowledged_by_user_id = now, user_id
+    elif decision == "escalate":
+        flag.escalated_to_user_id = escalate_to.id if escalate_to else None
+        flag.acknowledged_at = flag.acknowledged_at or now
+        flag.acknowledged_by_user_id = flag.acknowledged_by_user_id or user_id
+    else:
+        flag.decided_at, flag.decided_by_user_id = now, user_id
+        flag.decision_note = f"{reason} ({label})" if user_id is None else reason
+    session.add(FlagEvent(flag_id=flag.id, at=now, user_id=user_id, actor_label=label, action=status,
+                          note=reason or None))
+    if decision == "not_same_person" and flag.person_id is not None:
+        crossing = flag.crossing
+        ik = identity_key(crossing.surname, crossing.given_names, crossing.dob) or f"crossing:{crossing.id}"
+        exists = session.execute(select(MatchJudgement.id).where(
+            MatchJudgement.person_id == flag.person_id, MatchJudgement.identity_key == ik)).scalar()
+        if exists is None:
+            session.add(MatchJudgement(person_id=flag.person_id, crossing_id=crossing.id, identity_key=ik,
+                                       document_key=document_key(crossing.document_number), verdict="different",
+                                       reason=reason, decided_by_user_id=user_id, decided_at=now))
+    audit.record(f"flag.{status}", "flag", flag.id, detail={"crossing_id": flag.crossing_id,
+                                                          "person_id": flag.person_id})
+    if decision in ("confirm", "escalate", "not_same_person"):
+        post = session.get(BorderPost, flag.border_post_id)
+        person = flag.person
+        notifications.publish(
+            f"flag.{status}", ref=f"flag:{flag.id}", subject_type="flag", subject_id=flag.id,
+            post_code=post.code if post else None, priority=flag.priority,
+            kind=person.alert_kind if person else flag.kind,
+            data={"flag_id": flag.id, "crossing_id": flag.crossing_id, "person_id": flag.person_id,
+                  "decided_by": label, "escalated_to": flag.escalated_to_user_id},
+            now=now)
+    return flag
+
+
+# --- persons of interest -----------------------------------------------------------------------------
+
+@dataclass
+class PersonData:
+    surname: str = ""
+    given_names: str = ""
+    sex: str | None = None
+    dob: PartialDate | None = None
+    nationality: str | None = None
+    place_of_birth: str | None = None
+    category: str = "other"
+    alert_kind: str = "information"
+    discreet: bool = False
+    screening_active: bool = True
+    review_date: date | None = None
+    alert_reason: str = ""
+    officer_action: str = ""
+    source: str = "national_list"
+    reference: str | None = None
+    notes: str | None = None
+    aliases: list[tuple[str, str]] = field(default_factory=list)
+    documents: list[tuple[str | None, str, str | None]] = field(default_factory=list)  # type, number, country
+
+
+_PENDING_INDEX = "screening_index_changes"
+
+
+def _queue_index_change(session: Session, person: Person | int, screened: bool) -> None:
+    """Bump the shared counter now; patch this process's index only once the transaction commits."""
+    bump_generation(session)
+    session.info.setdefault(_PENDING_INDEX, []).append((person, screened))
+
+
+@event.listens_for(Session, "after_commit")
+def _apply_index_changes(session: Session) -> None:
+    changes = session.info.pop(_PENDING_INDEX, None)
+    if not changes:
+        return
+    try:
+        screener = get_screener()
+    except RuntimeError:  # no app context: nothing in memory to patch
+        return
+    if screener.index is None:
+        return
+    from screening.screener import read_generation
+
+    try:
+        generation = read_generation(session)
+        screener.apply(changes, generation)
+    except Exception:  # noqa: BLE001 - a failed patch only means a rebuild on next use
+        log.exception("could not patch the screening index; it will be rebuilt")
+        screener.index = None
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_index_changes(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING_INDEX, None)
+
+
+def _validate_person(data: PersonData) -> None:
+    if not (data.surname.strip() or data.given_names.strip()) and not data.documents:
+        raise ScreeningError("give a name or a document number", "surname")
+    if data.nationality and data.nationality not in ISO_ALPHA3 and data.nationality not in ICAO_SPECIAL:
+        raise ScreeningError(f"{data.nationality!r} is not an ISO 3166-1 alpha-3 code", "nationality")
+    if data.screening_active and not data.officer_action.strip():
+        raise ScreeningError("say what the officer must do when this person is found", "officer_action")
+
+
+def _apply_person(person: Person, data: PersonData, actor) -> None:
+    for name in ("surname", "given_names", "sex", "nationality", "place_of_birth", "category", "alert_kind",
+                 "discreet", "screening_active", "review_date", "alert_reason", "officer_action", "source",
+                 "reference", "notes"):
+        value = getattr(data, name)
+        setattr(person, name, value.strip() if isinstance(value, str) else value)
+    person.reference = person.reference or None
+    person.dob = data.dob
+    person.updated_by_user_id = getattr(actor, "id", None) if isinstance(actor, User) else None
+    wanted_aliases = [(s.strip(), g.strip()) for s, g in data.aliases if (s or "").strip() or (g or "").strip()]
+    current = [(a.surname, a.given_names) for a in person.aliases]
+    if current != wanted_aliases:
+        person.aliases = [PersonAlias(surname=s, given_names=g) for s, g in wanted_aliases]
+    wanted_docs = [((t or None), normalize_document(n), (c or None)) for t, n, c in data.documents
+                   if normalize_document(n)]
+    current_docs = [(d.type, d.number, d.country) for d in person.documents]
+    if current_docs != wanted_docs:
+        person.documents = [PersonDocument(type=t, number=n, country=c) for t, n, c in wanted_docs]
+
+
+def create_person(data: PersonData, *, actor, now: datetime, session: Session | None = None) -> Person:
+    session = session or db.session()
+    _validate_person(data)
+    person = Person(created_at=now, updated_at=now, created_by_user_id=getattr(actor, "id", None))
+    _apply_person(person, data, actor)
+    session.add(person)
+    session.flush()
+    audit.record("poi.create", "person", person.id)
+    _queue_index_change(session, person, person.is_screened(now.date()))
+    return person
+
+
+def update_person(person: Person, data: PersonData, *, expected_version: int, actor, now: datetime,
+                  session: Session | None = None) -> Person:
+    """Save an edit made on a form opened at `expected_version`; a stale form is refused, not merged."""
+    session = session or db.session()
+    if person.version != expected_version:
+        raise StaleRecord("someone else changed this person since you opened the form; "
+                          "reload it, check their changes and apply yours again", "version")
+    _validate_person(data)
+    _apply_person(person, data, actor)
+    person.updated_at = now
+    session.flush()
+    audit.record("poi.update", "person", person.id)
+    _queue_index_change(session, person, person.is_screened(now.date()))
+    return person
+
+
+# --- tracing -----------------------------------------------------------------------------------------
+
+def crossing_identity(c: Crossing) -> Identity:
+    docs = [Document(c.document_type, c.document_number, c.document_country)] if c.document_number else []
+    return Identity(id=c.id, surname=c.surname or "", given_names=c.given_names or "", dob=c.dob, sex=c.sex,
+                    nationality=c.nationality, documents=docs)
+
+
+def crossings_index(session: Session | None = None):
+    """A candidate index over stored crossings (tracing looks for a person among travellers, not persons)."""
+    from screening.index import CandidateIndex
+
+    session = session or db.session()
+    index = CandidateIndex()
+    stmt = select(Crossing.id, Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.dob_year,
+                  Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.nationality,
+                  Crossing.document_type, Crossing.document_number, Crossing.document_country)
+    for row in session.execute(stmt.execution_options(yield_per=5000)):
+        dob = None
+        if row.dob_year is not None:
+            try:
+                dob = PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
+            except ValueError:
+                dob = None
+        docs = [Document(row.document_type, row.document_number, row.document_country)] \
+            if row.document_number else []
+        index.add(Identity(id=row.id, surname=row.surname or "", given_names=row.given_names or "", dob=dob,
+                           sex=row.sex, nationality=row.nationality, documents=docs))
+    return index
+
+
+def trace(probes: Iterable[tuple[str, Identity]], *, min_score: float, index=None,
+          limit: int = 50) -> list[tuple[str, int, MatchResult]]:
+    """(ref, crossing id, result) for every crossing matching each probe, best first per ref."""
+    index = index or crossings_index()
+    out: list[tuple[str, int, MatchResult]] = []
+    for ref, identity in probes:
+        for cid, result in index.screen(identity, min_score, limit=limit):
+            out.append((ref, cid, result))
+    return out
