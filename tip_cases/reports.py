@@ -1,7 +1,285 @@
-"""Managers' dashboards, statistics and exports."""
+"""Managers' dashboards, statistics and exports.
+
+Views are thin: they parse filters, call tip_cases.stats / tip_cases.exports and render. Every
+export asks for a purpose and writes an audit row with the purpose and the filters (never the data)
+in the same transaction as the response is produced.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from tip_cases import audit, charts, disclosure, exports, stats
+from tip_cases.access import requires
+from tip_cases.extensions import db, utcnow
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+PERIOD_CHOICES = [("day", "Day"), ("month", "Month"), ("year", "Year")]
+AUDIENCES = [("external", "Leaves the unit (partners, ministry, publication): small cells suppressed"),
+             ("internal", "Stays within the counter-trafficking unit: exact figures")]
+
+
+def _today() -> date:
+    return utcnow().astimezone(stats._tz()).date()
+
+
+class StatisticsFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+    post = SelectField("Border post", validators=[Optional()], coerce=str)
+    period = SelectField("Group crossings by", choices=PERIOD_CHOICES, validators=[Optional()])
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+def _post_choices() -> list[tuple[str, str]]:
+    return [("", "All posts")] + [(str(p.id), p.name) for p in stats.posts()]
+
+
+def _filters(form: StatisticsFilterForm, default_days: int = 365) -> stats.Filters:
+    """Filters from a validated form; invalid or missing values fall back to the last `default_days`."""
+    today = _today()
+    ok = form.validate()
+    start = form.start.data if ok and form.start.data else None
+    end = form.end.data if ok and form.end.data else None
+    end = end or today
+    start = start or (end - timedelta(days=default_days - 1))
+    post_id = int(form.post.data) if ok and form.post.data and form.post.data.isdigit() else None
+    period = form.period.data if ok and form.period.data in stats.PERIODS else "month"
+    return stats.Filters(start=start, end=end, post_id=post_id, period=period)
+
+
+def _filter_form() -> StatisticsFilterForm:
+    form = StatisticsFilterForm(request.args)
+    form.post.choices = _post_choices()
+    return form
+
+
+class ExportForm(FlaskForm):
+    purpose = TextAreaField("Purpose of this export", validators=[DataRequired(), Length(min=10, max=500)],
+                            description="Who will receive it and why (recorded in the audit trail).")
+    audience = SelectField("Audience", choices=AUDIENCES, default="external")
+    k = IntegerField("Minimum cell size (k)", default=disclosure.DEFAULT_K,
+                     validators=[InputRequired(), NumberRange(min=5, max=100)],
+                     description="Counts below k are suppressed, with complementary cells; CTDC uses 11.")
+    start = HiddenField()
+    end = HiddenField()
+    post = HiddenField()
+    period = HiddenField()
+    submit = SubmitField("Download CSV")
+
+
+class CasesExportForm(FlaskForm):
+    purpose = TextAreaField("Purpose of this export", validators=[DataRequired(), Length(min=10, max=500)],
+                            description="Who will receive it and why (recorded in the audit trail).")
+    start = DateField("Cases opened from", validators=[Optional()])
+    end = DateField("to", validators=[Optional()])
+    format = SelectField("Format", choices=[("csv", "CSV"), ("json", "JSON")])
+    submit = SubmitField("Download")
+
+
+class CtdcExportForm(FlaskForm):
+    purpose = TextAreaField("Purpose of this export", validators=[DataRequired(), Length(min=10, max=500)],
+                            description="Who will receive it and why (recorded in the audit trail).")
+    start = DateField("Cases opened from", validators=[Optional()])
+    end = DateField("to", validators=[Optional()])
+    k = IntegerField("k (every combination of quasi-identifiers describes at least k victims)",
+                     default=disclosure.DEFAULT_K, validators=[InputRequired(), NumberRange(min=5, max=100)])
+    submit = SubmitField("Download extract")
+
+
+class SituationReportForm(FlaskForm):
+    purpose = TextAreaField("Purpose of this report", validators=[DataRequired(), Length(min=10, max=500)],
+                            description="Who will receive it and why (recorded in the audit trail).")
+    start = DateField("From", validators=[InputRequired()])
+    end = DateField("To", validators=[InputRequired()])
+    audience = SelectField("Audience", choices=AUDIENCES, default="external")
+    k = IntegerField("Minimum cell size (k)", default=disclosure.DEFAULT_K,
+                     validators=[InputRequired(), NumberRange(min=5, max=100)])
+    format = SelectField("Format", choices=[("html", "Printable page (HTML)"), ("pdf", "PDF")])
+    submit = SubmitField("Produce report")
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+def _audit_export(kind: str, form_purpose: str, detail: dict) -> None:
+    audit.record("report.export", "report", kind, detail={"purpose": form_purpose.strip(), **detail})
+
+
+def _download(body: str | bytes, filename: str, mimetype: str) -> Response:
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
+
+
+def _chart_for(table: stats.Table, grid=None) -> Markup:
+    """Bars of the row totals (or the only column); hidden cells drawn as 'suppressed'."""
+    if grid is None:
+        values = [r[0] for r in table.cells] if table.one_column else table.row_totals
+    else:
+        values = [row[-1] if not table.one_column else row[0] for row in grid[:-1]]
+    return Markup(charts.bar_chart(table.title, table.rows, values))  # noqa: S704 - charts escape every label
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+@requires("report.view")
+def dashboard():
+    days = request.args.get("days", 30, type=int)
+    days = min(max(days or 30, 1), 366)
+    dash = stats.dashboard(utcnow(), days=days)
+    labels = [d for d, _c, _f in dash.per_day]
+    per_day_chart = Markup(charts.line_chart(  # noqa: S704 - charts escape every label
+        f"Crossings and flags per day, last {days} days", labels,
+        {"Crossings": [c for _d, c, _f in dash.per_day], "Flags": [f for _d, _c, f in dash.per_day]}))
+    flags_chart = Markup(charts.bar_chart(  # noqa: S704
+        f"Flags raised per post, last {days} days", [p for p, _c in dash.flags_by_post_state],
+        [sum(c) for _p, c in dash.flags_by_post_state]))
+    return render_template("reports/dashboard.html", dash=dash, per_day_chart=per_day_chart,
+                           flags_chart=flags_chart)
+
+
+@bp.route("/statistics")
+@login_required
+@requires("report.view")
+def statistics():
+    form = _filter_form()
+    f = _filters(form)
+    tables = stats.statistics(f)
+    charted = [(t, exports.display_grid(t, None), _chart_for(t)) for t in tables]
+    return render_template("reports/statistics.html", form=form, filters=f, charted=charted,
+                           cases_available=stats.case_models() is not None, args=request.args.to_dict())
+
+
+@bp.route("/export/table/<key>", methods=["GET", "POST"])
+@login_required
+@requires("report.export")
+def export_table(key: str):
+    form = ExportForm()
+    source = request.form if request.method == "POST" else request.args
+    filter_form = StatisticsFilterForm(source)
+    filter_form.post.choices = _post_choices()
+    f = _filters(filter_form)
+    table = stats.table(f, key)
+    if table is None:
+        abort(404)
+    if request.method == "GET":
+        for name in ("start", "end", "post", "period"):
+            getattr(form, name).data = request.args.get(name, "")
+    if form.validate_on_submit():
+        k = form.k.data if form.audience.data == "external" else None
+        body = exports.table_csv(table, k)
+        _audit_export(f"table:{key}", form.purpose.data, {"filters": f.as_dict(), "audience": form.audience.data,
+                                                          "k": k, "format": "csv"})
+        db.session.commit()
+        return _download(body, f"tsela-{key}-{f.start}-{f.end}.csv", "text/csv")
+    return render_template("reports/export.html", form=form, title=f"Export: {table.title}",
+                           action=url_for("reports.export_table", key=key), filters=f,
+                           explain="A CSV of this table with its totals.")
+
+
+@bp.route("/export/cases", methods=["GET", "POST"])
+@login_required
+@requires("report.export")
+def export_cases():
+    form = CasesExportForm()
+    if request.method == "GET":
+        form.end.data = form.end.data or _today()
+        form.start.data = form.start.data or _today() - timedelta(days=364)
+    if form.validate_on_submit():
+        f = stats.Filters(start=form.start.data or date(2000, 1, 1), end=form.end.data or _today())
+        if form.format.data == "json":
+            body, mimetype = exports.cases_json(f), "application/json"
+        else:
+            body, mimetype = exports.cases_csv(f), "text/csv"
+        _audit_export("cases_htcds", form.purpose.data, {"filters": f.as_dict(), "format": form.format.data})
+        db.session.commit()
+        return _download(body, f"tsela-cases-htcds-{f.start}-{f.end}.{form.format.data}", mimetype)
+    return render_template("reports/export.html", form=form, title="Export cases (HTCDS field names)",
+                           action=url_for("reports.export_cases"), cases_available=stats.case_models() is not None,
+                           explain="Cases opened in the period, one row per person in a case, in HTCDS v2.0 "
+                                   "field names (tsela_ for fields the standard lacks). Pseudonymous: no names, "
+                                   "dates of birth, document numbers, addresses or free text. For use within "
+                                   "the unit and HTCDS-compatible case systems.")
+
+
+@bp.route("/export/ctdc", methods=["GET", "POST"])
+@login_required
+@requires("report.export")
+def export_ctdc():
+    form = CtdcExportForm()
+    if request.method == "GET":
+        form.end.data = form.end.data or _today()
+        form.start.data = form.start.data or _today() - timedelta(days=364)
+    if form.validate_on_submit():
+        f = stats.Filters(start=form.start.data or date(2000, 1, 1), end=form.end.data or _today())
+        records = exports.victim_records(f)
+        result = exports.ctdc_extract(records, form.k.data)
+        body = exports.records_csv(result.records, exports.CTDC_FIELDS)
+        _audit_export("ctdc_extract", form.purpose.data, {
+            "filters": f.as_dict(), "k": form.k.data, "records_in": len(records),
+            "records_out": len(result.records), "suppressed": result.suppressed_records,
+            "generalised": {q: lvl for q, lvl in result.levels.items() if lvl}})
+        db.session.commit()
+        current_app.logger.info("CTDC extract: %d in, %d out, %d suppressed", len(records), len(result.records),
+                                result.suppressed_records)
+        resp = _download(body, f"tsela-ctdc-k{form.k.data}-{f.start}-{f.end}.csv", "text/csv")
+        resp.headers["X-Records-Suppressed"] = str(result.suppressed_records)
+        return resp
+    return render_template("reports/export.html", form=form, title="Victim extract (CTDC variables, k-anonymised)",
+                           action=url_for("reports.export_ctdc"), cases_available=stats.case_models() is not None,
+                           explain="Victims of cases opened in the period in the Counter Trafficking Data "
+                                   "Collaborative variable set. Quasi-identifiers (year of registration, gender, "
+                                   "age band, majority status, citizenship, country of exploitation) are "
+                                   "generalised, and the remaining rare records dropped, until every combination "
+                                   "describes at least k victims.")
+
+
+@bp.route("/situation", methods=["GET", "POST"])
+@login_required
+@requires("report.export")
+def situation():
+    form = SituationReportForm()
+    if request.method == "GET":
+        form.end.data = form.end.data or _today()
+        form.start.data = form.start.data or _today() - timedelta(days=29)
+    if not form.validate_on_submit():
+        return render_template("reports/export.html", form=form, title="Migration situation report",
+                               action=url_for("reports.situation"),
+                               explain="A printable summary of crossings, travellers, flags and cases for a "
+                                       "date range, as a page to print or as a PDF.")
+    f = stats.Filters(start=form.start.data, end=form.end.data, period="day" if
+                      (form.end.data - form.start.data).days <= 62 else "month")
+    k = form.k.data if form.audience.data == "external" else None
+    tables = stats.statistics(f)
+    sections = [(t, exports.display_grid(t, k)) for t in tables]
+    title = "Migration situation report"
+    subtitle = f"Lesotho border posts, {f.start:%d %B %Y} to {f.end:%d %B %Y}"
+    notes = [f"Cells below {k} and complementary cells are suppressed (shown as x)." if k else
+             "Exact figures: for use within the counter-trafficking unit only."]
+    _audit_export("situation_report", form.purpose.data, {"filters": f.as_dict(), "audience": form.audience.data,
+                                                          "k": k, "format": form.format.data})
+    db.session.commit()
+    if form.format.data == "pdf":
+        pdf = exports.situation_pdf(title, subtitle, utcnow(), sections, notes)
+        return _download(pdf, f"tsela-situation-{f.start}-{f.end}.pdf", "application/pdf")
+    charted = [(t, g, _chart_for(t, g)) for t, g in sections]
+    return render_template("reports/situation.html", title=title, subtitle=subtitle, notes=notes,
+                           charted=charted, generated=utcnow())

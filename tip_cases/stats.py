@@ -1,0 +1,448 @@
+"""Query services for the managers' dashboard and statistics: every figure is aggregated in SQL.
+
+Queries are written once for SQLite and PostgreSQL; the few dialect differences (local day, parts
+of a date, percentiles) sit in small helpers below. Local dates use the unit's time zone (Africa/
+Maseru, UTC+2 all year), so "crossings on 3 March" means the Maseru day, not the UTC one.
+
+Case figures come from tip_cases.case_models; until that package is installed the case sections
+are reported as unavailable rather than failing the page.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
+
+from screening.models import FLAG_STATUSES, Crossing, Flag
+from tip_cases.extensions import db
+from tip_cases.models import BorderPost, User
+
+AGE_BANDS = [("0-11", 0, 11), ("12-17", 12, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-49", 35, 49),
+             ("50+", 50, None)]
+AGE_BAND_LABELS = [b[0] for b in AGE_BANDS] + ["unknown"]
+SEXES = [("F", "Female"), ("M", "Male"), ("X", "Other / unknown")]
+DIRECTIONS = ["entry", "exit"]
+PERIODS = ("day", "month", "year")
+
+
+def case_models():
+    """The case models module, or None while the cases package has not landed."""
+    try:
+        return importlib.import_module("tip_cases.case_models")
+    except ImportError:
+        return None
+
+
+# --- dialect helpers ----------------------------------------------------------------------------------
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("TIMEZONE", "Africa/Maseru"))
+
+
+def _sqlite_offset() -> str:
+    # SQLite has no time-zone database; Maseru has had no daylight saving time since 1944, so the
+    # fixed offset of today is exact for every date we report on.
+    minutes = int(datetime.now(_tz()).utcoffset().total_seconds() // 60)
+    return f"{minutes:+d} minutes"
+
+
+def local_day(col):
+    """The local calendar day of an aware timestamp column, as a date (PG) or 'YYYY-MM-DD' (SQLite)."""
+    if _dialect() == "postgresql":
+        return cast(func.timezone(str(_tz()), col), Date)
+    return func.date(col, _sqlite_offset())
+
+
+def local_period(col, period: str):
+    """'YYYY-MM-DD', 'YYYY-MM' or 'YYYY' of the local time of col."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}")
+    if _dialect() == "postgresql":
+        fmt = {"day": "YYYY-MM-DD", "month": "YYYY-MM", "year": "YYYY"}[period]
+        return func.to_char(func.timezone(str(_tz()), col), fmt)
+    fmt = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[period]
+    return func.strftime(fmt, col, _sqlite_offset())
+
+
+def _local_part(col, part: str):
+    if _dialect() == "postgresql":
+        return cast(func.extract(part, func.timezone(str(_tz()), col)), Integer)
+    fmt = {"year": "%Y", "month": "%m", "day": "%d"}[part]
+    return cast(func.strftime(fmt, col, _sqlite_offset()), Integer)
+
+
+def age_at(col, dob_year, dob_month, dob_day):
+    """Whole years between a split date of birth and a timestamp, in portable SQL.
+
+    A missing month or day counts as 1 January, so year-only births give the oldest possible age
+    (they fall in the same band except within the birth year's boundary days).
+    """
+    y, m, d = _local_part(col, "year"), _local_part(col, "month"), _local_part(col, "day")
+    before_birthday = (m * 100 + d) < (func.coalesce(dob_month, 1) * 100 + func.coalesce(dob_day, 1))
+    return y - dob_year - case((before_birthday, 1), else_=0)
+
+
+def age_band(age):
+    """CASE expression mapping an age to the reporting bands; NULL age -> 'unknown'."""
+    whens = [(age.is_(None), literal("unknown"))]
+    for label, _low, high in AGE_BANDS:
+        if high is not None:
+            whens.append((age <= high, literal(label)))
+    return case(*whens, else_=literal("50+"))
+
+
+def sex_code(col):
+    return case((col.in_(["F", "M"]), col), else_=literal("X"))
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks, the same definition as PostgreSQL percentile_cont."""
+    if not values:
+        return None
+    values = sorted(values)
+    pos = p * (len(values) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+@dataclass
+class Table:
+    """A statistics table: rows x columns of counts, with the labels a reader sees."""
+
+    key: str
+    title: str
+    row_header: str
+    rows: list[str]
+    cols: list[str]
+    cells: list[list[int]]
+    note: str = ""
+    row_keys: list[str] = field(default_factory=list)
+
+    @property
+    def row_totals(self) -> list[int]:
+        return [sum(r) for r in self.cells]
+
+    @property
+    def col_totals(self) -> list[int]:
+        return [sum(self.cells[i][j] for i in range(len(self.rows))) for j in range(len(self.cols))]
+
+    @property
+    def total(self) -> int:
+        return sum(self.row_totals)
+
+    @property
+    def one_column(self) -> bool:
+        return len(self.cols) == 1
+
+
+def _pivot(pairs, row_order: list[str], col_order: list[str]) -> list[list[int]]:
+    grid = {(str(r), str(c)): int(n) for r, c, n in pairs}
+    return [[grid.get((r, c), 0) for c in col_order] for r in row_order]
+
+
+@dataclass
+class Filters:
+    """Statistics filters: a local date range (inclusive) and optionally one border post."""
+
+    start: date
+    end: date
+    post_id: int | None = None
+    period: str = "month"
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The UTC instants of local midnight at the start and the day after the end."""
+        tz = _tz()
+        lo = datetime.combine(self.start, time.min, tz).astimezone(UTC)
+        hi = datetime.combine(self.end + timedelta(days=1), time.min, tz).astimezone(UTC)
+        return lo, hi
+
+    def as_dict(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "post": self.post_id,
+                "period": self.period}
+
+
+def _crossing_where(f: Filters):
+    lo, hi = f.bounds()
+    clauses = [Crossing.crossed_at >= lo, Crossing.crossed_at < hi]
+    if f.post_id:
+        clauses.append(Crossing.border_post_id == f.post_id)
+    return and_(*clauses)
+
+
+def posts() -> list[BorderPost]:
+    return list(db.session.execute(select(BorderPost).order_by(BorderPost.name)).scalars())
+
+
+def crossings_by_post_direction(f: Filters) -> Table:
+    rows = db.session.execute(
+        select(Crossing.border_post_id, Crossing.direction, func.count())
+        .where(_crossing_where(f)).group_by(Crossing.border_post_id, Crossing.direction)).all()
+    names = {p.id: p.name for p in posts()}
+    used = sorted({r[0] for r in rows}, key=lambda pid: names.get(pid, ""))
+    return Table("crossings_post_direction", "Crossings by border post and direction", "Border post",
+                 [names.get(pid, str(pid)) for pid in used], ["Entry", "Exit"],
+                 _pivot([(names.get(p, str(p)), d, n) for p, d, n in rows],
+                        [names.get(pid, str(pid)) for pid in used], DIRECTIONS))
+
+
+def crossings_by_period(f: Filters) -> Table:
+    period = local_period(Crossing.crossed_at, f.period)
+    rows = db.session.execute(
+        select(period, Crossing.direction, func.count()).where(_crossing_where(f))
+        .group_by(period, Crossing.direction).order_by(period)).all()
+    labels = sorted({str(r[0]) for r in rows})
+    return Table("crossings_period", f"Crossings by {f.period} and direction", f.period.capitalize(),
+                 labels, ["Entry", "Exit"], _pivot(rows, labels, DIRECTIONS))
+
+
+def travellers_by_sex_age(f: Filters) -> Table:
+    band = age_band(case((Crossing.dob_year.is_(None), None),
+                         else_=age_at(Crossing.crossed_at, Crossing.dob_year, Crossing.dob_month, Crossing.dob_day)))
+    sex = sex_code(Crossing.sex)
+    rows = db.session.execute(select(band, sex, func.count()).where(_crossing_where(f)).group_by(band, sex)).all()
+    return Table("travellers_sex_age", "Travellers crossing, by age band at crossing and sex", "Age band",
+                 AGE_BAND_LABELS, [label for _c, label in SEXES],
+                 _pivot(rows, AGE_BAND_LABELS, [c for c, _l in SEXES]),
+                 note="Each crossing counts once: a person who crossed twice is counted twice.")
+
+
+def travellers_by_nationality(f: Filters) -> Table:
+    nat = func.coalesce(Crossing.nationality, literal("unknown"))
+    rows = db.session.execute(select(nat, func.count()).where(_crossing_where(f)).group_by(nat)
+                              .order_by(func.count().desc(), nat)).all()
+    return Table("travellers_nationality", "Travellers crossing, by nationality", "Nationality (ISO 3166)",
+                 [str(r[0]) for r in rows], ["Crossings"], [[int(r[1])] for r in rows])
+
+
+# --- victims and suspects (case data) ------------------------------------------------------------
+
+def _victim_rows(f: Filters):
+    """Victims in cases opened in the period: one row per (case, person) with sex, age and nationality."""
+    cm = case_models()
+    from screening.models import Person
+
+    lo, hi = f.bounds()
+    age = case((Person.dob_year.is_(None), None),
+               else_=age_at(cm.Case.opened_at, Person.dob_year, Person.dob_month, Person.dob_day))
+    age = case((cm.CasePerson.age_when_trafficked.isnot(None), cm.CasePerson.age_when_trafficked), else_=age)
+    where = and_(cm.CasePerson.role == "victim",
+                 or_(cm.CasePerson.trafficking_status.is_(None),
+                     cm.CasePerson.trafficking_status != "NotAVictimOfTrafficking"),
+                 cm.Case.opened_at >= lo, cm.Case.opened_at < hi)
+    return cm, Person, age, where
+
+
+def victims_tables(f: Filters) -> list[Table]:
+    cm = case_models()
+    if cm is None:
+        return []
+    cm, Person, age, where = _victim_rows(f)
+    base = select().select_from(cm.CasePerson).join(cm.Case, cm.Case.id == cm.CasePerson.case_id) \
+        .join(Person, Person.id == cm.CasePerson.person_id).where(where)
+    band, sex = age_band(age), sex_code(Person.sex)
+    sex_age = db.session.execute(base.add_columns(band, sex, func.count()).group_by(band, sex)).all()
+    nat = func.coalesce(Person.nationality, literal("unknown"))
+    by_nat = db.session.execute(base.add_columns(nat, func.count()).group_by(nat)
+                                .order_by(func.count().desc(), nat)).all()
+    # Exploitation types are a JSON list per victim: SQL groups the distinct lists, Python splits
+    # them (a handful of combinations), and a victim with two types counts under each.
+    types_text = cast(cm.CasePerson.exploitation_types, db.Text)
+    combos = db.session.execute(base.add_columns(types_text, func.count()).group_by(types_text)).all()
+    import json
+
+    counts: dict[str, int] = defaultdict(int)
+    for text_value, n in combos:
+        values = json.loads(text_value) if text_value and text_value != "null" else []
+        for v in (values or ["NotRecorded"]):
+            counts[v] += int(n)
+    from tip_cases import htcds
+
+    order = [t for t in htcds.EXPLOITATION_TYPES if t in counts] + sorted(
+        t for t in counts if t not in htcds.EXPLOITATION_TYPES)
+    note = "Victims in cases opened in the period (possible and actual victims); the post filter does not apply."
+    return [
+        Table("victims_exploitation", "Victims by type of exploitation", "Type of exploitation (HTCDS)",
+              order, ["Victims"], [[counts[t]] for t in order],
+              note=note + " A victim with several types counts under each."),
+        Table("victims_sex_age", "Victims by age band and sex", "Age band", AGE_BAND_LABELS,
+              [label for _c, label in SEXES], _pivot(sex_age, AGE_BAND_LABELS, [c for c, _l in SEXES]),
+              note=note + " Age when trafficked where recorded, else age when the case was opened."),
+        Table("victims_nationality", "Victims by nationality", "Nationality (ISO 3166)",
+              [str(r[0]) for r in by_nat], ["Victims"], [[int(r[1])] for r in by_nat], note=note),
+    ]
+
+
+def suspects_by_role(f: Filters) -> Table | None:
+    cm = case_models()
+    if cm is None:
+        return None
+    lo, hi = f.bounds()
+    role = func.coalesce(cm.CasePerson.perpetrator_role, literal("NotRecorded"))
+    rows = db.session.execute(
+        select(role, func.count()).select_from(cm.CasePerson).join(cm.Case, cm.Case.id == cm.CasePerson.case_id)
+        .where(cm.CasePerson.role == "perpetrator", cm.Case.opened_at >= lo, cm.Case.opened_at < hi)
+        .group_by(role).order_by(func.count().desc(), role)).all()
+    return Table("suspects_role", "Suspects by role in the process", "Role in process (HTCDS)",
+                 [str(r[0]) for r in rows], ["Suspects"], [[int(r[1])] for r in rows],
+                 note="Perpetrators in cases opened in the period; the post filter does not apply.")
+
+
+def statistics(f: Filters) -> list[Table]:
+    """Every statistics table for the filters, in page order."""
+    tables = [crossings_by_post_direction(f), crossings_by_period(f), travellers_by_sex_age(f),
+              travellers_by_nationality(f)]
+    tables += victims_tables(f)
+    suspects = suspects_by_role(f)
+    if suspects is not None:
+        tables.append(suspects)
+    return tables
+
+
+def table(f: Filters, key: str) -> Table | None:
+    return next((t for t in statistics(f) if t.key == key), None)
+
+
+# --- dashboard -----------------------------------------------------------------------------------
+
+@dataclass
+class Dashboard:
+    now: datetime
+    days: int
+    posts: dict[int, str]
+    flags_by_post_state: list[tuple[str, list[int]]]
+    flag_states: list[str]
+    ack_times: list[tuple[str, int, float | None, float | None]]
+    per_day: list[tuple[str, int, int]]
+    cases_available: bool = False
+    cases_by_kind: list[tuple[str, int]] = field(default_factory=list)
+    cases_by_status: list[tuple[str, int]] = field(default_factory=list)
+    cases_by_stage: list[tuple[str, int]] = field(default_factory=list)
+    workload: list[tuple[str, int, int, int]] = field(default_factory=list)
+    overdue_tasks: list[tuple] = field(default_factory=list)
+    overdue_tasks_count: int = 0
+    overdue_referrals: list[tuple] = field(default_factory=list)
+    overdue_referrals_count: int = 0
+    awaiting_approval: list[tuple] = field(default_factory=list)
+
+    @property
+    def open_cases(self) -> int:
+        return sum(n for _k, n in self.cases_by_status)
+
+
+def dashboard(now: datetime, days: int = 30) -> Dashboard:
+    """Everything the managers' dashboard shows, as of `now`, for flags and crossings of the last `days` days."""
+    since = now - timedelta(days=days)
+    names = {p.id: p.name for p in posts()}
+
+    # Flags per post by state (flags raised in the window).
+    rows = db.session.execute(
+        select(Flag.border_post_id, Flag.status, func.count()).where(Flag.created_at >= since)
+        .group_by(Flag.border_post_id, Flag.status)).all()
+    by_post: dict[int, dict[str, int]] = defaultdict(dict)
+    for pid, status, n in rows:
+        by_post[pid][status] = int(n)
+    flags_by_post_state = sorted(((names.get(pid, str(pid)), [counts.get(s, 0) for s in FLAG_STATUSES])
+                                  for pid, counts in by_post.items()), key=lambda r: r[0])
+
+    # Time from flag to acknowledgement, median and 90th percentile per post, in minutes.
+    responded = func.coalesce(Flag.acknowledged_at, Flag.decided_at)
+    window = and_(Flag.created_at >= since, responded.isnot(None))
+    ack_times: list[tuple[str, int, float | None, float | None]] = []
+    if _dialect() == "postgresql":
+        minutes = func.extract("epoch", responded - Flag.created_at) / 60.0
+        for pid, n, p50, p90 in db.session.execute(
+                select(Flag.border_post_id, func.count(),
+                       func.percentile_cont(0.5).within_group(minutes),
+                       func.percentile_cont(0.9).within_group(minutes))
+                .where(window).group_by(Flag.border_post_id)).all():
+            ack_times.append((names.get(pid, str(pid)), int(n), float(p50), float(p90)))
+    else:
+        values: dict[int, list[float]] = defaultdict(list)
+        for pid, created, answered in db.session.execute(
+                select(Flag.border_post_id, Flag.created_at, responded).where(window)).all():
+            answered = datetime.fromisoformat(answered) if isinstance(answered, str) else answered
+            if answered.tzinfo is None:
+                answered = answered.replace(tzinfo=UTC)
+            values[pid].append((answered - created).total_seconds() / 60.0)
+        for pid, v in values.items():
+            ack_times.append((names.get(pid, str(pid)), len(v), percentile(v, 0.5), percentile(v, 0.9)))
+    ack_times.sort(key=lambda r: r[0])
+
+    # Crossings and flags per local day.
+    cday, fday = local_day(Crossing.crossed_at), local_day(Flag.created_at)
+    crossings = {str(d): int(n) for d, n in db.session.execute(
+        select(cday, func.count()).where(Crossing.crossed_at >= since, Crossing.crossed_at <= now)
+        .group_by(cday)).all()}
+    flags = {str(d): int(n) for d, n in db.session.execute(
+        select(fday, func.count()).where(Flag.created_at >= since, Flag.created_at <= now).group_by(fday)).all()}
+    tz = _tz()
+    first, last = since.astimezone(tz).date(), now.astimezone(tz).date()
+    per_day = [((first + timedelta(days=i)).isoformat(),
+                crossings.get((first + timedelta(days=i)).isoformat(), 0),
+                flags.get((first + timedelta(days=i)).isoformat(), 0))
+               for i in range((last - first).days + 1)]
+
+    dash = Dashboard(now=now, days=days, posts=names, flags_by_post_state=flags_by_post_state,
+                     flag_states=list(FLAG_STATUSES), ack_times=ack_times, per_day=per_day)
+    cm = case_models()
+    if cm is not None:
+        _case_sections(dash, cm, now)
+    return dash
+
+
+def _case_sections(dash: Dashboard, cm, now: datetime) -> None:
+    Case = cm.Case
+    open_ = Case.status.notin_(["Closed", "ClosedReferred"])
+    for attr, col in (("cases_by_kind", Case.kind), ("cases_by_status", Case.status), ("cases_by_stage", Case.stage)):
+        setattr(dash, attr, [(str(k), int(n)) for k, n in db.session.execute(
+            select(col, func.count()).where(open_).group_by(col).order_by(col)).all()])
+
+    today = now.astimezone(_tz()).date()
+    task_open = cm.CaseTask.completed_at.is_(None)
+    task_overdue = and_(task_open, cm.CaseTask.due_on < today)
+    cases_per_owner = dict(db.session.execute(
+        select(Case.owner_id, func.count()).where(open_).group_by(Case.owner_id)).all())
+    tasks_per_user = {uid: (int(n), int(o or 0)) for uid, n, o in db.session.execute(
+        select(cm.CaseTask.assignee_id, func.count(), func.sum(case((cm.CaseTask.due_on < today, 1), else_=0)))
+        .where(task_open, cm.CaseTask.assignee_id.isnot(None)).group_by(cm.CaseTask.assignee_id)).all()}
+    user_ids = set(cases_per_owner) | set(tasks_per_user)
+    users = {u.id: u.display_name for u in db.session.execute(
+        select(User).where(User.id.in_(user_ids))).scalars()} if user_ids else {}
+    dash.workload = sorted(((users.get(uid, f"user {uid}"), int(cases_per_owner.get(uid, 0)),
+                             tasks_per_user.get(uid, (0, 0))[0], tasks_per_user.get(uid, (0, 0))[1])
+                            for uid in user_ids), key=lambda r: (-r[1], r[0]))
+
+    dash.overdue_tasks_count = db.session.execute(select(func.count()).select_from(cm.CaseTask)
+                                                  .where(task_overdue)).scalar_one()
+    dash.overdue_tasks = [(cid, ref, title, due, users.get(aid, "") if aid else "")
+                          for cid, ref, title, due, aid in db.session.execute(
+        select(Case.id, Case.reference, cm.CaseTask.title, cm.CaseTask.due_on, cm.CaseTask.assignee_id)
+        .join(Case, Case.id == cm.CaseTask.case_id).where(task_overdue)
+        .order_by(cm.CaseTask.due_on, cm.CaseTask.id).limit(10)).all()]
+
+    ref_overdue = and_(cm.Referral.acknowledged_at.is_(None), cm.Referral.status == "sent",
+                       cm.Referral.ack_due_at < now)
+    dash.overdue_referrals_count = db.session.execute(select(func.count()).select_from(cm.Referral)
+                                                      .where(ref_overdue)).scalar_one()
+    dash.overdue_referrals = db.session.execute(
+        select(Case.id, Case.reference, cm.Referral.organisation, cm.Referral.ack_due_at)
+        .join(Case, Case.id == cm.Referral.case_id).where(ref_overdue)
+        .order_by(cm.Referral.ack_due_at).limit(10)).all()
+    dash.awaiting_approval = db.session.execute(
+        select(Case.id, Case.reference, cm.ClosureRequest.target_status, cm.ClosureRequest.requested_at)
+        .join(Case, Case.id == cm.ClosureRequest.case_id).where(cm.ClosureRequest.decision == "pending")
+        .order_by(cm.ClosureRequest.requested_at)).all()
+    dash.cases_available = True
