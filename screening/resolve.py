@@ -1,0 +1,680 @@
+"""Pure traveller resolution: which crossings were made by the same person.
+
+Entity resolution over crossings, built on the screening engine (`normalize`, `matching`): the same
+features, weights and explanations, so an officer reads one vocabulary for "is this the same person".
+
+How it works (batch and incremental share one code path, `TravellerIndex._place`):
+
+1. Profiles. Records are deduplicated on their normalised content (canonical name tokens, date of
+   birth, sex, nationality, OCR-normalised documents). Most crossings by one person repeat an earlier
+   profile exactly; those attach in O(1) and are never scored. Records named in a judgement keep a
+   profile of their own so an investigator can separate two crossings whose data are identical.
+2. Blocking. A profile is looked up by: each document's OCR key; each unordered pair of phonetic name
+   keys with the year of birth (+-1 year; order-free, so swapped surname/given names and a dropped
+   middle name still meet); and each single name key with the exact date of birth (also day/month
+   swapped and +-1 year), which rescues an initial or a typo. Keys are hashed to ints (a collision
+   only adds a candidate, which scoring then rejects) and stored once per traveller, not per crossing.
+3. Scoring. The engine's features, cheapest first: document, date of birth, sex and nationality are
+   computed, and the name feature (the costly one, memoised per pair of spellings) only when it can
+   still lift the score over the threshold.
+4. Clustering. Greedy, most frequent profiles first, so the clean spelling of a person founds the
+   traveller and noisy ones attach to it. Safeguards against chaining: a profile attaches to one
+   traveller only when its best link reaches `link_threshold` and it has no strong conflict with the
+   traveller's founding profile (different full dates of birth and no shared document); two travellers
+   are merged through a profile only when both links reach `merge_threshold` and the two founders do
+   not conflict; a profile that fits two unrelated travellers equally (namesakes known only by year of
+   birth, no document in common) founds a traveller of its own instead of guessing.
+5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
+   pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
+   merge ever joins two crossings judged different.
+
+PURE: standard library and the screening engine only; no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import combinations
+from typing import Any
+
+from screening.matching import (
+    DEFAULT,
+    Document,
+    Identity,
+    MatchConfig,
+    Prepared,
+    dob_feature,
+    document_feature,
+    match_prepared,
+    name_feature,
+    nationality_feature,
+    prepare,
+    sex_feature,
+    token_distance,
+)
+from screening.normalize import PartialDate, phonetic_key
+
+__all__ = [
+    "Judgements",
+    "JudgementConflict",
+    "ResolveConfig",
+    "TravellerIndex",
+    "TravellerRecord",
+    "pairwise_metrics",
+    "resolve",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TravellerRecord:
+    """One crossing's identity fields, as the crossings table or an import row gives them."""
+
+    crossing_id: Hashable
+    surname: str = ""
+    given_names: str = ""
+    dob: PartialDate | None = None
+    sex: str | None = None
+    nationality: str | None = None
+    documents: tuple[Document, ...] = ()
+
+    def identity(self) -> Identity:
+        return Identity(id=self.crossing_id, surname=self.surname or "", given_names=self.given_names or "",
+                        dob=self.dob, sex=self.sex, nationality=self.nationality, documents=list(self.documents))
+
+    def raw_key(self) -> tuple:
+        """Exact content key: records equal on it normalise identically, so they are prepared once."""
+        return (self.surname, self.given_names, self.dob, self.sex, self.nationality, self.documents)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveConfig:
+    """Thresholds of resolution; the feature weights themselves live in the engine's MatchConfig."""
+
+    match: MatchConfig = DEFAULT
+    link_threshold: float = 0.80  # best link needed to attach a crossing to a traveller
+    weak_link_threshold: float = 0.70  # accepted only when no other traveller is in reach
+    merge_threshold: float = 0.92  # both links needed to merge two travellers through one crossing
+    ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
+    block_year_window: int = 1
+    max_candidates: int = 24  # travellers scored per new profile (document routes first)
+    name_cache_size: int = 2_000_000
+
+
+class JudgementConflict(ValueError):
+    """Raised when judgements contradict each other or an operation would override one."""
+
+
+@dataclass(slots=True)
+class Judgements:
+    """Investigators' decisions on pairs of crossings: merged (must link) or different (cannot link)."""
+
+    must_link: set[frozenset] = field(default_factory=set)
+    cannot_link: set[frozenset] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, must: Iterable[tuple[Any, Any]] = (), cannot: Iterable[tuple[Any, Any]] = ()) -> Judgements:
+        return cls({frozenset(p) for p in must}, {frozenset(p) for p in cannot})
+
+    def crossings(self) -> set:
+        return {c for pair in self.must_link | self.cannot_link for c in pair}
+
+
+# --- blocking keys ---------------------------------------------------------------------------------
+
+_DOC, _PAIR, _DATE = 1, 2, 3
+
+
+def _name_keys(p: Prepared) -> list[str]:
+    # Initials are too unselective to block on; the exact-date route carries those profiles.
+    return sorted({phonetic_key(t) for sur, given in p.variants for t in (*sur, *given) if len(t) > 1})
+
+
+def _exact_ordinal(dob: PartialDate | None) -> int | None:
+    if dob is None or dob.precision != "day" or dob.is_placeholder:
+        return None
+    return date(dob.year, dob.month, dob.day).toordinal()
+
+
+def _date_variants(dob: PartialDate) -> list[int]:
+    out = []
+    for y, m, d in ((dob.year, dob.month, dob.day), (dob.year, dob.day, dob.month),
+                    (dob.year - 1, dob.month, dob.day), (dob.year + 1, dob.month, dob.day)):
+        try:
+            out.append(date(y, m, d).toordinal())
+        except ValueError:
+            continue
+    return out
+
+
+def _store_keys(p: Prepared, min_doc: int) -> list[int]:
+    """Keys under which a profile is found."""
+    keys = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= min_doc]
+    names = _name_keys(p)
+    year = p.dob.year if p.dob is not None else 0
+    keys.extend(hash((_PAIR, a, b, year)) for a, b in combinations(names, 2))
+    ordinal = _exact_ordinal(p.dob)
+    if ordinal is not None:
+        keys.extend(hash((_DATE, k, ordinal)) for k in names)
+    return keys
+
+
+def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int]]:
+    """Keys a new profile looks up, by route: documents, name pairs x years, name x exact dates."""
+    docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
+    names = _name_keys(p)
+    if p.dob is None:
+        years = [0]
+    else:
+        w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
+        years = [0, *range(p.dob.year - w, p.dob.year + w + 1)]
+    pairs = [hash((_PAIR, a, b, y)) for a, b in combinations(names, 2) for y in years]
+    dates = []
+    if _exact_ordinal(p.dob) is not None:
+        variants = _date_variants(p.dob)
+        dates = [hash((_DATE, k, o)) for k in names for o in variants]
+    return docs, pairs, dates
+
+
+# --- the index -------------------------------------------------------------------------------------
+
+
+class _Traveller:
+    __slots__ = ("key", "slots", "founder", "anchor", "judged")
+
+    def __init__(self, key: Any, founder: int) -> None:
+        self.key = key
+        self.founder = founder
+        self.anchor = founder  # first profile with a full date of birth: what conflicts are checked against
+        self.slots: list[int] = [founder]
+        self.judged: set | None = None  # crossings of this traveller named in a cannot-link judgement
+
+
+class TravellerIndex:
+    """Crossings grouped into travellers; `attach` places one new crossing in a few milliseconds."""
+
+    def __init__(self, config: ResolveConfig | None = None, judgements: Judgements | None = None) -> None:
+        self.config = config or ResolveConfig()
+        self.judgements = judgements or Judgements()
+        self._profiles: list[Prepared | None] = []
+        self._crossings: list[list] = []  # slot -> crossing ids
+        self._traveller_of: list[int] = []  # slot -> traveller number
+        self._travellers: dict[int, _Traveller] = {}
+        self._tnum_of_key: dict[Any, int] = {}
+        self._next_traveller = 0
+        self._slot_of_crossing: dict[Any, int] = {}
+        self._slot_of_profile: dict[tuple, int] = {}  # normalised content -> slot (unjudged records)
+        self._buckets: dict[int, int | list[int]] = {}
+        self._variant_ids: dict[tuple, int] = {}
+        self._name_cache: dict[tuple[int, int], tuple[float, Any]] = {}
+        self._cannot: dict[Any, set] = {}
+        self._judged = self.judgements.crossings()
+        for pair in self.judgements.cannot_link:
+            self._add_cannot(*pair)
+
+    # --- building ----------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
+              judgements: Judgements | None = None) -> TravellerIndex:
+        """Resolve a batch: deduplicate, then place units most frequent first."""
+        index = cls(config, judgements)
+        judged = index._judged
+        groups: dict[tuple, list] = {}  # raw content -> crossing ids (unjudged)
+        judged_records: dict[Any, TravellerRecord] = {}
+        for r in records:
+            if r.crossing_id in judged:
+                judged_records[r.crossing_id] = r
+            else:
+                groups.setdefault(r.raw_key(), []).append(r)
+        # Raw groups that normalise to the same profile (case, accents, separators) are one profile.
+        profiles: dict[tuple, tuple[Prepared, list]] = {}
+        for members in groups.values():
+            p = prepare(members[0].identity())
+            sig = index._signature(p)
+            ids = [r.crossing_id for r in members]
+            entry = profiles.get(sig)
+            if entry is None:
+                profiles[sig] = (p, ids)
+            else:
+                entry[1].extend(ids)
+        del groups
+        units: list[tuple[list[tuple[tuple | None, Prepared, list]], int, Any]] = []
+        for sig, (p, ids) in profiles.items():
+            units.append(([(sig, p, ids)], len(ids), ids[0]))
+        del profiles
+        for component in index._must_components(judged_records):
+            parts = [(None, prepare(judged_records[c].identity()), [c]) for c in component]
+            units.append((parts, len(component), component[0]))
+        units.sort(key=lambda u: -u[1])  # stable: ties keep input order
+        for parts, _, _ in units:
+            index._place(parts)
+        return index
+
+    def _must_components(self, judged_records: dict[Any, TravellerRecord]) -> list[list]:
+        parent: dict[Any, Any] = {c: c for c in judged_records}
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for pair in self.judgements.must_link:
+            a, b = tuple(pair) if len(pair) == 2 else (next(iter(pair)),) * 2
+            if a in parent and b in parent:
+                parent[find(a)] = find(b)
+        comps: dict[Any, list] = {}
+        for c in judged_records:
+            comps.setdefault(find(c), []).append(c)
+        for comp in comps.values():
+            members = set(comp)
+            for c in comp:
+                if self._cannot.get(c, set()) & members:
+                    raise JudgementConflict("a pair of crossings is judged both the same and different")
+        return list(comps.values())
+
+    # --- public API --------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._slot_of_crossing)
+
+    @property
+    def traveller_count(self) -> int:
+        return len(self._travellers)
+
+    def key_of(self, crossing_id: Any) -> Any:
+        return self._travellers[self._traveller_of[self._slot_of_crossing[crossing_id]]].key
+
+    def assignment(self) -> dict[Any, Any]:
+        """{crossing id: traveller key} for every crossing."""
+        keys = [t.key if t else None for t in self._traveller_list()]
+        tof = self._traveller_of
+        return {c: keys[tof[s]] for c, s in self._slot_of_crossing.items()}
+
+    def members(self, key: Any) -> list:
+        """Crossing ids of one traveller."""
+        t = self._by_key(key)
+        return [c for s in t.slots for c in self._crossings[s]]
+
+    def attach(self, record: TravellerRecord) -> tuple[Any, float, str]:
+        """Place a new crossing: (traveller key, score of the best link, explanation for an officer)."""
+        if record.crossing_id in self._slot_of_crossing:
+            raise ValueError("crossing already attached; detach it first")
+        p = prepare(record.identity())
+        sig = None if record.crossing_id in self._judged else self._signature(p)
+        if sig is not None and sig in self._slot_of_profile:
+            slot = self._slot_of_profile[sig]
+            self._crossings[slot].append(record.crossing_id)
+            self._slot_of_crossing[record.crossing_id] = slot
+            return (self._travellers[self._traveller_of[slot]].key, 1.0,
+                    "Same names, date of birth and documents as an earlier crossing of this traveller")
+        tnum, link_slot, score = self._place([(sig, p, [record.crossing_id])])
+        key = self._travellers[tnum].key
+        if link_slot is None:
+            return key, score, "No earlier crossing matches: a new traveller"
+        result = match_prepared(p, self._profiles[link_slot], self.config.match)
+        return key, score, "; ".join(result.explanations[:4])
+
+    def detach(self, crossing_id: Any) -> None:
+        """Remove a crossing (deleted or corrected); a traveller left empty disappears."""
+        slot = self._slot_of_crossing.pop(crossing_id)
+        ids = self._crossings[slot]
+        ids.remove(crossing_id)
+        if ids:
+            return
+        tnum = self._traveller_of[slot]
+        t = self._travellers[tnum]
+        t.slots.remove(slot)
+        p = self._profiles[slot]
+        self._profiles[slot] = None
+        sig = self._signature(p)
+        if self._slot_of_profile.get(sig) == slot:
+            del self._slot_of_profile[sig]
+        for k in _store_keys(p, self.config.match.min_document_length):
+            _discard(self._buckets, k, slot)
+        if not t.slots:
+            del self._travellers[tnum]
+            del self._tnum_of_key[t.key]
+            return
+        if t.founder == slot:
+            t.founder = t.slots[0]
+        if t.anchor == slot:
+            t.anchor = t.founder
+            self._set_anchor(t)
+        # The removed profile may have carried keys the others share with it: re-index them.
+        for s in t.slots:
+            self._index_slot(s, tnum)
+
+    def merge(self, key_a: Any, key_b: Any) -> Any:
+        """Investigator merge: one traveller from two, remembered as must-link judgements."""
+        ta, tb = self._by_key(key_a), self._by_key(key_b)
+        if ta is tb:
+            return ta.key
+        if not self._may_join(ta, tb):
+            raise JudgementConflict("these travellers contain crossings judged to be different people")
+        ca, cb = self._crossings[ta.founder][0], self._crossings[tb.founder][0]
+        self.judgements.must_link.add(frozenset((ca, cb)))
+        self._judged.update((ca, cb))
+        return self._travellers[self._union(self._tnum_of_key[key_a], self._tnum_of_key[key_b])].key
+
+    def split(self, key: Any, crossing_ids: Iterable[Any], new_key: Any = None) -> Any:
+        """Investigator split: the given crossings become a traveller of their own, for good.
+
+        Every moved crossing is judged different from every crossing left behind, so no later
+        resolution joins them again.
+        """
+        t = self._by_key(key)
+        moved = set(crossing_ids)
+        members = set(self.members(key))
+        if not moved or not moved < members:
+            raise ValueError("split needs a non-empty proper subset of the traveller's crossings")
+        stay = members - moved
+        for a in moved:
+            for b in stay:
+                self.judgements.cannot_link.add(frozenset((a, b)))
+                self._add_cannot(a, b)
+        self._judged.update(members)
+        tnum = self._tnum_of_key[key]
+        # Crossings sharing a profile with the other side get a profile of their own.
+        new_slots: list[int] = []
+        for s in list(t.slots):
+            ids = self._crossings[s]
+            out = [c for c in ids if c in moved]
+            if not out:
+                continue
+            if len(out) == len(ids):
+                t.slots.remove(s)
+                new_slots.append(s)
+            else:
+                self._crossings[s] = [c for c in ids if c not in moved]
+                for c in out:
+                    ns = self._new_slot(self._profiles[s], [c], None)
+                    new_slots.append(ns)
+        if t.founder not in t.slots:
+            t.founder = t.slots[0]
+        if t.anchor not in t.slots:
+            t.anchor = t.founder
+        self._set_anchor(t)
+        nnum = self._next_traveller
+        self._next_traveller += 1
+        first = self._crossings[new_slots[0]][0]
+        nt = _Traveller(first if new_key is None else new_key, new_slots[0])
+        nt.slots = new_slots
+        self._set_anchor(nt)
+        if nt.key in self._tnum_of_key:
+            raise ValueError("new_key is already a traveller's key")
+        self._travellers[nnum] = nt
+        self._tnum_of_key[nt.key] = nnum
+        for s in new_slots:
+            self._traveller_of[s] = nnum
+        self._refresh_judged(t)
+        self._refresh_judged(nt)
+        for s in t.slots:
+            self._index_slot(s, tnum)
+        for s in new_slots:
+            self._index_slot(s, nnum)
+        return nt.key
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _traveller_list(self) -> list[_Traveller | None]:
+        out: list[_Traveller | None] = [None] * self._next_traveller
+        for n, t in self._travellers.items():
+            out[n] = t
+        return out
+
+    def _by_key(self, key: Any) -> _Traveller:
+        return self._travellers[self._tnum_of_key[key]]
+
+    def _signature(self, p: Prepared) -> tuple:
+        return (p.variants, p.dob, p.sex, p.nationality, p.documents)
+
+    def _add_cannot(self, a: Any, b: Any) -> None:
+        self._cannot.setdefault(a, set()).add(b)
+        self._cannot.setdefault(b, set()).add(a)
+
+    def _refresh_judged(self, t: _Traveller) -> None:
+        judged = {c for s in t.slots for c in self._crossings[s] if c in self._cannot}
+        t.judged = judged or None
+
+    def _may_join(self, ta: _Traveller, tb: _Traveller, extra: Iterable = ()) -> bool:
+        """No crossing of one side is judged different from a crossing of the other."""
+        a_judged = set(ta.judged or ()) | {c for c in extra if c in self._cannot}
+        if not a_judged or not tb.judged:
+            return True
+        return not any(self._cannot[c] & tb.judged for c in a_judged)
+
+    def _new_slot(self, p: Prepared, ids: list, sig: tuple | None) -> int:
+        slot = len(self._profiles)
+        self._profiles.append(p)
+        self._crossings.append(ids)
+        self._traveller_of.append(-1)
+        for c in ids:
+            self._slot_of_crossing[c] = slot
+        if sig is not None:
+            self._slot_of_profile[sig] = slot
+        return slot
+
+    def _index_slot(self, slot: int, tnum: int) -> None:
+        """File a profile under its keys, skipping keys a live profile of its traveller already holds."""
+        buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
+        for k in _store_keys(profiles[slot], self.config.match.min_document_length):
+            cur = buckets.get(k)
+            if cur is None:
+                buckets[k] = slot
+            elif isinstance(cur, list):
+                if slot not in cur and not any(tof[s] == tnum and profiles[s] is not None for s in cur):
+                    cur.append(slot)
+            elif cur != slot and (tof[cur] != tnum or profiles[cur] is None):
+                buckets[k] = [cur, slot]
+
+    def _name_score(self, p: Prepared, c: Prepared) -> tuple[float, Any]:
+        vid = self._variant_ids
+        a = vid.setdefault(p.variants, len(vid))
+        b = vid.setdefault(c.variants, len(vid))
+        key = (a, b) if a <= b else (b, a)
+        hit = self._name_cache.get(key)
+        if hit is None:
+            f = name_feature(p, c, self.config.match)
+            hit = (f.contribution, f)
+            if len(self._name_cache) >= self.config.name_cache_size:
+                self._name_cache.clear()
+            self._name_cache[key] = hit
+        return hit
+
+    def _score(self, p: Prepared, c: Prepared, floor: float) -> tuple[float, bool, bool]:
+        """(score, documents agree, dates of birth conflict); the name is skipped when it cannot matter."""
+        cfg = self.config.match
+        doc = document_feature(p, c, cfg)
+        dob = dob_feature(p, c, cfg)
+        partial = (doc.contribution + dob.contribution + sex_feature(p, c, cfg).contribution
+                   + nationality_feature(p, c, cfg).contribution)
+        doc_agree = doc.verdict == "agree"
+        dob_conflict = dob.verdict == "disagree"
+        if partial + cfg.name_weight < floor:
+            return max(partial, 0.0), doc_agree, dob_conflict
+        name, _ = self._name_score(p, c)
+        return min(max(partial + name, 0.0), 1.0), doc_agree, dob_conflict
+
+    def _conflicts(self, p: Prepared, q: Prepared) -> bool:
+        """Strong evidence of two people, whatever the names say.
+
+        Full dates of birth that disagree (not a day/month swap, not a year off by one) with no
+        document in common; or two national ID numbers from one country that differ (unlike a
+        passport, an ID number is for life, so a different one is a different person).
+        """
+        cfg = self.config.match
+        if (_exact_ordinal(p.dob) is not None and _exact_ordinal(q.dob) is not None
+                and dob_feature(p, q, cfg).verdict == "disagree"
+                and document_feature(p, q, cfg).verdict != "agree"):
+            return True
+        ids_p = [(d[2], d[1]) for d in p.documents if d[3] and d[3][0] == "I"]
+        if not ids_p:
+            return False
+        ids_q = [(d[2], d[1]) for d in q.documents if d[3] and d[3][0] == "I"]
+        for country, key in ids_p:
+            others = [k for c, k in ids_q if c == country]
+            if others and all(token_distance(key, k, 1) > 1 for k in others):
+                return True
+        return False
+
+    def _candidates(self, p: Prepared) -> list[tuple[int, int]]:
+        """(traveller, representative slot) pairs found by blocking, document routes first."""
+        docs, pairs, dates = _probe_keys(p, self.config)
+        buckets, tof = self._buckets, self._traveller_of
+        seen: dict[int, int] = {}
+        cap = self.config.max_candidates
+        for route in (docs, pairs, dates):
+            for k in route:
+                cur = buckets.get(k)
+                if cur is None:
+                    continue
+                for s in (cur if isinstance(cur, list) else (cur,)):
+                    t = tof[s]
+                    if t not in seen and self._profiles[s] is not None:
+                        seen[t] = s
+                        if len(seen) >= cap:
+                            return list(seen.items())
+        return list(seen.items())
+
+    def _place(self, parts: list[tuple[tuple | None, Prepared, list]]) -> tuple[int, int | None, float]:
+        """Attach a unit (one profile, or a must-linked group) to a traveller or found a new one."""
+        cfg = self.config
+        slots = [self._new_slot(p, ids, sig) for sig, p, ids in parts]
+        unit_ids = [c for _, _, ids in parts for c in ids]
+        scored: dict[int, tuple[float, int, bool]] = {}
+        for slot in slots:
+            p = self._profiles[slot]
+            for tnum, rep in self._candidates(p):
+                s, doc_agree, _ = self._score(p, self._profiles[rep], cfg.weak_link_threshold)
+                if s >= cfg.weak_link_threshold and (tnum not in scored or s > scored[tnum][0]):
+                    scored[tnum] = (s, rep, doc_agree)
+        ranked = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        unit = _Traveller(None, slots[0])
+        unit.judged = {c for c in unit_ids if c in self._cannot} or None
+        allowed = []
+        for tnum, (s, rep, doc_agree) in ranked:
+            t = self._travellers[tnum]
+            if not self._may_join(unit, t):
+                continue
+            anchor = self._profiles[t.anchor]
+            if any(self._conflicts(self._profiles[sl], anchor) for sl in slots):
+                continue
+            allowed.append((tnum, s, rep, doc_agree))
+        if not allowed:
+            return self._found(slots, unit_ids), None, 0.0
+        best, best_s, best_rep, best_doc = allowed[0]
+        if best_s < cfg.link_threshold and len(allowed) > 1:
+            # A weak link is taken only when it is the one traveller in reach.
+            return self._found(slots, unit_ids), None, best_s
+        # A second traveller fitting as well is the same person split earlier, or a namesake.
+        join = [best]
+        for tnum, s, _rep, doc_agree in allowed[1:]:
+            if s < best_s - cfg.ambiguity_margin and not (doc_agree and s >= cfg.merge_threshold):
+                break
+            if s >= cfg.merge_threshold and best_s >= cfg.merge_threshold and self._founders_agree(best, tnum):
+                join.append(tnum)
+            elif not best_doc and len(join) == 1:
+                return self._found(slots, unit_ids), None, best_s
+        for s in slots:
+            self._traveller_of[s] = best
+        t = self._travellers[best]
+        t.slots.extend(slots)
+        self._set_anchor(t)
+        if unit.judged:
+            t.judged = (t.judged or set()) | unit.judged
+        for s in slots:
+            self._index_slot(s, best)
+        for other in join[1:]:
+            if self._may_join(self._travellers[best], self._travellers[other]):
+                best = self._union(best, other)
+        return best, best_rep, best_s
+
+    def _set_anchor(self, t: _Traveller) -> None:
+        if _exact_ordinal(self._profiles[t.anchor].dob) is None:
+            t.anchor = next((s for s in t.slots if _exact_ordinal(self._profiles[s].dob) is not None), t.founder)
+
+    def _founders_agree(self, a: int, b: int) -> bool:
+        fa, fb = self._profiles[self._travellers[a].anchor], self._profiles[self._travellers[b].anchor]
+        if self._conflicts(fa, fb):
+            return False
+        floor = self.config.weak_link_threshold
+        return self._score(fa, fb, floor)[0] >= floor
+
+    def _found(self, slots: list[int], unit_ids: list) -> int:
+        tnum = self._next_traveller
+        self._next_traveller += 1
+        t = _Traveller(unit_ids[0], slots[0])
+        t.slots = list(slots)
+        self._set_anchor(t)
+        t.judged = {c for c in unit_ids if c in self._cannot} or None
+        self._travellers[tnum] = t
+        self._tnum_of_key[t.key] = tnum
+        for s in slots:
+            self._traveller_of[s] = tnum
+        for s in slots:
+            self._index_slot(s, tnum)
+        return tnum
+
+    def _union(self, a: int, b: int) -> int:
+        ta, tb = self._travellers[a], self._travellers[b]
+        if len(ta.slots) < len(tb.slots):
+            a, b, ta, tb = b, a, tb, ta
+        for s in tb.slots:
+            self._traveller_of[s] = a
+        ta.slots.extend(tb.slots)
+        self._set_anchor(ta)
+        if tb.judged:
+            ta.judged = (ta.judged or set()) | tb.judged
+        del self._travellers[b]
+        del self._tnum_of_key[tb.key]
+        return a
+
+
+def _discard(d: dict, key: int, slot: int) -> None:
+    cur = d.get(key)
+    if cur is None:
+        return
+    if isinstance(cur, list):
+        if slot in cur:
+            cur.remove(slot)
+        if len(cur) == 1:
+            d[key] = cur[0]
+        elif not cur:
+            del d[key]
+    elif cur == slot:
+        del d[key]
+
+
+def resolve(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
+            judgements: Judgements | None = None) -> dict[Any, Any]:
+    """Batch resolution: {crossing id: traveller key}; a key is the first crossing of its traveller."""
+    return TravellerIndex.build(records, config, judgements).assignment()
+
+
+def pairwise_metrics(truth: dict[Any, Any], predicted: dict[Any, Any]) -> dict[str, float]:
+    """Pairwise precision/recall/F1 of "same traveller" from cluster-size combinatorics (no pair list).
+
+    TP = sum over (true, predicted) cells of C(n, 2); predicted pairs = sum over predicted clusters of
+    C(n, 2); true pairs likewise. Linear in the number of crossings.
+    """
+    from collections import Counter
+
+    cells: Counter = Counter()
+    pred_sizes: Counter = Counter()
+    true_sizes: Counter = Counter()
+    for c, t in truth.items():
+        p = predicted[c]
+        cells[(t, p)] += 1
+        pred_sizes[p] += 1
+        true_sizes[t] += 1
+    tp = sum(n * (n - 1) // 2 for n in cells.values())
+    pp = sum(n * (n - 1) // 2 for n in pred_sizes.values())
+    tt = sum(n * (n - 1) // 2 for n in true_sizes.values())
+    precision = tp / pp if pp else 1.0
+    recall = tp / tt if tt else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": tt, "predicted_pairs": pp,
+            "true_positive_pairs": tp}
