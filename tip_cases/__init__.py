@@ -22,6 +22,7 @@ BLUEPRINTS = [
     "screening.views",
     "screening.api",
     "notifications.views",
+    "notifications.api",
 ]
 
 
