@@ -1,9 +1,82 @@
-"""`flask crossings ...` and `flask screening ...` commands."""
+"""`flask crossings ...` and `flask screening ...` commands: thin shells over the screening services."""
 
 from __future__ import annotations
 
+import csv
+import sys
+
+import click
 from flask import Flask
+from flask.cli import AppGroup
+
+crossings_cli = AppGroup("crossings", help="Crossings: import from files.")
+screening_cli = AppGroup("screening", help="Screening: tracing, index.")
+
+
+@crossings_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", default="csv", show_default=True,
+              help="Source name; (source, external_id) is unique, so re-importing adds nothing.")
+def crossings_import(path: str, source: str) -> None:
+    """Import a crossings CSV (external_id, surname, given_names, sex, date_of_birth, ..., crossed_at, address)."""
+    from screening.services import import_csv
+    from tip_cases.extensions import utcnow
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        summary = import_csv(fh, actor=None, now=utcnow(), source=source)
+    for line in summary.lines():
+        click.echo(line)
+
+
+@screening_cli.command("trace")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Where to write ref,external_id,score (best first per ref).")
+@click.option("--min-score", default=0.80, show_default=True, type=click.FloatRange(0, 1))
+def screening_trace(path: str, out_path: str, min_score: float) -> None:
+    """Find the crossings of the persons in PATH (ref, surname, given_names, sex, date_of_birth, ...)."""
+    from sqlalchemy import select
+
+    from screening.ingest import RowError, parse_persons_csv
+    from screening.matching import Document, Identity
+    from screening.models import Crossing
+    from screening.services import trace
+    from tip_cases import audit
+    from tip_cases.extensions import db
+
+    probes, errors = [], []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        for row in parse_persons_csv(fh):
+            if isinstance(row, RowError):
+                errors.append(row.message)
+                continue
+            docs = [Document(None, row.document_number)] if row.document_number else []
+            probes.append((row.ref, Identity(id=row.ref, surname=row.surname, given_names=row.given_names,
+                                             dob=row.date_of_birth, sex=row.sex, nationality=row.nationality,
+                                             documents=docs)))
+    hits = trace(probes, min_score=min_score)
+    ids = {cid for _, cid, _ in hits}
+    ext = {}
+    for start in range(0, len(ids), 900):
+        chunk = list(ids)[start:start + 900]
+        ext.update(db.session.execute(select(Crossing.id, Crossing.external_id).where(Crossing.id.in_(chunk))).all())
+    out = sys.stdout if out_path == "-" else open(out_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["ref", "external_id", "score"])
+        for ref, cid, result in hits:
+            writer.writerow([ref, ext[cid], f"{result.score:.4f}"])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    audit.record("trace.run", "crossing", None, detail={"probes": len(probes), "matches": len(hits)})
+    db.session.commit()
+    click.echo(f"persons: {len(probes)}, matching crossings: {len(hits)}, rejected rows: {len(errors)}",
+               err=out_path == "-")
+    for message in errors:
+        click.echo(f"  {message}", err=True)
 
 
 def register(app: Flask) -> None:
-    return None
+    app.cli.add_command(crossings_cli)
+    app.cli.add_command(screening_cli)

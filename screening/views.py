@@ -2,6 +2,381 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import io
+import uuid
+from datetime import UTC
+from zoneinfo import ZoneInfo
 
-bp = Blueprint("screening", __name__)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from screening import services
+from screening.forms import CaptureForm, ImportForm, PersonForm, ReviewForm, TraceForm
+from screening.matching import Document, Identity
+from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonAlias, PersonDocument
+from screening.mrz import parse_mrz
+from screening.normalize import PartialDate, parse_partial_date
+from tip_cases import audit
+from tip_cases.access import get_or_404, requires, scope_filter, scope_for
+from tip_cases.extensions import db, utcnow
+from tip_cases.models import BorderPost, User
+
+bp = Blueprint("screening", __name__, url_prefix="/screening")
+
+
+def _posts() -> list[BorderPost]:
+    return list(db.session.execute(select(BorderPost).order_by(BorderPost.name)).scalars())
+
+
+# --- the officer's queue and the flag page --------------------------------------------------------------
+
+@bp.get("/queue")
+@login_required
+@requires("flag.view")
+def queue():
+    """Open flags of the officer's post (all posts for investigators and managers), newest first."""
+    stmt = select(Flag).where(scope_filter(current_user, "flag.view", Flag)) \
+        .options(selectinload(Flag.crossing), selectinload(Flag.person), selectinload(Flag.border_post))
+    post_code = request.args.get("post", "")
+    status = request.args.get("status", "open")
+    if post_code:
+        stmt = stmt.join(BorderPost, BorderPost.id == Flag.border_post_id).where(BorderPost.code == post_code)
+    if status == "open":
+        stmt = stmt.where(Flag.status.in_(OPEN_FLAG_STATUSES))
+    elif status != "all":
+        stmt = stmt.where(Flag.status == status)
+    page = db.paginate(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()), per_page=50)
+    return render_template("screening/queue.html", page=page, posts=_posts(), post_code=post_code, status=status,
+                           all_posts=scope_for(current_user.role, "flag.view") == "all")
+
+
+def _compare(crossing: Crossing, person: Person | None, features: list[dict]) -> list[dict]:
+    """Rows of the side-by-side table, each marked with the matcher's verdict for that field."""
+    verdict = {f["name"]: f.get("verdict", "missing") for f in features or []}
+    if person is None:
+        return []
+    aliases = "; ".join(f"{a.surname}, {a.given_names}" for a in person.aliases)
+    docs = "; ".join(" ".join(x for x in (d.type, d.number, d.country) if x) for d in person.documents)
+    crossing_doc = " ".join(x for x in (crossing.document_type, crossing.document_number,
+                                        crossing.document_country) if x)
+    return [
+        {"label": "Surname", "crossing": crossing.surname, "person": person.surname, "verdict": verdict.get("name")},
+        {"label": "Given names", "crossing": crossing.given_names, "person": person.given_names,
+         "verdict": verdict.get("name")},
+        {"label": "Aliases", "crossing": "", "person": aliases, "verdict": None},
+        {"label": "Date of birth", "crossing": crossing.dob_text, "person": person.dob_text,
+         "verdict": verdict.get("dob")},
+        {"label": "Sex", "crossing": crossing.sex or "", "person": person.sex or "", "verdict": verdict.get("sex")},
+        {"label": "Nationality", "crossing": crossing.nationality or "", "person": person.nationality or "",
+         "verdict": verdict.get("nationality")},
+        {"label": "Document", "crossing": crossing_doc, "person": docs, "verdict": verdict.get("document")},
+    ]
+
+
+def _review_form(flag: Flag) -> ReviewForm:
+    form = ReviewForm()
+    investigators = db.session.execute(select(User).where(User.role.in_(("investigator", "manager")),
+                                                          User.active.is_(True)).order_by(User.full_name)).scalars()
+    form.escalate_to.choices = [(0, "Any investigator")] + [(u.id, u.display_name) for u in investigators]
+    return form
+
+
+@bp.get("/flags/<int:flag_id>")
+@login_required
+@requires("flag.view")
+def flag(flag_id: int):
+    flag = get_or_404(Flag, flag_id, "flag.view", audit_as="flag")
+    features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
+    return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
+                           features=features, rows=_compare(flag.crossing, flag.person, flag.features),
+                           form=_review_form(flag))
+
+
+@bp.post("/flags/<int:flag_id>/review")
+@login_required
+@requires("flag.review")
+def review(flag_id: int):
+    flag = get_or_404(Flag, flag_id, "flag.review", audit_as="flag")
+    form = _review_form(flag)
+    decision = form.decision()
+    if not form.validate_on_submit() or decision is None:
+        flash("Choose a decision.", "danger")
+        return redirect(url_for(".flag", flag_id=flag.id))
+    to_user = db.session.get(User, form.escalate_to.data) if decision == "escalate" and form.escalate_to.data else None
+    try:
+        services.review_flag(flag, decision, actor=current_user, now=utcnow(), reason=form.reason.data or "",
+                             escalate_to=to_user)
+        db.session.commit()
+    except services.ScreeningError as exc:
+        db.session.rollback()
+        features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
+        form.reason.errors = [str(exc)] if exc.field == "reason" else []
+        if exc.field != "reason":
+            flash(str(exc), "danger")
+        return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
+                               features=features, rows=_compare(flag.crossing, flag.person, flag.features),
+                               form=form), 422
+    except StaleDataError:
+        db.session.rollback()
+        flash("Someone else decided on this flag at the same time; their decision is shown.", "warning")
+        return redirect(url_for(".flag", flag_id=flag_id))
+    flash(f"Flag {flag.status.replace('_', ' ')}.", "success")
+    return redirect(url_for(".queue"))
+
+
+# --- capture -----------------------------------------------------------------------------------------
+
+def _fill_from_mrz(form: CaptureForm) -> None:
+    result = parse_mrz(form.mrz.data or "", today=utcnow().date())
+    if result.errors:
+        form.mrz.errors = list(result.errors)
+        return
+    form.surname.data = result.surname or ""
+    form.given_names.data = result.given_names or ""
+    form.sex.data = result.sex or ""
+    form.date_of_birth.data = str(result.date_of_birth) if result.date_of_birth else ""
+    form.nationality.data = result.nationality or ""
+    form.document_type.data = result.document_type or ""
+    form.document_number.data = result.document_number or ""
+    form.document_country.data = result.issuing_country or ""
+    if result.check_digit_errors:
+        form.mrz.errors = [f"Check digit wrong: {name.replace('_', ' ')}. Compare with the document before saving."
+                           for name in result.check_digit_errors]
+    else:
+        flash(f"MRZ read ({result.format}); check digits valid. Check the fields against the document.", "info")
+
+
+@bp.route("/capture", methods=["GET", "POST"])
+@login_required
+@requires("crossing.create")
+def capture():
+    """An officer records a traveller at their own post; the result of screening shows at once."""
+    post = current_user.border_post
+    if post is None:
+        abort(403, "Capture is for officers assigned to a border post.")
+    form = CaptureForm()
+    if request.method == "POST" and form.read_mrz.data:
+        form.validate_on_submit()  # CSRF, and shows other problems
+        for name in ("surname", "date_of_birth", "nationality", "document_country"):
+            getattr(form, name).errors = []
+        _fill_from_mrz(form)
+        return render_template("screening/capture.html", form=form, post=post)
+    if form.validate_on_submit():
+        tz = ZoneInfo(current_app.config["TIMEZONE"])
+        at = form.crossed_at.data.replace(tzinfo=tz).astimezone(UTC) if form.crossed_at.data else utcnow()
+        dob = parse_partial_date(form.date_of_birth.data) if (form.date_of_birth.data or "").strip() else None
+        if dob is not None and form.dob_estimated.data:
+            dob = PartialDate(dob.year, precision="estimated")
+        item = services.NewCrossing(
+            external_id=f"M-{post.code}-{uuid.uuid4().hex[:12]}", border_post_id=post.id,
+            direction=form.direction.data, crossed_at=at, surname=(form.surname.data or "").strip(),
+            given_names=(form.given_names.data or "").strip(), sex=form.sex.data or None, dob=dob,
+            nationality=form.nationality.data or None, document_type=(form.document_type.data or "").strip() or None,
+            document_number=services.normalize_document(form.document_number.data) or None,
+            document_country=form.document_country.data or None, address=form.address.data or None,
+            purpose=form.purpose.data or None, vehicle_registration=form.vehicle_registration.data or None,
+            travel_group=form.travel_group.data or None)
+        [result] = services.store_crossings([item], source="manual", actor=current_user, now=utcnow())
+        db.session.commit()
+        if result.flags:
+            flash(f"{len(result.flags)} flag(s) raised: read the action to take below.", "danger")
+        else:
+            flash("Saved. No match against persons of interest.", "success")
+        return redirect(url_for(".crossing", crossing_id=result.crossing_id))
+    return render_template("screening/capture.html", form=form, post=post)
+
+
+# --- crossings ---------------------------------------------------------------------------------------
+
+@bp.get("/crossings")
+@login_required
+@requires("crossing.view")
+def crossings():
+    stmt = select(Crossing).where(scope_filter(current_user, "crossing.view", Crossing)) \
+        .options(selectinload(Crossing.border_post), selectinload(Crossing.flags))
+    post_code = request.args.get("post", "")
+    if post_code:
+        stmt = stmt.join(BorderPost, BorderPost.id == Crossing.border_post_id).where(BorderPost.code == post_code)
+    page = db.paginate(stmt.order_by(Crossing.crossed_at.desc(), Crossing.id.desc()), per_page=50)
+    audit.record("crossing.list", "crossing", None, detail={"ids": [c.id for c in page.items]})
+    db.session.commit()
+    return render_template("screening/crossings.html", page=page, posts=_posts(), post_code=post_code)
+
+
+@bp.get("/crossings/<int:crossing_id>")
+@login_required
+@requires("crossing.view")
+def crossing(crossing_id: int):
+    crossing = get_or_404(Crossing, crossing_id, "crossing.view", audit_as="crossing")
+    return render_template("screening/crossing.html", crossing=crossing)
+
+
+# --- persons of interest -----------------------------------------------------------------------------
+
+@bp.get("/persons")
+@login_required
+@requires("poi.view")
+def persons():
+    q = (request.args.get("q") or "").strip()
+    stmt = select(Person)
+    if q:
+        like = f"%{q}%"
+        alias_ids = select(PersonAlias.person_id).where(or_(PersonAlias.surname.ilike(like),
+                                                            PersonAlias.given_names.ilike(like)))
+        doc_ids = select(PersonDocument.person_id).where(PersonDocument.number.ilike(f"%{q.replace(' ', '')}%"))
+        stmt = stmt.where(or_(Person.surname.ilike(like), Person.given_names.ilike(like),
+                              Person.reference.ilike(like), Person.id.in_(alias_ids), Person.id.in_(doc_ids)))
+    page = db.paginate(stmt.order_by(Person.surname, Person.given_names, Person.id), per_page=50)
+    audit.record("poi.list", "person", None, detail={"ids": [p.id for p in page.items], "searched": bool(q)})
+    db.session.commit()
+    return render_template("screening/persons.html", page=page, q=q, today=utcnow().date())
+
+
+def _form_to_data(form: PersonForm) -> services.PersonData:
+    aliases = []
+    for line in (form.aliases.data or "").splitlines():
+        if line.strip():
+            surname, _, given = line.partition(",")
+            aliases.append((surname.strip(), given.strip()))
+    documents = []
+    for line in (form.documents.data or "").splitlines():
+        parts = line.split()
+        if len(parts) == 1:
+            documents.append((None, parts[0], None))
+        elif len(parts) == 2:
+            documents.append((parts[0].upper(), parts[1], None))
+        elif len(parts) == 3:
+            documents.append((parts[0].upper(), parts[1], parts[2].upper()))
+    dob_text = (form.date_of_birth.data or "").strip()
+    return services.PersonData(
+        surname=form.surname.data or "", given_names=form.given_names.data or "", sex=form.sex.data or None,
+        dob=parse_partial_date(dob_text) if dob_text else None, nationality=form.nationality.data or None,
+        place_of_birth=form.place_of_birth.data or None, category=form.category.data,
+        alert_kind=form.alert_kind.data, discreet=bool(form.discreet.data),
+        screening_active=bool(form.screening_active.data), review_date=form.review_date.data,
+        alert_reason=form.alert_reason.data or "", officer_action=form.officer_action.data or "",
+        source=form.source.data, reference=form.reference.data or None, aliases=aliases, documents=documents)
+
+
+def _person_to_form(person: Person, form: PersonForm) -> None:
+    for name in ("reference", "surname", "given_names", "nationality", "place_of_birth", "category", "alert_kind",
+                 "discreet", "screening_active", "review_date", "alert_reason", "officer_action", "source"):
+        getattr(form, name).data = getattr(person, name)
+    form.sex.data = person.sex or ""
+    form.date_of_birth.data = person.dob_text.replace("~", "~") if person.dob else ""
+    form.aliases.data = "\n".join(f"{a.surname}, {a.given_names}" for a in person.aliases)
+    form.documents.data = "\n".join(" ".join(x for x in (d.type or "-", d.number, d.country or "") if x)
+                                    for d in person.documents)
+    form.version.data = str(person.version)
+
+
+@bp.route("/persons/new", methods=["GET", "POST"])
+@login_required
+@requires("poi.manage")
+def person_new():
+    form = PersonForm()
+    if form.validate_on_submit():
+        try:
+            person = services.create_person(_form_to_data(form), actor=current_user, now=utcnow())
+            db.session.commit()
+        except services.ScreeningError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "surname").errors = [str(exc)]
+        else:
+            flash("Person of interest saved; crossings are screened against them from now on.", "success")
+            return redirect(url_for(".person", person_id=person.id))
+    return render_template("screening/person_form.html", form=form, person=None)
+
+
+@bp.get("/persons/<int:person_id>")
+@login_required
+@requires("poi.view")
+def person(person_id: int):
+    person = get_or_404(Person, person_id, "poi.view", audit_as="person")
+    flags = db.session.execute(select(Flag).where(Flag.person_id == person.id)
+                               .order_by(Flag.created_at.desc()).limit(50)).scalars().all()
+    return render_template("screening/person.html", person=person, flags=flags, today=utcnow().date())
+
+
+@bp.route("/persons/<int:person_id>/edit", methods=["GET", "POST"])
+@login_required
+@requires("poi.manage")
+def person_edit(person_id: int):
+    person = get_or_404(Person, person_id, "poi.manage", audit_as="person")
+    form = PersonForm()
+    if request.method == "GET":
+        _person_to_form(person, form)
+    elif form.validate_on_submit():
+        try:
+            expected = int(form.version.data or 0)
+        except ValueError:
+            expected = -1
+        try:
+            services.update_person(person, _form_to_data(form), expected_version=expected, actor=current_user,
+                                   now=utcnow())
+            db.session.commit()
+        except services.StaleRecord as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return render_template("screening/person_form.html", form=form, person=person, stale=True), 409
+        except StaleDataError:
+            db.session.rollback()
+            flash("Someone else saved this person at the same moment; reload and apply your changes again.",
+                  "danger")
+            return render_template("screening/person_form.html", form=form, person=person, stale=True), 409
+        except services.ScreeningError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "surname").errors = [str(exc)]
+        else:
+            flash("Saved.", "success")
+            return redirect(url_for(".person", person_id=person.id))
+    return render_template("screening/person_form.html", form=form, person=person)
+
+
+# --- tracing -----------------------------------------------------------------------------------------
+
+@bp.route("/trace", methods=["GET", "POST"])
+@login_required
+@requires("trace.run")
+def trace():
+    """Every stored crossing that may be this person, with the matcher's explanation."""
+    form = TraceForm()
+    hits = None
+    if form.validate_on_submit():
+        dob_text = (form.date_of_birth.data or "").strip()
+        docs = [Document(None, form.document_number.data)] if (form.document_number.data or "").strip() else []
+        probe = Identity(id="probe", surname=form.surname.data or "", given_names=form.given_names.data or "",
+                         dob=parse_partial_date(dob_text) if dob_text else None, sex=form.sex.data or None,
+                         nationality=form.nationality.data or None, documents=docs)
+        found = services.trace([("probe", probe)], min_score=float(form.min_score.data), limit=100)
+        by_id = {c.id: c for c in db.session.execute(
+            select(Crossing).options(selectinload(Crossing.border_post))
+            .where(Crossing.id.in_([cid for _, cid, _ in found]))).scalars()} if found else {}
+        hits = [(by_id[cid], result) for _, cid, result in found]
+        audit.record("trace.run", "crossing", None, detail={"ids": [cid for _, cid, _ in found]})
+        db.session.commit()
+    return render_template("screening/trace.html", form=form, hits=hits)
+
+
+# --- import ------------------------------------------------------------------------------------------
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+@requires("crossing.import")
+def import_csv():
+    form = ImportForm()
+    summary = None
+    if form.validate_on_submit():
+        raw = form.file.data.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            form.file.errors = ["the file is not UTF-8 text"]
+        else:
+            summary = services.import_csv(io.StringIO(text, newline=""), actor=current_user, now=utcnow(),
+                                          source="csv")
+            db.session.commit()
+    return render_template("screening/import.html", form=form, summary=summary)

@@ -1,0 +1,148 @@
+"""Forms: crossing capture (with MRZ), persons of interest, flag review, tracing, CSV upload."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from screening.ingest import ICAO_SPECIAL, ISO_ALPHA3
+from screening.models import ALERT_KINDS, CATEGORIES, PERSON_SOURCES
+from screening.normalize import parse_partial_date
+
+SEX_CHOICES = [("", "Unknown"), ("F", "Female"), ("M", "Male"), ("X", "Unspecified (X)")]
+
+
+def _label(value: str) -> str:
+    return value.replace("_", " ").capitalize()
+
+
+def partial_date(form, field) -> None:
+    if field.data and field.data.strip():
+        try:
+            parse_partial_date(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def country_code(form, field) -> None:
+    if field.data:
+        field.data = field.data.strip().upper()
+        if field.data and field.data not in ISO_ALPHA3 and field.data not in ICAO_SPECIAL:
+            raise ValidationError("use an ISO 3166-1 alpha-3 code, e.g. LSO, ZAF")
+
+
+class CaptureForm(FlaskForm):
+    mrz = TextAreaField("Paste the MRZ", validators=[Optional(), Length(max=200)],
+                        description="The 2 or 3 lines at the bottom of the passport or ID card; "
+                                    "'Read MRZ' fills the fields below and checks the check digits.",
+                        render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"})
+    read_mrz = SubmitField("Read MRZ")
+    direction = SelectField("Direction", choices=[("entry", "Entry into Lesotho"), ("exit", "Exit from Lesotho")])
+    crossed_at = DateTimeLocalField("Crossed at (Maseru time)", format="%Y-%m-%dT%H:%M", validators=[Optional()],
+                                    description="Leave empty for now.")
+    surname = StringField("Surname", validators=[Length(max=120)])
+    given_names = StringField("Given names", validators=[Length(max=160)])
+    sex = SelectField("Sex", choices=SEX_CHOICES)
+    date_of_birth = StringField("Date of birth", validators=[Length(max=20), partial_date],
+                                description="YYYY-MM-DD, or YYYY-MM / YYYY when that is all the traveller knows.")
+    dob_estimated = BooleanField("Year of birth is an estimate")
+    nationality = StringField("Nationality (alpha-3)", validators=[Length(max=3), country_code])
+    document_type = StringField("Document type", validators=[Length(max=20)], description="P passport, ID card...")
+    document_number = StringField("Document number", validators=[Length(max=40)])
+    document_country = StringField("Issuing country (alpha-3)", validators=[Length(max=3), country_code])
+    address = StringField("Address", validators=[Length(max=300)])
+    purpose = StringField("Purpose of travel", validators=[Length(max=120)])
+    vehicle_registration = StringField("Vehicle registration", validators=[Length(max=20)])
+    travel_group = StringField("Travelling with (group)", validators=[Length(max=64)],
+                               description="Same value for people crossing together (family, vehicle).")
+    save = SubmitField("Save and screen")
+
+    def validate_surname(self, field) -> None:
+        if self.save.data and not (field.data or self.given_names.data or self.document_number.data):
+            raise ValidationError("give a name or a document number")
+
+
+class PersonForm(FlaskForm):
+    version = HiddenField()
+    reference = StringField("Reference", validators=[Length(max=40)],
+                            description="The source's own reference (case number, notice number).")
+    surname = StringField("Surname", validators=[Length(max=120)])
+    given_names = StringField("Given names", validators=[Length(max=160)])
+    aliases = TextAreaField("Aliases", render_kw={"rows": 3},
+                            description="One per line: SURNAME, Given names.")
+    sex = SelectField("Sex", choices=SEX_CHOICES)
+    date_of_birth = StringField("Date of birth", validators=[Length(max=20), partial_date],
+                                description="YYYY-MM-DD, YYYY-MM, YYYY, or ~YYYY when estimated.")
+    nationality = StringField("Nationality (alpha-3)", validators=[Length(max=3), country_code])
+    place_of_birth = StringField("Place of birth", validators=[Length(max=120)])
+    documents = TextAreaField("Documents", render_kw={"rows": 3},
+                              description="One per line: TYPE NUMBER COUNTRY, e.g. 'P RA1234567 LSO'.")
+    category = SelectField("Role", choices=[(c, _label(c)) for c in CATEGORIES])
+    alert_kind = SelectField("Alert", choices=[(k, _label(k)) for k in ALERT_KINDS])
+    discreet = BooleanField("Discreet check: do not alert the person or companions")
+    screening_active = BooleanField("Screen crossings against this person", default=True)
+    review_date = DateField("Review by", validators=[Optional()],
+                            description="Screening stops after this date unless it is renewed.")
+    alert_reason = TextAreaField("Reason for the alert", validators=[Length(max=2000)], render_kw={"rows": 2})
+    officer_action = TextAreaField("Action the officer must take", validators=[Length(max=2000)],
+                                   render_kw={"rows": 2})
+    source = SelectField("Source", choices=[(s, _label(s)) for s in PERSON_SOURCES])
+    submit = SubmitField("Save")
+
+    def validate_documents(self, field) -> None:
+        for n, line in enumerate((field.data or "").splitlines(), 1):
+            if line.strip() and len(line.split()) > 3:
+                raise ValidationError(f"line {n}: expected TYPE NUMBER COUNTRY")
+
+
+class ReviewForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Length(max=2000)], render_kw={"rows": 2},
+                           description="Required except to acknowledge; kept with your name.")
+    escalate_to = SelectField("Escalate to", coerce=int, validators=[Optional()], choices=[])
+    acknowledge = SubmitField("Acknowledge")
+    confirm = SubmitField("Same person")
+    not_same_person = SubmitField("Not the same person")
+    escalate = SubmitField("Escalate to investigator")
+
+    def decision(self) -> str | None:
+        for name in ("acknowledge", "confirm", "not_same_person", "escalate"):
+            if getattr(self, name).data:
+                return name
+        return None
+
+
+class TraceForm(FlaskForm):
+    surname = StringField("Surname", validators=[Length(max=120)])
+    given_names = StringField("Given names", validators=[Length(max=160)])
+    sex = SelectField("Sex", choices=SEX_CHOICES)
+    date_of_birth = StringField("Date of birth", validators=[Length(max=20), partial_date])
+    nationality = StringField("Nationality (alpha-3)", validators=[Length(max=3), country_code])
+    document_number = StringField("Document number", validators=[Length(max=40)])
+    min_score = DecimalField("Minimum score", default=0.7, places=2,
+                             validators=[InputRequired(), NumberRange(0, 1)])
+    submit = SubmitField("Trace")
+
+    def validate_surname(self, field) -> None:
+        if not (field.data or self.given_names.data or self.document_number.data):
+            raise ValidationError("give a name or a document number")
+
+
+class ImportForm(FlaskForm):
+    file = FileField("Crossings CSV", validators=[FileRequired(), FileAllowed(["csv", "txt"], "a .csv file")],
+                     description="Columns: external_id, surname, given_names, sex, date_of_birth, nationality, "
+                                 "document_type, document_number, document_country, direction, border_post, "
+                                 "crossed_at, address. Extra columns are ignored.")
+    submit = SubmitField("Import")
+
