@@ -1,18 +1,487 @@
-"""Notification services. `publish` is the one entry point other packages call when something happens."""
+"""Notification services. `publish` is the one entry point other packages call when something happens.
+
+Services take explicit arguments (`now`, the acting user) and raise NotificationError; the caller
+owns the single commit, so an outbox row is written in the same transaction as the change.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, inspect, select, text
+
+from notifications import rules, signing
+from notifications.models import (
+    Agency,
+    Channel,
+    Contact,
+    NotificationEvent,
+    OutboxMessage,
+    Rule,
+    SharingProfile,
+)
+from tip_cases import audit
+from tip_cases.extensions import db, utcnow
+from tip_cases.models import BorderPost, User
+
+log = logging.getLogger("tsela.notifications")
+
+ACK_SALT = "tsela-notification-ack"
+ACK_MAX_AGE = timedelta(days=14)
+DEFAULT_PROFILE = "Minimal"
+
+
+class NotificationError(ValueError):
+    """A refusal the user can read; `field` names the form field at fault when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --- publishing ----------------------------------------------------------------------------------
+
+def _base_url() -> str:
+    return current_app.config.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+
+def subject_link(subject_type: str, subject_id: Any) -> str:
+    """A stable link for logged-in users; /notifications/go resolves it to the right page at click time."""
+    return f"{_base_url()}/notifications/go/{subject_type}/{subject_id}"
+
+
+def ack_url(message_id: str) -> str:
+    return f"{_base_url()}/notifications/ack/{make_ack_token(message_id)}"
+
+
+def profile_of(agency: Agency | None) -> rules.Profile:
+    if agency is None or agency.profile is None:
+        return rules.MINIMAL_PROFILE
+    return rules.Profile(frozenset(agency.profile.fields or ()), bool(agency.profile.allow_identifying))
+
+
+def _rule_spec(rule: Rule) -> rules.RuleSpec:
+    return rules.RuleSpec(id=rule.id, agency_id=rule.agency_id, channel_id=rule.channel_id, event=rule.event,
+                          kinds=tuple(rule.kinds or ()), priorities=tuple(rule.priorities or ()),
+                          post_codes=tuple(rule.post_codes or ()), active=rule.active)
 
 
 def publish(event: str, *, ref: str, subject_type: str, subject_id: Any, post_code: str | None = None,
             priority: str | None = None, kind: str | None = None, data: dict | None = None,
-            now: datetime | None = None) -> None:
+            now: datetime | None = None, link: str | None = None) -> list[OutboxMessage]:
     """Record that `event` happened, in the caller's transaction (transactional outbox).
 
     event: e.g. "flag.raised", "flag.confirmed", "risk.found", "case.opened", "case.status_changed",
-    "referral.made". `data` may hold identifying fields; what leaves goes through each agency's
-    data-sharing profile. Until the notifications package lands this records nothing.
+    "referral.made". `data` may hold identifying fields and a `consent` flag; what leaves goes through
+    each agency's data-sharing profile, and only non-identifying values are kept in the event log.
+    Returns the outbox rows written (one per matching rule and channel).
     """
-    return None
+    return _publish(event, ref=ref, subject_type=subject_type, subject_id=subject_id, post_code=post_code,
+                    priority=priority, kind=kind, data=data, now=now, link=link)[1]
+
+
+def _publish(event: str, *, ref: str, subject_type: str, subject_id: Any, post_code: str | None = None,
+             priority: str | None = None, kind: str | None = None, data: dict | None = None,
+             now: datetime | None = None, link: str | None = None) -> tuple[NotificationEvent, list[OutboxMessage]]:
+    now = now or utcnow()
+    data = dict(data or {})
+    ev = rules.Event(name=event, ref=str(ref), subject_type=subject_type, subject_id=str(subject_id), at=now,
+                     post_code=post_code, priority=priority, kind=kind, data=data)
+    record = NotificationEvent(event=event, ref=str(ref)[:80], subject_type=subject_type,
+                               subject_id=str(subject_id), post_code=post_code, priority=priority, kind=kind,
+                               data=rules.safe_data(data), created_at=now)
+    db.session.add(record)
+    db.session.flush()
+    _settle(ev, now)
+    candidates = db.session.execute(
+        select(Rule).join(Channel, Rule.channel_id == Channel.id).join(Agency, Rule.agency_id == Agency.id)
+        .where(Rule.event == event, Rule.active.is_(True), Channel.active.is_(True), Agency.active.is_(True))
+    ).scalars().all()
+    by_id = {r.id: r for r in candidates}
+    out = []
+    for spec in rules.due_deliveries(ev, [_rule_spec(r) for r in candidates]):
+        rule = by_id[spec.id]
+        out.append(_enqueue(record, ev, rule.agency, rule.channel, rule_id=rule.id, now=now, link=link))
+    log.info("published %s subject=%s:%s outbox=%s", event, subject_type, subject_id, [m.id for m in out])
+    return record, out
+
+
+def _enqueue(record: NotificationEvent, ev: rules.Event, agency: Agency | None, channel: Channel, *,
+             rule_id: int | None, now: datetime, link: str | None = None, user: User | None = None,
+             address: str | None = None) -> OutboxMessage:
+    msg_id = signing.new_message_id()
+    link = link or subject_link(ev.subject_type, ev.subject_id)
+    profile = rules.Profile(frozenset(rules.MINIMAL_FIELDS + ("priority", "reason", "ack_url"))) \
+        if user is not None else profile_of(agency)
+    payload = rules.build_payload(ev, profile, msg_id=msg_id, link=link, ack_url=ack_url(msg_id))
+    msg = OutboxMessage(message_id=msg_id, event_id=record.id, event=ev.name, agency=agency, channel=channel,
+                        rule_id=rule_id, user_id=user.id if user else None,
+                        kind=channel.kind if channel else "email",
+                        address=address or (channel.address if channel else ""), payload=payload,
+                        status="pending", next_attempt_at=now, window_started_at=now, created_at=now)
+    db.session.add(msg)
+    db.session.flush()
+    return msg
+
+
+def _settle(ev: rules.Event, now: datetime) -> None:
+    """A review of the flag (confirmed, dismissed) acknowledges the earlier flag.raised internally."""
+    for earlier, settling in rules.SETTLING.items():
+        if ev.name in settling:
+            for prior in db.session.execute(select(NotificationEvent).where(
+                    NotificationEvent.event == earlier, NotificationEvent.subject_type == ev.subject_type,
+                    NotificationEvent.subject_id == ev.subject_id,
+                    NotificationEvent.acknowledged_at.is_(None))).scalars():
+                prior.acknowledged_at = now
+                prior.acknowledged_by = f"reviewed ({ev.name})"
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=ACK_SALT)
+
+
+def make_ack_token(message_id: str) -> str:
+    return _serializer().dumps({"m": message_id})
+
+
+def message_for_ack_token(token: str, *, max_age: timedelta = ACK_MAX_AGE) -> OutboxMessage:
+    try:
+        data = _serializer().loads(token, max_age=int(max_age.total_seconds()))
+    except SignatureExpired as exc:
+        raise NotificationError("This acknowledgement link has expired; ask the unit to resend.") from exc
+    except BadSignature as exc:
+        raise NotificationError("This acknowledgement link is not valid.") from exc
+    msg = db.session.execute(select(OutboxMessage).where(OutboxMessage.message_id == data.get("m"))).scalar()
+    if msg is None:
+        raise NotificationError("This acknowledgement link is not valid.")
+    return msg
+
+
+def acknowledge(msg: OutboxMessage, *, by: str, via: str, now: datetime) -> bool:
+    """Mark the message and its subject acknowledged (stops reminders); False if it already was."""
+    if msg.event not in rules.ACKABLE and msg.event != "test":
+        raise NotificationError(f"Messages about {msg.event} cannot be acknowledged.")
+    first = msg.acknowledged_at is None
+    if first:
+        msg.acknowledged_at = now
+    ev = db.session.get(NotificationEvent, msg.event_id) if msg.event_id else None
+    if ev is not None:
+        for row in db.session.execute(select(NotificationEvent).where(
+                NotificationEvent.subject_type == ev.subject_type, NotificationEvent.subject_id == ev.subject_id,
+                NotificationEvent.acknowledged_at.is_(None))).scalars():
+            row.acknowledged_at = now
+            row.acknowledged_by = by[:120]
+    audit.record("notification.ack", "notification", msg.id,
+                 detail={"via": via, "agency": msg.agency_id, "first": first}, actor=(None, by[:80]))
+    return first
+
+
+def new_partner_token(agency: Agency) -> str:
+    """Issue (or rotate) the agency's API token for acknowledgements; shown once, only its hash kept."""
+    token = "tselap_" + secrets.token_urlsafe(32)
+    agency.token_hash = hashlib.sha256(token.encode()).hexdigest()
+    agency.token_prefix = token[:12]
+    audit.record("notification.partner_token", "agency", agency.id)
+    return token
+
+
+def agency_for_token(token: str) -> Agency | None:
+    if not token:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    agency = db.session.execute(select(Agency).where(Agency.token_hash == digest)).scalar()
+    return agency if agency is not None and agency.active else None
+
+
+# --- administration ------------------------------------------------------------------------------
+
+def default_profile() -> SharingProfile:
+    prof = db.session.execute(select(SharingProfile).where(SharingProfile.name == DEFAULT_PROFILE)).scalar()
+    if prof is None:
+        prof = SharingProfile(name=DEFAULT_PROFILE, fields=list(rules.MINIMAL_FIELDS), allow_identifying=False,
+                              description="Reference, kind, post, time and a link for signed-in users.")
+        db.session.add(prof)
+        db.session.flush()
+    return prof
+
+
+def save_profile(profile: SharingProfile | None, *, name: str, fields: list[str], allow_identifying: bool,
+                 description: str = "") -> SharingProfile:
+    unknown = set(fields) - set(rules.ALL_FIELDS)
+    if unknown:
+        raise NotificationError(f"Unknown fields: {', '.join(sorted(unknown))}.", "fields")
+    name = (name or "").strip()
+    if not name:
+        raise NotificationError("A profile needs a name.", "name")
+    clash = db.session.execute(select(SharingProfile.id).where(SharingProfile.name == name)).scalar()
+    if clash is not None and (profile is None or clash != profile.id):
+        raise NotificationError(f"A profile named {name!r} exists.", "name")
+    if any(f in rules.IDENTIFYING_FIELDS for f in fields) and not allow_identifying:
+        raise NotificationError("Identifying fields need 'may receive identifying data' ticked.", "fields")
+    profile = profile or SharingProfile()
+    profile.name, profile.fields, profile.allow_identifying = name, list(fields), bool(allow_identifying)
+    profile.description = description or ""
+    db.session.add(profile)
+    db.session.flush()
+    audit.record("notification.profile_save", "notification_profile", profile.id,
+                 detail={"fields": sorted(fields), "identifying": bool(allow_identifying)})
+    return profile
+
+
+def create_agency(*, name: str, org_type: str, country: str = "LS", profile: SharingProfile | None = None
+                  ) -> Agency:
+    name = (name or "").strip()
+    if not name:
+        raise NotificationError("An agency needs a name.", "name")
+    if org_type not in rules.ORG_TYPES:
+        raise NotificationError(f"Unknown organisation type {org_type!r}.", "org_type")
+    if db.session.execute(select(Agency.id).where(Agency.name == name)).first():
+        raise NotificationError(f"Agency {name!r} exists.", "name")
+    agency = Agency(name=name, org_type=org_type, country=(country or "LS").upper()[:2],
+                    profile=profile or default_profile())
+    db.session.add(agency)
+    db.session.flush()
+    audit.record("notification.agency_create", "agency", agency.id)
+    return agency
+
+
+def add_contact(agency: Agency, *, name: str, position: str = "", email: str | None = None,
+                phone: str | None = None) -> Contact:
+    if not (name or "").strip():
+        raise NotificationError("A contact needs a name.", "name")
+    contact = Contact(agency=agency, name=name.strip(), position=position or "", email=email or None,
+                      phone=phone or None)
+    db.session.add(contact)
+    db.session.flush()
+    audit.record("notification.contact_add", "agency", agency.id, detail={"contact": contact.id})
+    return contact
+
+
+def add_channel(agency: Agency, *, kind: str, address: str, label: str = "", gateway_url: str | None = None,
+                secret: str | None = None, timeout_seconds: int = 10) -> Channel:
+    address = (address or "").strip()
+    if kind not in rules.CHANNEL_KINDS:
+        raise NotificationError(f"Unknown channel kind {kind!r}.", "kind")
+    if not address:
+        raise NotificationError("Give the address: an email, a webhook URL or a phone number.", "address")
+    if kind == "email" and "@" not in address:
+        raise NotificationError("An email channel needs an email address.", "address")
+    if kind == "webhook" and not address.startswith(("http://", "https://")):
+        raise NotificationError("A webhook URL starts with http:// or https://.", "address")
+    if kind == "sms":
+        if not (gateway_url or "").startswith(("http://", "https://")):
+            raise NotificationError("An SMS channel needs the gateway's http(s) URL.", "gateway_url")
+        if not address.lstrip("+").isdigit():
+            raise NotificationError("An SMS number is digits in E.164 form, e.g. +26622312345.", "address")
+    if kind == "webhook" and not secret:
+        secret = signing.new_secret()
+    channel = Channel(agency=agency, kind=kind, address=address, label=label or "", gateway_url=gateway_url or None,
+                      secret=secret or None, timeout_seconds=max(1, min(int(timeout_seconds or 10), 60)))
+    db.session.add(channel)
+    db.session.flush()
+    audit.record("notification.channel_add", "notification_channel", channel.id, detail={"kind": kind})
+    return channel
+
+
+def set_channel_active(channel: Channel, active: bool) -> None:
+    channel.active = active
+    channel.disabled_reason = None if active else "disabled by an administrator"
+    audit.record("notification.channel_" + ("enable" if active else "disable"), "notification_channel", channel.id)
+
+
+def add_rule(*, agency: Agency, channel: Channel, event: str, kinds=(), priorities=(), post_codes=()) -> Rule:
+    if event not in rules.EVENTS:
+        raise NotificationError(f"Unknown event {event!r}.", "event")
+    if channel.agency_id != agency.id:
+        raise NotificationError("That channel belongs to another agency.", "channel_id")
+    bad_prio = set(priorities) - set(rules.PRIORITIES)
+    if bad_prio:
+        raise NotificationError(f"Unknown priorities: {', '.join(sorted(bad_prio))}.", "priorities")
+    known = set(db.session.execute(select(BorderPost.code)).scalars())
+    bad_posts = {p.upper() for p in post_codes} - known
+    if bad_posts:
+        raise NotificationError(f"Unknown border posts: {', '.join(sorted(bad_posts))}.", "post_codes")
+    rule = Rule(agency=agency, channel=channel, event=event, kinds=[k.strip() for k in kinds if k.strip()],
+                priorities=list(priorities), post_codes=[p.upper() for p in post_codes])
+    db.session.add(rule)
+    db.session.flush()
+    audit.record("notification.rule_add", "notification_rule", rule.id, detail={"event": event})
+    return rule
+
+
+def set_rule_active(rule: Rule, active: bool) -> None:
+    rule.active = active
+    audit.record("notification.rule_" + ("enable" if active else "disable"), "notification_rule", rule.id)
+
+
+def send_test(channel: Channel, *, now: datetime) -> OutboxMessage:
+    """Queue a test message down one channel, whatever the rules say; the dispatcher sends it."""
+    record = NotificationEvent(event="test", ref=f"TEST-{channel.id}", subject_type="channel",
+                               subject_id=str(channel.id), data={}, created_at=now)
+    db.session.add(record)
+    db.session.flush()
+    ev = rules.Event("test", record.ref, "channel", str(channel.id), now, kind="test")
+    msg = _enqueue(record, ev, channel.agency, channel, rule_id=None, now=now)
+    audit.record("notification.test", "notification_channel", channel.id, detail={"outbox": msg.id})
+    return msg
+
+
+def retry(msg: OutboxMessage, *, now: datetime) -> None:
+    """Put a dead (or cancelled) message back in the queue with a fresh three-day window."""
+    if msg.status not in ("dead", "cancelled"):
+        raise NotificationError("Only dead or cancelled messages can be retried.")
+    if msg.channel is not None and not msg.channel.active:
+        raise NotificationError("Enable the channel first; it is disabled.")
+    msg.status = "pending"
+    msg.next_attempt_at = now
+    msg.window_started_at = now
+    msg.lease_until = None
+    audit.record("notification.retry", "notification", msg.id)
+
+
+# --- reminders, escalations, digests -------------------------------------------------------------
+
+def _recipients_for_post(post_code: str | None) -> list[User]:
+    """The post's supervisor (managers bound to the post, else every manager) and the investigators on duty
+    (investigators bound to the post, else every active investigator: there is no duty roster yet)."""
+    post = db.session.execute(select(BorderPost).where(BorderPost.code == post_code)).scalar() if post_code else None
+    out: list[User] = []
+    for role in ("manager", "investigator"):
+        base = select(User).where(User.role == role, User.active.is_(True), User.email.is_not(None))
+        users = db.session.execute(base.where(User.border_post_id == post.id)).scalars().all() if post else []
+        out.extend(users or db.session.execute(base).scalars().all())
+    return out
+
+
+def _internal_channel_message(record: NotificationEvent, ev: rules.Event, user: User, now: datetime
+                              ) -> OutboxMessage:
+    return _enqueue(record, ev, None, None, rule_id=None, now=now, user=user, address=user.email)
+
+
+def escalate_unacknowledged_flags(*, now: datetime, after: timedelta) -> int:
+    """A flag not acknowledged within `after` goes to the post's supervisor and the investigators on duty."""
+    due = db.session.execute(select(NotificationEvent).where(
+        NotificationEvent.event == "flag.raised", NotificationEvent.acknowledged_at.is_(None),
+        NotificationEvent.escalated_at.is_(None), NotificationEvent.created_at <= now - after)).scalars().all()
+    count = 0
+    for raised in due:
+        raised.escalated_at = now
+        minutes = int((now - raised.created_at).total_seconds() // 60)
+        data = {"reason": f"not acknowledged after {minutes} minutes", "priority": raised.priority}
+        record, _ = _publish("flag.unacknowledged", ref=raised.ref, subject_type=raised.subject_type,
+                             subject_id=raised.subject_id, post_code=raised.post_code,
+                             priority=raised.priority or "high", kind=raised.kind, data=data, now=now)
+        ev = rules.Event("flag.unacknowledged", raised.ref, raised.subject_type, raised.subject_id, now,
+                         post_code=raised.post_code, priority=raised.priority, kind=raised.kind, data=data)
+        for user in _recipients_for_post(raised.post_code):
+            _internal_channel_message(record, ev, user, now)
+        count += 1
+    return count
+
+
+def _has_table(name: str) -> bool:
+    return inspect(db.session.connection()).has_table(name)
+
+
+def _columns(name: str) -> set[str]:
+    return {c["name"] for c in inspect(db.session.connection()).get_columns(name)}
+
+
+def _first(cols: set[str], *names: str) -> str | None:
+    return next((n for n in names if n in cols), None)
+
+
+def _once(event: str, subject_type: str, subject_id: str, since: datetime | None = None) -> bool:
+    stmt = select(NotificationEvent.id).where(NotificationEvent.event == event,
+                                              NotificationEvent.subject_type == subject_type,
+                                              NotificationEvent.subject_id == str(subject_id))
+    if since is not None:
+        stmt = stmt.where(NotificationEvent.created_at >= since)
+    return db.session.execute(stmt.limit(1)).first() is None
+
+
+def _query_due(table: str, *, due_cols: tuple[str, ...], done_cols: tuple[str, ...], open_filter: str = "",
+               now: datetime) -> list[dict]:
+    """Rows of `table` past their deadline and not done; [] when the table or its columns are not there yet.
+
+    The case tables are built in parallel by another package, so this reads them by name instead of
+    importing their models, and skips quietly until they exist.
+    """
+    if not _has_table(table):
+        return []
+    cols = _columns(table)
+    due, done = _first(cols, *due_cols), _first(cols, *done_cols)
+    if due is None:
+        log.info("reminders: %s has no deadline column yet; skipped", table)
+        return []
+    ref = _first(cols, "reference", "ref", "id")
+    where = f"{due} IS NOT NULL AND {due} < :now" + (f" AND {done} IS NULL" if done else "") + open_filter
+    sql = f"SELECT id, {ref} AS ref, {due} AS due FROM {table} WHERE {where} ORDER BY id LIMIT 500"  # noqa: S608
+    return [dict(r._mapping) for r in db.session.execute(text(sql), {"now": now})]
+
+
+def remind_overdue(*, now: datetime) -> dict[str, int]:
+    """Overdue tasks and referrals not acknowledged by their deadline: one event each, once."""
+    counts = {"task.overdue": 0, "referral.unacknowledged": 0}
+    for table, event, subject, due_cols, done_cols in (
+            ("case_tasks", "task.overdue", "case_task", ("due_at", "due_on", "due_date", "due"),
+             ("completed_at", "done_at", "closed_at")),
+            ("referrals", "referral.unacknowledged", "referral", ("ack_deadline", "deadline", "respond_by", "due_at"),
+             ("acknowledged_at",))):
+        for row in _query_due(table, due_cols=due_cols, done_cols=done_cols, now=now):
+            if not _once(event, subject, row["id"]):
+                continue
+            publish(event, ref=str(row["ref"]), subject_type=subject, subject_id=row["id"], priority="high",
+                    data={"due": str(row["due"])}, now=now)
+            counts[event] += 1
+    return counts
+
+
+def remind_idle_cases(*, now: datetime, days: int) -> int:
+    """Open cases untouched for `days` days: one case.idle event per case per idle period."""
+    if not _has_table("cases"):
+        return 0
+    cols = _columns("cases")
+    touched = _first(cols, "updated_at", "last_activity_at", "opened_at")
+    if touched is None:
+        return 0
+    status = " AND status NOT IN ('Closed', 'ClosedReferred')" if "status" in cols else ""
+    ref = _first(cols, "reference", "id")
+    cutoff = now - timedelta(days=days)
+    sql = f"SELECT id, {ref} AS ref FROM cases WHERE {touched} < :cutoff{status} ORDER BY id LIMIT 500"  # noqa: S608
+    count = 0
+    for row in db.session.execute(text(sql), {"cutoff": cutoff}):
+        if not _once("case.idle", "case", row.id, since=cutoff):
+            continue
+        publish("case.idle", ref=str(row.ref), subject_type="case", subject_id=row.id,
+                data={"reason": f"no activity for {days} days"}, now=now)
+        count += 1
+    return count
+
+
+def send_digest(period: str, *, now: datetime) -> bool:
+    """Publish the daily or weekly digest (counts by event); idempotent per period, so a retried job
+    or a scheduler that took over mid-run never sends it twice."""
+    if period not in ("daily", "weekly"):
+        raise NotificationError("period is daily or weekly")
+    span = timedelta(days=1 if period == "daily" else 7)
+    ref = f"digest-{period}-{now.date().isoformat()}"
+    if not _once(f"digest.{period}", "digest", ref):
+        return False
+    rows = db.session.execute(
+        select(NotificationEvent.event, func.count()).where(
+            NotificationEvent.created_at >= now - span, NotificationEvent.created_at < now,
+            NotificationEvent.event.not_like("digest.%"), NotificationEvent.event != "test")
+        .group_by(NotificationEvent.event)).all()
+    counts = {event: n for event, n in sorted(rows)}
+    publish(f"digest.{period}", ref=ref, subject_type="digest", subject_id=ref, kind=period,
+            data={"counts": counts, "period": f"{(now - span).isoformat()} to {now.isoformat()}"}, now=now)
+    return True

@@ -9,6 +9,10 @@ from tip_cases.access import POLICY, scope_for
 
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.second_factor", "auth.enrol", "main.health",
                     "bootstrap.static"}
+# Public by signature, not by session: a partner's signed, expiring acknowledgement link; the demo
+# webhook receiver (authenticity is the Standard Webhooks signature); the partner API, which
+# authenticates agencies with their own token (partners are neither users nor border systems).
+PUBLIC_ENDPOINTS |= {"notifications.ack_link", "notifications.receiver", "notifications_api.api_ack"}
 
 
 def _rules(app):
