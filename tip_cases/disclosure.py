@@ -117,6 +117,15 @@ def suppress_table(cells: Sequence[Sequence[int]], k: int = DEFAULT_K, *, row_to
     hidden = set(primary)
     lines = _lines(rows, cols, row_totals, col_totals)
 
+    lines_of: dict[tuple[int, int], list[list[tuple[int, int]]]] = {}
+    for line in lines:
+        for p in line:
+            lines_of.setdefault(p, []).append(line)
+
+    def _short(line) -> bool:
+        in_line = [p for p in line if p in hidden]
+        return bool(in_line) and (len(in_line) < 2 or sum(values[i][j] for i, j in in_line) < k)
+
     changed = True
     while changed:
         changed = False
@@ -131,7 +140,14 @@ def suppress_table(cells: Sequence[Sequence[int]], k: int = DEFAULT_K, *, row_to
             if not candidates:
                 continue  # the whole line is hidden already
             margin = line[-1]
-            candidates.sort(key=lambda p: (p == margin, values[p[0]][p[1]] == 0, values[p[0]][p[1]], p))
+
+            def rank(p, line=line, margin=margin):
+                # Prefer a cell that also completes another line still short of protection: one
+                # complement then does double duty (fewer cells hidden, less information lost).
+                helps = sum(1 for other in lines_of[p] if other is not line and _short(other))
+                return (p == margin, values[p[0]][p[1]] == 0, -helps, values[p[0]][p[1]], p)
+
+            candidates.sort(key=rank)
             hidden.add(candidates[0])
             changed = True
 
