@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "BORDER_POSTS",
+    "NAME_MODELS",
     "NOISES",
     "generate_crossings",
     "generate_persons",
@@ -128,10 +129,127 @@ def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
 
 
 def _zipf(rng: random.Random, items: list[str], s: float = 0.6) -> str:
-    # Common names are much more common than rare ones; a mild Zipf law is closer to registries than
-    # a uniform pick and makes blocking buckets realistically lopsided.
+    # The "narrow" pools of the first benchmark: a mild Zipf law over a few dozen names per tradition.
     weights = [1.0 / (i + 1) ** s for i in range(len(items))]
     return rng.choices(items, weights)[0]
+
+
+# --- Realistic name frequencies ---------------------------------------------------------------------
+# Real name registries have a head of very common names and a long tail: the commonest surname in
+# South Africa (Dlamini) is borne by roughly 1% of people, and in Lesotho a Sesotho surname such as
+# Mphutlane (in the list above) by about 900 people, some 0.04% (public surname-incidence sites). A few
+# dozen names per tradition drawn with a Zipf law (the "narrow" pools) give the first Sesotho surname
+# ~9% and Mphutlane ~1% of a 1M population: 10-20x too many namesakes. "realistic" keeps the listed
+# names as the head of a Zipf-Mandelbrot law p(rank) ~ 1 / (rank + 10) and appends thousands of
+# synthetic names built from each language's syllables, so the commonest surname carries ~1.4% and
+# the listed head ~25% of the population. Synthetic names are pronounceable, not real.
+
+_SYLLABLES: dict[str, tuple[list[str], list[str], list[str], list[str], list[str]]] = {
+    # (consonants, vowels, surname prefixes, given-name prefixes, endings)
+    "sesotho": (["b", "f", "h", "hl", "j", "k", "kh", "l", "m", "n", "ng", "ny", "p", "ph", "q", "r", "s",
+                 "sh", "t", "th", "tl", "tlh", "ts", "tš", "tsh"],
+                ["a", "e", "i", "o", "u", "oa", "oe"],
+                ["Mo", "Ra", "Ma", "Le", "Se", "Mot", "Mak", "Ntšo", "Tha", "Ramo", "Mphe", "Li"],
+                ["Re", "Ke", "Li", "Tše", "Ma", "Mo", "Le", "Ntha", "Bo", "Pa", "Lebo", "Tu", "Ts'i", "Ka"],
+                ["ng", "o", "e", "a", "lo", "tso", "ho", "li", "ane", "eng", "ile", "ang"]),
+    "nguni": (["b", "bh", "c", "d", "dl", "g", "gc", "h", "hl", "k", "kh", "l", "m", "mb", "n", "nd", "ng",
+               "nj", "nk", "nq", "ny", "p", "ph", "q", "s", "sh", "th", "ts", "tsh", "v", "w", "x", "y", "z"],
+              ["a", "e", "i", "o", "u"],
+              ["Ma", "Nx", "Ng", "Mk", "Dl", "Mth", "Nd", "Kh", "Sh", "Mb", "Mn", "Bh", "Gc", "Qw", "Xh", "Zu"],
+              ["No", "Si", "Tha", "Nko", "Lu", "Nom", "Zi", "Mzi", "Sa", "Ba", "Nto", "Lwa", "Aya", "Bu"],
+              ["le", "ni", "ile", "iso", "zi", "ndo", "nga", "thi", "ka", "sa", "ini", "ane", "wa", "ela"]),
+    "setswana": (["b", "d", "f", "g", "h", "j", "k", "kg", "l", "m", "n", "ng", "p", "ph", "r", "s", "t",
+                  "th", "tl", "tlh", "ts", "tsh", "w"],
+                 ["a", "e", "i", "o", "u"],
+                 ["Mo", "Ra", "Se", "Kg", "Ma", "Mot", "Ga", "Mme"],
+                 ["Goi", "Kea", "Ona", "Ora", "Bo", "Ke", "Le", "Tsh", "Ka", "Ma", "Re", "Ama"],
+                 ["ng", "o", "e", "a", "lo", "tse", "we", "mang", "tswe", "di"]),
+}
+_ENGLISH_PARTS = (["Ash", "Black", "Brad", "Brook", "Brom", "Cart", "Chad", "Chap", "Craw", "Dal", "Dun",
+                   "East", "Fair", "Fen", "Hal", "Har", "Hart", "Holl", "Kings", "Lang", "Lock", "Mar", "Mid",
+                   "New", "North", "Oak", "Pen", "Rad", "Red", "Ship", "South", "Stan", "Stock", "Thorn",
+                   "Wal", "West", "Whit", "Wood", "Ald", "Bar", "Cal", "Den", "Eld", "Gar", "Hig", "Lind"],
+                  ["ford", "ley", "ton", "well", "wood", "man", "field", "by", "ham", "stone", "bridge",
+                   "worth", "combe", "hurst", "dale", "son", "er", "ing", "ridge", "more"])
+_AFRIKAANS_PARTS = (["Bos", "Brand", "Kot", "Kru", "Lou", "Mal", "Mey", "Nie", "Oos", "Pie", "Rous", "Smit",
+                     "Stey", "Vil", "Wes", "Bez", "Bot", "Coet", "Cro", "Deys", "Eng", "Fer", "Gel", "Groe",
+                     "Hat", "Jan", "Kemp", "Kle", "Lom", "Mar", "Nau", "Oden", "Pot", "Ras", "Rit", "Scho",
+                     "Spa", "Ter", "Vis", "Wol"],
+                    ["huizen", "berg", "sen", "ter", "man", "mann", "zee", "haal", "ts", "er", "ers", "ouw",
+                     "kamp", "dorp", "hof", "daal", "link", "se"])
+_EXTRA_GIVEN = {
+    "M": ["Andrew", "Anthony", "Benjamin", "Christopher", "Edward", "Francis", "Frederick", "Gabriel",
+          "Henry", "Isaac", "Jacob", "Kenneth", "Lawrence", "Mark", "Matthew", "Nicholas", "Patrick",
+          "Philip", "Raymond", "Robert", "Simon", "Stephen", "Timothy", "Victor", "Vincent", "Walter",
+          "Emmanuel", "Moses", "Elias", "Abel", "Aaron", "Solomon", "Isaiah", "Gideon", "Jeremiah"],
+    "F": ["Agnes", "Alice", "Angela", "Beatrice", "Caroline", "Cecilia", "Charity", "Dorothy", "Esther",
+          "Florence", "Gloria", "Helen", "Irene", "Joyce", "Julia", "Lucy", "Martha", "Monica", "Naomi",
+          "Pauline", "Priscilla", "Rebecca", "Regina", "Sylvia", "Teresa", "Veronica", "Victoria",
+          "Blessing", "Hope", "Precious", "Patience", "Gift", "Lydia", "Rachel", "Hannah"],
+}
+_TAIL_SIZES = {"surname": 6000, "given": 2500}
+
+
+def _synthetic_bantu(rng: random.Random, syllables: tuple, given: bool) -> str:
+    consonants, vowels, sur_prefixes, given_prefixes, endings = syllables
+    name = rng.choice(given_prefixes if given else sur_prefixes)
+    if name[-1] not in "aeiou":
+        name += rng.choice(vowels)  # "Dl" + "tsh..." would give unpronounceable clusters
+    for _ in range(rng.choice((1, 1, 2, 2, 3))):
+        name += rng.choice(consonants) + rng.choice(vowels)
+    if rng.random() < 0.5:
+        name += rng.choice(endings)
+    return name[0].upper() + name[1:]
+
+
+def _synthetic(rng: random.Random, tradition: str, kind: str) -> str:
+    if tradition in ("english", "afrikaans"):
+        first, second = _ENGLISH_PARTS if tradition == "english" else _AFRIKAANS_PARTS
+        name = rng.choice(first) + rng.choice(second)
+        if tradition == "afrikaans" and rng.random() < 0.12:
+            name = rng.choice(("van ", "du ", "de ", "le ", "van der ")) + name
+        return name
+    syllables = _SYLLABLES["nguni" if tradition in ("isizulu", "isixhosa") else tradition]
+    return _synthetic_bantu(rng, syllables, kind == "given")
+
+
+_REALISTIC: dict[tuple[str, str], tuple[list[str], list[float]]] = {}
+
+
+def _realistic_pool(tradition: str, kind: str) -> tuple[list[str], list[float]]:
+    """Ranked names (the listed head, then a synthetic tail) with Zipf-Mandelbrot cumulative weights."""
+    key = (tradition, kind)
+    if key not in _REALISTIC:
+        male, female, surnames = _NAMES[tradition]
+        if kind == "surname":
+            head, size = list(surnames), _TAIL_SIZES["surname"]
+        else:
+            sex = kind[-1]
+            head = list(male if sex == "M" else female)
+            if tradition in ("english", "afrikaans"):
+                head += [n for n in _EXTRA_GIVEN[sex] if n not in head]
+            size = 0 if tradition in ("english", "afrikaans") else _TAIL_SIZES["given"]
+        names = list(dict.fromkeys(head))
+        seen = {n.casefold() for n in names}
+        rng = random.Random(f"{tradition}/{kind}")  # fixed: the name pool is part of the population
+        attempts = 0
+        while len(names) < len(head) + size and attempts < 20 * size:
+            attempts += 1
+            name = _synthetic(rng, tradition, "given" if kind != "surname" else "surname")
+            if name.casefold() not in seen:
+                seen.add(name.casefold())
+                names.append(name)
+        cum, total = [], 0.0
+        for rank in range(1, len(names) + 1):
+            total += 1.0 / (rank + 10)
+            cum.append(total)
+        _REALISTIC[key] = (names, cum)
+    return _REALISTIC[key]
+
+
+def _realistic(rng: random.Random, tradition: str, kind: str) -> str:
+    names, cum = _realistic_pool(tradition, kind)
+    return rng.choices(names, cum_weights=cum)[0]
 
 
 def _document(rng: random.Random, nationality: str, dob: date, sex: str) -> tuple[str, str, str]:
@@ -145,8 +263,17 @@ def _document(rng: random.Random, nationality: str, dob: date, sex: str) -> tupl
     return "P", f"{prefix}{rng.randint(0, 9_999_999):07d}", nationality
 
 
-def generate_persons(n: int, seed: int = 1, id_offset: int = 0) -> list[dict[str, Any]]:
-    """n synthetic persons; `person_id` is the truth key (id_offset keeps populations disjoint)."""
+NAME_MODELS = ("realistic", "narrow")
+
+
+def generate_persons(n: int, seed: int = 1, id_offset: int = 0,
+                     names: str = "realistic") -> list[dict[str, Any]]:
+    """n synthetic persons; `person_id` is the truth key (id_offset keeps populations disjoint).
+
+    `names="narrow"` reproduces the first benchmark's few-dozen-name pools (for before/after figures).
+    """
+    if names not in NAME_MODELS:
+        raise ValueError(f"names must be one of {NAME_MODELS}")
     rng = random.Random(seed)
     today = date(2025, 1, 1)
     persons = []
@@ -156,12 +283,21 @@ def generate_persons(n: int, seed: int = 1, id_offset: int = 0) -> list[dict[str
         male, female, surnames = _NAMES[tradition]
         sex = rng.choice("MF")
         pool = male if sex == "M" else female
-        given = [_zipf(rng, pool)]
-        if rng.random() < 0.55:
-            middle = _zipf(rng, pool + _NAMES["english"][0 if sex == "M" else 1])
-            if middle != given[0]:
-                given.append(middle)
-        surname = _zipf(rng, surnames)
+        if names == "narrow":
+            given = [_zipf(rng, pool)]
+            if rng.random() < 0.55:
+                middle = _zipf(rng, pool + _NAMES["english"][0 if sex == "M" else 1])
+                if middle != given[0]:
+                    given.append(middle)
+            surname = _zipf(rng, surnames)
+        else:
+            given = [_realistic(rng, tradition, "given" + sex)]
+            if rng.random() < 0.55:
+                # Middle names: often a Christian/English name, otherwise one of the same tradition.
+                middle = _realistic(rng, "english" if rng.random() < 0.4 else tradition, "given" + sex)
+                if middle != given[0]:
+                    given.append(middle)
+            surname = _realistic(rng, tradition, "surname")
         # Ages 0-80, weighted to young adults (the population that migrates for work).
         age_days = int(min(max(rng.gauss(31, 13), 0.2), 80) * 365.25)
         dob = today - timedelta(days=age_days)
@@ -171,7 +307,8 @@ def generate_persons(n: int, seed: int = 1, id_offset: int = 0) -> list[dict[str
             dob_text = str(dob.year)  # only the year was ever known
         aliases = []
         if sex == "F" and rng.random() < 0.05:
-            aliases.append((_zipf(rng, surnames), " ".join(given)))  # maiden / married surname
+            maiden = _zipf(rng, surnames) if names == "narrow" else _realistic(rng, tradition, "surname")
+            aliases.append((maiden, " ".join(given)))  # maiden / married surname
         persons.append({
             "person_id": id_offset + i,
             "surname": surname,

@@ -13,6 +13,15 @@ Routes to a candidate (a true match needs only one of them to survive the noise 
    probes where only one name token survived (an initial, a typo) without scoring a whole
    common-name bucket.
 
+Scoring: before the full (Python, rapidfuzz) score, each candidate gets a cheap upper bound from
+date of birth, sex, nationality and, if needed, documents, assuming a perfect name; a candidate whose
+bound is under the threshold cannot be flagged and is skipped (exact: no flag is lost). Candidates with
+the same names (namesakes in a common-name bucket) share one name computation per probe.
+
+Name frequencies: the index keeps a `NameFrequencies` table of its persons and screens with a config
+that carries it, so a rare name agreeing counts for more than a common one (see
+`matching.namesake_feature`).
+
 Memory: identities are kept as `Prepared` (slots, interned tokens and dates); buckets hold shared int
 slots; single-slot buckets hold the bare int.
 """
@@ -21,11 +30,25 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 from itertools import chain
 from typing import Any
 
-from screening.matching import DEFAULT, Identity, MatchConfig, MatchResult, Prepared, match_prepared, prepare
+from screening.matching import (
+    DEFAULT,
+    FeatureResult,
+    Identity,
+    MatchConfig,
+    MatchResult,
+    NameFrequencies,
+    Prepared,
+    dob_contribution,
+    document_feature,
+    match_prepared,
+    name_feature,
+    prepare,
+)
 from screening.normalize import PartialDate, phonetic_key
 
 __all__ = ["CandidateIndex"]
@@ -98,8 +121,11 @@ def _extend(out: set[int], value: int | list[int] | None) -> None:
 class CandidateIndex:
     """Blocking index: `candidates()` is a handful of dict lookups, `screen()` scores only those."""
 
-    def __init__(self, config: MatchConfig = DEFAULT) -> None:
-        self.config = config
+    def __init__(self, config: MatchConfig = DEFAULT, *, weigh_names: bool = True) -> None:
+        """`weigh_names=False` screens without name-frequency weighting (the pure field features)."""
+        self.frequencies = NameFrequencies()
+        self.full_scores = 0  # candidates scored in full since creation (for benchmarks)
+        self.config = replace(config, frequencies=self.frequencies if weigh_names else None)
         self._slots: list[Prepared | None] = []
         self._slot_of: dict[Any, int] = {}
         self._free: list[int] = []
@@ -111,8 +137,9 @@ class CandidateIndex:
         self._max_year = 0
 
     @classmethod
-    def build(cls, identities: Iterable[Identity], config: MatchConfig = DEFAULT) -> CandidateIndex:
-        index = cls(config)
+    def build(cls, identities: Iterable[Identity], config: MatchConfig = DEFAULT, *,
+              weigh_names: bool = True) -> CandidateIndex:
+        index = cls(config, weigh_names=weigh_names)
         for identity in identities:
             index.add(identity)
         return index
@@ -142,6 +169,7 @@ class CandidateIndex:
         else:
             self._slots[slot] = p
         self._slot_of[identity.id] = slot
+        self.frequencies.add(p)
         names, year, ordinal, docs = self._keys(p)
         if year != _UNKNOWN_YEAR:
             self._min_year = min(self._min_year, year)
@@ -162,6 +190,7 @@ class CandidateIndex:
         slot = self._slot_of.pop(id)
         p = self._slots[slot]
         assert p is not None
+        self.frequencies.remove(p)
         names, year, ordinal, docs = self._keys(p)
         for k in names:
             bucket = self._name_year.get((k, year))
@@ -202,6 +231,12 @@ class CandidateIndex:
             counts.update(chain.from_iterable(get((k, y), _EMPTY) for y in years))
         if len(keys) >= 2:
             out.update(s for s, n in counts.items() if n >= 2)
+            # A rare name shared alone still routes (a typo may have broken the other key): its
+            # buckets are small by definition, so this costs little and rescues year-only probes.
+            for k in keys:
+                pool = [s for y in years for s in get((k, y), _EMPTY)]
+                if len(pool) <= cfg.max_rare_key_pool:
+                    out.update(pool)
         elif len(counts) <= cfg.max_single_key_pool:
             out.update(counts)
         ordinal = _exact_ordinal(p.dob)
@@ -224,10 +259,28 @@ class CandidateIndex:
         floor = cfg.flag_threshold if threshold is None else threshold
         p = prepare(probe)
         slots = self._slots
+        # Best case for the fields not checked cheaply: a perfect name, the largest namesake bonus.
+        name_best = cfg.name_weight + (cfg.namesake_max_bonus if cfg.frequencies is not None else 0.0)
+        names: dict[Any, FeatureResult] = {}
         hits = []
         for s in self._candidate_slots(p):
             c = slots[s]
-            r = match_prepared(p, c, cfg)
+            bound = name_best + dob_contribution(p.dob, c.dob, cfg)
+            if p.sex is not None and c.sex is not None:
+                bound += cfg.sex_weight if p.sex == c.sex else -cfg.sex_conflict_penalty
+            if p.nationality is not None and c.nationality is not None:
+                bound += (cfg.nationality_weight if p.nationality == c.nationality
+                          else -cfg.nationality_conflict_penalty)
+            if bound < floor:
+                if not (p.documents and c.documents) or bound + cfg.document_weight < floor:
+                    continue
+                if bound + document_feature(p, c, cfg).contribution < floor:
+                    continue
+            self.full_scores += 1
+            name = names.get(c.variants)
+            if name is None:
+                name = names[c.variants] = name_feature(p, c, cfg)
+            r = match_prepared(p, c, cfg, name=name)
             if r.score >= floor:
                 hits.append((c.id, r))
         hits.sort(key=lambda h: -h[1].score)

@@ -9,6 +9,7 @@ normalised once (`prepare()`), which is the same computation without repeating t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,9 +34,12 @@ __all__ = [
     "Identity",
     "MatchConfig",
     "MatchResult",
+    "NameFrequencies",
     "Prepared",
+    "dob_contribution",
     "match",
     "match_prepared",
+    "namesake_feature",
     "prepare",
     "token_distance",
 ]
@@ -101,6 +105,9 @@ class FeatureResult:
     explanation: str
     verdict: str  # "agree" | "partial" | "disagree" | "missing"
     contribution: float = 0.0  # what this feature added to (or took from) the total score
+    # Chance that an unrelated person of interest agrees this well on this field (1.0 = no evidence);
+    # set by the name and date-of-birth features when a frequency table is known. Not serialised.
+    chance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "score": self.score, "weight": self.weight,
@@ -124,6 +131,53 @@ class MatchResult:
                 "explanations": self.explanations}
 
 
+class NameFrequencies:
+    """How many persons of interest carry each canonical name token.
+
+    A rare name agreeing is stronger evidence than a common one: there are dozens of Thabo Mokoenas
+    born in 1985 on a national list, few Tlotliso Ramokhoros. The candidate index keeps one table up to
+    date; `match()` with the same table is deterministic. Each person counts a token once.
+    """
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self, counts: dict[str, int] | None = None, total: int = 0) -> None:
+        self.counts: dict[str, int] = dict(counts or {})
+        self.total = total
+
+    @classmethod
+    def from_identities(cls, identities: Iterable[Identity]) -> NameFrequencies:
+        table = cls()
+        for identity in identities:
+            table.add(prepare(identity))
+        return table
+
+    @staticmethod
+    def tokens_of(p: Prepared) -> set[str]:
+        return {t for sur, given in p.variants for t in (*sur, *given) if len(t) > 1}
+
+    def add(self, p: Prepared) -> None:
+        counts = self.counts
+        for t in self.tokens_of(p):
+            counts[t] = counts.get(t, 0) + 1
+        self.total += 1
+
+    def remove(self, p: Prepared) -> None:
+        counts = self.counts
+        for t in self.tokens_of(p):
+            n = counts.get(t, 0) - 1
+            if n > 0:
+                counts[t] = n
+            else:
+                counts.pop(t, None)
+        self.total = max(self.total - 1, 0)
+
+    def share(self, a: str, b: str) -> float:
+        """Share of persons carrying token a or b (the commoner of two spellings); at least 1/total."""
+        get = self.counts.get
+        return max(get(a, 0), get(b, 0), 1) / max(self.total, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class MatchConfig:
     """Every weight, penalty and threshold of the matcher, in one place."""
@@ -141,6 +195,7 @@ class MatchConfig:
     sex_conflict_penalty: float = 0.10
     nationality_conflict_penalty: float = 0.05
     document_conflict_penalty: float = 0.0  # different numbers are often a renewal, not a conflict
+    id_number_conflict_penalty: float = 0.20  # but a national ID number is for life
     # Name details.
     variant_token_score: float = 0.95  # equal after the loose spelling rules (ph/f, v/f, ie/y)
     typo_token_score: float = 0.90  # one edit in a token of >= min_typo_length letters
@@ -166,10 +221,24 @@ class MatchConfig:
     document_one_edit_score: float = 0.50
     document_other_country_score: float = 0.60
     min_document_length: int = 5  # shorter numbers are too easy to share by accident
+    # Namesakes: how many *other* persons of interest would agree as well on name and date of birth
+    # (N x chance of the name x chance of the date). Each factor of ten above `namesake_neutral`
+    # takes `namesake_step` off the score, each factor of ten below adds it, within the bounds.
+    # Only applies when `frequencies` is set and no document agrees.
+    namesake_neutral: float = 0.1
+    namesake_step: float = 0.03
+    namesake_max_penalty: float = 0.15
+    namesake_max_bonus: float = 0.06
+    birth_year_span: int = 60  # persons of interest are born over about this many years
+    initial_share: float = 0.08  # chance that an initial agrees by accident
+    namesake_bonus_min_name: float = 0.90  # a rare-name bonus needs at least this name score
     # Blocking (used by the index).
     block_year_window: int = 1
     block_estimated_year_window: int = 2
     max_single_key_pool: int = 400
+    max_rare_key_pool: int = 30  # a name key this rare in the year window routes on its own
+    # Token frequencies of the population screened against (the index sets its own live table).
+    frequencies: NameFrequencies | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 DEFAULT = MatchConfig()
@@ -236,7 +305,7 @@ def prepare(identity: Identity) -> Prepared:
 
 # --- Feature: name ---------------------------------------------------------------------------------
 
-_TYPO, _INITIAL, _EXTRA, _REORDER, _VARIANT = 1, 2, 4, 8, 16
+_TYPO, _INITIAL, _EXTRA, _REORDER, _VARIANT, _UNMATCHED = 1, 2, 4, 8, 16, 32
 # Lesotho "Lineo" is South African "Dineo": canonical() writes both with d, so an initial L still fits.
 _INITIAL_EQUIV = {("l", "d"), ("d", "l")}
 
@@ -254,6 +323,10 @@ def _token_score(a: str, b: str, cfg: MatchConfig) -> tuple[float, int]:
     if shortest < cfg.min_typo_length:
         return 0.0, 0
     d = token_distance(a, b, 2)
+    if d > 1 and ("we" in a or "we" in b):
+        # canonical() wrote Lesotho "oe" as "we"; a typo made on the "oe" spelling ("Mokeona" for
+        # "Mokoena") is one transposition there but two edits after the rewrite.
+        d = min(d, token_distance(a.replace("we", "oe"), b.replace("we", "oe"), 2))
     if d == 1:
         return cfg.typo_token_score, _TYPO
     if d == 2 and shortest >= cfg.min_two_typo_length:
@@ -261,12 +334,26 @@ def _token_score(a: str, b: str, cfg: MatchConfig) -> tuple[float, int]:
     return 0.0, 0
 
 
-def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[float, int] | None:
-    """Greedy best one-to-one token alignment; order-free, tolerant of an extra token on one side."""
+def _all_chance(tokens: tuple[str, ...], cfg: MatchConfig) -> float:
+    freq = cfg.frequencies
+    if freq is None:
+        return 1.0
+    chance = 1.0
+    for t in tokens:
+        chance *= cfg.initial_share if len(t) == 1 else freq.share(t, t)
+    return chance
+
+
+def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[float, int, float] | None:
+    """Greedy best one-to-one token alignment; order-free, tolerant of an extra token on one side.
+
+    Returns (score, flags, chance): chance is how often the agreeing tokens occur together among
+    persons of interest (1.0 without a frequency table).
+    """
     if not a or not b:
         return None
     if a == b:
-        return 1.0, 0
+        return 1.0, 0, _all_chance(a, cfg)
     pairs = []
     for i, x in enumerate(a):
         for j, y in enumerate(b):
@@ -277,6 +364,8 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[fl
     used_a: set[int] = set()
     used_b: set[int] = set()
     total, flags, matched = 0.0, 0, []
+    freq = cfg.frequencies
+    chance = 1.0
     for s, i, j, f in pairs:
         if i in used_a or j in used_b:
             continue
@@ -285,22 +374,28 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[fl
         total += s
         flags |= f
         matched.append((i, j))
+        if freq is not None:
+            chance *= cfg.initial_share if f == _INITIAL else freq.share(a[i], b[j])
     shortest, longest = min(len(a), len(b)), max(len(a), len(b))
     if longest > shortest:
         flags |= _EXTRA
+    if len(matched) < shortest:
+        flags |= _UNMATCHED
     matched.sort()
     if any(j2 < j1 for (_, j1), (_, j2) in zip(matched, matched[1:], strict=False)):
         flags |= _REORDER
     score = total / shortest - cfg.extra_token_penalty * (longest - shortest)
-    return max(score, 0.0), flags
+    return max(score, 0.0), flags, chance
 
 
-def _surname_phrase(r: tuple[float, int] | None) -> str:
+def _surname_phrase(r: tuple[float, int, float] | None) -> str:
     if r is None:
         return "surname not recorded on one side"
-    score, flags = r
+    score, flags, _ = r
     if score < 0.5:
         return "surname differs"
+    if flags & _UNMATCHED:
+        return "surname matches only in part"
     if flags & _EXTRA:
         return "surname matches part of a compound surname"
     if flags & _TYPO:
@@ -310,13 +405,15 @@ def _surname_phrase(r: tuple[float, int] | None) -> str:
     return "surname matches"
 
 
-def _given_phrase(r: tuple[float, int] | None) -> str:
+def _given_phrase(r: tuple[float, int, float] | None) -> str:
     if r is None:
         return "given names not recorded on one side"
-    score, flags = r
+    score, flags, _ = r
     if score < 0.5:
         return "given names differ"
     parts = []
+    if flags & _UNMATCHED:
+        parts.append("only some given names match")
     if flags & _REORDER:
         parts.append("given names in a different order")
     if flags & _EXTRA:
@@ -331,30 +428,33 @@ def _given_phrase(r: tuple[float, int] | None) -> str:
 
 
 def _name_pair(p: tuple[tuple[str, ...], tuple[str, ...]], c: tuple[tuple[str, ...], tuple[str, ...]],
-               cfg: MatchConfig) -> tuple[float, str]:
+               cfg: MatchConfig) -> tuple[float, str, float]:
+    """(score, phrase, chance) for one name of each side; chance as in `_align`."""
     ps, pg = p
     cs, cg = c
     if ps == cs and pg == cg:
-        return 1.0, "Surname and given names match"
-    best = (-1.0, "")
+        return 1.0, "Surname and given names match", _all_chance(ps + pg, cfg)
+    best = (-1.0, "", 1.0)
     rs, rg = _align(ps, cs, cfg), _align(pg, cg, cfg)
     if rs is not None and rg is not None:
-        best = (0.5 * rs[0] + 0.5 * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}")
+        best = (0.5 * rs[0] + 0.5 * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}", rs[2] * rg[2])
     elif rs is not None:
-        best = (cfg.surname_only_factor * rs[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}")
+        best = (cfg.surname_only_factor * rs[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}", rs[2])
     elif rg is not None:
-        best = (cfg.surname_only_factor * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}")
+        best = (cfg.surname_only_factor * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}", rg[2])
     if best[0] < 0.95:
         xs, xg = _align(ps, cg, cfg), _align(pg, cs, cfg)
         if xs is not None and xg is not None:
             swapped = cfg.swapped_factor * (0.5 * xs[0] + 0.5 * xg[0])
             if swapped > best[0]:
-                best = (swapped, "surname and given names are swapped")
+                best = (swapped, "surname and given names are swapped", xs[2] * xg[2])
                 if min(xs[0], xg[0]) < 0.99:
-                    best = (swapped, f"surname and given names are swapped; {_given_phrase(xg)}")
+                    best = (swapped, f"surname and given names are swapped; {_given_phrase(xg)}",
+                            xs[2] * xg[2])
         mixed = _align(ps + pg, cs + cg, cfg)
         if mixed is not None and cfg.mixed_factor * mixed[0] > best[0]:
-            best = (cfg.mixed_factor * mixed[0], "name parts match but are recorded in different fields")
+            best = (cfg.mixed_factor * mixed[0], "name parts match but are recorded in different fields",
+                    mixed[2])
     return best
 
 
@@ -363,12 +463,12 @@ def name_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
     w = cfg.name_weight
     if not p.variants or not c.variants:
         return FeatureResult("name", None, w, "Name not recorded on one side", "missing")
-    best_score, best_text, via_alias = -1.0, "", False
+    best_score, best_text, via_alias, chance = -1.0, "", False, 1.0
     for i, pv in enumerate(p.variants):
         for j, cv in enumerate(c.variants):
-            s, text = _name_pair(pv, cv, cfg)
+            s, text, ch = _name_pair(pv, cv, cfg)
             if s > best_score:
-                best_score, best_text, via_alias = s, text, bool(i or j)
+                best_score, best_text, via_alias, chance = s, text, bool(i or j), ch
             if best_score >= 1.0:
                 break
     text = best_text[0].upper() + best_text[1:]
@@ -382,7 +482,8 @@ def name_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
         verdict = "disagree"
         text = "Names differ"
     contribution = w * best_score if verdict != "disagree" else -cfg.name_conflict_penalty
-    return FeatureResult("name", round(best_score, 4), w, text, verdict, contribution)
+    return FeatureResult("name", round(best_score, 4), w, text, verdict, contribution,
+                         chance if cfg.frequencies is not None and verdict != "disagree" else None)
 
 
 # --- Feature: date of birth ------------------------------------------------------------------------
@@ -393,46 +494,79 @@ def _year_level(d: PartialDate) -> bool:
     return d.precision in ("year", "estimated") or d.is_placeholder
 
 
+# Outcomes of comparing two dates of birth: (score attribute of MatchConfig or a fixed score,
+# verdict, how many "birth slots" of the population agree this well by chance).
+_DAYS = 365.25
+
+
+def _dob_outcome(a: PartialDate, b: PartialDate, cfg: MatchConfig) -> tuple[str, float, float]:
+    """(outcome, score, chance) for two known dates; score 0 with chance 0 means a conflict."""
+    span = cfg.birth_year_span
+    if a.precision == "estimated" or b.precision == "estimated":
+        window = cfg.dob_estimated_window
+        if abs(a.year - b.year) <= window:
+            return "estimated", cfg.dob_estimated_score, (2 * window + 1) / span
+        return "estimated_conflict", 0.0, 0.0
+    year_a, year_b = _year_level(a), _year_level(b)
+    if not year_a and not year_b:
+        if a == b:
+            if a.precision == "month":
+                return "year_month", cfg.dob_year_month_score, 1 / (12 * span)
+            return "exact", 1.0, 1 / (_DAYS * span)
+        if a.precision == b.precision == "day":
+            if a.year == b.year and (a.month, a.day) == (b.day, b.month):
+                return "swapped", cfg.dob_swapped_score, 2 / (_DAYS * span)
+            if abs(a.year - b.year) == 1 and (a.month, a.day) == (b.month, b.day):
+                return "year_off_by_one", cfg.dob_year_off_by_one_score, 3 / (_DAYS * span)
+        if a.year == b.year and a.month == b.month:
+            if a.precision == b.precision == "day":
+                return "same_month", cfg.dob_same_month_score, 1 / (12 * span)
+            return "year_month", cfg.dob_year_month_score, 1 / (12 * span)
+        return "conflict", 0.0, 0.0
+    if a.year == b.year:
+        return "year", cfg.dob_year_score, 1 / span
+    if abs(a.year - b.year) == 1:
+        return "year_only_off_by_one", cfg.dob_year_only_off_by_one_score, 3 / span
+    return "year_conflict", 0.0, 0.0
+
+
+def dob_contribution(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) -> float:
+    """What the date-of-birth feature adds to the score, without building its explanation."""
+    if a is None or b is None:
+        return 0.0
+    _, score, chance = _dob_outcome(a, b, cfg)
+    return cfg.dob_weight * score if chance else -cfg.dob_conflict_penalty
+
+
+_DOB_TEXT = {
+    "estimated": ("Year of birth is within the estimate", "partial"),
+    "year_month": ("Year and month of birth match", "partial"),
+    "exact": ("Date of birth matches", "agree"),
+    "swapped": ("Date of birth matches with day and month swapped", "partial"),
+    "year_off_by_one": ("Day and month of birth match; the year differs by one", "partial"),
+    "same_month": ("Year and month of birth match; the day differs", "partial"),
+    "year": ("Year of birth matches (only the year is known on one side)", "partial"),
+    "year_only_off_by_one": ("Year of birth differs by one (only the year is known on one side)", "partial"),
+}
+
+
 def dob_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
     """Compare dates of birth at the precision both sides actually know."""
     w = cfg.dob_weight
     a, b = p.dob, c.dob
     if a is None or b is None:
-        return FeatureResult("dob", None, w, "Date of birth not recorded on one side", "missing")
-    if a.precision == "estimated" or b.precision == "estimated":
-        if abs(a.year - b.year) <= cfg.dob_estimated_window:
-            return _dob(cfg, cfg.dob_estimated_score, "Year of birth is within the estimate", "partial")
+        return FeatureResult("dob", None, w, "Date of birth not recorded on one side", "missing",
+                             0.0, 1.0 if cfg.frequencies is not None else None)
+    outcome, score, chance = _dob_outcome(a, b, cfg)
+    if outcome == "estimated_conflict":
         return _dob_conflict(cfg, "Date of birth is outside the estimated age")
-    year_a, year_b = _year_level(a), _year_level(b)
-    if not year_a and not year_b:
-        if a == b:
-            if a.precision == "month":
-                return _dob(cfg, cfg.dob_year_month_score, "Year and month of birth match", "partial")
-            return _dob(cfg, 1.0, "Date of birth matches", "agree")
-        if a.precision == b.precision == "day":
-            if a.year == b.year and (a.month, a.day) == (b.day, b.month):
-                return _dob(cfg, cfg.dob_swapped_score,
-                            "Date of birth matches with day and month swapped", "partial")
-            if abs(a.year - b.year) == 1 and (a.month, a.day) == (b.month, b.day):
-                return _dob(cfg, cfg.dob_year_off_by_one_score,
-                            "Day and month of birth match; the year differs by one", "partial")
-        if a.year == b.year and a.month == b.month:
-            if a.precision == b.precision == "day":
-                return _dob(cfg, cfg.dob_same_month_score,
-                            "Year and month of birth match; the day differs", "partial")
-            return _dob(cfg, cfg.dob_year_month_score, "Year and month of birth match", "partial")
+    if outcome == "conflict":
         return _dob_conflict(cfg, f"Dates of birth differ ({a} / {b})")
-    if a.year == b.year:
-        return _dob(cfg, cfg.dob_year_score, "Year of birth matches (only the year is known on one side)",
-                    "partial")
-    if abs(a.year - b.year) == 1:
-        return _dob(cfg, cfg.dob_year_only_off_by_one_score,
-                    "Year of birth differs by one (only the year is known on one side)", "partial")
-    return _dob_conflict(cfg, f"Years of birth differ ({a.year} / {b.year})")
-
-
-def _dob(cfg: MatchConfig, score: float, text: str, verdict: str) -> FeatureResult:
-    return FeatureResult("dob", score, cfg.dob_weight, text, verdict, cfg.dob_weight * score)
+    if outcome == "year_conflict":
+        return _dob_conflict(cfg, f"Years of birth differ ({a.year} / {b.year})")
+    text, verdict = _DOB_TEXT[outcome]
+    return FeatureResult("dob", score, w, text, verdict, w * score,
+                         chance if cfg.frequencies is not None else None)
 
 
 def _dob_conflict(cfg: MatchConfig, text: str) -> FeatureResult:
@@ -468,6 +602,11 @@ def _compare_document(pd, cd, cfg: MatchConfig) -> tuple[float, str, str] | None
     if same_country and abs(len(pn) - len(cn)) <= 1 and token_distance(pk, ck, 1) <= 1:
         return cfg.document_one_edit_score, "Document number differs by one character", "partial"
     if pc and cc and pc == cc:
+        if pt and ct and pt[0] == "I":
+            # A national ID number is issued once for life (South Africa, Lesotho): unlike a passport,
+            # a different one from the same country is evidence of a different person.
+            return 0.0, (f"Different national ID numbers from the same country ({pc}): an ID number is kept "
+                         "for life"), "disagree"
         return 0.0, (f"Different document numbers from the same issuing country ({pc}): possibly a renewed "
                      "document, not counted against"), "partial"
     return 0.0, "Document numbers differ", "disagree"
@@ -485,7 +624,12 @@ def document_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResul
     if best is None:
         return FeatureResult("document", None, w, "No comparable document on both sides", "missing")
     score, text, verdict = best
-    contribution = w * score if verdict != "disagree" else -cfg.document_conflict_penalty
+    if verdict != "disagree":
+        contribution = w * score
+    elif text.startswith("Different national ID"):
+        contribution = -cfg.id_number_conflict_penalty
+    else:
+        contribution = -cfg.document_conflict_penalty
     return FeatureResult("document", score, w, text, verdict, contribution)
 
 
@@ -522,9 +666,62 @@ FEATURES: tuple[Callable[[Prepared, Prepared, MatchConfig], FeatureResult], ...]
 )
 
 
-def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT) -> MatchResult:
-    """Score two prepared identities: the sum of feature contributions, clipped to 0..1."""
-    features = [f(p, c, config) for f in FEATURES]
+def _birth_phrase(dob_chance: float, cfg: MatchConfig) -> str:
+    if dob_chance >= 1.0:
+        return ""
+    if dob_chance >= 0.99 / cfg.birth_year_span:
+        return " and year of birth"
+    if dob_chance >= 0.99 / (12 * cfg.birth_year_span):
+        return " and year and month of birth"
+    return " and date of birth"
+
+
+def namesake_feature(features: list[FeatureResult], cfg: MatchConfig) -> FeatureResult:
+    """Weigh name and date agreement by how many other persons of interest would agree as well.
+
+    Computed from the name and date-of-birth results (not from the raw identities), and only with a
+    frequency table: the expected number of namesakes is (persons - 1) x chance of the agreeing name
+    tokens x chance of the date agreement. A matching document makes namesakes irrelevant.
+    """
+    by = {f.name: f for f in features}
+    name, dob, doc = by.get("name"), by.get("dob"), by.get("document")
+    freq = cfg.frequencies
+    if (freq is None or name is None or name.chance is None or dob is None or dob.chance is None
+            or (doc is not None and doc.verdict == "agree")):
+        return FeatureResult("namesakes", None, 0.0, "Name frequency not considered", "missing")
+    expected = max(freq.total - 1, 0) * name.chance * dob.chance
+    adjust = -cfg.namesake_step * math.log10(max(expected, 1e-12) / cfg.namesake_neutral)
+    adjust = min(max(adjust, -cfg.namesake_max_penalty), cfg.namesake_max_bonus)
+    if adjust > 0 and (name.score < cfg.namesake_bonus_min_name
+                       or any(f.verdict == "disagree" for f in features)):
+        # Rarity makes agreement convincing only when the name really agrees (a typo, an initial or a
+        # missing middle name at most) and nothing contradicts it (sex, nationality, an ID number): it
+        # must not lift a pair that is already in doubt over the threshold.
+        adjust = 0.0
+    what = _birth_phrase(dob.chance, cfg)
+    if adjust <= -0.005:
+        n = round(expected)
+        who = "Another person of interest" if n <= 1 else f"About {n:,} other persons of interest"
+        return FeatureResult("namesakes", round(expected, 4), 0.0,
+                             f"{who} could share this name{what}: possibly a namesake, so it counts for less",
+                             "disagree", adjust)
+    if adjust >= 0.005:
+        return FeatureResult("namesakes", round(expected, 4), 0.0,
+                             f"Few persons of interest share this name{what}: unlikely to be a namesake",
+                             "agree", adjust)
+    return FeatureResult("namesakes", round(expected, 4), 0.0, "Name frequency is unremarkable", "missing")
+
+
+def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
+                   name: FeatureResult | None = None) -> MatchResult:
+    """Score two prepared identities: the sum of feature contributions, clipped to 0..1.
+
+    `name` may pass the name feature already computed for a candidate with the same names (the index
+    reuses it across namesakes). With `config.frequencies` set, a `namesakes` feature is added.
+    """
+    features = [name if name is not None and f is name_feature else f(p, c, config) for f in FEATURES]
+    if config.frequencies is not None:
+        features.append(namesake_feature(features, config))
     total = sum(f.contribution for f in features)
     return MatchResult(min(max(total, 0.0), 1.0), features)
 

@@ -1,9 +1,12 @@
 """The candidate index: every noisy route to a person must survive blocking; others are not returned."""
 
+import random
+
 import pytest
 
+from bench.generate import generate_persons, noisy_observation, person_to_identity
 from screening.index import CandidateIndex
-from screening.matching import Identity
+from screening.matching import Identity, MatchConfig, match_prepared, prepare
 
 
 def ident(id, surname, given, dob, doc="", sex="M", nat="LSO"):  # noqa: A002
@@ -69,3 +72,51 @@ def test_remove_and_update(index):
 
 def test_probe_without_dob_still_finds_by_names(index):
     assert 1 in index.candidates(ident("p", "Mokoena", "Thabo", None))
+
+
+def test_rare_name_routes_alone_when_a_typo_breaks_the_other_key():
+    people = [*PEOPLE, ident(6, "Ramokhoro", "Tlotliso", "1985-02-11")]
+    probe = ident("p", "Ramokhono", "Tlotliso", "1985")  # surname key broken, only the year known
+    assert 6 in CandidateIndex.build(people).candidates(probe)
+    assert 6 not in CandidateIndex.build(people, MatchConfig(max_rare_key_pool=0)).candidates(probe)
+
+
+def test_index_keeps_name_frequencies_for_weighting(index):
+    assert index.config.frequencies is index.frequencies
+    assert (index.frequencies.total, index.frequencies.counts["mokwena"]) == (5, 2)
+    index.remove(2)
+    assert (index.frequencies.total, index.frequencies.counts["mokwena"]) == (4, 1)
+    index.update(ident(1, "Letsie", "Thabo", "1985-03-04"))
+    assert "mokwena" not in index.frequencies.counts and index.frequencies.counts["letsie"] == 2
+    assert CandidateIndex.build(PEOPLE, weigh_names=False).config.frequencies is None
+
+
+def test_common_namesakes_are_not_flagged_but_the_rare_true_person_is():
+    # A list of 2,000 where one person in five is a Mokoena and one in five a Thabo (so 40 Thabo
+    # Mokoenas, some born in 1985), and a single Tlotliso Ramokhoro.
+    def name(i, pool):
+        return pool[i % len(pool)] + "abcdefghijklmnopqrst"[i // len(pool) % 20]
+
+    people = [ident(i, "Mokoena" if i % 5 == 0 else name(i, ["Letsie", "Molapo", "Nthako"]),
+                    "Thabo" if i % 25 < 5 else name(i, ["Teboho", "Mpho", "Sello"]),
+                    f"{1980 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}", f"RA{i:07d}") for i in range(2000)]
+    people.append(ident("rare", "Ramokhoro", "Tlotliso", "1985-06-30", "RB1111111"))
+    assert sum(p.surname == "Mokoena" and p.given_names == "Thabo" and p.dob.year == 1985 for p in people) >= 2
+    index = CandidateIndex.build(people)
+    assert index.screen(ident("p", "Mokoena", "Thabo", "1985")) == []
+    hits = index.screen(ident("p", "Ramokhoro", "Tlotliso", "1985"))
+    assert [h[0] for h in hits] == ["rare"]
+    assert "unlikely to be a namesake" in " ".join(hits[0][1].explanations)
+
+
+def test_cheap_bound_never_drops_a_flag():
+    """screen() skips candidates by an upper bound; it must flag exactly what full scoring flags."""
+    persons = generate_persons(3000, seed=11)
+    index = CandidateIndex.build(person_to_identity(p) for p in persons)
+    rng = random.Random(5)
+    for person in rng.sample(persons, 150) + generate_persons(150, seed=12, id_offset=10**6):
+        probe = person_to_identity(noisy_observation(person, rng))
+        p = prepare(probe)
+        full = {index._slots[s].id for s in index._candidate_slots(p)
+                if match_prepared(p, index._slots[s], index.config).score >= index.config.flag_threshold}
+        assert {h[0] for h in index.screen(probe, limit=10**6)} == full

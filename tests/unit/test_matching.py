@@ -4,7 +4,18 @@ import json
 
 import pytest
 
-from screening.matching import DEFAULT, Document, Identity, MatchConfig, match, token_distance
+from screening.matching import (
+    DEFAULT,
+    Document,
+    Identity,
+    MatchConfig,
+    NameFrequencies,
+    dob_contribution,
+    dob_feature,
+    match,
+    prepare,
+    token_distance,
+)
 
 THRESHOLD = DEFAULT.flag_threshold
 
@@ -134,3 +145,105 @@ def test_from_strings_treats_empty_values_as_unknown():
 ])
 def test_token_distance(a, b, distance):
     assert token_distance(a, b) == distance
+
+
+# --- Name frequencies: a rare name agreeing counts for more, a common one for less ----------------
+# A national list of 10^6 persons of interest where Mokoena and Thabo are very common (2% and 1.5%)
+# and Ramokhoro and Tlotliso are rare (a few dozen each). Counts are of canonical tokens
+# ("mokoena" is written "mokwena").
+POPULATION = NameFrequencies({"mokwena": 20_000, "thabo": 15_000, "ramokhoro": 30, "tlotliso": 50,
+                              "david": 9_000}, total=1_000_000)
+WEIGHTED = MatchConfig(frequencies=POPULATION)
+
+
+def rare(**kw):
+    return person(**{"surname": "Ramokhoro", "given": "Tlotliso", **kw})
+
+
+# (id, probe, candidate, flagged?, phrase expected in the namesakes feature or None for "not shown")
+WEIGHTED_CASES = [
+    ("common-namesake-year-only-no-document-must-not-flag", person(dob="1985", doc=""), BASE, False,
+     "could share this name and year of birth: possibly a namesake"),
+    ("common-namesake-placeholder-date-must-not-flag", person(dob="1985-01-01", doc=""), BASE, False,
+     "possibly a namesake"),
+    ("rare-name-typo-year-only-no-document-must-flag", rare(surname="Ramokohro", dob="1985", doc=""), rare(),
+     True, "Few persons of interest share this name and year of birth"),
+    ("rare-name-dropped-middle-placeholder-no-document-must-flag", rare(dob="1985-01-01", doc=""),
+     rare(given="Tlotliso David"), True, "unlikely to be a namesake"),
+    ("common-name-full-date-still-flags", person(doc=""), BASE, True, "and date of birth"),
+    ("document-agreeing-makes-namesakes-irrelevant", person(dob="1985"), BASE, True, None),
+    ("rare-name-bonus-not-given-when-sex-differs", rare(given="T.", sex="F", doc=""), rare(), False, None),
+    ("rare-name-bonus-not-given-when-only-surname-agrees", rare(given="T. Mosa", doc=""),
+     rare(given="Tlotliso Palesa"), False, None),
+]
+
+
+@pytest.mark.parametrize(("probe", "candidate", "flagged", "phrase"),
+                         [pytest.param(*c[1:], id=c[0]) for c in WEIGHTED_CASES])
+def test_name_frequency_weighting(probe, candidate, flagged, phrase):
+    result = match(probe, candidate, WEIGHTED)
+    namesakes = next(f for f in result.features if f.name == "namesakes")
+    if phrase is None:
+        assert namesakes.explanation not in result.explanations
+    else:
+        assert phrase.lower() in namesakes.explanation.lower(), namesakes
+        assert namesakes.explanation in result.explanations
+    assert (result.score >= WEIGHTED.flag_threshold) is flagged, (result.score, result.explanations)
+
+
+def test_without_a_frequency_table_the_score_is_the_field_features_alone():
+    plain = match(person(dob="1985", doc=""), BASE)
+    assert "namesakes" not in {f.name for f in plain.features}
+    assert plain.score == pytest.approx(0.81)
+
+
+def test_weighting_is_deterministic_and_grows_with_commonness():
+    common = match(person(dob="1985", doc=""), BASE, WEIGHTED).score
+    assert common == match(person(dob="1985", doc=""), BASE, WEIGHTED).score
+    commoner = MatchConfig(frequencies=NameFrequencies({"mokwena": 80_000, "thabo": 60_000}, 1_000_000))
+    assert match(person(dob="1985", doc=""), BASE, commoner).score < common
+
+
+def test_name_frequencies_count_each_person_once_and_forget_removed_persons():
+    a = prepare(person(aliases=[("Mokoena", "Thabo")]))
+    table = NameFrequencies()
+    table.add(a)
+    table.add(prepare(person(surname="Letsie")))
+    assert (table.counts["mokwena"], table.counts["thabo"], table.total) == (1, 2, 2)
+    table.remove(a)
+    assert "mokwena" not in table.counts and table.total == 1
+    assert table.share("thabo", "unseen") == 1.0 and table.share("unseen", "unseen") == 1.0
+
+
+# --- Other precision and recall fixes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("probe", "candidate", "flagged", "feature", "phrase"), [
+    pytest.param(person("Mokeona", doc=""), BASE, True, "name", "surname matches except for a typo",
+                 id="oe-transposed-is-one-typo-not-two"),
+    pytest.param(person("Moshoeshoe", "Thabo", doc=""), person("Moshowshoe", "Thabo"), True, "name",
+                 "except for a typo", id="oe-we-typo-inside-a-long-name"),
+    pytest.param(person(dob="1985", doc="8503045123081", doc_type="ID", doc_country="ZAF", nat="ZAF"),
+                 person(doc="8503041234089", doc_type="ID", doc_country="ZAF", nat="ZAF"), False, "document",
+                 "an ID number is kept for life", id="different-national-id-numbers-count-against"),
+    pytest.param(person(doc="RB7654321"), BASE, True, "document", "possibly a renewed document",
+                 id="different-passport-numbers-stay-neutral"),
+    pytest.param(person(given="Elizabeth Ruth", dob="1985", doc=""), person(given="Mercy Elizabeth"), False,
+                 "name", "only some given names match", id="one-of-two-given-names-is-not-all"),
+])
+def test_precision_and_recall_fixes(probe, candidate, flagged, feature, phrase):
+    result = match(probe, candidate)
+    explained = {f.name: f.explanation for f in result.features}
+    assert phrase.lower() in explained[feature].lower(), explained
+    assert (result.score >= THRESHOLD) is flagged, (result.score, result.explanations)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("1985-03-04", "1985-03-04"), ("1985-03-04", "1985-04-03"), ("1985-03-04", "1986-03-04"),
+    ("1985-03-04", "1985-03-19"), ("1985-03-04", "1990-07-21"), ("1985", "1985-03-04"), ("1985", "1986"),
+    ("1985", "1988"), ("~1984", "1985-03-04"), ("~1980", "1985"), ("1985-03", "1985-03-04"),
+    ("1985-01-01", "1985-06-30"),
+])
+def test_cheap_dob_contribution_agrees_with_the_feature(a, b):
+    pa, pb = prepare(person(dob=a)), prepare(person(dob=b))
+    assert dob_contribution(pa.dob, pb.dob, DEFAULT) == pytest.approx(dob_feature(pa, pb, DEFAULT).contribution)
