@@ -54,13 +54,14 @@ def read_generation(session: Session) -> int:
     return session.execute(select(ScreeningState.persons_generation).where(ScreeningState.id == 1)).scalar() or 0
 
 
-def bump_generation(session: Session) -> None:
-    """Move the counter in the caller's transaction (creating its row on first use)."""
+def bump_generation(session: Session) -> int:
+    """Move the counter in the caller's transaction (creating its row on first use); returns the new value."""
     done = session.execute(update(ScreeningState).where(ScreeningState.id == 1)
                            .values(persons_generation=ScreeningState.persons_generation + 1))
     if not done.rowcount:
         session.add(ScreeningState(id=1, persons_generation=1))
         session.flush()
+    return read_generation(session)
 
 
 class Screener:
@@ -93,20 +94,23 @@ class Screener:
             assert self.index is not None
             return self.index
 
-    def apply(self, changes: list[tuple[Person | int, bool]], generation: int) -> None:
-        """Patch the index after this process committed person changes (generation is the new counter)."""
+    def apply(self, changes: list[tuple[int, Identity | None, AlertInfo | None]], generation: int) -> None:
+        """Patch the index after this process committed person changes (generation: the counter it left).
+
+        Identity None means "no longer screened". If the counter moved by more than these changes,
+        another process changed persons too, and the next screening rebuilds instead.
+        """
         with self._lock:
             if self.index is None or self.generation is None or self.generation + len(changes) != generation:
-                self.index = None  # someone else changed persons too: rebuild on next use
+                self.index = None
                 return
-            for item, screened in changes:
-                pid = item if isinstance(item, int) else item.id
+            for pid, identity, info in changes:
                 if pid in self.index:
                     self.index.remove(pid)
                 self.alerts.pop(pid, None)
-                if screened and not isinstance(item, int):
-                    self.index.add(person_identity(item))
-                    self.alerts[pid] = alert_info(item)
+                if identity is not None and info is not None:
+                    self.index.add(identity)
+                    self.alerts[pid] = info
             self.generation = generation
 
 

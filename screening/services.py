@@ -503,39 +503,36 @@ class PersonData:
 
 
 _PENDING_INDEX = "screening_index_changes"
+_PENDING_GENERATION = "screening_index_generation"
 
 
-def _queue_index_change(session: Session, person: Person | int, screened: bool) -> None:
+def _queue_index_change(session: Session, person: Person, screened: bool) -> None:
     """Bump the shared counter now; patch this process's index only once the transaction commits."""
-    bump_generation(session)
-    session.info.setdefault(_PENDING_INDEX, []).append((person, screened))
+    from screening.screener import alert_info, person_identity
+
+    session.info[_PENDING_GENERATION] = bump_generation(session)
+    entry = (person.id, person_identity(person), alert_info(person)) if screened else (person.id, None, None)
+    session.info.setdefault(_PENDING_INDEX, []).append(entry)
 
 
 @event.listens_for(Session, "after_commit")
 def _apply_index_changes(session: Session) -> None:
     changes = session.info.pop(_PENDING_INDEX, None)
-    if not changes:
+    generation = session.info.pop(_PENDING_GENERATION, None)
+    if not changes or generation is None:
         return
     try:
         screener = get_screener()
     except RuntimeError:  # no app context: nothing in memory to patch
         return
-    if screener.index is None:
-        return
-    from screening.screener import read_generation
-
-    try:
-        generation = read_generation(session)
-        screener.apply(changes, generation)
-    except Exception:  # noqa: BLE001 - a failed patch only means a rebuild on next use
-        log.exception("could not patch the screening index; it will be rebuilt")
-        screener.index = None
+    screener.apply(changes, generation)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_index_changes(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:
         session.info.pop(_PENDING_INDEX, None)
+        session.info.pop(_PENDING_GENERATION, None)
 
 
 def _validate_person(data: PersonData) -> None:
