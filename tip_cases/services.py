@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from notifications.services import publish
 from screening.index import CandidateIndex
 from screening.matching import DEFAULT, Document, Identity, name_feature, prepare
-from screening.models import Crossing, Flag, Person, PersonAlias, PersonDocument
+from screening.models import Crossing, Flag, Person
 from screening.normalize import parse_partial_date
 from tip_cases import audit, htcds
 from tip_cases.access import can, scope_filter
@@ -113,7 +113,7 @@ def _event(case: Case, actor, kind: str, summary: str, now: datetime, detail: di
                              summary=summary[:300], at=now, detail=detail))
 
 
-def _audit(action: str, object_type: str, object_id: Any, **detail) -> None:
+def _audit(action: str, object_type: str, object_id: Any, /, **detail) -> None:
     audit.record(action, object_type, object_id, detail=detail or None)
 
 
@@ -440,25 +440,24 @@ def add_person(case: Case, actor: User, *, role: str, surname: str, given_names:
         sex = (sex or "").strip().upper()[:1] or None
         if sex not in (None, "M", "F", "X"):
             raise CaseError("Sex must be M, F or X.", "sex")
+        from screening import services as screening
+
         category = {"victim": "victim", "perpetrator": "suspect"}.get(role, "other")
-        person = Person(surname=surname.strip(), given_names=(given_names or "").strip(), sex=sex,
-                        nationality=(nationality or "").strip().upper()[:3] or None, category=category,
-                        alert_kind="protective" if role == "victim" else
-                        ("suspect" if role == "perpetrator" else "information"),
-                        source="case", screening_active=bool(screen_at_borders), created_by_user_id=actor.id,
-                        alert_reason=f"Party to case {case.reference}", created_at=now, updated_at=now)
-        person.dob = dob
-        for s, g in aliases or []:
-            if (s or "").strip() or (g or "").strip():
-                person.aliases.append(PersonAlias(surname=(s or "").strip(), given_names=(g or "").strip()))
-        for t, n, c in documents or []:
-            if (n or "").strip():
-                person.documents.append(PersonDocument(type=(t or None), number=n.strip(),
-                                                       country=(c or "").strip().upper()[:3] or None))
-        db.session.add(person)
-        db.session.flush()
-        if screen_at_borders:
-            _bump_screening_generation(now)
+        alert_kind = {"victim": "protective", "perpetrator": "suspect"}.get(role, "information")
+        action = ("Protective: do not alert companions; call the case owner" if role == "victim"
+                  else "Hold for questioning; call the case owner")
+        data = screening.PersonData(
+            surname=surname or "", given_names=given_names or "", sex=sex, dob=dob,
+            nationality=(nationality or "").strip().upper() or None, category=category, alert_kind=alert_kind,
+            discreet=role == "victim", screening_active=bool(screen_at_borders), source="case",
+            alert_reason=f"Party to case {case.reference}", officer_action=action if screen_at_borders else "",
+            aliases=[(a or "", b or "") for a, b in aliases or []],
+            documents=[((t or None), n, (c or "").strip().upper() or None) for t, n, c in documents or []
+                       if (n or "").strip()])
+        try:
+            person = screening.create_person(data, actor=actor, now=now)
+        except screening.ScreeningError as exc:
+            raise CaseError(str(exc), getattr(exc, "field", None)) from None
     if db.session.execute(select(CasePerson.id).where(CasePerson.case_id == case.id,
                                                       CasePerson.person_id == person.id,
                                                       CasePerson.role == role)).first():
@@ -471,17 +470,6 @@ def add_person(case: Case, actor: User, *, role: str, surname: str, given_names:
     _audit("case.person_add", "person", person.id, case_id=case.id, case_person_id=cp.id, role=role)
     matches = find_person_matches(cp, actor, now=now)
     return cp, matches
-
-
-def _bump_screening_generation(now: datetime) -> None:
-    """Tell every screening worker to reload persons of interest (a case party was set to be screened)."""
-    from screening.models import ScreeningState
-
-    state = db.session.get(ScreeningState, 1)
-    if state is None:
-        db.session.add(ScreeningState(id=1, persons_generation=1, updated_at=now))
-    else:
-        state.persons_generation = (state.persons_generation or 0) + 1
 
 
 def update_person_context(cp: CasePerson, actor: User, data: dict, *, expected_version: int | None,
