@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
@@ -126,9 +127,14 @@ class Judgements:
 _DOC, _PAIR, _DATE = 1, 2, 3
 
 
-def _name_keys(p: Prepared) -> list[str]:
+def _name_keys(p: Prepared) -> tuple[str, ...]:
+    return _variant_keys(p.variants)
+
+
+@lru_cache(maxsize=500_000)
+def _variant_keys(variants: tuple) -> tuple[str, ...]:
     # Initials are too unselective to block on; the exact-date route carries those profiles.
-    return sorted({phonetic_key(t) for sur, given in p.variants for t in (*sur, *given) if len(t) > 1})
+    return tuple(sorted({phonetic_key(t) for sur, given in variants for t in (*sur, *given) if len(t) > 1}))
 
 
 def _exact_ordinal(dob: PartialDate | None) -> int | None:
@@ -207,6 +213,8 @@ class TravellerIndex:
         self._slot_of_profile: dict[tuple, int] = {}  # normalised content -> slot (unjudged records)
         self._buckets: dict[int, int | list[int]] = {}
         self._variant_ids: dict[tuple, int] = {}
+        self._names_cache: dict[tuple[str, str], tuple] = {}
+        self._docs_cache: dict[tuple, tuple] = {}
         self._name_cache: dict[tuple[int, int], tuple[float, Any]] = {}
         self._cannot: dict[Any, set] = {}
         self._judged = self.judgements.crossings()
@@ -231,7 +239,7 @@ class TravellerIndex:
         # Raw groups that normalise to the same profile (case, accents, separators) are one profile.
         profiles: dict[tuple, tuple[Prepared, list]] = {}
         for members in groups.values():
-            p = prepare(members[0].identity())
+            p = index._prepare(members[0])
             sig = index._signature(p)
             ids = [r.crossing_id for r in members]
             entry = profiles.get(sig)
@@ -245,7 +253,7 @@ class TravellerIndex:
             units.append(([(sig, p, ids)], len(ids), ids[0]))
         del profiles
         for component in index._must_components(judged_records):
-            parts = [(None, prepare(judged_records[c].identity()), [c]) for c in component]
+            parts = [(None, index._prepare(judged_records[c]), [c]) for c in component]
             units.append((parts, len(component), component[0]))
         units.sort(key=lambda u: -u[1])  # stable: ties keep input order
         for parts, _, _ in units:
@@ -302,7 +310,7 @@ class TravellerIndex:
         """Place a new crossing: (traveller key, score of the best link, explanation for an officer)."""
         if record.crossing_id in self._slot_of_crossing:
             raise ValueError("crossing already attached; detach it first")
-        p = prepare(record.identity())
+        p = self._prepare(record)
         sig = None if record.crossing_id in self._judged else self._signature(p)
         if sig is not None and sig in self._slot_of_profile:
             slot = self._slot_of_profile[sig]
@@ -428,6 +436,20 @@ class TravellerIndex:
     def _by_key(self, key: Any) -> _Traveller:
         return self._travellers[self._tnum_of_key[key]]
 
+    def _prepare(self, r: TravellerRecord) -> Prepared:
+        """The engine's `prepare`, memoised per name and per document set (a million crossings repeat
+        a few hundred thousand spellings)."""
+        names = self._names_cache.get((r.surname, r.given_names))
+        if names is None:
+            names = prepare(Identity(None, r.surname or "", r.given_names or "")).variants
+            self._names_cache[(r.surname, r.given_names)] = names
+        docs = self._docs_cache.get(r.documents) if r.documents else ()
+        if docs is None:
+            docs = prepare(Identity(None, documents=list(r.documents))).documents
+            self._docs_cache[r.documents] = docs
+        sex = r.sex if r.sex in ("M", "F") else None  # as prepare(): "X" and unknown do not discriminate
+        return Prepared(r.crossing_id, names, r.dob, sex, (r.nationality or "").upper() or None, docs)
+
     def _signature(self, p: Prepared) -> tuple:
         return (p.variants, p.dob, p.sex, p.nationality, p.documents)
 
@@ -495,6 +517,8 @@ class TravellerIndex:
         dob_conflict = dob.verdict == "disagree"
         if partial + cfg.name_weight < floor:
             return max(partial, 0.0), doc_agree, dob_conflict
+        if partial - cfg.name_conflict_penalty >= 1.0:
+            return 1.0, doc_agree, dob_conflict  # the score is clipped at 1 whatever the names say
         name, _ = self._name_score(p, c)
         return min(max(partial + name, 0.0), 1.0), doc_agree, dob_conflict
 
@@ -520,36 +544,48 @@ class TravellerIndex:
                 return True
         return False
 
-    def _candidates(self, p: Prepared) -> list[tuple[int, int]]:
-        """(traveller, representative slot) pairs found by blocking, document routes first."""
-        docs, pairs, dates = _probe_keys(p, self.config)
-        buckets, tof = self._buckets, self._traveller_of
-        seen: dict[int, int] = {}
+    def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int]) -> dict[int, int]:
+        """Travellers (with a representative profile) found under the given keys, up to max_candidates."""
+        buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
         cap = self.config.max_candidates
-        for route in (docs, pairs, dates):
+        for route in routes:
             for k in route:
                 cur = buckets.get(k)
                 if cur is None:
                     continue
                 for s in (cur if isinstance(cur, list) else (cur,)):
                     t = tof[s]
-                    if t not in seen and self._profiles[s] is not None:
+                    if t not in seen and t >= 0 and profiles[s] is not None:
                         seen[t] = s
                         if len(seen) >= cap:
-                            return list(seen.items())
-        return list(seen.items())
+                            return seen
+        return seen
 
     def _place(self, parts: list[tuple[tuple | None, Prepared, list]]) -> tuple[int, int | None, float]:
         """Attach a unit (one profile, or a must-linked group) to a traveller or found a new one."""
         cfg = self.config
-        slots = [self._new_slot(p, ids, sig) for sig, p, ids in parts]
+        slots = [self._new_slot(p, ids, sig) for sig, p, ids in parts]  # traveller -1 until placed
         unit_ids = [c for _, _, ids in parts for c in ids]
         scored: dict[int, tuple[float, int, bool]] = {}
+        floor = cfg.weak_link_threshold
         for slot in slots:
             p = self._profiles[slot]
-            for tnum, rep in self._candidates(p):
-                s, doc_agree, _ = self._score(p, self._profiles[rep], cfg.weak_link_threshold)
-                if s >= cfg.weak_link_threshold and (tnum not in scored or s > scored[tnum][0]):
+            docs, pairs, dates = _probe_keys(p, cfg)
+            seen = self._candidates((docs,), {})
+            strong = False
+            for tnum, rep in seen.items():
+                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
+                if s >= floor and (tnum not in scored or s > scored[tnum][0]):
+                    scored[tnum] = (s, rep, doc_agree)
+                    strong = strong or (doc_agree and s >= cfg.merge_threshold)
+            if strong and len(seen) == 1:
+                continue  # a document and the rest agree with one traveller: the name routes add nothing
+            done = set(seen)
+            for tnum, rep in self._candidates((pairs, dates), seen).items():
+                if tnum in done:
+                    continue
+                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
+                if s >= floor and (tnum not in scored or s > scored[tnum][0]):
                     scored[tnum] = (s, rep, doc_agree)
         ranked = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))
         unit = _Traveller(None, slots[0])
@@ -560,7 +596,8 @@ class TravellerIndex:
             if not self._may_join(unit, t):
                 continue
             anchor = self._profiles[t.anchor]
-            if any(self._conflicts(self._profiles[sl], anchor) for sl in slots):
+            # A must-linked unit is one person by judgement: it conflicts only if every part does.
+            if all(self._conflicts(self._profiles[sl], anchor) for sl in slots):
                 continue
             allowed.append((tnum, s, rep, doc_agree))
         if not allowed:

@@ -1,0 +1,430 @@
+"""Pure trafficking-pattern rules over crossings already resolved to travellers.
+
+Risk indicators, not identity matches: each rule reads the crossings of travellers (as `resolve`
+grouped them) and returns `RiskFinding`s with the crossings that are its evidence and sentences an
+officer can check. Every number a rule uses is a field of `PatternConfig`.
+
+Who travels "with" whom:
+- recorded together: the same travel group, or the same vehicle through the same post in the same
+  direction within `together_minutes`;
+- inferred together (`companions`): the same post, the same direction, within `together_minutes`,
+  on at least `companion_min_times` occasions. One shared minute at Maseru Bridge is chance (it
+  handles a crossing every minute or so at peak); the same two travellers side by side again and
+  again is not.
+
+Parent or guardian heuristic (rule a): a minor is accompanied when a recorded companion is flagged as
+parent or guardian, or when an adult in the same recorded group or vehicle shares a surname token
+with the minor (after the engine's normalisation, so "Mokoena"/"MOKOENA"/"Mokwena" agree). Same
+surname is a weak proxy: Basotho children often carry a parent's surname, but a trafficker may share
+a common surname by chance and a mother may carry another; officers confirm at the counter.
+
+Ages use `normalize.age_on`, which takes the latest birthday the known precision allows, so a
+traveller who may be a minor is treated as one.
+
+PURE: standard library and the screening engine only; no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from screening.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key, phonetic_key
+
+__all__ = [
+    "GUARDIAN_ROLES",
+    "RULES",
+    "CrossingFact",
+    "PatternConfig",
+    "RiskFinding",
+    "companions",
+    "evaluate",
+    "rule_frequent_minor_companions",
+    "rule_many_identities",
+    "rule_no_return",
+    "rule_suspect_companion",
+    "rule_unaccompanied_minor",
+]
+
+GUARDIAN_ROLES = frozenset({"parent", "guardian", "mother", "father", "legal_guardian"})
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingFact:
+    """What the rules need to know about one crossing."""
+
+    crossing_id: Hashable
+    traveller: Hashable
+    post: str
+    direction: str  # "entry" | "exit"
+    at: datetime
+    group: Hashable | None = None  # recorded travel group
+    vehicle: str | None = None  # registration number, as recorded
+    dob: PartialDate | None = None
+    sex: str | None = None
+    surname: str = ""
+    given_names: str = ""
+    document: str = ""  # document number as recorded
+    role: str | None = None  # "parent" / "guardian" when the officer recorded it for a companion
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFinding:
+    rule: str
+    travellers: tuple  # the traveller the finding is about first, then others involved
+    crossings: tuple  # crossing ids that are the evidence
+    evidence: tuple[str, ...]
+    severity: str  # "medium" | "high"
+
+
+@dataclass(frozen=True, slots=True)
+class PatternConfig:
+    adult_age: int = 18
+    young_woman_max_age: int = 24  # "young women" for rule b: under 25
+    young_max_age: int = 24  # "young person" for rule c
+    together_minutes: float = 5.0
+    companion_min_times: int = 2
+    use_inferred_companions: bool = True
+    # b) an adult with different minors or young women
+    repeat_min_distinct: int = 3
+    repeat_window_days: int = 90
+    # c) exited and not returned
+    no_return_days: int = 30
+    # d) several documents or name spellings
+    identity_window_days: int = 90
+    identity_min_documents: int = 3
+    identity_min_names: int = 3
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _age(c: CrossingFact) -> int | None:
+    return None if c.dob is None else age_on(c.dob, c.at.date())
+
+
+def _surname_keys(c: CrossingFact) -> set[str]:
+    return {canonical(t) for t in name_tokens(c.surname) if len(t) > 1}
+
+
+def _is_minor(c: CrossingFact, cfg: PatternConfig) -> bool:
+    a = _age(c)
+    return a is not None and a < cfg.adult_age
+
+
+def _is_adult(c: CrossingFact, cfg: PatternConfig) -> bool:
+    a = _age(c)
+    return a is not None and a >= cfg.adult_age
+
+
+def _is_minor_or_young_woman(c: CrossingFact, cfg: PatternConfig) -> bool:
+    a = _age(c)
+    return a is not None and (a < cfg.adult_age or (c.sex == "F" and a <= cfg.young_woman_max_age))
+
+
+class _Moments:
+    """Crossings by (post, direction), sorted by time, for "who crossed within n minutes" look-ups."""
+
+    def __init__(self, crossings: Iterable[CrossingFact]) -> None:
+        lanes: dict[tuple[str, str], list[CrossingFact]] = defaultdict(list)
+        for c in crossings:
+            lanes[(c.post, c.direction)].append(c)
+        self.lanes = {k: sorted(v, key=lambda c: c.at) for k, v in lanes.items()}
+        self.times = {k: [c.at for c in v] for k, v in self.lanes.items()}
+
+    def near(self, c: CrossingFact, minutes: float) -> list[CrossingFact]:
+        key = (c.post, c.direction)
+        times, lane = self.times[key], self.lanes[key]
+        d = timedelta(minutes=minutes)
+        lo, hi = bisect_left(times, c.at - d), bisect_right(times, c.at + d)
+        return [o for o in lane[lo:hi] if o.traveller != c.traveller]
+
+
+def _recorded_with(crossings: list[CrossingFact], moments: _Moments, cfg: PatternConfig) -> dict[Any, list]:
+    """Crossing id -> crossings recorded in the same travel group or vehicle."""
+    by_group: dict[Any, list[CrossingFact]] = defaultdict(list)
+    for c in crossings:
+        if c.group is not None:
+            by_group[c.group].append(c)
+    out: dict[Any, list[CrossingFact]] = {}
+    for c in crossings:
+        mates = {o.crossing_id: o for o in by_group.get(c.group, ()) if o.traveller != c.traveller} \
+            if c.group is not None else {}
+        if c.vehicle:
+            plate = ocr_key(c.vehicle)
+            for o in moments.near(c, cfg.together_minutes):
+                if o.vehicle and ocr_key(o.vehicle) == plate:
+                    mates[o.crossing_id] = o
+        out[c.crossing_id] = list(mates.values())
+    return out
+
+
+def companions(crossings: Iterable[CrossingFact], config: PatternConfig | None = None,
+               min_times: int | None = None) -> Counter:
+    """{(traveller a, traveller b): occasions together} for pairs seen together often enough.
+
+    An occasion is a crossing of `a` with `b` recorded in its group or vehicle, or at the same post in
+    the same direction within `together_minutes`. Pairs recorded together at least once are kept
+    whatever their count; pairs only inferred need `min_times` (default `companion_min_times`).
+    Keys are ordered (a < b by repr) so each pair appears once.
+    """
+    cfg = config or PatternConfig()
+    need = cfg.companion_min_times if min_times is None else min_times
+    crossings = list(crossings)
+    moments = _Moments(crossings)
+    recorded = _recorded_with(crossings, moments, cfg)
+    counts: Counter = Counter()
+    explicit: set = set()
+    window = timedelta(minutes=cfg.together_minutes)
+    for lane in moments.lanes.values():
+        # Sliding window over one post and direction: each pair of nearby crossings counted once.
+        start = 0
+        for i, c in enumerate(lane):
+            while lane[start].at < c.at - window:
+                start += 1
+            seen = set()
+            for o in lane[start:i]:
+                if o.traveller != c.traveller and o.traveller not in seen:
+                    seen.add(o.traveller)
+                    counts[_pair(c.traveller, o.traveller)] += 1
+    for c in crossings:
+        for o in recorded[c.crossing_id]:
+            pair = _pair(c.traveller, o.traveller)
+            if pair not in explicit:
+                explicit.add(pair)
+                if counts[pair] == 0:
+                    counts[pair] = 1  # recorded together but outside the time window
+    return Counter({p: n for p, n in counts.items() if n >= need or p in explicit})
+
+
+def _pair(a: Any, b: Any) -> tuple:
+    return (a, b) if repr(a) <= repr(b) else (b, a)
+
+
+def _when(c: CrossingFact) -> str:
+    return f"{c.at:%Y-%m-%d %H:%M} UTC"
+
+
+# --- the rules ------------------------------------------------------------------------------------
+
+
+def rule_unaccompanied_minor(crossings: list[CrossingFact], cfg: PatternConfig,
+                             ctx: _Context) -> list[RiskFinding]:
+    """a) A minor crossing with no recorded parent or guardian in the group."""
+    out = []
+    for c in crossings:
+        if not _is_minor(c, cfg):
+            continue
+        mates = ctx.recorded[c.crossing_id]
+        if any((o.role or "").lower() in GUARDIAN_ROLES for o in mates):
+            continue
+        keys = _surname_keys(c)
+        adults = [o for o in mates if _is_adult(o, cfg)]
+        if keys and any(keys & _surname_keys(o) for o in adults):
+            continue
+        age = _age(c)
+        if not mates:
+            text = f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)} with no recorded group"
+            severity = "high"
+        elif not adults:
+            text = (f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)} in a group of "
+                    f"{len(mates) + 1} with no adult")
+            severity = "high"
+        else:
+            text = (f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)} with "
+                    f"{len(adults)} adult(s), none recorded as parent or guardian and none sharing a surname")
+            severity = "medium"
+        out.append(RiskFinding("unaccompanied_minor", (c.traveller, *sorted({o.traveller for o in adults}, key=repr)),
+                               (c.crossing_id, *(o.crossing_id for o in adults)), (text,), severity))
+    return out
+
+
+def rule_frequent_minor_companions(crossings: list[CrossingFact], cfg: PatternConfig,
+                                   ctx: _Context) -> list[RiskFinding]:
+    """b) An adult crossing with >= N different minors or young women within a window of days."""
+    # adult traveller -> [(time, companion traveller, adult crossing, companion crossing, minor?)]
+    events: dict[Any, list] = defaultdict(list)
+    for c in crossings:
+        if not _is_adult(c, cfg):
+            continue
+        mates = {o.crossing_id: o for o in ctx.recorded[c.crossing_id]}
+        if cfg.use_inferred_companions:
+            for o in ctx.moments.near(c, cfg.together_minutes):
+                if ctx.companion_counts.get(_pair(c.traveller, o.traveller), 0) >= cfg.companion_min_times:
+                    mates.setdefault(o.crossing_id, o)
+        for o in mates.values():
+            if _is_minor_or_young_woman(o, cfg):
+                events[c.traveller].append((c.at, o.traveller, c.crossing_id, o.crossing_id, _is_minor(o, cfg)))
+    out = []
+    window = timedelta(days=cfg.repeat_window_days)
+    for adult, evs in events.items():
+        evs.sort(key=lambda e: e[0])
+        best = None
+        start = 0
+        for i in range(len(evs)):
+            while evs[i][0] - evs[start][0] > window:
+                start += 1
+            distinct = {e[1] for e in evs[start:i + 1]}
+            if len(distinct) >= cfg.repeat_min_distinct and (best is None or len(distinct) > len(best[2])):
+                best = (start, i, distinct)
+        if best is None:
+            continue
+        start, end, distinct = best
+        chosen = evs[start:end + 1]
+        minors = {e[1] for e in chosen if e[4]}
+        days = max((chosen[-1][0] - chosen[0][0]).days, 1)
+        text = (f"Adult crossed with {len(distinct)} different minors or young women within {days} days "
+                f"({len(minors)} of them minors), on {len({e[2] for e in chosen})} crossings")
+        out.append(RiskFinding("frequent_minor_companions", (adult, *sorted(distinct, key=repr)),
+                               tuple(dict.fromkeys(x for e in chosen for x in (e[2], e[3]))), (text,),
+                               "high" if len(minors) >= 2 else "medium"))
+    return out
+
+
+def rule_no_return(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Context) -> list[RiskFinding]:
+    """c) A young person who exited and has not come back after N days; worse with a flagged companion."""
+    last: dict[Any, CrossingFact] = {}
+    for c in crossings:
+        cur = last.get(c.traveller)
+        if cur is None or c.at > cur.at:
+            last[c.traveller] = c
+    out = []
+    limit = timedelta(days=cfg.no_return_days)
+    for traveller, c in last.items():
+        if c.direction != "exit" or ctx.now - c.at < limit:
+            continue
+        age = _age(c)
+        if age is None or age > cfg.young_max_age:
+            continue
+        mates = {o.traveller for o in ctx.recorded[c.crossing_id]}
+        if cfg.use_inferred_companions:
+            mates |= {o.traveller for o in ctx.moments.near(c, cfg.together_minutes)
+                      if ctx.companion_counts.get(_pair(c.traveller, o.traveller), 0) >= cfg.companion_min_times}
+        flagged = sorted(mates & ctx.flagged, key=repr)
+        days = (ctx.now - c.at).days
+        text = f"Traveller aged {age} exited at {c.post} on {_when(c)} and has not re-entered for {days} days"
+        evidence = [text]
+        if flagged:
+            evidence.append(f"Exited together with {len(flagged)} flagged traveller(s)")
+        out.append(RiskFinding("no_return", (traveller, *flagged), (c.crossing_id,), tuple(evidence),
+                               "high" if flagged or age < cfg.adult_age else "medium"))
+    return out
+
+
+def _name_signature(c: CrossingFact) -> frozenset[str]:
+    return frozenset(phonetic_key(canonical(t)) for t in name_tokens(f"{c.surname} {c.given_names}") if len(t) > 1)
+
+
+def rule_many_identities(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Context) -> list[RiskFinding]:
+    """d) One traveller using several documents or name spellings within a short time.
+
+    Documents are compared OCR-normalised (an O/0 misread is not a second document); names by their
+    phonetic keys, order-free, and a name that is a subset of another (a dropped middle name, an
+    initial) is not counted as a different one.
+    """
+    by_traveller: dict[Any, list[CrossingFact]] = defaultdict(list)
+    for c in crossings:
+        by_traveller[c.traveller].append(c)
+    window = timedelta(days=cfg.identity_window_days)
+    out = []
+    for traveller, cs in by_traveller.items():
+        if len(cs) < min(cfg.identity_min_documents, cfg.identity_min_names):
+            continue
+        cs.sort(key=lambda c: c.at)
+        start = 0
+        found = None
+        for i in range(len(cs)):
+            while cs[i].at - cs[start].at > window:
+                start += 1
+            part = cs[start:i + 1]
+            docs = {ocr_key(c.document) for c in part if c.document}
+            names = _distinct_names([_name_signature(c) for c in part])
+            if len(docs) >= cfg.identity_min_documents or len(names) >= cfg.identity_min_names:
+                found = (part, docs, names)
+        if found is None:
+            continue
+        part, docs, names = found
+        days = max((part[-1].at - part[0].at).days, 1)
+        evidence = []
+        if len(docs) >= cfg.identity_min_documents:
+            evidence.append(f"{len(docs)} different document numbers used within {days} days")
+        if len(names) >= cfg.identity_min_names:
+            evidence.append(f"{len(names)} different name spellings used within {days} days")
+        out.append(RiskFinding("many_identities", (traveller,), tuple(c.crossing_id for c in part), tuple(evidence),
+                               "high" if len(evidence) == 2 else "medium"))
+    return out
+
+
+def _distinct_names(signatures: list[frozenset[str]]) -> set[frozenset[str]]:
+    unique = {s for s in signatures if s}
+    return {s for s in unique if not any(s < o for o in unique)}
+
+
+def rule_suspect_companion(crossings: list[CrossingFact], cfg: PatternConfig,
+                           ctx: _Context) -> list[RiskFinding]:
+    """e) A traveller crossing with a person of interest who is a suspect."""
+    if not ctx.suspects:
+        return []
+    hits: dict[tuple, list] = defaultdict(list)
+    for c in crossings:
+        if c.traveller not in ctx.suspects:
+            continue
+        mates = {o.crossing_id: o for o in ctx.recorded[c.crossing_id]}
+        if cfg.use_inferred_companions:
+            for o in ctx.moments.near(c, cfg.together_minutes):
+                if ctx.companion_counts.get(_pair(c.traveller, o.traveller), 0) >= cfg.companion_min_times:
+                    mates.setdefault(o.crossing_id, o)
+        for o in mates.values():
+            if o.traveller not in ctx.suspects:
+                hits[(o.traveller, c.traveller)].append((o, c))
+    out = []
+    for (traveller, suspect), pairs in hits.items():
+        recorded = sum(1 for o, c in pairs if o in ctx.recorded[c.crossing_id])
+        text = (f"Crossed {len(pairs)} time(s) with a suspect person of interest "
+                f"({recorded} recorded in the same group or vehicle), last at {pairs[-1][0].post} on "
+                f"{_when(pairs[-1][0])}")
+        out.append(RiskFinding("suspect_companion", (traveller, suspect),
+                               tuple(x for o, c in pairs for x in (o.crossing_id, c.crossing_id)), (text,), "high"))
+    return out
+
+
+RULES = {
+    "unaccompanied_minor": rule_unaccompanied_minor,
+    "frequent_minor_companions": rule_frequent_minor_companions,
+    "no_return": rule_no_return,
+    "many_identities": rule_many_identities,
+    "suspect_companion": rule_suspect_companion,
+}
+
+
+@dataclass(slots=True)
+class _Context:
+    moments: _Moments
+    recorded: dict[Any, list]
+    companion_counts: Counter
+    suspects: frozenset
+    flagged: frozenset
+    now: datetime
+
+
+def evaluate(crossings: Iterable[CrossingFact], *, now: datetime, config: PatternConfig | None = None,
+             suspects: Iterable = (), flagged: Iterable = (), rules: Iterable[str] | None = None) -> list[RiskFinding]:
+    """Run the rules (all by default) over resolved crossings.
+
+    `suspects`: traveller keys of persons of interest who are suspects (rule e); `flagged`: traveller
+    keys already flagged (a suspect or a prior risk flag), which make rule c more severe.
+    """
+    cfg = config or PatternConfig()
+    crossings = list(crossings)
+    moments = _Moments(crossings)
+    ctx = _Context(moments, _recorded_with(crossings, moments, cfg),
+                   companions(crossings, cfg) if cfg.use_inferred_companions else Counter(),
+                   frozenset(suspects), frozenset(flagged) | frozenset(suspects), now)
+    out: list[RiskFinding] = []
+    for name in (RULES if rules is None else rules):
+        out.extend(RULES[name](crossings, cfg, ctx))
+    return out

@@ -1,0 +1,182 @@
+"""Trafficking-pattern rules over resolved crossings (screening/patterns.py): positive and negative cases."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from screening.normalize import parse_partial_date
+from screening.patterns import CrossingFact, PatternConfig, companions, evaluate
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+_seq = iter(range(10**6))
+
+
+def x(traveller, minutes=0, *, dob="1990-01-15", sex="M", surname="Mokoena", post="MSU", direction="exit",
+      group=None, vehicle=None, role=None, doc="RA1234567", given="Thabo", days=0):
+    return CrossingFact(f"c{next(_seq)}", traveller, post, direction, T0 + timedelta(days=days, minutes=minutes),
+                        group, vehicle, parse_partial_date(dob) if dob else None, sex, surname, given, doc, role)
+
+
+CHILD = "2015-05-05"  # aged 9 in 2025
+TEEN = "2008-04-01"  # 16 before April 2025
+YOUNG_WOMAN = "2003-02-02"
+
+
+def rules_hit(crossings, rule, **kw):
+    return [f for f in evaluate(crossings, now=NOW, rules=[rule], **kw)]
+
+
+# --- a) unaccompanied minor -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("crossings", "flagged"), [
+    pytest.param([x("kid", dob=CHILD)], True, id="minor-alone"),
+    pytest.param([x("kid", dob=CHILD, group=1), x("man", dob="1980-01-01", surname="Letsie", group=1)], True,
+                 id="minor-with-unrelated-adult"),
+    pytest.param([x("kid", dob=CHILD, group=1), x("kid2", dob=TEEN, surname="Letsie", group=1)], True,
+                 id="two-minors-no-adult"),
+    pytest.param([x("kid", dob=CHILD, group=1), x("mum", dob="1985-01-01", surname="MOKOENA", sex="F", group=1)],
+                 False, id="adult-with-same-surname"),
+    pytest.param([x("kid", dob=CHILD, group=1),
+                  x("gran", dob="1950-01-01", surname="Letsie", group=1, role="guardian")], False,
+                 id="recorded-guardian"),
+    pytest.param([x("kid", dob=CHILD, vehicle="ABC 123 MS"),
+                  x("dad", 2, dob="1980-01-01", surname="Mokwena", vehicle="ABC123MS")], False,
+                 id="same-vehicle-same-surname-variant"),
+    pytest.param([x("adult", dob="2006-12-31")], False, id="just-18"),
+    pytest.param([x("kid", dob="2007")], True, id="year-only-dob-treated-as-possibly-minor"),
+])
+def test_unaccompanied_minor(crossings, flagged):
+    found = rules_hit(crossings, "unaccompanied_minor")
+    kid = [f for f in found if f.travellers[0] in ("kid", "adult")]
+    assert bool(kid) is flagged
+    if flagged:
+        assert "crossed" in kid[0].evidence[0] and kid[0].crossings[0] == crossings[0].crossing_id
+
+
+def test_unaccompanied_minor_severity():
+    alone = rules_hit([x("kid", dob=CHILD)], "unaccompanied_minor")[0]
+    with_stranger = rules_hit([x("kid", dob=CHILD, group=9), x("man", dob="1980-01-01", surname="Letsie", group=9)],
+                              "unaccompanied_minor")[0]
+    assert (alone.severity, with_stranger.severity) == ("high", "medium")
+    assert with_stranger.travellers == ("kid", "man")
+
+
+# --- b) adult with different minors or young women ------------------------------------------------
+
+def _trips(victims, days_apart, surname="Letsie"):
+    out = []
+    for i, (v, dob, sex) in enumerate(victims):
+        out += [x("man", days=i * days_apart, dob="1975-01-01", group=f"g{i}"),
+                x(v, days=i * days_apart, dob=dob, sex=sex, surname=surname, group=f"g{i}")]
+    return out
+
+
+@pytest.mark.parametrize(("crossings", "flagged"), [
+    pytest.param(_trips([("v1", TEEN, "F"), ("v2", CHILD, "M"), ("v3", YOUNG_WOMAN, "F")], 20), True,
+                 id="three-different-within-90-days"),
+    pytest.param(_trips([("v1", TEEN, "F"), ("v2", CHILD, "M"), ("v3", YOUNG_WOMAN, "F")], 50), False,
+                 id="three-but-spread-over-100-days"),
+    pytest.param(_trips([("v1", TEEN, "F"), ("v1", TEEN, "F"), ("v1", TEEN, "F")], 10), False,
+                 id="same-child-three-times"),
+    pytest.param(_trips([("v1", "1990-01-01", "F"), ("v2", "1991-01-01", "F"), ("v3", "1980-01-01", "M")], 10),
+                 False, id="adult-companions"),
+])
+def test_frequent_minor_companions(crossings, flagged):
+    found = rules_hit(crossings, "frequent_minor_companions")
+    assert bool(found) is flagged
+    if flagged:
+        assert found[0].travellers[0] == "man"
+        assert set(found[0].travellers[1:]) == {"v1", "v2", "v3"}
+        assert "3 different minors or young women" in found[0].evidence[0]
+        assert found[0].severity == "high"
+
+
+def test_frequent_minor_companions_window_is_configurable():
+    crossings = _trips([("v1", TEEN, "F"), ("v2", CHILD, "M"), ("v3", YOUNG_WOMAN, "F")], 50)
+    assert rules_hit(crossings, "frequent_minor_companions", config=PatternConfig(repeat_window_days=120))
+
+
+# --- c) young person exited, not returned ---------------------------------------------------------
+
+@pytest.mark.parametrize(("crossings", "kw", "expected"), [
+    pytest.param([x("y", dob=YOUNG_WOMAN, sex="F")], {}, "medium", id="young-exit-no-return"),
+    pytest.param([x("y", dob=YOUNG_WOMAN, sex="F", group=1), x("s", dob="1970-01-01", group=1)],
+                 {"flagged": {"s"}}, "high", id="with-flagged-companion"),
+    pytest.param([x("y", dob=TEEN, sex="F")], {}, "high", id="minor-exit-no-return"),
+    pytest.param([x("y", dob=YOUNG_WOMAN, sex="F"), x("y", dob=YOUNG_WOMAN, sex="F", direction="entry", days=10)],
+                 {}, None, id="returned"),
+    pytest.param([x("y", dob=YOUNG_WOMAN, sex="F", days=85)], {}, None, id="exited-recently"),
+    pytest.param([x("y", dob="1970-01-01")], {}, None, id="older-traveller"),
+])
+def test_no_return(crossings, kw, expected):
+    found = [f for f in rules_hit(crossings, "no_return", **kw) if f.travellers[0] == "y"]
+    assert (found[0].severity if found else None) == expected
+    if found:
+        assert "has not re-entered for" in found[0].evidence[0]
+        if "flagged" in kw:
+            assert found[0].travellers == ("y", "s") and "flagged" in found[0].evidence[1]
+
+
+def test_no_return_days_configurable():
+    crossings = [x("y", dob=YOUNG_WOMAN, sex="F", days=85)]
+    assert rules_hit(crossings, "no_return", config=PatternConfig(no_return_days=5))
+
+
+# --- d) several documents or name spellings -------------------------------------------------------
+
+@pytest.mark.parametrize(("crossings", "flagged"), [
+    pytest.param([x("t", days=d, doc=n) for d, n in ((0, "RA1111111"), (10, "RB2222222"), (20, "RC3333333"))],
+                 True, id="three-passports-in-20-days"),
+    pytest.param([x("t", days=d, doc=n) for d, n in ((0, "RA1111111"), (10, "RA1111111"), (20, "RB2222222"))],
+                 False, id="one-renewal"),
+    pytest.param([x("t", days=d, doc=n) for d, n in ((0, "RA1111110"), (10, "RA111111O"), (20, "RAI111110"))],
+                 False, id="ocr-misreads-are-one-document"),
+    pytest.param([x("t", days=d, doc=n) for d, n in ((0, "RA1111111"), (100, "RB2222222"), (200, "RC3333333"))],
+                 False, id="three-passports-over-200-days"),
+    pytest.param([x("t", days=d, surname=s, given=g) for d, s, g in
+                  ((0, "Mokoena", "Thabo"), (5, "Letsie", "Thabo"), (9, "Mokoena", "Sello"))],
+                 True, id="three-names"),
+    pytest.param([x("t", days=d, surname=s, given=g) for d, s, g in
+                  ((0, "Mokoena", "Thabo David"), (5, "MOKOENA", "T."), (9, "Thabo", "Mokoena"))],
+                 False, id="initials-order-and-case-are-one-name"),
+])
+def test_many_identities(crossings, flagged):
+    found = rules_hit(crossings, "many_identities")
+    assert bool(found) is flagged
+    if flagged:
+        assert found[0].travellers == ("t",) and "different" in found[0].evidence[0]
+
+
+# --- e) crossing with a suspect -------------------------------------------------------------------
+
+def test_suspect_companion_recorded_group():
+    crossings = [x("s", group=1, dob="1970-01-01"), x("v", group=1, dob=TEEN, sex="F"), x("z", 30, dob="1990-01-01")]
+    found = rules_hit(crossings, "suspect_companion", suspects={"s"})
+    assert [f.travellers for f in found] == [("v", "s")]
+    assert "1 recorded in the same group" in found[0].evidence[0] and found[0].severity == "high"
+
+
+def test_suspect_companion_needs_a_suspect_and_repetition_when_only_inferred():
+    once = [x("s", dob="1970-01-01"), x("v", 2, dob=TEEN, sex="F")]
+    assert rules_hit(once, "suspect_companion", suspects={"s"}) == []
+    assert rules_hit(once, "suspect_companion") == []
+    twice = once + [x("s", dob="1970-01-01", days=7), x("v", 3, dob=TEEN, sex="F", days=7)]
+    found = rules_hit(twice, "suspect_companion", suspects={"s"})
+    assert [f.travellers for f in found] == [("v", "s")] and "Crossed 2 time(s)" in found[0].evidence[0]
+
+
+# --- companions -----------------------------------------------------------------------------------
+
+def test_companions_counts_recorded_and_repeated_inferred_pairs():
+    crossings = [
+        x("a", 0), x("b", 2),  # together on day 0 (inferred)
+        x("a", 0, days=3), x("b", 1, days=3),  # and again on day 3
+        x("a", 0, days=5), x("c", 1, days=5),  # a and c only once, not recorded
+        x("a", 0, days=6, group=7), x("d", 40, days=6, group=7),  # recorded together, 40 minutes apart
+        x("a", 0, days=8, post="MPT"), x("e", 1, days=8, post="MSU"),  # different posts
+        x("a", 0, days=9), x("f", 1, days=9, direction="entry"),  # different directions
+    ]
+    counts = companions(crossings)
+    assert counts == {("a", "b"): 2, ("a", "d"): 1}
+    assert companions(crossings, min_times=1)[("a", "c")] == 1

@@ -1,0 +1,165 @@
+"""Traveller resolution: which crossings were made by the same person (screening/resolve.py)."""
+
+import pytest
+
+from screening.matching import Document
+from screening.normalize import parse_partial_date
+from screening.resolve import (
+    JudgementConflict,
+    Judgements,
+    ResolveConfig,
+    TravellerIndex,
+    TravellerRecord,
+    pairwise_metrics,
+    resolve,
+)
+
+
+def rec(cid, surname, given, dob=None, doc="", sex="M", nat="LSO", doc_type="P"):
+    docs = (Document(doc_type, doc, nat),) if doc else ()
+    return TravellerRecord(cid, surname, given, parse_partial_date(dob) if dob else None, sex, nat, docs)
+
+
+def partition(assignment):
+    groups = {}
+    for c, k in assignment.items():
+        groups.setdefault(k, set()).add(c)
+    return {frozenset(g) for g in groups.values()}
+
+
+THABO = [rec(f"t{i}", "Mokoena", "Thabo David", "1985-03-04", "RA1234567") for i in range(3)]
+
+# (id, earlier crossings, new crossing, same traveller as t0?)
+CASES = [
+    ("identical", [], rec("x", "Mokoena", "Thabo David", "1985-03-04", "RA1234567"), True),
+    ("accents-and-case", [], rec("x", "MOKOENA", "THABO DAVID", "1985-03-04", "RA1234567"), True),
+    ("renewed-passport", [], rec("x", "Mokoena", "Thabo David", "1985-03-04", "RC7777777"), True),
+    ("renewed-passport-and-dropped-middle-name", [], rec("x", "Mokoena", "Thabo", "1985-03-04", "RC7777777"), True),
+    ("passport-ocr-confusion", [], rec("x", "Mokoena", "Thabo David", "1985-03-04", "RA12345G7"), True),
+    ("swapped-name-order-no-document", [], rec("x", "Thabo David", "Mokoena", "1985-03-04"), True),
+    ("orthographic-variant", [], rec("x", "Mokwena", "Thabo David", "1985-03-04"), True),
+    ("initial-and-exact-date", [], rec("x", "Mokoena", "T.", "1985-03-04"), True),
+    ("day-month-swapped", [], rec("x", "Mokoena", "Thabo David", "1985-04-03"), True),
+    ("year-only-no-other-candidate", [], rec("x", "Mokoena", "Thabo", "1985"), True),
+    ("common-name-different-birthday", [], rec("x", "Mokoena", "Thabo David", "1991-07-12", "RB5550001"), False),
+    ("common-name-different-birthday-no-document", [], rec("x", "Mokoena", "Thabo", "1979-10-30"), False),
+    ("different-person-entirely", [], rec("x", "Letsie", "Palesa", "1990-11-20", "RB5550001", sex="F"), False),
+    # Two Thabo Mokoenas born in 1985 are known; a crossing giving only the year fits both: not guessed.
+    ("ambiguous-namesakes-year-only",
+     [rec("o1", "Mokoena", "Thabo David", "1985-09-21", "RB2222222"),
+      rec("o2", "Mokoena", "Thabo David", "1985-09-21", "RB2222222")],
+     rec("x", "Mokoena", "Thabo David", "1985"), False),
+]
+
+
+@pytest.mark.parametrize(("earlier", "new", "same"), [pytest.param(*c[1:], id=c[0]) for c in CASES])
+def test_attach_table(earlier, new, same):
+    index = TravellerIndex.build(THABO + earlier)
+    key, score, explanation = index.attach(new)
+    assert (key == index.key_of("t0")) is same, explanation
+    assert explanation
+    if same:
+        assert score >= index.config.weak_link_threshold
+    assert partition(index.assignment()) == partition(resolve([*THABO, *earlier, new])), "batch and attach differ"
+
+
+def test_national_id_numbers_are_for_life():
+    """Same names and date of birth, two different South African ID numbers: two people."""
+    a = [rec(f"a{i}", "Dlamini", "Sipho", "1995-12-31", "9512315320080", nat="ZAF", doc_type="ID") for i in range(2)]
+    b = rec("b", "Dlamini", "S.", "1995-12-31", "9512319996086", nat="ZAF", doc_type="ID")
+    assignment = resolve([*a, b])
+    assert assignment["b"] != assignment["a0"]
+    assert assignment["a1"] == assignment["a0"]
+
+
+def test_no_chaining_through_a_year_only_crossing():
+    """A year-only crossing may sit between two namesakes; it must not chain them into one traveller."""
+    p1 = [rec(f"p{i}", "Mohapi", "Palesa", "1978-06-28", "RA4113534", sex="F") for i in range(3)]
+    bridge = rec("y", "Mohapi", "Palesa", "1978", "RA3052322", sex="F")
+    p2 = [rec(f"q{i}", "Mohapi", "Palesa", "1978-05-21", "RA3052322", sex="F") for i in range(2)]
+    assignment = resolve([*p1, bridge, *p2])
+    assert assignment["q0"] != assignment["p0"]
+    assert assignment["q0"] == assignment["q1"]
+    assert partition(assignment) >= {frozenset({"p0", "p1", "p2"})}
+
+
+def test_cannot_link_is_respected_even_for_identical_records():
+    records = [rec("a", "Mokoena", "Thabo", "1985"), rec("b", "Mokoena", "Thabo", "1985"),
+               rec("c", "Mokoena", "Thabo", "1985")]
+    assignment = resolve(records, judgements=Judgements.of(cannot=[("a", "b")]))
+    assert assignment["a"] != assignment["b"]
+    assert assignment["c"] in (assignment["a"], assignment["b"])
+
+
+def test_must_link_is_respected_even_against_the_data():
+    records = [*THABO, rec("w", "Letsie", "Palesa", "1990-11-20", "RB5550001", sex="F")]
+    assignment = resolve(records, judgements=Judgements.of(must=[("w", "t2")]))
+    assert assignment["w"] == assignment["t0"] == assignment["t2"]
+
+
+def test_contradictory_judgements_are_refused():
+    with pytest.raises(JudgementConflict):
+        resolve(THABO, judgements=Judgements.of(must=[("t0", "t1")], cannot=[("t0", "t1")]))
+
+
+def test_incremental_attach_equals_batch_on_small_data():
+    people = [
+        ("Mokoena", "Thabo David", "1985-03-04", "RA1234567", "M"),
+        ("Letsie", "Palesa", "1990-11-20", "RB5550001", "F"),
+        ("van der Merwe", "Pieter", "1972-06-30", "A01234567", "M"),
+        ("Mokoena", "Thabo", "1992-08-15", "RC0000123", "M"),
+    ]
+    records = []
+    for i, (sur, given, dob, doc, sex) in enumerate(people):
+        records += [rec(f"{i}a", sur, given, dob, doc, sex=sex),
+                    rec(f"{i}b", sur.upper(), given.upper(), dob, doc, sex=sex),
+                    rec(f"{i}c", given, sur, dob, "", sex=sex),
+                    rec(f"{i}d", sur, given.split()[0], dob[:4], doc[:-1] + "9", sex=sex)]
+    batch = resolve(records)
+    index = TravellerIndex()
+    for r in records:
+        index.attach(r)
+    assert partition(index.assignment()) == partition(batch)
+    assert len(partition(batch)) == 4
+    assert {frozenset({f"{i}a", f"{i}b", f"{i}c", f"{i}d"}) for i in range(4)} == partition(batch)
+
+
+def test_detach_merge_split_and_judgements_persist():
+    records = [*THABO, rec("p", "Letsie", "Palesa", "1990-11-20", "RB5550001", sex="F")]
+    index = TravellerIndex.build(records)
+    thabo, palesa = index.key_of("t0"), index.key_of("p")
+    assert thabo != palesa
+
+    merged = index.merge(thabo, palesa)
+    assert set(index.members(merged)) == {"t0", "t1", "t2", "p"}
+
+    new_key = index.split(merged, ["t1"])
+    assert index.members(new_key) == ["t1"]
+    assert index.key_of("t0") != index.key_of("t1")
+    with pytest.raises(JudgementConflict):
+        index.merge(new_key, index.key_of("t0"))
+
+    # A later full resolution with the stored judgements keeps both decisions.
+    again = resolve(records, judgements=index.judgements)
+    assert again["t1"] != again["t0"]
+    assert again["p"] == again["t0"]
+
+    index.detach("t1")
+    assert index.traveller_count == 1
+    assert "t1" not in index.assignment()
+
+
+def test_config_threshold_is_a_parameter():
+    strict = ResolveConfig(link_threshold=0.99, weak_link_threshold=0.99)
+    assignment = resolve([THABO[0], rec("x", "Mokoena", "Thabo", "1985")], config=strict)
+    assert assignment["x"] != assignment["t0"]
+
+
+@pytest.mark.parametrize(("truth", "predicted", "expected"), [
+    pytest.param({1: "a", 2: "a", 3: "b"}, {1: "x", 2: "x", 3: "y"}, (1.0, 1.0), id="perfect"),
+    pytest.param({1: "a", 2: "a", 3: "a"}, {1: "x", 2: "x", 3: "y"}, (1.0, 1 / 3), id="split"),
+    pytest.param({1: "a", 2: "b", 3: "b"}, {1: "x", 2: "x", 3: "x"}, (1 / 3, 1.0), id="over-merged"),
+])
+def test_pairwise_metrics_from_contingency_counts(truth, predicted, expected):
+    m = pairwise_metrics(truth, predicted)
+    assert (m["precision"], m["recall"]) == pytest.approx(expected)
