@@ -28,6 +28,7 @@ from tip_cases.extensions import db, utcnow
 
 log = logging.getLogger("tsela.notifications.dispatch")
 DEFER_HOLD = timedelta(seconds=30)
+SLOW_FAILURE_MS = 1000
 
 
 @dataclass
@@ -108,7 +109,7 @@ def run_once(*, now: datetime | None = None, batch: int = 50, lease: timedelta =
              channels: dict[str, ch.Channel] | None = None, config: dict | None = None,
              rng: random.Random | None = None, worker: str | None = None) -> Stats:
     """Claim and send one batch. Destinations run in parallel threads; within one destination the
-    messages go in order and stop at the first failure (the rest wait for their next turn)."""
+    messages go in order and stop at the first slow failure (the rest wait for their next turn)."""
     from flask import current_app
 
     now = now or utcnow()
@@ -125,13 +126,15 @@ def run_once(*, now: datetime | None = None, batch: int = 50, lease: timedelta =
     results: queue.Queue = queue.Queue()
 
     def send_group(items: list[ch.Delivery]) -> None:
-        failed = False
+        stalled = False
         for d in items:
-            if failed:
+            if stalled:
                 results.put((d, None))  # not attempted: released without counting an attempt
                 continue
             result = ch.timed(channels[d.kind], d, now.timestamp())
-            failed = not result.ok
+            # A fast refusal (503, connection refused) costs nothing, so each message keeps its own
+            # schedule; a slow failure (timeout) would cost a timeout per message, so the rest wait.
+            stalled = not result.ok and result.duration_ms >= SLOW_FAILURE_MS
             results.put((d, result))
 
     threads = [threading.Thread(target=send_group, args=(items,), daemon=True, name=f"notify-{key}")
