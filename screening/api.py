@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,15 @@ def _token_only():
         resp.headers["WWW-Authenticate"] = 'Bearer realm="tsela"'
         return resp, 401
     return None
+
+
+MAX_ID = 2**31 - 1  # larger path ids cannot exist (and would overflow the database's integer)
+
+
+def _load(model, ident: int, action: str, **kw):
+    if ident > MAX_ID:
+        abort(404)
+    return get_or_404(model, ident, action, **kw)
 
 
 def _error(status: int, error: str, message: str, errors: list[tuple[str, str]] = ()) -> tuple[Response, int]:
@@ -195,7 +204,7 @@ def _replay(previous: IdempotencyRecord, request_hash: str):
 @bp.get("/crossings/<int:crossing_id>")
 @requires("crossing.view")
 def get_crossing(crossing_id: int):
-    crossing = get_or_404(Crossing, crossing_id, "crossing.view", audit_as="crossing")
+    crossing = _load(Crossing, crossing_id, "crossing.view", audit_as="crossing")
     return jsonify(crossing_json(crossing, _post_codes()))
 
 
@@ -243,7 +252,7 @@ def list_flags():
 @bp.post("/flags/<int:flag_id>/review")
 @requires("flag.review")
 def review(flag_id: int):
-    flag = get_or_404(Flag, flag_id, "flag.review")
+    flag = _load(Flag, flag_id, "flag.review")
     body = request.get_json(silent=True, force=True)
     if body is None:
         return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])

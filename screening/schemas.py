@@ -191,7 +191,7 @@ def openapi_document() -> dict[str, Any]:
     _, top = models_json_schema([(m, "validation" if m in (CrossingIn, CrossingBatch, ReviewIn) else "serialization")
                                  for m in models], ref_template="#/components/schemas/{model}")
     components = top.get("$defs", {})
-    id_param = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    id_param = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tsela border screening API", "version": "1.0.0",

@@ -27,6 +27,13 @@ from tip_cases.models import BorderPost, User
 bp = Blueprint("screening", __name__, url_prefix="/screening")
 
 
+def _get(model, ident: int, action: str, **kw):
+    """get_or_404, with ids too large for the database answered 404 instead of overflowing."""
+    if ident > 2**31 - 1:
+        abort(404)
+    return get_or_404(model, ident, action, **kw)
+
+
 def _posts() -> list[BorderPost]:
     return list(db.session.execute(select(BorderPost).order_by(BorderPost.name)).scalars())
 
@@ -88,7 +95,7 @@ def _review_form(flag: Flag) -> ReviewForm:
 @login_required
 @requires("flag.view")
 def flag(flag_id: int):
-    flag = get_or_404(Flag, flag_id, "flag.view", audit_as="flag")
+    flag = _get(Flag, flag_id, "flag.view", audit_as="flag")
     features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
     return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
                            features=features, rows=_compare(flag.crossing, flag.person, flag.features),
@@ -99,7 +106,7 @@ def flag(flag_id: int):
 @login_required
 @requires("flag.review")
 def review(flag_id: int):
-    flag = get_or_404(Flag, flag_id, "flag.review", audit_as="flag")
+    flag = _get(Flag, flag_id, "flag.review", audit_as="flag")
     form = _review_form(flag)
     decision = form.decision()
     if not form.validate_on_submit() or decision is None:
@@ -210,7 +217,7 @@ def crossings():
 @login_required
 @requires("crossing.view")
 def crossing(crossing_id: int):
-    crossing = get_or_404(Crossing, crossing_id, "crossing.view", audit_as="crossing")
+    crossing = _get(Crossing, crossing_id, "crossing.view", audit_as="crossing")
     return render_template("screening/crossing.html", crossing=crossing)
 
 
@@ -295,7 +302,7 @@ def person_new():
 @login_required
 @requires("poi.view")
 def person(person_id: int):
-    person = get_or_404(Person, person_id, "poi.view", audit_as="person")
+    person = _get(Person, person_id, "poi.view", audit_as="person")
     flags = db.session.execute(select(Flag).where(Flag.person_id == person.id)
                                .order_by(Flag.created_at.desc()).limit(50)).scalars().all()
     return render_template("screening/person.html", person=person, flags=flags, today=utcnow().date())
@@ -305,7 +312,7 @@ def person(person_id: int):
 @login_required
 @requires("poi.manage")
 def person_edit(person_id: int):
-    person = get_or_404(Person, person_id, "poi.manage", audit_as="person")
+    person = _get(Person, person_id, "poi.manage", audit_as="person")
     form = PersonForm()
     if request.method == "GET":
         _person_to_form(person, form)
