@@ -49,7 +49,7 @@ class CaseEditForm(FlaskForm):
 class StatusForm(FlaskForm):
     version = HiddenField()
     status = SelectField("New status", choices=[(s, STATUS_LABELS[s]) for s in ("Active", "FollowUp")])
-    comment = StringField("Comment", validators=[Length(max=300)])
+    comment = StringField("Comment on the status change", validators=[Length(max=300)])
     submit = SubmitField("Change status")
 
 
@@ -73,7 +73,7 @@ class ClosureRequestForm(FlaskForm):
 
 
 class ClosureDecisionForm(FlaskForm):
-    comment = TextAreaField("Comment", validators=[Length(max=2000)],
+    comment = TextAreaField("Manager's comment", validators=[Length(max=2000)],
                             description="Required when rejecting.")
     approve = SubmitField("Approve closure")
     reject = SubmitField("Reject closure")

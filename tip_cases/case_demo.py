@@ -1,0 +1,106 @@
+"""Demo cases owned by the demo user "investigator" (investigator2 is not on the team, to show record-level access).
+
+Idempotent: each case is looked up by its owner and title before it is created.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from tip_cases import services as svc
+from tip_cases.case_models import Case
+from tip_cases.extensions import db, utcnow
+from tip_cases.models import User
+
+TIP_TITLE = "Recruited on Facebook for domestic work in Gauteng"
+SMG_TITLE = "Minibus with nine Ethiopian nationals at Van Rooyen's Gate"
+
+
+def _user(username: str) -> User | None:
+    return db.session.execute(select(User).where(User.username == username)).scalar()
+
+
+def _exists(owner: User, title: str) -> bool:
+    return db.session.execute(select(Case.id).where(Case.owner_id == owner.id, Case.title == title)).first() is not None
+
+
+def _tip_case(owner: User, now) -> Case:
+    case = svc.open_case(owner, kind="trafficking", title=TIP_TITLE, priority="high", now=now - timedelta(days=12),
+                         summary="A 17-year-old from Maseru answered a Facebook post offering domestic work in "
+                                 "Johannesburg; her passport was taken on arrival and her wages withheld.").case
+    victim, _ = svc.add_person(
+        case, owner, role="victim", surname="Ntsane", given_names="Mamello", date_of_birth="2008-05",
+        sex="F", nationality="LSO", now=now - timedelta(days=12), context={
+            "trafficking_status": "PossibleVictimOfTrafficking", "status_decided_by": "Police",
+            "exploitation_types": ["ForcedLabour", "Servitude"], "forced_labour_industry": "T",
+            "methods_of_control": ["WithholdsDocuments", "TakesEarnings", "ExcessiveWorkingHours", "FalsePromises"],
+            "recruitment_method": "ThroughOnlineSocialNetworks", "recruitment_place": "Maseru",
+            "exploitation_place": "Soweto, Gauteng", "relationship_to_trafficker": "Acquainted",
+            "age_when_trafficked": 17})
+    svc.add_person(case, owner, role="perpetrator", surname="Ramokhele", given_names="Tsietsi",
+                   date_of_birth="~1986", sex="M", nationality="LSO",
+                   documents=[("passport", "RB9981234", "LSO")], screen_at_borders=True,
+                   context={"perpetrator_role": "RecruiterOrIntermediary",
+                            "role_details": "Posted the advert and paid the taxi fare"},
+                   now=now - timedelta(days=11))
+    for kind, days, place, country, text in (
+            ("Recruitment", 40, "Maseru", "LS", "Contacted through a Facebook group for job seekers"),
+            ("Transit", 35, "Maseru Bridge", "LS", "Crossed on foot with the recruiter"),
+            ("Exploitation", 34, "Soweto, Gauteng", "ZA", "Domestic work 7 days a week, no pay")):
+        svc.add_trafficking_event(case, owner, type=kind, event_date=(now - timedelta(days=days)).date(),
+                                  place=place, country=country, description=text, case_person_id=victim.id, now=now)
+    svc.record_consent(case, owner, case_person_id=victim.id, scopes=["interview", "purpose", "data_use",
+                                                                      "share_identifying"],
+                       share_with="Beautiful Dream shelter", retention="Ten years after the case closes",
+                       informed_of_withdrawal=True, given_by="guardian", given_by_name="Her aunt",
+                       now=now - timedelta(days=10))
+    svc.add_support_plan(case, owner, type="SocialCare", objectives="Safe shelter and family tracing",
+                         case_person_id=victim.id, planned_end=(now + timedelta(days=60)).date(), now=now)
+    # Sent three days ago with a 48-hour deadline: awaiting acknowledgement, and overdue.
+    svc.make_referral(case, owner, organisation="Beautiful Dream shelter", organisation_type="NGO",
+                      reason="AdditionalServicesRequired", details="Shelter, counselling and school placement",
+                      referred_on=(now - timedelta(days=3)).date(), case_person_id=victim.id,
+                      includes_identifying_data=True, now=now - timedelta(days=3))
+    svc.add_task(case, owner, title="Request the recruiter's Facebook records", assignee_id=owner.id,
+                 due_on=(now - timedelta(days=2)).date(), now=now - timedelta(days=9))
+    svc.add_task(case, owner, title="Interview the aunt in Mafeteng", assignee_id=owner.id,
+                 due_on=(now + timedelta(days=5)).date(), now=now)
+    svc.add_note(case, owner, body="SAPS Soweto confirms the address; a joint visit is being arranged.", now=now)
+    svc.change_stage(case, owner, "investigation", now=now)
+    return case
+
+
+def _smuggling_case(owner: User, now) -> Case:
+    case = svc.open_case(owner, kind="smuggling", title=SMG_TITLE, now=now - timedelta(days=30),
+                         summary="Nine adults without documents found in a minibus; the driver was paid per "
+                                 "passenger. All nine were returned through IOM's assisted return programme.").case
+    svc.add_person(case, owner, role="perpetrator", surname="Mofolo", given_names="Lehlohonolo",
+                   date_of_birth="1979-08-02", sex="M", nationality="LSO",
+                   context={"perpetrator_role": "Smuggler", "role_details": "Driver of the minibus"},
+                   now=now - timedelta(days=30))
+    svc.change_stage(case, owner, "investigation", now=now - timedelta(days=29))
+    svc.change_stage(case, owner, "referred_for_prosecution", now=now - timedelta(days=10))
+    svc.request_closure(case, owner, target_status="ClosedReferred",
+                        reason="Docket handed to the Director of Public Prosecutions; migrants returned home.",
+                        now=now - timedelta(days=1))
+    return case
+
+
+def load() -> list[str]:
+    owner = _user("investigator")
+    if owner is None:
+        return ["demo cases: skipped (no demo investigator)"]
+    now = utcnow()
+    created = []
+    if not _exists(owner, TIP_TITLE):
+        created.append(_tip_case(owner, now).reference)
+    if not _exists(owner, SMG_TITLE):
+        created.append(_smuggling_case(owner, now).reference)
+    db.session.commit()
+    if not created:
+        return ["demo cases: already present"]
+    return [f"demo cases: {', '.join(created)} (owner investigator; investigator2 is not on the team; "
+            f"a referral awaits acknowledgement, a task is overdue, a closure awaits the manager)",
+            f"  as of {date.today().isoformat()}"]
