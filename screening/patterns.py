@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from screening.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key, phonetic_key
+from screening.matching import DEFAULT, Identity, Prepared, name_feature, prepare, token_distance
+from screening.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key
 
 __all__ = [
     "GUARDIAN_ROLES",
@@ -98,6 +99,7 @@ class PatternConfig:
     identity_window_days: int = 90
     identity_min_documents: int = 3
     identity_min_names: int = 3
+    identity_same_name_score: float = 0.80  # engine name score at or above which two spellings are one name
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -315,16 +317,32 @@ def rule_no_return(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Cont
     return out
 
 
-def _name_signature(c: CrossingFact) -> frozenset[str]:
-    return frozenset(phonetic_key(canonical(t)) for t in name_tokens(f"{c.surname} {c.given_names}") if len(t) > 1)
+def _distinct_documents(numbers: Iterable[str]) -> list[str]:
+    """Documents that are not the same one misread: OCR-normalised, more than one edit apart."""
+    kept: list[str] = []
+    for n in numbers:
+        k = ocr_key(n)
+        if k and all(k != o and token_distance(k, o, 1) > 1 for o in kept):
+            kept.append(k)
+    return kept
+
+
+def _distinct_names(names: Iterable[tuple[str, str]], cfg: PatternConfig) -> list[Prepared]:
+    """Spellings the engine does not consider the same name (typos, initials, order, variants are one)."""
+    kept: list[Prepared] = []
+    for surname, given in names:
+        p = prepare(Identity(None, surname, given))
+        if p.variants and all(name_feature(p, o, DEFAULT).score < cfg.identity_same_name_score for o in kept):
+            kept.append(p)
+    return kept
 
 
 def rule_many_identities(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Context) -> list[RiskFinding]:
     """d) One traveller using several documents or name spellings within a short time.
 
-    Documents are compared OCR-normalised (an O/0 misread is not a second document); names by their
-    phonetic keys, order-free, and a name that is a subset of another (a dropped middle name, an
-    initial) is not counted as a different one.
+    Documents are compared OCR-normalised and one edit apart counts as a misread, not a second
+    document; names are compared with the engine's name feature, so a typo, an initial, a dropped
+    middle name, swapped order or an orthographic variant is the same name.
     """
     by_traveller: dict[Any, list[CrossingFact]] = defaultdict(list)
     for c in crossings:
@@ -341,8 +359,8 @@ def rule_many_identities(crossings: list[CrossingFact], cfg: PatternConfig, ctx:
             while cs[i].at - cs[start].at > window:
                 start += 1
             part = cs[start:i + 1]
-            docs = {ocr_key(c.document) for c in part if c.document}
-            names = _distinct_names([_name_signature(c) for c in part])
+            docs = _distinct_documents(dict.fromkeys(c.document for c in part if c.document))
+            names = _distinct_names(dict.fromkeys((c.surname, c.given_names) for c in part), cfg)
             if len(docs) >= cfg.identity_min_documents or len(names) >= cfg.identity_min_names:
                 found = (part, docs, names)
         if found is None:
@@ -357,11 +375,6 @@ def rule_many_identities(crossings: list[CrossingFact], cfg: PatternConfig, ctx:
         out.append(RiskFinding("many_identities", (traveller,), tuple(c.crossing_id for c in part), tuple(evidence),
                                "high" if len(evidence) == 2 else "medium"))
     return out
-
-
-def _distinct_names(signatures: list[frozenset[str]]) -> set[frozenset[str]]:
-    unique = {s for s in signatures if s}
-    return {s for s in unique if not any(s < o for o in unique)}
 
 
 def rule_suspect_companion(crossings: list[CrossingFact], cfg: PatternConfig,
