@@ -373,6 +373,13 @@ def run_patterns(n: int, args) -> None:
     rng = random.Random(args.seed + 12)
     planted = plant_patterns(persons, rows, rng, days, args.plant)
     suspects = planted.pop("_suspects")
+    if not args.raw_renewals:
+        # The generator draws a fresh passport number for every "renewed" observation, which reads
+        # exactly like a traveller with several passports. A renewal is one new number per person.
+        renewed: dict[int, str] = {}
+        for r in rows:
+            if "doc_renewed" in r["noise"] and r["document_number"]:
+                r["document_number"] = renewed.setdefault(r["person_id"], r["document_number"])
     now = START + timedelta(days=days + 1)
     dates: dict[str, object] = {}
 
@@ -437,6 +444,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--probes", type=int, default=2000, help="new crossings attached one by one")
     parser.add_argument("--pattern-crossings", type=int, default=100_000)
     parser.add_argument("--plant", type=int, default=40, help="planted instances of each pattern")
+    parser.add_argument("--raw-renewals", action="store_true",
+                        help="pattern data: keep the generator's new passport number per renewed observation")
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--worker", choices=("resolve", "splink"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
