@@ -131,7 +131,8 @@ class CandidateIndex:
         self._free: list[int] = []
         self._name_year: dict[tuple[str, int], list[int]] = {}
         self._dates: dict[int, int | list[int]] = {}  # exact date of birth (ordinal) -> slot(s)
-        self._interned_dates: dict[PartialDate, PartialDate] = {}
+        # One copy of each name token, token tuple, date, country and document type (see prepare()).
+        self._shared: dict = {}
         self._documents: dict[str, int | list[int]] = {}  # OCR key -> slot(s)
         self._min_year = 9999
         self._max_year = 0
@@ -160,9 +161,9 @@ class CandidateIndex:
         """Index an identity; an id already present is replaced (same as `update`)."""
         if identity.id in self._slot_of:
             self.remove(identity.id)
-        p = prepare(identity)
+        p = prepare(identity, shared=self._shared)
         if p.dob is not None:
-            p.dob = self._interned_dates.setdefault(p.dob, p.dob)
+            p.dob = self._shared.setdefault(p.dob, p.dob)
         slot = self._free.pop() if self._free else len(self._slots)
         if slot == len(self._slots):
             self._slots.append(p)
@@ -225,18 +226,18 @@ class CandidateIndex:
             w = cfg.block_estimated_year_window if p.dob.precision == "estimated" else cfg.block_year_window
             years = [_UNKNOWN_YEAR, *range(p.dob.year - w, p.dob.year + w + 1)]
         get = self._name_year.get
+        buckets = [[b for y in years if (b := get((k, y)))] for k in keys]
         counts: Counter[int] = Counter()
-        for k in keys:
+        for bs in buckets:
             # Each slot sits in one year bucket per key, so a count is a number of distinct shared keys.
-            counts.update(chain.from_iterable(get((k, y), _EMPTY) for y in years))
+            counts.update(chain.from_iterable(bs))
         if len(keys) >= 2:
             out.update(s for s, n in counts.items() if n >= 2)
             # A rare name shared alone still routes (a typo may have broken the other key): its
             # buckets are small by definition, so this costs little and rescues year-only probes.
-            for k in keys:
-                pool = [s for y in years for s in get((k, y), _EMPTY)]
-                if len(pool) <= cfg.max_rare_key_pool:
-                    out.update(pool)
+            for bs in buckets:
+                if sum(map(len, bs)) <= cfg.max_rare_key_pool:
+                    out.update(chain.from_iterable(bs))
         elif len(counts) <= cfg.max_single_key_pool:
             out.update(counts)
         ordinal = _exact_ordinal(p.dob)

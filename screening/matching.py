@@ -232,6 +232,7 @@ class MatchConfig:
     birth_year_span: int = 60  # persons of interest are born over about this many years
     initial_share: float = 0.08  # chance that an initial agrees by accident
     namesake_bonus_min_name: float = 0.90  # a rare-name bonus needs at least this name score
+    namesake_min_population: int = 10_000  # ... and a frequency table of at least this many persons
     # Blocking (used by the index).
     block_year_window: int = 1
     block_estimated_year_window: int = 2
@@ -276,19 +277,26 @@ class Prepared:
         self.documents: tuple[tuple[str, str, str | None, str | None], ...] = documents
 
 
-_interned: dict[str, str] = {}
+def _canon_tokens(s: str, shared: dict | None) -> tuple[str, ...]:
+    tokens = tuple(canonical(tok) for tok in name_tokens(s))
+    if shared is None:
+        return tokens
+    return shared.setdefault(tokens, tuple(shared.setdefault(t, t) for t in tokens))
 
 
-def _canon_tokens(s: str) -> tuple[str, ...]:
-    # Interning makes the million prepared identities share one copy of "mokwena".
-    return tuple(_interned.setdefault(t, t) for t in (canonical(tok) for tok in name_tokens(s)))
+def prepare(identity: Identity, *, shared: dict | None = None) -> Prepared:
+    """Normalise an identity for repeated comparison.
 
+    `shared` is an interning table owned by a long-lived holder (the index): the million prepared
+    identities then share one copy of "mokwena", ("mokwena",), "LSO" and "P". Probes are prepared
+    without it, so a stream of crossings (and their typos) does not grow any table.
+    """
+    def keep(x):
+        return x if shared is None or x is None else shared.setdefault(x, x)
 
-def prepare(identity: Identity) -> Prepared:
-    """Normalise an identity for repeated comparison."""
     variants = []
     for sur, given in ((identity.surname, identity.given_names), *identity.aliases):
-        v = (_canon_tokens(sur), _canon_tokens(given))
+        v = (_canon_tokens(sur, shared), _canon_tokens(given, shared))
         if (v[0] or v[1]) and v not in variants:
             variants.append(v)
     docs = []
@@ -296,11 +304,11 @@ def prepare(identity: Identity) -> Prepared:
         n = normalize_document(d.number)
         if n:
             k = ocr_key(n)
-            country, kind = (d.country or "").upper() or None, (d.type or "").upper() or None
+            country, kind = keep((d.country or "").upper() or None), keep((d.type or "").upper() or None)
             docs.append((n, n if k == n else k, country, kind))
     sex = identity.sex if identity.sex in ("M", "F") else None  # "X" and unknown do not discriminate
     return Prepared(identity.id, tuple(variants), identity.dob, sex,
-                    (identity.nationality or "").upper() or None, tuple(docs))
+                    keep((identity.nationality or "").upper() or None), tuple(docs))
 
 
 # --- Feature: name ---------------------------------------------------------------------------------
@@ -692,11 +700,12 @@ def namesake_feature(features: list[FeatureResult], cfg: MatchConfig) -> Feature
     expected = max(freq.total - 1, 0) * name.chance * dob.chance
     adjust = -cfg.namesake_step * math.log10(max(expected, 1e-12) / cfg.namesake_neutral)
     adjust = min(max(adjust, -cfg.namesake_max_penalty), cfg.namesake_max_bonus)
-    if adjust > 0 and (name.score < cfg.namesake_bonus_min_name
+    if adjust > 0 and (name.score < cfg.namesake_bonus_min_name or freq.total < cfg.namesake_min_population
                        or any(f.verdict == "disagree" for f in features)):
         # Rarity makes agreement convincing only when the name really agrees (a typo, an initial or a
         # missing middle name at most) and nothing contradicts it (sex, nationality, an ID number): it
-        # must not lift a pair that is already in doubt over the threshold.
+        # must not lift a pair that is already in doubt over the threshold. And only a large table can
+        # tell that a name is rare: in a list of 50 persons every name looks unique.
         adjust = 0.0
     what = _birth_phrase(dob.chance, cfg)
     if adjust <= -0.005:

@@ -191,6 +191,13 @@ def test_name_frequency_weighting(probe, candidate, flagged, phrase):
     assert (result.score >= WEIGHTED.flag_threshold) is flagged, (result.score, result.explanations)
 
 
+def test_a_small_table_cannot_make_a_name_rare():
+    probe, candidate = rare(surname="Ramokohro", dob="1985", doc=""), rare()
+    small = MatchConfig(frequencies=NameFrequencies({"ramokhoro": 1, "tlotliso": 1}, total=40))
+    assert match(probe, candidate, small).score == pytest.approx(match(probe, candidate).score)
+    assert match(probe, candidate, WEIGHTED).score > match(probe, candidate).score
+
+
 def test_without_a_frequency_table_the_score_is_the_field_features_alone():
     plain = match(person(dob="1985", doc=""), BASE)
     assert "namesakes" not in {f.name for f in plain.features}
