@@ -51,7 +51,7 @@ class Case(db.Model):
     persons: Mapped[list[CasePerson]] = relationship(back_populates="case", cascade="all, delete-orphan",
                                                      order_by="CasePerson.id")
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", cascade="all, delete-orphan",
-                                                   order_by="CaseEvent.id.desc()")
+                                                   order_by=lambda: [CaseEvent.at.desc(), CaseEvent.id.desc()])
 
     def __repr__(self) -> str:
         return f"<Case {self.id} {self.reference}>"

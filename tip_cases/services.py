@@ -730,12 +730,16 @@ def make_referral(case: Case, actor: User, *, organisation: str, organisation_ty
            f"{ref.ack_due_at:%Y-%m-%d %H:%M} UTC", now, {"referral_id": ref.id})
     _audit("case.referral", "case", case.id, referral_id=ref.id, case_person_id=ref.case_person_id,
            identifying=ref.includes_identifying_data, consent_id=ref.consent_id, override=bool(override_by))
+    # Field names follow notifications.rules: identifying fields leave only where the agency's profile
+    # allows them and `consent` (or `consent_override`) is set.
     data = {"case_id": case.id, "referral_id": ref.id, "agency_id": agency_id, "organisation": ref.organisation,
-            "reason": reason, "ack_due_at": ref.ack_due_at.isoformat()}
+            "reason": reason, "status": ref.status, "due": ref.ack_due_at.isoformat(),
+            "consent": ref.consent_id is not None, "consent_override": ref.override_by_id}
     if ref.includes_identifying_data and cp is not None:
         person = cp.person
-        data["person"] = {"surname": person.surname, "given_names": person.given_names,
-                          "dob": person.dob_text, "sex": person.sex, "nationality": person.nationality}
+        data.update(person_name=person.display_name, date_of_birth=person.dob_text or None, sex=person.sex,
+                    nationality=person.nationality,
+                    document_number=person.documents[0].number if person.documents else None)
     publish("referral.made", ref=case.reference, subject_type="referral", subject_id=ref.id, kind=case.kind,
             priority=case.priority, data=data, now=now)
     return ref

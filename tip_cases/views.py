@@ -208,8 +208,15 @@ def detail(case_id: int):
     ctx["now"] = utcnow()
     ctx["today"] = ctx["now"].date()
     if editable:
-        ctx["status_form"] = StatusForm(prefix="st", version=case.version)
-        ctx["stage_form"] = StageForm(prefix="sg", version=case.version)
+        # Offer only the moves the workflow tables allow from here.
+        status_form = StatusForm(prefix="st", version=case.version)
+        status_form.status.choices = [c for c in status_form.status.choices
+                                      if c[0] in svc.STATUS_TRANSITIONS.get(case.status, ())]
+        ctx["status_form"] = status_form if status_form.status.choices else None
+        stage_form = StageForm(prefix="sg", version=case.version)
+        stage_form.stage.choices = [c for c in stage_form.stage.choices
+                                    if c[0] in svc.STAGE_TRANSITIONS.get(case.stage, ())]
+        ctx["stage_form"] = stage_form if stage_form.stage.choices else None
         ctx["closure_form"] = ClosureRequestForm(prefix="cl")
         team = TeamForm(prefix="tm", members=[m.user_id for m in case.team])
         team.members.choices = [c for c in _staff_choices() if c[0] != case.owner_id]
@@ -668,5 +675,5 @@ def download_evidence(evidence_id: int):
 def timeline(case_id: int):
     case = get_or_404(Case, case_id, "case.view", audit_as="case")
     events = db.session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                .order_by(CaseEvent.id)).scalars().all()
+                                .order_by(CaseEvent.at, CaseEvent.id)).scalars().all()
     return render_template("cases/timeline.html", case=case, events=events)

@@ -336,3 +336,23 @@ def test_concurrent_person_context_edit_is_refused(app):
         svc.update_person_context(victim, case.owner, {"recruitment_place": "Leribe"}, expected_version=1, now=NOW)
     assert [(c.field, c.new_value) for c in exc.value.changes] == [("recruitment_place", "Maseru")]
     assert db.session.get(CasePerson, victim.id).recruitment_place == "Maseru"
+
+
+def test_case_events_are_published_in_the_same_transaction(app):
+    from notifications.models import NotificationEvent
+
+    case = make_case()
+    victim = add_victim(case, case.owner)
+    svc.record_consent(case, case.owner, case_person_id=victim.id, scopes=["share_identifying"],
+                       share_with="Shelter", now=NOW)
+    svc.make_referral(case, case.owner, organisation="Shelter", organisation_type="NGO",
+                      reason="AdditionalServicesRequired", referred_on=date(2026, 11, 20), case_person_id=victim.id,
+                      includes_identifying_data=True, now=NOW)
+    db.session.rollback()  # nothing published survives a rolled-back change
+    assert [e.event for e in db.session.execute(select(NotificationEvent)).scalars()] == ["case.opened"]
+    svc.make_referral(case, case.owner, organisation="Shelter", organisation_type="NGO",
+                      reason="AdditionalServicesRequired", referred_on=date(2026, 11, 20), now=NOW)
+    db.session.commit()
+    events = db.session.execute(select(NotificationEvent).order_by(NotificationEvent.id)).scalars().all()
+    assert [(e.event, e.ref) for e in events] == [("case.opened", case.reference), ("referral.made", case.reference)]
+    assert "Mokoena" not in str([e.data for e in events])
