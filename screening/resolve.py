@@ -55,7 +55,7 @@ from screening.matching import (
     sex_feature,
     token_distance,
 )
-from screening.normalize import PartialDate, phonetic_key
+from screening.normalize import PartialDate, canonical, name_tokens, phonetic_key
 
 __all__ = [
     "Judgements",
@@ -166,21 +166,26 @@ def _store_keys(p: Prepared, min_doc: int) -> list[int]:
     return keys
 
 
-def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int]]:
-    """Keys a new profile looks up, by route: documents, name pairs x years, name x exact dates."""
+def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
+    the keys it is then stored under (the same as `_store_keys`, computed once)."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
     names = _name_keys(p)
+    name_pairs = list(combinations(names, 2))
+    year = p.dob.year if p.dob is not None else 0
+    own_pairs = [hash((_PAIR, a, b, year)) for a, b in name_pairs]
     if p.dob is None:
-        years = [0]
+        years = []
     else:
         w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
-        years = [0, *range(p.dob.year - w, p.dob.year + w + 1)]
-    pairs = [hash((_PAIR, a, b, y)) for a, b in combinations(names, 2) for y in years]
-    dates = []
-    if _exact_ordinal(p.dob) is not None:
-        variants = _date_variants(p.dob)
-        dates = [hash((_DATE, k, o)) for k in names for o in variants]
-    return docs, pairs, dates
+        years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
+    pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
+    dates, own_dates = [], []
+    ordinal = _exact_ordinal(p.dob)
+    if ordinal is not None:
+        own_dates = [hash((_DATE, k, ordinal)) for k in names]
+        dates = own_dates + [hash((_DATE, k, o)) for k in names for o in _date_variants(p.dob) if o != ordinal]
+    return docs, pairs, dates, docs + own_pairs + own_dates
 
 
 # --- the index -------------------------------------------------------------------------------------
@@ -213,7 +218,8 @@ class TravellerIndex:
         self._slot_of_profile: dict[tuple, int] = {}  # normalised content -> slot (unjudged records)
         self._buckets: dict[int, int | list[int]] = {}
         self._variant_ids: dict[tuple, int] = {}
-        self._names_cache: dict[tuple[str, str], tuple] = {}
+        self._names_cache: dict[tuple, tuple] = {}
+        self._token_cache: dict[str, tuple[str, ...]] = {}
         self._docs_cache: dict[tuple, tuple] = {}
         self._name_cache: dict[tuple[int, int], tuple[float, Any]] = {}
         self._cannot: dict[Any, set] = {}
@@ -437,18 +443,31 @@ class TravellerIndex:
         return self._travellers[self._tnum_of_key[key]]
 
     def _prepare(self, r: TravellerRecord) -> Prepared:
-        """The engine's `prepare`, memoised per name and per document set (a million crossings repeat
-        a few hundred thousand spellings)."""
-        names = self._names_cache.get((r.surname, r.given_names))
-        if names is None:
-            names = prepare(Identity(None, r.surname or "", r.given_names or "")).variants
-            self._names_cache[(r.surname, r.given_names)] = names
-        docs = self._docs_cache.get(r.documents) if r.documents else ()
-        if docs is None:
-            docs = prepare(Identity(None, documents=list(r.documents))).documents
-            self._docs_cache[r.documents] = docs
+        """What the engine's `prepare(r.identity())` returns, memoised per name string.
+
+        A million crossings repeat a few tens of thousands of surnames and given names; normalising
+        each string once is most of the resolve time saved. A record has no aliases, which keeps this
+        equal to `prepare` (tests/unit/test_resolve.py checks that it is).
+        """
+        cache = self._token_cache
+        sur = cache.get(r.surname)
+        if sur is None:
+            sur = cache[r.surname] = tuple(canonical(t) for t in name_tokens(r.surname))
+        given = cache.get(r.given_names)
+        if given is None:
+            given = cache[r.given_names] = tuple(canonical(t) for t in name_tokens(r.given_names))
+        variants = self._names_cache.get((sur, given))
+        if variants is None:
+            variants = self._names_cache[(sur, given)] = ((sur, given),) if sur or given else ()
+        docs: tuple = ()
+        if r.documents:
+            docs = self._docs_cache.get(r.documents)
+            if docs is None:
+                docs = prepare(Identity(None, documents=list(r.documents))).documents
+                if len(self._docs_cache) < 100_000:
+                    self._docs_cache[r.documents] = docs
         sex = r.sex if r.sex in ("M", "F") else None  # as prepare(): "X" and unknown do not discriminate
-        return Prepared(r.crossing_id, names, r.dob, sex, (r.nationality or "").upper() or None, docs)
+        return Prepared(r.crossing_id, variants, r.dob, sex, (r.nationality or "").upper() or None, docs)
 
     def _signature(self, p: Prepared) -> tuple:
         return (p.variants, p.dob, p.sex, p.nationality, p.documents)
@@ -479,10 +498,12 @@ class TravellerIndex:
             self._slot_of_profile[sig] = slot
         return slot
 
-    def _index_slot(self, slot: int, tnum: int) -> None:
+    def _index_slot(self, slot: int, tnum: int, keys: list[int] | None = None) -> None:
         """File a profile under its keys, skipping keys a live profile of its traveller already holds."""
         buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
-        for k in _store_keys(profiles[slot], self.config.match.min_document_length):
+        if keys is None:
+            keys = _store_keys(profiles[slot], self.config.match.min_document_length)
+        for k in keys:
             cur = buckets.get(k)
             if cur is None:
                 buckets[k] = slot
@@ -568,9 +589,10 @@ class TravellerIndex:
         unit_ids = [c for _, _, ids in parts for c in ids]
         scored: dict[int, tuple[float, int, bool]] = {}
         floor = cfg.weak_link_threshold
+        store: dict[int, list[int]] = {}
         for slot in slots:
             p = self._profiles[slot]
-            docs, pairs, dates = _probe_keys(p, cfg)
+            docs, pairs, dates, store[slot] = _probe_keys(p, cfg)
             seen = self._candidates((docs,), {})
             strong = False
             for tnum, rep in seen.items():
@@ -601,11 +623,11 @@ class TravellerIndex:
                 continue
             allowed.append((tnum, s, rep, doc_agree))
         if not allowed:
-            return self._found(slots, unit_ids), None, 0.0
+            return self._found(slots, unit_ids, store), None, 0.0
         best, best_s, best_rep, best_doc = allowed[0]
         if best_s < cfg.link_threshold and len(allowed) > 1:
             # A weak link is taken only when it is the one traveller in reach.
-            return self._found(slots, unit_ids), None, best_s
+            return self._found(slots, unit_ids, store), None, best_s
         # A second traveller fitting as well is the same person split earlier, or a namesake.
         join = [best]
         for tnum, s, _rep, doc_agree in allowed[1:]:
@@ -614,7 +636,7 @@ class TravellerIndex:
             if s >= cfg.merge_threshold and best_s >= cfg.merge_threshold and self._founders_agree(best, tnum):
                 join.append(tnum)
             elif not best_doc and len(join) == 1:
-                return self._found(slots, unit_ids), None, best_s
+                return self._found(slots, unit_ids, store), None, best_s
         for s in slots:
             self._traveller_of[s] = best
         t = self._travellers[best]
@@ -623,7 +645,7 @@ class TravellerIndex:
         if unit.judged:
             t.judged = (t.judged or set()) | unit.judged
         for s in slots:
-            self._index_slot(s, best)
+            self._index_slot(s, best, store[s])
         for other in join[1:]:
             if self._may_join(self._travellers[best], self._travellers[other]):
                 best = self._union(best, other)
@@ -640,7 +662,7 @@ class TravellerIndex:
         floor = self.config.weak_link_threshold
         return self._score(fa, fb, floor)[0] >= floor
 
-    def _found(self, slots: list[int], unit_ids: list) -> int:
+    def _found(self, slots: list[int], unit_ids: list, store: dict[int, list[int]]) -> int:
         tnum = self._next_traveller
         self._next_traveller += 1
         t = _Traveller(unit_ids[0], slots[0])
@@ -652,7 +674,7 @@ class TravellerIndex:
         for s in slots:
             self._traveller_of[s] = tnum
         for s in slots:
-            self._index_slot(s, tnum)
+            self._index_slot(s, tnum, store[s])
         return tnum
 
     def _union(self, a: int, b: int) -> int:

@@ -163,3 +163,17 @@ def test_config_threshold_is_a_parameter():
 def test_pairwise_metrics_from_contingency_counts(truth, predicted, expected):
     m = pairwise_metrics(truth, predicted)
     assert (m["precision"], m["recall"]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("record", [
+    rec("a", "van der Merwe", "Pieter Jacobus", "1972-06-30", "A0123456 7", nat="zaf"),
+    rec("b", "MOKOENA", "T.", "1985", "", sex="X"),
+    rec("c", "", "", None, "RA12345G7"),
+    rec("d", "Tšabalala", "'Mathato", "1990-02", "RB5550001", sex="F"),
+], ids=lambda r: r.crossing_id)
+def test_memoised_prepare_equals_the_engine(record):
+    """The index normalises each name string once; the result must be exactly the engine's."""
+    from screening.matching import prepare
+
+    mine, engine = TravellerIndex()._prepare(record), prepare(record.identity())
+    assert [getattr(mine, f) for f in mine.__slots__] == [getattr(engine, f) for f in engine.__slots__]
