@@ -21,8 +21,8 @@ from sqlalchemy.orm import selectinload
 from notifications.services import publish
 from screening.index import CandidateIndex
 from screening.matching import DEFAULT, Document, Identity, name_feature, prepare
-from screening.models import Crossing, Flag, Person
-from screening.normalize import parse_partial_date
+from screening.models import Crossing, Flag, Person, PersonAlias, PersonDocument
+from screening.normalize import name_tokens, ocr_key, parse_partial_date, phonetic_key
 from tip_cases import audit, htcds
 from tip_cases.access import can, scope_filter
 from tip_cases.case_models import (
@@ -489,6 +489,50 @@ def update_person_context(cp: CasePerson, actor: User, data: dict, *, expected_v
     return changes
 
 
+def _blocking_keys(names: list[tuple[str, str]], documents: list[str]) -> set[str]:
+    keys = {"n:" + phonetic_key(t) for sur, given in names for t in name_tokens(f"{sur} {given}") if len(t) > 1}
+    return keys | {"d:" + ocr_key(d) for d in documents if len(ocr_key(d)) >= DEFAULT.min_document_length}
+
+
+def _match_pool(cp: CasePerson) -> tuple[list[CasePerson], list[Person]]:
+    """Persons in other cases and active alert-list persons sharing a name key or a document with `cp`.
+
+    A cheap pass over plain columns (no ORM objects) keeps matching fast as the number of cases grows;
+    the matcher's own index (which blocks on the same keys) then scores the few that remain.
+    """
+    me = cp.person
+    probe_keys = _blocking_keys([(me.surname, me.given_names), *((a.surname, a.given_names) for a in me.aliases)],
+                                [d.number for d in me.documents])
+    in_other_cases = select(CasePerson.person_id).where(CasePerson.case_id != cp.case_id)
+    alert_ids = select(Person.id).where(Person.screening_active.is_(True), Person.id != me.id,
+                                        ~Person.id.in_(select(CasePerson.person_id)))
+    pool = in_other_cases.union(alert_ids).subquery()
+    names: dict[int, list[tuple[str, str]]] = {}
+    docs: dict[int, list[str]] = {}
+    for pid, sur, given in db.session.execute(select(Person.id, Person.surname, Person.given_names)
+                                              .where(Person.id.in_(select(pool)))):
+        names.setdefault(pid, []).append((sur or "", given or ""))
+    for pid, sur, given in db.session.execute(select(PersonAlias.person_id, PersonAlias.surname,
+                                                     PersonAlias.given_names)
+                                              .where(PersonAlias.person_id.in_(select(pool)))):
+        names.setdefault(pid, []).append((sur or "", given or ""))
+    for pid, number in db.session.execute(select(PersonDocument.person_id, PersonDocument.number)
+                                          .where(PersonDocument.person_id.in_(select(pool)))):
+        docs.setdefault(pid, []).append(number)
+    blocked = {pid for pid in names.keys() | docs.keys()
+               if pid == me.id or _blocking_keys(names.get(pid, []), docs.get(pid, [])) & probe_keys}
+    if not blocked:
+        return [], []
+    others = db.session.execute(
+        select(CasePerson).where(CasePerson.case_id != cp.case_id, CasePerson.person_id.in_(blocked))
+        .options(selectinload(CasePerson.person).selectinload(Person.aliases),
+                 selectinload(CasePerson.person).selectinload(Person.documents))).scalars().all()
+    alerts = db.session.execute(
+        select(Person).where(Person.id.in_(blocked), Person.id.in_(alert_ids))
+        .options(selectinload(Person.aliases), selectinload(Person.documents))).scalars().all()
+    return others, alerts
+
+
 def find_person_matches(cp: CasePerson, actor, *, now: datetime, threshold: float | None = None) -> list[PersonMatch]:
     """Match a person in a case against persons in every other case and active alert-list persons.
 
@@ -496,15 +540,7 @@ def find_person_matches(cp: CasePerson, actor, *, now: datetime, threshold: floa
     published so the other case's owner is told.
     """
     threshold = DEFAULT.flag_threshold if threshold is None else threshold
-    others = db.session.execute(
-        select(CasePerson).where(CasePerson.case_id != cp.case_id)
-        .options(selectinload(CasePerson.person).selectinload(Person.aliases),
-                 selectinload(CasePerson.person).selectinload(Person.documents))).scalars().all()
-    in_cases = select(CasePerson.person_id)
-    alerts = db.session.execute(
-        select(Person).where(Person.screening_active.is_(True), Person.id != cp.person_id,
-                             ~Person.id.in_(in_cases))
-        .options(selectinload(Person.aliases), selectinload(Person.documents))).scalars().all()
+    others, alerts = _match_pool(cp)
     probe = _identity(cp.person, ("probe", cp.id))
     index = CandidateIndex.build([_identity(o.person, ("cp", o.id)) for o in others]
                                  + [_identity(p, ("poi", p.id)) for p in alerts])
@@ -856,21 +892,40 @@ class SearchFilters:
 
 
 def _name_hits(q: str, threshold: float = 0.6) -> dict[int, float]:
-    """Case ids whose persons' names (or aliases) fuzzily match the query, with the best name score."""
+    """Case ids whose persons' names (or aliases) fuzzily match the query, with the best name score.
+
+    Blocks first on the phonetic key of any name token (as the screening index does), so only
+    persons sharing a key are scored by the matcher's name feature.
+    """
     tokens = q.split()
-    if not tokens:
+    keys = {phonetic_key(t) for t in name_tokens(q) if len(t) > 1}
+    if not tokens or not keys:
+        return {}
+    names: dict[int, list[tuple[str, str]]] = {}
+    rows = db.session.execute(select(Person.id, Person.surname, Person.given_names)
+                              .where(Person.id.in_(select(CasePerson.person_id)))).all()
+    alias_rows = db.session.execute(select(PersonAlias.person_id, PersonAlias.surname, PersonAlias.given_names)
+                                    .where(PersonAlias.person_id.in_(select(CasePerson.person_id)))).all()
+    for pid, sur, given in [*rows, *alias_rows]:
+        names.setdefault(pid, []).append((sur or "", given or ""))
+    blocked = [pid for pid, variants in names.items()
+               if any(phonetic_key(t) in keys for sur, given in variants for t in name_tokens(f"{sur} {given}"))]
+    if not blocked:
         return {}
     probes = [prepare(Identity(id=0, surname="", given_names=q)),
               prepare(Identity(id=0, surname=tokens[-1], given_names=" ".join(tokens[:-1]))),
               prepare(Identity(id=0, surname=tokens[0], given_names=" ".join(tokens[1:])))]
-    rows = db.session.execute(select(CasePerson.case_id, Person).join(Person, Person.id == CasePerson.person_id)
-                              .options(selectinload(Person.aliases))).all()
-    out: dict[int, float] = {}
-    for case_id, person in rows:
-        cand = prepare(_identity(person, person.id))
+    best_by_person: dict[int, float] = {}
+    for pid in blocked:
+        first, *aliases = names[pid]
+        cand = prepare(Identity(id=pid, surname=first[0], given_names=first[1], aliases=aliases))
         best = max((name_feature(p, cand, DEFAULT).score or 0.0) for p in probes)
-        if best >= threshold and best > out.get(case_id, 0.0):
-            out[case_id] = best
+        if best >= threshold:
+            best_by_person[pid] = best
+    out: dict[int, float] = {}
+    for case_id, pid in db.session.execute(select(CasePerson.case_id, CasePerson.person_id)
+                                           .where(CasePerson.person_id.in_(best_by_person))):
+        out[case_id] = max(out.get(case_id, 0.0), best_by_person[pid])
     return out
 
 

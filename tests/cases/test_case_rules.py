@@ -356,3 +356,16 @@ def test_case_events_are_published_in_the_same_transaction(app):
     events = db.session.execute(select(NotificationEvent).order_by(NotificationEvent.id)).scalars().all()
     assert [(e.event, e.ref) for e in events] == [("case.opened", case.reference), ("referral.made", case.reference)]
     assert "Mokoena" not in str([e.data for e in events])
+
+
+def test_matching_finds_alert_list_persons_and_shared_documents(app):
+    from tests.screening.builders import make_person
+
+    alert = make_person(surname="Ramokhele", given_names="Tsietsi", dob="1986-02-11", sex="M",
+                        category="suspect", alert_kind="suspect", documents=[("P", "RB9981234", "LSO")])
+    case = make_case()
+    # Another spelling, another year, but the same passport number (typed with O for 0).
+    _cp, matches = svc.add_person(case, case.owner, role="perpetrator", surname="Ramokgele", given_names="T",
+                                  documents=[("passport", "RB998I234", "LSO")], now=NOW)
+    assert [(m.other_person_id, m.other_case_person_id) for m in matches] == [(alert.id, None)]
+    assert any("ocument" in e for e in matches[0].explanations)
