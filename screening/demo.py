@@ -73,7 +73,7 @@ MATCHING_CROSSINGS = [
     ("DEMO-M-003", "MSB", 26, "entry", "Khumalo", "Nomvula", "F", "1998-02-19", "ZAF", "AO5512873", None),
     ("DEMO-M-004", "MSB", 50, "exit", "Vandermerwe", "J.", "M", "1972-08-08", "ZAF", "M00123987", None),
     ("DEMO-M-005", "MPB", 2, "entry", "DLAMINI", "SIPHO", "M", "1976-11-30", "ZAF", "76113O5123085", "G-MPB-1"),
-    ("DEMO-M-006", "MPB", 5, "exit", "Lerato", "Mohapi", "F", "2004", "LSO", "", None),
+    ("DEMO-M-006", "MPB", 5, "exit", "Lerato", "Mohapi", "F", "2004-06-22", "LSO", "", None),
     ("DEMO-M-007", "MPB", 30, "exit", "Ramaboea", "Mpho", "M", "1990-03-03", "LSO", "RB0099812", None),
     # Near-namesakes that must not flag: same surname, different person.
     ("DEMO-M-008", "MSB", 4, "entry", "Letsie", "Thabo", "M", "1992-02-11", "LSO", "RB7781120", None),

@@ -44,6 +44,13 @@ class CrossingIn(_Model):
     travel_group: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         None, description="Any id shared by people who crossed together (same vehicle, same family).")
 
+    @field_validator("border_post", "sex", "date_of_birth", "nationality", "document_type", "document_number",
+                     "document_country", "address", "purpose", "vehicle_registration", "travel_group", mode="before")
+    @classmethod
+    def _empty_is_unknown(cls, v: Any) -> Any:
+        """Border systems send "" for an unknown value; it means the same as null."""
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("date_of_birth")
     @classmethod
     def _real_date(cls, v: str | None) -> str | None:

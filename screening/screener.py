@@ -15,11 +15,12 @@ from datetime import date
 
 from flask import current_app
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from screening.index import CandidateIndex
 from screening.matching import DEFAULT, Document, Identity, MatchConfig
-from screening.models import Person, ScreeningState
+from screening.models import Person, PersonAlias, PersonDocument, ScreeningState
+from screening.normalize import PartialDate
 
 log = logging.getLogger("tsela.screening")
 
@@ -73,15 +74,39 @@ class Screener:
         self._lock = threading.Lock()
 
     def build(self, session: Session, today: date) -> None:
+        """Read screened persons with plain column queries (ORM objects cost ~10x more at 10^5 rows)."""
         generation = read_generation(session)
-        stmt = (select(Person).options(selectinload(Person.aliases), selectinload(Person.documents))
-                .where(Person.screening_active.is_(True),
-                       or_(Person.review_date.is_(None), Person.review_date >= today)))
+        screened = (Person.screening_active.is_(True),
+                    or_(Person.review_date.is_(None), Person.review_date >= today))
+        aliases: dict[int, list[tuple[str, str]]] = {}
+        for pid, surname, given in session.execute(
+                select(PersonAlias.person_id, PersonAlias.surname, PersonAlias.given_names)
+                .join(Person, Person.id == PersonAlias.person_id).where(*screened)):
+            aliases.setdefault(pid, []).append((surname or "", given or ""))
+        documents: dict[int, list[Document]] = {}
+        for pid, type_, number, country in session.execute(
+                select(PersonDocument.person_id, PersonDocument.type, PersonDocument.number, PersonDocument.country)
+                .join(Person, Person.id == PersonDocument.person_id).where(*screened)):
+            if number:
+                documents.setdefault(pid, []).append(Document(type_, number, country))
         index = CandidateIndex(self.config)
         alerts: dict[int, AlertInfo] = {}
-        for p in session.execute(stmt).scalars():
-            index.add(person_identity(p))
-            alerts[p.id] = alert_info(p)
+        stmt = select(Person.id, Person.surname, Person.given_names, Person.sex, Person.nationality,
+                      Person.dob_year, Person.dob_month, Person.dob_day, Person.dob_precision, Person.category,
+                      Person.alert_kind, Person.discreet, Person.alert_reason, Person.officer_action,
+                      Person.review_date).where(*screened)
+        for r in session.execute(stmt.execution_options(yield_per=10_000)):
+            dob = None
+            if r.dob_year is not None:
+                try:
+                    dob = PartialDate(r.dob_year, r.dob_month, r.dob_day, r.dob_precision or "day")
+                except ValueError:
+                    dob = None
+            index.add(Identity(id=r.id, surname=r.surname or "", given_names=r.given_names or "",
+                               aliases=aliases.get(r.id, []), dob=dob, sex=r.sex, nationality=r.nationality,
+                               documents=documents.get(r.id, [])))
+            alerts[r.id] = AlertInfo(r.category, r.alert_kind, bool(r.discreet), r.alert_reason or "",
+                                     r.officer_action or "", r.review_date)
         self.index, self.alerts, self.generation = index, alerts, generation
         log.info("screening index built: %d persons, generation %d", len(index), generation)
 

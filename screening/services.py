@@ -170,7 +170,8 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         })
     inserted: dict[str, int] = {}
     if rows:
-        stmt = _insert_ignoring_conflicts(session).returning(Crossing.id, Crossing.external_id)
+        table = Crossing.__table__
+        stmt = _insert_ignoring_conflicts(session).returning(table.c.id, table.c.external_id)
         inserted = {ext: cid for cid, ext in session.execute(stmt, rows).all()}
     lost = [r["external_id"] for r in rows if r["external_id"] not in inserted]
     if lost:  # a concurrent writer stored them first
@@ -196,16 +197,18 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
 
 
 def _insert_ignoring_conflicts(session: Session):
+    """A Core INSERT on the table (the ORM's per-object bookkeeping costs more than the insert itself)."""
+    table = Crossing.__table__
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(Crossing).on_conflict_do_nothing(index_elements=["source", "external_id"])
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["source", "external_id"])
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(Crossing).on_conflict_do_nothing(index_elements=["source", "external_id"])
-    return insert(Crossing)
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["source", "external_id"])
+    return insert(table)
 
 
 # --- screening ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ def test_demo_load_is_idempotent_and_fills_both_queues(app, db_session):
     assert ("FAM-2026-031", "MSB") in flagged["DEMO-M-001"]  # the missing girl, day and month swapped
     assert ("TIP-2026-014-S1", "MSB") in flagged["DEMO-M-002"]  # with the suspected recruiter
     assert ("SAPS-N-2026-0412", "MPB") in flagged["DEMO-M-005"]  # OCR-damaged ID number
-    assert ("FAM-2026-027", "MPB") in flagged["DEMO-M-006"]  # names swapped, year only
+    assert ("FAM-2026-027", "MPB") in flagged["DEMO-M-006"]  # names swapped, no document
     assert flagged["DEMO-M-008"] == set() and flagged["DEMO-M-009"] == set()  # namesakes
     girl = db_session.scalars(select(Flag).join(Crossing).where(Crossing.external_id == "DEMO-M-001")).first()
     assert girl.priority == "urgent" and "CGPU" in girl.action
