@@ -204,6 +204,7 @@ class MatchConfig:
     min_two_typo_length: int = 8
     initial_score: float = 0.85  # "T" against "Thabo"
     extra_token_penalty: float = 0.10  # per name token present on one side only (a missing middle name)
+    differing_token_penalty: float = 0.10  # per name token on both sides that matches nothing
     swapped_factor: float = 0.97  # surname and given names exchanged
     mixed_factor: float = 0.90  # tokens matched regardless of which field they were in
     surname_only_factor: float = 0.70  # one side has no given names
@@ -392,7 +393,10 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[fl
     matched.sort()
     if any(j2 < j1 for (_, j1), (_, j2) in zip(matched, matched[1:], strict=False)):
         flags |= _REORDER
-    score = total / shortest - cfg.extra_token_penalty * (longest - shortest)
+    # A token left over on one side only is a missing name; one left over on both sides is a name
+    # recorded differently ("Tsehiha Alice" / "Katsuile Alice"): evidence against, not just absence.
+    score = (total / shortest - cfg.extra_token_penalty * (longest - shortest)
+             - cfg.differing_token_penalty * (shortest - len(matched)))
     return max(score, 0.0), flags, chance
 
 

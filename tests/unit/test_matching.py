@@ -235,8 +235,12 @@ def test_name_frequencies_count_each_person_once_and_forget_removed_persons():
                  "an ID number is kept for life", id="different-national-id-numbers-count-against"),
     pytest.param(person(doc="RB7654321"), BASE, True, "document", "possibly a renewed document",
                  id="different-passport-numbers-stay-neutral"),
-    pytest.param(person(given="Elizabeth Ruth", dob="1985", doc=""), person(given="Mercy Elizabeth"), False,
-                 "name", "only some given names match", id="one-of-two-given-names-is-not-all"),
+    pytest.param(person(given="Elizabeth Ruth Grace", dob="1985", doc=""), person(given="Elizabeth Ruth Mercy"),
+                 False, "name", "only some given names match", id="two-of-three-given-names-is-not-all"),
+    pytest.param(person(given="Tsehiha Alice", doc=""), person(given="Katsuile Alice"), False, "name",
+                 "given names differ", id="a-differing-given-name-counts-against-even-with-the-full-date"),
+    pytest.param(person(given="Alice", doc=""), person(given="Katsuile Alice"), True, "name",
+                 "a given name is missing on one side", id="a-missing-given-name-is-only-absence"),
 ])
 def test_precision_and_recall_fixes(probe, candidate, flagged, feature, phrase):
     result = match(probe, candidate)
