@@ -23,14 +23,15 @@ scheduler_cli = AppGroup("scheduler", help="The one scheduler process (dispatch,
 @click.option("--lease", default=120.0, show_default=True, help="Seconds a claim is held before others retake it.")
 @click.option("--loop", is_flag=True, help="Keep running (every --every seconds) until interrupted.")
 @click.option("--every", default=5.0, show_default=True)
-def dispatch(batch, lease, loop, every):
+@click.option("--per-destination", default=10, show_default=True, help="Most rows per channel in one batch.")
+def dispatch(batch, lease, loop, every, per_destination):
     """Send what is due in the outbox (once, or in a loop)."""
     from notifications import dispatcher
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     while True:
-        stats = dispatcher.run_until_idle(batch=batch, lease=timedelta(seconds=lease))
+        stats = dispatcher.run_until_idle(batch=batch, lease=timedelta(seconds=lease), per_destination=per_destination)
         click.echo(str(stats))
         if not loop or stop.wait(every):
             break

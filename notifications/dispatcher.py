@@ -107,7 +107,7 @@ def _deliveries(ids: list[int]) -> list[ch.Delivery]:
 
 def run_once(*, now: datetime | None = None, batch: int = 50, lease: timedelta = timedelta(minutes=2),
              channels: dict[str, ch.Channel] | None = None, config: dict | None = None,
-             rng: random.Random | None = None, worker: str | None = None) -> Stats:
+             rng: random.Random | None = None, worker: str | None = None, per_destination: int = 10) -> Stats:
     """Claim and send one batch. Destinations run in parallel threads; within one destination the
     messages go in order and stop at the first slow failure (the rest wait for their next turn)."""
     from flask import current_app
@@ -116,7 +116,7 @@ def run_once(*, now: datetime | None = None, batch: int = 50, lease: timedelta =
     worker = worker or worker_name()
     channels = channels or ch.for_config(config or current_app.config)
     stats = Stats()
-    ids = claim(now=now, batch=batch, lease=lease, worker=worker)
+    ids = claim(now=now, batch=batch, lease=lease, worker=worker, per_destination=per_destination)
     stats.claimed = len(ids)
     if not ids:
         return stats

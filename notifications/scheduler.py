@@ -92,7 +92,7 @@ class PostgresLock:
             values["acquired_at"] = now
         res = db.session.execute(sa.update(SchedulerLease).where(SchedulerLease.name == LEASE_NAME).values(**values))
         if res.rowcount == 0:
-            db.session.add(SchedulerLease(name=LEASE_NAME, acquired_at=now, **values))
+            db.session.add(SchedulerLease(name=LEASE_NAME, **{"acquired_at": now, **values}))
         try:
             db.session.commit()
         except IntegrityError:
