@@ -143,7 +143,8 @@ def _chart_for(table: stats.Table, grid=None) -> Markup:
 @requires("report.view")
 def dashboard():
     days = request.args.get("days", 30, type=int)
-    days = min(max(days or 30, 1), 366)
+    # The dashboard is operational (this month, this quarter); longer periods are for the statistics.
+    days = min(max(days or 30, 1), 90)
     dash = stats.dashboard(utcnow(), days=days)
     labels = [d for d, _c, _f in dash.per_day]
     per_day_chart = Markup(charts.line_chart(  # noqa: S704 - charts escape every label
