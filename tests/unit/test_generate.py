@@ -40,3 +40,9 @@ def test_noisy_observation_records_its_noise():
     obs = noisy_observation(person, random.Random(1), noises=("doc_missing", "dob_year_only"))
     assert obs["noise"] == ["doc_missing", "dob_year_only"]
     assert obs["document_number"] == "" and len(obs["date_of_birth"]) == 4
+
+
+def test_no_date_of_birth_is_a_spike():
+    persons = generate_persons(20_000, seed=1)
+    top_date, n = Counter(p["date_of_birth"] for p in persons).most_common(1)[0]
+    assert n < 15, (top_date, n)  # ~20,000 persons over ~20,000 days: a handful per day at most
