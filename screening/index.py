@@ -47,6 +47,7 @@ from screening.matching import (
     document_feature,
     match_prepared,
     name_feature,
+    namesake_bound,
     prepare,
 )
 from screening.normalize import PartialDate, phonetic_key
@@ -263,6 +264,7 @@ class CandidateIndex:
         # Best case for the fields not checked cheaply: a perfect name, the largest namesake bonus.
         name_best = cfg.name_weight + (cfg.namesake_max_bonus if cfg.frequencies is not None else 0.0)
         names: dict[Any, FeatureResult] = {}
+        prune = floor > 0.0  # scores are clipped at 0: with a zero threshold every candidate counts
         hits = []
         for s in self._candidate_slots(p):
             c = slots[s]
@@ -272,15 +274,29 @@ class CandidateIndex:
             if p.nationality is not None and c.nationality is not None:
                 bound += (cfg.nationality_weight if p.nationality == c.nationality
                           else -cfg.nationality_conflict_penalty)
-            if bound < floor:
-                if not (p.documents and c.documents) or bound + cfg.document_weight < floor:
+            both_documents = bool(p.documents and c.documents)
+            document = None
+            if prune and bound < floor:
+                if not both_documents or bound + cfg.document_weight < floor:
                     continue
-                if bound + document_feature(p, c, cfg).contribution < floor:
+                document = document_feature(p, c, cfg)
+                if bound + document.contribution < floor:
                     continue
-            self.full_scores += 1
             name = names.get(c.variants)
             if name is None:
                 name = names[c.variants] = name_feature(p, c, cfg)
+            # Second bound, with the real name (shared by namesakes) and the namesake adjustment.
+            bound += name.contribution - name_best
+            if both_documents:
+                document = document or document_feature(p, c, cfg)
+                bound += document.contribution
+                if document.verdict != "agree":
+                    bound += namesake_bound(name, p.dob, c.dob, cfg)
+            else:
+                bound += namesake_bound(name, p.dob, c.dob, cfg)
+            if prune and bound < floor - 1e-9:
+                continue
+            self.full_scores += 1
             r = match_prepared(p, c, cfg, name=name)
             if r.score >= floor:
                 hits.append((c.id, r))

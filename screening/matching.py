@@ -39,6 +39,7 @@ __all__ = [
     "dob_contribution",
     "match",
     "match_prepared",
+    "namesake_bound",
     "namesake_feature",
     "prepare",
     "token_distance",
@@ -688,6 +689,32 @@ def _birth_phrase(dob_chance: float, cfg: MatchConfig) -> str:
     return " and date of birth"
 
 
+_NAMESAKE_SHOWN = 0.005  # smaller adjustments are dropped, and not explained
+
+
+def _namesake_adjust(expected: float, cfg: MatchConfig) -> float:
+    adjust = -cfg.namesake_step * math.log10(max(expected, 1e-12) / cfg.namesake_neutral)
+    return min(max(adjust, -cfg.namesake_max_penalty), cfg.namesake_max_bonus)
+
+
+def namesake_bound(name: FeatureResult, a: PartialDate | None, b: PartialDate | None,
+                   cfg: MatchConfig) -> float:
+    """Most the namesakes feature can add, given the name result and both dates, if no document agrees.
+
+    Lets the index skip the rest of the scoring for namesakes in a common-name bucket.
+    """
+    freq = cfg.frequencies
+    if freq is None or name.chance is None:
+        return 0.0
+    dob_chance = 1.0
+    if a is not None and b is not None:
+        _, _, dob_chance = _dob_outcome(a, b, cfg)
+        if not dob_chance:
+            return 0.0  # a date conflict: the feature does not apply
+    adjust = _namesake_adjust(max(freq.total - 1, 0) * name.chance * dob_chance, cfg)
+    return adjust if abs(adjust) >= _NAMESAKE_SHOWN else 0.0
+
+
 def namesake_feature(features: list[FeatureResult], cfg: MatchConfig) -> FeatureResult:
     """Weigh name and date agreement by how many other persons of interest would agree as well.
 
@@ -702,8 +729,7 @@ def namesake_feature(features: list[FeatureResult], cfg: MatchConfig) -> Feature
             or (doc is not None and doc.verdict == "agree")):
         return FeatureResult("namesakes", None, 0.0, "Name frequency not considered", "missing")
     expected = max(freq.total - 1, 0) * name.chance * dob.chance
-    adjust = -cfg.namesake_step * math.log10(max(expected, 1e-12) / cfg.namesake_neutral)
-    adjust = min(max(adjust, -cfg.namesake_max_penalty), cfg.namesake_max_bonus)
+    adjust = _namesake_adjust(expected, cfg)
     if adjust > 0 and (name.score < cfg.namesake_bonus_min_name or freq.total < cfg.namesake_min_population
                        or any(f.verdict == "disagree" for f in features)):
         # Rarity makes agreement convincing only when the name really agrees (a typo, an initial or a
@@ -712,13 +738,13 @@ def namesake_feature(features: list[FeatureResult], cfg: MatchConfig) -> Feature
         # tell that a name is rare: in a list of 50 persons every name looks unique.
         adjust = 0.0
     what = _birth_phrase(dob.chance, cfg)
-    if adjust <= -0.005:
+    if adjust <= -_NAMESAKE_SHOWN:
         n = round(expected)
         who = "Another person of interest" if n <= 1 else f"About {n:,} other persons of interest"
         return FeatureResult("namesakes", round(expected, 4), 0.0,
                              f"{who} could share this name{what}: possibly a namesake, so it counts for less",
                              "disagree", adjust)
-    if adjust >= 0.005:
+    if adjust >= _NAMESAKE_SHOWN:
         return FeatureResult("namesakes", round(expected, 4), 0.0,
                              f"Few persons of interest share this name{what}: unlikely to be a namesake",
                              "agree", adjust)

@@ -109,10 +109,15 @@ def test_common_namesakes_are_not_flagged_but_the_rare_true_person_is():
     assert "unlikely to be a namesake" in " ".join(hits[0][1].explanations)
 
 
-def test_cheap_bound_never_drops_a_flag():
-    """screen() skips candidates by an upper bound; it must flag exactly what full scoring flags."""
-    persons = generate_persons(3000, seed=11)
-    index = CandidateIndex.build(person_to_identity(p) for p in persons)
+@pytest.mark.parametrize("config", [
+    pytest.param(MatchConfig(), id="small-table-no-rare-bonus"),
+    pytest.param(MatchConfig(namesake_min_population=0), id="with-rare-name-bonus"),
+    pytest.param(MatchConfig(flag_threshold=0.6), id="lower-threshold"),
+])
+def test_cheap_bounds_never_drop_a_flag(config):
+    """screen() skips candidates by upper bounds; it must flag exactly what full scoring flags."""
+    persons = generate_persons(3000, seed=11, names="narrow")  # narrow: many namesakes to prune
+    index = CandidateIndex.build((person_to_identity(p) for p in persons), config)
     rng = random.Random(5)
     for person in rng.sample(persons, 150) + generate_persons(150, seed=12, id_offset=10**6):
         probe = person_to_identity(noisy_observation(person, rng))
