@@ -16,11 +16,14 @@ from typing import Any
 EVENTS: dict[str, str] = {
     "flag.raised": "Flag raised at a border post",
     "flag.confirmed": "Flag confirmed by an officer",
+    "flag.escalated": "Flag escalated to an investigator",
     "flag.unacknowledged": "Flag not acknowledged in time (escalation)",
     "risk.found": "Risk pattern found",
     "case.opened": "Case opened",
     "case.status_changed": "Case status or stage changed",
     "case.idle": "Case idle for too long",
+    "case.closure_requested": "Case closure requested",
+    "case.person_match": "A person in a case matches another case",
     "referral.made": "Referral made",
     "referral.unacknowledged": "Referral not acknowledged by its deadline",
     "task.overdue": "Task overdue",
@@ -29,10 +32,11 @@ EVENTS: dict[str, str] = {
     "test": "Test message (\"send a test\")",
 }
 # Events a partner can acknowledge; acknowledging stops reminders about the same subject.
-ACKABLE = {"flag.raised", "flag.confirmed", "flag.unacknowledged", "risk.found", "referral.made",
+ACKABLE = {"flag.raised", "flag.confirmed", "flag.escalated", "flag.unacknowledged", "risk.found", "referral.made",
            "referral.unacknowledged"}
 # Later events on the same subject that settle it (a reviewed flag needs no more reminders).
-SETTLING = {"flag.raised": {"flag.confirmed", "flag.dismissed", "flag.reviewed"}}
+SETTLING = {"flag.raised": {"flag.confirmed", "flag.dismissed", "flag.reviewed", "flag.escalated",
+                            "flag.not_same_person", "flag.cleared"}}
 
 # HTCDS organisation types, plus the two Tsela needs for cross-border work.
 ORG_TYPES: dict[str, str] = {

@@ -11,7 +11,9 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, inspect, select, text
@@ -27,7 +29,7 @@ from notifications.models import (
     SharingProfile,
 )
 from tip_cases import audit
-from tip_cases.extensions import db, utcnow
+from tip_cases.extensions import UTCDateTime, db, utcnow
 from tip_cases.models import BorderPost, User
 
 log = logging.getLogger("tsela.notifications")
@@ -179,6 +181,12 @@ def acknowledge(msg: OutboxMessage, *, by: str, via: str, now: datetime) -> bool
                 NotificationEvent.acknowledged_at.is_(None))).scalars():
             row.acknowledged_at = now
             row.acknowledged_by = by[:120]
+    if ev is not None and ev.subject_type == "referral" and ev.subject_id.isdigit() and _has_table("case_referrals") \
+            and "acknowledged_at" in _columns("case_referrals"):
+        # The partner's acknowledgement is the referral's: it stops the referral reminders too.
+        sql = text("UPDATE case_referrals SET acknowledged_at = :at WHERE id = :id AND acknowledged_at IS NULL")
+        db.session.execute(sql.bindparams(sa.bindparam("at", type_=UTCDateTime())),
+                           {"at": now, "id": int(ev.subject_id)})
     audit.record("notification.ack", "notification", msg.id,
                  detail={"via": via, "agency": msg.agency_id, "first": first}, actor=(None, by[:80]))
     return first
@@ -408,14 +416,15 @@ def _once(event: str, subject_type: str, subject_id: str, since: datetime | None
     return db.session.execute(stmt.limit(1)).first() is None
 
 
-def _query_due(table: str, *, due_cols: tuple[str, ...], done_cols: tuple[str, ...], open_filter: str = "",
+def _query_due(tables: tuple[str, ...], *, due_cols: tuple[str, ...], done_cols: tuple[str, ...],
                now: datetime) -> list[dict]:
-    """Rows of `table` past their deadline and not done; [] when the table or its columns are not there yet.
+    """Rows past their deadline and not done; [] while the table or its columns do not exist yet.
 
-    The case tables are built in parallel by another package, so this reads them by name instead of
-    importing their models, and skips quietly until they exist.
+    The case tables are built by another package, so this reads them by name instead of importing
+    their models, and skips quietly until they exist.
     """
-    if not _has_table(table):
+    table = next((t for t in tables if _has_table(t)), None)
+    if table is None:
         return []
     cols = _columns(table)
     due, done = _first(cols, *due_cols), _first(cols, *done_cols)
@@ -423,20 +432,33 @@ def _query_due(table: str, *, due_cols: tuple[str, ...], done_cols: tuple[str, .
         log.info("reminders: %s has no deadline column yet; skipped", table)
         return []
     ref = _first(cols, "reference", "ref", "id")
-    where = f"{due} IS NOT NULL AND {due} < :now" + (f" AND {done} IS NULL" if done else "") + open_filter
-    sql = f"SELECT id, {ref} AS ref, {due} AS due FROM {table} WHERE {where} ORDER BY id LIMIT 500"  # noqa: S608
-    return [dict(r._mapping) for r in db.session.execute(text(sql), {"now": now})]
+    if "case_id" in cols and _has_table("cases") and "reference" in _columns("cases"):
+        # partners know the case number; table and column names come from our own constants, not input
+        ref = f"(SELECT c.reference FROM cases c WHERE c.id = {table}.case_id)"  # noqa: S608
+    # A date deadline ("due_on") is overdue from the next day; a timestamp deadline from its instant.
+    is_date = due.endswith(("_on", "_date"))
+    where = f"{due} IS NOT NULL AND {due} < :cutoff" + (f" AND {done} IS NULL" if done else "")
+    if "status" in cols and table == "case_referrals":
+        where += " AND status NOT IN ('declined', 'withdrawn', 'closed', 'accepted')"
+    sql = text(f"SELECT id, {ref} AS ref, {due} AS due FROM {table} WHERE {where} ORDER BY id LIMIT 500")  # noqa: S608
+    if is_date:
+        sql = sql.bindparams(sa.bindparam("cutoff", type_=sa.Date()))
+        cutoff = now.astimezone(ZoneInfo(current_app.config.get("TIMEZONE", "Africa/Maseru"))).date()
+    else:
+        sql = sql.bindparams(sa.bindparam("cutoff", type_=UTCDateTime()))
+        cutoff = now
+    return [dict(r._mapping) for r in db.session.execute(sql, {"cutoff": cutoff})]
 
 
 def remind_overdue(*, now: datetime) -> dict[str, int]:
     """Overdue tasks and referrals not acknowledged by their deadline: one event each, once."""
     counts = {"task.overdue": 0, "referral.unacknowledged": 0}
-    for table, event, subject, due_cols, done_cols in (
-            ("case_tasks", "task.overdue", "case_task", ("due_at", "due_on", "due_date", "due"),
+    for tables, event, subject, due_cols, done_cols in (
+            (("case_tasks",), "task.overdue", "case_task", ("due_at", "due_on", "due_date"),
              ("completed_at", "done_at", "closed_at")),
-            ("referrals", "referral.unacknowledged", "referral", ("ack_deadline", "deadline", "respond_by", "due_at"),
-             ("acknowledged_at",))):
-        for row in _query_due(table, due_cols=due_cols, done_cols=done_cols, now=now):
+            (("case_referrals", "referrals"), "referral.unacknowledged", "referral",
+             ("ack_due_at", "ack_deadline", "deadline"), ("acknowledged_at",))):
+        for row in _query_due(tables, due_cols=due_cols, done_cols=done_cols, now=now):
             if not _once(event, subject, row["id"]):
                 continue
             publish(event, ref=str(row["ref"]), subject_type=subject, subject_id=row["id"], priority="high",
@@ -456,9 +478,10 @@ def remind_idle_cases(*, now: datetime, days: int) -> int:
     status = " AND status NOT IN ('Closed', 'ClosedReferred')" if "status" in cols else ""
     ref = _first(cols, "reference", "id")
     cutoff = now - timedelta(days=days)
-    sql = f"SELECT id, {ref} AS ref FROM cases WHERE {touched} < :cutoff{status} ORDER BY id LIMIT 500"  # noqa: S608
+    sql = text(f"SELECT id, {ref} AS ref FROM cases WHERE {touched} < :cutoff{status} ORDER BY id LIMIT 500"  # noqa: S608
+               ).bindparams(sa.bindparam("cutoff", type_=UTCDateTime()))
     count = 0
-    for row in db.session.execute(text(sql), {"cutoff": cutoff}):
+    for row in db.session.execute(sql, {"cutoff": cutoff}):
         if not _once("case.idle", "case", row.id, since=cutoff):
             continue
         publish("case.idle", ref=str(row.ref), subject_type="case", subject_id=row.id,

@@ -289,7 +289,37 @@ def test_digest_counts_events_and_is_sent_once_per_period(app):
     assert msg.payload["counts"] == {"flag.raised": 3} and msg.payload["kind"] == "daily"
 
 
-def test_reminder_jobs_skip_tables_that_do_not_exist_yet(app):
-    counts = services.remind_overdue(now=utcnow())
-    assert counts == {"task.overdue": 0, "referral.unacknowledged": 0}
-    assert services.remind_idle_cases(now=utcnow(), days=14) == 0
+def test_reminder_queries_skip_tables_that_do_not_exist(app):
+    assert services._query_due(("no_such_table",), due_cols=("due_at",), done_cols=(), now=utcnow()) == []
+
+
+def test_overdue_tasks_and_unacknowledged_referrals_remind_once_and_ack_stops_them(app):
+    """Against the case package's real tables: one reminder each; a partner's acknowledgement of the
+    referral reminder marks the referral acknowledged."""
+    from datetime import date
+
+    from tests.cases.builders import make_case
+    from tip_cases.case_models import CaseTask, Referral
+
+    agency, _ = subscribed("http://127.0.0.1:9/shelter", event="referral.unacknowledged")
+    case = make_case()
+    now = utcnow()
+    db.session.add_all([
+        CaseTask(case_id=case.id, title="Call the shelter", due_on=date(2020, 1, 1)),
+        CaseTask(case_id=case.id, title="Not yet due", due_on=date(2999, 1, 1)),
+        Referral(case_id=case.id, organisation="Shelter NGO", reason="AdditionalServicesRequired",
+                 referred_on=now.date(), status="sent", ack_due_at=now - timedelta(hours=1)),
+        Referral(case_id=case.id, organisation="Shelter NGO", reason="AdditionalServicesRequired",
+                 referred_on=now.date(), status="sent", ack_due_at=now + timedelta(days=2)),
+    ])
+    db.session.commit()
+    assert services.remind_overdue(now=now) == {"task.overdue": 1, "referral.unacknowledged": 1}
+    assert services.remind_overdue(now=now + timedelta(minutes=1)) == {"task.overdue": 0,
+                                                                       "referral.unacknowledged": 0}
+    db.session.commit()
+    (msg,) = _outbox(event="referral.unacknowledged")
+    assert msg.agency_id == agency.id and msg.payload["ref"] == case.reference
+    services.acknowledge(msg, by=f"agency:{agency.id}", via="api", now=now)
+    db.session.commit()
+    acked = db.session.execute(select(Referral).order_by(Referral.id)).scalars().first()
+    assert acked.acknowledged_at is not None
