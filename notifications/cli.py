@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -121,6 +122,7 @@ def scheduler_run(lease_seconds, poll, dispatch_every, holder):
 
     def say(line: str) -> None:
         click.echo(f"{time.strftime('%H:%M:%S')} {line}")
+        sys.stdout.flush()  # visible at once in `make run` and log files
 
     scheduler.run(app, holder=holder, ttl=lease_seconds, poll=poll, dispatch_every=dispatch_every, stop=stop,
                   say=say)
