@@ -877,6 +877,14 @@ def flag_prefill(flag_id: int) -> dict | None:
             "title": f"Flag {flag.id} at {flag.border_post.name if flag.border_post else 'border'}"}
 
 
+def flags_without_case(actor, limit: int = 10) -> list[Flag]:
+    """Confirmed or escalated flags no case links to yet: where "open a case from this flag" starts."""
+    linked = select(CaseLink.object_id).where(CaseLink.object_type == "flag")
+    return db.session.execute(select(Flag).where(Flag.status.in_(("confirmed", "escalated")), ~Flag.id.in_(linked),
+                                                 scope_filter(actor, "flag.view", Flag))
+                              .order_by(Flag.created_at.desc()).limit(limit)).scalars().all()
+
+
 # --- search ---------------------------------------------------------------------------------------
 
 @dataclass

@@ -137,8 +137,9 @@ def index():
     stmt, name_scores = svc.search_cases(current_user, filters, now=utcnow())
     page = db.paginate(stmt, per_page=25, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page"}
+    open_flags = svc.flags_without_case(current_user) if can(current_user, "case.create") else []
     return render_template("cases/index.html", form=form, page=page, args=args, name_scores=name_scores,
-                           saved=filters.saved)
+                           saved=filters.saved, open_flags=open_flags)
 
 
 # --- opening and editing --------------------------------------------------------------------------

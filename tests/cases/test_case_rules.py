@@ -369,3 +369,18 @@ def test_matching_finds_alert_list_persons_and_shared_documents(app):
                                   documents=[("passport", "RB998I234", "LSO")], now=NOW)
     assert [(m.other_person_id, m.other_case_person_id) for m in matches] == [(alert.id, None)]
     assert any("ocument" in e for e in matches[0].explanations)
+
+
+def test_confirmed_flags_without_a_case_are_offered(app, login_as):
+    from tests.cases.builders import make_flag
+
+    b = login_as("investigator")
+    flag = make_flag()
+    new_flag = make_flag(status="new")
+    html = b.get("/cases/").get_data(as_text=True)
+    assert f"/cases/new?flag={flag.id}" in html and f"/cases/new?flag={new_flag.id}" not in html
+    svc.open_case(b.user, kind="trafficking", title="From flag", flag_id=flag.id, now=NOW)
+    db.session.commit()
+    assert f"/cases/new?flag={flag.id}" not in b.get("/cases/").get_data(as_text=True)
+    # A flag that does not exist is a 404, not an empty form.
+    assert b.get("/cases/new?flag=999999").status_code == 404

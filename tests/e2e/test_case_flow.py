@@ -28,7 +28,8 @@ def test_case_from_flag_to_approved_closure_in_a_browser(app, live_server, page,
     flag = make_flag()
     sign_in(page, live_server, investigator)
 
-    page.goto(f"{live_server}/cases/new?flag={flag.id}")
+    page.goto(f"{live_server}/cases/")
+    page.get_by_role("link", name=f"Open a case from flag {flag.id}").click()
     assert "Mokoena Palesa" in page.get_by_test_id("flag-prefill").inner_text()
     page.get_by_label("Title").fill("Girl with an unrelated adult at Maseru Bridge")
     page.get_by_role("button", name="Open case").click()
