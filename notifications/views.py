@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -375,7 +376,8 @@ def receiver(channel_id: int):
     """Demo partner endpoint: checks the Standard Webhooks signature with the channel's secret and keeps
     what arrived, so a new user sees a signed delivery land. Public by design: authenticity is the
     signature, and only channels pointing at this receiver are accepted."""
-    if not current_app.config.get("NOTIFY_DEMO_RECEIVER", True):
+    enabled = current_app.config.get("NOTIFY_DEMO_RECEIVER", os.environ.get("NOTIFY_DEMO_RECEIVER", "1") != "0")
+    if not enabled:
         abort(404)
     channel = db.session.get(Channel, channel_id)
     if channel is None or channel.kind != "webhook" or f"/notifications/receiver/{channel_id}" not in channel.address:
