@@ -57,6 +57,9 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "tsela@localhost")
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
 
+    # The in-app webhook receiver exists so a demo shows a signed delivery without another server.
+    NOTIFY_DEMO_RECEIVER = os.environ.get("NOTIFY_DEMO_RECEIVER", "1") != "0"
+
     DEBUG = False
     TESTING = False
 
@@ -81,6 +84,7 @@ WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", Config.SECRET_KEY}
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    NOTIFY_DEMO_RECEIVER = os.environ.get("NOTIFY_DEMO_RECEIVER", "0") == "1"
     PREFERRED_URL_SCHEME = "https"
 
     @classmethod
