@@ -99,7 +99,15 @@ def flag(flag_id: int):
     features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
     return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
                            features=features, rows=_compare(flag.crossing, flag.person, flag.features),
-                           form=_review_form(flag))
+                           form=_review_form(flag), **_case_context(flag))
+
+
+def _case_context(flag: Flag) -> dict:
+    """Cases this flag is in, and the form to attach it to one (shown once a flag is confirmed)."""
+    from tip_cases.case_forms import AttachFlagForm
+    from tip_cases.services import cases_for_flag
+
+    return {"linked_cases": cases_for_flag(flag.id, current_user), "attach_form": AttachFlagForm()}
 
 
 @bp.post("/flags/<int:flag_id>/review")

@@ -211,6 +211,12 @@ class LinkForm(FlaskForm):
     submit = SubmitField("Link")
 
 
+class AttachFlagForm(FlaskForm):
+    reference = StringField("Case reference", validators=[DataRequired(), Length(max=40)],
+                            render_kw={"placeholder": "TIP-2026-0001"})
+    submit = SubmitField("Attach to this case")
+
+
 class ReferralForm(FlaskForm):
     case_person_id = SelectField("Person referred", choices=[], validators=[Optional()])
     organisation = StringField("Organisation", validators=[DataRequired(), Length(max=160)])

@@ -213,22 +213,47 @@ def open_case(actor: User, *, kind: str, title: str, summary: str = "", priority
     _audit("case.create", "case", case.id, kind=kind, flag_id=flag_id)
     matches: list[PersonMatch] = []
     if flag is not None:
-        add_link(case, actor, "flag", flag.id, now=now, note=f"Opened from flag {flag.id}")
-        add_link(case, actor, "crossing", flag.crossing_id, now=now)
-        if flag.person_id is not None:
-            person = db.session.get(Person, flag.person_id)
-            cp = CasePerson(case_id=case.id, person_id=person.id, role=_role_for_person(person),
-                            added_by_id=actor.id, added_at=now)
-            db.session.add(cp)
-            db.session.flush()
-            _event(case, actor, "person.added", f"{cp.role.capitalize()} {person.display_name} added from the flag",
-                   now, {"case_person_id": cp.id})
-            _audit("case.person_add", "person", person.id, case_id=case.id, role=cp.role)
-            matches = find_person_matches(cp, actor, now=now)
+        matches = attach_flag(case, actor, flag, now=now, note=f"Opened from flag {flag.id}")
     publish("case.opened", ref=case.reference, subject_type="case", subject_id=case.id, priority=priority,
             kind=kind, data={"case_id": case.id, "reference": case.reference, "flag_id": flag_id}, now=now)
     log.info("case %s opened by user %s", case.id, actor.id)
     return OpenedCase(case, matches)
+
+
+def attach_flag(case: Case, actor: User, flag: Flag, *, now: datetime, note: str = "") -> list[PersonMatch]:
+    """Link a flag and its crossing to a case and add the flag's person (if not already in it)."""
+    linked = db.session.execute(select(CaseLink.id).where(
+        CaseLink.case_id == case.id, CaseLink.object_type == "flag", CaseLink.object_id == flag.id)).first()
+    if linked:
+        raise CaseError(f"Flag {flag.id} is already linked to case {case.reference}.", "flag")
+    add_link(case, actor, "flag", flag.id, now=now, note=note or f"Flag {flag.id} attached")
+    add_link(case, actor, "crossing", flag.crossing_id, now=now)
+    if flag.person_id is None:
+        return []
+    person = db.session.get(Person, flag.person_id)
+    if db.session.execute(select(CasePerson.id).where(CasePerson.case_id == case.id,
+                                                      CasePerson.person_id == person.id)).first():
+        return []
+    cp = CasePerson(case_id=case.id, person_id=person.id, role=_role_for_person(person),
+                    added_by_id=actor.id, added_at=now)
+    db.session.add(cp)
+    db.session.flush()
+    _event(case, actor, "person.added", f"{cp.role.capitalize()} {person.display_name} added from the flag",
+           now, {"case_person_id": cp.id})
+    _audit("case.person_add", "person", person.id, case_id=case.id, role=cp.role)
+    return find_person_matches(cp, actor, now=now)
+
+
+def cases_for_flag(flag_id: int, actor) -> list[Case]:
+    """Cases linked to a flag that this actor may open (others stay invisible here)."""
+    rows = db.session.execute(select(Case).join(CaseLink, CaseLink.case_id == Case.id).where(
+        CaseLink.object_type == "flag", CaseLink.object_id == flag_id).order_by(Case.id)).scalars().all()
+    return [c for c in rows if can(actor, "case.view", c)]
+
+
+def case_by_reference(reference: str) -> Case | None:
+    return db.session.execute(select(Case).where(
+        func.upper(Case.reference) == (reference or "").strip().upper())).scalar_one_or_none()
 
 
 def update_case(case: Case, actor: User, data: dict, *, expected_version: int | None, now: datetime) -> dict:

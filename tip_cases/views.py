@@ -22,9 +22,11 @@ from screening.models import Person
 from tip_cases import htcds
 from tip_cases import services as svc
 from tip_cases.access import can, get_or_404, requires
+from tip_cases.audit import denied as audit_denied
 from tip_cases.case_forms import (
     CONTEXT_FIELDS,
     STATUS_LABELS,
+    AttachFlagForm,
     CaseEditForm,
     CaseOpenForm,
     ClosureDecisionForm,
@@ -610,6 +612,40 @@ def complete_task(case_id: int, task_id: int):
 def add_link(case_id: int):
     return _simple_post(case_id, LinkForm, "ln", "Link", lambda case, f: svc.add_link(
         case, current_user, f.object_type.data, f.object_id.data, now=utcnow()), success="Linked.")
+
+
+@bp.route("/attach-flag/<int:flag_id>", methods=["POST"])
+@login_required
+@requires("case.edit")
+def attach_flag(flag_id: int):
+    """From a flag page: link the flag (and its crossing and person) to an existing case by reference."""
+    from screening.models import Flag
+
+    flag = get_or_404(Flag, flag_id, "flag.view")
+    form = AttachFlagForm()
+    back = url_for("screening.flag", flag_id=flag.id)
+    if not form.validate_on_submit():
+        flash("Enter the reference of the case to attach this flag to.", "danger")
+        return redirect(back)
+    case = svc.case_by_reference(form.reference.data)
+    if case is None:
+        flash(f"No case has the reference {form.reference.data.strip()!r}.", "danger")
+        return redirect(back)
+    if not can(current_user, "case.edit", case):
+        audit_denied("case.edit", "case", case.id)
+        abort(403)
+    try:
+        matches = svc.attach_flag(case, current_user, flag, now=utcnow())
+    except svc.CaseError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(back)
+    db.session.commit()
+    flash(f"Flag attached to case {case.reference}.", "success")
+    for m in matches:
+        if m.other is not None:
+            flash(f"The person is also in case {m.other.case.reference} (score {m.score:.2f}).", "warning")
+    return redirect(url_for("cases.detail", case_id=case.id))
 
 
 @bp.route("/<int:case_id>/referrals", methods=["POST"])
