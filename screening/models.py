@@ -84,6 +84,7 @@ class Crossing(_PartialDob, db.Model):
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     quality_issues: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    traveller_id: Mapped[int | None] = mapped_column(ForeignKey("travellers.id"), index=True)
 
     border_post = relationship("BorderPost")
     captured_by = relationship("User")
@@ -250,6 +251,96 @@ class ScreeningState(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     persons_generation: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- tracing: travellers and investigators' judgements on them ----------------------------------------
+
+JUDGEMENT_VERDICTS = ("merge", "split")
+
+
+class Traveller(_PartialDob, db.Model):
+    """One person across crossings, as resolution grouped them; the summary columns serve lists and search.
+
+    A traveller emptied by a merge or a re-resolution is kept with `merged_into_id`, so links and
+    bookmarks to it still lead somewhere.
+    """
+
+    __tablename__ = "travellers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    surname: Mapped[str] = mapped_column(String(120), default="")
+    given_names: Mapped[str] = mapped_column(String(160), default="")
+    sex: Mapped[str | None] = mapped_column(String(1))
+    nationality: Mapped[str | None] = mapped_column(String(3))
+    crossing_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_crossed_at: Mapped[datetime | None] = mapped_column()
+    last_crossed_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_direction: Mapped[str | None] = mapped_column(String(5))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("travellers.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.surname, self.given_names) if p) or f"Traveller {self.id}"
+
+
+class TravellerJudgement(db.Model):
+    """An investigator's merge or split, with why; resolution always honours it afterwards."""
+
+    __tablename__ = "traveller_judgements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(10))  # merge | split
+    traveller_id: Mapped[int | None] = mapped_column(ForeignKey("travellers.id"), index=True)  # the result
+    other_traveller_id: Mapped[int | None] = mapped_column(ForeignKey("travellers.id"))  # merged in / split off
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    crossings: Mapped[list[TravellerJudgementCrossing]] = relationship(
+        back_populates="judgement", cascade="all, delete-orphan", order_by="TravellerJudgementCrossing.id")
+    decided_by = relationship("User")
+
+
+class TravellerJudgementCrossing(db.Model):
+    """The crossings a judgement is about, by side: merged "a"+"b" are one person; split "a" vs "b" are two."""
+
+    __tablename__ = "traveller_judgement_crossings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    judgement_id: Mapped[int] = mapped_column(ForeignKey("traveller_judgements.id", ondelete="CASCADE"), index=True)
+    crossing_id: Mapped[int] = mapped_column(ForeignKey("crossings.id"), index=True)
+    side: Mapped[str] = mapped_column(String(1))
+
+    judgement: Mapped[TravellerJudgement] = relationship(back_populates="crossings")
+
+
+class RiskFindingRecord(db.Model):
+    """Which risk flag stands for which finding, so the same finding is never raised twice."""
+
+    __tablename__ = "risk_findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_key: Mapped[str] = mapped_column(String(120), unique=True)  # rule:traveller[:anchor]
+    rule: Mapped[str] = mapped_column(String(60))
+    traveller_id: Mapped[int | None] = mapped_column(ForeignKey("travellers.id"), index=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    flag: Mapped[Flag] = relationship()
+    traveller: Mapped[Traveller | None] = relationship()
+
+
+class TracingState(db.Model):
+    """A counter bumped whenever crossings move between travellers, so every worker knows to reload its index."""
+
+    __tablename__ = "tracing_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -266,6 +266,53 @@ class TravellerIndex:
             index._place(parts)
         return index
 
+    @classmethod
+    def restore(cls, assigned: Iterable[tuple[TravellerRecord, Any]], config: ResolveConfig | None = None,
+                judgements: Judgements | None = None) -> TravellerIndex:
+        """Rebuild an index from a stored assignment (record, traveller key) without scoring anything.
+
+        A restarted process must agree with the database (investigators' merges, earlier thresholds),
+        not with a fresh resolution, which may group some crossings differently.
+        """
+        index = cls(config, judgements)
+        members: dict[Any, list[int]] = {}
+        slot_of: dict[tuple, int] = {}
+        for r, key in assigned:
+            p = index._prepare(r)
+            sig = None if r.crossing_id in index._judged else index._signature(p)
+            slot = slot_of.get((key, sig)) if sig is not None else None
+            if slot is not None:
+                index._crossings[slot].append(r.crossing_id)
+                index._slot_of_crossing[r.crossing_id] = slot
+                continue
+            shared = sig is not None and sig in index._slot_of_profile
+            slot = index._new_slot(p, [r.crossing_id], None if shared else sig)
+            if sig is not None:
+                slot_of[(key, sig)] = slot
+            members.setdefault(key, []).append(slot)
+        for key, slots in members.items():
+            tnum = index._next_traveller
+            index._next_traveller += 1
+            t = _Traveller(key, slots[0])
+            t.slots = slots
+            index._travellers[tnum] = t
+            index._tnum_of_key[key] = tnum
+            for s in slots:
+                index._traveller_of[s] = tnum
+            index._set_anchor(t)
+            index._refresh_judged(t)
+            for s in slots:
+                index._index_slot(s, tnum)
+        return index
+
+    def rekey(self, old: Any, new: Any) -> None:
+        """Rename a traveller, e.g. when a store gives a newly founded traveller its own id."""
+        if new in self._tnum_of_key:
+            raise ValueError("new key is already a traveller's key")
+        tnum = self._tnum_of_key.pop(old)
+        self._travellers[tnum].key = new
+        self._tnum_of_key[new] = tnum
+
     def _must_components(self, judged_records: dict[Any, TravellerRecord]) -> list[list]:
         parent: dict[Any, Any] = {c: c for c in judged_records}
 
