@@ -11,12 +11,10 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select
 
 from notifications import rules, signing
 from notifications.models import (
@@ -29,7 +27,7 @@ from notifications.models import (
     SharingProfile,
 )
 from tip_cases import audit
-from tip_cases.extensions import UTCDateTime, db, utcnow
+from tip_cases.extensions import db, utcnow
 from tip_cases.models import BorderPost, User
 
 log = logging.getLogger("tsela.notifications")
@@ -181,12 +179,11 @@ def acknowledge(msg: OutboxMessage, *, by: str, via: str, now: datetime) -> bool
                 NotificationEvent.acknowledged_at.is_(None))).scalars():
             row.acknowledged_at = now
             row.acknowledged_by = by[:120]
-    if ev is not None and ev.subject_type == "referral" and ev.subject_id.isdigit() and _has_table("case_referrals") \
-            and "acknowledged_at" in _columns("case_referrals"):
+    if ev is not None and ev.subject_type == "referral" and ev.subject_id.isdigit():
         # The partner's acknowledgement is the referral's: it stops the referral reminders too.
-        sql = text("UPDATE case_referrals SET acknowledged_at = :at WHERE id = :id AND acknowledged_at IS NULL")
-        db.session.execute(sql.bindparams(sa.bindparam("at", type_=UTCDateTime())),
-                           {"at": now, "id": int(ev.subject_id)})
+        from tip_cases.services import acknowledge_referral
+
+        acknowledge_referral(int(ev.subject_id), by=by[:80], now=now)
     audit.record("notification.ack", "notification", msg.id,
                  detail={"via": via, "agency": msg.agency_id, "first": first}, actor=(None, by[:80]))
     return first
@@ -395,18 +392,6 @@ def escalate_unacknowledged_flags(*, now: datetime, after: timedelta) -> int:
     return count
 
 
-def _has_table(name: str) -> bool:
-    return inspect(db.session.connection()).has_table(name)
-
-
-def _columns(name: str) -> set[str]:
-    return {c["name"] for c in inspect(db.session.connection()).get_columns(name)}
-
-
-def _first(cols: set[str], *names: str) -> str | None:
-    return next((n for n in names if n in cols), None)
-
-
 def _once(event: str, subject_type: str, subject_id: str, since: datetime | None = None) -> bool:
     stmt = select(NotificationEvent.id).where(NotificationEvent.event == event,
                                               NotificationEvent.subject_type == subject_type,
@@ -416,75 +401,33 @@ def _once(event: str, subject_type: str, subject_id: str, since: datetime | None
     return db.session.execute(stmt.limit(1)).first() is None
 
 
-def _query_due(tables: tuple[str, ...], *, due_cols: tuple[str, ...], done_cols: tuple[str, ...],
-               now: datetime) -> list[dict]:
-    """Rows past their deadline and not done; [] while the table or its columns do not exist yet.
-
-    The case tables are built by another package, so this reads them by name instead of importing
-    their models, and skips quietly until they exist.
-    """
-    table = next((t for t in tables if _has_table(t)), None)
-    if table is None:
-        return []
-    cols = _columns(table)
-    due, done = _first(cols, *due_cols), _first(cols, *done_cols)
-    if due is None:
-        log.info("reminders: %s has no deadline column yet; skipped", table)
-        return []
-    ref = _first(cols, "reference", "ref", "id")
-    if "case_id" in cols and _has_table("cases") and "reference" in _columns("cases"):
-        # partners know the case number; table and column names come from our own constants, not input
-        ref = f"(SELECT c.reference FROM cases c WHERE c.id = {table}.case_id)"  # noqa: S608
-    # A date deadline ("due_on") is overdue from the next day; a timestamp deadline from its instant.
-    is_date = due.endswith(("_on", "_date"))
-    where = f"{due} IS NOT NULL AND {due} < :cutoff" + (f" AND {done} IS NULL" if done else "")
-    if "status" in cols and table == "case_referrals":
-        where += " AND status NOT IN ('declined', 'withdrawn', 'closed', 'accepted')"
-    sql = text(f"SELECT id, {ref} AS ref, {due} AS due FROM {table} WHERE {where} ORDER BY id LIMIT 500")  # noqa: S608
-    if is_date:
-        sql = sql.bindparams(sa.bindparam("cutoff", type_=sa.Date()))
-        cutoff = now.astimezone(ZoneInfo(current_app.config.get("TIMEZONE", "Africa/Maseru"))).date()
-    else:
-        sql = sql.bindparams(sa.bindparam("cutoff", type_=UTCDateTime()))
-        cutoff = now
-    return [dict(r._mapping) for r in db.session.execute(sql, {"cutoff": cutoff})]
-
-
 def remind_overdue(*, now: datetime) -> dict[str, int]:
     """Overdue tasks and referrals not acknowledged by their deadline: one event each, once."""
+    from tip_cases.services import overdue_tasks, unacknowledged_referrals
+
     counts = {"task.overdue": 0, "referral.unacknowledged": 0}
-    for tables, event, subject, due_cols, done_cols in (
-            (("case_tasks",), "task.overdue", "case_task", ("due_at", "due_on", "due_date"),
-             ("completed_at", "done_at", "closed_at")),
-            (("case_referrals", "referrals"), "referral.unacknowledged", "referral",
-             ("ack_due_at", "ack_deadline", "deadline"), ("acknowledged_at",))):
-        for row in _query_due(tables, due_cols=due_cols, done_cols=done_cols, now=now):
-            if not _once(event, subject, row["id"]):
-                continue
-            publish(event, ref=str(row["ref"]), subject_type=subject, subject_id=row["id"], priority="high",
-                    data={"due": str(row["due"])}, now=now)
-            counts[event] += 1
+    due = [("task.overdue", "case_task", t.id, t.case.reference, t.due_on) for t in overdue_tasks(now)]
+    due += [("referral.unacknowledged", "referral", r.id, r.case.reference, r.ack_due_at)
+            for r in unacknowledged_referrals(now)]
+    for event, subject, ident, ref, deadline in due:
+        if not _once(event, subject, ident):
+            continue
+        publish(event, ref=ref, subject_type=subject, subject_id=ident, priority="high",
+                data={"due": deadline.isoformat()}, now=now)
+        counts[event] += 1
     return counts
 
 
 def remind_idle_cases(*, now: datetime, days: int) -> int:
     """Open cases untouched for `days` days: one case.idle event per case per idle period."""
-    if not _has_table("cases"):
-        return 0
-    cols = _columns("cases")
-    touched = _first(cols, "updated_at", "last_activity_at", "opened_at")
-    if touched is None:
-        return 0
-    status = " AND status NOT IN ('Closed', 'ClosedReferred')" if "status" in cols else ""
-    ref = _first(cols, "reference", "id")
-    cutoff = now - timedelta(days=days)
-    sql = text(f"SELECT id, {ref} AS ref FROM cases WHERE {touched} < :cutoff{status} ORDER BY id LIMIT 500"  # noqa: S608
-               ).bindparams(sa.bindparam("cutoff", type_=UTCDateTime()))
+    from tip_cases.services import idle_cases
+
     count = 0
-    for row in db.session.execute(sql, {"cutoff": cutoff}):
-        if not _once("case.idle", "case", row.id, since=cutoff):
+    cutoff = now - timedelta(days=days)
+    for case in idle_cases(now, days):
+        if not _once("case.idle", "case", case.id, since=cutoff):
             continue
-        publish("case.idle", ref=str(row.ref), subject_type="case", subject_id=row.id,
+        publish("case.idle", ref=case.reference, subject_type="case", subject_id=case.id,
                 data={"reason": f"no activity for {days} days"}, now=now)
         count += 1
     return count

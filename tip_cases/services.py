@@ -825,6 +825,27 @@ def update_referral(ref: Referral, actor: User, *, status: str, reason: str = ""
     _audit("case.referral_status", "case", ref.case_id, referral_id=ref.id, old=old, new=status)
 
 
+def acknowledge_referral(referral_id: int, *, by: str, now: datetime) -> bool:
+    """A partner acknowledged the referral (signed link or partner API); False if unknown or already done."""
+    ref = db.session.get(Referral, referral_id)
+    if ref is None or ref.acknowledged_at is not None:
+        return False
+    ref.acknowledged_at = now
+    if ref.status == "sent":
+        ref.status = "acknowledged"
+    _event(ref.case, None, "referral.status", f"Referral to {ref.organisation} acknowledged by the partner ({by})",
+           now, {"referral_id": ref.id})
+    _audit("case.referral_ack", "case", ref.case_id, referral_id=ref.id)
+    return True
+
+
+def idle_cases(now: datetime, days: int) -> list[Case]:
+    """Open cases with no activity for `days` days, for the notifications scheduler."""
+    return db.session.execute(select(Case).where(Case.status.in_(("Active", "FollowUp")),
+                                                  Case.updated_at < now - timedelta(days=days))
+                              .order_by(Case.id).limit(500)).scalars().all()
+
+
 def unacknowledged_referrals(now: datetime) -> list[Referral]:
     """Referrals still 'sent' past their acknowledgement deadline, for the notifications scheduler."""
     return db.session.execute(select(Referral).where(Referral.status == "sent", Referral.ack_due_at < now)

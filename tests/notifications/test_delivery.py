@@ -289,10 +289,6 @@ def test_digest_counts_events_and_is_sent_once_per_period(app):
     assert msg.payload["counts"] == {"flag.raised": 3} and msg.payload["kind"] == "daily"
 
 
-def test_reminder_queries_skip_tables_that_do_not_exist(app):
-    assert services._query_due(("no_such_table",), due_cols=("due_at",), done_cols=(), now=utcnow()) == []
-
-
 def test_overdue_tasks_and_unacknowledged_referrals_remind_once_and_ack_stops_them(app):
     """Against the case package's real tables: one reminder each; a partner's acknowledgement of the
     referral reminder marks the referral acknowledged."""
@@ -322,4 +318,11 @@ def test_overdue_tasks_and_unacknowledged_referrals_remind_once_and_ack_stops_th
     services.acknowledge(msg, by=f"agency:{agency.id}", via="api", now=now)
     db.session.commit()
     acked = db.session.execute(select(Referral).order_by(Referral.id)).scalars().first()
-    assert acked.acknowledged_at is not None
+    assert acked.acknowledged_at is not None and acked.status == "acknowledged"
+    from tip_cases.case_models import CaseEvent
+
+    summaries = [e.summary for e in db.session.execute(select(CaseEvent).where(
+        CaseEvent.case_id == case.id)).scalars()]
+    assert any("acknowledged by the partner" in s for s in summaries)
+    # Acknowledged: no further reminder for it.
+    assert services.remind_overdue(now=now + timedelta(days=1))["referral.unacknowledged"] == 0
