@@ -177,3 +177,10 @@ def test_memoised_prepare_equals_the_engine(record):
 
     mine, engine = TravellerIndex()._prepare(record), prepare(record.identity())
     assert [getattr(mine, f) for f in mine.__slots__] == [getattr(engine, f) for f in engine.__slots__]
+
+
+def test_memoised_prepare_drops_empty_document_numbers_like_the_engine():
+    from screening.matching import prepare
+
+    record = TravellerRecord("e", "Mokoena", "Thabo", None, "M", "LSO", (Document("P", " - ", "LSO"),))
+    assert TravellerIndex()._prepare(record).documents == prepare(record.identity()).documents == ()
