@@ -193,6 +193,11 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
                      detail={"source": source, "count": len(new),
                              "ids": [results[i].crossing_id for i, _ in new]})
         flags = screen_new([(results[i].crossing_id, it) for i, it in new], now=now, session=session)
+        # Tracing after screening, so a suspect found just now counts as one for the risk rules. Risk
+        # flags go to the post's queue, not into these results, which report identity matches.
+        from screening import tracing
+
+        tracing.on_arrival([results[i].crossing_id for i, _ in new], now=now, session=session)
         for i, _ in new:
             results[i].flags = flags.get(results[i].crossing_id, [])
     return results

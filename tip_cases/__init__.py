@@ -21,6 +21,7 @@ BLUEPRINTS = [
     "tip_cases.reports",
     "screening.views",
     "screening.api",
+    "screening.tracing_views",
     "notifications.views",
     "notifications.api",
 ]

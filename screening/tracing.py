@@ -1,0 +1,942 @@
+"""Tracing services: attach crossings to travellers, merge and split them, re-resolve, raise risk flags.
+
+The pure engines do the thinking (`screening.resolve` groups crossings into travellers,
+`screening.patterns` finds trafficking indicators); this module keeps them and the database in step.
+
+Each process (web worker, CLI) holds one `TravellerIndex`, restored lazily from the stored
+assignment (never in create_app, never re-resolved on start). A counter in `tracing_state` is bumped
+in every transaction that moves crossings between travellers; a process whose index is not exactly one
+step behind the counter it bumped reloads first. On PostgreSQL the bump is a row lock held until
+commit, so two workers never attach against the same stale picture.
+
+In the index a stored traveller's key is the negative of its id; a traveller the index founds for a
+new crossing is keyed by that crossing's (positive) id until it is stored and re-keyed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from notifications import services as notifications
+from screening import patterns
+from screening.matching import Document, Identity, MatchConfig
+from screening.models import (
+    Crossing,
+    Flag,
+    FlagEvent,
+    Person,
+    RiskFindingRecord,
+    TracingState,
+    Traveller,
+    TravellerJudgement,
+    TravellerJudgementCrossing,
+)
+from screening.normalize import PartialDate, age_on, ocr_key
+from screening.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
+from tip_cases import audit
+from tip_cases.extensions import db
+from tip_cases.models import BorderPost, User
+
+log = logging.getLogger("tsela.tracing")
+
+SUSPECT_CATEGORIES = ("suspect", "recruiter", "transporter", "exploiter", "smuggler")
+RULE_LABELS = {
+    "unaccompanied_minor": "Minor without a recorded parent or guardian",
+    "frequent_minor_companions": "Adult crossing with several different minors or young women",
+    "no_return": "Young person exited and has not returned",
+    "many_identities": "Several documents or name spellings in a short time",
+    "suspect_companion": "Crossing with a suspect person of interest",
+}
+RULE_ACTIONS = {
+    "unaccompanied_minor": "Ask who the child travels with and check consent; call the Child and Gender "
+                           "Protection Unit (CGPU) if no parent or guardian can be confirmed.",
+    "frequent_minor_companions": "Do not alert the traveller. Record every companion and the vehicle; "
+                                 "inform the anti-TIP unit and refer to second line.",
+    "no_return": "Inform the anti-TIP unit; check with the family and partner agencies across the border.",
+    "many_identities": "Refer to second line: check each document against the traveller.",
+    "suspect_companion": "Do not alert the suspect. Speak to the companion alone if it is safe; inform the "
+                         "anti-TIP unit.",
+}
+
+
+class TracingError(ValueError):
+    """A refusal a person can read; `field` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+
+def resolve_config() -> ResolveConfig:
+    c = current_app.config
+    return ResolveConfig(
+        match=MatchConfig(),
+        link_threshold=float(c.get("TRACING_LINK_THRESHOLD", 0.80)),
+        weak_link_threshold=float(c.get("TRACING_WEAK_LINK_THRESHOLD", 0.70)),
+        merge_threshold=float(c.get("TRACING_MERGE_THRESHOLD", 0.92)),
+    )
+
+
+def pattern_config() -> patterns.PatternConfig:
+    """PatternConfig from TRACING_* keys (e.g. TRACING_NO_RETURN_DAYS=30); unset keys keep the defaults."""
+    c = current_app.config
+    values = {}
+    for name, default in patterns.PatternConfig.__dataclass_fields__.items():
+        key = f"TRACING_{name.upper()}"
+        if key in c:
+            kind = type(default.default)
+            values[name] = kind(c[key]) if kind is not bool else bool(c[key])
+    return patterns.PatternConfig(**values)
+
+
+def enabled_rules() -> list[str]:
+    rules = current_app.config.get("TRACING_RULES") or list(patterns.RULES)
+    return [r for r in rules if r in patterns.RULES]
+
+
+def evaluation_days() -> int:
+    """How far back the pattern rules look (and how far back `screening patterns` reads)."""
+    cfg = pattern_config()
+    return int(current_app.config.get("TRACING_LOOKBACK_DAYS",
+                                      max(cfg.repeat_window_days, cfg.identity_window_days, cfg.no_return_days)))
+
+
+# --- records ---------------------------------------------------------------------------------------
+
+_IDENTITY_COLUMNS = (Crossing.id, Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.nationality,
+                     Crossing.dob_year, Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision,
+                     Crossing.document_type, Crossing.document_number, Crossing.document_country,
+                     Crossing.traveller_id)
+
+
+def _dob(row) -> PartialDate | None:
+    if row.dob_year is None:
+        return None
+    try:
+        return PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
+    except ValueError:
+        return None
+
+
+def record_of(row) -> TravellerRecord:
+    docs = (Document(row.document_type, row.document_number, row.document_country),) if row.document_number else ()
+    return TravellerRecord(row.id, row.surname or "", row.given_names or "", _dob(row), row.sex, row.nationality,
+                           docs)
+
+
+# --- judgements ------------------------------------------------------------------------------------
+
+
+def load_judgements(session: Session) -> Judgements:
+    """Stored merges and splits as must/cannot-link pairs, replayed in the order they were made.
+
+    A merge makes every crossing of both travellers one person; a later split cuts that group in two
+    and says the two sides are different people.
+    """
+    rows = session.execute(
+        select(TravellerJudgement.id, TravellerJudgement.verdict, TravellerJudgementCrossing.crossing_id,
+               TravellerJudgementCrossing.side)
+        .join(TravellerJudgementCrossing, TravellerJudgementCrossing.judgement_id == TravellerJudgement.id)
+        .order_by(TravellerJudgement.decided_at, TravellerJudgement.id)).all()
+    ordered: dict[int, tuple[str, dict[str, list]]] = {}
+    for jid, verdict, cid, side in rows:
+        ordered.setdefault(jid, (verdict, {"a": [], "b": []}))[1][side].append(cid)
+    group_of: dict[int, int] = {}
+    groups: dict[int, set] = {}
+    cannot: set[frozenset] = set()
+    next_group = 0
+    for verdict, sides in ordered.values():
+        if verdict == "merge":
+            members = set(sides["a"]) | set(sides["b"])
+            for g in {group_of[c] for c in members if c in group_of}:
+                members |= groups.pop(g)
+            next_group += 1
+            groups[next_group] = members
+            for c in members:
+                group_of[c] = next_group
+        else:
+            moved, stay = set(sides["a"]), set(sides["b"])
+            cannot.update(frozenset((a, b)) for a in moved for b in stay)
+            for g in {group_of[c] for c in moved if c in group_of}:
+                out = groups[g] & moved
+                if out == groups[g]:
+                    continue
+                groups[g] -= out
+                next_group += 1
+                groups[next_group] = out
+                for c in out:
+                    group_of[c] = next_group
+    must = set()
+    for members in groups.values():
+        first, *rest = sorted(members)
+        must.update(frozenset((first, c)) for c in rest)
+    return Judgements(must, cannot)
+
+
+# --- the per-process index -------------------------------------------------------------------------
+
+
+def read_generation(session: Session) -> int:
+    return session.execute(select(TracingState.generation).where(TracingState.id == 1)).scalar() or 0
+
+
+def bump_generation(session: Session) -> int:
+    done = session.execute(update(TracingState).where(TracingState.id == 1)
+                           .values(generation=TracingState.generation + 1))
+    if not done.rowcount:
+        session.add(TracingState(id=1, generation=1))
+        session.flush()
+    return read_generation(session)
+
+
+class Tracer:
+    """This process's TravellerIndex and the generation it reflects."""
+
+    def __init__(self) -> None:
+        self.index: TravellerIndex | None = None
+        self.generation: int | None = None
+        self.lock = threading.RLock()
+
+    def build(self, session: Session, config: ResolveConfig) -> TravellerIndex:
+        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_not(None))
+                               .execution_options(yield_per=20_000))
+        self.index = TravellerIndex.restore(((record_of(r), -r.traveller_id) for r in rows), config,
+                                            load_judgements(session))
+        log.info("traveller index restored: %d crossings, %d travellers", len(self.index),
+                 self.index.traveller_count)
+        return self.index
+
+    def begin_change(self, session: Session) -> TravellerIndex:
+        """Bump the counter (serialising writers) and return an index that reflects everything committed.
+
+        Call with `self.lock` held; the change is undone in memory if the transaction rolls back.
+        """
+        generation = bump_generation(session)
+        if self.index is None or self.generation != generation - 1:
+            self.build(session, resolve_config())
+        self.generation = generation
+        session.info["tracing_tracer"] = self
+        assert self.index is not None
+        return self.index
+
+
+def get_tracer() -> Tracer:
+    app = current_app._get_current_object()
+    tracer = app.extensions.get("tsela_tracer")
+    if tracer is None:
+        tracer = app.extensions.setdefault("tsela_tracer", Tracer())
+    return tracer
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop("tracing_tracer", None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        tracer = session.info.pop("tracing_tracer", None)
+        if tracer is not None:
+            tracer.index, tracer.generation = None, None  # memory holds changes the database does not
+
+
+# --- attach on arrival -----------------------------------------------------------------------------
+
+
+def _store_new_travellers(session: Session, index: TravellerIndex, keys: Iterable[int], now: datetime) -> dict:
+    """Give travellers the index founded (positive keys) a row and re-key them; {old key: traveller id}."""
+    fresh = sorted({k for k in keys if k > 0})
+    if not fresh:
+        return {}
+    rows = [Traveller(created_at=now, updated_at=now) for _ in fresh]
+    session.add_all(rows)
+    session.flush()
+    out = {}
+    for key, t in zip(fresh, rows, strict=True):
+        index.rekey(key, -t.id)
+        out[key] = t.id
+    return out
+
+
+def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]:
+    """Attach every stored crossing that has no traveller yet (this batch, and any left from before).
+
+    Returns the traveller ids touched. Runs in the caller's transaction.
+    """
+    session = session or db.session()
+    tracer = get_tracer()
+    with tracer.lock:
+        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None))
+                               .order_by(Crossing.id)).all()
+        if not rows:
+            return set()
+        index = tracer.begin_change(session)
+        keys = {}
+        for r in rows:
+            if r.id in index._slot_of_crossing:  # restored from a row another transaction assigned
+                keys[r.id] = index.key_of(r.id)
+                continue
+            keys[r.id] = index.attach(record_of(r))[0]
+        new_ids = _store_new_travellers(session, index, keys.values(), now)
+        assignment = {cid: (new_ids[k] if k > 0 else -k) for cid, k in keys.items()}
+    session.execute(update(Crossing), [{"id": cid, "traveller_id": tid} for cid, tid in assignment.items()])
+    touched = set(assignment.values())
+    refresh_summaries(session, touched, now)
+    return touched
+
+
+def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datetime) -> None:
+    """Recompute list columns: most used spelling and date of birth, counts, first/last crossing."""
+    ids = sorted(set(traveller_ids))
+    updates = []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        per: dict[int, list] = defaultdict(list)
+        for r in session.execute(select(Crossing.traveller_id, Crossing.surname, Crossing.given_names, Crossing.sex,
+                                        Crossing.nationality, Crossing.dob_year, Crossing.dob_month,
+                                        Crossing.dob_day, Crossing.dob_precision, Crossing.crossed_at,
+                                        Crossing.direction).where(Crossing.traveller_id.in_(chunk))):
+            per[r.traveller_id].append(r)
+        for tid in chunk:
+            rows = per.get(tid, [])
+            if not rows:
+                updates.append({"id": tid, "crossing_count": 0, "updated_at": now})
+                continue
+            name = Counter((r.surname or "", r.given_names or "") for r in rows).most_common(1)[0][0]
+            dob = Counter((r.dob_year, r.dob_month, r.dob_day, r.dob_precision) for r in rows
+                          if r.dob_year is not None).most_common(1)
+            sex = Counter(r.sex for r in rows if r.sex).most_common(1)
+            nat = Counter(r.nationality for r in rows if r.nationality).most_common(1)
+            last = max(rows, key=lambda r: r.crossed_at)
+            y, m, d, p = dob[0][0] if dob else (None, None, None, None)
+            updates.append({"id": tid, "surname": name[0], "given_names": name[1], "sex": sex[0][0] if sex else None,
+                            "nationality": nat[0][0] if nat else None, "dob_year": y, "dob_month": m,
+                            "dob_day": d, "dob_precision": p, "crossing_count": len(rows),
+                            "first_crossed_at": min(r.crossed_at for r in rows), "last_crossed_at": last.crossed_at,
+                            "last_direction": last.direction, "updated_at": now})
+    if updates:
+        session.execute(update(Traveller), updates)
+
+
+# --- investigators' judgements ---------------------------------------------------------------------
+
+
+def _member_ids(session: Session, traveller_id: int) -> list[int]:
+    return list(session.execute(select(Crossing.id).where(Crossing.traveller_id == traveller_id)
+                                .order_by(Crossing.crossed_at, Crossing.id)).scalars())
+
+
+def _judgement(session: Session, verdict: str, traveller_id: int, other_id: int, reason: str, actor,
+               now: datetime, a: Sequence[int], b: Sequence[int]) -> TravellerJudgement:
+    j = TravellerJudgement(verdict=verdict, traveller_id=traveller_id, other_traveller_id=other_id, reason=reason,
+                           decided_by_user_id=actor.id if isinstance(actor, User) else None, decided_at=now)
+    j.crossings = ([TravellerJudgementCrossing(crossing_id=c, side="a") for c in a]
+                   + [TravellerJudgementCrossing(crossing_id=c, side="b") for c in b])
+    session.add(j)
+    session.flush()
+    return j
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise TracingError("say why: the reason is kept with the judgement", "reason")
+    return reason
+
+
+def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, actor, now: datetime,
+                     session: Session | None = None) -> Traveller:
+    """One person from two: every crossing of both is judged the same person from now on."""
+    session = session or db.session()
+    reason = _reason(reason)
+    if other.id == traveller.id:
+        raise TracingError("choose another traveller to merge with", "other_id")
+    if other.merged_into_id is not None or not other.crossing_count:
+        raise TracingError(f"traveller {other.id} was merged into another; use that one", "other_id")
+    tracer = get_tracer()
+    with tracer.lock:
+        index = tracer.begin_change(session)
+        try:
+            kept = -index.merge(-traveller.id, -other.id)
+        except JudgementConflict as exc:
+            raise TracingError("an investigator judged some of these crossings to be different people; "
+                               "they cannot be merged", "other_id") from exc
+    survivor, gone = (traveller, other) if kept == traveller.id else (other, traveller)
+    a, b = _member_ids(session, survivor.id), _member_ids(session, gone.id)
+    session.execute(update(Crossing).where(Crossing.traveller_id == gone.id).values(traveller_id=survivor.id)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(RiskFindingRecord).where(RiskFindingRecord.traveller_id == gone.id)
+                    .values(traveller_id=survivor.id).execution_options(synchronize_session=False))
+    gone.merged_into_id = survivor.id
+    j = _judgement(session, "merge", survivor.id, gone.id, reason, actor, now, a, b)
+    refresh_summaries(session, (survivor.id, gone.id), now)
+    audit.record("traveller.merge", "traveller", survivor.id, detail={"merged": gone.id, "judgement_id": j.id})
+    session.expire_all()
+    return session.get(Traveller, survivor.id)
+
+
+def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason: str, actor, now: datetime,
+                    session: Session | None = None) -> Traveller:
+    """The chosen crossings become a traveller of their own, judged a different person for good."""
+    session = session or db.session()
+    reason = _reason(reason)
+    members = _member_ids(session, traveller.id)
+    moved = sorted(set(crossing_ids))
+    if not moved or not set(moved) < set(members):
+        raise TracingError("choose some, but not all, of this traveller's crossings", "crossings")
+    stay = [c for c in members if c not in set(moved)]
+    new = Traveller(created_at=now, updated_at=now)
+    session.add(new)
+    session.flush()
+    tracer = get_tracer()
+    with tracer.lock:
+        index = tracer.begin_change(session)
+        index.split(-traveller.id, moved, new_key=-new.id)
+    session.execute(update(Crossing).where(Crossing.id.in_(moved)).values(traveller_id=new.id)
+                    .execution_options(synchronize_session=False))
+    j = _judgement(session, "split", traveller.id, new.id, reason, actor, now, moved, stay)
+    refresh_summaries(session, (traveller.id, new.id), now)
+    audit.record("traveller.split", "traveller", traveller.id,
+                 detail={"new_traveller": new.id, "crossings": moved, "judgement_id": j.id})
+    session.expire_all()
+    return session.get(Traveller, new.id)
+
+
+# --- re-resolution ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ResolveSummary:
+    crossings: int = 0
+    travellers_before: int = 0
+    travellers_after: int = 0
+    crossings_moved: int = 0
+    travellers_created: int = 0
+    travellers_emptied: int = 0
+
+    def lines(self) -> list[str]:
+        return [f"crossings: {self.crossings}", f"travellers before: {self.travellers_before}",
+                f"travellers after: {self.travellers_after}", f"crossings moved: {self.crossings_moved}",
+                f"travellers created: {self.travellers_created}", f"travellers emptied: {self.travellers_emptied}"]
+
+
+def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSummary:
+    """Resolve every crossing again (new thresholds, a large import), honouring every stored judgement.
+
+    Existing traveller ids are kept where most of a traveller's crossings stay together, so pages,
+    case links and flags keep pointing at the same person.
+    """
+    session = session or db.session()
+    tracer = get_tracer()
+    cfg = resolve_config()
+    with tracer.lock:
+        bump_generation(session)
+        rows = session.execute(select(*_IDENTITY_COLUMNS).order_by(Crossing.id)
+                               .execution_options(yield_per=20_000)).all()
+        old_of = {r.id: r.traveller_id for r in rows}
+        summary = ResolveSummary(crossings=len(rows),
+                                 travellers_before=len({t for t in old_of.values() if t is not None}))
+        index = TravellerIndex.build((record_of(r) for r in rows), cfg, load_judgements(session))
+        del rows
+        clusters: dict[Any, list[int]] = defaultdict(list)
+        for cid, key in index.assignment().items():
+            clusters[key].append(cid)
+        mapping: dict[Any, int] = {}
+        used: set[int] = set()
+        for key, cids in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            for tid, _n in Counter(old_of[c] for c in cids if old_of[c] is not None).most_common():
+                if tid not in used:
+                    mapping[key] = tid
+                    used.add(tid)
+                    break
+        fresh = [k for k in clusters if k not in mapping]
+        rows_new = [Traveller(created_at=now, updated_at=now) for _ in fresh]
+        session.add_all(rows_new)
+        session.flush()
+        mapping.update({k: t.id for k, t in zip(fresh, rows_new, strict=True)})
+        summary.travellers_created = len(fresh)
+        moves = []
+        for key, cids in clusters.items():
+            tid = mapping[key]
+            moves.extend({"id": c, "traveller_id": tid} for c in cids if old_of[c] != tid)
+        for start in range(0, len(moves), 5000):
+            session.execute(update(Crossing), moves[start:start + 5000])
+        summary.crossings_moved = len(moves)
+        for key in list(clusters):
+            index.rekey(key, -mapping[key])
+        summary.travellers_after = len(clusters)
+        # Travellers left empty point at where most of their crossings went.
+        went: dict[int, Counter] = defaultdict(Counter)
+        for m in moves:
+            if old_of[m["id"]] is not None:
+                went[old_of[m["id"]]][m["traveller_id"]] += 1
+        emptied = [t for t in went if t not in used]
+        for tid in emptied:
+            session.execute(update(Traveller).where(Traveller.id == tid)
+                            .values(merged_into_id=went[tid].most_common(1)[0][0]))
+        summary.travellers_emptied = len(emptied)
+        touched = set(went) | {m["traveller_id"] for m in moves}
+        refresh_summaries(session, touched, now)
+        tracer.index = index
+        tracer.generation = read_generation(session)
+        session.info["tracing_tracer"] = tracer
+    audit.record("traveller.resolve", "traveller", None, detail={
+        "crossings": summary.crossings, "before": summary.travellers_before, "after": summary.travellers_after,
+        "moved": summary.crossings_moved})
+    return summary
+
+
+def write_assignment(out, session: Session | None = None) -> int:
+    """external_id,traveller_id for every crossing; returns the number of rows."""
+    session = session or db.session()
+    writer = csv.writer(out)
+    writer.writerow(["external_id", "traveller_id"])
+    n = 0
+    for ext, tid in session.execute(select(Crossing.external_id, Crossing.traveller_id).order_by(Crossing.id)
+                                    .execution_options(yield_per=20_000)):
+        writer.writerow([ext, "" if tid is None else tid])
+        n += 1
+    return n
+
+
+# --- facts for the pattern rules -------------------------------------------------------------------
+
+_FACT_COLUMNS = (Crossing.id, Crossing.traveller_id, Crossing.border_post_id, Crossing.direction,
+                 Crossing.crossed_at, Crossing.travel_group, Crossing.vehicle_registration, Crossing.dob_year,
+                 Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.sex, Crossing.surname,
+                 Crossing.given_names, Crossing.document_number)
+
+
+def _fact(r, posts: dict[int, str]) -> patterns.CrossingFact:
+    return patterns.CrossingFact(
+        crossing_id=r.id, traveller=r.traveller_id, post=posts.get(r.border_post_id, str(r.border_post_id)),
+        direction=r.direction, at=r.crossed_at, group=r.travel_group, vehicle=r.vehicle_registration,
+        dob=_dob(r), sex=r.sex, surname=r.surname or "", given_names=r.given_names or "",
+        document=r.document_number or "")
+
+
+def _rows_of(session: Session, traveller_ids: Iterable[int], since: datetime | None) -> list:
+    ids = sorted(set(traveller_ids))
+    out = []
+    for start in range(0, len(ids), 900):
+        stmt = select(*_FACT_COLUMNS).where(Crossing.traveller_id.in_(ids[start:start + 900]))
+        if since is not None:
+            stmt = stmt.where(Crossing.crossed_at >= since)
+        out.extend(session.execute(stmt).all())
+    return out
+
+
+def _neighbours(session: Session, rows: list, minutes: float) -> list:
+    """Crossings at the same post, in the same direction, within `minutes`, or in the same travel group."""
+    window = timedelta(minutes=minutes)
+    out = []
+    for start in range(0, len(rows), 150):
+        chunk = rows[start:start + 150]
+        near = [and_(Crossing.border_post_id == r.border_post_id, Crossing.direction == r.direction,
+                     Crossing.crossed_at >= r.crossed_at - window, Crossing.crossed_at <= r.crossed_at + window)
+                for r in chunk]
+        groups = sorted({r.travel_group for r in chunk if r.travel_group})
+        if groups:
+            near.append(Crossing.travel_group.in_(groups))
+        out.extend(session.execute(select(*_FACT_COLUMNS).where(Crossing.traveller_id.is_not(None), or_(*near)))
+                   .all())
+    return out
+
+
+def neighbourhood(session: Session, traveller_ids: Iterable[int], since: datetime | None,
+                  minutes: float) -> tuple[list, set[int]]:
+    """Crossings the rules need to judge these travellers: theirs, their companions', and those around both."""
+    t0 = set(traveller_ids)
+    own = _rows_of(session, t0, since)
+    near = _neighbours(session, own, minutes)
+    t1 = {r.traveller_id for r in near} - t0
+    theirs = _rows_of(session, t1, since)
+    around = _neighbours(session, theirs, minutes)
+    rows = {r.id: r for r in (*own, *near, *theirs, *around)}
+    return list(rows.values()), t0 | t1
+
+
+def _suspect_travellers(session: Session, traveller_ids: set[int] | None) -> set[int]:
+    stmt = (select(Crossing.traveller_id).join(Flag, Flag.crossing_id == Crossing.id)
+            .join(Person, Person.id == Flag.person_id)
+            .where(Flag.kind == "identity", Flag.status != "not_same_person", Person.category.in_(SUSPECT_CATEGORIES),
+                   Crossing.traveller_id.is_not(None)))
+    found = set(session.execute(stmt).scalars())
+    return found if traveller_ids is None else found & traveller_ids
+
+
+def _risk_flagged(session: Session) -> set[int]:
+    return set(session.execute(select(RiskFindingRecord.traveller_id).join(Flag, Flag.id == RiskFindingRecord.flag_id)
+                               .where(Flag.status != "not_same_person",
+                                      RiskFindingRecord.traveller_id.is_not(None))).scalars())
+
+
+def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = None,
+                      session: Session | None = None) -> list[Flag]:
+    """Run the risk rules for these travellers (all recent crossings when None) and raise new findings."""
+    session = session or db.session()
+    cfg = pattern_config()
+    posts = dict(session.execute(select(BorderPost.id, BorderPost.code)).all())
+    since = now - timedelta(days=evaluation_days())
+    if traveller_ids is None:
+        rows = session.execute(select(*_FACT_COLUMNS).where(Crossing.traveller_id.is_not(None),
+                                                            Crossing.crossed_at >= since)).all()
+        scope = None
+    else:
+        ids = set(traveller_ids)
+        if not ids:
+            return []
+        rows, scope = neighbourhood(session, ids, since, cfg.together_minutes)
+    if not rows:
+        return []
+    facts = [_fact(r, posts) for r in rows]
+    in_facts = {f.traveller for f in facts}
+    findings = patterns.evaluate(facts, now=now, config=cfg, rules=enabled_rules(),
+                                 suspects=_suspect_travellers(session, in_facts),
+                                 flagged=_risk_flagged(session) & in_facts)
+    if scope is not None:
+        findings = [f for f in findings if f.travellers[0] in scope]
+    by_id = {f.crossing_id: f for f in facts}
+    return raise_risk_flags(findings, by_id, now=now, session=session)
+
+
+def finding_key(f: patterns.RiskFinding) -> str:
+    """What makes two findings the same: per crossing for minors and no-return, per pair for suspects."""
+    t = f.travellers[0]
+    if f.rule in ("unaccompanied_minor", "no_return"):
+        return f"{f.rule}:{t}:{f.crossings[0]}"
+    if f.rule == "suspect_companion":
+        return f"{f.rule}:{t}:{f.travellers[1]}"
+    return f"{f.rule}:{t}"
+
+
+def _priority(f: patterns.RiskFinding) -> str:
+    if f.severity == "high" and f.rule in ("unaccompanied_minor", "frequent_minor_companions", "suspect_companion"):
+        return "urgent" if f.rule != "suspect_companion" else "high"
+    return "high" if f.severity == "high" else "normal"
+
+
+def raise_risk_flags(findings: list[patterns.RiskFinding], facts: dict[Any, patterns.CrossingFact], *,
+                     now: datetime, session: Session) -> list[Flag]:
+    """One risk flag per finding, routed to the post of the traveller's latest crossing in the evidence.
+
+    A finding already flagged is not raised again; while its flag is open, new evidence is added to it.
+    """
+    if not findings:
+        return []
+    keyed = {finding_key(f): f for f in findings}
+    existing = {r.finding_key: r for r in session.execute(
+        select(RiskFindingRecord).where(RiskFindingRecord.finding_key.in_(list(keyed)))).scalars()}
+    posts = dict(session.execute(select(BorderPost.id, BorderPost.code)).all())
+    post_ids = {code: pid for pid, code in posts.items()}
+    raised = []
+    for key, f in keyed.items():
+        evidence = {"rule": f.rule, "label": RULE_LABELS.get(f.rule, f.rule), "severity": f.severity,
+                    "sentences": list(f.evidence), "travellers": list(f.travellers), "crossings": list(f.crossings)}
+        record = existing.get(key)
+        if record is not None:
+            flag = record.flag
+            if flag.is_open and set(f.crossings) - set((flag.evidence or {}).get("crossings", [])):
+                flag.evidence = evidence
+                flag.reason = " ".join(f.evidence)
+                session.add(FlagEvent(flag_id=flag.id, at=now, actor_label="tracing", action="evidence_added",
+                                      note=f"{len(f.crossings)} crossings in the evidence"))
+            continue
+        own = [facts[c] for c in f.crossings if c in facts and facts[c].traveller == f.travellers[0]]
+        anchor = max(own, key=lambda c: c.at) if own else facts[f.crossings[0]]
+        flag = Flag(kind="risk", crossing_id=anchor.crossing_id, person_id=None, rule=f.rule, evidence=evidence,
+                    border_post_id=post_ids.get(anchor.post) or int(anchor.post), score=0.0, features=None,
+                    priority=_priority(f), reason=" ".join(f.evidence), action=RULE_ACTIONS.get(f.rule, ""),
+                    status="new", created_at=now)
+        session.add(flag)
+        session.flush()
+        session.add(RiskFindingRecord(finding_key=key, rule=f.rule, traveller_id=f.travellers[0], flag_id=flag.id,
+                                      created_at=now, updated_at=now))
+        session.add(FlagEvent(flag_id=flag.id, at=now, actor_label="tracing", action="raised", note=f.rule))
+        notifications.publish(
+            "risk.found", ref=f"flag:{flag.id}", subject_type="flag", subject_id=flag.id,
+            post_code=posts.get(flag.border_post_id), priority=flag.priority, kind="risk",
+            data={"flag_id": flag.id, "rule": f.rule, "severity": f.severity, "traveller_id": f.travellers[0],
+                  "travellers": list(f.travellers), "crossing_ids": list(f.crossings)}, now=now)
+        log.info("risk flag %s raised: rule %s traveller %s", flag.id, f.rule, f.travellers[0])
+        raised.append(flag)
+    session.flush()
+    return raised
+
+
+def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session | None = None) -> list[Flag]:
+    """What store_crossings calls: attach the new crossings, then run the rules around their travellers."""
+    session = session or db.session()
+    if not crossing_ids:
+        return []
+    touched = attach_pending(now=now, session=session)
+    if not current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", True):
+        return []
+    return evaluate_patterns(now=now, traveller_ids=touched, session=session)
+
+
+# --- the traveller's journey -----------------------------------------------------------------------
+
+
+@dataclass
+class Trip:
+    exited: Crossing
+    entered: Crossing | None
+    days: float | None  # None while open
+    open_days: float | None = None
+
+
+@dataclass
+class Companion:
+    traveller: Traveller
+    recorded: int = 0  # same group or vehicle
+    nearby: int = 0  # same post and direction within the window
+    last_at: datetime | None = None
+    age: int | None = None
+    flagged: bool = False
+
+    @property
+    def occasions(self) -> int:
+        return max(self.recorded, self.nearby)
+
+    @property
+    def minor(self) -> bool:
+        return self.age is not None and self.age < 18
+
+
+@dataclass
+class Journey:
+    crossings: list[Crossing]
+    trips: list[Trip]
+    open_trip: Trip | None
+    documents: list[tuple[str, int, datetime, datetime]]
+    names: list[tuple[str, int]]
+    companions: list[Companion] = field(default_factory=list)
+
+
+def journey(traveller: Traveller, *, now: datetime, session: Session | None = None) -> Journey:
+    """Timeline, trips abroad (exit then entry), documents and spellings used, companions."""
+    session = session or db.session()
+    crossings = list(session.execute(select(Crossing).where(Crossing.traveller_id == traveller.id)
+                                     .order_by(Crossing.crossed_at, Crossing.id)).scalars())
+    trips: list[Trip] = []
+    open_trip = None
+    pending: Crossing | None = None
+    for c in crossings:
+        if c.direction == "exit":
+            if pending is not None:
+                trips.append(Trip(pending, None, None))  # exited twice: the return was not recorded
+            pending = c
+        elif pending is not None:
+            trips.append(Trip(pending, c, (c.crossed_at - pending.crossed_at).total_seconds() / 86400))
+            pending = None
+    if pending is not None:
+        open_trip = Trip(pending, None, None, (now - pending.crossed_at).total_seconds() / 86400)
+    docs: dict[str, list] = {}
+    for c in crossings:
+        if c.document_number:
+            label = " ".join(x for x in (c.document_type, c.document_number, c.document_country) if x)
+            d = docs.setdefault(ocr_key(c.document_number), [label, 0, c.crossed_at, c.crossed_at])
+            d[1] += 1
+            d[3] = c.crossed_at
+    names = Counter(" ".join(x for x in (c.surname, c.given_names) if x) or "(no name)" for c in crossings)
+    return Journey(crossings, trips, open_trip, [tuple(d) for d in docs.values()], names.most_common(),
+                   companions_of(traveller, crossings, session=session))
+
+
+def companions_of(traveller: Traveller, crossings: list[Crossing], *, session: Session) -> list[Companion]:
+    """Who crosses with this traveller: recorded in the same group or vehicle, or inferred (same post,
+    same direction, within minutes, at least `companion_min_times` times)."""
+    cfg = pattern_config()
+    window = timedelta(minutes=cfg.together_minutes)
+    own = session.execute(select(*_FACT_COLUMNS).where(Crossing.traveller_id == traveller.id)).all()
+    if not own:
+        return []
+    stats: dict[int, Companion] = {}
+    ages: dict[int, int | None] = {}
+    counted: set[tuple[int, int, str]] = set()
+    for o in _neighbours(session, own, cfg.together_minutes):
+        if o.traveller_id == traveller.id:
+            continue
+        for c in own:
+            same_group = c.travel_group and o.travel_group == c.travel_group
+            same_vehicle = (c.vehicle_registration and o.vehicle_registration
+                            and ocr_key(c.vehicle_registration) == ocr_key(o.vehicle_registration)
+                            and c.border_post_id == o.border_post_id and c.direction == o.direction
+                            and abs(o.crossed_at - c.crossed_at) <= window)
+            near = (c.border_post_id == o.border_post_id and c.direction == o.direction
+                    and abs(o.crossed_at - c.crossed_at) <= window)
+            if not (same_group or same_vehicle or near):
+                continue
+            comp = stats.setdefault(o.traveller_id, Companion(traveller=None))  # type: ignore[arg-type]
+            if (same_group or same_vehicle) and (c.id, o.traveller_id, "r") not in counted:
+                counted.add((c.id, o.traveller_id, "r"))
+                comp.recorded += 1
+            if near and (c.id, o.traveller_id, "n") not in counted:
+                counted.add((c.id, o.traveller_id, "n"))
+                comp.nearby += 1
+            if comp.last_at is None or o.crossed_at > comp.last_at:
+                comp.last_at = o.crossed_at
+                dob = _dob(o)
+                ages[o.traveller_id] = age_on(dob, o.crossed_at.date()) if dob else None
+    keep = {tid: c for tid, c in stats.items() if c.recorded or c.nearby >= cfg.companion_min_times}
+    if not keep:
+        return []
+    travellers = {t.id: t for t in session.execute(select(Traveller).where(Traveller.id.in_(list(keep)))).scalars()}
+    flagged = _risk_flagged(session) | _suspect_travellers(session, set(keep))
+    out = []
+    for tid, comp in keep.items():
+        comp.traveller = travellers[tid]
+        comp.age = ages.get(tid)
+        comp.flagged = tid in flagged
+        out.append(comp)
+    out.sort(key=lambda c: (-c.occasions, c.traveller.id))
+    return out
+
+
+def flags_of(traveller: Traveller, session: Session | None = None) -> list[Flag]:
+    session = session or db.session()
+    on_crossings = select(Crossing.id).where(Crossing.traveller_id == traveller.id)
+    risk = select(RiskFindingRecord.flag_id).where(RiskFindingRecord.traveller_id == traveller.id)
+    return list(session.execute(select(Flag).where(or_(Flag.crossing_id.in_(on_crossings), Flag.id.in_(risk)))
+                                .order_by(Flag.created_at.desc())).scalars())
+
+
+def cases_of(traveller: Traveller, flag_ids: Iterable[int], session: Session | None = None) -> list:
+    from tip_cases.case_models import Case, CaseLink
+
+    session = session or db.session()
+    crossing_ids = select(Crossing.id).where(Crossing.traveller_id == traveller.id)
+    flag_ids = list(flag_ids)
+    cond = or_(and_(CaseLink.object_type == "traveller", CaseLink.object_id == traveller.id),
+               and_(CaseLink.object_type == "crossing", CaseLink.object_id.in_(crossing_ids)),
+               and_(CaseLink.object_type == "flag", CaseLink.object_id.in_(flag_ids or [-1])))
+    return list(session.execute(select(Case).join(CaseLink, CaseLink.case_id == Case.id).where(cond).distinct()
+                                .order_by(Case.id)).scalars())
+
+
+def judgements_of(traveller: Traveller, session: Session | None = None) -> list[TravellerJudgement]:
+    session = session or db.session()
+    return list(session.execute(select(TravellerJudgement).where(or_(
+        TravellerJudgement.traveller_id == traveller.id, TravellerJudgement.other_traveller_id == traveller.id))
+        .order_by(TravellerJudgement.decided_at.desc())).scalars())
+
+
+def search_travellers(q: str, *, risk_only: bool = False):
+    """A select of current travellers, by any recorded spelling or document number."""
+    stmt = select(Traveller).where(Traveller.merged_into_id.is_(None), Traveller.crossing_count > 0)
+    q = (q or "").strip()
+    if q:
+        if q.isdigit() and len(q) < 9:
+            stmt = stmt.where(Traveller.id == int(q))
+        else:
+            like = f"%{q}%"
+            doc = f"%{q.replace(' ', '').upper()}%"
+            ids = select(Crossing.traveller_id).where(or_(
+                Crossing.surname.ilike(like), Crossing.given_names.ilike(like),
+                (Crossing.surname + " " + Crossing.given_names).ilike(like), Crossing.document_number.ilike(doc)))
+            stmt = stmt.where(Traveller.id.in_(ids))
+    if risk_only:
+        stmt = stmt.where(Traveller.id.in_(select(RiskFindingRecord.traveller_id)))
+    return stmt.order_by(Traveller.last_crossed_at.desc(), Traveller.id.desc())
+
+
+def risk_count_by_traveller(ids: Iterable[int], session: Session | None = None) -> dict[int, int]:
+    session = session or db.session()
+    ids = list(ids)
+    if not ids:
+        return {}
+    return dict(session.execute(select(RiskFindingRecord.traveller_id, func.count()).join(
+        Flag, Flag.id == RiskFindingRecord.flag_id).where(RiskFindingRecord.traveller_id.in_(ids),
+                                                          Flag.status.in_(("new", "acknowledged", "escalated")))
+        .group_by(RiskFindingRecord.traveller_id)).all())
+
+
+# --- bulk tracing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TraceHit:
+    ref: str
+    crossing: Crossing
+    score: float
+    explanations: list[str]
+
+
+@dataclass
+class BulkTrace:
+    persons: list[tuple[str, str]] = field(default_factory=list)  # (ref, name as given)
+    hits: dict[str, list[TraceHit]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def travellers_of(self, ref: str) -> list[tuple[int | None, list[TraceHit]]]:
+        by: dict[int | None, list[TraceHit]] = defaultdict(list)
+        for h in self.hits.get(ref, []):
+            by[h.crossing.traveller_id].append(h)
+        return sorted(by.items(), key=lambda kv: -max(h.score for h in kv[1]))
+
+    def csv_rows(self) -> Iterator[list[str]]:
+        yield ["ref", "traveller_id", "external_id", "crossed_at", "border_post", "direction", "score", "explanation"]
+        for ref, _name in self.persons:
+            for tid, hits in self.travellers_of(ref):
+                for h in hits:
+                    c = h.crossing
+                    yield [ref, "" if tid is None else str(tid), c.external_id, c.crossed_at.isoformat(),
+                           c.border_post.code if c.border_post else "", c.direction, f"{h.score:.4f}",
+                           "; ".join(h.explanations)]
+
+
+def bulk_trace(stream, *, min_score: float, session: Session | None = None) -> BulkTrace:
+    """Trace every person in a CSV (ref, surname, given_names, sex, date_of_birth, nationality,
+    document_number, address) with the `screening trace` service, grouped by traveller."""
+    from sqlalchemy.orm import selectinload
+
+    from screening.ingest import RowError, parse_persons_csv
+    from screening.services import trace
+
+    session = session or db.session()
+    result = BulkTrace()
+    probes = []
+    for row in parse_persons_csv(stream):
+        if isinstance(row, RowError):
+            result.errors.append(row.message)
+            continue
+        docs = [Document(None, row.document_number)] if row.document_number else []
+        probes.append((row.ref, Identity(id=row.ref, surname=row.surname, given_names=row.given_names,
+                                         dob=row.date_of_birth, sex=row.sex, nationality=row.nationality,
+                                         documents=docs)))
+        result.persons.append((row.ref, " ".join(x for x in (row.surname, row.given_names) if x)))
+    found = trace(probes, min_score=min_score) if probes else []
+    ids = list({cid for _, cid, _ in found})
+    crossings = {}
+    for start in range(0, len(ids), 900):
+        crossings.update({c.id: c for c in session.execute(
+            select(Crossing).options(selectinload(Crossing.border_post))
+            .where(Crossing.id.in_(ids[start:start + 900]))).scalars()})
+    for ref, cid, r in found:
+        result.hits.setdefault(ref, []).append(TraceHit(ref, crossings[cid], r.score, list(r.explanations)))
+    return result
+
+
+def bulk_trace_csv(result: BulkTrace) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in result.csv_rows():
+        writer.writerow(row)
+    return out.getvalue()
