@@ -77,6 +77,65 @@ def screening_trace(path: str, out_path: str, min_score: float) -> None:
         click.echo(f"  {message}", err=True)
 
 
+@screening_cli.command("resolve")
+def screening_resolve() -> None:
+    """Re-resolve every crossing into travellers (after a threshold change or a large import).
+
+    Investigators' merges and splits are always honoured; traveller numbers are kept where most of a
+    traveller's crossings stay together. Then runs the risk-pattern rules over recent crossings.
+    """
+    import time
+
+    from screening import tracing
+    from tip_cases.extensions import db, utcnow
+
+    started = time.perf_counter()
+    now = utcnow()
+    summary = tracing.resolve_all(now=now)
+    db.session.commit()
+    flags = tracing.evaluate_patterns(now=now)
+    db.session.commit()
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"risk flags raised: {len(flags)}")
+    click.echo(f"seconds: {time.perf_counter() - started:.1f}")
+
+
+@screening_cli.command("travellers")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Where to write external_id,traveller_id for every crossing ('-' for stdout).")
+def screening_travellers(out_path: str) -> None:
+    """Write the traveller of every crossing as CSV: external_id,traveller_id."""
+    from screening import tracing
+    from tip_cases import audit
+    from tip_cases.extensions import db
+
+    out = sys.stdout if out_path == "-" else open(out_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        n = tracing.write_assignment(out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    audit.record("traveller.export", "traveller", None, detail={"rows": n})
+    db.session.commit()
+    click.echo(f"crossings written: {n}", err=out_path == "-")
+
+
+@screening_cli.command("patterns")
+def screening_patterns() -> None:
+    """Run the risk-pattern rules over recent crossings (e.g. nightly: "not returned after N days")."""
+    from collections import Counter
+
+    from screening import tracing
+    from tip_cases.extensions import db, utcnow
+
+    flags = tracing.evaluate_patterns(now=utcnow())
+    db.session.commit()
+    click.echo(f"risk flags raised: {len(flags)}")
+    for rule, n in sorted(Counter(f.rule for f in flags).items()):
+        click.echo(f"  {rule}: {n}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(crossings_cli)
     app.cli.add_command(screening_cli)

@@ -81,6 +81,50 @@ MATCHING_CROSSINGS = [
 ]
 
 
+# Tracing: a planted trafficking pattern and a traveller with a full journey.
+# external_id, post, days ago, minutes past 07:00, direction, surname, given, sex, dob, doc, group, vehicle
+TRACING_CROSSINGS = [
+    # An adult man leaves by Maseru Bridge with a different teenage girl three times in under 60 days; he
+    # comes back alone each time, none of the girls does.
+    ("DEMO-T-001", "MSB", 56, 0, "exit", "Mofokeng", "Tšepo", "M", "1979-05-02", "RA7788123", "DEMO-TG-1", "B4417"),
+    ("DEMO-T-002", "MSB", 56, 1, "exit", "Sello", "Mpho", "F", "2010-01-21", "", "DEMO-TG-1", "B4417"),
+    ("DEMO-T-003", "MSB", 54, 30, "entry", "Mofokeng", "Tsepo", "M", "1979-05-02", "RA7788123", None, "B4417"),
+    ("DEMO-T-004", "MSB", 33, 10, "exit", "MOFOKENG", "TSEPO", "M", "1979-05-02", "RA7788123", "DEMO-TG-2", "B4417"),
+    ("DEMO-T-005", "MSB", 33, 11, "exit", "Ntlaloe", "Lintle", "F", "2009-08-30", "LS0912345", "DEMO-TG-2", "B4417"),
+    ("DEMO-T-006", "MSB", 31, 45, "entry", "Mofokeng", "Tšepo", "M", "1979-05-02", "RA7788123", None, None),
+    ("DEMO-T-007", "MSB", 6, 20, "exit", "Mofokeng", "Tšepo", "M", "1979-05-02", "RA7788123", "DEMO-TG-3", "B4417"),
+    ("DEMO-T-008", "MSB", 6, 21, "exit", "Ramokhele", "Karabo", "F", "2008-11-03", "", "DEMO-TG-3", "B4417"),
+    ("DEMO-T-009", "MSB", 4, 5, "entry", "Mofokeng", "Tsepo", "M", "1979-05-02", "RA7788123", None, None),
+    # A cross-border trader: weekly trips through Maputsoe Bridge, a renewed passport, a second spelling,
+    # and a friend who crosses a minute behind her every time (never recorded as a group).
+    ("DEMO-T-020", "MPB", 40, 0, "exit", "Mokhele", "Nthabiseng Lebohang", "F", "1988-09-17", "RA1000234", None, None),
+    ("DEMO-T-021", "MPB", 40, 2, "exit", "Tau", "Puleng", "F", "1990-02-14", "RA2233445", None, None),
+    ("DEMO-T-022", "MPB", 37, 0, "entry", "Mokhele", "Nthabiseng", "F", "1988-09-17", "RA1000234", None, None),
+    ("DEMO-T-023", "MPB", 37, 1, "entry", "Tau", "Puleng", "F", "1990-02-14", "RA2233445", None, None),
+    ("DEMO-T-024", "MPB", 26, 0, "exit", "Mokhele", "Nthabiseng L.", "F", "1988-09-17", "RB5550789", None, None),
+    ("DEMO-T-025", "MPB", 26, 3, "exit", "Tau", "Puleng", "F", "1990-02-14", "RA2233445", None, None),
+    ("DEMO-T-026", "MPB", 22, 0, "entry", "Mokhehle", "Nthabiseng", "F", "1988-09-17", "RB5550789", None, None),
+    ("DEMO-T-027", "MPB", 22, 2, "entry", "Tau", "Puleng", "F", "1990-02-14", "RA2233445", None, None),
+    ("DEMO-T-028", "MPB", 9, 0, "exit", "Mokhele", "Nthabiseng Lebohang", "F", "1988-09-17", "RB5550789", None, None),
+    ("DEMO-T-029", "MPB", 9, 1, "exit", "Tau", "Puleng", "F", "1990-02-14", "RA2233445", None, None),
+    ("DEMO-T-030", "MPB", 2, 0, "entry", "Mokhele", "Nthabiseng", "F", "1988-09-17", "RB5550789", None, None),
+]
+
+
+def _tracing(now: datetime) -> list[services.NewCrossing]:
+    posts = {p.code: p.id for p in db.session.execute(select(BorderPost)).scalars()}
+    items = []
+    for ext, post, days, minutes, direction, surname, given, sex, dob, doc, group, vehicle in TRACING_CROSSINGS:
+        day = datetime(now.year, now.month, now.day, 5, 0, tzinfo=now.tzinfo) - timedelta(days=days)
+        items.append(services.NewCrossing(
+            external_id=ext, border_post_id=posts[post], direction=direction,
+            crossed_at=day + timedelta(minutes=minutes), surname=surname, given_names=given, sex=sex,
+            dob=parse_partial_date(dob), nationality="LSO", document_type="P" if doc else None,
+            document_number=doc or None, document_country="LSO" if doc else None, travel_group=group,
+            vehicle_registration=vehicle, purpose="work" if direction == "exit" else "return"))
+    return items
+
+
 def _persons(now: datetime) -> int:
     created = 0
     today = now.date()
@@ -142,11 +186,17 @@ def _matching(now: datetime) -> list[services.NewCrossing]:
 def load() -> list[str]:
     now = utcnow()
     created = _persons(now)
-    items = _background(now) + _matching(now)
+    items = _background(now) + _matching(now) + _tracing(now)
     results = services.store_crossings(items, source="demo", actor=None, now=now)
+    db.session.commit()
+    from screening import tracing
+
+    tracing.evaluate_patterns(now=now)  # what the nightly `screening patterns` run finds
     db.session.commit()
     accepted = sum(1 for r in results if r.status == "accepted")
     flags = sum(len(r.flags) for r in results)
     return [f"persons of interest: {created} created, {len(PERSONS) - created} already present",
             f"crossings: {accepted} added, {len(results) - accepted} already present; flags raised: {flags}",
-            "flag queues: officer (Maseru Bridge) and officer2 (Maputsoe Bridge) have flags to review"]
+            "flag queues: officer (Maseru Bridge) and officer2 (Maputsoe Bridge) have flags to review",
+            "tracing: Risk patterns shows a man leaving Maseru Bridge with three different girls (traveller "
+            "pages: search 'Mofokeng'; a full journey with a companion: search 'Mokhele')"]
