@@ -1,0 +1,36 @@
+"""Builders for tracing tests: crossings stored through the real service, as they arrive."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from screening import services
+from screening.models import Crossing, Traveller
+from screening.normalize import parse_partial_date
+from tests.factories import post
+from tip_cases.extensions import db
+
+_seq = itertools.count(1)
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def arrive(surname="Mokoena", given_names="Thabo", *, dob="1985-04-02", sex="M", document="RA1234567",
+           post_code="MSB", direction="exit", at=None, days_ago=0, minutes=0, group=None, vehicle=None,
+           nationality="LSO", external_id=None, now=NOW) -> Crossing:
+    """Store one crossing through store_crossings (attach + rules run) and commit; returns it."""
+    at = at or (now - timedelta(days=days_ago) + timedelta(minutes=minutes))
+    item = services.NewCrossing(
+        external_id=external_id or f"TR{next(_seq)}", border_post_id=post(post_code).id, direction=direction,
+        crossed_at=at, surname=surname, given_names=given_names, sex=sex,
+        dob=parse_partial_date(dob) if dob else None, nationality=nationality,
+        document_type="P" if document else None, document_number=document or None,
+        document_country=nationality if document else None, travel_group=group, vehicle_registration=vehicle)
+    [result] = services.store_crossings([item], source="test", actor=None, now=now)
+    db.session.commit()
+    return db.session.get(Crossing, result.crossing_id)
+
+
+def traveller_of(crossing: Crossing) -> Traveller:
+    db.session.refresh(crossing)
+    return db.session.get(Traveller, crossing.traveller_id)
