@@ -215,6 +215,7 @@ class MatchConfig:
     dob_same_month_score: float = 0.30  # both exact, same year and month, different day
     dob_year_score: float = 0.50  # years equal and one side knows only the year (or 1 January)
     dob_year_off_by_one_score: float = 0.70  # same day and month, year differs by one
+    dob_swapped_year_off_by_one_score: float = 0.50  # two slips in one date: swapped and year +-1
     dob_year_only_off_by_one_score: float = 0.30
     dob_estimated_score: float = 0.50
     dob_estimated_window: int = 2
@@ -531,6 +532,8 @@ def _dob_outcome(a: PartialDate, b: PartialDate, cfg: MatchConfig) -> tuple[str,
                 return "swapped", cfg.dob_swapped_score, 2 / (_DAYS * span)
             if abs(a.year - b.year) == 1 and (a.month, a.day) == (b.month, b.day):
                 return "year_off_by_one", cfg.dob_year_off_by_one_score, 3 / (_DAYS * span)
+            if abs(a.year - b.year) == 1 and (a.month, a.day) == (b.day, b.month):
+                return "swapped_year_off_by_one", cfg.dob_swapped_year_off_by_one_score, 6 / (_DAYS * span)
         if a.year == b.year and a.month == b.month:
             if a.precision == b.precision == "day":
                 return "same_month", cfg.dob_same_month_score, 1 / (12 * span)
@@ -557,6 +560,8 @@ _DOB_TEXT = {
     "exact": ("Date of birth matches", "agree"),
     "swapped": ("Date of birth matches with day and month swapped", "partial"),
     "year_off_by_one": ("Day and month of birth match; the year differs by one", "partial"),
+    "swapped_year_off_by_one": ("Day and month of birth match but are swapped, and the year differs by one",
+                                "partial"),
     "same_month": ("Year and month of birth match; the day differs", "partial"),
     "year": ("Year of birth matches (only the year is known on one side)", "partial"),
     "year_only_off_by_one": ("Year of birth differs by one (only the year is known on one side)", "partial"),

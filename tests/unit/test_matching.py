@@ -67,6 +67,10 @@ CASES = [
      "Year of birth matches"),
     ("dob-year-off-by-one", person(dob="1986-03-04", doc=""), BASE, True, "dob", "the year differs by one"),
     ("dob-estimated", person(dob="~1984", doc=""), BASE, True, "dob", "within the estimate"),
+    ("dob-swapped-and-year-off-by-one-is-weak-evidence", person(dob="1986-04-03", doc=""), BASE, True, "dob",
+     "swapped, and the year differs by one"),
+    ("dob-swapped-and-year-off-by-one-alone-does-not-flag", person(given="T.", dob="1986-04-03", doc=""), BASE,
+     False, "dob", "swapped, and the year differs by one"),
     ("dob-missing", person(dob=None, doc=""), BASE, False, "dob", "not recorded"),
     ("common-name-different-dob-no-document", person(dob="1990-07-21", doc=""), BASE, False, "dob",
      "Dates of birth differ"),
@@ -251,7 +255,8 @@ def test_precision_and_recall_fixes(probe, candidate, flagged, feature, phrase):
 
 @pytest.mark.parametrize(("a", "b"), [
     ("1985-03-04", "1985-03-04"), ("1985-03-04", "1985-04-03"), ("1985-03-04", "1986-03-04"),
-    ("1985-03-04", "1985-03-19"), ("1985-03-04", "1990-07-21"), ("1985", "1985-03-04"), ("1985", "1986"),
+    ("1985-03-04", "1985-03-19"), ("1985-03-04", "1990-07-21"), ("1985-03-04", "1986-04-03"),
+    ("1985", "1985-03-04"), ("1985", "1986"),
     ("1985", "1988"), ("~1984", "1985-03-04"), ("~1980", "1985"), ("1985-03", "1985-03-04"),
     ("1985-01-01", "1985-06-30"),
 ])
