@@ -581,10 +581,14 @@ def _suspect_travellers(session: Session, traveller_ids: set[int] | None) -> set
     return found if traveller_ids is None else found & traveller_ids
 
 
-def _risk_flagged(session: Session) -> set[int]:
-    return set(session.execute(select(RiskFindingRecord.traveller_id).join(Flag, Flag.id == RiskFindingRecord.flag_id)
-                               .where(Flag.status != "not_same_person",
-                                      RiskFindingRecord.traveller_id.is_not(None))).scalars())
+def _risk_flagged(session: Session, traveller_ids: Iterable[int]) -> set[int]:
+    ids = sorted(set(traveller_ids))
+    out: set[int] = set()
+    for start in range(0, len(ids), 900):
+        stmt = (select(RiskFindingRecord.traveller_id).join(Flag, Flag.id == RiskFindingRecord.flag_id)
+                .where(Flag.status != "not_same_person", RiskFindingRecord.traveller_id.in_(ids[start:start + 900])))
+        out.update(session.execute(stmt).scalars())
+    return out
 
 
 def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = None,
@@ -609,7 +613,7 @@ def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = No
     in_facts = {f.traveller for f in facts}
     findings = patterns.evaluate(facts, now=now, config=cfg, rules=enabled_rules(),
                                  suspects=_suspect_travellers(session, in_facts),
-                                 flagged=_risk_flagged(session) & in_facts)
+                                 flagged=_risk_flagged(session, in_facts))
     if scope is not None:
         findings = [f for f in findings if f.travellers[0] in scope]
     by_id = {f.crossing_id: f for f in facts}
@@ -799,7 +803,7 @@ def companions_of(traveller: Traveller, crossings: list[Crossing], *, session: S
     if not keep:
         return []
     travellers = {t.id: t for t in session.execute(select(Traveller).where(Traveller.id.in_(list(keep)))).scalars()}
-    flagged = _risk_flagged(session) | _suspect_travellers(session, set(keep))
+    flagged = _risk_flagged(session, keep) | _suspect_travellers(session, set(keep))
     out = []
     for tid, comp in keep.items():
         comp.traveller = travellers[tid]
