@@ -89,6 +89,8 @@ def crossing_json(c: Crossing, posts: dict[int, str]) -> dict[str, Any]:
         "nationality": c.nationality, "document_type": c.document_type, "document_number": c.document_number,
         "document_country": c.document_country, "address": c.address, "purpose": c.purpose,
         "vehicle_registration": c.vehicle_registration, "travel_group": c.travel_group,
+        "guardian_relation": c.guardian_relation, "guardian_document_number": c.guardian_document_number,
+        "consent_document": bool(c.consent_document),
         "quality_issues": c.quality_issues or [], "flags": [flag_json(f, posts) for f in c.flags],
     }
 
@@ -102,7 +104,8 @@ def _to_new(item: schemas.CrossingIn, post_id: int) -> NewCrossing:
         dob=item.partial_dob(), nationality=item.nationality, document_type=(item.document_type or None),
         document_number=(item.document_number or None), document_country=item.document_country,
         address=item.address, purpose=item.purpose, vehicle_registration=item.vehicle_registration,
-        travel_group=item.travel_group)
+        travel_group=item.travel_group, guardian_relation=item.guardian_relation,
+        guardian_document_number=item.guardian_document_number, consent_document=item.consent_document)
 
 
 def _process_batch(raw_items: list[Any], client, now: datetime) -> dict[str, Any]:

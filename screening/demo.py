@@ -5,13 +5,14 @@ Idempotent by natural keys: persons by `reference`, crossings by (source "demo",
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from screening import services
 from screening.models import Person
-from screening.normalize import parse_partial_date
+from screening.normalize import age_on, parse_partial_date
 from tip_cases.extensions import db, utcnow
 from tip_cases.models import BorderPost
 
@@ -111,6 +112,12 @@ TRACING_CROSSINGS = [
 ]
 
 
+# What the officer recorded for the girls: Mofokeng claimed each time to be a relative taking her to
+# work; no parental consent letter was shown.
+TRACING_GUARDIANS = {"DEMO-T-002": ("relative", "RA7788123"), "DEMO-T-005": ("relative", "RA7788123"),
+                     "DEMO-T-008": ("relative", "RA7788123")}
+
+
 def _tracing(now: datetime) -> list[services.NewCrossing]:
     posts = {p.code: p.id for p in db.session.execute(select(BorderPost)).scalars()}
     items = []
@@ -121,7 +128,9 @@ def _tracing(now: datetime) -> list[services.NewCrossing]:
             crossed_at=day + timedelta(minutes=minutes), surname=surname, given_names=given, sex=sex,
             dob=parse_partial_date(dob), nationality="LSO", document_type="P" if doc else None,
             document_number=doc or None, document_country="LSO" if doc else None, travel_group=group,
-            vehicle_registration=vehicle, purpose="work" if direction == "exit" else "return"))
+            vehicle_registration=vehicle, purpose="work" if direction == "exit" else "return",
+            guardian_relation=TRACING_GUARDIANS.get(ext, (None, None))[0],
+            guardian_document_number=TRACING_GUARDIANS.get(ext, (None, None))[1]))
     return items
 
 
@@ -143,6 +152,57 @@ def _persons(now: datetime) -> int:
     return created
 
 
+def _age_at(dob: str, at: str) -> int | None:
+    try:
+        d = parse_partial_date(dob) if dob else None
+    except ValueError:
+        return None
+    return None if d is None else age_on(d, datetime.fromisoformat(at).date())
+
+
+def record_guardians(rows: list[dict], persons: list[dict], seed: int = 2026) -> None:
+    """Record the background's minors as MIDAS registers them: most cross with a parent, recorded as such.
+
+    A minor in a group with an adult gets that adult (one sharing the surname first) as parent, or about
+    one time in eight as a relative with a consent letter. A minor the generator sent alone or with other
+    children is given an accompanying parent: one adult per child, the same on every trip, whose
+    crossing is added to the same new group. Rows gain `guardian_relation`, `guardian_document_number`,
+    `consent_document` and may gain a string `group_id`.
+    """
+    rng = random.Random(seed)  # noqa: S311 - demo data, reproducible
+    adults = [p for p in persons if (_age_at(p["date_of_birth"], rows[0]["crossed_at"]) or 0) >= 25]
+    parent_of: dict[int, dict] = {}
+    groups: dict[object, list[dict]] = {}
+    for r in rows:
+        if r["group_id"]:
+            groups.setdefault(r["group_id"], []).append(r)
+    added = []
+    for r in list(rows):
+        age = _age_at(r["date_of_birth"], r["crossed_at"])
+        if age is None or age >= 18:
+            continue
+        mates = [o for o in groups.get(r["group_id"], ()) if o is not r
+                 and (_age_at(o["date_of_birth"], o["crossed_at"]) or 0) >= 18] if r["group_id"] else []
+        if mates:
+            mates.sort(key=lambda o: o["surname"].lower() != r["surname"].lower())
+            adult = mates[0]
+            relative = rng.random() < 1 / 8
+            r.update(guardian_relation="relative" if relative else "parent", consent_document=relative,
+                     guardian_document_number=adult["document_number"])
+            continue
+        parent = parent_of.setdefault(r["person_id"], rng.choice(adults))
+        group = f"F{r['external_id']}"
+        at = datetime.fromisoformat(r["crossed_at"]) - timedelta(seconds=30)
+        added.append({**{k: parent[k] for k in ("surname", "given_names", "sex", "date_of_birth", "nationality",
+                                                "document_type", "document_number", "document_country",
+                                                "address", "person_id")},
+                      "external_id": f"{r['external_id']}P", "direction": r["direction"],
+                      "border_post": r["border_post"], "crossed_at": at.isoformat(), "group_id": group})
+        r.update(group_id=group, guardian_relation="parent", guardian_document_number=parent["document_number"],
+                 consent_document=False)
+    rows.extend(added)
+
+
 def _background(now: datetime, n: int = 400) -> list[services.NewCrossing]:
     from bench.generate import BORDER_POSTS, generate_crossings, generate_persons
 
@@ -150,8 +210,16 @@ def _background(now: datetime, n: int = 400) -> list[services.NewCrossing]:
     posts = {p.name: p.id for p in db.session.execute(select(BorderPost)).scalars()}
     start = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo) - timedelta(days=28)
     travellers = generate_persons(250, seed=2026)
+    rows = generate_crossings(travellers, n, seed=2026, start=start, days=28)
+    # The generator draws a fresh number for every "renewed passport" observation, which reads as a
+    # traveller with several passports; a renewal is one new number per person (as in the tracing bench).
+    renewed: dict[int, str] = {}
+    for r in rows:
+        if "doc_renewed" in r["noise"] and r["document_number"]:
+            r["document_number"] = renewed.setdefault(r["person_id"], r["document_number"])
+    record_guardians(rows, travellers)
     items = []
-    for row in generate_crossings(travellers, n, seed=2026, start=start, days=28):
+    for row in rows:
         post_id = posts.get(names.get(row["border_post"], ""))
         if post_id is None:
             continue
@@ -166,7 +234,10 @@ def _background(now: datetime, n: int = 400) -> list[services.NewCrossing]:
             surname=row["surname"], given_names=row["given_names"], sex=row["sex"], dob=partial,
             nationality=row["nationality"], document_type=row["document_type"],
             document_number=row["document_number"] or None, document_country=row["document_country"],
-            address=row["address"], travel_group=f"DEMO-G{row['group_id']}" if row["group_id"] else None))
+            address=row["address"], travel_group=f"DEMO-G{row['group_id']}" if row["group_id"] else None,
+            guardian_relation=row.get("guardian_relation"),
+            guardian_document_number=row.get("guardian_document_number") or None,
+            consent_document=bool(row.get("consent_document"))))
     return items
 
 

@@ -67,6 +67,15 @@ class CaptureForm(FlaskForm):
     vehicle_registration = StringField("Vehicle registration", validators=[Length(max=20)])
     travel_group = StringField("Travelling with (group)", validators=[Length(max=64)],
                                description="Same value for people crossing together (family, vehicle).")
+    guardian_relation = SelectField(
+        "Travelling with (for a minor)",
+        choices=[("", "Not recorded / adult traveller"), ("parent", "Parent"), ("legal_guardian", "Legal guardian"),
+                 ("relative", "Relative (not a parent)"), ("none", "No parent or guardian")],
+        description="For a traveller under 18: who accompanies the child.")
+    guardian_document_number = StringField(
+        "Accompanying adult's document number", validators=[Length(max=40)],
+        description="Capture the adult too, with the same group: their crossing is linked by this number.")
+    consent_document = BooleanField("Parental consent letter seen")
     save = SubmitField("Save and screen")
 
     def validate_surname(self, field) -> None:
@@ -143,6 +152,8 @@ class ImportForm(FlaskForm):
     file = FileField("Crossings CSV", validators=[FileRequired(), FileAllowed(["csv", "txt"], "a .csv file")],
                      description="Columns: external_id, surname, given_names, sex, date_of_birth, nationality, "
                                  "document_type, document_number, document_country, direction, border_post, "
-                                 "crossed_at, address. Extra columns are ignored.")
+                                 "crossed_at, address. Optional: travel_group, guardian_relation, "
+                                 "guardian_document_number, consent_document (for minors). "
+                                 "Other columns are ignored.")
     submit = SubmitField("Import")
 

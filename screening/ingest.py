@@ -12,6 +12,11 @@ Accepted values:
 - sex: M/F/X or male/female; empty, "U" or "unknown" -> None.
 - nationality and document_country: ISO 3166-1 alpha-3, plus the ICAO codes for stateless persons
   and refugees (XXA, XXB, XXC, XXX).
+- optional columns for a minor's accompanying adult (MIDAS registers them): `guardian_relation`
+  (parent, mother, father -> parent; legal_guardian, guardian -> legal_guardian; relative; none;
+  empty or "unknown" -> not recorded), `guardian_document_number` (the adult's document, which links
+  the adult's crossing), `consent_document` (yes/no, 1/0, true/false: parental consent letter seen),
+  and `travel_group` (any id shared by people crossing together).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from screening.matching import Document, Identity
 from screening.normalize import PartialDate, normalize_document, parse_partial_date
+from screening.patterns import GUARDIAN_RELATIONS
 
 __all__ = [
     "CROSSING_COLUMNS",
@@ -63,6 +69,10 @@ ICAO_SPECIAL = frozenset({"XXA", "XXB", "XXC", "XXX"})
 
 _DIRECTIONS = {"entry": "entry", "in": "entry", "arrival": "entry", "e": "entry",
                "exit": "exit", "out": "exit", "departure": "exit", "x": "exit"}
+_RELATIONS = {"parent": "parent", "mother": "parent", "father": "parent", "legal guardian": "legal_guardian",
+              "guardian": "legal_guardian", "relative": "relative", "none": "none", "": None, "unknown": None}
+_YES_NO = {"yes": True, "y": True, "1": True, "true": True, "no": False, "n": False, "0": False, "false": False,
+           "": False}
 _SEXES = {"m": "M", "male": "M", "f": "F", "female": "F", "x": "X", "": None, "u": None, "unknown": None}
 
 
@@ -93,6 +103,10 @@ class CrossingIn:
     crossed_at: datetime  # aware, UTC
     address: str
     warnings: tuple[str, ...] = ()  # data-quality remarks that do not reject the row
+    travel_group: str = ""
+    guardian_relation: str | None = None  # one of GUARDIAN_RELATIONS; None when not recorded
+    guardian_document_number: str = ""  # normalised like document_number
+    consent_document: bool = False
 
     def to_identity(self, id: Any = None) -> Identity:  # noqa: A002
         """The traveller as an Identity to screen (id defaults to the external id)."""
@@ -196,6 +210,16 @@ def parse_crossing_row(row: dict[str, Any], line: int) -> CrossingIn | RowError:
         crossed_at = (at.replace(tzinfo=MASERU) if at.tzinfo is None else at).astimezone(UTC)
     except ValueError:
         r.fail("crossed_at", f"{raw_at!r} is not an ISO 8601 timestamp" if raw_at else "is required")
+    raw_relation = r.get("guardian_relation")
+    relation = _RELATIONS.get(" ".join(raw_relation.lower().replace("_", " ").replace("-", " ").split()), "?")
+    if relation == "?":
+        r.fail("guardian_relation", f"{raw_relation!r} is not one of {', '.join(GUARDIAN_RELATIONS)} or empty")
+    raw_consent = r.get("consent_document")
+    consent = _YES_NO.get(raw_consent.lower())
+    if consent is None:
+        r.fail("consent_document", f"{raw_consent!r} is not yes/no")
+    if len(r.get("travel_group")) > 64:
+        r.fail("travel_group", "is longer than 64 characters")
     if r.problems:
         return RowError(line, tuple(r.problems))
     assert direction is not None and crossed_at is not None
@@ -204,7 +228,9 @@ def parse_crossing_row(row: dict[str, Any], line: int) -> CrossingIn | RowError:
         date_of_birth=dob, nationality=nationality, document_type=r.get("document_type").upper() or None,
         document_number=document_number, document_country=document_country, direction=direction,
         border_post=border_post, crossed_at=crossed_at, address=r.get("address"),
-        warnings=tuple(r.warnings),
+        warnings=tuple(r.warnings), travel_group=r.get("travel_group"), guardian_relation=relation,
+        guardian_document_number=normalize_document(r.get("guardian_document_number")),
+        consent_document=bool(consent),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.normalize import PartialDate
@@ -80,6 +80,12 @@ class Crossing(_PartialDob, db.Model):
     purpose: Mapped[str | None] = mapped_column(String(120))
     vehicle_registration: Mapped[str | None] = mapped_column(String(20))
     travel_group: Mapped[str | None] = mapped_column(String(64))
+    # A minor's accompanying adult, as MIDAS registers it: the relation (patterns.GUARDIAN_RELATIONS; None when
+    # not recorded), the adult's document number (links to their crossing in the same group), and
+    # whether a parental consent letter was seen.
+    guardian_relation: Mapped[str | None] = mapped_column(String(20))
+    guardian_document_number: Mapped[str | None] = mapped_column(String(40))
+    consent_document: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     captured_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     quality_issues: Mapped[list | None] = mapped_column(JSON)

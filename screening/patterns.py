@@ -12,11 +12,27 @@ Who travels "with" whom:
   handles a crossing every minute or so at peak); the same two travellers side by side again and
   again is not.
 
-Parent or guardian heuristic (rule a): a minor is accompanied when a recorded companion is flagged as
-parent or guardian, or when an adult in the same recorded group or vehicle shares a surname token
-with the minor (after the engine's normalisation, so "Mokoena"/"MOKOENA"/"Mokwena" agree). Same
-surname is a weak proxy: Basotho children often carry a parent's surname, but a trafficker may share
-a common surname by chance and a mother may carry another; officers confirm at the counter.
+Parent or guardian (rule a), as MIDAS registers minors: the minor's crossing records the accompanying
+adult's relation (`GUARDIAN_RELATIONS`), the adult's document number, and whether a parental consent
+letter was seen. In order of strength:
+- a parent or legal guardian recorded, or the recorded guardian document found on an adult crossing
+  with the minor (same group or vehicle, or the same post and direction within `together_minutes`):
+  accompanied, no finding;
+- a relative recorded: accompanied with a consent letter; without one a medium finding;
+- "none" recorded (travelling without a parent or guardian): high, or low with a consent letter;
+- nothing recorded: the old surname heuristic, as weaker evidence only. No group: high; no adult in
+  the group: high; adults none of whom share a surname token (after the engine's normalisation, so
+  "Mokoena"/"MOKOENA"/"Mokwena" agree): medium; an adult sharing the surname:
+  `surname_guardian_severity` ("low" by default, "" for no finding). Basotho children often carry a
+  parent's surname, but a trafficker may share a common surname by chance and a mother may carry
+  another, so a shared surname asks the officer to record the guardian rather than clears the child.
+
+Family and wards (rule b): a minor recorded as the adult's child or ward (parent or legal guardian,
+with the adult's document, or the only adult of the group), or crossing with the parent or guardian
+recorded for them (their document in the minor's group), or sharing the adult's surname in the same
+recorded group, is family and not counted. Companions are counted once each, and only when they come
+from at least `repeat_min_occasions` different occasions (groups, or crossings when no group): three
+children on one trip are one family outing, not a pattern.
 
 Ages use `normalize.age_on`, which takes the latest birthday the known precision allows, so a
 traveller who may be a minor is treated as one.
@@ -37,7 +53,8 @@ from screening.matching import DEFAULT, Identity, Prepared, name_feature, prepar
 from screening.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key
 
 __all__ = [
-    "GUARDIAN_ROLES",
+    "GUARDIAN_RELATIONS",
+    "PARENTAL",
     "RULES",
     "CrossingFact",
     "PatternConfig",
@@ -51,7 +68,9 @@ __all__ = [
     "rule_unaccompanied_minor",
 ]
 
-GUARDIAN_ROLES = frozenset({"parent", "guardian", "mother", "father", "legal_guardian"})
+# How the accompanying adult is related to a minor, as recorded at the counter; None: not recorded.
+GUARDIAN_RELATIONS = ("parent", "legal_guardian", "relative", "none")
+PARENTAL = frozenset({"parent", "legal_guardian"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +89,9 @@ class CrossingFact:
     surname: str = ""
     given_names: str = ""
     document: str = ""  # document number as recorded
-    role: str | None = None  # "parent" / "guardian" when the officer recorded it for a companion
+    guardian_relation: str | None = None  # on a minor's crossing: one of GUARDIAN_RELATIONS, None if not recorded
+    guardian_document: str = ""  # the accompanying adult's document number, as recorded
+    consent: bool = False  # a parental consent letter was seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +100,7 @@ class RiskFinding:
     travellers: tuple  # the traveller the finding is about first, then others involved
     crossings: tuple  # crossing ids that are the evidence
     evidence: tuple[str, ...]
-    severity: str  # "medium" | "high"
+    severity: str  # "low" | "medium" | "high"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +114,9 @@ class PatternConfig:
     # b) an adult with different minors or young women
     repeat_min_distinct: int = 3
     repeat_window_days: int = 90
+    repeat_min_occasions: int = 2  # the companions come from at least this many different trips
+    # a) severity when no guardian is recorded but an adult in the group shares the surname ("" = none)
+    surname_guardian_severity: str = "low"
     # c) exited and not returned
     no_return_days: int = 30
     # d) several documents or name spellings
@@ -214,34 +238,75 @@ def _when(c: CrossingFact) -> str:
 # --- the rules ------------------------------------------------------------------------------------
 
 
+def _guardian_crossing(c: CrossingFact, mates: Iterable[CrossingFact]) -> CrossingFact | None:
+    """The adult crossing with the minor whose document is the one recorded as the minor's guardian's."""
+    key = ocr_key(c.guardian_document) if c.guardian_document else ""
+    if not key:
+        return None
+    for o in mates:
+        if o.document and ocr_key(o.document) == key:
+            return o
+    return None
+
+
+def _with_own_guardian(minor: CrossingFact, adult: CrossingFact, mates: list[CrossingFact],
+                       cfg: PatternConfig) -> bool:
+    """The minor is recorded as this adult's child or ward, or crosses with the parent or guardian
+    recorded for them (found by document in the same group), so this adult is not the one taking them."""
+    if (minor.guardian_relation or "") not in PARENTAL:
+        return False
+    if minor.guardian_document:
+        key = ocr_key(minor.guardian_document)
+        return any(o.document and ocr_key(o.document) == key for o in (adult, *mates))
+    adults = {o.traveller for o in mates if _is_adult(o, cfg)}
+    return adults == {adult.traveller}
+
+
 def rule_unaccompanied_minor(crossings: list[CrossingFact], cfg: PatternConfig,
                              ctx: _Context) -> list[RiskFinding]:
-    """a) A minor crossing with no recorded parent or guardian in the group."""
+    """a) A minor crossing without a recorded parent or guardian (see the module notes for the ladder)."""
     out = []
     for c in crossings:
         if not _is_minor(c, cfg):
             continue
         mates = ctx.recorded[c.crossing_id]
-        if any((o.role or "").lower() in GUARDIAN_ROLES for o in mates):
+        relation = (c.guardian_relation or "").lower() or None
+        guardian = _guardian_crossing(c, [*mates, *ctx.moments.near(c, cfg.together_minutes)])
+        if relation in PARENTAL or (guardian is not None and relation is None):
             continue
-        keys = _surname_keys(c)
         adults = [o for o in mates if _is_adult(o, cfg)]
-        if keys and any(keys & _surname_keys(o) for o in adults):
-            continue
         age = _age(c)
-        if not mates:
-            text = f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)} with no recorded group"
-            severity = "high"
-        elif not adults:
-            text = (f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)} in a group of "
-                    f"{len(mates) + 1} with no adult")
-            severity = "high"
+        head = f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)}"
+        involved = [guardian] if guardian is not None else adults
+        if relation == "relative":
+            if c.consent:
+                continue
+            with_whom = "the relative's crossing found" if guardian is not None else "the relative's crossing not found"
+            text, severity = f"{head} with a relative ({with_whom}); no parental consent letter seen", "medium"
+        elif relation == "none":
+            text = f"{head}, recorded as travelling without a parent or guardian"
+            if c.consent:
+                text, severity = text + "; parental consent letter seen", "low"
+            else:
+                text, severity = text + "; no parental consent letter seen", "high"
         else:
-            text = (f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)} with "
-                    f"{len(adults)} adult(s), none recorded as parent or guardian and none sharing a surname")
-            severity = "medium"
-        out.append(RiskFinding("unaccompanied_minor", (c.traveller, *sorted({o.traveller for o in adults}, key=repr)),
-                               (c.crossing_id, *(o.crossing_id for o in adults)), (text,), severity))
+            keys = _surname_keys(c)
+            if not mates:
+                text, severity = f"{head} with no recorded group and no parent or guardian recorded", "high"
+            elif not adults:
+                text, severity = f"{head} in a group of {len(mates) + 1} with no adult", "high"
+            elif keys and any(keys & _surname_keys(o) for o in adults):
+                if not cfg.surname_guardian_severity:
+                    continue
+                text = (f"{head} with an adult sharing the surname, but no parent or guardian recorded: "
+                        f"record who the child travels with")
+                severity = cfg.surname_guardian_severity
+            else:
+                text = (f"{head} with {len(adults)} adult(s), none recorded as parent or guardian and none "
+                        f"sharing a surname")
+                severity = "medium"
+        out.append(RiskFinding("unaccompanied_minor", (c.traveller, *sorted({o.traveller for o in involved}, key=repr)),
+                               (c.crossing_id, *(o.crossing_id for o in involved)), (text,), severity))
     return out
 
 
@@ -253,14 +318,21 @@ def rule_frequent_minor_companions(crossings: list[CrossingFact], cfg: PatternCo
     for c in crossings:
         if not _is_adult(c, cfg):
             continue
-        mates = {o.crossing_id: o for o in ctx.recorded[c.crossing_id]}
+        recorded = ctx.recorded[c.crossing_id]
+        mates = {o.crossing_id: o for o in recorded}
         if cfg.use_inferred_companions:
             for o in ctx.moments.near(c, cfg.together_minutes):
                 if ctx.companion_counts.get(_pair(c.traveller, o.traveller), 0) >= cfg.companion_min_times:
                     mates.setdefault(o.crossing_id, o)
+        own_keys = _surname_keys(c)
+        occasion = ("group", c.group) if c.group is not None else ("crossing", c.crossing_id)
         for o in mates.values():
-            if _is_minor_or_young_woman(o, cfg):
-                events[c.traveller].append((c.at, o.traveller, c.crossing_id, o.crossing_id, _is_minor(o, cfg)))
+            if not _is_minor_or_young_woman(o, cfg) or _with_own_guardian(o, c, ctx.recorded[o.crossing_id], cfg):
+                continue
+            if c.group is not None and o.group == c.group and own_keys & _surname_keys(o):
+                continue  # family: same surname in the same recorded group
+            events[c.traveller].append((c.at, o.traveller, c.crossing_id, o.crossing_id, _is_minor(o, cfg),
+                                        occasion))
     out = []
     window = timedelta(days=cfg.repeat_window_days)
     for adult, evs in events.items():
@@ -271,7 +343,9 @@ def rule_frequent_minor_companions(crossings: list[CrossingFact], cfg: PatternCo
             while evs[i][0] - evs[start][0] > window:
                 start += 1
             distinct = {e[1] for e in evs[start:i + 1]}
-            if len(distinct) >= cfg.repeat_min_distinct and (best is None or len(distinct) > len(best[2])):
+            occasions = {e[5] for e in evs[start:i + 1]}
+            if (len(distinct) >= cfg.repeat_min_distinct and len(occasions) >= cfg.repeat_min_occasions
+                    and (best is None or len(distinct) > len(best[2]))):
                 best = (start, i, distinct)
         if best is None:
             continue
@@ -280,9 +354,17 @@ def rule_frequent_minor_companions(crossings: list[CrossingFact], cfg: PatternCo
         minors = {e[1] for e in chosen if e[4]}
         days = max((chosen[-1][0] - chosen[0][0]).days, 1)
         text = (f"Adult crossed with {len(distinct)} different minors or young women within {days} days "
-                f"({len(minors)} of them minors), on {len({e[2] for e in chosen})} crossings")
+                f"({len(minors)} of them minors), on {len({e[5] for e in chosen})} different trips; none "
+                f"recorded as the adult's child or ward")
+        evidence = [text]
+        by_id = ctx.by_id
+        claimed = {e[1] for e in chosen if (by_id[e[3]].guardian_relation or "") == "relative"
+                   and by_id[e[3]].guardian_document
+                   and ocr_key(by_id[e[3]].guardian_document) == ocr_key(by_id[e[2]].document)}
+        if claimed:
+            evidence.append(f"Recorded as a relative accompanying {len(claimed)} of them")
         out.append(RiskFinding("frequent_minor_companions", (adult, *sorted(distinct, key=repr)),
-                               tuple(dict.fromkeys(x for e in chosen for x in (e[2], e[3]))), (text,),
+                               tuple(dict.fromkeys(x for e in chosen for x in (e[2], e[3]))), tuple(evidence),
                                "high" if len(minors) >= 2 else "medium"))
     return out
 
@@ -422,6 +504,7 @@ class _Context:
     suspects: frozenset
     flagged: frozenset
     now: datetime
+    by_id: dict[Any, CrossingFact]
 
 
 def evaluate(crossings: Iterable[CrossingFact], *, now: datetime, config: PatternConfig | None = None,
@@ -436,7 +519,8 @@ def evaluate(crossings: Iterable[CrossingFact], *, now: datetime, config: Patter
     moments = _Moments(crossings)
     ctx = _Context(moments, _recorded_with(crossings, moments, cfg),
                    companions(crossings, cfg) if cfg.use_inferred_companions else Counter(),
-                   frozenset(suspects), frozenset(flagged) | frozenset(suspects), now)
+                   frozenset(suspects), frozenset(flagged) | frozenset(suspects), now,
+                   {c.crossing_id: c for c in crossings})
     out: list[RiskFinding] = []
     for name in (RULES if rules is None else rules):
         out.extend(RULES[name](crossings, cfg, ctx))

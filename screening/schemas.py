@@ -43,9 +43,17 @@ class CrossingIn(_Model):
     vehicle_registration: Annotated[str, StringConstraints(max_length=20)] | None = None
     travel_group: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         None, description="Any id shared by people who crossed together (same vehicle, same family).")
+    guardian_relation: Literal["parent", "legal_guardian", "relative", "none"] | None = Field(
+        None, description="For a minor: how the accompanying adult is related (\"none\": travelling without a "
+                          "parent or guardian); null when not recorded.")
+    guardian_document_number: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None, description="For a minor: the accompanying adult's document number, which links the adult's "
+                          "crossing in the same travel group.")
+    consent_document: bool = Field(False, description="For a minor: a parental consent letter was seen.")
 
     @field_validator("border_post", "sex", "date_of_birth", "nationality", "document_type", "document_number",
-                     "document_country", "address", "purpose", "vehicle_registration", "travel_group", mode="before")
+                     "document_country", "address", "purpose", "vehicle_registration", "travel_group",
+                     "guardian_relation", "guardian_document_number", mode="before")
     @classmethod
     def _empty_is_unknown(cls, v: Any) -> Any:
         """Border systems send "" for an unknown value; it means the same as null."""
@@ -147,6 +155,9 @@ class CrossingOut(BaseModel):
     purpose: str | None
     vehicle_registration: str | None
     travel_group: str | None
+    guardian_relation: str | None
+    guardian_document_number: str | None
+    consent_document: bool
     quality_issues: list[str]
     flags: list[FlagOut]
 

@@ -74,6 +74,9 @@ class NewCrossing:
     purpose: str | None = None
     vehicle_registration: str | None = None
     travel_group: str | None = None
+    guardian_relation: str | None = None  # a minor's accompanying adult: patterns.GUARDIAN_RELATIONS
+    guardian_document_number: str | None = None  # that adult's document, to find their crossing
+    consent_document: bool = False  # parental consent letter seen
     quality_issues: list[str] = field(default_factory=list)
 
     def identity(self, id: Any) -> Identity:  # noqa: A002
@@ -166,6 +169,9 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
             "document_number": it.document_number or None, "document_country": it.document_country,
             "address": it.address or None, "purpose": it.purpose or None,
             "vehicle_registration": it.vehicle_registration or None, "travel_group": it.travel_group or None,
+            "guardian_relation": it.guardian_relation or None,
+            "guardian_document_number": normalize_document(it.guardian_document_number) or None,
+            "consent_document": bool(it.consent_document),
             "quality_issues": quality_issues(it) or None, "created_at": now, **who,
         })
     inserted: dict[str, int] = {}
@@ -206,8 +212,8 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
 _COPY_COLUMNS = ("id", "source", "external_id", "border_post_id", "direction", "crossed_at", "surname",
                  "given_names", "sex", "dob_year", "dob_month", "dob_day", "dob_precision", "nationality",
                  "document_type", "document_number", "document_country", "address", "purpose",
-                 "vehicle_registration", "travel_group", "quality_issues", "created_at", "captured_by_user_id",
-                 "api_client_id")
+                 "vehicle_registration", "travel_group", "guardian_relation", "guardian_document_number",
+                 "consent_document", "quality_issues", "created_at", "captured_by_user_id", "api_client_id")
 
 
 def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> dict[str, int] | None:
@@ -408,7 +414,9 @@ def from_parsed(row: CrossingIn, post_id: int) -> NewCrossing:
         external_id=row.external_id, border_post_id=post_id, direction=row.direction, crossed_at=row.crossed_at,
         surname=row.surname, given_names=row.given_names, sex=row.sex, dob=row.date_of_birth,
         nationality=row.nationality, document_type=row.document_type, document_number=row.document_number or None,
-        document_country=row.document_country, address=row.address or None, quality_issues=list(row.warnings))
+        document_country=row.document_country, address=row.address or None, travel_group=row.travel_group or None,
+        guardian_relation=row.guardian_relation, guardian_document_number=row.guardian_document_number or None,
+        consent_document=row.consent_document, quality_issues=list(row.warnings))
 
 
 def import_csv(stream, *, actor, now: datetime, source: str = "csv", batch_size: int = 1000,

@@ -520,7 +520,8 @@ def write_assignment(out, session: Session | None = None) -> int:
 _FACT_COLUMNS = (Crossing.id, Crossing.traveller_id, Crossing.border_post_id, Crossing.direction,
                  Crossing.crossed_at, Crossing.travel_group, Crossing.vehicle_registration, Crossing.dob_year,
                  Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.sex, Crossing.surname,
-                 Crossing.given_names, Crossing.document_number)
+                 Crossing.given_names, Crossing.document_number, Crossing.guardian_relation,
+                 Crossing.guardian_document_number, Crossing.consent_document)
 
 
 def _fact(r, posts: dict[int, str]) -> patterns.CrossingFact:
@@ -528,7 +529,8 @@ def _fact(r, posts: dict[int, str]) -> patterns.CrossingFact:
         crossing_id=r.id, traveller=r.traveller_id, post=posts.get(r.border_post_id, str(r.border_post_id)),
         direction=r.direction, at=r.crossed_at, group=r.travel_group, vehicle=r.vehicle_registration,
         dob=_dob(r), sex=r.sex, surname=r.surname or "", given_names=r.given_names or "",
-        document=r.document_number or "")
+        document=r.document_number or "", guardian_relation=r.guardian_relation,
+        guardian_document=r.guardian_document_number or "", consent=bool(r.consent_document))
 
 
 def _rows_of(session: Session, traveller_ids: Iterable[int], since: datetime | None) -> list:

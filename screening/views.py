@@ -193,7 +193,9 @@ def capture():
             document_number=services.normalize_document(form.document_number.data) or None,
             document_country=form.document_country.data or None, address=form.address.data or None,
             purpose=form.purpose.data or None, vehicle_registration=form.vehicle_registration.data or None,
-            travel_group=form.travel_group.data or None)
+            travel_group=form.travel_group.data or None, guardian_relation=form.guardian_relation.data or None,
+            guardian_document_number=services.normalize_document(form.guardian_document_number.data) or None,
+            consent_document=bool(form.consent_document.data))
         [result] = services.store_crossings([item], source="manual", actor=current_user, now=utcnow())
         db.session.commit()
         if result.flags:
