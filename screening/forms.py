@@ -70,7 +70,7 @@ class CaptureForm(FlaskForm):
     guardian_relation = SelectField(
         "Travelling with (for a minor)",
         choices=[("", "Not recorded / adult traveller"), ("parent", "Parent"), ("legal_guardian", "Legal guardian"),
-                 ("relative", "Relative (not a parent)"), ("none", "No parent or guardian")],
+                 ("relative", "Relative (not a parent)"), ("none", "No parent or guardian")], default="",
         description="For a traveller under 18: who accompanies the child.")
     guardian_document_number = StringField(
         "Accompanying adult's document number", validators=[Length(max=40)],

@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 def arrive(surname="Mokoena", given_names="Thabo", *, dob="1985-04-02", sex="M", document="RA1234567",
            post_code="MSB", direction="exit", at=None, days_ago=0, minutes=0, group=None, vehicle=None,
-           nationality="LSO", external_id=None, now=NOW) -> Crossing:
+           nationality="LSO", external_id=None, relation=None, guardian=None, consent=False, now=NOW) -> Crossing:
     """Store one crossing through store_crossings (attach + rules run) and commit; returns it."""
     at = at or (now - timedelta(days=days_ago) + timedelta(minutes=minutes))
     item = services.NewCrossing(
@@ -25,7 +25,8 @@ def arrive(surname="Mokoena", given_names="Thabo", *, dob="1985-04-02", sex="M",
         crossed_at=at, surname=surname, given_names=given_names, sex=sex,
         dob=parse_partial_date(dob) if dob else None, nationality=nationality,
         document_type="P" if document else None, document_number=document or None,
-        document_country=nationality if document else None, travel_group=group, vehicle_registration=vehicle)
+        document_country=nationality if document else None, travel_group=group, vehicle_registration=vehicle,
+        guardian_relation=relation, guardian_document_number=guardian, consent_document=consent)
     [result] = services.store_crossings([item], source="test", actor=None, now=now)
     db.session.commit()
     return db.session.get(Crossing, result.crossing_id)

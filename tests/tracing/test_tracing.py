@@ -263,6 +263,17 @@ def test_demo_shows_the_planted_pattern(app, db_session):
     flag = db_session.scalars(select(Flag).join(RiskFindingRecord, RiskFindingRecord.flag_id == Flag.id).where(
         RiskFindingRecord.traveller_id == man.id, Flag.rule == "frequent_minor_companions")).one()
     assert flag.border_post.code == "MSB" and "3 different minors or young women" in flag.reason
+    assert "Recorded as a relative accompanying" in flag.reason
+    # Background families are recorded as such: the queue holds the planted findings, not noise. Measured:
+    # 7 risk flags, all on planted crossings (DEMO-T-*, DEMO-M-*), none on the 400 background crossings
+    # (61 before guardians were recorded, 48 of them "unaccompanied minor").
+    risk = db_session.scalars(select(Flag).where(Flag.kind == "risk")).all()
+    background = [f for f in risk if not f.crossing.external_id.startswith(("DEMO-T-", "DEMO-M-"))]
+    assert len(background) <= 2, [(f.rule, f.reason) for f in background]
+    assert len(risk) <= 9
+    assert {f.rule for f in risk} >= {"frequent_minor_companions", "unaccompanied_minor", "no_return"}
+    minors = db_session.scalars(select(Crossing).where(Crossing.guardian_relation.is_not(None))).all()
+    assert sum(c.guardian_relation == "parent" for c in minors) > len(minors) / 2
     trader = db_session.scalars(select(Traveller).where(Traveller.surname == "Mokhele")).one()
     assert trader.crossing_count == 6  # renewed passport and a second spelling, one traveller
     before = _count(Flag)
