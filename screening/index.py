@@ -50,6 +50,7 @@ from screening.matching import (
     prepare,
 )
 from screening.normalize import PartialDate, phonetic_key
+from screening.postings import add_slot, discard_slot, exact_ordinal, extend_slots
 
 __all__ = ["CandidateIndex"]
 
@@ -60,12 +61,6 @@ _UNKNOWN_YEAR = 0
 def _name_keys(p: Prepared) -> set[str]:
     # Initials ("t") are too unselective to block on; the other tokens and the date carry them.
     return {phonetic_key(t) for sur, given in p.variants for t in chain(sur, given) if len(t) > 1}
-
-
-def _exact_ordinal(dob: PartialDate | None) -> int | None:
-    if dob is None or dob.precision != "day" or dob.is_placeholder:
-        return None
-    return date(dob.year, dob.month, dob.day).toordinal()
 
 
 def _date_variants(dob: PartialDate) -> list[int]:
@@ -80,42 +75,6 @@ def _date_variants(dob: PartialDate) -> list[int]:
         if (m, d) != (1, 1):
             out.append(candidate.toordinal())
     return out
-
-
-def _add(d: dict, key: Any, slot: int) -> None:
-    # A single slot is stored bare: most exact-date and document keys are unique, and a bare int
-    # costs nothing where a one-element list costs 64 bytes.
-    cur = d.get(key)
-    if cur is None:
-        d[key] = slot
-    elif isinstance(cur, list):
-        cur.append(slot)
-    else:
-        d[key] = [cur, slot]
-
-
-def _discard(d: dict, key: Any, slot: int) -> None:
-    cur = d.get(key)
-    if cur is None:
-        return
-    if isinstance(cur, list):
-        if slot in cur:
-            cur.remove(slot)
-        if len(cur) == 1:
-            d[key] = cur[0]
-        elif not cur:
-            del d[key]
-    elif cur == slot:
-        del d[key]
-
-
-def _extend(out: set[int], value: int | list[int] | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, list):
-        out.update(value)
-    else:
-        out.add(value)
 
 
 class CandidateIndex:
@@ -155,7 +114,7 @@ class CandidateIndex:
 
     def _keys(self, p: Prepared) -> tuple[set[str], int, int | None, set[str]]:
         year = p.dob.year if p.dob is not None else _UNKNOWN_YEAR
-        return _name_keys(p), year, _exact_ordinal(p.dob), {d[1] for d in p.documents}
+        return _name_keys(p), year, exact_ordinal(p.dob), {d[1] for d in p.documents}
 
     def add(self, identity: Identity) -> None:
         """Index an identity; an id already present is replaced (same as `update`)."""
@@ -182,9 +141,9 @@ class CandidateIndex:
             else:
                 bucket.append(slot)
         if ordinal is not None:
-            _add(self._dates, ordinal, slot)
+            add_slot(self._dates, ordinal, slot)
         for k in docs:
-            _add(self._documents, k, slot)
+            add_slot(self._documents, k, slot)
 
     def remove(self, id: Any) -> None:  # noqa: A002
         """Forget an identity; unknown ids raise KeyError."""
@@ -200,9 +159,9 @@ class CandidateIndex:
                 if not bucket:
                     del self._name_year[(k, year)]
         if ordinal is not None:
-            _discard(self._dates, ordinal, slot)
+            discard_slot(self._dates, ordinal, slot)
         for k in docs:
-            _discard(self._documents, k, slot)
+            discard_slot(self._documents, k, slot)
         self._slots[slot] = None
         self._free.append(slot)
 
@@ -216,7 +175,7 @@ class CandidateIndex:
         cfg = self.config
         out: set[int] = set()
         for d in p.documents:
-            _extend(out, self._documents.get(d[1]))
+            extend_slots(out, self._documents.get(d[1]))
         keys = _name_keys(p)
         if not keys:
             return out
@@ -242,11 +201,11 @@ class CandidateIndex:
                 out |= ks
         elif len(key_sets[0]) <= cfg.max_single_key_pool:
             out |= key_sets[0]
-        ordinal = _exact_ordinal(p.dob)
+        ordinal = exact_ordinal(p.dob)
         if ordinal is not None:
             born_then: set[int] = set()
             for o in _date_variants(p.dob):
-                _extend(born_then, self._dates.get(o))
+                extend_slots(born_then, self._dates.get(o))
             for ks in key_sets:
                 out |= born_then & ks
         return out

@@ -56,6 +56,7 @@ from screening.matching import (
     token_distance,
 )
 from screening.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key, phonetic_key
+from screening.postings import discard_slot, exact_ordinal
 
 __all__ = [
     "Judgements",
@@ -137,12 +138,6 @@ def _variant_keys(variants: tuple) -> tuple[str, ...]:
     return tuple(sorted({phonetic_key(t) for sur, given in variants for t in (*sur, *given) if len(t) > 1}))
 
 
-def _exact_ordinal(dob: PartialDate | None) -> int | None:
-    if dob is None or dob.precision != "day" or dob.is_placeholder:
-        return None
-    return date(dob.year, dob.month, dob.day).toordinal()
-
-
 def _date_variants(dob: PartialDate) -> list[int]:
     out = []
     for y, m, d in ((dob.year, dob.month, dob.day), (dob.year, dob.day, dob.month),
@@ -160,7 +155,7 @@ def _store_keys(p: Prepared, min_doc: int) -> list[int]:
     names = _name_keys(p)
     year = p.dob.year if p.dob is not None else 0
     keys.extend(hash((_PAIR, a, b, year)) for a, b in combinations(names, 2))
-    ordinal = _exact_ordinal(p.dob)
+    ordinal = exact_ordinal(p.dob)
     if ordinal is not None:
         keys.extend(hash((_DATE, k, ordinal)) for k in names)
     return keys
@@ -181,7 +176,7 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
         years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
     pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
     dates, own_dates = [], []
-    ordinal = _exact_ordinal(p.dob)
+    ordinal = exact_ordinal(p.dob)
     if ordinal is not None:
         own_dates = [hash((_DATE, k, ordinal)) for k in names]
         others = [o for o in _date_variants(p.dob) if o != ordinal]
@@ -408,7 +403,7 @@ class TravellerIndex:
         if self._slot_of_profile.get(sig) == slot:
             del self._slot_of_profile[sig]
         for k in _store_keys(p, self.config.match.min_document_length):
-            _discard(self._buckets, k, slot)
+            discard_slot(self._buckets, k, slot)
         if not t.slots:
             del self._travellers[tnum]
             del self._tnum_of_key[t.key]
@@ -615,7 +610,7 @@ class TravellerIndex:
         passport, an ID number is for life, so a different one is a different person).
         """
         cfg = self.config.match
-        if (_exact_ordinal(p.dob) is not None and _exact_ordinal(q.dob) is not None
+        if (exact_ordinal(p.dob) is not None and exact_ordinal(q.dob) is not None
                 and dob_feature(p, q, cfg).verdict == "disagree"
                 and document_feature(p, q, cfg).verdict != "agree"):
             return True
@@ -716,8 +711,8 @@ class TravellerIndex:
         return best, best_rep, best_s
 
     def _set_anchor(self, t: _Traveller) -> None:
-        if _exact_ordinal(self._profiles[t.anchor].dob) is None:
-            t.anchor = next((s for s in t.slots if _exact_ordinal(self._profiles[s].dob) is not None), t.founder)
+        if exact_ordinal(self._profiles[t.anchor].dob) is None:
+            t.anchor = next((s for s in t.slots if exact_ordinal(self._profiles[s].dob) is not None), t.founder)
 
     def _founders_agree(self, a: int, b: int) -> bool:
         fa, fb = self._profiles[self._travellers[a].anchor], self._profiles[self._travellers[b].anchor]
@@ -754,21 +749,6 @@ class TravellerIndex:
         del self._travellers[b]
         del self._tnum_of_key[tb.key]
         return a
-
-
-def _discard(d: dict, key: int, slot: int) -> None:
-    cur = d.get(key)
-    if cur is None:
-        return
-    if isinstance(cur, list):
-        if slot in cur:
-            cur.remove(slot)
-        if len(cur) == 1:
-            d[key] = cur[0]
-        elif not cur:
-            del d[key]
-    elif cur == slot:
-        del d[key]
 
 
 def resolve(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
