@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run serve test test-fast lint migrate demo bench clean system-deps
+.PHONY: run serve test test-fast lint migrate demo bench bench-tracing bench-dashboard clean system-deps
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -50,8 +50,17 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Benchmarks print their figures (see docs/performance.md); Splink is a benchmark-only dependency.
 bench: $(STAMP)
 	$(BIN)/python -m bench.screening_bench
+	$(BIN)/python -m bench.api_bench
+
+bench-tracing: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.tracing_bench
+
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.dashboard_bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
