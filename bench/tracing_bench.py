@@ -272,7 +272,8 @@ def plant_patterns(persons: list[dict], rows: list[dict], rng: random.Random, da
     """Add crossings that carry each pattern `k` times; returns the planted persons per rule.
 
     Every planted crossing goes through `noisy_observation` like any other, so rules see the same
-    noise and the same resolution errors. Row truth fields (`true_*`, `role`) describe what happened.
+    noise and the same resolution errors. Row truth fields (`true_*`) describe what happened;
+    guardians are recorded on the minors' crossings as an officer would.
     """
     from bench.generate import noisy_observation
 
@@ -283,7 +284,7 @@ def plant_patterns(persons: list[dict], rows: list[dict], rng: random.Random, da
     planted: dict[str, set] = {r: set() for r in ("unaccompanied_minor", "frequent_minor_companions", "no_return",
                                                      "many_identities", "suspect_companion")}
 
-    def cross(person, at, direction, post="MSU", grp=None, role=None, doc=None, name=None):
+    def cross(person, at, direction, post="MSU", grp=None, relation=None, guardian=None, doc=None, name=None):
         src = dict(person)
         if doc is not None and doc != person["document_number"]:
             src.update(document_number=doc, document_type="P", document_country=person["nationality"])
@@ -291,7 +292,8 @@ def plant_patterns(persons: list[dict], rows: list[dict], rng: random.Random, da
             src["surname"], src["given_names"] = name
         obs = noisy_observation(src, rng)
         rows.append({**obs, "external_id": f"P{len(rows):09d}", "direction": direction, "border_post": post,
-                     "crossed_at": at.isoformat(), "group_id": grp, "role": role,
+                     "crossed_at": at.isoformat(), "group_id": grp, "guardian_relation": relation,
+                     "guardian_document_number": guardian or "",
                      "true_surname": src["surname"], "true_document": src["document_number"],
                      "true_dob": person["date_of_birth"], "person_id": person["person_id"]})
 
@@ -305,8 +307,9 @@ def plant_patterns(persons: list[dict], rows: list[dict], rng: random.Random, da
         next_pid += 1
         persons.append(child)
         at, group = when(), group + 1
-        cross(parent, at, "exit", grp=group, role="parent")
-        cross(child, at + timedelta(seconds=40), "exit", grp=group)
+        cross(parent, at, "exit", grp=group)
+        cross(child, at + timedelta(seconds=40), "exit", grp=group, relation="parent",
+              guardian=parent["document_number"])
         lone = _child_of(rng.choice(adults), next_pid, rng, rng.uniform(8, 17))
         next_pid += 1
         persons.append(lone)
@@ -322,7 +325,8 @@ def plant_patterns(persons: list[dict], rows: list[dict], rng: random.Random, da
             persons.append(victim)
             t, group = t + timedelta(days=rng.randint(5, 20)), group + 1
             cross(man, t, "exit", grp=group)
-            cross(victim, t + timedelta(seconds=30), "exit", grp=group)
+            cross(victim, t + timedelta(seconds=30), "exit", grp=group, relation="relative",
+                  guardian=man["document_number"])  # he claims to be a relative; no consent letter
         planted["frequent_minor_companions"].add(man["person_id"])
         # c) a young person who leaves and does not come back.
         leaver = _child_of(rng.choice(adults), next_pid, rng, rng.uniform(15, 23))
@@ -365,11 +369,14 @@ def run_patterns(n: int, args) -> None:
     days = 365
     persons = generate_persons(max(n // args.per_person, 1), seed=args.seed + 10)
     rows = generate_crossings(persons, n, seed=args.seed + 11, start=START, days=days)
+    # Background minors cross with a parent recorded as such, as the demo records them (MIDAS practice).
+    from screening.demo import record_guardians
+
+    record_guardians(rows, persons, seed=args.seed + 13)
     by_id = {p["person_id"]: p for p in persons}
     for r in rows:
         p = by_id[r["person_id"]]
-        r.update(true_surname=p["surname"], true_document=p["document_number"], true_dob=p["date_of_birth"],
-                 role=None)
+        r.update(true_surname=p["surname"], true_document=p["document_number"], true_dob=p["date_of_birth"])
     rng = random.Random(args.seed + 12)
     planted = plant_patterns(persons, rows, rng, days, args.plant)
     suspects = planted.pop("_suspects")
@@ -406,7 +413,9 @@ def run_patterns(n: int, args) -> None:
     for r in rows:
         at = datetime.fromisoformat(r["crossed_at"])
         common = {"crossing_id": r["external_id"], "post": r["border_post"], "direction": r["direction"], "at": at,
-                  "group": r["group_id"], "role": r.get("role"), "sex": r["sex"]}
+                  "group": r["group_id"], "sex": r["sex"], "guardian_relation": r.get("guardian_relation"),
+                  "guardian_document": r.get("guardian_document_number") or "",
+                  "consent": bool(r.get("consent_document"))}
         facts_true.append(CrossingFact(traveller=r["person_id"], dob=pdate(r["true_dob"]), surname=r["true_surname"],
                                        given_names="", document=r["true_document"], **common))
         facts_seen.append(CrossingFact(traveller=assignment[r["external_id"]], dob=pdate(r["date_of_birth"]),

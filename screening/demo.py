@@ -197,7 +197,8 @@ def record_guardians(rows: list[dict], persons: list[dict], seed: int = 2026) ->
                                                 "document_type", "document_number", "document_country",
                                                 "address", "person_id")},
                       "external_id": f"{r['external_id']}P", "direction": r["direction"],
-                      "border_post": r["border_post"], "crossed_at": at.isoformat(), "group_id": group})
+                      "border_post": r["border_post"], "crossed_at": at.isoformat(), "group_id": group,
+                      "noise": []})
         r.update(group_id=group, guardian_relation="parent", guardian_document_number=parent["document_number"],
                  consent_document=False)
     rows.extend(added)
