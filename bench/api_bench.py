@@ -90,6 +90,14 @@ def _batches(persons: list[dict], n: int, batch: int, poi_share: float, seed: in
     return [json.dumps({"crossings": items[s:s + batch]}).encode() for s in range(0, len(items), batch)]
 
 
+def _overrides() -> dict:
+    """Config overrides from TSELA_BENCH_CONFIG='{"KEY": value}' (e.g. to compare tracing settings)."""
+    import json
+    import os
+
+    return json.loads(os.environ.get("TSELA_BENCH_CONFIG", "{}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
@@ -106,7 +114,7 @@ def main() -> None:
     from tip_cases.extensions import db
 
     url = _prepare_database(args.db, args.pg_url)
-    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": url, **_overrides()})
     with app.app_context():
         upgrade()
         t = time.perf_counter()
