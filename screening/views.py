@@ -56,6 +56,9 @@ def queue():
     elif status != "all":
         stmt = stmt.where(Flag.status == status)
     page = db.paginate(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()), per_page=50)
+    # The queue shows travellers' and alert-list persons' names: audited like the other lists.
+    audit.record("flag.list", "flag", None, detail={"ids": [f.id for f in page.items]})
+    db.session.commit()
     return render_template("screening/queue.html", page=page, posts=_posts(), post_code=post_code, status=status,
                            all_posts=scope_for(current_user.role, "flag.view") == "all")
 

@@ -93,6 +93,9 @@ def register_models() -> None:
 def register_blueprints(app: Flask) -> None:
     import importlib
 
+    from tip_cases.extensions import BoundedIntegerConverter
+
+    app.url_map.converters["int"] = BoundedIntegerConverter  # before any rule is bound
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
 

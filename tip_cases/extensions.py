@@ -11,6 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.orm import DeclarativeBase, registry
+from werkzeug.routing import IntegerConverter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,7 +54,31 @@ class Base(DeclarativeBase):
                         type_annotation_map={datetime: UTCDateTime()})
 
 
-db = SQLAlchemy(model_class=Base)
+# Every id column is at most a signed 64-bit integer; larger numbers overflow the database driver.
+MAX_ID = 2**63 - 1
+MAX_PAGE = 100_000
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """`<int:...>` in URLs: a number beyond any id is no route (404), not a driver overflow (500)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+class TselaSQLAlchemy(SQLAlchemy):
+    def paginate(self, select, *, page=None, **kwargs):
+        """Clamp ?page= so a huge number is the last page's emptiness, not an OFFSET overflow (500)."""
+        if page is None:
+            from flask import has_request_context, request
+
+            if has_request_context():
+                page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+        return super().paginate(select, page=page, **kwargs)
+
+
+db = TselaSQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -132,7 +132,15 @@ def _check_choice(value, allowed, field_name: str, label: str) -> None:
 
 def _check_version(obj, object_type: str, expected: int | None) -> None:
     """Refuse a save based on an older version, listing what the newer saves changed."""
-    if expected is None or int(expected) == obj.version:
+    if expected is None:
+        return
+    try:
+        expected = int(expected)
+    except (TypeError, ValueError):
+        # A tampered or truncated form: a domain error naming the field, never a 500.
+        raise CaseError("The form's record version is missing or invalid; reload the page and try again.",
+                        "version") from None
+    if expected == obj.version:
         return
     case_id = obj.id if object_type == "case" else obj.case_id
     changes = db.session.execute(
