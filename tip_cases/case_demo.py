@@ -88,6 +88,73 @@ def _smuggling_case(owner: User, now) -> Case:
     return case
 
 
+HISTORIC_PREFIX = "Closed case"
+
+_F_GIVEN = ["Palesa", "Lerato", "Mpho", "Nthabiseng", "Lineo", "Refiloe", "Mamello", "Keneuoe", "Puleng",
+            "Thandiwe", "Nomvula", "Ayanda", "Boitumelo", "Dineo", "Tsepiso", "Limpho"]
+_M_GIVEN = ["Thabo", "Teboho", "Mohlomi", "Tumelo", "Katleho", "Sipho", "Themba", "Lehlohonolo", "Bokang"]
+_SURNAMES = ["Mokoena", "Mofokeng", "Letsie", "Mohapi", "Ramaboea", "Sekhonyana", "Nthako", "Molapo",
+             "Lebona", "Khumalo", "Dlamini", "Mahlangu", "Tau", "Phiri", "Moloi", "Motaung", "Sello"]
+# (exploitation types, forced-labour ISIC section, place of exploitation, country)
+_PROFILES = [
+    (["SexualExploitation"], None, "Hillbrow, Johannesburg", "ZA"),
+    (["ForcedLabour", "Servitude"], "T", "Soweto, Gauteng", "ZA"),
+    (["ForcedLabour"], "A", "Farms near Ficksburg", "ZA"),
+    (["ForcedLabour"], "B", "Informal mines near Welkom", "ZA"),
+    (["ChildLabour"], "A", "Cattle posts, Mokhotlong", "LS"),
+    (["ForcedMarriage"], None, "Thaba-Tseka", "LS"),
+    (["SexualExploitation", "ForcedLabour"], "I", "Bloemfontein", "ZA"),
+]
+
+
+def _historic_cases(owner: User, manager: User, now) -> list[Case]:
+    """Closed cases of the last 18 months, so statistics, exports and suppression have figures to show.
+
+    Seeded: the same cases every time. Closed through the real closure workflow (request, approve).
+    """
+    import random
+
+    cases = []
+    for n in range(1, 25):
+        rng = random.Random(2026 * 100 + n)  # noqa: S311 - demo data, one seed per case so reloading skips exactly
+        opened = now - timedelta(days=rng.randint(60, 540))
+        kind = "trafficking" if rng.random() < 0.75 else "smuggling"
+        title = f"{HISTORIC_PREFIX} {n:02d}: " + ("recruitment for work in South Africa" if kind == "trafficking"
+                                                   else "undocumented migrants in transit")
+        if _exists(owner, title):
+            continue
+        case = svc.open_case(owner, kind=kind, title=title, now=opened,
+                             summary="Historic demo case (closed).").case
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            female = rng.random() < (0.7 if kind == "trafficking" else 0.35)
+            age = rng.choice((9, 13, 15, 16, 17, 19, 21, 23, 26, 29, 33, 38, 44, 52))
+            types, industry, place, country = rng.choice(_PROFILES)
+            context = {"trafficking_status": rng.choice(("PossibleVictimOfTrafficking", "ActualVictimOfTrafficking")),
+                       "status_decided_by": "Police", "age_when_trafficked": age,
+                       "relationship_to_trafficker": rng.choice(("Familial", "Acquainted", "Unaquainted")),
+                       "recruitment_method": rng.choice(("ThroughOnlineSocialNetworks", "ThroughFriendsOrSocialEvents",
+                                                         "ThroughFamilyOrFamilyEvents", "AtWork")),
+                       "methods_of_control": rng.sample(["DebtBondage", "FalsePromises", "WithholdsDocuments",
+                                                         "TakesEarnings", "PhysicalThreats", "PsychologicalAbuse"], 2),
+                       "exploitation_place": place}
+            if kind == "trafficking":
+                context["exploitation_types"] = types
+                if industry:
+                    context["forced_labour_industry"] = industry
+            born = (opened - timedelta(days=365 * age + rng.randint(0, 364))).date()
+            svc.add_person(case, owner, role="victim", surname=rng.choice(_SURNAMES),
+                           given_names=rng.choice(_F_GIVEN if female else _M_GIVEN),
+                           date_of_birth=born.isoformat(), sex="F" if female else "M",
+                           nationality=rng.choice(("LSO",) * 6 + ("ZAF", "MOZ", "ZWE")),
+                           context=context, now=opened)
+        req = svc.request_closure(case, owner, target_status=rng.choice(("Closed", "ClosedReferred")),
+                                  reason="Victims referred for support; investigation concluded.",
+                                  now=opened + timedelta(days=40))
+        svc.decide_closure(req, manager, approve=True, comment="", now=opened + timedelta(days=42))
+        cases.append(case)
+    return cases
+
+
 def load() -> list[str]:
     owner = _user("investigator")
     if owner is None:
@@ -98,9 +165,14 @@ def load() -> list[str]:
         created.append(_tip_case(owner, now).reference)
     if not _exists(owner, SMG_TITLE):
         created.append(_smuggling_case(owner, now).reference)
+    manager = _user("manager")
+    historic = _historic_cases(owner, manager, now) if manager is not None else []
     db.session.commit()
-    if not created:
+    if not created and not historic:
         return ["demo cases: already present"]
+    if not created and historic:
+        return [f"demo cases: {len(historic)} closed historic cases added"]
     return [f"demo cases: {', '.join(created)} (owner investigator; investigator2 is not on the team; "
-            f"a referral awaits acknowledgement, a task is overdue, a closure awaits the manager)",
+            f"a referral awaits acknowledgement, a task is overdue, a closure awaits the manager), "
+            f"and {len(historic)} closed historic cases for the statistics",
             f"  as of {date.today().isoformat()}"]
