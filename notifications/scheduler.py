@@ -180,6 +180,24 @@ def job_reminders(now: datetime, *, escalate_after: timedelta, idle_days: int) -
     return f"escalated flags {flags}, {overdue}, idle cases {idle}"
 
 
+def job_patterns(now: datetime) -> str:
+    """Risk rules for travellers with new crossings (set aside at ingest, see screening.tracing)."""
+    from screening import tracing
+
+    raised = tracing.evaluate_due(now=now)
+    db.session.commit()
+    return f"risk flags raised {raised}"
+
+
+def job_patterns_daily(now: datetime) -> str:
+    """All recent travellers once a day: "not returned after N days" becomes true with time alone."""
+    from screening import tracing
+
+    raised = len(tracing.evaluate_patterns(now=now))
+    db.session.commit()
+    return f"risk flags raised {raised}"
+
+
 def job_digest(period: str, now: datetime) -> str:
     from notifications import services
 
@@ -220,6 +238,11 @@ def build_scheduler(app: Flask, holder: str, *, dispatch_every: float = 5.0):
                         lambda now: job_reminders(now, escalate_after=escalate_after, idle_days=idle_days)),
                   "interval", seconds=float(cfg.get("NOTIFY_REMINDER_SECONDS", 60)), id="reminders",
                   replace_existing=True, next_run_time=datetime.now(tz))
+    sched.add_job(_wrap(app, "tracing-patterns", holder, job_patterns), "interval",
+                  seconds=float(cfg.get("TRACING_PATTERN_SECONDS", 15)), id="tracing-patterns",
+                  replace_existing=True, next_run_time=datetime.now(tz))
+    sched.add_job(_wrap(app, "tracing-patterns-daily", holder, job_patterns_daily), "cron",
+                  hour=2, minute=30, id="tracing-patterns-daily", replace_existing=True)
     sched.add_job(_wrap(app, "digest-daily", holder, lambda now: job_digest("daily", now)), "cron",
                   hour=hour, minute=minute, id="digest-daily", replace_existing=True)
     sched.add_job(_wrap(app, "digest-weekly", holder, lambda now: job_digest("weekly", now)), "cron",

@@ -284,6 +284,9 @@ class Traveller(_PartialDob, db.Model):
     last_crossed_at: Mapped[datetime | None] = mapped_column(index=True)
     last_direction: Mapped[str | None] = mapped_column(String(5))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("travellers.id"))
+    # Set when new crossings arrive; the scheduler's pattern job evaluates the risk rules and clears it,
+    # so a border system's batch is not slowed by rule queries.
+    patterns_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -692,9 +692,27 @@ def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session |
     if not crossing_ids:
         return []
     touched = attach_pending(now=now, session=session)
-    if not current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", True):
-        return []
-    return evaluate_patterns(now=now, traveller_ids=touched, session=session)
+    if current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", False):
+        return evaluate_patterns(now=now, traveller_ids=touched, session=session)
+    if touched:
+        session.execute(update(Traveller).where(Traveller.id.in_(touched)).values(patterns_due=True))
+    return []
+
+
+def evaluate_due(*, now: datetime, limit: int = 500, session: Session | None = None) -> int:
+    """The scheduler's job: run the risk rules for travellers with new crossings; returns flags raised.
+
+    Risk rules look at weeks of crossings around each traveller, too slow for a border system's
+    batch; identity flags stay immediate, risk flags follow within one job interval.
+    """
+    session = session or db.session()
+    ids = list(session.execute(select(Traveller.id).where(Traveller.patterns_due.is_(True))
+                               .order_by(Traveller.id).limit(limit)).scalars())
+    if not ids:
+        return 0
+    raised = evaluate_patterns(now=now, traveller_ids=ids, session=session)
+    session.execute(update(Traveller).where(Traveller.id.in_(ids)).values(patterns_due=False))
+    return len(raised)
 
 
 # --- the traveller's journey -----------------------------------------------------------------------

@@ -39,6 +39,7 @@ def upgrade():
         sa.Column("dob_month", sa.Integer(), nullable=True),
         sa.Column("dob_day", sa.Integer(), nullable=True),
         sa.Column("dob_precision", sa.String(length=10), nullable=True),
+        sa.Column("patterns_due", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.ForeignKeyConstraint(
             ["merged_into_id"], ["travellers.id"], name=op.f("fk_travellers_merged_into_id_travellers")
         ),
@@ -46,6 +47,7 @@ def upgrade():
     )
     with op.batch_alter_table("travellers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_travellers_last_crossed_at"), ["last_crossed_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_travellers_patterns_due"), ["patterns_due"], unique=False)
 
     op.create_table(
         "traveller_judgements",

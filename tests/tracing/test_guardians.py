@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 from screening import services
 from screening.models import Crossing, Flag, RiskFindingRecord
 from tests import factories
-from tests.tracing.builders import NOW, arrive
+from tests.tracing.builders import NOW, arrive, run_pattern_job
 from tip_cases.extensions import db
 
 
 def _risk(rule: str, crossing: Crossing | None = None) -> list[Flag]:
+    """Risk flags after the scheduler's pattern job has run over what arrived."""
+    run_pattern_job()
     stmt = select(Flag).where(Flag.kind == "risk", Flag.rule == rule)
     if crossing is not None:
         stmt = stmt.where(Flag.crossing_id == crossing.id)

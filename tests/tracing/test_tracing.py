@@ -280,3 +280,43 @@ def test_demo_shows_the_planted_pattern(app, db_session):
     demo.load()
     assert _count(Flag) == before
     assert NOW - timedelta(days=1) < NOW  # builders' clock in use
+
+
+def test_risk_rules_run_in_the_scheduler_job_not_in_the_ingest_request(app, db_session):
+    """Ingest only marks travellers; the scheduler's job evaluates them, raises the flag, clears the mark."""
+    from notifications.scheduler import job_patterns
+    from screening import services
+    from screening.models import Crossing
+    from screening.normalize import parse_partial_date
+    from tests.factories import post
+
+    items = [services.NewCrossing(
+        external_id=f"DEFER{i}", border_post_id=post("MSB").id, direction="exit", crossed_at=NOW,
+        surname="Ramone", given_names=given, sex="M", dob=parse_partial_date(dob),
+        nationality="LSO", guardian_relation="none") for i, (given, dob) in enumerate(
+            (("Tumelo", "2012-01-09"), ("Karabo", "2013-06-01")))]
+    services.store_crossings(items, source="test", actor=None, now=NOW)
+    db_session.commit()
+    due = db_session.scalars(select(Traveller).where(Traveller.patterns_due.is_(True))).all()
+    assert len(due) == 2
+    assert db_session.scalar(select(func.count()).select_from(Flag).where(Flag.kind == "risk")) == 0
+    outcome = job_patterns(NOW)
+    assert outcome == "risk flags raised 2"
+    assert db_session.scalar(select(func.count()).select_from(Flag).where(Flag.kind == "risk")) == 2
+    assert not db_session.scalars(select(Traveller).where(Traveller.patterns_due.is_(True))).all()
+    assert job_patterns(NOW) == "risk flags raised 0"
+    assert {c.external_id for c in db_session.scalars(select(Crossing))} == {"DEFER0", "DEFER1"}
+
+
+def test_rules_can_still_run_on_arrival_when_configured(app, db_session):
+    app.config["TRACING_EVALUATE_ON_ARRIVAL"] = True
+    from screening import services
+    from screening.normalize import parse_partial_date
+    from tests.factories import post
+
+    services.store_crossings([services.NewCrossing(
+        external_id="NOW1", border_post_id=post("MSB").id, direction="exit", crossed_at=NOW, surname="Ramone",
+        given_names="Lebo", sex="M", dob=parse_partial_date("2012-01-09"), nationality="LSO",
+        guardian_relation="none")], source="test", actor=None, now=NOW)
+    db_session.commit()
+    assert db_session.scalar(select(func.count()).select_from(Flag).where(Flag.kind == "risk")) == 1
