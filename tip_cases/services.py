@@ -136,6 +136,8 @@ def _check_version(obj, object_type: str, expected: int | None) -> None:
         return
     try:
         expected = int(expected)
+        if not 0 <= expected <= 2**31 - 1:  # beyond the column's range: the database would overflow
+            raise ValueError(expected)
     except (TypeError, ValueError):
         # A tampered or truncated form: a domain error naming the field, never a 500.
         raise CaseError("The form's record version is missing or invalid; reload the page and try again.",

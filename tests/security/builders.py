@@ -32,7 +32,12 @@ def make_world(app) -> World:
     ev = svc.store_evidence(case, owner, filename="note.txt", stream=io.BytesIO(b"evidence text"),
                             directory=svc.evidence_dir(app), now=NOW)
     task = svc.add_task(case, owner, title="Call the shelter", assignee_id=owner.id, due_on=None, now=NOW)
+    consent = svc.record_consent(case, owner, case_person_id=cp.id, scopes=["interview"], now=NOW)
+    referral = svc.make_referral(case, owner, organisation="Shelter", organisation_type="NGO",
+                                 reason="AdditionalServicesRequired", referred_on=NOW.date(), now=NOW)
+    closure = svc.request_closure(case, owner, target_status="Closed", reason="Victim repatriated", now=NOW)
     db.session.commit()
+    w.ids.update(consent=consent.id, referral=referral.id, request=closure.id)
     person = make_person("Letsie", "Mpho", dob="1990-05-05")
     flag = make_flag(post_code="MPB", person=person, status="new")
     crossing_other = arrive("Ntho", "Lerato", post_code="MPB", document="RB7654321")
