@@ -22,7 +22,9 @@ class Config:
     # The dev default is deliberately weak; ProductionConfig.validate() refuses it.
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key")
     SQLALCHEMY_DATABASE_URI = _database_url()  # None -> SQLite in the instance folder (set by create_app)
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: a database error's message (logged by the 500 handler) must not carry the row's
+    # names, dates of birth or document numbers.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
     SQLALCHEMY_RECORD_QUERIES = False
 
     # Sessions: 8-hour absolute lifetime, 30-minute idle lifetime, enforced server-side (tip_cases.auth).
@@ -76,7 +78,7 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret-key-not-for-production-0123456789"  # noqa: S105
     WTF_CSRF_ENABLED = True
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
 
 
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", Config.SECRET_KEY}

@@ -23,7 +23,7 @@ from notifications.models import (
     WebhookReceipt,
 )
 from tip_cases.access import get_or_404, requires
-from tip_cases.extensions import csrf, db, utcnow
+from tip_cases.extensions import MAX_ID, csrf, db, utcnow
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -277,6 +277,8 @@ def outbox():
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     status = request.args.get("status", "")
     agency_id = request.args.get("agency", type=int)
+    if agency_id is not None and not 0 < agency_id <= MAX_ID:
+        agency_id = None  # no such agency; a huge number would overflow the database driver
     event = request.args.get("event", "")
     ref = (request.args.get("ref") or "").strip()
     if status in STATUSES:
@@ -418,13 +420,14 @@ SUBJECT_ENDPOINTS = {
 def go(subject_type: str, subject_id: str):
     """Resolve a link sent in a notification to the page that exists now; the target checks access."""
     rules_by_endpoint = {r.endpoint: r for r in current_app.url_map.iter_rules()}
+    # str.isdigit() also accepts "²" (int() refuses it); and no id exceeds MAX_ID (the driver would overflow).
+    numeric = subject_id.isascii() and subject_id.isdigit() and int(subject_id) <= MAX_ID
     for endpoint in SUBJECT_ENDPOINTS.get(subject_type, []):
         rule = rules_by_endpoint.get(endpoint)
-        if rule is not None and len(rule.arguments) == 1:
+        if rule is not None and len(rule.arguments) == 1 and numeric:  # every target page takes an int id
             (arg,) = rule.arguments
-            value = int(subject_id) if subject_id.isdigit() else subject_id
-            return redirect(url_for(endpoint, **{arg: value}))
-    if subject_type == "channel" and subject_id.isdigit():
+            return redirect(url_for(endpoint, **{arg: int(subject_id)}))
+    if subject_type == "channel" and numeric:
         channel = db.session.get(Channel, int(subject_id))
         if channel is not None:
             return redirect(url_for(".agency_detail", agency_id=channel.agency_id))

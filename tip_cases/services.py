@@ -273,7 +273,13 @@ def update_case(case: Case, actor: User, data: dict, *, expected_version: int | 
         _check_choice(data["kind"], htcds.KINDS, "kind", "Kind")
     if "priority" in data:
         _check_choice(data["priority"], htcds.PRIORITIES, "priority", "Priority")
-    if "title" in data and not (data["title"] or "").strip():
+    # The JSON edit reaches here without a form: check types and the form's limits (title is String(160)).
+    for name, limit in (("title", 160), ("summary", 5000)):
+        if name in data and not isinstance(data[name], str):
+            raise CaseError(f"{name.capitalize()} must be text.", name)
+        if name in data and len(data[name]) > limit:
+            raise CaseError(f"{name.capitalize()} is limited to {limit} characters.", name)
+    if "title" in data and not data["title"].strip():
         raise CaseError("A case needs a short title.", "title")
     changes = {k: (getattr(case, k), data[k]) for k in EDITABLE_CASE_FIELDS
                if k in data and data[k] != getattr(case, k)}

@@ -144,6 +144,17 @@ def index():
                            saved=filters.saved, open_flags=open_flags)
 
 
+def _record_id(value) -> int | None:
+    """A record id from a query string or hidden field: ASCII digits within the id range, else None.
+
+    str.isdigit() accepts "²" (int() refuses it) and a huge number overflows the database driver.
+    """
+    text = (value or "").strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text) or None
+
+
 # --- opening and editing --------------------------------------------------------------------------
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -152,12 +163,13 @@ def index():
 def new():
     form = CaseOpenForm()
     prefill = None
-    flag_id = request.args.get("flag", type=int) or (int(form.flag.data) if (form.flag.data or "").isdigit() else None)
+    flag_id = _record_id(request.args.get("flag")) or _record_id(form.flag.data)
     if flag_id:
         prefill = svc.flag_prefill(flag_id)
         if prefill is None:
             abort(404)
         if not can(current_user, "flag.view", prefill["flag"]):
+            audit_denied("flag.view", "flag", flag_id)
             abort(403)
         if request.method == "GET":
             form.flag.data = str(flag_id)
@@ -427,8 +439,7 @@ def person_new(case_id: int):
     case = _editable_case(case_id)
     form = PersonAddForm()
     existing = None
-    pid = request.args.get("person", type=int) or (int(form.person_id.data) if (form.person_id.data or "").isdigit()
-                                                    else None)
+    pid = _record_id(request.args.get("person")) or _record_id(form.person_id.data)
     if pid:
         existing = db.session.get(Person, pid)
         if existing is None:
@@ -471,6 +482,7 @@ def person(cp_id: int):
     conflict, status_code = None, 200
     if request.method == "POST":
         if not editable:
+            audit_denied("case.edit", "case_person", cp.id)
             abort(403)
         if form.validate_on_submit():
             try:
