@@ -49,15 +49,29 @@ def display_grid(table: Table, k: int | None) -> list[list[int | None]]:
     return p.grid
 
 
+# Spreadsheet formula injection (OWASP "CSV injection"): a typed place or closure reason starting with one
+# of these would run as a formula when a partner opens the export in Excel or LibreOffice.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    """Text that a spreadsheet would read as a formula, quoted so it stays text."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def _row(values: dict) -> dict:
+    return {k: _cell(v) for k, v in values.items()}
+
+
 def table_csv(table: Table, k: int | None = None) -> str:
     """CSV of a statistics table with totals; with k, small cells and their complements read 'suppressed'."""
     out = io.StringIO()
     w = csv.writer(out)
     grid = display_grid(table, k)
     header = [table.row_header, *table.cols] + ([] if table.one_column else ["Total"])
-    w.writerow(header)
+    w.writerow([_cell(h) for h in header])
     for label, row in zip([*table.rows, "Total"], grid, strict=True):
-        w.writerow([label, *(SUPPRESSED_MARK if v is None else v for v in row)])
+        w.writerow([_cell(label), *(SUPPRESSED_MARK if v is None else v for v in row)])
     return out.getvalue()
 
 
@@ -126,7 +140,7 @@ def cases_csv(f: Filters) -> str:
         base = _case_dict(c)
         persons = [_person_dict(cp) for cp in c.persons] or [dict.fromkeys(HTCDS_PERSON_FIELDS, "")]
         for p in persons:
-            w.writerow({**base, **{k: ";".join(v) if isinstance(v, list) else v for k, v in p.items()}})
+            w.writerow(_row({**base, **{k: ";".join(v) if isinstance(v, list) else v for k, v in p.items()}}))
     return out.getvalue()
 
 
@@ -261,7 +275,7 @@ def records_csv(records: Sequence[dict], fields: Sequence[str]) -> str:
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore")
     w.writeheader()
-    w.writerows(records)
+    w.writerows(_row(r) for r in records)
     return out.getvalue()
 
 
