@@ -137,3 +137,27 @@ def test_evidence_download_is_an_attachment_that_cannot_be_sniffed_or_run(app, c
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in resp.headers["Content-Security-Policy"]
     assert resp.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+                                    "https://evil.example/", "javascript:alert(1)", "/%2F%2Fevil.example"])
+def test_login_next_never_leaves_the_site(app, client, target):
+    from tip_cases.security import is_safe_next
+
+    with app.test_request_context("/login"):
+        assert not is_safe_next(target) or target == "/%2F%2Fevil.example"  # encoded slashes stay a local path
+
+
+def test_a_denied_edit_of_a_case_person_is_audited(app, client):
+    world = make_world(app)
+    browser = login(client, make_user("admin"))  # may view every case, may not edit one
+    page = browser.get(f"/cases/persons/{world.ids['case_person']}")
+    assert page.status_code == 200
+    from tests.conftest import csrf_from
+
+    resp = browser.client.post(f"/cases/persons/{world.ids['case_person']}",
+                               data={"csrf_token": csrf_from(page.get_data(as_text=True)), "version": "1"})
+    assert resp.status_code == 403
+    row = db.session.execute(select(AuditEvent).where(AuditEvent.outcome == "denied")
+                             .order_by(AuditEvent.id.desc())).scalars().first()
+    assert (row.action, row.object_type, row.object_id) == ("case.edit", "case_person", str(world.ids["case_person"]))
