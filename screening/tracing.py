@@ -867,7 +867,7 @@ def search_travellers(q: str, *, risk_only: bool = False):
     stmt = select(Traveller).where(Traveller.merged_into_id.is_(None), Traveller.crossing_count > 0)
     q = (q or "").strip()
     if q:
-        if q.isdigit() and len(q) < 9:
+        if q.isascii() and q.isdigit() and len(q) < 9:
             stmt = stmt.where(Traveller.id == int(q))
         else:
             like = f"%{q}%"
