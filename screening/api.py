@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from screening import schemas
 from screening.models import FLAG_STATUSES, Crossing, Flag, Person
 from screening.services import NewCrossing, ScreeningError, review_flag, store_crossings
+from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter
 from tip_cases.extensions import csrf, db, utcnow
 from tip_cases.models import BorderPost, IdempotencyRecord
@@ -249,6 +250,9 @@ def list_flags():
     if errors:
         return _error(422, "invalid_query", "invalid query parameters", errors)
     flags = db.session.execute(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()).limit(limit)).scalars().all()
+    # A flag ties a traveller to a person of interest: the list is a read of those records, as in the queue.
+    audit.record("flag.list", "flag", None, detail={"ids": [f.id for f in flags], "via": "api"})
+    db.session.commit()
     return jsonify(flags=[flag_json(f, posts) for f in flags])
 
 

@@ -85,6 +85,11 @@ def test_flags_list_scoped_and_review_records_judgement(app, client, db_session)
     flag_id = _post(client, msb, {"crossings": [crossing_item("D1")]}).get_json()["results"][0]["flags"][0]["id"]
     listed = client.get("/api/v1/flags?status=new", headers={"Authorization": f"Bearer {msb}"}).get_json()
     assert [f["id"] for f in listed["flags"] if f["kind"] == "identity"] == [flag_id]  # risk flags too
+    from tip_cases.models import AuditEvent
+
+    listed_audit = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "flag.list")).all()
+    assert listed_audit and flag_id in listed_audit[-1].detail["ids"]
+    assert listed_audit[-1].actor_label.startswith("api:")
     other = client.get("/api/v1/flags", headers={"Authorization": f"Bearer {mpb}"}).get_json()
     assert other["flags"] == []
     # another post's client cannot review (no IDOR), nor read the crossing
