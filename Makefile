@@ -52,14 +52,17 @@ lint: $(STAMP)
 
 # Benchmarks print their figures (see docs/performance.md); Splink is a benchmark-only dependency.
 bench: $(STAMP)
-	$(BIN)/python -m bench.screening_bench
-	$(BIN)/python -m bench.api_bench
+	-psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE tsela_bench" 2>/dev/null
+	$(BIN)/python -m bench.screening_bench --sizes 100000 1000000
+	$(BIN)/python -m bench.api_bench --db sqlite
+	$(BIN)/python -m bench.api_bench --db postgresql --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/tsela_bench
 
 bench-tracing: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.tracing_bench
 
 bench-dashboard: $(STAMP)
+	-psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE tsela_reports" 2>/dev/null
 	$(BIN)/python -m bench.dashboard_bench
 
 clean:
