@@ -690,3 +690,23 @@ def trace(probes: Iterable[tuple[str, Identity]], *, min_score: float, index=Non
         for cid, result in index.screen(identity, min_score, limit=limit):
             out.append((ref, cid, result))
     return out
+
+
+def warm_up(*, today: date) -> tuple[int, int]:
+    """Build this process's screening and traveller indexes now, so the first batch does not wait.
+
+    Called by the gunicorn worker hook (scripts/gunicorn_conf.py) in a background thread; returns the
+    number of persons of interest and of crossings indexed.
+    """
+    from screening import tracing
+
+    session = db.session()
+    persons = len(get_screener().current(session, today))
+    tracer = tracing.get_tracer()
+    with tracer.lock:
+        if tracer.index is None:
+            tracer.build(session, tracing.resolve_config())
+            tracer.generation = tracing.read_generation(session)
+        crossings = len(tracer.index)
+    session.rollback()
+    return persons, crossings

@@ -11,4 +11,5 @@ if $FLASK scheduler --help >/dev/null 2>&1; then
   pids+=($!)
 fi
 echo "Tsela on http://127.0.0.1:5000  (demo accounts: see README.md; Ctrl-C stops)"
-.venv/bin/gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 --access-logfile - "tip_cases:create_app()"
+.venv/bin/gunicorn --config scripts/gunicorn_conf.py --bind 127.0.0.1:5000 --workers 2 --threads 4 \
+  --access-logfile - "tip_cases:create_app()"
