@@ -48,6 +48,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from screening.matching import DEFAULT, Identity, Prepared, name_feature, prepare, token_distance
 from screening.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key
@@ -124,6 +125,7 @@ class PatternConfig:
     identity_min_documents: int = 3
     identity_min_names: int = 3
     identity_same_name_score: float = 0.80  # engine name score at or above which two spellings are one name
+    timezone: str = "Africa/Maseru"  # evidence sentences show local times
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -231,8 +233,9 @@ def _pair(a: Any, b: Any) -> tuple:
     return (a, b) if repr(a) <= repr(b) else (b, a)
 
 
-def _when(c: CrossingFact) -> str:
-    return f"{c.at:%Y-%m-%d %H:%M} UTC"
+def _when(c: CrossingFact, cfg: PatternConfig) -> str:
+    """Evidence is read by officers: times in the unit's local time, as on every page."""
+    return f"{c.at.astimezone(ZoneInfo(cfg.timezone)):%Y-%m-%d %H:%M}"
 
 
 # --- the rules ------------------------------------------------------------------------------------
@@ -276,7 +279,7 @@ def rule_unaccompanied_minor(crossings: list[CrossingFact], cfg: PatternConfig,
             continue
         adults = [o for o in mates if _is_adult(o, cfg)]
         age = _age(c)
-        head = f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c)}"
+        head = f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c, cfg)}"
         involved = [guardian] if guardian is not None else adults
         if relation == "relative":
             if c.consent:
@@ -390,7 +393,7 @@ def rule_no_return(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Cont
                       if ctx.companion_counts.get(_pair(c.traveller, o.traveller), 0) >= cfg.companion_min_times}
         flagged = sorted(mates & ctx.flagged, key=repr)
         days = (ctx.now - c.at).days
-        text = f"Traveller aged {age} exited at {c.post} on {_when(c)} and has not re-entered for {days} days"
+        text = f"Traveller aged {age} exited at {c.post} on {_when(c, cfg)} and has not re-entered for {days} days"
         evidence = [text]
         if flagged:
             evidence.append(f"Exited together with {len(flagged)} flagged traveller(s)")
@@ -481,7 +484,7 @@ def rule_suspect_companion(crossings: list[CrossingFact], cfg: PatternConfig,
         recorded = sum(1 for o, c in pairs if o in ctx.recorded[c.crossing_id])
         text = (f"Crossed {len(pairs)} time(s) with a suspect person of interest "
                 f"({recorded} recorded in the same group or vehicle), last at {pairs[-1][0].post} on "
-                f"{_when(pairs[-1][0])}")
+                f"{_when(pairs[-1][0], cfg)}")
         out.append(RiskFinding("suspect_companion", (traveller, suspect),
                                tuple(x for o, c in pairs for x in (o.crossing_id, c.crossing_id)), (text,), "high"))
     return out

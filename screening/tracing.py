@@ -101,6 +101,7 @@ def pattern_config() -> patterns.PatternConfig:
         if key in c:
             kind = type(default.default)
             values[name] = kind(c[key]) if kind is not bool else bool(c[key])
+    values.setdefault("timezone", c.get("TIMEZONE", "Africa/Maseru"))
     return patterns.PatternConfig(**values)
 
 

@@ -239,3 +239,11 @@ def test_companions_counts_recorded_and_repeated_inferred_pairs():
     counts = companions(crossings)
     assert counts == {("a", "b"): 2, ("a", "d"): 1}
     assert companions(crossings, min_times=1)[("a", "c")] == 1
+
+
+@pytest.mark.parametrize(("timezone", "shown"), [("Africa/Maseru", "2025-04-10 10:00"), ("UTC", "2025-04-10 08:00")])
+def test_evidence_times_are_in_the_units_local_time(timezone, shown):
+    crossing = CrossingFact("c-tz", "y", "MSB", "exit", datetime(2025, 4, 10, 8, 0, tzinfo=UTC), None, None,
+                            parse_partial_date(YOUNG_WOMAN), "F", "Mokoena", "Palesa", "RA1234567", None, "", False)
+    [found] = rules_hit([crossing], "no_return", config=PatternConfig(timezone=timezone))
+    assert f"on {shown} and has not re-entered" in found.evidence[0]
