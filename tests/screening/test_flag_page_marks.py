@@ -1,0 +1,33 @@
+"""The flag page speaks the officer's language: marks on the side-by-side rows, risk-flag decisions."""
+
+from __future__ import annotations
+
+from tests.cases.builders import make_flag
+
+
+def test_identity_flag_rows_are_marked_with_the_verdict(app, login_as):
+    flag = make_flag(status="new")
+    flag.features = [{"name": "name", "verdict": "agree", "score": 1.0, "contribution": 0.6,
+                      "explanation": "Surname and given names match"},
+                     {"name": "dob", "verdict": "partial", "score": 0.8, "contribution": 0.2,
+                      "explanation": "Date of birth matches with day and month swapped"}]
+    from tip_cases.extensions import db
+
+    db.session.commit()
+    page = login_as("border_officer").get(f"/screening/flags/{flag.id}").get_data(as_text=True)
+    assert 'class="match-agree"' in page and 'class="match-partial"' in page
+    assert "✓</span>Surname" in page and "≈</span>Date of birth" in page
+    assert 'value="Same person"' in page and 'value="Not the same person"' in page
+
+
+def test_risk_flag_offers_concern_decisions(app, login_as):
+    flag = make_flag(status="new")
+    flag.kind, flag.person_id, flag.rule = "risk", None, "no_return"
+    flag.evidence = {"rule": "no_return", "severity": "high", "evidence": ["Traveller aged 16 exited"],
+                     "travellers": [1], "crossing_ids": [flag.crossing_id]}
+    from tip_cases.extensions import db
+
+    db.session.commit()
+    page = login_as("border_officer").get(f"/screening/flags/{flag.id}").get_data(as_text=True)
+    assert 'value="Concern confirmed"' in page and 'value="No concern"' in page
+    assert 'value="Same person"' not in page
