@@ -75,7 +75,7 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
         upgrade()
         db.engine.dispose()
 
-    from screening.models import Crossing, Flag, Person
+    from screening.models import Crossing, Flag, Person, Traveller
     from tip_cases import case_models as cm
     from tip_cases.models import BorderPost, User
 
@@ -90,6 +90,17 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
 
         t = time.perf_counter()
         persons = generate_persons(20_000, seed=seed)
+        # Each generated person is one traveller, as identity resolution would group them; 2 % of
+        # crossings stay unlinked (not yet resolved) and count as persons of their own.
+        traveller_rows = []
+        for p in persons:
+            parts = [int(x) for x in p["date_of_birth"].split("-")] if p["date_of_birth"] else []
+            traveller_rows.append({
+                "id": p["person_id"] + 1, "surname": p["surname"], "given_names": p["given_names"],
+                "sex": p["sex"], "nationality": p["nationality"], "dob_year": parts[0] if parts else None,
+                "dob_month": parts[1] if len(parts) > 1 else None, "dob_day": parts[2] if len(parts) > 2 else None,
+                "dob_precision": ["year", "month", "day"][len(parts) - 1] if parts else None})
+        _copy(conn, Traveller.__table__, traveller_rows, now)
         loaded = 0
         chunk = 100_000
         flag_rows = []
@@ -111,7 +122,8 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
                     "document_number": r["document_number"] or None, "document_country": r["document_country"] or None,
                     "dob_year": parts[0] if parts else None, "dob_month": parts[1] if len(parts) > 1 else None,
                     "dob_day": parts[2] if len(parts) > 2 else None,
-                    "dob_precision": ["year", "month", "day"][len(parts) - 1] if parts else None, "created_at": at})
+                    "dob_precision": ["year", "month", "day"][len(parts) - 1] if parts else None, "created_at": at,
+                    "traveller_id": None if next_id % 50 == 0 else r["person_id"] + 1})
                 if rng.random() < 0.01:  # 1 % of crossings raise a flag
                     status = rng.choice(statuses)
                     acked = None if status == "new" else at + timedelta(minutes=rng.expovariate(1 / 12))
@@ -171,7 +183,7 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
         _copy(conn, cm.CaseTask.__table__, task_rows, now)
         _copy(conn, cm.Referral.__table__, ref_rows, now)
         _copy(conn, cm.ClosureRequest.__table__, cr_rows, now)
-        for table in ("crossings", "flags", "persons", "cases"):
+        for table in ("crossings", "flags", "persons", "cases", "travellers"):
             sql = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: S608
             conn.execute(sa.text(sql))
         print(f"  cases: {len(case_rows):,}, persons in cases: {len(cp_rows):,}, tasks: {len(task_rows):,}, "

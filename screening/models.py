@@ -61,6 +61,9 @@ class Crossing(_PartialDob, db.Model):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_crossings_post_crossed_at", "border_post_id", "crossed_at"),
+        # Managers' statistics: index-only scans of a period grouped by post and direction, and of
+        # the period's travellers (tip_cases.stats).
+        Index("ix_crossings_stats", "crossed_at", "border_post_id", "direction", "traveller_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -159,3 +159,33 @@ def test_situation_report_prints_as_html_and_pdf(login_as, january):
     assert b"Migration situation report" in pdf.data
     details = db.session.execute(select(AuditEvent.detail).where(AuditEvent.action == "report.export")).scalars()
     assert [d["format"] for d in details] == ["html", "pdf"]
+
+
+def test_travellers_tables_count_persons_once_and_crossings_tables_count_crossings(login_as, db_session):
+    from screening.models import Traveller
+
+    # One traveller (summary: female, LSO, born 2008-03-01) crossing three times in January, turning
+    # 18 between the first and the last crossing; counted once, aged at her first crossing.
+    t = Traveller(sex="F", nationality="LSO", dob_year=2008, dob_month=1, dob_day=20, dob_precision="day")
+    db_session.add(t)
+    db_session.flush()
+    for day, direction in ((5, "exit"), (12, "entry"), (25, "exit")):
+        c = b.crossing(b.utc(2026, 1, day, 10), direction=direction, dob=(2008, 1, 20), nationality="LSO")
+        c.traveller_id = t.id
+    b.crossing(b.utc(2026, 2, 3, 10), dob=(2008, 1, 20)).traveller_id = t.id  # outside the period
+    # Two crossings not yet linked to a traveller: each counts as a person.
+    b.crossing(b.utc(2026, 1, 7, 10), sex="M", dob=(1980, 1, 1), nationality="ZAF")
+    b.crossing(b.utc(2026, 1, 8, 10), sex="M", dob=(1980, 1, 1), nationality="ZAF")
+    db_session.commit()
+
+    html = login_as("manager").get("/reports/statistics?start=2026-01-01&end=2026-01-31").get_data(as_text=True)
+    t_ = tables(html)
+    assert t_["crossings_post_direction"]["Total"] == ["3", "2", "5"]  # crossings stay crossings
+    assert t_["crossings_period"]["2026-01"] == ["3", "2", "5"]
+    ages = t_["travellers_sex_age"]
+    assert ages["12-17"] == ["1", "0", "0", "1"]  # 17 on 5 January, her first crossing
+    assert ages["18-24"] == ["0", "0", "0", "0"]
+    assert ages["35-49"] == ["0", "2", "0", "2"]
+    assert ages["Total"] == ["1", "2", "0", "3"]
+    assert t_["travellers_nationality"] == {"LSO": ["1"], "ZAF": ["2"], "Total": ["3"]}
+    assert "Persons, not crossings" in html
