@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from screening.counters import bump_counter, read_counter
 from screening.index import CandidateIndex
 from screening.matching import DEFAULT, Document, Identity, MatchConfig
 from screening.models import Person, PersonAlias, PersonDocument, ScreeningState
@@ -52,17 +53,12 @@ def alert_info(p: Person) -> AlertInfo:
 
 
 def read_generation(session: Session) -> int:
-    return session.execute(select(ScreeningState.persons_generation).where(ScreeningState.id == 1)).scalar() or 0
+    return read_counter(session, ScreeningState.persons_generation)
 
 
 def bump_generation(session: Session) -> int:
-    """Move the counter in the caller's transaction (creating its row on first use); returns the new value."""
-    done = session.execute(update(ScreeningState).where(ScreeningState.id == 1)
-                           .values(persons_generation=ScreeningState.persons_generation + 1))
-    if not done.rowcount:
-        session.add(ScreeningState(id=1, persons_generation=1))
-        session.flush()
-    return read_generation(session)
+    """Move the counter in the caller's transaction; returns the new value."""
+    return bump_counter(session, ScreeningState.persons_generation)
 
 
 class Screener:

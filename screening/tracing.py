@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from notifications import services as notifications
 from screening import patterns
+from screening.counters import bump_counter, read_counter
 from screening.matching import Document, Identity, MatchConfig
 from screening.models import (
     Crossing,
@@ -193,16 +194,12 @@ def load_judgements(session: Session) -> Judgements:
 
 
 def read_generation(session: Session) -> int:
-    return session.execute(select(TracingState.generation).where(TracingState.id == 1)).scalar() or 0
+    return read_counter(session, TracingState.generation)
 
 
 def bump_generation(session: Session) -> int:
-    done = session.execute(update(TracingState).where(TracingState.id == 1)
-                           .values(generation=TracingState.generation + 1))
-    if not done.rowcount:
-        session.add(TracingState(id=1, generation=1))
-        session.flush()
-    return read_generation(session)
+    """Move the counter in the caller's transaction; returns the new value."""
+    return bump_counter(session, TracingState.generation)
 
 
 class Tracer:
