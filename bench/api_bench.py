@@ -40,8 +40,8 @@ def _load_persons(n: int, seed: int) -> list[dict]:
     from sqlalchemy import insert
 
     from bench.generate import generate_persons
+    from screening.engine.normalize import parse_partial_date
     from screening.models import Person, PersonAlias, PersonDocument
-    from screening.normalize import parse_partial_date
     from screening.screener import bump_generation
     from tip_cases.extensions import db
 

@@ -76,7 +76,7 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
         db.engine.dispose()
 
     from screening.models import Crossing, Flag, Person, Traveller
-    from tip_cases import case_models as cm
+    from tip_cases.cases import models as cm
     from tip_cases.models import BorderPost, User
 
     rng = random.Random(seed)

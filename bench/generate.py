@@ -426,7 +426,7 @@ def noisy_observation(person: dict[str, Any], rng: random.Random,
 
 def person_to_identity(d: dict[str, Any]):
     """Identity for a person or observation dict (imported lazily so generating needs no rapidfuzz)."""
-    from screening.matching import Identity
+    from screening.engine.matching import Identity
 
     return Identity.from_strings(
         d["person_id"], d["surname"], d["given_names"], date_of_birth=d["date_of_birth"] or None,

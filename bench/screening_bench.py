@@ -17,8 +17,8 @@ import time
 from collections import Counter
 
 from bench.generate import NAME_MODELS, generate_persons, noisy_observation, person_to_identity
-from screening.index import CandidateIndex
-from screening.matching import DEFAULT, prepare
+from screening.engine.index import CandidateIndex
+from screening.engine.matching import DEFAULT, prepare
 
 TARGET_P95_MS = 3.0
 TARGET_RECALL = 0.995

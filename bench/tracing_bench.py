@@ -7,7 +7,7 @@ Data: `bench.generate` persons (one per `--per-person` crossings) and their nois
 year, with the truth (person_id) kept aside. Resolution and Splink each run in a subprocess that
 reads the same TSV, so wall time, CPU time and peak memory (VmHWM) are those of the resolve step plus
 loading its input, and nothing of the generator. Pairwise precision/recall of "same traveller" are
-computed from cluster-size combinatorics (`screening.resolve.pairwise_metrics`), never from a pair
+computed from cluster-size combinatorics (`screening.engine.resolve.pairwise_metrics`), never from a pair
 list. Splink needs the `bench` extra: `.venv/bin/pip install -e '.[bench]'`.
 """
 
@@ -55,9 +55,9 @@ def write_tsv(rows: list[dict], path: Path) -> None:
 
 def read_records(path: Path):
     """TravellerRecords and truth from the TSV (what the app will build from crossing rows)."""
-    from screening.matching import Document
-    from screening.normalize import parse_partial_date
-    from screening.resolve import TravellerRecord
+    from screening.engine.matching import Document
+    from screening.engine.normalize import parse_partial_date
+    from screening.engine.resolve import TravellerRecord
 
     records, truth, dates = [], {}, {}
     with path.open(encoding="utf-8") as f:
@@ -92,7 +92,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def worker_resolve(data: Path, probes: Path | None, out: Path) -> dict:
-    from screening.resolve import TravellerIndex
+    from screening.engine.resolve import TravellerIndex
 
     records, truth = read_records(data)
     loaded_mib = peak_mib()
@@ -127,7 +127,7 @@ def worker_resolve(data: Path, probes: Path | None, out: Path) -> dict:
 def splink_frame(path: Path):
     import pandas as pd
 
-    from screening.normalize import fold, ocr_key
+    from screening.engine.normalize import fold, ocr_key
 
     rows = []
     with path.open(encoding="utf-8") as f:
@@ -208,7 +208,7 @@ def read_assignment(path: Path) -> dict[str, str]:
 
 
 def compare(n: int, args, work: Path, with_splink: bool, probes: int) -> dict:
-    from screening.resolve import pairwise_metrics
+    from screening.engine.resolve import pairwise_metrics
 
     print(f"\n== resolution: {n:,} crossings, ~{n // args.per_person:,} persons ==", flush=True)
     t = time.perf_counter()
@@ -360,10 +360,10 @@ def _age(dob: str) -> float:
 
 def run_patterns(n: int, args) -> None:
     from bench.generate import generate_crossings, generate_persons
-    from screening.matching import Document
-    from screening.normalize import parse_partial_date
-    from screening.patterns import CrossingFact, evaluate
-    from screening.resolve import TravellerRecord, resolve
+    from screening.engine.matching import Document
+    from screening.engine.normalize import parse_partial_date
+    from screening.engine.patterns import CrossingFact, evaluate
+    from screening.engine.resolve import TravellerRecord, resolve
 
     print(f"\n== pattern rules: {n:,} background crossings + planted patterns ==", flush=True)
     days = 365

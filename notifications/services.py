@@ -181,7 +181,7 @@ def acknowledge(msg: OutboxMessage, *, by: str, via: str, now: datetime) -> bool
             row.acknowledged_by = by[:120]
     if ev is not None and ev.subject_type == "referral" and ev.subject_id.isdigit():
         # The partner's acknowledgement is the referral's: it stops the referral reminders too.
-        from tip_cases.services import acknowledge_referral
+        from tip_cases.cases.services import acknowledge_referral
 
         acknowledge_referral(int(ev.subject_id), by=by[:80], now=now)
     audit.record("notification.ack", "notification", msg.id,
@@ -403,7 +403,7 @@ def _once(event: str, subject_type: str, subject_id: str, since: datetime | None
 
 def remind_overdue(*, now: datetime) -> dict[str, int]:
     """Overdue tasks and referrals not acknowledged by their deadline: one event each, once."""
-    from tip_cases.services import overdue_tasks, unacknowledged_referrals
+    from tip_cases.cases.services import overdue_tasks, unacknowledged_referrals
 
     counts = {"task.overdue": 0, "referral.unacknowledged": 0}
     due = [("task.overdue", "case_task", t.id, t.case.reference, t.due_on) for t in overdue_tasks(now)]
@@ -420,7 +420,7 @@ def remind_overdue(*, now: datetime) -> dict[str, int]:
 
 def remind_idle_cases(*, now: datetime, days: int) -> int:
     """Open cases untouched for `days` days: one case.idle event per case per idle period."""
-    from tip_cases.services import idle_cases
+    from tip_cases.cases.services import idle_cases
 
     count = 0
     cutoff = now - timedelta(days=days)

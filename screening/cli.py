@@ -37,8 +37,8 @@ def screening_trace(path: str, out_path: str, min_score: float) -> None:
     """Find the crossings of the persons in PATH (ref, surname, given_names, sex, date_of_birth, ...)."""
     from sqlalchemy import select
 
-    from screening.ingest import RowError, parse_persons_csv
-    from screening.matching import Document, Identity
+    from screening.engine.ingest import RowError, parse_persons_csv
+    from screening.engine.matching import Document, Identity
     from screening.models import Crossing
     from screening.services import trace
     from tip_cases import audit

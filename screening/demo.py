@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from screening import services
+from screening.engine.normalize import age_on, parse_partial_date
 from screening.models import Person
-from screening.normalize import age_on, parse_partial_date
 from tip_cases.extensions import db, utcnow
 from tip_cases.models import BorderPost
 

@@ -17,9 +17,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from screening.ingest import ICAO_SPECIAL, ISO_ALPHA3
+from screening.engine.ingest import ICAO_SPECIAL, ISO_ALPHA3
+from screening.engine.normalize import parse_partial_date
 from screening.models import ALERT_KINDS, CATEGORIES, PERSON_SOURCES
-from screening.normalize import parse_partial_date
 
 SEX_CHOICES = [("", "Unknown"), ("F", "Female"), ("M", "Male"), ("X", "Unspecified (X)")]
 

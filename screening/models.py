@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from screening.normalize import PartialDate
+from screening.engine.normalize import PartialDate
 from tip_cases.access import ScopeRules, register_scope
 from tip_cases.extensions import db, utcnow
 
@@ -62,7 +62,7 @@ class Crossing(_PartialDob, db.Model):
         UniqueConstraint("source", "external_id"),
         Index("ix_crossings_post_crossed_at", "border_post_id", "crossed_at"),
         # Managers' statistics: index-only scans of a period grouped by post and direction, and of
-        # the period's travellers (tip_cases.stats).
+        # the period's travellers (tip_cases.reports.stats).
         Index("ix_crossings_stats", "crossed_at", "border_post_id", "direction", "traveller_id"),
     )
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from screening.normalize import PartialDate, normalize_document, parse_partial_date
+from screening.engine.normalize import PartialDate, normalize_document, parse_partial_date
 
 MAX_BATCH = 1000
 

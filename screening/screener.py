@@ -18,10 +18,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from screening.counters import bump_counter, read_counter
-from screening.index import CandidateIndex
-from screening.matching import DEFAULT, Document, Identity, MatchConfig
+from screening.engine.index import CandidateIndex
+from screening.engine.matching import DEFAULT, Document, Identity, MatchConfig
+from screening.engine.normalize import PartialDate
 from screening.models import Person, PersonAlias, PersonDocument, ScreeningState
-from screening.normalize import PartialDate
 
 log = logging.getLogger("tsela.screening")
 

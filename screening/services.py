@@ -18,8 +18,9 @@ from sqlalchemy import event, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
-from screening.ingest import ICAO_SPECIAL, ISO_ALPHA3, CrossingIn, RowError, read_crossings_csv
-from screening.matching import Document, Identity, MatchResult
+from screening.engine.ingest import ICAO_SPECIAL, ISO_ALPHA3, CrossingIn, RowError, read_crossings_csv
+from screening.engine.matching import Document, Identity, MatchResult
+from screening.engine.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key
 from screening.models import (
     FLAG_STATUSES,
     PROTECTIVE_CATEGORIES,
@@ -31,7 +32,6 @@ from screening.models import (
     PersonAlias,
     PersonDocument,
 )
-from screening.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key
 from screening.screener import bump_generation, get_screener
 from tip_cases import audit
 from tip_cases.extensions import db
@@ -660,7 +660,7 @@ def crossing_identity(c: Crossing) -> Identity:
 
 def crossings_index(session: Session | None = None):
     """A candidate index over stored crossings (tracing looks for a person among travellers, not persons)."""
-    from screening.index import CandidateIndex
+    from screening.engine.index import CandidateIndex
 
     session = session or db.session()
     index = CandidateIndex()

@@ -30,9 +30,11 @@ from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
-from screening import patterns
 from screening.counters import bump_counter, read_counter
-from screening.matching import Document, Identity, MatchConfig
+from screening.engine import patterns
+from screening.engine.matching import Document, Identity, MatchConfig
+from screening.engine.normalize import PartialDate, age_on, ocr_key
+from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from screening.models import (
     Crossing,
     Flag,
@@ -44,8 +46,6 @@ from screening.models import (
     TravellerJudgement,
     TravellerJudgementCrossing,
 )
-from screening.normalize import PartialDate, age_on, ocr_key
-from screening.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from tip_cases import audit
 from tip_cases.extensions import db
 from tip_cases.models import BorderPost, User
@@ -841,7 +841,7 @@ def flags_of(traveller: Traveller, session: Session | None = None) -> list[Flag]
 
 
 def cases_of(traveller: Traveller, flag_ids: Iterable[int], session: Session | None = None) -> list:
-    from tip_cases.case_models import Case, CaseLink
+    from tip_cases.cases.models import Case, CaseLink
 
     session = session or db.session()
     crossing_ids = select(Crossing.id).where(Crossing.traveller_id == traveller.id)
@@ -929,7 +929,7 @@ def bulk_trace(stream, *, min_score: float, session: Session | None = None) -> B
     document_number, address) with the `screening trace` service, grouped by traveller."""
     from sqlalchemy.orm import selectinload
 
-    from screening.ingest import RowError, parse_persons_csv
+    from screening.engine.ingest import RowError, parse_persons_csv
     from screening.services import trace
 
     session = session or db.session()

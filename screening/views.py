@@ -14,11 +14,11 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from screening import services
+from screening.engine.matching import Document, Identity
+from screening.engine.mrz import parse_mrz
+from screening.engine.normalize import PartialDate, parse_partial_date
 from screening.forms import CaptureForm, ImportForm, PersonForm, ReviewForm, TraceForm
-from screening.matching import Document, Identity
 from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonAlias, PersonDocument
-from screening.mrz import parse_mrz
-from screening.normalize import PartialDate, parse_partial_date
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter, scope_for
 from tip_cases.extensions import db, utcnow
@@ -107,8 +107,8 @@ def flag(flag_id: int):
 
 def _case_context(flag: Flag) -> dict:
     """Cases this flag is in, and the form to attach it to one (shown once a flag is confirmed)."""
-    from tip_cases.case_forms import AttachFlagForm
-    from tip_cases.services import cases_for_flag
+    from tip_cases.cases.forms import AttachFlagForm
+    from tip_cases.cases.services import cases_for_flag
 
     return {"linked_cases": cases_for_flag(flag.id, current_user), "attach_form": AttachFlagForm()}
 

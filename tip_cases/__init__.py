@@ -17,8 +17,8 @@ BLUEPRINTS = [
     "tip_cases.main",
     "tip_cases.auth",
     "tip_cases.admin",
-    "tip_cases.views",
-    "tip_cases.reports",
+    "tip_cases.cases.views",
+    "tip_cases.reports.views",
     "screening.views",
     "screening.api",
     "screening.tracing_views",
@@ -86,7 +86,7 @@ def register_models() -> None:
     """Import every models module so metadata is complete for Alembic and relationships resolve."""
     import notifications.models  # noqa: F401
     import screening.models  # noqa: F401
-    import tip_cases.case_models  # noqa: F401
+    import tip_cases.cases.models  # noqa: F401
     import tip_cases.models  # noqa: F401
 
 

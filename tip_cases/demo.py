@@ -27,7 +27,7 @@ DEMO_USERS = [
 ]
 
 # Each package may add a `demo` module with load() -> list[str]; missing ones are skipped.
-PACKAGE_LOADERS = ["screening.demo", "tip_cases.case_demo", "notifications.demo"]
+PACKAGE_LOADERS = ["screening.demo", "tip_cases.cases.demo", "notifications.demo"]
 
 
 def load() -> list[str]:

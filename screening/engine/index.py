@@ -34,7 +34,7 @@ from datetime import date
 from itertools import chain
 from typing import Any
 
-from screening.matching import (
+from screening.engine.matching import (
     DEFAULT,
     FeatureResult,
     Identity,
@@ -49,8 +49,8 @@ from screening.matching import (
     namesake_bound,
     prepare,
 )
-from screening.normalize import PartialDate, phonetic_key
-from screening.postings import add_slot, discard_slot, exact_ordinal, extend_slots
+from screening.engine.normalize import PartialDate, phonetic_key
+from screening.engine.postings import add_slot, discard_slot, exact_ordinal, extend_slots
 
 __all__ = ["CandidateIndex"]
 

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from screening.matching import Document, Identity
-from screening.normalize import PartialDate, normalize_document, parse_partial_date
-from screening.patterns import GUARDIAN_RELATIONS
+from screening.engine.matching import Document, Identity
+from screening.engine.normalize import PartialDate, normalize_document, parse_partial_date
+from screening.engine.patterns import GUARDIAN_RELATIONS
 
 __all__ = [
     "CROSSING_COLUMNS",

@@ -16,7 +16,7 @@ from typing import Any
 
 from rapidfuzz.distance import OSA
 
-from screening.normalize import (
+from screening.engine.normalize import (
     PartialDate,
     canonical,
     loose,

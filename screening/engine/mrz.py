@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from screening.normalize import PartialDate
+from screening.engine.normalize import PartialDate
 
 __all__ = ["MrzResult", "check_digit", "parse_mrz", "parse_yymmdd"]
 

@@ -50,8 +50,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from screening.matching import DEFAULT, Identity, Prepared, name_feature, prepare, token_distance
-from screening.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key
+from screening.engine.matching import DEFAULT, Identity, Prepared, name_feature, prepare, token_distance
+from screening.engine.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key
 
 __all__ = [
     "GUARDIAN_RELATIONS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from screening.normalize import PartialDate
+from screening.engine.normalize import PartialDate
 
 
 def exact_ordinal(dob: PartialDate | None) -> int | None:

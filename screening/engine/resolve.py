@@ -41,7 +41,7 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
-from screening.matching import (
+from screening.engine.matching import (
     DEFAULT,
     Document,
     Identity,
@@ -55,8 +55,8 @@ from screening.matching import (
     sex_feature,
     token_distance,
 )
-from screening.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key, phonetic_key
-from screening.postings import discard_slot, exact_ordinal
+from screening.engine.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key, phonetic_key
+from screening.engine.postings import discard_slot, exact_ordinal
 
 __all__ = [
     "Judgements",

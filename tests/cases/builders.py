@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from tests.conftest import csrf_from
 from tests.factories import make_user, post
 from tests.screening.builders import make_person
-from tip_cases import services as svc
+from tip_cases.cases import services as svc
 from tip_cases.extensions import db
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tests.cases.builders import flashes, make_case, make_flag
 from tests.factories import make_user
-from tip_cases.case_models import CaseLink, CasePerson
+from tip_cases.cases.models import CaseLink, CasePerson
 from tip_cases.extensions import db
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from tests.factories import make_user
-from tip_cases import case_demo
-from tip_cases import services as svc
 from tip_cases.access import can
-from tip_cases.case_models import Case, CasePerson
+from tip_cases.cases import demo as case_demo
+from tip_cases.cases import services as svc
+from tip_cases.cases.models import Case, CasePerson
 from tip_cases.extensions import db, utcnow
 
 

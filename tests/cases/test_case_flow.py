@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from tests.cases.builders import flashes, make_flag, post_form
 from tests.factories import make_user
-from tip_cases.case_models import Case, CaseEvent, CasePerson, CaseTask, Consent, FieldChange, Referral
+from tip_cases.cases.models import Case, CaseEvent, CasePerson, CaseTask, Consent, FieldChange, Referral
 from tip_cases.extensions import db
 from tip_cases.models import AuditEvent
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from tests.cases.builders import NOW, add_victim, make_case, post_form
 from tests.factories import make_user
-from tip_cases import services as svc
-from tip_cases.case_models import Case, CaseEvent, CasePerson, Evidence, PersonMatch
+from tip_cases.cases import services as svc
+from tip_cases.cases.models import Case, CaseEvent, CasePerson, Evidence, PersonMatch
 from tip_cases.extensions import db
 from tip_cases.models import AuditEvent
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.cases.builders import make_flag
 from tests.e2e.test_login import sign_in
 from tests.factories import make_user
-from tip_cases.case_models import Case
+from tip_cases.cases.models import Case
 from tip_cases.extensions import db
 from tip_cases.models import AuditEvent
 

@@ -295,7 +295,7 @@ def test_overdue_tasks_and_unacknowledged_referrals_remind_once_and_ack_stops_th
     from datetime import date
 
     from tests.cases.builders import make_case
-    from tip_cases.case_models import CaseTask, Referral
+    from tip_cases.cases.models import CaseTask, Referral
 
     agency, _ = subscribed("http://127.0.0.1:9/shelter", event="referral.unacknowledged")
     case = make_case()
@@ -319,7 +319,7 @@ def test_overdue_tasks_and_unacknowledged_referrals_remind_once_and_ack_stops_th
     db.session.commit()
     acked = db.session.execute(select(Referral).order_by(Referral.id)).scalars().first()
     assert acked.acknowledged_at is not None and acked.status == "acknowledged"
-    from tip_cases.case_models import CaseEvent
+    from tip_cases.cases.models import CaseEvent
 
     summaries = [e.summary for e in db.session.execute(select(CaseEvent).where(
         CaseEvent.case_id == case.id)).scalars()]

@@ -49,7 +49,7 @@ def person(*, sex: str = "F", dob_year: int | None = 2008, nationality: str = "L
 
 def case(owner, *, opened: datetime, kind: str = "trafficking", status: str = "Active",
          stage: str = "investigation"):
-    from tip_cases.case_models import Case
+    from tip_cases.cases.models import Case
 
     c = Case(reference=f"TIP-2026-{next(_seq):04d}", kind=kind, status=status, stage=stage, title="Test case",
              owner_id=owner.id, opened_at=opened)
@@ -61,7 +61,7 @@ def case(owner, *, opened: datetime, kind: str = "trafficking", status: str = "A
 def victim(c, *, sex: str = "F", dob_year: int | None = 2008, nationality: str = "LSO",
            types=("SexualExploitation",), controls=("DebtBondage",), age_when_trafficked: int | None = None,
            exploited_in: str | None = None):
-    from tip_cases.case_models import CasePerson, TraffickingEvent
+    from tip_cases.cases.models import CasePerson, TraffickingEvent
 
     cp = CasePerson(case_id=c.id, person_id=person(sex=sex, dob_year=dob_year, nationality=nationality).id,
                     role="victim", trafficking_status="ActualVictimOfTrafficking",
@@ -76,7 +76,7 @@ def victim(c, *, sex: str = "F", dob_year: int | None = 2008, nationality: str =
 
 
 def suspect(c, role: str = "RecruiterOrIntermediary"):
-    from tip_cases.case_models import CasePerson
+    from tip_cases.cases.models import CasePerson
 
     cp = CasePerson(case_id=c.id, person_id=person(sex="M", dob_year=1980).id, role="perpetrator",
                     perpetrator_role=role)

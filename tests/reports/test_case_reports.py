@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from tests.reports import builders as b
 from tests.reports.test_reports import _csv, tables
-from tip_cases.disclosure import is_k_anonymous
 from tip_cases.extensions import db, utcnow
 from tip_cases.models import AuditEvent
+from tip_cases.reports.disclosure import is_k_anonymous
 
-case_models = pytest.importorskip("tip_cases.case_models")
+case_models = pytest.importorskip("tip_cases.cases.models")
 
 
 def _cases_fixture(db_session):

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tip_cases.charts import bar_chart, line_chart
+from tip_cases.reports.charts import bar_chart, line_chart
 
 NS = "{http://www.w3.org/2000/svg}"
 

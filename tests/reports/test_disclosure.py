@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tip_cases.disclosure import (
+from tip_cases.reports.disclosure import (
     is_k_anonymous,
     k_anonymise,
     suppress_counts,

@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, date, datetime
 
 from screening import services
-from screening.normalize import parse_partial_date
+from screening.engine.normalize import parse_partial_date
 from tests.factories import post
 from tip_cases.extensions import db
 

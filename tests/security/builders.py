@@ -9,7 +9,7 @@ from tests.cases.builders import NOW, add_victim, make_case, make_flag
 from tests.factories import make_api_client, make_user
 from tests.screening.builders import make_person
 from tests.tracing.builders import arrive, traveller_of
-from tip_cases import services as svc
+from tip_cases.cases import services as svc
 from tip_cases.extensions import db
 
 

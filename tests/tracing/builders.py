@@ -6,8 +6,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from screening import services
+from screening.engine.normalize import parse_partial_date
 from screening.models import Crossing, Traveller
-from screening.normalize import parse_partial_date
 from tests.factories import post
 from tip_cases.extensions import db
 

@@ -286,8 +286,8 @@ def test_risk_rules_run_in_the_scheduler_job_not_in_the_ingest_request(app, db_s
     """Ingest only marks travellers; the scheduler's job evaluates them, raises the flag, clears the mark."""
     from notifications.scheduler import job_patterns
     from screening import services
+    from screening.engine.normalize import parse_partial_date
     from screening.models import Crossing
-    from screening.normalize import parse_partial_date
     from tests.factories import post
 
     items = [services.NewCrossing(
@@ -311,7 +311,7 @@ def test_risk_rules_run_in_the_scheduler_job_not_in_the_ingest_request(app, db_s
 def test_rules_can_still_run_on_arrival_when_configured(app, db_session):
     app.config["TRACING_EVALUATE_ON_ARRIVAL"] = True
     from screening import services
-    from screening.normalize import parse_partial_date
+    from screening.engine.normalize import parse_partial_date
     from tests.factories import post
 
     services.store_crossings([services.NewCrossing(

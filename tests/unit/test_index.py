@@ -5,8 +5,8 @@ import random
 import pytest
 
 from bench.generate import generate_persons, noisy_observation, person_to_identity
-from screening.index import CandidateIndex
-from screening.matching import Identity, MatchConfig, match_prepared, prepare
+from screening.engine.index import CandidateIndex
+from screening.engine.matching import Identity, MatchConfig, match_prepared, prepare
 
 
 def ident(id, surname, given, dob, doc="", sex="M", nat="LSO"):  # noqa: A002

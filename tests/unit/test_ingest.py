@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from screening.ingest import (
+from screening.engine.ingest import (
     CrossingIn,
     PersonIn,
     RowError,
@@ -13,7 +13,7 @@ from screening.ingest import (
     parse_persons_csv,
     read_crossings_csv,
 )
-from screening.normalize import PartialDate
+from screening.engine.normalize import PartialDate
 
 ROW = {"external_id": "X1", "surname": "Mokoena", "given_names": "Thabo", "sex": "M",
        "date_of_birth": "1985-03-04", "nationality": "LSO", "document_type": "P",

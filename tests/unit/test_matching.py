@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from screening.matching import (
+from screening.engine.matching import (
     DEFAULT,
     Document,
     Identity,

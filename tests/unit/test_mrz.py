@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from screening.mrz import check_digit, parse_mrz, parse_yymmdd
-from screening.normalize import PartialDate
+from screening.engine.mrz import check_digit, parse_mrz, parse_yymmdd
+from screening.engine.normalize import PartialDate
 
 TODAY = date(2025, 1, 1)
 TD3 = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n"

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from screening.normalize import (
+from screening.engine.normalize import (
     PartialDate,
     age_on,
     canonical,

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from screening.normalize import parse_partial_date
-from screening.patterns import CrossingFact, PatternConfig, companions, evaluate
+from screening.engine.normalize import parse_partial_date
+from screening.engine.patterns import CrossingFact, PatternConfig, companions, evaluate
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

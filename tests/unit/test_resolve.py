@@ -2,9 +2,9 @@
 
 import pytest
 
-from screening.matching import Document
-from screening.normalize import parse_partial_date
-from screening.resolve import (
+from screening.engine.matching import Document
+from screening.engine.normalize import parse_partial_date
+from screening.engine.resolve import (
     JudgementConflict,
     Judgements,
     ResolveConfig,
@@ -173,14 +173,14 @@ def test_pairwise_metrics_from_contingency_counts(truth, predicted, expected):
 ], ids=lambda r: r.crossing_id)
 def test_memoised_prepare_equals_the_engine(record):
     """The index normalises each name string once; the result must be exactly the engine's."""
-    from screening.matching import prepare
+    from screening.engine.matching import prepare
 
     mine, engine = TravellerIndex()._prepare(record), prepare(record.identity())
     assert [getattr(mine, f) for f in mine.__slots__] == [getattr(engine, f) for f in engine.__slots__]
 
 
 def test_memoised_prepare_drops_empty_document_numbers_like_the_engine():
-    from screening.matching import prepare
+    from screening.engine.matching import prepare
 
     record = TravellerRecord("e", "Mokoena", "Thabo", None, "M", "LSO", (Document("P", " - ", "LSO"),))
     assert TravellerIndex()._prepare(record).documents == prepare(record.identity()).documents == ()

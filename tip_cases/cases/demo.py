@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from tip_cases import services as svc
-from tip_cases.case_models import Case
+from tip_cases.cases import services as svc
+from tip_cases.cases.models import Case
 from tip_cases.extensions import db, utcnow
 from tip_cases.models import User
 

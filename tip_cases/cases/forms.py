@@ -1,4 +1,4 @@
-"""Case management forms. Picklists come from tip_cases.htcds; forms that edit a record carry its version."""
+"""Case management forms. Picklists come from tip_cases.cases.htcds; forms that edit a record carry its version."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from tip_cases import htcds
+from tip_cases.cases import htcds
 
 BLANK = [("", "—")]
 KIND_CHOICES = [("trafficking", "Trafficking in persons"), ("smuggling", "Smuggling of migrants"),

@@ -19,13 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from notifications.services import publish
-from screening.index import CandidateIndex
-from screening.matching import DEFAULT, Document, Identity, name_feature, prepare
+from screening.engine.index import CandidateIndex
+from screening.engine.matching import DEFAULT, Document, Identity, name_feature, prepare
+from screening.engine.normalize import name_tokens, ocr_key, parse_partial_date, phonetic_key
 from screening.models import Crossing, Flag, Person, PersonAlias, PersonDocument
-from screening.normalize import name_tokens, ocr_key, parse_partial_date, phonetic_key
-from tip_cases import audit, htcds
+from tip_cases import audit
 from tip_cases.access import can, scope_filter
-from tip_cases.case_models import (
+from tip_cases.cases import htcds
+from tip_cases.cases.models import (
     Case,
     CaseEvent,
     CaseLink,

@@ -1,4 +1,4 @@
-"""Case management views (trafficking and smuggling cases): thin shells over tip_cases.services."""
+"""Case management views (trafficking and smuggling cases): thin shells over tip_cases.cases.services."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from screening.models import Person
-from tip_cases import htcds
-from tip_cases import services as svc
 from tip_cases.access import can, get_or_404, requires
 from tip_cases.audit import denied as audit_denied
-from tip_cases.case_forms import (
+from tip_cases.cases import htcds
+from tip_cases.cases import services as svc
+from tip_cases.cases.forms import (
     CONTEXT_FIELDS,
     STATUS_LABELS,
     AttachFlagForm,
@@ -50,7 +50,7 @@ from tip_cases.case_forms import (
     TraffickingEventForm,
     WithdrawConsentForm,
 )
-from tip_cases.case_models import (
+from tip_cases.cases.models import (
     Case,
     CaseEvent,
     CaseLink,

@@ -1,7 +1,7 @@
 """Exports: statistics tables as CSV, cases in HTCDS field names, the CTDC victim extract, the situation report PDF.
 
 Everything here turns already-queried figures into files; the views audit each export (purpose and
-filters, never the data). Exports that leave the unit go through tip_cases.disclosure first.
+filters, never the data). Exports that leave the unit go through tip_cases.reports.disclosure first.
 
 The case export is pseudonymous by design: HTCDS person fields that identify someone (names,
 birth date, identity number, addresses, contact details) and free-text fields are left out; a case
@@ -18,9 +18,9 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from tip_cases import disclosure
 from tip_cases.extensions import db
-from tip_cases.stats import Filters, Table, _tz, case_models
+from tip_cases.reports import disclosure
+from tip_cases.reports.stats import Filters, Table, _tz, case_models
 
 SUPPRESSED_MARK = "suppressed"
 
@@ -235,7 +235,7 @@ def victim_records(f: Filters) -> list[dict]:
     cm = case_models()
     if cm is None:
         return []
-    from tip_cases.stats import _local_part, _victim_rows
+    from tip_cases.reports.stats import _local_part, _victim_rows
 
     cm, Person, age, where = _victim_rows(f)
     year = _local_part(cm.Case.opened_at, "year")

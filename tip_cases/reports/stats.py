@@ -4,7 +4,7 @@ Queries are written once for SQLite and PostgreSQL; the few dialect differences 
 of a date, percentiles) sit in small helpers below. Local dates use the unit's time zone (Africa/
 Maseru, UTC+2 all year), so "crossings on 3 March" means the Maseru day, not the UTC one.
 
-Case figures come from tip_cases.case_models; until that package is installed the case sections
+Case figures come from tip_cases.cases.models; until that package is installed the case sections
 are reported as unavailable rather than failing the page.
 """
 
@@ -34,7 +34,7 @@ PERIODS = ("day", "month", "year")
 def case_models():
     """The case models module, or None while the cases package has not landed."""
     try:
-        return importlib.import_module("tip_cases.case_models")
+        return importlib.import_module("tip_cases.cases.models")
     except ImportError:
         return None
 
@@ -330,7 +330,7 @@ def victims_tables(f: Filters) -> list[Table]:
         values = json.loads(text_value) if text_value and text_value != "null" else []
         for v in (values or ["NotRecorded"]):
             counts[v] += int(n)
-    from tip_cases import htcds
+    from tip_cases.cases import htcds
 
     order = [t for t in htcds.EXPLOITATION_TYPES if t in counts] + sorted(
         t for t in counts if t not in htcds.EXPLOITATION_TYPES)

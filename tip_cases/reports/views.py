@@ -1,6 +1,6 @@
 """Managers' dashboards, statistics and exports.
 
-Views are thin: they parse filters, call tip_cases.stats / tip_cases.exports and render. Every
+Views are thin: they parse filters, call tip_cases.reports.stats / exports and render. Every
 export asks for a purpose and writes an audit row with the purpose and the filters (never the data)
 in the same transaction as the response is produced.
 """
@@ -16,9 +16,10 @@ from markupsafe import Markup
 from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from tip_cases import audit, charts, disclosure, exports, stats
+from tip_cases import audit
 from tip_cases.access import requires
 from tip_cases.extensions import db, utcnow
+from tip_cases.reports import charts, disclosure, exports, stats
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
