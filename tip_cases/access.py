@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import abort, g
-from flask_login import current_user
+from flask import abort
 from sqlalchemy import false, true
 
-from tip_cases.extensions import db
+from tip_cases import audit
+from tip_cases.actor import current_actor
+from tip_cases.extensions import db, login_manager
+from tip_cases.models import ApiClient
 
 BO, INV, MGR, ADM, SYS = "border_officer", "investigator", "manager", "admin", "system"
 
@@ -124,17 +126,7 @@ def can(actor, action: str, obj: Any = None) -> bool:
 
 
 def _actor_key(actor) -> tuple[str, int]:
-    from tip_cases.models import ApiClient
-
     return ("api", actor.id) if isinstance(actor, ApiClient) else ("user", actor.id)
-
-
-def current_actor():
-    """The API client of this request if any, else the logged-in user (or None)."""
-    client = g.get("api_client")
-    if client is not None:
-        return client
-    return current_user if current_user.is_authenticated else None
 
 
 def requires(action: str):
@@ -149,12 +141,8 @@ def requires(action: str):
         def wrapped(*args, **kwargs):
             actor = current_actor()
             if actor is None:
-                from tip_cases.extensions import login_manager
-
                 return login_manager.unauthorized()
             if scope_for(actor.role, action) is None:
-                from tip_cases import audit
-
                 audit.denied(action, None, None)
                 abort(403)
             return view(*args, **kwargs)
@@ -171,8 +159,6 @@ def get_or_404(model: type, ident: Any, action: str, *, audit_as: str | None = N
     With `audit_as`, an allowed read is audited and committed before any data is returned, so a
     failed audit write fails the request.
     """
-    from tip_cases import audit
-
     obj = db.session.get(model, ident)
     if obj is None:
         abort(404)

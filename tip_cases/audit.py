@@ -15,8 +15,9 @@ from flask import has_request_context, request
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from tip_cases.actor import current_actor
 from tip_cases.extensions import db, utcnow
-from tip_cases.models import AuditEvent
+from tip_cases.models import ApiClient, AuditEvent
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 0x75E1A  # advisory lock id for the audit chain
@@ -26,9 +27,6 @@ _PENDING = "audit_pending"
 def _actor() -> tuple[int | None, str]:
     if not has_request_context():
         return None, "cli"
-    from tip_cases.access import current_actor
-    from tip_cases.models import ApiClient
-
     actor = current_actor()
     if actor is None:
         return None, "anonymous"

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from tip_cases import accounts, audit
+from tip_cases import accounts, audit, demo
 from tip_cases.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -69,8 +69,6 @@ def tokens_create(name, post_code):
 @demo_cli.command("load")
 def demo_load():
     """Load the demo data (idempotent: a second run adds nothing)."""
-    from tip_cases import demo
-
     summary = demo.load()
     for line in summary:
         click.echo(line)
@@ -96,9 +94,7 @@ def demo_totp(username):
     """Print the current TOTP code of a demo user (demo secrets are public; real ones never printed)."""
     import pyotp
 
-    from tip_cases.demo import DEMO_USERS
-
-    secrets = {u: s for u, _r, _p, _n, s in DEMO_USERS}
+    secrets = {u: s for u, _r, _p, _n, s in demo.DEMO_USERS}
     if username not in secrets:
         raise click.ClickException(f"{username!r} is not a demo user")
     click.echo(pyotp.TOTP(secrets[username]).now())

@@ -8,6 +8,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from tip_cases.extensions import db
+
 log = logging.getLogger("tsela.errors")
 
 
@@ -33,8 +35,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):
-        from tip_cases.extensions import db
-
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.endpoint)
         if _wants_json():

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from tip_cases.access import can, current_actor
+
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
@@ -24,7 +26,5 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        from tip_cases.access import can, current_actor
-
         return {"can": lambda action, obj=None: can(current_actor(), action, obj),
                 "app_name": app.config["APP_NAME"]}

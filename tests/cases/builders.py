@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from tests.conftest import csrf_from
 from tests.factories import make_user, post
 from tests.screening.builders import make_person
+from tip_cases.cases import persons
 from tip_cases.cases import services as svc
 from tip_cases.extensions import db
 
@@ -41,7 +42,7 @@ def make_case(owner=None, *, kind="trafficking", title="Domestic work recruitmen
 
 
 def add_victim(case, actor, *, surname="Mokoena", given_names="Palesa", dob="2009-03-14", now=NOW, **context):
-    cp, _ = svc.add_person(case, actor, role="victim", surname=surname, given_names=given_names,
+    cp, _ = persons.add_person(case, actor, role="victim", surname=surname, given_names=given_names,
                            date_of_birth=dob, sex="F", nationality="LSO", context=context, now=now)
     db.session.commit()
     return cp

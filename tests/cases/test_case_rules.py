@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.cases.builders import NOW, add_victim, make_case, post_form
 from tests.factories import make_user
+from tip_cases.cases import persons, workflow
 from tip_cases.cases import services as svc
 from tip_cases.cases.models import Case, CaseEvent, CasePerson, Evidence, PersonMatch
 from tip_cases.extensions import db
@@ -168,7 +169,7 @@ def test_htcds_picklists_are_enforced(app):
         add_victim(case, case.owner, trafficking_status="Maybe")
     assert exc.value.field == "trafficking_status"
     with pytest.raises(svc.CaseError, match="date"):
-        svc.add_person(case, case.owner, role="witness", surname="X", date_of_birth="31/02/1990", now=NOW)
+        persons.add_person(case, case.owner, role="witness", surname="X", date_of_birth="31/02/1990", now=NOW)
 
 
 def test_adding_a_person_found_in_another_case_tells_that_case(app):
@@ -176,7 +177,7 @@ def test_adding_a_person_found_in_another_case_tells_that_case(app):
     case_a = make_case(owner_a, title="Case A")
     add_victim(case_a, owner_a, surname="Mokoena", given_names="Palesa", dob="2009-03-14")
     case_b = make_case(make_user("investigator"), title="Case B")
-    cp, matches = svc.add_person(case_b, case_b.owner, role="witness", surname="Mokwena", given_names="Palesa",
+    cp, matches = persons.add_person(case_b, case_b.owner, role="witness", surname="Mokwena", given_names="Palesa",
                                  date_of_birth="2009-03-14", sex="F", now=NOW)
     db.session.commit()
     assert len(matches) == 1 and matches[0].other.case_id == case_a.id and matches[0].score >= 0.8
@@ -184,7 +185,7 @@ def test_adding_a_person_found_in_another_case_tells_that_case(app):
                                                       CaseEvent.kind == "person.match")).scalar_one()
     assert case_b.reference in told.summary
     # A clearly different person matches nothing.
-    _cp, none = svc.add_person(case_b, case_b.owner, role="witness", surname="Letsie", given_names="Thabo",
+    _cp, none = persons.add_person(case_b, case_b.owner, role="witness", surname="Letsie", given_names="Thabo",
                                date_of_birth="1970-01-05", sex="M", now=NOW)
     assert none == []
     assert db.session.execute(select(PersonMatch)).scalars().all() == matches
@@ -330,10 +331,10 @@ def test_json_edit_with_a_stale_version_is_409_naming_the_changes(app, login_as)
 def test_concurrent_person_context_edit_is_refused(app):
     case = make_case()
     victim = add_victim(case, case.owner)
-    svc.update_person_context(victim, case.owner, {"recruitment_place": "Maseru"}, expected_version=1, now=NOW)
+    persons.update_person_context(victim, case.owner, {"recruitment_place": "Maseru"}, expected_version=1, now=NOW)
     db.session.commit()
-    with pytest.raises(svc.ConflictError) as exc:
-        svc.update_person_context(victim, case.owner, {"recruitment_place": "Leribe"}, expected_version=1, now=NOW)
+    with pytest.raises(workflow.ConflictError) as exc:
+        persons.update_person_context(victim, case.owner, {"recruitment_place": "Leribe"}, expected_version=1, now=NOW)
     assert [(c.field, c.new_value) for c in exc.value.changes] == [("recruitment_place", "Maseru")]
     assert db.session.get(CasePerson, victim.id).recruitment_place == "Maseru"
 
@@ -365,7 +366,7 @@ def test_matching_finds_alert_list_persons_and_shared_documents(app):
                         category="suspect", alert_kind="suspect", documents=[("P", "RB9981234", "LSO")])
     case = make_case()
     # Another spelling, another year, but the same passport number (typed with O for 0).
-    _cp, matches = svc.add_person(case, case.owner, role="perpetrator", surname="Ramokgele", given_names="T",
+    _cp, matches = persons.add_person(case, case.owner, role="perpetrator", surname="Ramokgele", given_names="T",
                                   documents=[("passport", "RB998I234", "LSO")], now=NOW)
     assert [(m.other_person_id, m.other_case_person_id) for m in matches] == [(alert.id, None)]
     assert any("ocument" in e for e in matches[0].explanations)

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from tip_cases.cases import persons
 from tip_cases.cases import services as svc
 from tip_cases.cases.models import Case
 from tip_cases.extensions import db, utcnow
@@ -30,7 +31,7 @@ def _tip_case(owner: User, now) -> Case:
     case = svc.open_case(owner, kind="trafficking", title=TIP_TITLE, priority="high", now=now - timedelta(days=12),
                          summary="A 17-year-old from Maseru answered a Facebook post offering domestic work in "
                                  "Johannesburg; her passport was taken on arrival and her wages withheld.").case
-    victim, _ = svc.add_person(
+    victim, _ = persons.add_person(
         case, owner, role="victim", surname="Ntsane", given_names="Mamello", date_of_birth="2008-05",
         sex="F", nationality="LSO", now=now - timedelta(days=12), context={
             "trafficking_status": "PossibleVictimOfTrafficking", "status_decided_by": "Police",
@@ -39,7 +40,7 @@ def _tip_case(owner: User, now) -> Case:
             "recruitment_method": "ThroughOnlineSocialNetworks", "recruitment_place": "Maseru",
             "exploitation_place": "Soweto, Gauteng", "relationship_to_trafficker": "Acquainted",
             "age_when_trafficked": 17})
-    svc.add_person(case, owner, role="perpetrator", surname="Ramokhele", given_names="Tsietsi",
+    persons.add_person(case, owner, role="perpetrator", surname="Ramokhele", given_names="Tsietsi",
                    date_of_birth="~1986", sex="M", nationality="LSO",
                    documents=[("passport", "RB9981234", "LSO")], screen_at_borders=True,
                    context={"perpetrator_role": "RecruiterOrIntermediary",
@@ -76,7 +77,7 @@ def _smuggling_case(owner: User, now) -> Case:
     case = svc.open_case(owner, kind="smuggling", title=SMG_TITLE, now=now - timedelta(days=30),
                          summary="Nine adults without documents found in a minibus; the driver was paid per "
                                  "passenger. All nine were returned through IOM's assisted return programme.").case
-    svc.add_person(case, owner, role="perpetrator", surname="Mofolo", given_names="Lehlohonolo",
+    persons.add_person(case, owner, role="perpetrator", surname="Mofolo", given_names="Lehlohonolo",
                    date_of_birth="1979-08-02", sex="M", nationality="LSO",
                    context={"perpetrator_role": "Smuggler", "role_details": "Driver of the minibus"},
                    now=now - timedelta(days=30))
@@ -142,7 +143,7 @@ def _historic_cases(owner: User, manager: User, now) -> list[Case]:
                 if industry:
                     context["forced_labour_industry"] = industry
             born = (opened - timedelta(days=365 * age + rng.randint(0, 364))).date()
-            svc.add_person(case, owner, role="victim", surname=rng.choice(_SURNAMES),
+            persons.add_person(case, owner, role="victim", surname=rng.choice(_SURNAMES),
                            given_names=rng.choice(_F_GIVEN if female else _M_GIVEN),
                            date_of_birth=born.isoformat(), sex="F" if female else "M",
                            nationality=rng.choice(("LSO",) * 6 + ("ZAF", "MOZ", "ZWE")),

@@ -1,8 +1,11 @@
-"""Case services: opening, editing and closing cases, persons in cases, referrals, tasks, evidence, search.
+"""Case services: opening, editing and closing cases, HTCDS records, referrals, tasks, evidence, links.
+
+Persons in a case live in `persons`, search in `search`, the shared errors and helpers in `workflow`.
 
 Every function takes the acting user and `now`, raises CaseError on a refusal the user can read, writes
 the case timeline and the audit trail, and leaves the single commit to the caller.
 """
+
 
 from __future__ import annotations
 
@@ -12,177 +15,50 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select
 
 from notifications.services import publish
-from screening.engine.index import CandidateIndex
-from screening.engine.matching import DEFAULT, Document, Identity, name_feature, prepare
-from screening.engine.normalize import name_tokens, ocr_key, parse_partial_date, phonetic_key
-from screening.models import Crossing, Flag, Person, PersonAlias, PersonDocument
-from tip_cases import audit
+from screening.models import Crossing, Flag, Person
 from tip_cases.access import can, scope_filter
 from tip_cases.cases import htcds
 from tip_cases.cases.models import (
     Case,
-    CaseEvent,
     CaseLink,
     CaseNote,
     CasePerson,
-    CaseReferenceCounter,
     CaseTask,
     CaseTeamMember,
     ClosureRequest,
     Consent,
     Evidence,
-    FieldChange,
     PersonMatch,
     Referral,
     SupportPlan,
     TraffickingEvent,
 )
+from tip_cases.cases.persons import find_person_matches
+from tip_cases.cases.workflow import (
+    _MAGIC,
+    ACK_DEADLINE,
+    ALLOWED_EVIDENCE,
+    EDITABLE_CASE_FIELDS,
+    MAX_EVIDENCE_BYTES,
+    REFERRAL_TRANSITIONS,
+    STAGE_TRANSITIONS,
+    STATUS_TRANSITIONS,
+    CaseError,
+    _audit,
+    _check_choice,
+    _check_version,
+    _event,
+    _record_changes,
+    allocate_reference,
+)
 from tip_cases.extensions import db
 from tip_cases.models import User
 
 log = logging.getLogger("tsela.cases")
-
-
-class CaseError(ValueError):
-    """A refusal the user can read; `field` names the form field at fault when there is one."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class ConflictError(CaseError):
-    """Someone saved a newer version first; `changes` lists what they changed (FieldChange rows)."""
-
-    def __init__(self, message: str, changes: list[FieldChange]):
-        super().__init__(message)
-        self.changes = changes
-
-
-# --- workflow tables ------------------------------------------------------------------------------
-
-# Closed statuses are reached only through an approved closure request (request_closure/decide_closure).
-STATUS_TRANSITIONS: dict[str, set[str]] = {
-    "Active": {"FollowUp"},
-    "FollowUp": {"Active"},
-    "Closed": {"Active"},  # reopening
-    "ClosedReferred": {"Active"},
-}
-STAGE_TRANSITIONS: dict[str, set[str]] = {
-    "identification": {"investigation", "closed"},
-    "investigation": {"referred_for_prosecution", "identification", "closed"},
-    "referred_for_prosecution": {"in_court", "investigation", "closed"},
-    "in_court": {"closed", "referred_for_prosecution"},
-    "closed": {"investigation"},
-}
-REFERRAL_TRANSITIONS: dict[str, set[str]] = {
-    "sent": {"acknowledged", "accepted", "declined"},
-    "acknowledged": {"accepted", "declined"},
-    "accepted": {"completed"},
-    "declined": set(),
-    "completed": set(),
-}
-ACK_DEADLINE = timedelta(hours=48)
-EDITABLE_CASE_FIELDS = ("title", "summary", "priority", "kind")
-VICTIM_FIELDS = ("trafficking_status", "status_decided_by", "exploitation_types", "forced_labour_industry",
-                 "sex_exploitation_type", "methods_of_control", "recruitment_method", "recruitment_place",
-                 "exploitation_place", "relationship_to_trafficker", "age_when_trafficked")
-PERPETRATOR_FIELDS = ("perpetrator_role", "role_details", "organisation")
-PERSON_CONTEXT_FIELDS = (*VICTIM_FIELDS, *PERPETRATOR_FIELDS, "notes")
-ALLOWED_EVIDENCE = {
-    ".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
-    ".txt": "text/plain", ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".mp3": "audio/mpeg", ".mp4": "video/mp4",
-}
-# Magic numbers checked for the binary types, so a renamed executable is refused.
-_MAGIC = {".pdf": [b"%PDF"], ".jpg": [b"\xff\xd8\xff"], ".jpeg": [b"\xff\xd8\xff"], ".png": [b"\x89PNG"],
-          ".docx": [b"PK\x03\x04"]}
-MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
-
-
-# --- helpers --------------------------------------------------------------------------------------
-
-def _event(case: Case, actor, kind: str, summary: str, now: datetime, detail: dict | None = None) -> None:
-    db.session.add(CaseEvent(case_id=case.id, actor_id=getattr(actor, "id", None), kind=kind,
-                             summary=summary[:300], at=now, detail=detail))
-
-
-def _audit(action: str, object_type: str, object_id: Any, /, **detail) -> None:
-    audit.record(action, object_type, object_id, detail=detail or None)
-
-
-def _value_text(v) -> str | None:
-    if v is None or v == "" or v == []:
-        return None
-    if isinstance(v, list):
-        return ", ".join(str(x) for x in v)
-    return str(v)
-
-
-def _check_choice(value, allowed, field_name: str, label: str) -> None:
-    if value not in allowed:
-        raise CaseError(f"{label}: {value!r} is not an allowed value.", field_name)
-
-
-def _check_version(obj, object_type: str, expected: int | None) -> None:
-    """Refuse a save based on an older version, listing what the newer saves changed."""
-    if expected is None:
-        return
-    try:
-        expected = int(expected)
-        if not 0 <= expected <= 2**31 - 1:  # beyond the column's range: the database would overflow
-            raise ValueError(expected)
-    except (TypeError, ValueError):
-        # A tampered or truncated form: a domain error naming the field, never a 500.
-        raise CaseError("The form's record version is missing or invalid; reload the page and try again.",
-                        "version") from None
-    if expected == obj.version:
-        return
-    case_id = obj.id if object_type == "case" else obj.case_id
-    changes = db.session.execute(
-        select(FieldChange).where(FieldChange.case_id == case_id, FieldChange.object_type == object_type,
-                                  FieldChange.object_id == obj.id, FieldChange.version > int(expected))
-        .order_by(FieldChange.id)).scalars().all()
-    raise ConflictError("This record was changed by someone else after you opened it. "
-                        "Your changes were not saved; review theirs and try again.", changes)
-
-
-def _record_changes(case: Case, obj, object_type: str, changes: dict[str, tuple], actor, now: datetime) -> None:
-    version = obj.version + 1  # version_id_col bumps it once at the flush of this transaction
-    for name, (old, new) in changes.items():
-        db.session.add(FieldChange(case_id=case.id, object_type=object_type, object_id=obj.id, version=version,
-                                   field=name, old_value=_value_text(old), new_value=_value_text(new),
-                                   actor_id=getattr(actor, "id", None), at=now))
-
-
-def allocate_reference(kind: str, now: datetime) -> str:
-    """The next reference for this kind and year (TIP-2026-0042), unique under concurrent openings.
-
-    The counter row is incremented with UPDATE ... RETURNING, whose row lock makes concurrent
-    transactions wait for each other; the first case of a year inserts the row in a savepoint.
-    """
-    prefix, year = htcds.KIND_PREFIX[kind], now.year
-    stmt = (update(CaseReferenceCounter)
-            .where(CaseReferenceCounter.prefix == prefix, CaseReferenceCounter.year == year)
-            .values(last=CaseReferenceCounter.last + 1).returning(CaseReferenceCounter.last))
-    for _attempt in range(5):
-        number = db.session.execute(stmt).scalar()
-        if number is not None:
-            return f"{prefix}-{year}-{number:04d}"
-        try:
-            with db.session.begin_nested():
-                db.session.add(CaseReferenceCounter(prefix=prefix, year=year, last=1))
-            return f"{prefix}-{year}-0001"
-        except IntegrityError:
-            continue  # another transaction created the row first: increment it instead
-    raise CaseError("Could not allocate a case reference; please try again.")
 
 
 # --- cases ----------------------------------------------------------------------------------------
@@ -409,221 +285,6 @@ def set_team(case: Case, actor: User, user_ids: list[int], *, now: datetime) -> 
         _event(case, actor, "case.team", "Team set to: " + (", ".join(sorted(names)) or "owner only"), now,
                {"added": sorted(wanted - current), "removed": sorted(current - wanted)})
         _audit("case.team", "case", case.id, added=sorted(wanted - current), removed=sorted(current - wanted))
-
-
-# --- persons in a case ----------------------------------------------------------------------------
-
-def _identity(person: Person, key) -> Identity:
-    return Identity(id=key, surname=person.surname or "", given_names=person.given_names or "",
-                    aliases=[(a.surname, a.given_names) for a in person.aliases], dob=person.dob,
-                    sex=person.sex, nationality=person.nationality,
-                    documents=[Document(d.type, d.number, d.country) for d in person.documents])
-
-
-def _clean_context(role: str, data: dict) -> dict:
-    """Validate HTCDS picklists; fields that do not belong to the role are dropped."""
-    out: dict[str, Any] = {}
-    pick = {"trafficking_status": htcds.TRAFFICKING_STATUSES, "status_decided_by": htcds.DECISION_ORGS,
-            "forced_labour_industry": list(htcds.ISIC_SECTIONS), "sex_exploitation_type": htcds.SEX_EXPLOITATION_TYPES,
-            "recruitment_method": htcds.RECRUITMENT_METHODS, "relationship_to_trafficker": htcds.RELATIONSHIPS,
-            "perpetrator_role": htcds.PERPETRATOR_ROLES}
-    multi = {"exploitation_types": htcds.EXPLOITATION_TYPES, "methods_of_control": htcds.METHODS_OF_CONTROL}
-    fields = {"victim": VICTIM_FIELDS, "perpetrator": PERPETRATOR_FIELDS}.get(role, ())
-    for k in (*fields, "notes"):
-        if k not in data:
-            continue
-        v = data[k]
-        if v in ("", None):
-            out[k] = [] if k in multi else None
-        elif k in pick:
-            _check_choice(v, pick[k], k, k.replace("_", " ").capitalize())
-            out[k] = v
-        elif k in multi:
-            for item in v:
-                _check_choice(item, multi[k], k, k.replace("_", " ").capitalize())
-            out[k] = list(v)
-        elif k == "age_when_trafficked":
-            try:
-                age = int(v)
-            except (TypeError, ValueError):
-                raise CaseError("Age when trafficked must be a whole number of years.", k) from None
-            if not 0 <= age <= 120:
-                raise CaseError("Age when trafficked must be between 0 and 120.", k)
-            out[k] = age
-        else:
-            out[k] = str(v).strip()
-    if role == "victim" and out.get("trafficking_status") and not out.get("status_decided_by") \
-            and "status_decided_by" in data:
-        raise CaseError("Say which organisation decided the trafficking status.", "status_decided_by")
-    return out
-
-
-def add_person(case: Case, actor: User, *, role: str, surname: str, given_names: str = "",
-               date_of_birth: str = "", sex: str | None = None, nationality: str | None = None,
-               aliases: list[tuple[str, str]] | None = None, documents: list[tuple[str, str, str]] | None = None,
-               context: dict | None = None, person_id: int | None = None, screen_at_borders: bool = False,
-               now: datetime) -> tuple[CasePerson, list[PersonMatch]]:
-    """Add a person (new, or an existing person record) to the case, then match them against other cases."""
-    _check_choice(role, htcds.PERSON_ROLES, "role", "Role")
-    context = _clean_context(role, context or {})
-    if person_id is not None:
-        person = db.session.get(Person, person_id)
-        if person is None:
-            raise CaseError("That person record does not exist.", "person_id")
-    else:
-        if not (surname or "").strip() and not (given_names or "").strip():
-            raise CaseError("Give at least a surname or given names.", "surname")
-        dob = None
-        if (date_of_birth or "").strip():
-            try:
-                dob = parse_partial_date(date_of_birth)
-            except ValueError as exc:
-                raise CaseError(f"Date of birth: {exc}", "date_of_birth") from None
-        sex = (sex or "").strip().upper()[:1] or None
-        if sex not in (None, "M", "F", "X"):
-            raise CaseError("Sex must be M, F or X.", "sex")
-        from screening import services as screening
-
-        category = {"victim": "victim", "perpetrator": "suspect"}.get(role, "other")
-        alert_kind = {"victim": "protective", "perpetrator": "suspect"}.get(role, "information")
-        action = ("Protective: do not alert companions; call the case owner" if role == "victim"
-                  else "Hold for questioning; call the case owner")
-        data = screening.PersonData(
-            surname=surname or "", given_names=given_names or "", sex=sex, dob=dob,
-            nationality=(nationality or "").strip().upper() or None, category=category, alert_kind=alert_kind,
-            discreet=role == "victim", screening_active=bool(screen_at_borders), source="case",
-            alert_reason=f"Party to case {case.reference}", officer_action=action if screen_at_borders else "",
-            aliases=[(a or "", b or "") for a, b in aliases or []],
-            documents=[((t or None), n, (c or "").strip().upper() or None) for t, n, c in documents or []
-                       if (n or "").strip()])
-        try:
-            person = screening.create_person(data, actor=actor, now=now)
-        except screening.ScreeningError as exc:
-            raise CaseError(str(exc), getattr(exc, "field", None)) from None
-    if db.session.execute(select(CasePerson.id).where(CasePerson.case_id == case.id,
-                                                      CasePerson.person_id == person.id,
-                                                      CasePerson.role == role)).first():
-        raise CaseError("This person is already in the case with that role.", "role")
-    cp = CasePerson(case_id=case.id, person_id=person.id, role=role, added_by_id=actor.id, added_at=now, **context)
-    db.session.add(cp)
-    db.session.flush()
-    _event(case, actor, "person.added", f"{role.capitalize()} {person.display_name} added", now,
-           {"case_person_id": cp.id, "person_id": person.id})
-    _audit("case.person_add", "person", person.id, case_id=case.id, case_person_id=cp.id, role=role)
-    matches = find_person_matches(cp, actor, now=now)
-    return cp, matches
-
-
-def update_person_context(cp: CasePerson, actor: User, data: dict, *, expected_version: int | None,
-                          now: datetime) -> dict:
-    """Edit the HTCDS context of a person in a case; refused if someone saved a newer version."""
-    _check_version(cp, "case_person", expected_version)
-    clean = _clean_context(cp.role, data)
-    changes = {k: (getattr(cp, k), v) for k, v in clean.items() if (getattr(cp, k) or None) != (v or None)}
-    if not changes:
-        return {}
-    _record_changes(cp.case, cp, "case_person", changes, actor, now)
-    for k, (_o, v) in changes.items():
-        setattr(cp, k, v)
-    _event(cp.case, actor, "person.edited", f"{cp.role.capitalize()} {cp.person.display_name}: "
-           + ", ".join(k.replace("_", " ") for k in changes) + " changed", now, {"case_person_id": cp.id})
-    _audit("case.person_edit", "person", cp.person_id, case_id=cp.case_id, fields=list(changes))
-    return changes
-
-
-def _blocking_keys(names: list[tuple[str, str]], documents: list[str]) -> set[str]:
-    keys = {"n:" + phonetic_key(t) for sur, given in names for t in name_tokens(f"{sur} {given}") if len(t) > 1}
-    return keys | {"d:" + ocr_key(d) for d in documents if len(ocr_key(d)) >= DEFAULT.min_document_length}
-
-
-def _match_pool(cp: CasePerson) -> tuple[list[CasePerson], list[Person]]:
-    """Persons in other cases and active alert-list persons sharing a name key or a document with `cp`.
-
-    A cheap pass over plain columns (no ORM objects) keeps matching fast as the number of cases grows;
-    the matcher's own index (which blocks on the same keys) then scores the few that remain.
-    """
-    me = cp.person
-    probe_keys = _blocking_keys([(me.surname, me.given_names), *((a.surname, a.given_names) for a in me.aliases)],
-                                [d.number for d in me.documents])
-    in_other_cases = select(CasePerson.person_id).where(CasePerson.case_id != cp.case_id)
-    alert_ids = select(Person.id).where(Person.screening_active.is_(True), Person.id != me.id,
-                                        ~Person.id.in_(select(CasePerson.person_id)))
-    pool = in_other_cases.union(alert_ids).subquery()
-    names: dict[int, list[tuple[str, str]]] = {}
-    docs: dict[int, list[str]] = {}
-    for pid, sur, given in db.session.execute(select(Person.id, Person.surname, Person.given_names)
-                                              .where(Person.id.in_(select(pool)))):
-        names.setdefault(pid, []).append((sur or "", given or ""))
-    for pid, sur, given in db.session.execute(select(PersonAlias.person_id, PersonAlias.surname,
-                                                     PersonAlias.given_names)
-                                              .where(PersonAlias.person_id.in_(select(pool)))):
-        names.setdefault(pid, []).append((sur or "", given or ""))
-    for pid, number in db.session.execute(select(PersonDocument.person_id, PersonDocument.number)
-                                          .where(PersonDocument.person_id.in_(select(pool)))):
-        docs.setdefault(pid, []).append(number)
-    blocked = {pid for pid in names.keys() | docs.keys()
-               if pid == me.id or _blocking_keys(names.get(pid, []), docs.get(pid, [])) & probe_keys}
-    if not blocked:
-        return [], []
-    others = db.session.execute(
-        select(CasePerson).where(CasePerson.case_id != cp.case_id, CasePerson.person_id.in_(blocked))
-        .options(selectinload(CasePerson.person).selectinload(Person.aliases),
-                 selectinload(CasePerson.person).selectinload(Person.documents))).scalars().all()
-    alerts = db.session.execute(
-        select(Person).where(Person.id.in_(blocked), Person.id.in_(alert_ids))
-        .options(selectinload(Person.aliases), selectinload(Person.documents))).scalars().all()
-    return others, alerts
-
-
-def find_person_matches(cp: CasePerson, actor, *, now: datetime, threshold: float | None = None) -> list[PersonMatch]:
-    """Match a person in a case against persons in every other case and active alert-list persons.
-
-    Each hit is stored ("also in case X"), written on the other case's timeline (reference only) and
-    published so the other case's owner is told.
-    """
-    threshold = DEFAULT.flag_threshold if threshold is None else threshold
-    others, alerts = _match_pool(cp)
-    probe = _identity(cp.person, ("probe", cp.id))
-    index = CandidateIndex.build([_identity(o.person, ("cp", o.id)) for o in others]
-                                 + [_identity(p, ("poi", p.id)) for p in alerts])
-    hits: dict[tuple, tuple[float, list[str]]] = {}
-    for key, result in index.screen(probe, threshold=threshold, limit=50):
-        hits[key] = (result.score, result.explanations[:4])
-    for o in others:  # the very same person record in another case is a certain match
-        if o.person_id == cp.person_id:
-            hits[("cp", o.id)] = (1.0, ["Same person record"])
-    by_id = {o.id: o for o in others}
-    out = []
-    for (kind, ident), (score, explanations) in sorted(hits.items(), key=lambda h: -h[1][0]):
-        m = PersonMatch(case_person_id=cp.id, score=round(score, 4), explanations=explanations, created_at=now)
-        if kind == "cp":
-            m.other_case_person_id = ident
-            other = by_id[ident]
-            other_case = other.case
-            _event(other_case, actor, "person.match",
-                   f"A person added to case {cp.case.reference} may be {other.role} "
-                   f"{other.person.display_name} of this case (score {score:.2f})", now,
-                   {"case_person_id": other.id, "from_case_id": cp.case_id})
-            publish("case.person_match", ref=other_case.reference, subject_type="case", subject_id=other_case.id,
-                    kind=other_case.kind, priority="high",
-                    data={"case_id": other_case.id, "owner_id": other_case.owner_id,
-                          "matched_case_id": cp.case_id, "case_person_id": other.id, "score": round(score, 4)},
-                    now=now)
-        else:
-            m.other_person_id = ident
-        db.session.add(m)
-        out.append(m)
-    if out:
-        _audit("case.person_match", "case_person", cp.id, matches=len(out))
-    return out
-
-
-def matches_for_case(case: Case) -> list[PersonMatch]:
-    """Every "also in" match touching this case, from either side."""
-    ids = select(CasePerson.id).where(CasePerson.case_id == case.id)
-    return db.session.execute(select(PersonMatch).where(
-        or_(PersonMatch.case_person_id.in_(ids), PersonMatch.other_case_person_id.in_(ids)))
-        .order_by(PersonMatch.score.desc())).scalars().all()
 
 
 # --- HTCDS records: events, support plans, consent, notes -----------------------------------------
@@ -946,94 +607,3 @@ def flags_without_case(actor, limit: int = 10) -> list[Flag]:
     return db.session.execute(select(Flag).where(Flag.status.in_(("confirmed", "escalated")), ~Flag.id.in_(linked),
                                                  scope_filter(actor, "flag.view", Flag))
                               .order_by(Flag.created_at.desc()).limit(limit)).scalars().all()
-
-
-# --- search ---------------------------------------------------------------------------------------
-
-@dataclass
-class SearchFilters:
-    q: str = ""  # reference or person name
-    status: str = ""
-    stage: str = ""
-    kind: str = ""
-    owner_id: int | None = None
-    opened_from: date | None = None
-    opened_to: date | None = None
-    saved: str = ""  # mine / overdue / awaiting
-
-
-def _name_hits(q: str, threshold: float = 0.6) -> dict[int, float]:
-    """Case ids whose persons' names (or aliases) fuzzily match the query, with the best name score.
-
-    Blocks first on the phonetic key of any name token (as the screening index does), so only
-    persons sharing a key are scored by the matcher's name feature.
-    """
-    tokens = q.split()
-    keys = {phonetic_key(t) for t in name_tokens(q) if len(t) > 1}
-    if not tokens or not keys:
-        return {}
-    names: dict[int, list[tuple[str, str]]] = {}
-    rows = db.session.execute(select(Person.id, Person.surname, Person.given_names)
-                              .where(Person.id.in_(select(CasePerson.person_id)))).all()
-    alias_rows = db.session.execute(select(PersonAlias.person_id, PersonAlias.surname, PersonAlias.given_names)
-                                    .where(PersonAlias.person_id.in_(select(CasePerson.person_id)))).all()
-    for pid, sur, given in [*rows, *alias_rows]:
-        names.setdefault(pid, []).append((sur or "", given or ""))
-    blocked = [pid for pid, variants in names.items()
-               if any(phonetic_key(t) in keys for sur, given in variants for t in name_tokens(f"{sur} {given}"))]
-    if not blocked:
-        return {}
-    probes = [prepare(Identity(id=0, surname="", given_names=q)),
-              prepare(Identity(id=0, surname=tokens[-1], given_names=" ".join(tokens[:-1]))),
-              prepare(Identity(id=0, surname=tokens[0], given_names=" ".join(tokens[1:])))]
-    best_by_person: dict[int, float] = {}
-    for pid in blocked:
-        first, *aliases = names[pid]
-        cand = prepare(Identity(id=pid, surname=first[0], given_names=first[1], aliases=aliases))
-        best = max((name_feature(p, cand, DEFAULT).score or 0.0) for p in probes)
-        if best >= threshold:
-            best_by_person[pid] = best
-    out: dict[int, float] = {}
-    for case_id, pid in db.session.execute(select(CasePerson.case_id, CasePerson.person_id)
-                                           .where(CasePerson.person_id.in_(best_by_person))):
-        out[case_id] = max(out.get(case_id, 0.0), best_by_person[pid])
-    return out
-
-
-def search_cases(actor: User, f: SearchFilters, *, now: datetime):
-    """A select() of cases matching the filters; every role with case.search sees every case's existence."""
-    stmt = select(Case)
-    conds = []
-    name_scores: dict[int, float] = {}
-    q = (f.q or "").strip()
-    if q:
-        ref_cond = func.upper(Case.reference).like(f"%{q.upper()}%")
-        name_scores = _name_hits(q)
-        conds.append(or_(ref_cond, Case.id.in_(name_scores)) if name_scores else ref_cond)
-    if f.status:
-        conds.append(Case.status == f.status)
-    if f.stage:
-        conds.append(Case.stage == f.stage)
-    if f.kind:
-        conds.append(Case.kind == f.kind)
-    if f.owner_id:
-        conds.append(Case.owner_id == f.owner_id)
-    if f.opened_from:
-        conds.append(Case.opened_at >= datetime.combine(f.opened_from, datetime.min.time(), tzinfo=now.tzinfo))
-    if f.opened_to:
-        conds.append(Case.opened_at < datetime.combine(f.opened_to + timedelta(days=1), datetime.min.time(),
-                                                       tzinfo=now.tzinfo))
-    if f.saved == "mine":
-        conds.append(scope_filter(actor, "case.edit", Case) if actor.role == "investigator"
-                     else Case.owner_id == actor.id)
-    elif f.saved == "overdue":
-        from zoneinfo import ZoneInfo
-
-        today = now.astimezone(ZoneInfo("Africa/Maseru")).date()
-        conds.append(exists().where(and_(CaseTask.case_id == Case.id, CaseTask.completed_at.is_(None),
-                                         CaseTask.due_on < today)))
-    elif f.saved == "awaiting":
-        conds.append(exists().where(and_(ClosureRequest.case_id == Case.id, ClosureRequest.decision == "pending")))
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    return stmt.order_by(Case.opened_at.desc(), Case.id.desc()), name_scores

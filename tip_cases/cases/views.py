@@ -18,10 +18,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from screening.models import Person
+from screening.models import Flag, Person
 from tip_cases.access import can, get_or_404, requires
 from tip_cases.audit import denied as audit_denied
-from tip_cases.cases import htcds
+from tip_cases.cases import htcds, persons, search, workflow
 from tip_cases.cases import services as svc
 from tip_cases.cases.forms import (
     CONTEXT_FIELDS,
@@ -106,7 +106,7 @@ def _changes_text(changes) -> str:
 
 
 def _fail(exc: svc.CaseError, case: Case, what: str):
-    if isinstance(exc, svc.ConflictError):
+    if isinstance(exc, workflow.ConflictError):
         flash(f"{exc} Changes since you opened it: {_changes_text(exc.changes)}.", "danger")
     else:
         flash(f"{what}: {exc}", "danger")
@@ -130,13 +130,13 @@ def _form_errors(form, what: str) -> str:
 def index():
     form = SearchForm(request.args)
     form.owner.choices = [("", "Anyone")] + [(str(i), n) for i, n in _staff_choices()]
-    filters = svc.SearchFilters()
+    filters = search.SearchFilters()
     if form.validate():
-        filters = svc.SearchFilters(q=form.q.data or "", status=form.status.data or "", stage=form.stage.data or "",
+        filters = search.SearchFilters(q=form.q.data or "", status=form.status.data or "", stage=form.stage.data or "",
                                     kind=form.kind.data or "", owner_id=int(form.owner.data) if form.owner.data else
                                     None, opened_from=form.opened_from.data, opened_to=form.opened_to.data,
                                     saved=request.args.get("saved", ""))
-    stmt, name_scores = svc.search_cases(current_user, filters, now=utcnow())
+    stmt, name_scores = search.search_cases(current_user, filters, now=utcnow())
     page = db.paginate(stmt, per_page=25, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page"}
     open_flags = svc.flags_without_case(current_user) if can(current_user, "case.create") else []
@@ -202,7 +202,7 @@ def detail(case_id: int):
     case = get_or_404(Case, case_id, "case.view", audit_as="case")
     editable = can(current_user, "case.edit", case) and not case.is_closed
     ctx = {"case": case, "editable": editable}
-    ctx["matches"] = svc.matches_for_case(case)
+    ctx["matches"] = persons.matches_for_case(case)
     ctx["links"] = db.session.execute(select(CaseLink).where(CaseLink.case_id == case.id)).scalars().all()
     ctx["htes"] = db.session.execute(select(TraffickingEvent).where(TraffickingEvent.case_id == case.id)
                                      .order_by(TraffickingEvent.event_date)).scalars().all()
@@ -282,7 +282,7 @@ def edit(case_id: int):
         data = {k: getattr(form, k).data for k in ("kind", "title", "summary", "priority")}
         try:
             changes = svc.update_case(case, current_user, data, expected_version=form.version.data, now=utcnow())
-        except svc.ConflictError as exc:
+        except workflow.ConflictError as exc:
             db.session.rollback()
             conflict, status = exc, 409
         except svc.CaseError as exc:
@@ -312,7 +312,7 @@ def patch(case_id: int):
     try:
         changes = svc.update_case(case, current_user, data, expected_version=body["version"], now=utcnow())
         db.session.commit()
-    except svc.ConflictError as exc:
+    except workflow.ConflictError as exc:
         db.session.rollback()
         return jsonify(error=str(exc), changes=[
             {"field": c.field, "old": c.old_value, "new": c.new_value, "version": c.version,
@@ -447,7 +447,7 @@ def person_new(case_id: int):
         form.person_id.data = str(pid)
     if form.validate_on_submit():
         try:
-            cp, matches = svc.add_person(
+            cp, matches = persons.add_person(
                 case, current_user, role=form.role.data, surname=form.surname.data or "",
                 given_names=form.given_names.data or "", date_of_birth=form.date_of_birth.data or "",
                 sex=form.sex.data, nationality=form.nationality.data,
@@ -486,9 +486,9 @@ def person(cp_id: int):
             abort(403)
         if form.validate_on_submit():
             try:
-                svc.update_person_context(cp, current_user, _context_from(form),
+                persons.update_person_context(cp, current_user, _context_from(form),
                                           expected_version=form.version.data, now=utcnow())
-            except svc.ConflictError as exc:
+            except workflow.ConflictError as exc:
                 db.session.rollback()
                 conflict, status_code = exc, 409
             except svc.CaseError as exc:
@@ -631,8 +631,6 @@ def add_link(case_id: int):
 @requires("case.edit")
 def attach_flag(flag_id: int):
     """From a flag page: link the flag (and its crossing and person) to an existing case by reference."""
-    from screening.models import Flag
-
     flag = get_or_404(Flag, flag_id, "flag.view")
     form = AttachFlagForm()
     back = url_for("screening.flag", flag_id=flag.id)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from tip_cases.extensions import db
 from tip_cases.reports import disclosure
-from tip_cases.reports.stats import Filters, Table, _tz, case_models
+from tip_cases.reports.stats import Filters, Table, _local_part, _tz, _victim_rows, case_models
 
 SUPPRESSED_MARK = "suppressed"
 
@@ -235,8 +235,6 @@ def victim_records(f: Filters) -> list[dict]:
     cm = case_models()
     if cm is None:
         return []
-    from tip_cases.reports.stats import _local_part, _victim_rows
-
     cm, Person, age, where = _victim_rows(f)
     year = _local_part(cm.Case.opened_at, "year")
     rows = db.session.execute(

@@ -4,13 +4,11 @@ Queries are written once for SQLite and PostgreSQL; the few dialect differences 
 of a date, percentiles) sit in small helpers below. Local dates use the unit's time zone (Africa/
 Maseru, UTC+2 all year), so "crossings on 3 March" means the Maseru day, not the UTC one.
 
-Case figures come from tip_cases.cases.models; until that package is installed the case sections
-are reported as unavailable rather than failing the page.
+Case figures come from tip_cases.cases.models.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,7 +17,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import Date, Integer, and_, case, cast, func, literal, literal_column, or_, select
 
-from screening.models import FLAG_STATUSES, Crossing, Flag
+from screening.models import FLAG_STATUSES, Crossing, Flag, Person, Traveller
+from tip_cases.cases import htcds
+from tip_cases.cases import models as _case_models
 from tip_cases.extensions import db
 from tip_cases.models import BorderPost, User
 
@@ -32,11 +32,8 @@ PERIODS = ("day", "month", "year")
 
 
 def case_models():
-    """The case models module, or None while the cases package has not landed."""
-    try:
-        return importlib.import_module("tip_cases.cases.models")
-    except ImportError:
-        return None
+    """The case models module (callers still check for None: the reports predate the cases package)."""
+    return _case_models
 
 
 # --- dialect helpers ----------------------------------------------------------------------------------
@@ -246,8 +243,6 @@ def _person_groups(f: Filters) -> dict[tuple[str, str, str], int]:
     and date of birth of the traveller's summary and the age at their first crossing in the period.
     A crossing not yet resolved to a traveller counts as a person of its own.
     """
-    from screening.models import Traveller
-
     where = _crossing_where(f)
     firsts = (select(Crossing.traveller_id.label("tid"), func.min(Crossing.crossed_at).label("first_at"))
               .where(where, Crossing.traveller_id.isnot(None)).group_by(Crossing.traveller_id).subquery())
@@ -294,7 +289,6 @@ def travellers_tables(f: Filters) -> list[Table]:
 def _victim_rows(f: Filters):
     """Victims in cases opened in the period: one row per (case, person) with sex, age and nationality."""
     cm = case_models()
-    from screening.models import Person
 
     lo, hi = f.bounds()
     age = case((Person.dob_year.is_(None), None),
@@ -330,8 +324,6 @@ def victims_tables(f: Filters) -> list[Table]:
         values = json.loads(text_value) if text_value and text_value != "null" else []
         for v in (values or ["NotRecorded"]):
             counts[v] += int(n)
-    from tip_cases.cases import htcds
-
     order = [t for t in htcds.EXPLOITATION_TYPES if t in counts] + sorted(
         t for t in counts if t not in htcds.EXPLOITATION_TYPES)
     note = "Victims in cases opened in the period (possible and actual victims); the post filter does not apply."
