@@ -13,6 +13,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from notifications import dispatcher, scheduler, services
+from notifications.models import Agency, OutboxMessage
 from tip_cases.extensions import db, utcnow
 
 notifications_cli = AppGroup("notifications", help="Partner notifications: outbox, dead letters, digests.")
@@ -27,8 +29,6 @@ scheduler_cli = AppGroup("scheduler", help="The one scheduler process (dispatch,
 @click.option("--per-destination", default=10, show_default=True, help="Most rows per channel in one batch.")
 def dispatch(batch, lease, loop, every, per_destination):
     """Send what is due in the outbox (once, or in a loop)."""
-    from notifications import dispatcher
-
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     while True:
@@ -41,8 +41,6 @@ def dispatch(batch, lease, loop, every, per_destination):
 @notifications_cli.command("dead")
 def dead_letters():
     """List dead letters (ids only; read the payloads in the app)."""
-    from notifications.models import OutboxMessage
-
     rows = db.session.execute(select(OutboxMessage).where(OutboxMessage.status == "dead")
                               .order_by(OutboxMessage.id)).scalars().all()
     for m in rows:
@@ -54,9 +52,6 @@ def dead_letters():
 @click.argument("outbox_id", type=int)
 def retry(outbox_id):
     """Put one dead letter back in the queue."""
-    from notifications import services
-    from notifications.models import OutboxMessage
-
     msg = db.session.get(OutboxMessage, outbox_id)
     if msg is None:
         raise click.ClickException(f"no outbox message {outbox_id}")
@@ -73,8 +68,6 @@ def retry(outbox_id):
 @click.argument("period", type=click.Choice(["daily", "weekly"]))
 def digest(period):
     """Publish the daily or weekly digest now (once per period)."""
-    from notifications import services
-
     sent = services.send_digest(period, now=utcnow())
     db.session.commit()
     click.echo(f"{period} digest " + ("queued" if sent else "already sent for this period"))
@@ -83,8 +76,6 @@ def digest(period):
 @notifications_cli.command("reminders")
 def reminders():
     """Run the reminder and escalation checks once."""
-    from notifications import scheduler
-
     click.echo(scheduler.job_reminders(
         utcnow(), escalate_after=timedelta(minutes=float(current_app.config.get("NOTIFY_ESCALATE_AFTER_MINUTES", 15))),
         idle_days=int(current_app.config.get("NOTIFY_IDLE_CASE_DAYS", 14))))
@@ -94,9 +85,6 @@ def reminders():
 @click.argument("agency_id", type=int)
 def partner_token(agency_id):
     """Issue (or rotate) an agency's API token for acknowledgements; printed once, as the last line."""
-    from notifications import services
-    from notifications.models import Agency
-
     agency = db.session.get(Agency, agency_id)
     if agency is None:
         raise click.ClickException(f"no agency {agency_id}")
@@ -113,8 +101,6 @@ def partner_token(agency_id):
 @click.option("--holder", default=None, help="Name shown as the lock holder (default host:pid).")
 def scheduler_run(lease_seconds, poll, dispatch_every, holder):
     """Run the scheduler: stands by until it holds the database lock, then dispatches, reminds and digests."""
-    from notifications import scheduler
-
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

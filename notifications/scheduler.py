@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from notifications import dispatcher, services, signals
 from notifications.models import SchedulerJob, SchedulerLease
 from tip_cases.extensions import db, utcnow
 
@@ -165,42 +166,18 @@ def record_run(job_id: str, holder: str, outcome: str, now: datetime) -> None:
 # --- jobs ----------------------------------------------------------------------------------------
 
 def job_dispatch(now: datetime) -> str:
-    from notifications import dispatcher
-
     return str(dispatcher.run_until_idle(now=now, max_batches=20))
 
 
 def job_reminders(now: datetime, *, escalate_after: timedelta, idle_days: int) -> str:
-    from notifications import services
-
+    """Flag escalations here; the owning packages publish their own reminders (see notifications.signals)."""
     flags = services.escalate_unacknowledged_flags(now=now, after=escalate_after)
-    overdue = services.remind_overdue(now=now)
-    idle = services.remind_idle_cases(now=now, days=idle_days)
+    outcomes = [outcome for _, outcome in signals.reminders_due.send(None, now=now, idle_days=idle_days)]
     db.session.commit()
-    return f"escalated flags {flags}, {overdue}, idle cases {idle}"
-
-
-def job_patterns(now: datetime) -> str:
-    """Risk rules for travellers with new crossings (set aside at ingest, see screening.tracing)."""
-    from screening import tracing
-
-    raised = tracing.evaluate_due(now=now)
-    db.session.commit()
-    return f"risk flags raised {raised}"
-
-
-def job_patterns_daily(now: datetime) -> str:
-    """All recent travellers once a day: "not returned after N days" becomes true with time alone."""
-    from screening import tracing
-
-    raised = len(tracing.evaluate_patterns(now=now))
-    db.session.commit()
-    return f"risk flags raised {raised}"
+    return ", ".join([f"escalated flags {flags}", *outcomes])
 
 
 def job_digest(period: str, now: datetime) -> str:
-    from notifications import services
-
     sent = services.send_digest(period, now=now)
     db.session.commit()
     return "sent" if sent else "already sent for this period"
@@ -221,6 +198,18 @@ def _wrap(app: Flask, job_id: str, holder: str, fn: Callable[[datetime], str]) -
     return run
 
 
+_JOBS = "tsela_scheduler_jobs"
+
+
+def register_job(app: Flask, job_id: str, fn: Callable[[datetime], str], trigger: str, *, start_now: bool = False,
+                 **trigger_args) -> None:
+    """Another package's job, registered at app start, so this module never imports that package's services.
+
+    `fn(now)` returns the outcome recorded in scheduler_jobs; `start_now` runs an interval job at once.
+    """
+    app.extensions.setdefault(_JOBS, {})[job_id] = (fn, trigger, start_now, trigger_args)
+
+
 def build_scheduler(app: Flask, holder: str, *, dispatch_every: float = 5.0):
     """A BackgroundScheduler with the fixed job set; times are Africa/Maseru."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -238,15 +227,14 @@ def build_scheduler(app: Flask, holder: str, *, dispatch_every: float = 5.0):
                         lambda now: job_reminders(now, escalate_after=escalate_after, idle_days=idle_days)),
                   "interval", seconds=float(cfg.get("NOTIFY_REMINDER_SECONDS", 60)), id="reminders",
                   replace_existing=True, next_run_time=datetime.now(tz))
-    sched.add_job(_wrap(app, "tracing-patterns", holder, job_patterns), "interval",
-                  seconds=float(cfg.get("TRACING_PATTERN_SECONDS", 15)), id="tracing-patterns",
-                  replace_existing=True, next_run_time=datetime.now(tz))
-    sched.add_job(_wrap(app, "tracing-patterns-daily", holder, job_patterns_daily), "cron",
-                  hour=2, minute=30, id="tracing-patterns-daily", replace_existing=True)
     sched.add_job(_wrap(app, "digest-daily", holder, lambda now: job_digest("daily", now)), "cron",
                   hour=hour, minute=minute, id="digest-daily", replace_existing=True)
     sched.add_job(_wrap(app, "digest-weekly", holder, lambda now: job_digest("weekly", now)), "cron",
                   day_of_week="mon", hour=hour, minute=minute, id="digest-weekly", replace_existing=True)
+    for job_id, (fn, trigger, start_now, trigger_args) in app.extensions.get(_JOBS, {}).items():
+        if start_now:
+            trigger_args = {**trigger_args, "next_run_time": datetime.now(tz)}
+        sched.add_job(_wrap(app, job_id, holder, fn), trigger, id=job_id, replace_existing=True, **trigger_args)
     return sched
 
 

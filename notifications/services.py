@@ -16,7 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from notifications import rules, signing
+from notifications import rules, signals, signing
 from notifications.models import (
     Agency,
     Channel,
@@ -180,10 +180,9 @@ def acknowledge(msg: OutboxMessage, *, by: str, via: str, now: datetime) -> bool
             row.acknowledged_at = now
             row.acknowledged_by = by[:120]
     if ev is not None and ev.subject_type == "referral" and ev.subject_id.isdigit():
-        # The partner's acknowledgement is the referral's: it stops the referral reminders too.
-        from tip_cases.cases.services import acknowledge_referral
-
-        acknowledge_referral(int(ev.subject_id), by=by[:80], now=now)
+        # The partner's acknowledgement is the referral's: it stops the referral reminders too. The
+        # cases package owns referrals and answers this signal (connected at app start).
+        signals.referral_acknowledged.send(None, referral_id=int(ev.subject_id), by=by[:80], now=now)
     audit.record("notification.ack", "notification", msg.id,
                  detail={"via": via, "agency": msg.agency_id, "first": first}, actor=(None, by[:80]))
     return first
@@ -392,45 +391,14 @@ def escalate_unacknowledged_flags(*, now: datetime, after: timedelta) -> int:
     return count
 
 
-def _once(event: str, subject_type: str, subject_id: str, since: datetime | None = None) -> bool:
+def not_yet_published(event: str, subject_type: str, subject_id: str, since: datetime | None = None) -> bool:
+    """True unless this event was already published for this subject (since `since`): reminders go out once."""
     stmt = select(NotificationEvent.id).where(NotificationEvent.event == event,
                                               NotificationEvent.subject_type == subject_type,
                                               NotificationEvent.subject_id == str(subject_id))
     if since is not None:
         stmt = stmt.where(NotificationEvent.created_at >= since)
     return db.session.execute(stmt.limit(1)).first() is None
-
-
-def remind_overdue(*, now: datetime) -> dict[str, int]:
-    """Overdue tasks and referrals not acknowledged by their deadline: one event each, once."""
-    from tip_cases.cases.services import overdue_tasks, unacknowledged_referrals
-
-    counts = {"task.overdue": 0, "referral.unacknowledged": 0}
-    due = [("task.overdue", "case_task", t.id, t.case.reference, t.due_on) for t in overdue_tasks(now)]
-    due += [("referral.unacknowledged", "referral", r.id, r.case.reference, r.ack_due_at)
-            for r in unacknowledged_referrals(now)]
-    for event, subject, ident, ref, deadline in due:
-        if not _once(event, subject, ident):
-            continue
-        publish(event, ref=ref, subject_type=subject, subject_id=ident, priority="high",
-                data={"due": deadline.isoformat()}, now=now)
-        counts[event] += 1
-    return counts
-
-
-def remind_idle_cases(*, now: datetime, days: int) -> int:
-    """Open cases untouched for `days` days: one case.idle event per case per idle period."""
-    from tip_cases.cases.services import idle_cases
-
-    count = 0
-    cutoff = now - timedelta(days=days)
-    for case in idle_cases(now, days):
-        if not _once("case.idle", "case", case.id, since=cutoff):
-            continue
-        publish("case.idle", ref=case.reference, subject_type="case", subject_id=case.id,
-                data={"reason": f"no activity for {days} days"}, now=now)
-        count += 1
-    return count
 
 
 def send_digest(period: str, *, now: datetime) -> bool:
@@ -440,7 +408,7 @@ def send_digest(period: str, *, now: datetime) -> bool:
         raise NotificationError("period is daily or weekly")
     span = timedelta(days=1 if period == "daily" else 7)
     ref = f"digest-{period}-{now.date().isoformat()}"
-    if not _once(f"digest.{period}", "digest", ref):
+    if not not_yet_published(f"digest.{period}", "digest", ref):
         return False
     rows = db.session.execute(
         select(NotificationEvent.event, func.count()).where(

@@ -9,6 +9,15 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from screening import tracing
+from screening.engine.ingest import RowError, parse_persons_csv
+from screening.engine.matching import Document, Identity
+from screening.models import Crossing
+from screening.services import import_csv
+from screening.trace import trace
+from tip_cases import audit
+from tip_cases.extensions import db, utcnow
+
 crossings_cli = AppGroup("crossings", help="Crossings: import from files.")
 screening_cli = AppGroup("screening", help="Screening: tracing, index.")
 
@@ -19,9 +28,6 @@ screening_cli = AppGroup("screening", help="Screening: tracing, index.")
               help="Source name; (source, external_id) is unique, so re-importing adds nothing.")
 def crossings_import(path: str, source: str) -> None:
     """Import a crossings CSV (external_id, surname, given_names, sex, date_of_birth, ..., crossed_at, address)."""
-    from screening.services import import_csv
-    from tip_cases.extensions import utcnow
-
     with open(path, newline="", encoding="utf-8-sig") as fh:
         summary = import_csv(fh, actor=None, now=utcnow(), source=source)
     for line in summary.lines():
@@ -36,13 +42,6 @@ def crossings_import(path: str, source: str) -> None:
 def screening_trace(path: str, out_path: str, min_score: float) -> None:
     """Find the crossings of the persons in PATH (ref, surname, given_names, sex, date_of_birth, ...)."""
     from sqlalchemy import select
-
-    from screening.engine.ingest import RowError, parse_persons_csv
-    from screening.engine.matching import Document, Identity
-    from screening.models import Crossing
-    from screening.services import trace
-    from tip_cases import audit
-    from tip_cases.extensions import db
 
     probes, errors = [], []
     with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -86,9 +85,6 @@ def screening_resolve() -> None:
     """
     import time
 
-    from screening import tracing
-    from tip_cases.extensions import db, utcnow
-
     started = time.perf_counter()
     now = utcnow()
     summary = tracing.resolve_all(now=now)
@@ -106,10 +102,6 @@ def screening_resolve() -> None:
               help="Where to write external_id,traveller_id for every crossing ('-' for stdout).")
 def screening_travellers(out_path: str) -> None:
     """Write the traveller of every crossing as CSV: external_id,traveller_id."""
-    from screening import tracing
-    from tip_cases import audit
-    from tip_cases.extensions import db
-
     out = sys.stdout if out_path == "-" else open(out_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
     try:
         n = tracing.write_assignment(out)
@@ -125,9 +117,6 @@ def screening_travellers(out_path: str) -> None:
 def screening_patterns() -> None:
     """Run the risk-pattern rules over recent crossings (e.g. nightly: "not returned after N days")."""
     from collections import Counter
-
-    from screening import tracing
-    from tip_cases.extensions import db, utcnow
 
     flags = tracing.evaluate_patterns(now=utcnow())
     db.session.commit()

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from screening import services
+from screening import services, tracing
 from screening.engine.normalize import age_on, parse_partial_date
 from screening.models import Person
 from tip_cases.extensions import db, utcnow
@@ -261,7 +261,6 @@ def load() -> list[str]:
     items = _background(now) + _matching(now) + _tracing(now)
     results = services.store_crossings(items, source="demo", actor=None, now=now)
     db.session.commit()
-    from screening import tracing
 
     tracing.evaluate_patterns(now=now)  # what the nightly `screening patterns` run finds
     db.session.commit()

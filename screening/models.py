@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from screening.engine.normalize import PartialDate
 from tip_cases.access import ScopeRules, register_scope
 from tip_cases.extensions import db, utcnow
+from tip_cases.models import ApiClient
 
 DIRECTIONS = ("entry", "exit")
 DOB_PRECISIONS = ("day", "month", "year", "estimated")
@@ -363,8 +364,6 @@ def _post_clause(model):
 
 
 def _crossing_own(actor):
-    from tip_cases.models import ApiClient
-
     if isinstance(actor, ApiClient):
         return Crossing.api_client_id == actor.id
     return Crossing.captured_by_user_id == actor.id

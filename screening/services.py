@@ -2,6 +2,10 @@
 
 Services take the acting user (or API client) and `now`, raise `ScreeningError` with a field name,
 and leave the single commit to the caller.
+
+Long because storing a crossing, screening it and raising its flags are one path, sharing the
+session hooks that keep the in-memory index in step; finding a person among the crossings is in
+`screening.trace`, the traveller pages' queries in `screening.journeys`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy import event, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
+from screening import tracing
 from screening.engine.ingest import ICAO_SPECIAL, ISO_ALPHA3, CrossingIn, RowError, read_crossings_csv
 from screening.engine.matching import Document, Identity, MatchResult
 from screening.engine.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key
@@ -32,7 +37,7 @@ from screening.models import (
     PersonAlias,
     PersonDocument,
 )
-from screening.screener import bump_generation, get_screener
+from screening.screener import alert_info, bump_generation, get_screener, person_identity
 from tip_cases import audit
 from tip_cases.extensions import db
 from tip_cases.models import ApiClient, BorderPost, User
@@ -201,7 +206,6 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         flags = screen_new([(results[i].crossing_id, it) for i, it in new], now=now, session=session)
         # Tracing after screening, so a suspect found just now counts as one for the risk rules. Risk
         # flags go to the post's queue, not into these results, which report identity matches.
-        from screening import tracing
 
         tracing.on_arrival([results[i].crossing_id for i, _ in new], now=now, session=session)
         for i, _ in new:
@@ -566,8 +570,6 @@ _PENDING_GENERATION = "screening_index_generation"
 
 def _queue_index_change(session: Session, person: Person, screened: bool) -> None:
     """Bump the shared counter now; patch this process's index only once the transaction commits."""
-    from screening.screener import alert_info, person_identity
-
     session.info[_PENDING_GENERATION] = bump_generation(session)
     entry = (person.id, person_identity(person), alert_info(person)) if screened else (person.id, None, None)
     session.info.setdefault(_PENDING_INDEX, []).append(entry)
@@ -652,54 +654,12 @@ def update_person(person: Person, data: PersonData, *, expected_version: int, ac
 
 # --- tracing -----------------------------------------------------------------------------------------
 
-def crossing_identity(c: Crossing) -> Identity:
-    docs = [Document(c.document_type, c.document_number, c.document_country)] if c.document_number else []
-    return Identity(id=c.id, surname=c.surname or "", given_names=c.given_names or "", dob=c.dob, sex=c.sex,
-                    nationality=c.nationality, documents=docs)
-
-
-def crossings_index(session: Session | None = None):
-    """A candidate index over stored crossings (tracing looks for a person among travellers, not persons)."""
-    from screening.engine.index import CandidateIndex
-
-    session = session or db.session()
-    index = CandidateIndex()
-    stmt = select(Crossing.id, Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.dob_year,
-                  Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.nationality,
-                  Crossing.document_type, Crossing.document_number, Crossing.document_country)
-    for row in session.execute(stmt.execution_options(yield_per=5000)):
-        dob = None
-        if row.dob_year is not None:
-            try:
-                dob = PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
-            except ValueError:
-                dob = None
-        docs = [Document(row.document_type, row.document_number, row.document_country)] \
-            if row.document_number else []
-        index.add(Identity(id=row.id, surname=row.surname or "", given_names=row.given_names or "", dob=dob,
-                           sex=row.sex, nationality=row.nationality, documents=docs))
-    return index
-
-
-def trace(probes: Iterable[tuple[str, Identity]], *, min_score: float, index=None,
-          limit: int = 50) -> list[tuple[str, int, MatchResult]]:
-    """(ref, crossing id, result) for every crossing matching each probe, best first per ref."""
-    index = index or crossings_index()
-    out: list[tuple[str, int, MatchResult]] = []
-    for ref, identity in probes:
-        for cid, result in index.screen(identity, min_score, limit=limit):
-            out.append((ref, cid, result))
-    return out
-
-
 def warm_up(*, today: date) -> tuple[int, int]:
     """Build this process's screening and traveller indexes now, so the first batch does not wait.
 
     Called by the gunicorn worker hook (scripts/gunicorn_conf.py) in a background thread; returns the
     number of persons of interest and of crossings indexed.
     """
-    from screening import tracing
-
     session = db.session()
     persons = len(get_screener().current(session, today))
     tracer = tracing.get_tracer()

@@ -1,7 +1,10 @@
 """Tracing services: attach crossings to travellers, merge and split them, re-resolve, raise risk flags.
 
-The pure engines do the thinking (`screening.resolve` groups crossings into travellers,
-`screening.patterns` finds trafficking indicators); this module keeps them and the database in step.
+The pure engines do the thinking (`screening.engine.resolve` groups crossings into travellers,
+`screening.engine.patterns` finds trafficking indicators); this module keeps them and the database
+in step. Long because resolution, the per-process index and the risk rules share that index's lock,
+generation counter and session hooks; the traveller pages' queries are in `screening.journeys`, bulk
+tracing in `screening.trace`.
 
 Each process (web worker, CLI) holds one `TravellerIndex`, restored lazily from the stored
 assignment (never in create_app, never re-resolved on start). A counter in `tracing_state` is bumped
@@ -16,24 +19,23 @@ new crossing is keyed by that crossing's (positive) id until it is stored and re
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
 from screening.counters import bump_counter, read_counter
 from screening.engine import patterns
-from screening.engine.matching import Document, Identity, MatchConfig
-from screening.engine.normalize import PartialDate, age_on, ocr_key
+from screening.engine.matching import Document, MatchConfig
+from screening.engine.normalize import PartialDate
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from screening.models import (
     Crossing,
@@ -711,254 +713,3 @@ def evaluate_due(*, now: datetime, limit: int = 500, session: Session | None = N
     raised = evaluate_patterns(now=now, traveller_ids=ids, session=session)
     session.execute(update(Traveller).where(Traveller.id.in_(ids)).values(patterns_due=False))
     return len(raised)
-
-
-# --- the traveller's journey -----------------------------------------------------------------------
-
-
-@dataclass
-class Trip:
-    exited: Crossing
-    entered: Crossing | None
-    days: float | None  # None while open
-    open_days: float | None = None
-
-
-@dataclass
-class Companion:
-    traveller: Traveller
-    recorded: int = 0  # same group or vehicle
-    nearby: int = 0  # same post and direction within the window
-    last_at: datetime | None = None
-    age: int | None = None
-    flagged: bool = False
-
-    @property
-    def occasions(self) -> int:
-        return max(self.recorded, self.nearby)
-
-    @property
-    def minor(self) -> bool:
-        return self.age is not None and self.age < 18
-
-
-@dataclass
-class Journey:
-    crossings: list[Crossing]
-    trips: list[Trip]
-    open_trip: Trip | None
-    documents: list[tuple[str, int, datetime, datetime]]
-    names: list[tuple[str, int]]
-    companions: list[Companion] = field(default_factory=list)
-
-
-def journey(traveller: Traveller, *, now: datetime, session: Session | None = None) -> Journey:
-    """Timeline, trips abroad (exit then entry), documents and spellings used, companions."""
-    session = session or db.session()
-    crossings = list(session.execute(select(Crossing).where(Crossing.traveller_id == traveller.id)
-                                     .order_by(Crossing.crossed_at, Crossing.id)).scalars())
-    trips: list[Trip] = []
-    open_trip = None
-    pending: Crossing | None = None
-    for c in crossings:
-        if c.direction == "exit":
-            if pending is not None:
-                trips.append(Trip(pending, None, None))  # exited twice: the return was not recorded
-            pending = c
-        elif pending is not None:
-            trips.append(Trip(pending, c, (c.crossed_at - pending.crossed_at).total_seconds() / 86400))
-            pending = None
-    if pending is not None:
-        open_trip = Trip(pending, None, None, (now - pending.crossed_at).total_seconds() / 86400)
-    docs: dict[str, list] = {}
-    for c in crossings:
-        if c.document_number:
-            label = " ".join(x for x in (c.document_type, c.document_number, c.document_country) if x)
-            d = docs.setdefault(ocr_key(c.document_number), [label, 0, c.crossed_at, c.crossed_at])
-            d[1] += 1
-            d[3] = c.crossed_at
-    names = Counter(" ".join(x for x in (c.surname, c.given_names) if x) or "(no name)" for c in crossings)
-    return Journey(crossings, trips, open_trip, [tuple(d) for d in docs.values()], names.most_common(),
-                   companions_of(traveller, crossings, session=session))
-
-
-def companions_of(traveller: Traveller, crossings: list[Crossing], *, session: Session) -> list[Companion]:
-    """Who crosses with this traveller: recorded in the same group or vehicle, or inferred (same post,
-    same direction, within minutes, at least `companion_min_times` times)."""
-    cfg = pattern_config()
-    window = timedelta(minutes=cfg.together_minutes)
-    own = session.execute(select(*_FACT_COLUMNS).where(Crossing.traveller_id == traveller.id)).all()
-    if not own:
-        return []
-    stats: dict[int, Companion] = {}
-    ages: dict[int, int | None] = {}
-    counted: set[tuple[int, int, str]] = set()
-    for o in _neighbours(session, own, cfg.together_minutes):
-        if o.traveller_id == traveller.id:
-            continue
-        for c in own:
-            same_group = c.travel_group and o.travel_group == c.travel_group
-            same_vehicle = (c.vehicle_registration and o.vehicle_registration
-                            and ocr_key(c.vehicle_registration) == ocr_key(o.vehicle_registration)
-                            and c.border_post_id == o.border_post_id and c.direction == o.direction
-                            and abs(o.crossed_at - c.crossed_at) <= window)
-            near = (c.border_post_id == o.border_post_id and c.direction == o.direction
-                    and abs(o.crossed_at - c.crossed_at) <= window)
-            if not (same_group or same_vehicle or near):
-                continue
-            comp = stats.setdefault(o.traveller_id, Companion(traveller=None))  # type: ignore[arg-type]
-            if (same_group or same_vehicle) and (c.id, o.traveller_id, "r") not in counted:
-                counted.add((c.id, o.traveller_id, "r"))
-                comp.recorded += 1
-            if near and (c.id, o.traveller_id, "n") not in counted:
-                counted.add((c.id, o.traveller_id, "n"))
-                comp.nearby += 1
-            if comp.last_at is None or o.crossed_at > comp.last_at:
-                comp.last_at = o.crossed_at
-                dob = _dob(o)
-                ages[o.traveller_id] = age_on(dob, o.crossed_at.date()) if dob else None
-    keep = {tid: c for tid, c in stats.items() if c.recorded or c.nearby >= cfg.companion_min_times}
-    if not keep:
-        return []
-    travellers = {t.id: t for t in session.execute(select(Traveller).where(Traveller.id.in_(list(keep)))).scalars()}
-    flagged = _risk_flagged(session, keep) | _suspect_travellers(session, set(keep))
-    out = []
-    for tid, comp in keep.items():
-        comp.traveller = travellers[tid]
-        comp.age = ages.get(tid)
-        comp.flagged = tid in flagged
-        out.append(comp)
-    out.sort(key=lambda c: (-c.occasions, c.traveller.id))
-    return out
-
-
-def flags_of(traveller: Traveller, session: Session | None = None) -> list[Flag]:
-    session = session or db.session()
-    on_crossings = select(Crossing.id).where(Crossing.traveller_id == traveller.id)
-    risk = select(RiskFindingRecord.flag_id).where(RiskFindingRecord.traveller_id == traveller.id)
-    return list(session.execute(select(Flag).where(or_(Flag.crossing_id.in_(on_crossings), Flag.id.in_(risk)))
-                                .order_by(Flag.created_at.desc())).scalars())
-
-
-def cases_of(traveller: Traveller, flag_ids: Iterable[int], session: Session | None = None) -> list:
-    from tip_cases.cases.models import Case, CaseLink
-
-    session = session or db.session()
-    crossing_ids = select(Crossing.id).where(Crossing.traveller_id == traveller.id)
-    flag_ids = list(flag_ids)
-    cond = or_(and_(CaseLink.object_type == "traveller", CaseLink.object_id == traveller.id),
-               and_(CaseLink.object_type == "crossing", CaseLink.object_id.in_(crossing_ids)),
-               and_(CaseLink.object_type == "flag", CaseLink.object_id.in_(flag_ids or [-1])))
-    return list(session.execute(select(Case).join(CaseLink, CaseLink.case_id == Case.id).where(cond).distinct()
-                                .order_by(Case.id)).scalars())
-
-
-def judgements_of(traveller: Traveller, session: Session | None = None) -> list[TravellerJudgement]:
-    session = session or db.session()
-    return list(session.execute(select(TravellerJudgement).where(or_(
-        TravellerJudgement.traveller_id == traveller.id, TravellerJudgement.other_traveller_id == traveller.id))
-        .order_by(TravellerJudgement.decided_at.desc())).scalars())
-
-
-def search_travellers(q: str, *, risk_only: bool = False):
-    """A select of current travellers, by any recorded spelling or document number."""
-    stmt = select(Traveller).where(Traveller.merged_into_id.is_(None), Traveller.crossing_count > 0)
-    q = (q or "").strip()
-    if q:
-        if q.isascii() and q.isdigit() and len(q) < 9:
-            stmt = stmt.where(Traveller.id == int(q))
-        else:
-            like = f"%{q}%"
-            doc = f"%{q.replace(' ', '').upper()}%"
-            ids = select(Crossing.traveller_id).where(or_(
-                Crossing.surname.ilike(like), Crossing.given_names.ilike(like),
-                (Crossing.surname + " " + Crossing.given_names).ilike(like), Crossing.document_number.ilike(doc)))
-            stmt = stmt.where(Traveller.id.in_(ids))
-    if risk_only:
-        stmt = stmt.where(Traveller.id.in_(select(RiskFindingRecord.traveller_id)))
-    return stmt.order_by(Traveller.last_crossed_at.desc(), Traveller.id.desc())
-
-
-def risk_count_by_traveller(ids: Iterable[int], session: Session | None = None) -> dict[int, int]:
-    session = session or db.session()
-    ids = list(ids)
-    if not ids:
-        return {}
-    return dict(session.execute(select(RiskFindingRecord.traveller_id, func.count()).join(
-        Flag, Flag.id == RiskFindingRecord.flag_id).where(RiskFindingRecord.traveller_id.in_(ids),
-                                                          Flag.status.in_(("new", "acknowledged", "escalated")))
-        .group_by(RiskFindingRecord.traveller_id)).all())
-
-
-# --- bulk tracing ----------------------------------------------------------------------------------
-
-
-@dataclass
-class TraceHit:
-    ref: str
-    crossing: Crossing
-    score: float
-    explanations: list[str]
-
-
-@dataclass
-class BulkTrace:
-    persons: list[tuple[str, str]] = field(default_factory=list)  # (ref, name as given)
-    hits: dict[str, list[TraceHit]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-
-    def travellers_of(self, ref: str) -> list[tuple[int | None, list[TraceHit]]]:
-        by: dict[int | None, list[TraceHit]] = defaultdict(list)
-        for h in self.hits.get(ref, []):
-            by[h.crossing.traveller_id].append(h)
-        return sorted(by.items(), key=lambda kv: -max(h.score for h in kv[1]))
-
-    def csv_rows(self) -> Iterator[list[str]]:
-        yield ["ref", "traveller_id", "external_id", "crossed_at", "border_post", "direction", "score", "explanation"]
-        for ref, _name in self.persons:
-            for tid, hits in self.travellers_of(ref):
-                for h in hits:
-                    c = h.crossing
-                    yield [ref, "" if tid is None else str(tid), c.external_id, c.crossed_at.isoformat(),
-                           c.border_post.code if c.border_post else "", c.direction, f"{h.score:.4f}",
-                           "; ".join(h.explanations)]
-
-
-def bulk_trace(stream, *, min_score: float, session: Session | None = None) -> BulkTrace:
-    """Trace every person in a CSV (ref, surname, given_names, sex, date_of_birth, nationality,
-    document_number, address) with the `screening trace` service, grouped by traveller."""
-    from sqlalchemy.orm import selectinload
-
-    from screening.engine.ingest import RowError, parse_persons_csv
-    from screening.services import trace
-
-    session = session or db.session()
-    result = BulkTrace()
-    probes = []
-    for row in parse_persons_csv(stream):
-        if isinstance(row, RowError):
-            result.errors.append(row.message)
-            continue
-        docs = [Document(None, row.document_number)] if row.document_number else []
-        probes.append((row.ref, Identity(id=row.ref, surname=row.surname, given_names=row.given_names,
-                                         dob=row.date_of_birth, sex=row.sex, nationality=row.nationality,
-                                         documents=docs)))
-        result.persons.append((row.ref, " ".join(x for x in (row.surname, row.given_names) if x)))
-    found = trace(probes, min_score=min_score) if probes else []
-    ids = list({cid for _, cid, _ in found})
-    crossings = {}
-    for start in range(0, len(ids), 900):
-        crossings.update({c.id: c for c in session.execute(
-            select(Crossing).options(selectinload(Crossing.border_post))
-            .where(Crossing.id.in_(ids[start:start + 900]))).scalars()})
-    for ref, cid, r in found:
-        result.hits.setdefault(ref, []).append(TraceHit(ref, crossings[cid], r.score, list(r.explanations)))
-    return result
-
-
-def bulk_trace_csv(result: BulkTrace) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in result.csv_rows():
-        writer.writerow(row)
-    return out.getvalue()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import DecimalField, IntegerField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from screening import tracing
+from screening import journeys, signals, trace, tracing
 from screening.models import OPEN_FLAG_STATUSES, Flag, RiskFindingRecord, Traveller
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter
@@ -56,14 +56,14 @@ def travellers():
     """Current travellers, most recently seen first; search by any spelling, document or number."""
     q = (request.args.get("q") or "").strip()
     risk_only = request.args.get("risk") == "1"
-    page = db.paginate(tracing.search_travellers(q, risk_only=risk_only), per_page=50)
+    page = db.paginate(journeys.search_travellers(q, risk_only=risk_only), per_page=50)
     audit.record("traveller.list", "traveller", None, detail={"ids": [t.id for t in page.items], "searched": bool(q)})
     db.session.commit()
-    risks = tracing.risk_count_by_traveller(t.id for t in page.items)
+    risks = journeys.risk_count_by_traveller(t.id for t in page.items)
     return render_template("tracing/travellers.html", page=page, q=q, risk_only=risk_only, risks=risks)
 
 
-def _split_form(journey: tracing.Journey, form: SplitForm | None = None) -> SplitForm:
+def _split_form(journey: journeys.Journey, form: SplitForm | None = None) -> SplitForm:
     form = form or SplitForm(prefix="split")
     form.crossings.choices = [(c.id, f"{c.crossed_at:%Y-%m-%d} {c.direction} {c.external_id}")
                               for c in journey.crossings]
@@ -72,13 +72,14 @@ def _split_form(journey: tracing.Journey, form: SplitForm | None = None) -> Spli
 
 def _render(traveller: Traveller, merge_form=None, split_form=None, status=200):
     now = utcnow()
-    journey = tracing.journey(traveller, now=now)
-    flags = tracing.flags_of(traveller)
+    journey = journeys.journey(traveller, now=now)
+    flags = journeys.flags_of(traveller)
     return render_template(
         "tracing/traveller.html", traveller=traveller, journey=journey, flags=flags,
-        cases=tracing.cases_of(traveller, [f.id for f in flags]), judgements=tracing.judgements_of(traveller),
+        judgements=journeys.judgements_of(traveller),
         merge_form=merge_form or MergeForm(prefix="merge"), split_form=_split_form(journey, split_form),
-        now=now, rule_labels=tracing.RULE_LABELS), status
+        now=now, rule_labels=tracing.RULE_LABELS,
+        **signals.page_context(signals.traveller_page, traveller, flag_ids=[f.id for f in flags])), status
 
 
 @bp.get("/travellers/<int:traveller_id>")
@@ -123,7 +124,7 @@ def merge(traveller_id: int):
 @requires("traveller.judge")
 def split(traveller_id: int):
     t = _traveller(traveller_id, "traveller.judge")
-    journey = tracing.journey(t, now=utcnow())
+    journey = journeys.journey(t, now=utcnow())
     form = _split_form(journey, SplitForm(prefix="split"))
     if form.validate_on_submit():
         try:
@@ -178,12 +179,12 @@ def bulk():
         except UnicodeDecodeError:
             form.file.errors = ["the file is not UTF-8 text"]
         else:
-            result = tracing.bulk_trace(io.StringIO(text, newline=""), min_score=float(form.min_score.data))
+            result = trace.bulk_trace(io.StringIO(text, newline=""), min_score=float(form.min_score.data))
             hits = [h.crossing.id for hs in result.hits.values() for h in hs]
             audit.record("trace.run", "crossing", None, detail={"probes": len(result.persons), "ids": hits})
             db.session.commit()
             if form.download.data:
-                return Response(tracing.bulk_trace_csv(result), mimetype="text/csv",
+                return Response(trace.bulk_trace_csv(result), mimetype="text/csv",
                                 headers={"Content-Disposition": "attachment; filename=tsela-trace.csv"})
     elif request.method == "POST":
         return render_template("tracing/bulk.html", form=form, result=None), 400

@@ -13,7 +13,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from screening import services
+from screening import services, signals
+from screening import trace as person_trace
 from screening.engine.matching import Document, Identity
 from screening.engine.mrz import parse_mrz
 from screening.engine.normalize import PartialDate, parse_partial_date
@@ -106,11 +107,9 @@ def flag(flag_id: int):
 
 
 def _case_context(flag: Flag) -> dict:
-    """Cases this flag is in, and the form to attach it to one (shown once a flag is confirmed)."""
-    from tip_cases.cases.forms import AttachFlagForm
-    from tip_cases.cases.services import cases_for_flag
-
-    return {"linked_cases": cases_for_flag(flag.id, current_user), "attach_form": AttachFlagForm()}
+    """Cases this flag is in, and the form to attach it to one (shown once a flag is confirmed): the cases
+    package contributes them through screening.signals.flag_page."""
+    return signals.page_context(signals.flag_page, flag)
 
 
 @bp.post("/flags/<int:flag_id>/review")
@@ -371,7 +370,7 @@ def trace():
         probe = Identity(id="probe", surname=form.surname.data or "", given_names=form.given_names.data or "",
                          dob=parse_partial_date(dob_text) if dob_text else None, sex=form.sex.data or None,
                          nationality=form.nationality.data or None, documents=docs)
-        found = services.trace([("probe", probe)], min_score=float(form.min_score.data), limit=100)
+        found = person_trace.trace([("probe", probe)], min_score=float(form.min_score.data), limit=100)
         by_id = {c.id: c for c in db.session.execute(
             select(Crossing).options(selectinload(Crossing.border_post))
             .where(Crossing.id.in_([cid for _, cid, _ in found]))).scalars()} if found else {}

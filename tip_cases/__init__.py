@@ -44,6 +44,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_blueprints(app)
     register_errors(app)
     register_cli(app)
+    register_handlers(app)
     register_hooks(app)
     return app
 
@@ -114,6 +115,16 @@ def register_cli(app: Flask) -> None:
     register_core_cli(app)
     register_screening_cli(app)
     register_notifications_cli(app)
+
+
+def register_handlers(app: Flask) -> None:
+    """Packages answer the signals of the packages they build on and add their scheduler jobs, so that
+    notifications never imports cases or screening, and screening never imports cases."""
+    from screening.handlers import register as register_screening_handlers
+    from tip_cases.cases.handlers import register as register_case_handlers
+
+    register_screening_handlers(app)
+    register_case_handlers(app)
 
 
 def register_hooks(app: Flask) -> None:

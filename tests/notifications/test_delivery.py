@@ -24,6 +24,7 @@ from tests.notifications.builders import (
     publish_flag,
     subscribed,
 )
+from tip_cases.cases import handlers as case_handlers
 from tip_cases.extensions import db, utcnow
 
 
@@ -309,8 +310,8 @@ def test_overdue_tasks_and_unacknowledged_referrals_remind_once_and_ack_stops_th
                  referred_on=now.date(), status="sent", ack_due_at=now + timedelta(days=2)),
     ])
     db.session.commit()
-    assert services.remind_overdue(now=now) == {"task.overdue": 1, "referral.unacknowledged": 1}
-    assert services.remind_overdue(now=now + timedelta(minutes=1)) == {"task.overdue": 0,
+    assert case_handlers.remind_overdue(now=now) == {"task.overdue": 1, "referral.unacknowledged": 1}
+    assert case_handlers.remind_overdue(now=now + timedelta(minutes=1)) == {"task.overdue": 0,
                                                                        "referral.unacknowledged": 0}
     db.session.commit()
     (msg,) = _outbox(event="referral.unacknowledged")
@@ -325,4 +326,4 @@ def test_overdue_tasks_and_unacknowledged_referrals_remind_once_and_ack_stops_th
         CaseEvent.case_id == case.id)).scalars()]
     assert any("acknowledged by the partner" in s for s in summaries)
     # Acknowledged: no further reminder for it.
-    assert services.remind_overdue(now=now + timedelta(days=1))["referral.unacknowledged"] == 0
+    assert case_handlers.remind_overdue(now=now + timedelta(days=1))["referral.unacknowledged"] == 0

@@ -284,9 +284,9 @@ def test_demo_shows_the_planted_pattern(app, db_session):
 
 def test_risk_rules_run_in_the_scheduler_job_not_in_the_ingest_request(app, db_session):
     """Ingest only marks travellers; the scheduler's job evaluates them, raises the flag, clears the mark."""
-    from notifications.scheduler import job_patterns
     from screening import services
     from screening.engine.normalize import parse_partial_date
+    from screening.handlers import job_patterns
     from screening.models import Crossing
     from tests.factories import post
 

@@ -1,4 +1,8 @@
-"""Case management views (trafficking and smuggling cases): thin shells over tip_cases.cases.services."""
+"""Case management views (trafficking and smuggling cases): thin shells over tip_cases.cases.services.
+
+Long because it is the one `cases` blueprint: every route of a case sits in one file, where each
+route's access action can be read next to it; the rules themselves live in the services.
+"""
 
 from __future__ import annotations
 
