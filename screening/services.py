@@ -652,7 +652,7 @@ def update_person(person: Person, data: PersonData, *, expected_version: int, ac
     return person
 
 
-# --- tracing -----------------------------------------------------------------------------------------
+# --- warm-up -----------------------------------------------------------------------------------------
 
 def warm_up(*, today: date) -> tuple[int, int]:
     """Build this process's screening and traveller indexes now, so the first batch does not wait.

@@ -21,6 +21,8 @@ from screening.models import Crossing
 from tip_cases.extensions import db
 
 
+# --- one person among the crossings ----------------------------------------------------------------
+
 def crossing_identity(c: Crossing) -> Identity:
     docs = [Document(c.document_type, c.document_number, c.document_country)] if c.document_number else []
     return Identity(id=c.id, surname=c.surname or "", given_names=c.given_names or "", dob=c.dob, sex=c.sex,
