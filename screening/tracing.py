@@ -44,7 +44,7 @@ from screening.models import (
     TravellerJudgement,
     TravellerJudgementCrossing,
 )
-from screening.normalize import PartialDate, age_on, ocr_key
+from screening.normalize import PartialDate, age_on, ocr_key, shift
 from screening.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from tip_cases import audit
 from tip_cases.extensions import db
@@ -549,7 +549,8 @@ def _neighbours(session: Session, rows: list, minutes: float) -> list:
     for start in range(0, len(rows), 150):
         chunk = rows[start:start + 150]
         near = [and_(Crossing.border_post_id == r.border_post_id, Crossing.direction == r.direction,
-                     Crossing.crossed_at >= r.crossed_at - window, Crossing.crossed_at <= r.crossed_at + window)
+                     Crossing.crossed_at >= shift(r.crossed_at, -window),
+                     Crossing.crossed_at <= shift(r.crossed_at, window))
                 for r in chunk]
         groups = sorted({r.travel_group for r in chunk if r.travel_group})
         if groups:
