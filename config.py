@@ -18,9 +18,13 @@ def _database_url() -> str | None:
     return url
 
 
+# The published development default. It is weak by design and judged by its own value, never by the
+# environment's: an operator's SECRET_KEY must not end up on the list of weak keys.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105
+
+
 class Config:
-    # The dev default is deliberately weak; ProductionConfig.validate() refuses it.
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = _database_url()  # None -> SQLite in the instance folder (set by create_app)
     # hide_parameters: a database error's message (logged by the 500 handler) must not carry the row's
     # names, dates of birth or document numbers.
@@ -44,6 +48,8 @@ class Config:
     LOCKOUT_THRESHOLD = 5
     LOCKOUT_DURATION = timedelta(minutes=15)
     PASSWORD_MIN_LENGTH = 12
+    # A new or reset second factor needs the administrator's one-time code; it lapses after this.
+    ENROLMENT_CODE_LIFETIME = timedelta(hours=72)
     TIMEZONE = "Africa/Maseru"
     APP_NAME = "Tsela"
 
@@ -81,11 +87,13 @@ class TestingConfig(Config):
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
 
 
-WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", Config.SECRET_KEY}
+WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", DEV_SECRET_KEY, TestingConfig.SECRET_KEY}
 
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    # Served over HTTPS only (TLS at the proxy): browsers must never fall back to plain HTTP.
+    HSTS = "max-age=31536000; includeSubDomains"
     NOTIFY_DEMO_RECEIVER = os.environ.get("NOTIFY_DEMO_RECEIVER", "0") == "1"
     PREFERRED_URL_SCHEME = "https"
 

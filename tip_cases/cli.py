@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from tip_cases import accounts, audit
-from tip_cases.extensions import db
+from tip_cases.extensions import db, utcnow
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("api-tokens", help="Manage API clients for border systems.")
@@ -42,11 +42,17 @@ def users_create(username, role, post_code, full_name, email, with_totp):
     except accounts.AccountError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
+    # Without a TOTP secret the user enrols one at first sign-in, which needs this one-time code too.
+    code = None if secret else accounts.issue_enrolment_code(
+        user, now=utcnow(), lifetime=current_app.config["ENROLMENT_CODE_LIFETIME"])
     db.session.commit()
     where = f", post {user.border_post.code}" if user.border_post else ""
     click.echo(f"created user {user.username} ({user.role}{where})")
     if secret:
         click.echo(f"TOTP secret: {secret}")
+    if code:
+        hours = int(current_app.config["ENROLMENT_CODE_LIFETIME"].total_seconds() // 3600)
+        click.echo(f"Enrolment code for the first sign-in (shown once, valid {hours} h): {code}")
 
 
 @tokens_cli.command("create")

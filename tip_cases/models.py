@@ -57,6 +57,10 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # refuses a replayed code
+    # A one-time code issued by an administrator; without it the password alone cannot enrol a new
+    # authenticator. Only its argon2 hash is kept.
+    enrolment_code_hash: Mapped[str | None] = mapped_column(String(255))
+    enrolment_code_expires_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column()
@@ -99,6 +103,21 @@ class UserSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins for usernames that do not exist, counted like a real account's.
+
+    An unknown username then costs the same work and writes as a known one, so neither the answer
+    nor its timing tells an attacker which usernames exist. Keyed by a digest, not the typed name.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ApiClient(db.Model):

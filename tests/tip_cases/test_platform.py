@@ -125,7 +125,8 @@ def test_admin_creates_user_with_form_errors_shown(app, client, login_as):
     assert resp.status_code == 200 and "must be bound to a known border post" in page
     resp = b.submit("/admin/users/new", {"username": "new.officer", "role": "border_officer", "post": "VRG",
                                          "password": "a-Long-enough-passphrase-1"})
-    assert resp.status_code == 302
+    # Created: the page shows the one-time enrolment code the new user needs for their second factor.
+    assert resp.status_code == 200 and 'data-testid="enrolment-code"' in resp.get_data(as_text=True)
     user = db.session.execute(select(User).where(User.username == "new.officer")).scalar_one()
     assert user.border_post.code == "VRG"
     assert factories
