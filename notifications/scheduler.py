@@ -206,6 +206,16 @@ def job_digest(period: str, now: datetime) -> str:
     return "sent" if sent else "already sent for this period"
 
 
+def job_audit_checkpoint(now: datetime) -> str:
+    """Sign the audit chain's head outside the database, so deleting or rewriting rows is detected.
+
+    A refusal (the trail fails verification) raises: it is a failed run, logged and shown, never quiet."""
+    from tip_cases import audit
+
+    cp = audit.checkpoint(now=now)
+    return f"checkpoint #{cp.seq}: {cp.rows} rows up to row {cp.last_id}"
+
+
 def _wrap(app: Flask, job_id: str, holder: str, fn: Callable[[datetime], str]) -> Callable[[], None]:
     def run() -> None:
         with app.app_context():
@@ -247,6 +257,9 @@ def build_scheduler(app: Flask, holder: str, *, dispatch_every: float = 5.0):
                   hour=hour, minute=minute, id="digest-daily", replace_existing=True)
     sched.add_job(_wrap(app, "digest-weekly", holder, lambda now: job_digest("weekly", now)), "cron",
                   day_of_week="mon", hour=hour, minute=minute, id="digest-weekly", replace_existing=True)
+    sched.add_job(_wrap(app, "audit-checkpoint", holder, job_audit_checkpoint), "interval",
+                  minutes=float(cfg.get("AUDIT_CHECKPOINT_MINUTES", 15)), id="audit-checkpoint",
+                  replace_existing=True, next_run_time=datetime.now(tz))
     return sched
 
 

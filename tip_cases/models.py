@@ -146,7 +146,7 @@ class ApiClient(db.Model):
 
 
 class AuditEvent(db.Model):
-    """Append-only, hash-chained record of who did what to which record (database triggers refuse edits)."""
+    """Append-only, MAC-chained record of who did what to which record (database triggers refuse edits)."""
 
     __tablename__ = "audit_events"
 
@@ -161,7 +161,10 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC-SHA256 (plain SHA-256 if key_id is NULL)
+    # Which AUDIT_HMAC_KEY chained the row, so rows keep verifying after a key rotation; NULL = a row
+    # written before keyed MACs (the legacy prefix, see tip_cases.audit).
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (db.Index("ix_audit_events_object", "object_type", "object_id"),)
 

@@ -44,6 +44,7 @@ def test_production_refuses_unsafe_config(monkeypatch, overrides, message):
     from config import ProductionConfig
 
     base = {"DEBUG": False, "SECRET_KEY": "k3J9-aa8Zq!pLm2@Vx7#Rt5$Yw1^Nb4&Hc6*",
+            "AUDIT_HMAC_KEY": "Qm7#vT2!xL9@pR4$wN8^kD3&hJ6*zB1-aud",
             "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1/db"}
     base.update(overrides)
     with pytest.raises(RuntimeError, match=message):
@@ -54,6 +55,7 @@ def test_production_accepts_strong_config():
     from config import ProductionConfig
 
     ProductionConfig.validate({"DEBUG": False, "SECRET_KEY": "k3J9-aa8Zq!pLm2@Vx7#Rt5$Yw1^Nb4&Hc6*",
+                               "AUDIT_HMAC_KEY": "Qm7#vT2!xL9@pR4$wN8^kD3&hJ6*zB1-aud",
                                "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1/db"})
 
 
