@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from notifications.models import SchedulerJob, SchedulerLease
+from notifications.models import SchedulerLease
 from tip_cases.extensions import db, utcnow
 
 log = logging.getLogger("tsela.scheduler")
@@ -149,14 +149,12 @@ def election_for(app: Flask, holder: str, ttl: timedelta):
     return SqliteLease(holder, ttl)
 
 
-def record_run(job_id: str, holder: str, outcome: str, now: datetime) -> None:
-    row = db.session.get(SchedulerJob, job_id)
-    if row is None:
-        row = SchedulerJob(job_id=job_id, runs=0)
-        db.session.add(row)
-    row.last_run_at, row.last_holder, row.runs = now, holder, (row.runs or 0) + 1
-    row.last_outcome = outcome[:300]
+def record_run(job_id: str, holder: str, outcome: str, now: datetime, error: BaseException | None = None) -> None:
+    """Record a run's outcome (notifications.jobhealth); a failure is shown to admins, never silent."""
+    from notifications import jobhealth
+
     try:
+        jobhealth.record(job_id, holder, now, outcome=outcome, error=error)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -220,13 +218,14 @@ def _wrap(app: Flask, job_id: str, holder: str, fn: Callable[[datetime], str]) -
     def run() -> None:
         with app.app_context():
             now = utcnow()
+            error = None
             try:
                 outcome = fn(now)
-            except Exception as exc:  # noqa: BLE001 - a failing job is logged and retried next time
+            except Exception as exc:  # noqa: BLE001 - a failing job is recorded, announced and retried next time
                 db.session.rollback()
                 log.exception("job %s failed", job_id)
-                outcome = f"error: {type(exc).__name__}"
-            record_run(job_id, holder, outcome, now)
+                outcome, error = "", exc
+            record_run(job_id, holder, outcome, now, error)
             db.session.remove()
     return run
 

@@ -300,6 +300,17 @@ def outbox():
                            button=ButtonForm())
 
 
+@bp.route("/jobs")
+@login_required
+@requires("notification.view")
+def jobs():
+    """The scheduler's jobs with their health: a failing job is shown here and announced to admins."""
+    from notifications import jobhealth
+
+    lease = db.session.get(SchedulerLease, "scheduler")
+    return render_template("notifications/jobs.html", jobs=jobhealth.all_jobs(), lease=lease, now=utcnow())
+
+
 @bp.route("/outbox/<int:outbox_id>")
 @login_required
 @requires("notification.view")
