@@ -170,3 +170,26 @@ def test_search_names_never_reach_the_logs(app, database_url, tmp_path):
     assert "Booting worker" in error_text
     assert canary.lower() not in access_text.lower()
     assert canary.lower() not in error_text.lower()
+
+
+def test_development_server_log_has_no_query_strings(app, caplog):
+    """`flask run` (Werkzeug) logs each request too: its lines lose the query string as well."""
+    import logging
+    import threading
+
+    from werkzeug.serving import make_server
+
+    canary = "Zqxcanary" + secrets.token_hex(4)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            base = f"http://127.0.0.1:{server.server_port}"
+            assert requests.get(f"{base}/healthz?q={canary}", timeout=10).status_code == 200
+            assert requests.get(f"{base}/cases/?q={canary}", allow_redirects=False, timeout=10).status_code == 302
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert "GET /healthz" in caplog.text and "GET /cases/" in caplog.text  # the requests are logged
+    assert canary.lower() not in caplog.text.lower()
