@@ -147,3 +147,21 @@ def test_enrolment_code_is_issued_once_and_stored_hashed(client, app, runner, ho
     assert resp.status_code == 302 and "/login" not in resp.headers["Location"]
     db.session.refresh(user)
     assert user.totp_secret == secret and user.enrolment_code_hash is None
+
+
+def test_every_failed_sign_in_costs_one_argon2_verification(client, app, monkeypatch):
+    """Same work for an unknown user, a wrong password and a locked account: timing confirms no username."""
+    from tip_cases import security
+
+    calls = []
+    real = security.verify_password
+    monkeypatch.setattr(accounts, "verify_password", lambda h, p: calls.append(h) or real(h, p))
+    locked = factories.make_user("manager")
+    locked.locked_until = utcnow() + timedelta(minutes=10)
+    plain = factories.make_user("manager")
+    db.session.commit()
+    for username, password in [("no.such.user", "wrong-password-123"), (plain.username, "wrong-password-123"),
+                               (locked.username, factories.PASSWORD), (locked.username, "wrong-password-123")]:
+        calls.clear()
+        _login_answer(client, username, password)
+        assert len(calls) == 1, (username, calls)
