@@ -95,7 +95,8 @@ def authenticate(username: str, password: str, *, now: datetime, settings: Login
     """Check a password; failures are counted in the database so the lockout holds across workers.
 
     A wrong password, an unknown username and a locked account get the same answer after the same
-    work (one argon2 verification, one counter write), so the sign-in page confirms no username.
+    work (one argon2 verification, then the failure counted or audited), so the sign-in page confirms
+    no username.
     """
     name = (username or "").strip().lower()
     user = db.session.execute(select(User).where(User.username == name)).scalar()
