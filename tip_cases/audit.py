@@ -127,9 +127,16 @@ def _instance_file_secret(name: str, make) -> str:
     path = Path(current_app.instance_path) / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(make())
+        try:
+            os.link(tmp, path)  # atomic and never overwrites: two processes starting together agree on one key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -304,47 +311,44 @@ def read_checkpoints(path: Path | None = None) -> CheckpointFile:
     keys = trusted_public_keys()
     prev_digest = None
     prev_seq = 0
-    with path.open("rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            line = raw.rstrip(b"\n")
-            if not line.strip():
-                continue
-            where = f"checkpoint file line {line_no}"
-            digest = hashlib.sha256(line).hexdigest()
+    try:
+        content = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise AuditError(f"cannot read the checkpoint file {path}: {exc.strerror}") from exc
+    for line_no, line in enumerate(content, start=1):
+        if not line.strip():
+            continue
+        where = f"checkpoint file line {line_no}"
+        digest = hashlib.sha256(line).hexdigest()
+        try:
+            obj = json.loads(line)
+            sig = base64.b64decode(obj.pop("sig"), validate=True)
+            kid = str(obj["kid"])
+            cp = Checkpoint(seq=int(obj["seq"]), at=str(obj["at"]), last_id=int(obj["last_id"]),
+                            last_mac=str(obj["last_mac"]), rows=int(obj["rows"]),
+                            legacy_last_id=int(obj["legacy_last_id"]), line_no=line_no, line_digest=digest)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            result.problems.append(f"{where}: not a checkpoint (unreadable or missing fields): the file was "
+                                   "tampered with")
+            prev_digest, prev_seq = digest, prev_seq + 1
+            continue
+        key = keys.get(kid)
+        if key is None:
+            result.problems.append(f"{where}: signed by unknown key {kid} (forged, or a retired key missing "
+                                   "from AUDIT_CHECKPOINT_PUBLIC_KEYS)")
+        else:
             try:
-                obj = json.loads(line)
-                sig = base64.b64decode(obj.pop("sig"), validate=True)
-                kid = obj["kid"]
-                cp = Checkpoint(seq=int(obj["seq"]), at=str(obj["at"]), last_id=int(obj["last_id"]),
-                                last_mac=str(obj["last_mac"]), rows=int(obj["rows"]),
-                                legacy_last_id=int(obj["legacy_last_id"]), line_no=line_no, line_digest=digest)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                result.problems.append(f"{where}: not a checkpoint (unreadable or missing fields): the file was "
-                                       "tampered with")
-                prev_digest, prev_seq = digest, prev_seq + 1
+                key.verify(sig, _canonical(obj))
+            except InvalidSignature:
+                result.problems.append(f"{where}: signature invalid (the checkpoint was altered or forged)")
+                prev_digest, prev_seq = digest, cp.seq
                 continue
-            key = keys.get(kid)
-            if key is None:
-                result.problems.append(f"{where}: signed by unknown key {kid} (forged, or a retired key missing "
-                                       "from AUDIT_CHECKPOINT_PUBLIC_KEYS)")
-            else:
-                try:
-                    key.verify(sig, _canonical(obj))
-                except InvalidSignature:
-                    result.problems.append(f"{where}: signature invalid (the checkpoint was altered or forged)")
-                    prev_digest, prev_seq = digest, cp.seq
-                    continue
-                if obj.get("prev") != prev_digest or cp.seq != prev_seq + 1:
-                    result.problems.append(f"{where}: does not follow the line before it (a checkpoint line was "
-                                           "removed, reordered or inserted)")
-                result.checkpoints.append(cp)
-            prev_digest, prev_seq = digest, cp.seq
+            if obj.get("prev") != prev_digest or cp.seq != prev_seq + 1:
+                result.problems.append(f"{where}: does not follow the line before it (a checkpoint line was "
+                                       "removed, reordered or inserted)")
+            result.checkpoints.append(cp)
+        prev_digest, prev_seq = digest, cp.seq
     return result
-
-
-def _head(session: Session) -> tuple[int, str]:
-    row = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    return (row.id, row.hash) if row else (0, GENESIS)
 
 
 def checkpoint(*, now: datetime | None = None, session: Session | None = None) -> Checkpoint:
@@ -355,10 +359,13 @@ def checkpoint(*, now: datetime | None = None, session: Session | None = None) -
     session = session or db.session()
     now = now or utcnow()
     path = checkpoint_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     private = signing_key()
     kid = public_key_id(_raw_public(private.public_key()))
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        raise AuditError(f"cannot open the checkpoint file {path}: {exc.strerror}") from exc
     with os.fdopen(fd, "r+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # the scheduler and a manual `audit checkpoint` never interleave
         existing = read_checkpoints(path)

@@ -302,3 +302,22 @@ def test_signing_key_rotation_and_verifying_with_public_keys_only(app, runner):
     app.config["AUDIT_CHECKPOINT_PUBLIC_KEYS"] = new_public
     code, out = _verify(runner)
     assert code == 1 and "checkpoint file line 1: signed by unknown key" in out
+
+
+def test_a_garbage_checkpoint_line_is_reported_not_a_crash(app, runner):
+    _write(1)
+    _checkpoint(runner)
+    lines = _lines(app)
+    _rewrite_lines(app, [lines[0], '{"kid": ["x"], "sig": 5}', "not json"])
+    code, out = _verify(runner)
+    assert code == 1 and "Traceback" not in out
+    assert "line 2: not a checkpoint" in out and "line 3: not a checkpoint" in out
+
+
+def test_an_unwritable_checkpoint_path_is_a_clear_error(app, runner, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    app.config["AUDIT_CHECKPOINT_PATH"] = str(blocker / "audit-checkpoints.jsonl")
+    _write(1)
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 1 and "cannot open the checkpoint file" in result.output
