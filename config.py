@@ -18,9 +18,13 @@ def _database_url() -> str | None:
     return url
 
 
+# The published development default. It is weak by design and judged by its own value, never by the
+# environment's: an operator's SECRET_KEY must not end up on the list of weak keys.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105
+
+
 class Config:
-    # The dev default is deliberately weak; ProductionConfig.validate() refuses it.
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = _database_url()  # None -> SQLite in the instance folder (set by create_app)
     # hide_parameters: a database error's message (logged by the 500 handler) must not carry the row's
     # names, dates of birth or document numbers.
@@ -44,6 +48,8 @@ class Config:
     LOCKOUT_THRESHOLD = 5
     LOCKOUT_DURATION = timedelta(minutes=15)
     PASSWORD_MIN_LENGTH = 12
+    # A new or reset second factor needs the administrator's one-time code; it lapses after this.
+    ENROLMENT_CODE_LIFETIME = timedelta(hours=72)
     TIMEZONE = "Africa/Maseru"
     APP_NAME = "Tsela"
 
@@ -58,6 +64,17 @@ class Config:
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "tsela@localhost")
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
+    # Audit trail (tip_cases.audit): rows are chained with an HMAC keyed by AUDIT_HMAC_KEY (never stored in
+    # the database; retired keys, comma-separated, in AUDIT_HMAC_OLD_KEYS), and the chain's head is signed
+    # with the Ed25519 AUDIT_SIGNING_KEY into AUDIT_CHECKPOINT_PATH. Unset in development: random keys in
+    # the instance folder.
+    AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY")
+    AUDIT_HMAC_OLD_KEYS = os.environ.get("AUDIT_HMAC_OLD_KEYS", "")
+    AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY")
+    AUDIT_CHECKPOINT_PUBLIC_KEYS = os.environ.get("AUDIT_CHECKPOINT_PUBLIC_KEYS", "")
+    AUDIT_CHECKPOINT_PATH = os.environ.get("AUDIT_CHECKPOINT_PATH")  # None -> instance/audit-checkpoints.jsonl
+    AUDIT_CHECKPOINT_MINUTES = float(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
 
     # The in-app webhook receiver exists so a demo shows a signed delivery without another server.
     NOTIFY_DEMO_RECEIVER = os.environ.get("NOTIFY_DEMO_RECEIVER", "1") != "0"
@@ -79,13 +96,17 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret-key-not-for-production-0123456789"  # noqa: S105
     WTF_CSRF_ENABLED = True
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
+    AUDIT_HMAC_KEY = "testing-audit-hmac-key-not-for-production-0123456789"  # noqa: S105
+    AUDIT_SIGNING_KEY = "dGVzdGluZy1hdWRpdC1zaWduaW5nLWtleS0zMmJ5dGU="  # a fixed test seed  # noqa: S105
 
 
-WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", Config.SECRET_KEY}
+WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", DEV_SECRET_KEY, TestingConfig.SECRET_KEY}
 
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    # Served over HTTPS only (TLS at the proxy): browsers must never fall back to plain HTTP.
+    HSTS = "max-age=31536000; includeSubDomains"
     NOTIFY_DEMO_RECEIVER = os.environ.get("NOTIFY_DEMO_RECEIVER", "0") == "1"
     PREFERRED_URL_SCHEME = "https"
 
@@ -98,6 +119,10 @@ class ProductionConfig(Config):
         key = config.get("SECRET_KEY") or ""
         if key in WEAK_SECRETS or len(key) < 32 or len(set(key)) < 10:
             problems.append("SECRET_KEY is missing or weak (use at least 32 random characters)")
+        audit_key = config.get("AUDIT_HMAC_KEY") or ""
+        if audit_key in WEAK_SECRETS or len(audit_key) < 32 or len(set(audit_key)) < 10 \
+                or audit_key in (key, TestingConfig.AUDIT_HMAC_KEY):
+            problems.append("AUDIT_HMAC_KEY is missing or weak (at least 32 random characters, not the SECRET_KEY)")
         if not config.get("SQLALCHEMY_DATABASE_URI"):
             problems.append("DATABASE_URL is not set")
         if problems:

@@ -219,3 +219,8 @@ class SchedulerJob(db.Model):
     last_holder: Mapped[str | None] = mapped_column(String(80))
     runs: Mapped[int] = mapped_column(Integer, default=0)
     last_outcome: Mapped[str | None] = mapped_column(String(300))
+    # Health (notifications.jobhealth): a failing job must show, never fail silently.
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(300))  # exception type and where; never its values
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -31,6 +31,8 @@ EVENTS: dict[str, str] = {
     "digest.weekly": "Weekly digest",
     "test": "Test message (\"send a test\")",
 }
+# Events for Tsela's own staff only (never offered to partners' rules): the label their messages carry.
+INTERNAL_EVENTS: dict[str, str] = {"job.failed": "A scheduled job failed"}
 # Events a partner can acknowledge; acknowledging stops reminders about the same subject.
 ACKABLE = {"flag.raised", "flag.confirmed", "flag.escalated", "flag.unacknowledged", "risk.found", "referral.made",
            "referral.unacknowledged"}
@@ -168,7 +170,8 @@ def safe_data(data: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def render_text(payload: Mapping[str, Any]) -> tuple[str, str]:
     """Subject and plain-text body for email and SMS, from the (already filtered) payload."""
-    label = EVENTS.get(payload.get("event", ""), payload.get("event", "Notification"))
+    event = payload.get("event", "")
+    label = EVENTS.get(event) or INTERNAL_EVENTS.get(event) or event or "Notification"
     ref = payload.get("ref", "")
     subject = f"[Tsela] {label}{f' {ref}' if ref else ''}"
     lines = [label]
@@ -188,7 +191,8 @@ def render_text(payload: Mapping[str, Any]) -> tuple[str, str]:
 
 def sms_text(payload: Mapping[str, Any], limit: int = 320) -> str:
     """A short text for focal points without email: event, reference, post, acknowledge link."""
-    parts = [EVENTS.get(payload.get("event", ""), payload.get("event", "")), payload.get("ref", "")]
+    event = payload.get("event", "")
+    parts = [EVENTS.get(event) or INTERNAL_EVENTS.get(event) or event, payload.get("ref", "")]
     if payload.get("post"):
         parts.append(f"post {payload['post']}")
     text = " | ".join(p for p in parts if p)

@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from notifications import dispatcher, services, signals
-from notifications.models import SchedulerJob, SchedulerLease
+from notifications import dispatcher, jobhealth, services, signals
+from notifications.models import SchedulerLease
+from tip_cases import audit
 from tip_cases.extensions import db, utcnow
 
 log = logging.getLogger("tsela.scheduler")
@@ -150,14 +151,10 @@ def election_for(app: Flask, holder: str, ttl: timedelta):
     return SqliteLease(holder, ttl)
 
 
-def record_run(job_id: str, holder: str, outcome: str, now: datetime) -> None:
-    row = db.session.get(SchedulerJob, job_id)
-    if row is None:
-        row = SchedulerJob(job_id=job_id, runs=0)
-        db.session.add(row)
-    row.last_run_at, row.last_holder, row.runs = now, holder, (row.runs or 0) + 1
-    row.last_outcome = outcome[:300]
+def record_run(job_id: str, holder: str, outcome: str, now: datetime, error: BaseException | None = None) -> None:
+    """Record a run's outcome (notifications.jobhealth); a failure is shown to admins, never silent."""
     try:
+        jobhealth.record(job_id, holder, now, outcome=outcome, error=error)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -183,17 +180,26 @@ def job_digest(period: str, now: datetime) -> str:
     return "sent" if sent else "already sent for this period"
 
 
+def job_audit_checkpoint(now: datetime) -> str:
+    """Sign the audit chain's head outside the database, so deleting or rewriting rows is detected.
+
+    A refusal (the trail fails verification) raises: it is a failed run, logged and shown, never quiet."""
+    cp = audit.checkpoint(now=now)
+    return f"checkpoint #{cp.seq}: {cp.rows} rows up to row {cp.last_id}"
+
+
 def _wrap(app: Flask, job_id: str, holder: str, fn: Callable[[datetime], str]) -> Callable[[], None]:
     def run() -> None:
         with app.app_context():
             now = utcnow()
+            error = None
             try:
                 outcome = fn(now)
-            except Exception as exc:  # noqa: BLE001 - a failing job is logged and retried next time
+            except Exception as exc:  # noqa: BLE001 - a failing job is recorded, announced and retried next time
                 db.session.rollback()
                 log.exception("job %s failed", job_id)
-                outcome = f"error: {type(exc).__name__}"
-            record_run(job_id, holder, outcome, now)
+                outcome, error = "", exc
+            record_run(job_id, holder, outcome, now, error)
             db.session.remove()
     return run
 
@@ -231,6 +237,9 @@ def build_scheduler(app: Flask, holder: str, *, dispatch_every: float = 5.0):
                   hour=hour, minute=minute, id="digest-daily", replace_existing=True)
     sched.add_job(_wrap(app, "digest-weekly", holder, lambda now: job_digest("weekly", now)), "cron",
                   day_of_week="mon", hour=hour, minute=minute, id="digest-weekly", replace_existing=True)
+    sched.add_job(_wrap(app, "audit-checkpoint", holder, job_audit_checkpoint), "interval",
+                  minutes=float(cfg.get("AUDIT_CHECKPOINT_MINUTES", 15)), id="audit-checkpoint",
+                  replace_existing=True, next_run_time=datetime.now(tz))
     for job_id, (fn, trigger, start_now, trigger_args) in app.extensions.get(_JOBS, {}).items():
         if start_now:
             trigger_args = {**trigger_args, "next_run_time": datetime.now(tz)}

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user, login_required
 from sqlalchemy import delete, func, select
 
-from notifications import rules, services, signing
+from notifications import jobhealth, rules, services, signing
 from notifications.forms import AgencyForm, ButtonForm, ChannelForm, ContactForm, ProfileForm, RuleForm
 from notifications.models import (
     Agency,
@@ -298,6 +298,15 @@ def outbox():
                            agencies=agencies_, events=rules.EVENTS, lease=lease, jobs=jobs, now=utcnow(),
                            filters={"status": status, "agency": agency_id, "event": event, "ref": ref},
                            button=ButtonForm())
+
+
+@bp.route("/jobs")
+@login_required
+@requires("notification.view")
+def jobs():
+    """The scheduler's jobs with their health: a failing job is shown here and announced to admins."""
+    lease = db.session.get(SchedulerLease, "scheduler")
+    return render_template("notifications/jobs.html", jobs=jobhealth.all_jobs(), lease=lease, now=utcnow())
 
 
 @bp.route("/outbox/<int:outbox_id>")

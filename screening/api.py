@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from screening import schemas
+from screening.engine.normalize import parse_timestamp
 from screening.models import FLAG_STATUSES, Crossing, Flag, Person
 from screening.services import NewCrossing, ScreeningError, review_flag, store_crossings
 from tip_cases import audit
@@ -106,7 +107,8 @@ def _to_new(item: schemas.CrossingIn, post_id: int) -> NewCrossing:
         document_number=(item.document_number or None), document_country=item.document_country,
         address=item.address, purpose=item.purpose, vehicle_registration=item.vehicle_registration,
         travel_group=item.travel_group, guardian_relation=item.guardian_relation,
-        guardian_document_number=item.guardian_document_number, consent_document=item.consent_document)
+        guardian_document_number=item.guardian_document_number, consent_document=item.consent_document,
+        quality_issues=item.quality_remarks())
 
 
 def _process_batch(raw_items: list[Any], client, now: datetime) -> dict[str, Any]:
@@ -121,26 +123,29 @@ def _process_batch(raw_items: list[Any], client, now: datetime) -> dict[str, Any
                                  "status": "rejected", "crossing_id": None, "flags": [], "errors": []}
         results.append(entry)
         try:
-            item = schemas.CrossingIn.model_validate(raw)
+            item = schemas.CrossingIn.model_validate(raw, context={"now": now})
         except ValidationError as exc:
-            entry["errors"] = [{"field": f, "message": m} for f, m in _pydantic_errors(exc, f"crossings[{i}]")]
+            entry["errors"] = [{"field": f, "message": m, "code": c}
+                               for (f, m), c in zip(_pydantic_errors(exc, f"crossings[{i}]"),
+                                                    (e["type"] for e in exc.errors(include_url=False)), strict=True)]
             continue
         if item.border_post:
             post_id = by_key.get(item.border_post.lower())
             if post_id is None:
                 entry["errors"] = [{"field": f"crossings[{i}].border_post",
-                                    "message": f"{item.border_post!r} is not a known post code or name"}]
+                                    "message": f"{item.border_post!r} is not a known post code or name",
+                                    "code": "unknown_post"}]
                 continue
         else:
             post_id = client.border_post_id
             if post_id is None:
                 entry["errors"] = [{"field": f"crossings[{i}].border_post",
-                                    "message": "required: this client is not bound to a post"}]
+                                    "message": "required: this client is not bound to a post", "code": "missing"}]
                 continue
         if client.border_post_id is not None and post_id != client.border_post_id:
             entry["errors"] = [{"field": f"crossings[{i}].border_post",
                                 "message": f"this client may only submit crossings for "
-                                           f"{code_of[client.border_post_id]}"}]
+                                           f"{code_of[client.border_post_id]}", "code": "post_not_allowed"}]
             continue
         valid.append((i, _to_new(item, post_id)))
     if valid:
@@ -233,12 +238,9 @@ def list_flags():
         stmt = stmt.where(Flag.status == args["status"])
     if args.get("since"):
         try:
-            since = datetime.fromisoformat(args["since"].replace("Z", "+00:00"))
-            if since.tzinfo is None:
-                raise ValueError
-            stmt = stmt.where(Flag.created_at > since)
-        except ValueError:
-            errors.append(("since", "an ISO 8601 timestamp with an offset"))
+            stmt = stmt.where(Flag.created_at > parse_timestamp(args["since"]))
+        except ValueError as exc:
+            errors.append(("since", f"an ISO 8601 timestamp with an offset: {exc}"))
     limit = 100
     if args.get("limit"):
         try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -18,7 +22,13 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from screening.engine.ingest import ICAO_SPECIAL, ISO_ALPHA3
-from screening.engine.normalize import parse_partial_date
+from screening.engine.normalize import (
+    check_birth_date,
+    check_crossing_time,
+    parse_crossing_dob,
+    parse_partial_date,
+    to_utc,
+)
 from screening.models import ALERT_KINDS, CATEGORIES, PERSON_SOURCES
 
 SEX_CHOICES = [("", "Unknown"), ("F", "Female"), ("M", "Male"), ("X", "Unspecified (X)")]
@@ -31,9 +41,34 @@ def _label(value: str) -> str:
 def partial_date(form, field) -> None:
     if field.data and field.data.strip():
         try:
-            parse_partial_date(field.data)
+            check_birth_date(parse_partial_date(field.data), datetime.now(UTC).date())
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+
+
+def crossing_dob(form, field) -> None:
+    """A crossing's date of birth: an impossible day is kept to the month (see parse_crossing_dob)."""
+    if field.data and field.data.strip():
+        try:
+            check_birth_date(parse_crossing_dob(field.data)[0], datetime.now(UTC).date())
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class NoNulForm(FlaskForm):
+    """Refuses a NUL character in any text field with the field named (PostgreSQL cannot store one).
+
+    Refused rather than stripped: nobody types a NUL, so it comes from a corrupt paste, and the
+    officer should look at the value before it is saved.
+    """
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and "\x00" in field.data:
+                field.errors = [*field.errors, "contains a NUL character; retype the value"]
+                ok = False
+        return ok
 
 
 def country_code(form, field) -> None:
@@ -43,7 +78,7 @@ def country_code(form, field) -> None:
             raise ValidationError("use an ISO 3166-1 alpha-3 code, e.g. LSO, ZAF")
 
 
-class CaptureForm(FlaskForm):
+class CaptureForm(NoNulForm):
     mrz = TextAreaField("Paste the MRZ", validators=[Optional(), Length(max=200)],
                         description="The 2 or 3 lines at the bottom of the passport or ID card; "
                                     "'Read MRZ' fills the fields below and checks the check digits.",
@@ -55,7 +90,7 @@ class CaptureForm(FlaskForm):
     surname = StringField("Surname", validators=[Length(max=120)])
     given_names = StringField("Given names", validators=[Length(max=160)])
     sex = SelectField("Sex", choices=SEX_CHOICES)
-    date_of_birth = StringField("Date of birth", validators=[Length(max=20), partial_date],
+    date_of_birth = StringField("Date of birth", validators=[Length(max=20), crossing_dob],
                                 description="YYYY-MM-DD, or YYYY-MM / YYYY when that is all the traveller knows.")
     dob_estimated = BooleanField("Year of birth is an estimate")
     nationality = StringField("Nationality (alpha-3)", validators=[Length(max=3), country_code])
@@ -82,8 +117,17 @@ class CaptureForm(FlaskForm):
         if self.save.data and not (field.data or self.given_names.data or self.document_number.data):
             raise ValidationError("give a name or a document number")
 
+    def validate_crossed_at(self, field) -> None:
+        if field.data is None:
+            return
+        try:
+            at = to_utc(field.data.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"])))
+            check_crossing_time(at, datetime.now(UTC))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
-class PersonForm(FlaskForm):
+
+class PersonForm(NoNulForm):
     version = HiddenField()
     reference = StringField("Reference", validators=[Length(max=40)],
                             description="The source's own reference (case number, notice number).")
@@ -132,7 +176,7 @@ class ReviewForm(FlaskForm):
         return None
 
 
-class TraceForm(FlaskForm):
+class TraceForm(NoNulForm):
     surname = StringField("Surname", validators=[Length(max=120)])
     given_names = StringField("Given names", validators=[Length(max=160)])
     sex = SelectField("Sex", choices=SEX_CHOICES)

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from screening.engine.normalize import PartialDate, normalize_document, parse_partial_date
+from screening.engine.normalize import (
+    PartialDate,
+    check_birth_date,
+    check_crossing_time,
+    normalize_document,
+    parse_crossing_dob,
+    parse_timestamp,
+    to_utc,
+)
 
 MAX_BATCH = 1000
 
@@ -18,6 +36,24 @@ Text120 = Annotated[str, StringConstraints(max_length=120)]
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        """Refuse, not strip, a NUL: it means a corrupt record, and a changed external_id breaks idempotency."""
+        if isinstance(v, str) and "\x00" in v:
+            raise PydanticCustomError("nul_character", "contains a NUL character (\\u0000); send the text without it")
+        return v
+
+
+# Error codes (the `code` of a per-item error) for dates; see docs/api.md.
+NOT_A_TIMESTAMP = "not_a_timestamp"
+DATE_OUT_OF_RANGE = "date_out_of_range"
+
+
+def _now(info: ValidationInfo) -> datetime:
+    ctx = info.context or {}
+    return ctx.get("now") or datetime.now(UTC)
+
 
 class CrossingIn(_Model):
     """One crossing as a border system recorded it. A name or a document number is required."""
@@ -27,12 +63,14 @@ class CrossingIn(_Model):
     border_post: Annotated[str, StringConstraints(max_length=120)] | None = Field(
         None, description="Post code or name (any case); may be omitted by a client bound to one post.")
     direction: Literal["entry", "exit"]
-    crossed_at: AwareDatetime = Field(description="ISO 8601 with an offset, e.g. 2026-03-01T08:15:00+02:00.")
+    crossed_at: AwareDatetime = Field(description="ISO 8601 with an offset, e.g. 2026-03-01T08:15:00+02:00; "
+                                                  "from 1900 to one day after the time of sending.")
     surname: Text120 = ""
     given_names: Annotated[str, StringConstraints(max_length=160)] = ""
     sex: Literal["M", "F", "X"] | None = None
-    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = Field(
-        None, description="YYYY-MM-DD, YYYY-MM or YYYY (as precisely as known).")
+    date_of_birth: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")] | None = Field(
+        None, description="YYYY-MM-DD, YYYY-MM or YYYY (as precisely as known), not in the future. A day that "
+                          "does not exist (2001-02-29) is kept to the month, with a data-quality remark.")
     date_of_birth_estimated: bool = Field(False, description="The year is an estimate (age given by the traveller).")
     nationality: Alpha3 | None = None
     document_type: Annotated[str, StringConstraints(max_length=20)] | None = None
@@ -59,11 +97,53 @@ class CrossingIn(_Model):
         """Border systems send "" for an unknown value; it means the same as null."""
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("date_of_birth", mode="before")
+    @classmethod
+    def _ascii_date(cls, v: Any) -> Any:
+        if isinstance(v, str) and any(ch.isdigit() and not ch.isascii() for ch in v):
+            raise PydanticCustomError(NOT_A_TIMESTAMP, "has non-ASCII digits (e.g. full-width); write it with 0-9")
+        return v
+
+    @field_validator("crossed_at", mode="before")
+    @classmethod
+    def _timestamp_text(cls, v: Any) -> Any:
+        """Text only: a lax parser takes 1700000000 as epoch seconds, a guess about units and zone."""
+        if isinstance(v, datetime):
+            return v
+        try:
+            parse_timestamp(v)
+        except ValueError as exc:
+            if isinstance(v, str) and "outside the years" in str(exc):
+                raise PydanticCustomError(DATE_OUT_OF_RANGE, str(exc)) from None
+            if isinstance(v, str) and "no offset" in str(exc):
+                return v  # pydantic's own message about the missing offset
+            if isinstance(v, str) and "is not an ISO 8601" in str(exc):
+                return v  # pydantic's own, more precise, parse error
+            raise PydanticCustomError(NOT_A_TIMESTAMP, str(exc)) from None
+        return v
+
+    @field_validator("crossed_at")
+    @classmethod
+    def _sane_time(cls, v: datetime, info: ValidationInfo) -> datetime:
+        try:
+            at = to_utc(v)
+            check_crossing_time(at, _now(info))
+        except ValueError as exc:
+            raise PydanticCustomError(DATE_OUT_OF_RANGE, str(exc)) from None
+        return at
+
     @field_validator("date_of_birth")
     @classmethod
-    def _real_date(cls, v: str | None) -> str | None:
+    def _real_date(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v:
-            parse_partial_date(v)  # ValueError on 2001-02-30
+            try:
+                dob, _ = parse_crossing_dob(v)  # 2001-02-29 is kept to the month, not refused
+            except ValueError as exc:
+                raise PydanticCustomError("invalid_date", str(exc)) from None
+            try:
+                check_birth_date(dob, _now(info).date())
+            except ValueError as exc:
+                raise PydanticCustomError(DATE_OUT_OF_RANGE, str(exc)) from None
         return v or None
 
     @model_validator(mode="after")
@@ -77,8 +157,15 @@ class CrossingIn(_Model):
     def partial_dob(self) -> PartialDate | None:
         if not self.date_of_birth:
             return None
-        d = parse_partial_date(self.date_of_birth)
+        d, _ = parse_crossing_dob(self.date_of_birth)
         return PartialDate(d.year, precision="estimated") if self.date_of_birth_estimated else d
+
+    def quality_remarks(self) -> list[str]:
+        """Data-quality remarks found while reading the item (an impossible day of birth)."""
+        if not self.date_of_birth:
+            return []
+        _, remark = parse_crossing_dob(self.date_of_birth)
+        return [remark] if remark else []
 
 
 class CrossingBatch(_Model):
@@ -91,6 +178,8 @@ class CrossingBatch(_Model):
 class FieldError(BaseModel):
     field: str
     message: str
+    code: str | None = Field(None, description="In batch results: why, for machines (e.g. date_out_of_range, "
+                                               "not_a_timestamp, nul_character, invalid_date); see docs/api.md.")
 
 
 class FeatureOut(BaseModel):

@@ -447,7 +447,7 @@ def import_csv(stream, *, actor, now: datetime, source: str = "csv", batch_size:
         session.commit()
         batch.clear()
 
-    for row in read_crossings_csv(stream):
+    for row in read_crossings_csv(stream, now):
         if isinstance(row, RowError):
             summary.rejected.append((row.line, "; ".join(f"{f}: {r}" for f, r in row.problems)))
             continue

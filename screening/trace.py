@@ -20,7 +20,6 @@ from screening.engine.normalize import PartialDate
 from screening.models import Crossing
 from tip_cases.extensions import db
 
-
 # --- one person among the crossings ----------------------------------------------------------------
 
 def crossing_identity(c: Crossing) -> Identity:

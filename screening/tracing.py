@@ -35,7 +35,7 @@ from notifications import services as notifications
 from screening.counters import bump_counter, read_counter
 from screening.engine import patterns
 from screening.engine.matching import Document, MatchConfig
-from screening.engine.normalize import PartialDate
+from screening.engine.normalize import PartialDate, shift
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from screening.models import (
     Crossing,
@@ -551,7 +551,8 @@ def _neighbours(session: Session, rows: list, minutes: float) -> list:
     for start in range(0, len(rows), 150):
         chunk = rows[start:start + 150]
         near = [and_(Crossing.border_post_id == r.border_post_id, Crossing.direction == r.direction,
-                     Crossing.crossed_at >= r.crossed_at - window, Crossing.crossed_at <= r.crossed_at + window)
+                     Crossing.crossed_at >= shift(r.crossed_at, -window),
+                     Crossing.crossed_at <= shift(r.crossed_at, window))
                 for r in chunk]
         groups = sorted({r.travel_group for r in chunk if r.travel_group})
         if groups:

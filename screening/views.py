@@ -17,7 +17,7 @@ from screening import services, signals
 from screening import trace as person_trace
 from screening.engine.matching import Document, Identity
 from screening.engine.mrz import parse_mrz
-from screening.engine.normalize import PartialDate, parse_partial_date
+from screening.engine.normalize import PartialDate, parse_crossing_dob, parse_partial_date
 from screening.forms import CaptureForm, ImportForm, PersonForm, ReviewForm, TraceForm
 from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonAlias, PersonDocument
 from tip_cases import audit
@@ -184,7 +184,8 @@ def capture():
     if form.validate_on_submit():
         tz = ZoneInfo(current_app.config["TIMEZONE"])
         at = form.crossed_at.data.replace(tzinfo=tz).astimezone(UTC) if form.crossed_at.data else utcnow()
-        dob = parse_partial_date(form.date_of_birth.data) if (form.date_of_birth.data or "").strip() else None
+        dob, remark = parse_crossing_dob(form.date_of_birth.data) if (form.date_of_birth.data or "").strip() \
+            else (None, None)
         if dob is not None and form.dob_estimated.data:
             dob = PartialDate(dob.year, precision="estimated")
         item = services.NewCrossing(
@@ -197,9 +198,11 @@ def capture():
             purpose=form.purpose.data or None, vehicle_registration=form.vehicle_registration.data or None,
             travel_group=form.travel_group.data or None, guardian_relation=form.guardian_relation.data or None,
             guardian_document_number=services.normalize_document(form.guardian_document_number.data) or None,
-            consent_document=bool(form.consent_document.data))
+            consent_document=bool(form.consent_document.data), quality_issues=[remark] if remark else [])
         [result] = services.store_crossings([item], source="manual", actor=current_user, now=utcnow())
         db.session.commit()
+        if remark:
+            flash(f"Saved with a data-quality remark: {remark}. Check the document.", "warning")
         if result.flags:
             flash(f"{len(result.flags)} flag(s) raised: read the action to take below.", "danger")
         else:

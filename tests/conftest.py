@@ -145,6 +145,7 @@ def app(database_url, tmp_path):
     app = create_app("testing", {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "EVIDENCE_DIR": str(tmp_path / "evidence"),
+        "AUDIT_CHECKPOINT_PATH": str(tmp_path / "audit-checkpoints.jsonl"),
         "SERVER_NAME": "localhost",
     })
     app.test_client_class = IsolatedClient

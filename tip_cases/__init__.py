@@ -119,10 +119,13 @@ def register_cli(app: Flask) -> None:
 
 def register_handlers(app: Flask) -> None:
     """Packages answer the signals of the packages they build on and add their scheduler jobs, so that
-    notifications never imports cases or screening, and screening never imports cases."""
+    the shell imports no package, notifications never imports cases or screening, and screening never
+    imports cases."""
+    from notifications.handlers import register as register_notification_handlers
     from screening.handlers import register as register_screening_handlers
     from tip_cases.cases.handlers import register as register_case_handlers
 
+    register_notification_handlers(app)
     register_screening_handlers(app)
     register_case_handlers(app)
 

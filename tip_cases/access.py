@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import abort
 from sqlalchemy import false, true
@@ -154,20 +154,34 @@ def requires(action: str):
 
 
 def get_or_404(model: type, ident: Any, action: str, *, audit_as: str | None = None):
-    """Load one record for `action`: 404 if missing, 403 (audited) if this actor may not touch it.
+    """Load one record for `action`: 404 if missing *or* out of this actor's scope (audited); 403 by role.
+
+    A record the actor may not see answers exactly like a missing one, so ids cannot be probed for
+    existence; the refusal is still audited. A role with no scope at all for `action` gets 403 before
+    any lookup, which reveals nothing about any record.
 
     With `audit_as`, an allowed read is audited and committed before any data is returned, so a
     failed audit write fails the request.
     """
+
+    actor = current_actor()
+    object_type = audit_as or model.__tablename__
+    if actor is not None and scope_for(getattr(actor, "role", None), action) is None:
+        audit.denied(action, object_type, ident)
+        abort(403)
     obj = db.session.get(model, ident)
     if obj is None:
         abort(404)
-    actor = current_actor()
-    object_type = audit_as or model.__tablename__
     if not can(actor, action, obj):
-        audit.denied(action, object_type, ident)
-        abort(403)
+        deny_record(action, object_type, ident)
     if audit_as:
         audit.record(action, object_type, ident)
         db.session.commit()
     return obj
+
+
+def deny_record(action: str, object_type: str, ident: Any) -> NoReturn:
+    """Refuse one record the actor may not see: audited, and answered 404 like a record that does not exist."""
+
+    audit.denied(action, object_type, ident)
+    abort(404)

@@ -5,15 +5,16 @@ Services take explicit arguments (`now`, the acting user) and raise AccountError
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from tip_cases import audit
 from tip_cases.extensions import db
-from tip_cases.models import ApiClient, BorderPost, Role, User, UserSession
+from tip_cases.models import ApiClient, BorderPost, LoginThrottle, Role, User, UserSession
 from tip_cases.security import (
     DUMMY_HASH,
     check_password_policy,
@@ -39,6 +40,14 @@ class LoginSettings:
     threshold: int = 5
     lock_for: timedelta = timedelta(minutes=15)
     min_password_length: int = 12
+    enrolment_code_lifetime: timedelta = timedelta(hours=72)
+
+
+def failed_login_message(settings: LoginSettings) -> str:
+    """One answer for a wrong password, an unknown username and a locked account, so none is confirmed."""
+    minutes = max(1, int(settings.lock_for.total_seconds() // 60))
+    return (f"Invalid username or password. After {settings.threshold} failed attempts an account is "
+            f"locked for {minutes} minutes.")
 
 
 def find_post(code_or_name: str | None) -> BorderPost | None:
@@ -83,21 +92,29 @@ def create_user(username: str, password: str, role: str, *, post_code: str | Non
 
 
 def authenticate(username: str, password: str, *, now: datetime, settings: LoginSettings) -> User:
-    """Check a password; failures are counted in the database so the lockout holds across workers."""
-    user = db.session.execute(select(User).where(User.username == (username or "").strip().lower())).scalar()
-    generic = AccountError("Invalid username or password.")
+    """Check a password; failures are counted in the database so the lockout holds across workers.
+
+    A wrong password, an unknown username and a locked account get the same answer after the same
+    work (one argon2 verification, then the failure counted or audited), so the sign-in page confirms
+    no username.
+    """
+    name = (username or "").strip().lower()
+    user = db.session.execute(select(User).where(User.username == name)).scalar()
+    generic = AccountError(failed_login_message(settings))
     if user is None:
         verify_password(DUMMY_HASH, password or "")
+        _count_unknown(name, now=now, settings=settings)
         audit.record("auth.login", "user", None, outcome="denied", detail={"reason": "unknown user"},
                      actor=(None, "anonymous"))
         raise generic
-    if user.locked_until and user.locked_until > now:
+    locked = user.locked_until is not None and user.locked_until > now
+    # A locked account verifies against the dummy hash: the right password must not answer faster or differently.
+    good = verify_password(DUMMY_HASH if locked else user.password_hash, password or "") and not locked
+    if locked:
         audit.record("auth.login", "user", user.id, outcome="denied", detail={"reason": "locked"},
                      actor=(user.id, user.username))
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AccountError(f"Account locked after repeated failures. Try again in {minutes} minutes "
-                           "or ask an administrator.")
-    if not verify_password(user.password_hash, password or ""):
+        raise generic
+    if not good:
         register_failure(user, now=now, settings=settings, reason="bad password")
         raise generic
     if not user.active:
@@ -105,6 +122,28 @@ def authenticate(username: str, password: str, *, now: datetime, settings: Login
                      actor=(user.id, user.username))
         raise AccountError("This account is deactivated.")
     return user
+
+
+def _count_unknown(name: str, *, now: datetime, settings: LoginSettings) -> None:
+    """Count a failed sign-in for a username that does not exist, as register_failure does for real ones."""
+    key = hashlib.sha256(("login:" + name).encode()).hexdigest()
+    # Rows for usernames nobody tried lately are noise: forget them once any lock would have expired.
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < now - 2 * settings.lock_for))
+    # Insert-if-missing that two workers may race on: ON CONFLICT DO NOTHING on both backends.
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(LoginThrottle).values(key=key, failures=0, updated_at=now)
+                       .on_conflict_do_nothing(index_elements=["key"]))
+    row = db.session.get(LoginThrottle, key)
+    db.session.execute(update(LoginThrottle).where(LoginThrottle.key == key)
+                       .values(failures=LoginThrottle.failures + 1, updated_at=now))
+    db.session.refresh(row)
+    if row.failures >= settings.threshold:
+        row.failures = 0
+        row.locked_until = now + settings.lock_for
 
 
 def register_failure(user: User, *, now: datetime, settings: LoginSettings, reason: str) -> None:
@@ -133,12 +172,56 @@ def start_enrolment() -> str:
     return new_totp_secret()
 
 
-def finish_enrolment(user: User, secret: str, code: str, *, now: datetime) -> None:
+def _new_enrolment_code() -> str:
+    """Ten characters from an alphabet without look-alikes (about 50 bits), grouped for reading aloud."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def _normal_code(code: str | None) -> str:
+    return "".join(c for c in (code or "").upper() if c.isalnum())
+
+
+def issue_enrolment_code(user: User, *, now: datetime, lifetime: timedelta = timedelta(hours=72)) -> str:
+    """A one-time code that, with the password, lets `user` enrol a new authenticator; shown once, kept hashed.
+
+    The password alone must not be enough: whoever learnt it could otherwise bind their own
+    authenticator to an account that has none (a new account, or one whose second factor was reset).
+    """
+    code = _new_enrolment_code()
+    user.enrolment_code_hash = hash_password(_normal_code(code))
+    user.enrolment_code_expires_at = now + lifetime
+    audit.record("user.enrolment_code", "user", user.id,
+                 detail={"expires_at": user.enrolment_code_expires_at.isoformat()})
+    return code
+
+
+def check_enrolment_code(user: User, code: str, *, now: datetime, settings: LoginSettings) -> None:
+    """Raise AccountError (and count the failure toward the lockout) unless `code` is the user's live code."""
+    expires = user.enrolment_code_expires_at
+    stored = user.enrolment_code_hash
+    if not stored or expires is None or expires <= now:
+        verify_password(DUMMY_HASH, _normal_code(code))
+        register_failure(user, now=now, settings=settings, reason="no valid enrolment code")
+        raise AccountError("This enrolment code is not valid or has expired; ask an administrator for a new one.",
+                           "enrolment_code")
+    if not verify_password(stored, _normal_code(code)):
+        register_failure(user, now=now, settings=settings, reason="bad enrolment code")
+        raise AccountError("That enrolment code is not correct.", "enrolment_code")
+
+
+def finish_enrolment(user: User, secret: str, code: str, *, now: datetime,
+                     settings: LoginSettings | None = None) -> None:
+    """Bind the new authenticator once it produced a valid code; a wrong code counts toward the lockout."""
     step = totp_step_if_valid(secret, code, None, now=now.timestamp())
     if step is None:
+        register_failure(user, now=now, settings=settings or LoginSettings(), reason="bad enrolment TOTP code")
         raise AccountError("That code does not match the new secret; check the authenticator's clock.", "code")
     user.totp_secret = secret
     user.totp_last_step = step
+    user.enrolment_code_hash = None
+    user.enrolment_code_expires_at = None
     audit.record("auth.mfa_enrol", "user", user.id, actor=(user.id, user.username))
 
 
@@ -212,11 +295,13 @@ def set_active(user: User, active: bool, *, now: datetime) -> None:
     audit.record("user.activate" if active else "user.deactivate", "user", user.id)
 
 
-def reset_second_factor(user: User, *, now: datetime) -> None:
+def reset_second_factor(user: User, *, now: datetime, lifetime: timedelta = timedelta(hours=72)) -> str:
+    """Remove the authenticator and return the one-time enrolment code the user needs for a new one."""
     user.totp_secret = None
     user.totp_last_step = None
     revoke_sessions(user, now=now, reason="second factor reset")
     audit.record("user.mfa_reset", "user", user.id)
+    return issue_enrolment_code(user, now=now, lifetime=lifetime)
 
 
 def change_role(user: User, role: str, post_code: str | None, *, now: datetime) -> None:

@@ -57,9 +57,11 @@ def user_new():
         except accounts.AccountError as exc:
             getattr(form, exc.field or "username").errors.append(str(exc))
         else:
+            code = accounts.issue_enrolment_code(user, now=utcnow(),
+                                                 lifetime=current_app.config["ENROLMENT_CODE_LIFETIME"])
             db.session.commit()
-            flash(f"User {user.username} created. They enrol their second factor at first sign-in.", "success")
-            return redirect(url_for("admin.user_detail", user_id=user.id))
+            # Rendered, not flashed: the code must not travel in the session cookie.
+            return _enrolment_code_page(user, code, "created")
     return render_template("admin/user_new.html", form=form)
 
 
@@ -107,14 +109,21 @@ def user_op(user_id: int, op: str):
         return redirect(url_for("admin.user_detail", user_id=user.id))
     now = utcnow()
     if op == "reset-mfa":
-        accounts.reset_second_factor(user, now=now)
-        message = "Second factor reset: the user enrols a new one at next sign-in."
+        code = accounts.reset_second_factor(user, now=now, lifetime=current_app.config["ENROLMENT_CODE_LIFETIME"])
+        db.session.commit()
+        return _enrolment_code_page(user, code, "reset")
     else:
         accounts.set_active(user, op == "activate", now=now)
         message = f"User {'activated' if op == 'activate' else 'deactivated'}."
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+def _enrolment_code_page(user: User, code: str, why: str):
+    """Show the one-time enrolment code once; only its hash is stored."""
+    hours = int(current_app.config["ENROLMENT_CODE_LIFETIME"].total_seconds() // 3600)
+    return render_template("admin/enrolment_code.html", user=user, code=code, why=why, hours=hours)
 
 
 @bp.route("/posts")

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from tip_cases import accounts
 from tip_cases.access import requires
 from tip_cases.extensions import db, login_manager, utcnow
-from tip_cases.forms import LoginForm, PasswordChangeForm, TotpForm
+from tip_cases.forms import EnrolForm, LoginForm, PasswordChangeForm, TotpForm
 from tip_cases.models import User
 from tip_cases.security import is_safe_next
 
@@ -26,7 +26,8 @@ PENDING_TTL = timedelta(minutes=5)
 
 def _settings() -> accounts.LoginSettings:
     c = current_app.config
-    return accounts.LoginSettings(c["LOCKOUT_THRESHOLD"], c["LOCKOUT_DURATION"], c["PASSWORD_MIN_LENGTH"])
+    return accounts.LoginSettings(c["LOCKOUT_THRESHOLD"], c["LOCKOUT_DURATION"], c["PASSWORD_MIN_LENGTH"],
+                                  c["ENROLMENT_CODE_LIFETIME"])
 
 
 @login_manager.user_loader
@@ -146,22 +147,32 @@ def _qr_svg(uri: str) -> Markup:
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
 def enrol():
-    """First sign-in (or after an admin reset): show a new secret and confirm one code from it."""
+    """First sign-in (or after an admin reset): the admin's one-time enrolment code, then a new secret's code.
+
+    Both codes count toward the lockout like a wrong password, so neither can be guessed at leisure.
+    """
     import pyotp
 
     user = _pending_user()
     if user is None:
         return redirect(url_for("auth.login"))
     if user.totp_secret:
-        return redirect(url_for("auth.second_factor"))
+        return redirect(url_for("auth.second_factor", next=request.args.get("next")))
     secret = session.get("enrol_secret") or accounts.start_enrolment()
     session["enrol_secret"] = secret
-    form = TotpForm()
+    form = EnrolForm()
     if form.validate_on_submit():
+        now = utcnow()
+        if user.locked_until and user.locked_until > now:
+            flash(accounts.failed_login_message(_settings()), "danger")
+            session.clear()
+            return redirect(url_for("auth.login"))
         try:
-            accounts.finish_enrolment(user, secret, form.code.data, now=utcnow())
+            accounts.check_enrolment_code(user, form.enrolment_code.data, now=now, settings=_settings())
+            accounts.finish_enrolment(user, secret, form.code.data, now=now, settings=_settings())
         except accounts.AccountError as exc:
-            form.code.errors.append(str(exc))
+            db.session.commit()  # keep the failure count and the audit row
+            getattr(form, exc.field or "code").errors.append(str(exc))
         else:
             session.pop("enrol_secret", None)
             return _complete_login(user)

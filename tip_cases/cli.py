@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from tip_cases import accounts, audit, demo
-from tip_cases.extensions import db
+from tip_cases.extensions import db, utcnow
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("api-tokens", help="Manage API clients for border systems.")
@@ -42,11 +42,17 @@ def users_create(username, role, post_code, full_name, email, with_totp):
     except accounts.AccountError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
+    # Without a TOTP secret the user enrols one at first sign-in, which needs this one-time code too.
+    code = None if secret else accounts.issue_enrolment_code(
+        user, now=utcnow(), lifetime=current_app.config["ENROLMENT_CODE_LIFETIME"])
     db.session.commit()
     where = f", post {user.border_post.code}" if user.border_post else ""
     click.echo(f"created user {user.username} ({user.role}{where})")
     if secret:
         click.echo(f"TOTP secret: {secret}")
+    if code:
+        hours = int(current_app.config["ENROLMENT_CODE_LIFETIME"].total_seconds() // 3600)
+        click.echo(f"Enrolment code for the first sign-in (shown once, valid {hours} h): {code}")
 
 
 @tokens_cli.command("create")
@@ -76,11 +82,34 @@ def demo_load():
 
 @audit_cli.command("verify")
 def audit_verify():
-    """Check the audit trail's hash chain; exits 1 on the first broken row."""
-    ok, count, message = audit.verify()
+    """Check the audit trail's MAC chain and every signed checkpoint; exits 1 naming what is wrong."""
+    try:
+        ok, count, message = audit.verify()
+    except audit.AuditError as exc:  # unusable keys or key settings
+        raise click.ClickException(str(exc)) from exc
     click.echo(message)
     if not ok:
         sys.exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint():
+    """Sign the chain's head into the checkpoint file (the scheduler does it every 15 minutes)."""
+    try:
+        cp = audit.checkpoint()
+    except audit.AuditError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"checkpoint #{cp.seq}: {cp.rows} rows up to row {cp.last_id}, written to {audit.checkpoint_path()}")
+
+
+@audit_cli.command("public-key")
+def audit_public_key():
+    """Print the checkpoint signing public key (base64), for an auditor or AUDIT_CHECKPOINT_PUBLIC_KEYS."""
+    try:
+        click.echo(audit.public_key_text())
+    except audit.AuditError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def register(app: Flask) -> None:

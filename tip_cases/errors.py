@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -12,12 +13,31 @@ from tip_cases.extensions import db
 
 log = logging.getLogger("tsela.errors")
 
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
+class QueryStringFilter(logging.Filter):
+    """Cut query strings out of request log lines: a search's ?q= can carry a victim's name.
+
+    gunicorn has its own (scripts/gunicorn_conf.py); this covers Werkzeug's development server.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = _QUERY.sub("?[query removed]", message), ()
+        return True
+
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def register(app: Flask) -> None:
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, QueryStringFilter) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(QueryStringFilter())
+
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
         if _wants_json():

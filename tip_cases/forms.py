@@ -26,6 +26,18 @@ class TotpForm(FlaskForm):
     submit = SubmitField("Verify")
 
 
+class EnrolForm(FlaskForm):
+    """A new authenticator needs the administrator's one-time enrolment code as well as the password."""
+
+    enrolment_code = StringField("Enrolment code (from your administrator)",
+                                 validators=[DataRequired(), Length(max=40)],
+                                 render_kw={"autocomplete": "off", "autofocus": True})
+    code = StringField("6-digit code", validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$",
+                       message="Enter the 6 digits shown by your authenticator app.")],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField("Verify")
+
+
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
+from tip_cases import signals
 from tip_cases.access import can, requires
 from tip_cases.extensions import db
 
@@ -26,6 +27,7 @@ NAVIGATION = [
     ("Statistics", "reports.statistics", "report.view"),
     ("Partners", "notifications.agencies", "notification.view"),
     ("Outbox", "notifications.outbox", "notification.view"),
+    ("Scheduled jobs", "notifications.jobs", "notification.view"),
     ("Mail sink", "notifications.mailbox", "mailbox.view"),
     ("Users", "admin.users", "user.manage"),
     ("Border posts", "admin.posts", "post.manage"),
@@ -55,11 +57,22 @@ def home():
 
 @bp.route("/healthz")
 def health():
-    """Liveness and database reachability, for load balancers; reveals nothing else."""
+    """Liveness, database reachability and "degraded" while a scheduled job is failing; reveals nothing else.
+
+    Degraded still answers 200: the web node serves pages and should stay in the load balancer; the
+    monitoring that reads `status` alerts. Which job failed, and why, is on the signed-in jobs page.
+    """
     try:
         db.session.execute(text("SELECT 1"))
         ok = True
     except Exception:  # noqa: BLE001 - any database failure means unhealthy
         db.session.rollback()
         ok = False
-    return jsonify(status="ok" if ok else "unavailable", database=ok), (200 if ok else 503)
+    if not ok:
+        return jsonify(status="unavailable", database=False), 503
+    try:
+        jobs_ok = all(healthy for _, healthy in signals.health_check.send(None))
+    except Exception:  # noqa: BLE001 - e.g. the table is not migrated yet: say degraded, never 500
+        db.session.rollback()
+        jobs_ok = False
+    return jsonify(status="ok" if jobs_ok else "degraded", database=True), 200

@@ -57,6 +57,10 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # refuses a replayed code
+    # A one-time code issued by an administrator; without it the password alone cannot enrol a new
+    # authenticator. Only its argon2 hash is kept.
+    enrolment_code_hash: Mapped[str | None] = mapped_column(String(255))
+    enrolment_code_expires_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column()
@@ -101,6 +105,21 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship()
 
 
+class LoginThrottle(db.Model):
+    """Failed sign-ins for usernames that do not exist, counted like a real account's.
+
+    An unknown username then costs the same work and writes as a known one, so neither the answer
+    nor its timing tells an attacker which usernames exist. Keyed by a digest, not the typed name.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ApiClient(db.Model):
     """A border system (IMDMS, MIDAS) calling the API with a bearer token; only the hash is kept."""
 
@@ -127,7 +146,7 @@ class ApiClient(db.Model):
 
 
 class AuditEvent(db.Model):
-    """Append-only, hash-chained record of who did what to which record (database triggers refuse edits)."""
+    """Append-only, MAC-chained record of who did what to which record (database triggers refuse edits)."""
 
     __tablename__ = "audit_events"
 
@@ -142,7 +161,10 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC-SHA256 (plain SHA-256 if key_id is NULL)
+    # Which AUDIT_HMAC_KEY chained the row, so rows keep verifying after a key rotation; NULL = a row
+    # written before keyed MACs (the legacy prefix, see tip_cases.audit).
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (db.Index("ix_audit_events_object", "object_type", "object_id"),)
 

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pyotp
 from argon2 import PasswordHasher
@@ -85,13 +85,28 @@ def totp_step_if_valid(secret: str, code: str, last_step: int | None, *, now: fl
     return None
 
 
+_NEXT_MAX = 2000
+
+
 def is_safe_next(target: str | None) -> bool:
-    """Only relative paths on this host: no scheme, no netloc, no protocol-relative or backslash tricks."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only clean relative paths on this host, so a redirect can never leave the site or break the header.
+
+    Refused: schemes, hosts, protocol-relative `//` and backslash tricks, and any control character,
+    raw or percent-encoded (a decoded CR/LF would split the Location header), and raw spaces or non-ASCII.
+    """
+    if not target or len(target) > _NEXT_MAX or not target.startswith("/"):
         return False
-    parts = urlsplit(urljoin(request.host_url, target))
+    if not target.isascii() or any(c.isspace() or not c.isprintable() for c in target):
+        return False
+    decoded = unquote(target)
+    if decoded.startswith("//") or "\\" in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    joined = urlsplit(urljoin(request.host_url, target))
     host = urlsplit(request.host_url)
-    return parts.scheme == host.scheme and parts.netloc == host.netloc
+    return joined.scheme == host.scheme and joined.netloc == host.netloc
 
 
 CSP = (
@@ -109,8 +124,8 @@ def register_security_headers(app: Flask) -> None:
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if app.config.get("HSTS"):
+            response.headers["Strict-Transport-Security"] = app.config["HSTS"]
         if request.endpoint != "static" and (current_user.is_authenticated or request.path.startswith("/api/")):
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"

@@ -11,9 +11,17 @@ from tip_cases.access import can, current_actor
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """The time in the unit's zone; a time at the edge of the calendar is shown as stored, in UTC.
+
+    A row stored before the date window was enforced may be 9999-12-31 23:59 UTC, which has no
+    Maseru time: the page must still render (and show the odd value for someone to correct).
+    """
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+    try:
+        return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+    except (OverflowError, ValueError):
+        return f"{value.strftime(fmt)} UTC"
 
 
 def show_date(value: date | None) -> str:

@@ -8,7 +8,12 @@ Accepted values:
 - direction: "entry", "in", "arrival", "E" -> entry; "exit", "out", "departure", "X" -> exit
   (case-insensitive). "E" is entry, as on IOM MIDAS exports; exit is "X" so the two never collide.
 - crossed_at: ISO 8601 ("2025-03-01T08:15:00+02:00", "...Z", "2025-03-01 08:15"). A timestamp without
-  an offset is Africa/Maseru local time (UTC+2, no daylight saving); all results are aware UTC.
+  an offset is Africa/Maseru local time (UTC+2, no daylight saving); all results are aware UTC. It must
+  lie between 1900 and one day after now; numbers (epoch seconds) and non-ASCII digits are refused.
+- date_of_birth: not in the future nor before 1900. A day that does not exist (29 February in a
+  non-leap year) keeps the row: the date is kept to the month, with a data-quality remark.
+- no value may hold a NUL character: it is refused with the field named, never stripped, because a
+  NUL in an id or a name means a corrupt export, and a silently altered id breaks idempotency.
 - sex: M/F/X or male/female; empty, "U" or "unknown" -> None.
 - nationality and document_country: ISO 3166-1 alpha-3, plus the ICAO codes for stateless persons
   and refugees (XXA, XXB, XXC, XXX).
@@ -24,12 +29,20 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from screening.engine.matching import Document, Identity
-from screening.engine.normalize import PartialDate, normalize_document, parse_partial_date
+from screening.engine.normalize import (
+    PartialDate,
+    check_birth_date,
+    check_crossing_time,
+    normalize_document,
+    parse_crossing_dob,
+    parse_partial_date,
+    parse_timestamp,
+)
 from screening.engine.patterns import GUARDIAN_RELATIONS
 
 __all__ = [
@@ -139,6 +152,10 @@ class _Row:
         self.row = {(k or "").strip().lower(): ("" if v is None else str(v)).strip() for k, v in row.items()}
         self.problems: list[tuple[str, str]] = []
         self.warnings: list[str] = []
+        for name, value in self.row.items():
+            if "\x00" in value:
+                self.fail(name, "contains a NUL character (a corrupt export?)")
+                self.row[name] = ""  # judged once, here; later checks see an empty value
 
     def get(self, name: str) -> str:
         return self.row.get(name, "")
@@ -153,12 +170,20 @@ class _Row:
             return None
         return _SEXES[raw.lower()]
 
-    def date_of_birth(self) -> PartialDate | None:
+    def date_of_birth(self, today: date, *, lenient: bool = False) -> PartialDate | None:
+        """The date of birth; with `lenient`, an impossible day keeps the month and becomes a warning."""
         raw = self.get("date_of_birth")
         if not raw:
             return None
         try:
-            return parse_partial_date(raw)
+            if lenient:
+                dob, remark = parse_crossing_dob(raw)
+                if remark:
+                    self.warnings.append(remark)
+            else:
+                dob = parse_partial_date(raw)
+            check_birth_date(dob, today)
+            return dob
         except ValueError as exc:
             self.fail("date_of_birth", str(exc))
             return None
@@ -184,8 +209,9 @@ class _Row:
         return surname, given
 
 
-def parse_crossing_row(row: dict[str, Any], line: int) -> CrossingIn | RowError:
-    """Validate one crossings CSV row (extra columns ignored)."""
+def parse_crossing_row(row: dict[str, Any], line: int, now: datetime | None = None) -> CrossingIn | RowError:
+    """Validate one crossings CSV row (extra columns ignored); `now` bounds crossed_at (default: the clock)."""
+    now = now or datetime.now(UTC)
     r = _Row(row)
     external_id = r.get("external_id")
     if not external_id:
@@ -193,7 +219,7 @@ def parse_crossing_row(row: dict[str, Any], line: int) -> CrossingIn | RowError:
     document_number = normalize_document(r.get("document_number"))
     surname, given = r.names_or_document(document_number)
     sex = r.sex()
-    dob = r.date_of_birth()
+    dob = r.date_of_birth(now.date(), lenient=True)
     nationality = r.country("nationality")
     document_country = r.country("document_country")
     raw_direction = r.get("direction")
@@ -205,11 +231,15 @@ def parse_crossing_row(row: dict[str, Any], line: int) -> CrossingIn | RowError:
         r.fail("border_post", "is required")
     crossed_at = None
     raw_at = r.get("crossed_at")
-    try:
-        at = datetime.fromisoformat(raw_at)
-        crossed_at = (at.replace(tzinfo=MASERU) if at.tzinfo is None else at).astimezone(UTC)
-    except ValueError:
-        r.fail("crossed_at", f"{raw_at!r} is not an ISO 8601 timestamp" if raw_at else "is required")
+    if not raw_at:
+        r.fail("crossed_at", "is required")
+    else:
+        try:
+            crossed_at = parse_timestamp(raw_at, default_tz=MASERU)
+            check_crossing_time(crossed_at, now)
+        except ValueError as exc:
+            crossed_at = None
+            r.fail("crossed_at", str(exc))
     raw_relation = r.get("guardian_relation")
     relation = _RELATIONS.get(" ".join(raw_relation.lower().replace("_", " ").replace("-", " ").split()), "?")
     if relation == "?":
@@ -242,7 +272,7 @@ def parse_person_row(row: dict[str, Any], line: int) -> PersonIn | RowError:
         r.fail("ref", "is required")
     document_number = normalize_document(r.get("document_number"))
     surname, given = r.names_or_document(document_number)
-    sex, dob, nationality = r.sex(), r.date_of_birth(), r.country("nationality")
+    sex, dob, nationality = r.sex(), r.date_of_birth(datetime.now(UTC).date()), r.country("nationality")
     if r.problems:
         return RowError(line, tuple(r.problems))
     return PersonIn(line=line, ref=ref, surname=surname, given_names=given, sex=sex, date_of_birth=dob,
@@ -288,9 +318,11 @@ def _read(text_stream, parse, required) -> Iterator[Any]:
 _REQUIRED_CROSSING = ("external_id", "direction", "border_post", "crossed_at")
 
 
-def read_crossings_csv(text_stream: IO[str] | Iterable[str]) -> Iterator[CrossingIn | RowError]:
+def read_crossings_csv(text_stream: IO[str] | Iterable[str], now: datetime | None = None
+                       ) -> Iterator[CrossingIn | RowError]:
     """Parse a crossings CSV row by row; malformed rows become RowErrors and never stop the file."""
-    return _read(text_stream, parse_crossing_row, _REQUIRED_CROSSING)
+    now = now or datetime.now(UTC)
+    return _read(text_stream, lambda row, line: parse_crossing_row(row, line, now), _REQUIRED_CROSSING)
 
 
 def parse_persons_csv(text_stream: IO[str] | Iterable[str]) -> Iterator[PersonIn | RowError]:

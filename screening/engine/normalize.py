@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 __all__ = [
@@ -17,6 +17,13 @@ __all__ = [
     "PartialDate",
     "age_on",
     "canonical",
+    "check_birth_date",
+    "check_crossing_time",
+    "find_nul",
+    "parse_crossing_dob",
+    "parse_timestamp",
+    "shift",
+    "to_utc",
     "fold",
     "loose",
     "name_tokens",
@@ -174,16 +181,24 @@ class PartialDate:
         return f"~{self.year:04d}" if self.precision == "estimated" else f"{self.year:04d}"
 
 
-_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_YEAR = re.compile(r"^(\d{4})$")
-_DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
-_ESTIMATED = re.compile(r"^(?:~|c\.?\s*|ca\.?\s*|about\s+)(\d{4})$|^(\d{4})\s*[~?]$", re.IGNORECASE)
+# ASCII digits only: Python's \d also matches full-width and other Unicode digits, which no border
+# system writes on purpose and which would otherwise pass as a date.
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
+_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$", re.ASCII)
+_YEAR = re.compile(r"^(\d{4})$", re.ASCII)
+_DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$", re.ASCII)
+_ESTIMATED = re.compile(r"^(?:~|c\.?\s*|ca\.?\s*|about\s+)(\d{4})$|^(\d{4})\s*[~?]$", re.IGNORECASE | re.ASCII)
+
+
+def _ascii_digits_only(text: str) -> None:
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        raise ValueError(f"{text!r} has non-ASCII digits (e.g. full-width); write the date with 0-9")
 
 
 def parse_partial_date(s: str) -> PartialDate:
     """Parse YYYY-MM-DD, YYYY-MM, YYYY, DD/MM/YYYY or an estimated year (~YYYY, c. YYYY, YYYY?)."""
     text = (s or "").strip()
+    _ascii_digits_only(text)
     try:
         if m := _ISO_DAY.match(text):
             return PartialDate(int(m[1]), int(m[2]), int(m[3]), "day")
@@ -198,6 +213,117 @@ def parse_partial_date(s: str) -> PartialDate:
     except ValueError as exc:
         raise ValueError(f"impossible date {text!r}: {exc}") from None
     raise ValueError(f"unrecognised date {text!r}: expected YYYY-MM-DD, YYYY-MM, YYYY or DD/MM/YYYY")
+
+
+def parse_crossing_dob(s: str) -> tuple[PartialDate, str | None]:
+    """A crossing's date of birth, kept as far as it is usable: (date, data-quality remark or None).
+
+    A day that does not exist (29 February in a non-leap year, 31 April) is a common entry slip, and
+    some documents carry one. Rejecting the crossing would lose a traveller who may be a person of
+    interest, so the date is kept to the month (or the year when the month is impossible too) and the
+    raw text goes into the remark. Text that is not a date at all still raises ValueError.
+    """
+    text = (s or "").strip()
+    try:
+        return parse_partial_date(text), None
+    except ValueError:
+        m = _ISO_DAY.match(text)
+        d = _DMY.match(text)
+        if m:
+            year, month = int(m[1]), int(m[2])
+        elif d:
+            year, month = int(d[3]), int(d[2])
+        else:
+            raise
+    if year < 1:
+        raise ValueError(f"impossible date {text!r}: year 0")
+    if 1 <= month <= 12:
+        return (PartialDate(year, month, None, "month"),
+                f"date of birth {text!r} is not a real date; screened on the year and month")
+    return PartialDate(year, None, None, "year"), f"date of birth {text!r} is not a real date; screened on the year"
+
+
+EARLIEST_DATE = date(1900, 1, 1)
+EARLIEST_CROSSING = datetime(1900, 1, 1, tzinfo=UTC)
+CROSSING_FUTURE_SLACK = timedelta(days=1)  # clocks and time zones; more is a typing or system error
+
+
+def check_birth_date(dob: PartialDate, today: date) -> None:
+    """ValueError when a date of birth is in the future or before 1900 (no traveller is that old)."""
+    if dob.year < EARLIEST_DATE.year:
+        raise ValueError(f"{dob} is before 1900")
+    earliest_possible = date(dob.year, dob.month or 1, dob.day or 1)
+    if earliest_possible > today:
+        raise ValueError(f"{dob} is in the future")
+
+
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d*)?$", re.ASCII)
+
+
+def to_utc(at: datetime) -> datetime:
+    """An aware datetime in UTC; ValueError (not OverflowError) when UTC falls outside years 1-9999."""
+    try:
+        return at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{at.isoformat()} is outside the years 1 to 9999 in UTC") from None
+
+
+def parse_timestamp(text: str, *, default_tz: tzinfo | None = None) -> datetime:
+    """ISO 8601 text to an aware UTC datetime; ValueError with a reason a sender can act on.
+
+    Refuses what `datetime.fromisoformat` or a lax parser would take by accident: numbers (epoch
+    seconds are ambiguous: seconds or milliseconds, which zone) and non-ASCII digits. Without an
+    offset the time is in `default_tz`, or refused when there is none.
+    """
+    if not isinstance(text, str):
+        raise ValueError("is not a text timestamp: send ISO 8601, e.g. 2026-03-01T08:15:00+02:00")
+    text = text.strip()
+    if _NUMBER.match(text):
+        raise ValueError(f"{text!r} is a number, not a timestamp: send ISO 8601, e.g. 2026-03-01T08:15:00+02:00")
+    if not text.isascii():
+        raise ValueError(f"{text!r} has non-ASCII characters (e.g. full-width digits); write it with 0-9")
+    try:
+        at = datetime.fromisoformat(text)  # Python 3.11+: accepts "Z" and a space for "T"
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 timestamp") from None
+    if at.tzinfo is None:
+        if default_tz is None:
+            raise ValueError(f"{text!r} has no offset: add one, e.g. +02:00 or Z")
+        at = at.replace(tzinfo=default_tz)
+    return to_utc(at)
+
+
+def check_crossing_time(at: datetime, now: datetime) -> None:
+    """ValueError when a crossing time is before 1900 or more than a day after `now`.
+
+    A far-future crossing used to stay "latest" forever and broke every window computed around it.
+    """
+    if at < EARLIEST_CROSSING:
+        raise ValueError(f"{at.isoformat()} is before 1900")
+    if at > now + CROSSING_FUTURE_SLACK:
+        raise ValueError(f"{at.isoformat()} is more than a day in the future")
+
+
+_MIN_UTC = datetime.min.replace(tzinfo=UTC)
+_MAX_UTC = datetime.max.replace(tzinfo=UTC)
+
+
+def shift(at: datetime, delta: timedelta) -> datetime:
+    """`at + delta`, clamped to the representable range instead of raising OverflowError.
+
+    Rows stored before the date window was enforced may sit at 9999-12-31; a window around them must
+    still compute (it only needs to be "as late as possible").
+    """
+    try:
+        return at + delta
+    except OverflowError:
+        edge = _MAX_UTC if delta > timedelta(0) else _MIN_UTC
+        return edge if at.tzinfo is not None else edge.replace(tzinfo=None)
+
+
+def find_nul(values: dict[str, object]) -> list[str]:
+    """Names of the text values holding a NUL character (PostgreSQL cannot store one in text)."""
+    return [k for k, v in values.items() if isinstance(v, str) and "\x00" in v]
 
 
 def age_on(dob: PartialDate, on: date) -> int:

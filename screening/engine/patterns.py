@@ -51,7 +51,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from screening.engine.matching import DEFAULT, Identity, Prepared, name_feature, prepare, token_distance
-from screening.engine.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key
+from screening.engine.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key, shift
 
 __all__ = [
     "GUARDIAN_RELATIONS",
@@ -168,7 +168,7 @@ class _Moments:
         key = (c.post, c.direction)
         times, lane = self.times[key], self.lanes[key]
         d = timedelta(minutes=minutes)
-        lo, hi = bisect_left(times, c.at - d), bisect_right(times, c.at + d)
+        lo, hi = bisect_left(times, shift(c.at, -d)), bisect_right(times, shift(c.at, d))
         return [o for o in lane[lo:hi] if o.traveller != c.traveller]
 
 
@@ -212,7 +212,7 @@ def companions(crossings: Iterable[CrossingFact], config: PatternConfig | None =
         # Sliding window over one post and direction: each pair of nearby crossings counted once.
         start = 0
         for i, c in enumerate(lane):
-            while lane[start].at < c.at - window:
+            while lane[start].at < shift(c.at, -window):
                 start += 1
             seen = set()
             for o in lane[start:i]:
@@ -235,7 +235,10 @@ def _pair(a: Any, b: Any) -> tuple:
 
 def _when(c: CrossingFact, cfg: PatternConfig) -> str:
     """Evidence is read by officers: times in the unit's local time, as on every page."""
-    return f"{c.at.astimezone(ZoneInfo(cfg.timezone)):%Y-%m-%d %H:%M}"
+    try:
+        return f"{c.at.astimezone(ZoneInfo(cfg.timezone)):%Y-%m-%d %H:%M}"
+    except (OverflowError, ValueError):  # a time at the calendar's edge (stored before the date window)
+        return f"{c.at:%Y-%m-%d %H:%M} UTC"
 
 
 # --- the rules ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from tests.cases.builders import flashes, make_case, make_flag
 from tests.factories import make_user
 from tip_cases.cases.models import CaseLink, CasePerson
 from tip_cases.extensions import db
+from tip_cases.models import AuditEvent
 
 
 def test_flag_page_offers_open_and_attach_to_investigators(app, login_as):
@@ -48,8 +49,12 @@ def test_attach_to_someone_elses_case_is_refused(app, login_as):
     case = make_case(make_user("investigator"))
     flag = make_flag()
     b = login_as("investigator")  # not on the case's team
-    resp = b.submit(f"/cases/attach-flag/{flag.id}", {"reference": case.reference}, page=f"/screening/flags/{flag.id}")
-    assert resp.status_code == 403
+    resp = b.submit(f"/cases/attach-flag/{flag.id}", {"reference": case.reference}, page=f"/screening/flags/{flag.id}",
+                    follow_redirects=True)
+    # Answered exactly like a reference that does not exist (no existence oracle), and audited.
+    assert any("No case has the reference" in m and case.reference in m for m in flashes(resp.get_data(as_text=True)))
+    assert db.session.execute(select(AuditEvent).where(AuditEvent.outcome == "denied", AuditEvent.object_type == "case",
+                                                       AuditEvent.object_id == str(case.id))).first() is not None
     assert db.session.execute(select(CaseLink).where(CaseLink.case_id == case.id,
                                                      CaseLink.object_type == "flag")).first() is None
 

@@ -260,13 +260,13 @@ def test_investigator_outside_the_team_is_refused_everywhere(app, login_as):
     for url in (f"/cases/{case.id}", f"/cases/{case.id}/edit", f"/cases/persons/{victim.id}",
                 f"/cases/evidence/{ev.id}", f"/cases/{case.id}/timeline", f"/cases/{case.id}/persons/new"):
         resp = outsider.get(url)
-        assert resp.status_code == 403, url
+        assert resp.status_code == 404, url  # answered like a missing record: no existence oracle
         assert "Mokoena" not in resp.get_data(as_text=True)
     html = outsider.get("/cases/").get_data(as_text=True)
     token = html.split('name="csrf_token" value="')[1].split('"')[0] if 'name="csrf_token"' in html else ""
     for url in (f"/cases/{case.id}/notes", f"/cases/{case.id}/tasks/{task.id}/complete",
                 f"/cases/{case.id}/status"):
-        assert outsider.client.post(url, data={"csrf_token": token}).status_code in (400, 403), url
+        assert outsider.client.post(url, data={"csrf_token": token}).status_code in (400, 404), url
     denied = db.session.execute(select(AuditEvent).where(AuditEvent.outcome == "denied",
                                                          AuditEvent.actor_user_id == outsider.user.id)).scalars().all()
     assert {d.object_type for d in denied} >= {"case", "case_person", "evidence"}

@@ -66,7 +66,7 @@ def test_queue_is_scoped_to_the_post_and_flag_page_forbids_other_posts(app, logi
     queue = officer.get("/screening/queue").get_data(as_text=True)
     assert f"/screening/flags/{msb}" in queue and f"/screening/flags/{mpb}" not in queue
     assert 'data-refresh="30"' in queue
-    assert officer.get(f"/screening/flags/{mpb}").status_code == 403  # no IDOR
+    assert officer.get(f"/screening/flags/{mpb}").status_code == 404  # no IDOR, and no existence oracle
     denied = db_session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied"))
     assert denied >= 1
     page = officer.get(f"/screening/flags/{msb}").get_data(as_text=True)

@@ -1,4 +1,8 @@
-"""Record-level access, generated from the URL map: out-of-scope records answer 403/404 and never their data."""
+"""Record-level access, generated from the URL map: out-of-scope records answer like missing ones, audited.
+
+A role with no scope for an action gets 403 (that says nothing about any record); a role with a scope
+gets 404 for a record outside it, exactly as for an id that does not exist, so ids cannot be probed.
+"""
 
 from __future__ import annotations
 
@@ -33,18 +37,22 @@ def _object_urls(app, world):
             yield rule.endpoint, action, method, url_for(rule.endpoint, **values)
 
 
+def _denied_rows() -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied"))
+
+
 @pytest.mark.parametrize("role", ["border_officer", "investigator", "manager", "admin"])
 def test_out_of_scope_records_are_refused_and_audited(app, client, role):
     """A border officer of MSB, an investigator outside the case team: every object route refuses."""
     world = make_world(app)
     browser = login(client, make_user(role, post_code="MSB" if role == "border_officer" else None))
     token = csrf_from(browser.get("/account/password").get_data(as_text=True))
-    checked, leaks = 0, []
+    checked, record_level, leaks = 0, 0, []
     for endpoint, action, method, url in _object_urls(app, world):
         scope = scope_for(role, action)
         if scope == "all":
             continue  # allowed by policy; content checks live with each feature's tests
-        before = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied"))
+        before = _denied_rows()
         # The flag is in scope for an investigator; the case it would attach to (by reference) is not.
         data = {"csrf_token": token, "reference": world.case_reference}
         resp = browser.client.open(url, method=method, data=data,
@@ -52,15 +60,46 @@ def test_out_of_scope_records_are_refused_and_audited(app, client, role):
         body = resp.get_data(as_text=True)
         resp.close()
         checked += 1
-        if resp.status_code not in (403, 404) or any(s in body for s in SECRETS):
-            leaks.append((endpoint, method, url, resp.status_code))
-        elif resp.status_code == 403:
-            after = db.session.scalar(select(func.count()).select_from(AuditEvent)
-                                      .where(AuditEvent.outcome == "denied"))
-            if after != before + 1:
-                leaks.append((endpoint, method, url, "403 without a 'denied' audit row"))
+        if any(s in body for s in SECRETS):
+            leaks.append((endpoint, method, url, resp.status_code, "leaks data"))
+            continue
+        if endpoint == "cases.attach_flag" and scope_for(role, "flag.view") == "all":
+            # The flag is visible; the hidden case must look like a reference that does not exist.
+            record_level += 1
+            page = browser.client.get(resp.headers.get("Location", "/")).get_data(as_text=True)
+            if resp.status_code != 302 or "No case has the reference" not in page:
+                leaks.append((endpoint, method, url, resp.status_code, "hidden case not answered as missing"))
+        elif scope is None:
+            if resp.status_code != 403:  # the role may not do this at all
+                leaks.append((endpoint, method, url, resp.status_code, "expected 403 for the role"))
+        else:
+            record_level += 1
+            if resp.status_code != 404:  # a record outside the scope answers like a missing one
+                leaks.append((endpoint, method, url, resp.status_code, "expected 404 for an out-of-scope record"))
+        if _denied_rows() != before + 1:
+            leaks.append((endpoint, method, url, resp.status_code, "refused without one 'denied' audit row"))
     assert checked > 10
+    if role in ("border_officer", "investigator"):
+        assert record_level >= 3, record_level  # the record-level branch is really exercised
     assert not leaks, "\n".join(map(str, leaks))
+
+
+@pytest.mark.parametrize("role", ["border_officer", "investigator"])
+def test_forbidden_and_missing_records_answer_alike(app, client, role):
+    """No existence oracle: an out-of-scope id and an id above the highest answer the same 404 page."""
+    world = make_world(app)
+    browser = login(client, make_user(role, post_code="MSB" if role == "border_officer" else None))
+    pairs = {"investigator": [("/cases/{}", world.ids["case"])],
+             "border_officer": [("/screening/flags/{}", world.ids["flag"]),
+                                ("/screening/crossings/{}", world.ids["crossing"])]}[role]
+    browser.get("/")  # shows (and so consumes) the welcome message
+    for pattern, hidden in pairs:
+        before = _denied_rows()
+        forbidden = browser.get(pattern.format(hidden))
+        assert _denied_rows() == before + 1  # the refusal is audited
+        missing = browser.get(pattern.format(hidden + 100000))
+        assert forbidden.status_code == missing.status_code == 404, pattern
+        assert forbidden.get_data(as_text=True) == missing.get_data(as_text=True), pattern
 
 
 def test_officer_lists_show_only_their_post(app, client):
@@ -91,11 +130,11 @@ def test_api_client_bound_to_a_post_reads_only_its_post(app, client):
     auth = {"Authorization": f"Bearer {world.tokens['MSB']}"}
     for url in (f"/api/v1/crossings/{world.ids['crossing']}", f"/api/v1/crossings/{world.ids['flag_crossing']}"):
         resp = client.get(url, headers=auth)
-        assert resp.status_code in (403, 404), (url, resp.status_code)
+        assert resp.status_code == 404, (url, resp.status_code)
         assert not any(s in resp.get_data(as_text=True) for s in SECRETS)
     resp = client.post(f"/api/v1/flags/{world.ids['flag']}/review", headers=auth,
                        json={"decision": "dismissed", "reason": "not the person", "officer": "x"})
-    assert resp.status_code in (403, 404)
+    assert resp.status_code == 404
     assert f'"crossing_id": {world.ids["flag_crossing"]}' not in client.get("/api/v1/flags", headers=auth).get_data(
         as_text=True)
     for query in ("", "?post=MPB", "?post=mpb&status=new", "?limit=1000"):

@@ -12,6 +12,17 @@ from tip_cases.extensions import db
 from tip_cases.models import AuditEvent
 
 
+@pytest.fixture(autouse=True)
+def _reenable_trigger(app):
+    """On PostgreSQL the schema outlives the test (tables are only truncated): re-arm the trigger that
+    an attacker test disabled, so later tests still run against an append-only table."""
+    yield
+    if db.engine.dialect.name == "postgresql":
+        db.session.rollback()
+        db.session.execute(sa.text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_change"))
+        db.session.commit()
+
+
 def _count():
     return db.session.execute(select(func.count()).select_from(AuditEvent)).scalar()
 

@@ -126,7 +126,10 @@ def test_totp_code_cannot_be_replayed(client, app):
 def test_first_login_enrols_second_factor(client, app):
     import pyotp
 
+    from tip_cases import accounts
+
     user = factories.make_user("manager", totp=False)
+    enrolment_code = accounts.issue_enrolment_code(user, now=utcnow())
     b = Browser(client)
     resp = b.submit("/login", {"username": user.username, "password": factories.PASSWORD})
     assert "/login/enrol" in resp.headers["Location"]
@@ -135,9 +138,10 @@ def test_first_login_enrols_second_factor(client, app):
     import re
 
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
-    resp = b.submit("/login/enrol", {"code": pyotp.TOTP(secret).now()})
+    resp = b.submit("/login/enrol", {"enrolment_code": enrolment_code.lower(), "code": pyotp.TOTP(secret).now()})
     assert resp.status_code == 302
     assert db.session.get(User, user.id).totp_secret == secret
+    assert db.session.get(User, user.id).enrolment_code_hash is None  # the code works once
     assert client.get("/").status_code == 200
 
 
@@ -147,6 +151,10 @@ def test_first_login_enrols_second_factor(client, app):
     ("//evil.example/x", "/"),
     ("/\\evil.example", "/"),
     ("javascript:alert(1)", "/"),
+    ("/%0d%0aSet-Cookie:x=1", "/"),
+    ("/cases/%0aX-Injected:1", "/"),
+    ("/%2F%2Fevil.example/", "/"),
+    ("/%5Cevil.example", "/"),
 ])
 def test_next_only_redirects_to_local_paths(client, app, target, expected):
     user = factories.make_user("admin")
@@ -157,6 +165,8 @@ def test_next_only_redirects_to_local_paths(client, app, target, expected):
     resp = b.submit(verify_url, {"code": factories.next_totp(user)})
     location = resp.headers["Location"]
     assert location.endswith(expected) and "evil" not in location and "javascript" not in location
+    assert "Set-Cookie" not in location and "Injected" not in location
+    assert client.get_cookie("x") is None
 
 
 def test_password_policy_rejects_short_and_common(client, app):

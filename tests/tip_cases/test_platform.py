@@ -44,6 +44,7 @@ def test_production_refuses_unsafe_config(monkeypatch, overrides, message):
     from config import ProductionConfig
 
     base = {"DEBUG": False, "SECRET_KEY": "k3J9-aa8Zq!pLm2@Vx7#Rt5$Yw1^Nb4&Hc6*",
+            "AUDIT_HMAC_KEY": "Qm7#vT2!xL9@pR4$wN8^kD3&hJ6*zB1-aud",
             "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1/db"}
     base.update(overrides)
     with pytest.raises(RuntimeError, match=message):
@@ -54,6 +55,7 @@ def test_production_accepts_strong_config():
     from config import ProductionConfig
 
     ProductionConfig.validate({"DEBUG": False, "SECRET_KEY": "k3J9-aa8Zq!pLm2@Vx7#Rt5$Yw1^Nb4&Hc6*",
+                               "AUDIT_HMAC_KEY": "Qm7#vT2!xL9@pR4$wN8^kD3&hJ6*zB1-aud",
                                "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1/db"})
 
 
@@ -125,7 +127,8 @@ def test_admin_creates_user_with_form_errors_shown(app, client, login_as):
     assert resp.status_code == 200 and "must be bound to a known border post" in page
     resp = b.submit("/admin/users/new", {"username": "new.officer", "role": "border_officer", "post": "VRG",
                                          "password": "a-Long-enough-passphrase-1"})
-    assert resp.status_code == 302
+    # Created: the page shows the one-time enrolment code the new user needs for their second factor.
+    assert resp.status_code == 200 and 'data-testid="enrolment-code"' in resp.get_data(as_text=True)
     user = db.session.execute(select(User).where(User.username == "new.officer")).scalar_one()
     assert user.border_post.code == "VRG"
     assert factories

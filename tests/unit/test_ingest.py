@@ -51,7 +51,8 @@ def test_accepted_values(field, value, expected):
 
 @pytest.mark.parametrize(("field", "value", "reason"), [
     pytest.param("direction", "sideways", "is not entry", id="bad-direction"),
-    pytest.param("date_of_birth", "1985-02-30", "impossible date", id="impossible-dob"),
+    pytest.param("date_of_birth", "2999-01-01", "in the future", id="dob-in-future"),
+    pytest.param("date_of_birth", "1985-02-3O", "unrecognised date", id="dob-not-a-date"),
     pytest.param("nationality", "LES", "alpha-3", id="not-iso-country"),
     pytest.param("sex", "Q", "is not M, F", id="bad-sex"),
     pytest.param("crossed_at", "yesterday", "ISO 8601", id="bad-timestamp"),
@@ -65,6 +66,14 @@ def test_errors_name_the_field_and_reason(field, value, reason):
     assert err.line == 7
     assert any(f == field and reason in r for f, r in err.problems), err.problems
     assert err.message.startswith("line 7: ")
+
+
+def test_impossible_day_of_birth_keeps_the_row_with_a_warning():
+    """29 February in a non-leap year is an entry slip: the crossing is kept, the date to the month."""
+    c = parse_crossing_row({**ROW, "date_of_birth": "1985-02-29"}, 2)
+    assert isinstance(c, CrossingIn)
+    assert c.date_of_birth == PartialDate(1985, 2, None, "month")
+    assert c.warnings == ("date of birth '1985-02-29' is not a real date; screened on the year and month",)
 
 
 def test_missing_names_with_a_document_is_a_warning_not_an_error():

@@ -1,4 +1,4 @@
-"""Trafficking-pattern rules over resolved crossings (screening/patterns.py): positive and negative cases."""
+"""Trafficking-pattern rules over resolved crossings (screening/engine/patterns.py): positive and negative cases."""
 
 from datetime import UTC, datetime, timedelta
 

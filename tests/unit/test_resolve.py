@@ -1,4 +1,4 @@
-"""Traveller resolution: which crossings were made by the same person (screening/resolve.py)."""
+"""Traveller resolution: which crossings were made by the same person (screening/engine/resolve.py)."""
 
 import pytest
 

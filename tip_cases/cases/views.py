@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from screening.models import Flag, Person
-from tip_cases.access import can, get_or_404, requires
+from tip_cases.access import can, deny_record, get_or_404, requires
 from tip_cases.audit import denied as audit_denied
 from tip_cases.cases import htcds, persons, search, workflow
 from tip_cases.cases import services as svc
@@ -173,8 +173,7 @@ def new():
         if prefill is None:
             abort(404)
         if not can(current_user, "flag.view", prefill["flag"]):
-            audit_denied("flag.view", "flag", flag_id)
-            abort(403)
+            deny_record("flag.view", "flag", flag_id)  # 404, like a flag that does not exist
         if request.method == "GET":
             form.flag.data = str(flag_id)
             form.kind.data = prefill["kind"]
@@ -642,6 +641,10 @@ def attach_flag(flag_id: int):
         flash("Enter the reference of the case to attach this flag to.", "danger")
         return redirect(back)
     case = svc.case_by_reference(form.reference.data)
+    if case is not None and not can(current_user, "case.view", case):
+        # A case the user may not see answers exactly like a reference that does not exist.
+        audit_denied("case.view", "case", case.id)
+        case = None
     if case is None:
         flash(f"No case has the reference {form.reference.data.strip()!r}.", "danger")
         return redirect(back)
