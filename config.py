@@ -59,6 +59,12 @@ class Config:
     # Evidence files live outside the web root, in the instance folder unless set.
     EVIDENCE_DIR = os.environ.get("EVIDENCE_DIR")
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+    # Every other request body (forms, API batches) is refused above this, by its Content-Length, before it
+    # is read (tip_cases.limits); only the endpoints below keep MAX_CONTENT_LENGTH, for their files.
+    MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
+    LARGE_BODY_ENDPOINTS = frozenset({"cases.upload_evidence", "screening.import_csv", "tracing.bulk"})
+    MAX_JSON_DEPTH = 32  # a crossing batch is 4 levels deep; 5,000 levels would exhaust the parser's stack
+
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER")  # None -> the local mail sink (dev/demo)
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

@@ -49,7 +49,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if _wants_json():
-            return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
+            body = {"error": exc.name.lower().replace(" ", "_"), "message": exc.description}
+            if getattr(exc, "field", None):  # the API's shape: which part of the request is wrong
+                body["errors"] = [{"field": exc.field, "message": exc.description}]
+            return jsonify(body), exc.code
         template = f"errors/{exc.code}.html" if exc.code in (403, 404) else "errors/error.html"
         return render_template(template, code=exc.code, title=exc.name, message=exc.description), exc.code
 
