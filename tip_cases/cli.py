@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from tip_cases import accounts, audit, demo
+from tip_cases import accounts, audit, backup, demo
 from tip_cases.extensions import db, utcnow
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("api-tokens", help="Manage API clients for border systems.")
 demo_cli = AppGroup("demo", help="Demo data.")
 audit_cli = AppGroup("audit", help="The audit trail.")
+backup_cli = AppGroup("backup", help="Back up and restore the database.")
 
 
 def _read_password(confirm: bool = True) -> str:
@@ -112,8 +114,41 @@ def audit_public_key():
         raise click.ClickException(str(exc)) from exc
 
 
+@backup_cli.command("create")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def backup_create(path):
+    """Write the whole database to PATH (pg_dump custom format, or a SQLite copy); default: a dated name."""
+    path = path or backup.default_path(utcnow(), backup.backend())
+    try:
+        written = backup.create(path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backup written to {written} ({written.stat().st_size} bytes)")
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask: every change since the backup is lost.")
+def backup_restore(path, yes):
+    """Replace the database with the backup at PATH, then verify the audit trail (exits 1 if it fails)."""
+    if not yes:
+        click.confirm(f"Replace the whole database with {path}? Every change since the backup is lost",
+                      abort=True)
+    try:
+        result = backup.restore(path)
+    except (backup.BackupError, audit.AuditError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {path}")
+    if result.checkpoints_set_aside:
+        click.echo(f"audit checkpoints newer than the backup set aside in {result.checkpoints_set_aside}; "
+                   f"{result.checkpoints_kept} kept")
+    click.echo(result.message)
+    if not result.verified:
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
-    for group in (users_cli, tokens_cli, demo_cli, audit_cli):
+    for group in (users_cli, tokens_cli, demo_cli, audit_cli, backup_cli):
         app.cli.add_command(group)
 
 
