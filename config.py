@@ -65,6 +65,20 @@ class Config:
     LARGE_BODY_ENDPOINTS = frozenset({"cases.upload_evidence", "screening.import_csv", "tracing.bulk"})
     MAX_JSON_DEPTH = 32  # a crossing batch is 4 levels deep; 5,000 levels would exhaust the parser's stack
 
+    # Rate limits (tip_cases.ratelimits). Counters must be shared by every worker and node: production sets
+    # RATELIMIT_STORAGE_URI=redis://...; unset, each process counts on its own (memory://), which is enough
+    # for `make run`'s single process and needs no Redis on a fresh clone.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tsela")
+    RATELIMIT_HEADERS_ENABLED = True  # 429s carry Retry-After
+    RATELIMIT_SWALLOW_ERRORS = True  # Redis down: serve (the lockout still guards passwords), and log it
+    # How many proxies stand in front of gunicorn and append X-Forwarded-For (0: none, the address is the peer's).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    RATELIMIT_SIGN_IN = os.environ.get("RATELIMIT_SIGN_IN", "10 per minute;60 per hour")
+    RATELIMIT_TOTP = os.environ.get("RATELIMIT_TOTP", "10 per minute;60 per hour")
+    RATELIMIT_ACK_LINK = os.environ.get("RATELIMIT_ACK_LINK", "20 per minute")
+    RATELIMIT_API = os.environ.get("RATELIMIT_API", "600 per minute")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER")  # None -> the local mail sink (dev/demo)
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -104,6 +118,7 @@ class TestingConfig(Config):
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
     AUDIT_HMAC_KEY = "testing-audit-hmac-key-not-for-production-0123456789"  # noqa: S105
     AUDIT_SIGNING_KEY = "dGVzdGluZy1hdWRpdC1zaWduaW5nLWtleS0zMmJ5dGU="  # a fixed test seed  # noqa: S105
+    RATELIMIT_ENABLED = False  # tests sign in many times a minute; tests/security/test_rate_limits.py turns it on
 
 
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", DEV_SECRET_KEY, TestingConfig.SECRET_KEY}

@@ -132,9 +132,11 @@ def register_handlers(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from tip_cases.limits import register as register_limits
+    from tip_cases.ratelimits import register as register_rate_limits
     from tip_cases.security import register_security_headers
 
     register_limits(app)
+    register_rate_limits(app)  # after register_blueprints: it wraps views by endpoint name
 
     register_security_headers(app)
     from tip_cases.templating import register as register_templating
