@@ -152,6 +152,7 @@ def _trim_checkpoints(now: datetime) -> tuple[int, Path | None]:
     keep_to = parsed.checkpoints[kept - 1].line_no if kept else 0
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(lines[:keep_to]), encoding="utf-8")
+    tmp.chmod(path.stat().st_mode & 0o777)  # the operator's permissions on the checkpoint file stay
     tmp.replace(path)
     return kept, aside
 

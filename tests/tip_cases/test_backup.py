@@ -45,6 +45,7 @@ def test_a_restored_backup_has_every_row_and_a_verified_trail(app, runner, tmp_p
 
     _add_more(app)
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0  # a checkpoint newer than the backup
+    audit.checkpoint_path().chmod(0o600)
     assert _counts()["crossings"] == before["crossings"] + 2
 
     result = runner.invoke(args=["backup", "restore", str(target), "--yes"])
@@ -60,6 +61,7 @@ def test_a_restored_backup_has_every_row_and_a_verified_trail(app, runner, tmp_p
     aside = list(tmp_path.glob("audit-checkpoints.jsonl.before-restore-*"))
     assert len(aside) == 1 and len(aside[0].read_text().splitlines()) == 2
     assert len(audit.checkpoint_path().read_text().splitlines()) == 1
+    assert audit.checkpoint_path().stat().st_mode & 0o777 == 0o600
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0 and "2 signed checkpoints verified" in verify.output, verify.output
