@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run serve test test-fast lint migrate demo bench bench-tracing bench-dashboard clean system-deps
+.PHONY: run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-dashboard clean system-deps
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -17,7 +17,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-migrate: $(STAMP)
+# Sesotho and English catalogs (.po, reviewed in git) compiled to .mo (never committed).
+TRANSLATIONS := tip_cases/translations
+translations: $(STAMP)
+	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
+
+# After changing strings: refresh the template and merge it into each catalog, then translate the new entries.
+i18n-extract: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
+
+migrate: $(STAMP) translations
 	$(FLASK) db upgrade
 
 demo: migrate
@@ -37,14 +47,14 @@ system-deps:
 	  else echo "warning: $(CHROMIUM) missing; install Debian's chromium package for the browser tests"; fi; \
 	fi
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps translations
 	$(BIN)/ruff check .
 	@# Migrations build an empty database to exactly what the models describe.
 	@tmp=$$(mktemp -d) && DATABASE_URL=sqlite:///$$tmp/check.db $(FLASK) db upgrade >/dev/null 2>&1 \
 	  && DATABASE_URL=sqlite:///$$tmp/check.db $(FLASK) db check && rm -rf $$tmp
 	$(BIN)/pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) translations
 	TSELA_TEST_DB=sqlite $(BIN)/pytest -x -q -m "not e2e"
 
 lint: $(STAMP)

@@ -51,6 +51,10 @@ class Config:
     # A new or reset second factor needs the administrator's one-time code; it lapses after this.
     ENROLMENT_CODE_LIFETIME = timedelta(hours=72)
     TIMEZONE = "Africa/Maseru"
+    # Interface languages (tip_cases.i18n): a user's choice in their profile wins, else this default.
+    LANGUAGES = ("en", "st")
+    BABEL_DEFAULT_LOCALE = os.environ.get("TSELA_DEFAULT_LOCALE", "en")
+    BABEL_DEFAULT_TIMEZONE = "Africa/Maseru"
     APP_NAME = "Tsela"
 
     # Screening thresholds are configuration, never hidden in code.

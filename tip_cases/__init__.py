@@ -81,6 +81,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
+    from tip_cases.i18n import register as register_i18n
+
+    register_i18n(app)
 
 
 def register_models() -> None:

@@ -271,6 +271,13 @@ def end_session(sid: str, *, now: datetime) -> None:
         audit.record("auth.logout", "user", us.user_id, actor=(us.user_id, us.user.username))
 
 
+def set_locale(user: User, locale: str) -> None:
+    """The user's interface language; audited like every other change to an account."""
+    old = user.locale
+    user.locale = locale
+    audit.record("user.locale", "user", user.id, detail={"from": old, "to": locale})
+
+
 def change_password(user: User, current: str, new: str, *, now: datetime, min_length: int = 12) -> None:
     if not verify_password(user.password_hash, current):
         raise AccountError("Current password is not correct.", "current_password")

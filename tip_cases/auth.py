@@ -8,13 +8,15 @@ from datetime import timedelta
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
 from tip_cases import accounts
 from tip_cases.access import requires
 from tip_cases.extensions import db, login_manager, utcnow
-from tip_cases.forms import EnrolForm, LoginForm, PasswordChangeForm, TotpForm
+from tip_cases.forms import EnrolForm, LanguageForm, LoginForm, PasswordChangeForm, TotpForm
+from tip_cases.i18n import SESSION_KEY, select_locale
 from tip_cases.models import User
 from tip_cases.security import is_safe_next
 
@@ -210,6 +212,22 @@ def password():
             flash("Password changed. Every session was signed out; sign in with the new password.", "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/language", methods=["GET", "POST"])
+def language():
+    """The interface language. Open before sign-in too (the sign-in page offers it); a signed-in user's
+    choice is kept on their account, an anonymous visitor's in the session."""
+    form = LanguageForm(locale=select_locale())
+    if form.validate_on_submit():
+        if current_user.is_authenticated:
+            accounts.set_locale(current_user, form.locale.data)
+            db.session.commit()
+        session[SESSION_KEY] = form.locale.data
+        flash(_("Language saved."), "success")
+        target = request.args.get("next", "")
+        return redirect(target if is_safe_next(target) else url_for("main.home"))
+    return render_template("auth/language.html", form=form)
 
 
 @bp.before_app_request

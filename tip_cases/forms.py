@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
@@ -44,6 +45,14 @@ class PasswordChangeForm(FlaskForm):
     new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
                                  render_kw={"autocomplete": "new-password"})
     submit = SubmitField("Change password")
+
+
+LANGUAGE_CHOICES = [("en", "English"), ("st", "Sesotho")]  # each named in its own language
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(lazy_gettext("Language"), choices=LANGUAGE_CHOICES)
+    submit = SubmitField(lazy_gettext("Save"))
 
 
 class UserCreateForm(FlaskForm):

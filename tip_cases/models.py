@@ -66,6 +66,7 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locale: Mapped[str | None] = mapped_column(String(8))  # interface language; None: the unit's default
 
     border_post: Mapped[BorderPost | None] = relationship()
 
