@@ -12,6 +12,9 @@ PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.second_factor", "auth.enrol", 
 # Public by signature, not by session: a partner's signed, expiring acknowledgement link; the demo
 # webhook receiver (authenticity is the Standard Webhooks signature); the partner API, which
 # authenticates agencies with their own token (partners are neither users nor border systems).
+# The language switch is offered on the sign-in page, before anyone is signed in; it reads and changes
+# nothing but the visitor's own session (and, when signed in, their own account).
+PUBLIC_ENDPOINTS |= {"auth.language"}
 PUBLIC_ENDPOINTS |= {"notifications.ack_link", "notifications.receiver", "notifications_api.api_ack"}
 
 
