@@ -74,12 +74,12 @@ def _compare(crossing: Crossing, person: Person | None, features: list[dict]) ->
     crossing_doc = " ".join(x for x in (crossing.document_type, crossing.document_number,
                                         crossing.document_country) if x)
     return [
-        {"label": "Surname", "crossing": crossing.surname, "person": person.surname, "verdict": verdict.get("name")},
+        {"label": "Surname", "crossing": crossing.surname, "person": person.surname, "verdict": verdict.get("surname")},
         {"label": "Given names", "crossing": crossing.given_names, "person": person.given_names,
-         "verdict": verdict.get("name")},
+         "verdict": verdict.get("given_names")},
         {"label": "Aliases", "crossing": "", "person": aliases, "verdict": None},
         {"label": "Date of birth", "crossing": crossing.dob_text, "person": person.dob_text,
-         "verdict": verdict.get("dob")},
+         "verdict": verdict.get("date_of_birth")},
         {"label": "Sex", "crossing": crossing.sex or "", "person": person.sex or "", "verdict": verdict.get("sex")},
         {"label": "Nationality", "crossing": crossing.nationality or "", "person": person.nationality or "",
          "verdict": verdict.get("nationality")},

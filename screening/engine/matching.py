@@ -682,7 +682,7 @@ _DOB_TEXT = {
     "exact": "Date of birth matches",
     "swapped": "Date of birth matches with day and month swapped",
     "year_month": "Year and month of birth match",
-    "year": "Year of birth matches (only the year is known on one side)",
+    "year": "Year of birth matches (only the year is known)",
     "slips": "Day and month of birth match but are swapped, and the year differs by one",
 }
 _DOB_SCORES = {"exact": 1.0, "swapped": 0.85, "typo": 0.8, "year_month": 0.55, "year": 0.5, "estimated": 0.5,
