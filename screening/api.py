@@ -76,7 +76,7 @@ def flag_json(flag: Flag, posts: dict[int, str], person: Person | None = None) -
         "status": flag.status, "alert_kind": person.alert_kind if person else None,
         "discreet": bool(person.discreet) if person else False, "reason": flag.reason, "action": flag.action,
         "explanations": [f["explanation"] for f in ranked if f.get("verdict") != "missing"
-                         or f.get("name") in ("name", "dob")],
+                         or f.get("name") in ("surname", "given_names", "date_of_birth")],
         "features": [{k: f.get(k) for k in ("name", "score", "weight", "verdict", "explanation", "contribution")}
                      for f in features],
         "created_at": flag.created_at.isoformat(),

@@ -65,7 +65,10 @@ def queue():
 
 
 def _compare(crossing: Crossing, person: Person | None, features: list[dict]) -> list[dict]:
-    """Rows of the side-by-side table, each marked with the matcher's verdict for that field."""
+    """Rows of the side-by-side table, each marked with the matcher's verdict for that field.
+
+    Flags stored before the Fellegi-Sunter engine carry one "name" and one "dob" feature; newer ones
+    "surname", "given_names" and "date_of_birth": both are read."""
     verdict = {f["name"]: f.get("verdict", "missing") for f in features or []}
     if person is None:
         return []
@@ -74,12 +77,13 @@ def _compare(crossing: Crossing, person: Person | None, features: list[dict]) ->
     crossing_doc = " ".join(x for x in (crossing.document_type, crossing.document_number,
                                         crossing.document_country) if x)
     return [
-        {"label": "Surname", "crossing": crossing.surname, "person": person.surname, "verdict": verdict.get("name")},
+        {"label": "Surname", "crossing": crossing.surname, "person": person.surname,
+         "verdict": verdict.get("surname", verdict.get("name"))},
         {"label": "Given names", "crossing": crossing.given_names, "person": person.given_names,
-         "verdict": verdict.get("name")},
+         "verdict": verdict.get("given_names", verdict.get("name"))},
         {"label": "Aliases", "crossing": "", "person": aliases, "verdict": None},
         {"label": "Date of birth", "crossing": crossing.dob_text, "person": person.dob_text,
-         "verdict": verdict.get("dob")},
+         "verdict": verdict.get("date_of_birth", verdict.get("dob"))},
         {"label": "Sex", "crossing": crossing.sex or "", "person": person.sex or "", "verdict": verdict.get("sex")},
         {"label": "Nationality", "crossing": crossing.nationality or "", "person": person.nationality or "",
          "verdict": verdict.get("nationality")},

@@ -28,6 +28,7 @@ slots; single-slot buckets hold the bare int.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
@@ -36,17 +37,19 @@ from typing import Any
 
 from screening.engine.matching import (
     DEFAULT,
-    FeatureResult,
     Identity,
     MatchConfig,
     MatchResult,
+    NameComparison,
     NameFrequencies,
     Prepared,
-    dob_contribution,
-    document_feature,
+    compare_names,
+    dob_level,
+    dob_rule_applies,
+    document_level,
     match_prepared,
-    name_feature,
-    namesake_bound,
+    max_name_weight,
+    name_weight,
     prepare,
 )
 from screening.engine.normalize import PartialDate, phonetic_key
@@ -217,48 +220,53 @@ class CandidateIndex:
 
     def screen(self, probe: Identity, threshold: float | None = None,
                limit: int = 20) -> list[tuple[Any, MatchResult]]:
-        """Score the candidates and return those at or above the threshold, best first."""
+        """Score the candidates and return those at or above the threshold, best first.
+
+        Exact pruning: a candidate is skipped only when an upper bound of its match probability (a
+        perfect name at the largest frequency bonus, the best document and address levels) is under
+        the threshold; the bound tightens as features are computed, costliest (the names) last.
+        """
         cfg = self.config
         floor = cfg.flag_threshold if threshold is None else threshold
         p = prepare(probe)
         slots = self._slots
-        # Best case for the fields not checked cheaply: a perfect name, the largest namesake bonus.
-        name_best = cfg.name_weight + (cfg.namesake_max_bonus if cfg.frequencies is not None else 0.0)
-        names: dict[Any, FeatureResult] = {}
-        prune = floor > 0.0  # scores are clipped at 0: with a zero threshold every candidate counts
+        model = cfg.model
+        weights = model.weights
+        w_dob, w_sex, w_nat, w_doc = (weights["date_of_birth"], weights["sex"], weights["nationality"],
+                                      weights["document"])
+        name_best = max_name_weight(cfg)
+        doc_best, address_best = model.max_weight("document"), model.max_weight("address")
+        # Weight needed to reach the threshold (a probability of 0 needs nothing).
+        need = -math.inf if floor <= 0.0 else (math.log2(floor / (1.0 - floor)) - model.prior_log_odds
+                                               if floor < 1.0 else math.inf)
+        names: dict[Any, NameComparison] = {}
         hits = []
         for s in self._candidate_slots(p):
             c = slots[s]
-            bound = name_best + dob_contribution(p.dob, c.dob, cfg)
+            dob = dob_level(p.dob, c.dob, cfg)
+            bound = name_best + w_dob[dob]
             if p.sex is not None and c.sex is not None:
-                bound += cfg.sex_weight if p.sex == c.sex else -cfg.sex_conflict_penalty
+                bound += w_sex["agree" if p.sex == c.sex else "disagree"]
             if p.nationality is not None and c.nationality is not None:
-                bound += (cfg.nationality_weight if p.nationality == c.nationality
-                          else -cfg.nationality_conflict_penalty)
+                bound += w_nat["agree" if p.nationality == c.nationality else "disagree"]
+            if p.address and c.address:
+                bound += address_best
             both_documents = bool(p.documents and c.documents)
-            document = None
-            if prune and bound < floor:
-                if not both_documents or bound + cfg.document_weight < floor:
-                    continue
-                document = document_feature(p, c, cfg)
-                if bound + document.contribution < floor:
-                    continue
-            name = names.get(c.variants)
-            if name is None:
-                name = names[c.variants] = name_feature(p, c, cfg)
-            # Second bound, with the real name (shared by namesakes) and the namesake adjustment.
-            bound += name.contribution - name_best
-            if both_documents:
-                document = document or document_feature(p, c, cfg)
-                bound += document.contribution
-                if document.verdict != "agree":
-                    bound += namesake_bound(name, p.dob, c.dob, cfg)
-            else:
-                bound += namesake_bound(name, p.dob, c.dob, cfg)
-            if prune and bound < floor - 1e-9:
+            if bound + (doc_best if both_documents else 0.0) < need:
+                continue
+            doc = document_level(p, c, cfg)[0] if both_documents else "missing"
+            bound += w_doc[doc]
+            if bound < need:
+                continue
+            if dob == "disagree" and floor > cfg.dob_rule_cap and dob_rule_applies(p, c, dob, doc):
+                continue  # the hard rule caps this pair under the threshold
+            cmp = names.get(c.variants)
+            if cmp is None:
+                cmp = names[c.variants] = compare_names(p, c, cfg)
+            if bound - name_best + name_weight(cmp, cfg) < need - 1e-9:
                 continue
             self.full_scores += 1
-            r = match_prepared(p, c, cfg, name=name)
+            r = match_prepared(p, c, cfg, names=cmp)
             if r.score >= floor:
                 hits.append((c.id, r))
         hits.sort(key=lambda h: -h[1].score)

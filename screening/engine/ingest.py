@@ -128,7 +128,7 @@ class CrossingIn:
             documents.append(Document(self.document_type, self.document_number, self.document_country))
         return Identity(id=self.external_id if id is None else id, surname=self.surname,
                         given_names=self.given_names, dob=self.date_of_birth, sex=self.sex,
-                        nationality=self.nationality, documents=documents)
+                        nationality=self.nationality, documents=documents, address=self.address)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,26 +1,41 @@
-"""Pure matcher: is this traveller the same person as this person of interest?
+"""Pure matcher: is this traveller the same person as this person of interest (or this crossing)?
 
-The score is a table of small named features (CONVENTIONS rule 7). Each feature compares one aspect,
-returns a score in 0..1 (or None when it cannot be compared) and a sentence a border officer
-understands. Weights, penalties and the flag threshold are parameters of `MatchConfig`; there are no
-hidden floors. `match()` works on `Identity`; the index calls `match_prepared()` on identities it has
-normalised once (`prepare()`), which is the same computation without repeating the normalisation.
+Evidence weighed, not vetoed. Each feature (surname, given names, date of birth, sex, nationality,
+document number, address) compares one aspect of two identities and falls into a *level* (exact, near,
+fuzzy, disagree, missing, ...). The level's weight comes from the Fellegi-Sunter model in
+`config.model` (`fellegi_sunter.MatchModel`: shipped defaults, or fitted on the unit's data by
+`model_fit.fit`). The score is the match probability: the posterior from the model's prior and the
+summed weights, so 0.9 means about nine in ten such pairs are the same person.
+
+Names get a term-frequency adjustment when a table of name frequencies is known (as Splink does): a
+rare name agreeing weighs more than a common one, so namesakes (every Thabo Mokoena born in 1985) do
+not pass for one person. One hard rule a person would defend sits on top and is said in the
+explanation: full dates of birth that differ by more than a typo, with no document agreeing, keep
+two identities apart whatever the names say (the probability is capped under the flag threshold).
+
+`match()` works on `Identity`; the index and traveller resolution call `match_prepared()` on identities
+normalised once (`prepare()`), and their hot paths use `partial_weight()` and `compare_names()`,
+the same computation without building explanations.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from screening.engine.fellegi_sunter import MatchModel, default_model
 from screening.engine.normalize import (
     PartialDate,
     canonical,
     loose,
     name_tokens,
+    normalize_address,
     normalize_document,
     ocr_key,
     parse_partial_date,
@@ -28,22 +43,28 @@ from screening.engine.normalize import (
 
 __all__ = [
     "DEFAULT",
-    "FEATURES",
     "Document",
     "FeatureResult",
     "Identity",
     "MatchConfig",
     "MatchResult",
+    "NameComparison",
     "NameFrequencies",
     "Prepared",
-    "dob_contribution",
+    "address_level",
+    "compare_names",
+    "dob_level",
+    "document_level",
     "match",
     "match_prepared",
-    "namesake_bound",
-    "namesake_feature",
+    "name_feature",
+    "name_weight",
+    "partial_weight",
     "prepare",
     "token_distance",
 ]
+
+MISSING = "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +86,7 @@ class Identity:
     sex: str | None = None
     nationality: str | None = None
     documents: list[Document] = field(default_factory=list)
+    address: str = ""  # free text as recorded; normalised for matching by `prepare`
 
     @classmethod
     def from_strings(
@@ -80,6 +102,7 @@ class Identity:
         document_type: str | None = None,
         document_country: str | None = None,
         aliases: Iterable[tuple[str, str]] = (),
+        address: str | None = None,
     ) -> Identity:
         """Build from the plain strings a CSV row or a form gives; empty strings mean unknown."""
         sex_code = (sex or "").strip().upper()[:1] or None
@@ -95,56 +118,79 @@ class Identity:
             sex=sex_code if sex_code in ("M", "F", "X") else None,
             nationality=(nationality or "").strip().upper() or None,
             documents=documents,
+            address=(address or "").strip(),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class FeatureResult:
     name: str
-    score: float | None  # None when the feature cannot be compared (a value is missing)
-    weight: float
+    score: float | None  # similarity 0..1 of the level; None when the feature cannot be compared
+    weight: float  # the level's weight in bits (log2 m/u), term-frequency adjustment included
     explanation: str
     verdict: str  # "agree" | "partial" | "disagree" | "missing"
-    contribution: float = 0.0  # what this feature added to (or took from) the total score
-    # Chance that an unrelated person of interest agrees this well on this field (1.0 = no evidence);
-    # set by the name and date-of-birth features when a frequency table is known. Not serialised.
-    chance: float | None = None
+    contribution: float = 0.0  # what this feature added to the log2 odds (= weight; 0 for a rule)
+    level: str = ""  # the model level ("exact", "near", ...); "rule" for a hard rule
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": self.score, "weight": self.weight,
+        return {"name": self.name, "score": self.score, "weight": round(self.weight, 4), "level": self.level,
                 "explanation": self.explanation, "verdict": self.verdict,
                 "contribution": round(self.contribution, 4)}
 
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
-    score: float
+    score: float  # the match probability
     features: list[FeatureResult]
+    weight: float = 0.0  # summed feature weights (bits), without the prior
+
+    @property
+    def headline(self) -> str:
+        return f"Match probability {_percent(self.score)}"
 
     @property
     def explanations(self) -> list[str]:
-        """The officer-facing sentences, strongest evidence first."""
-        ranked = sorted(self.features, key=lambda f: -abs(f.contribution))
-        return [f.explanation for f in ranked if f.verdict != "missing" or f.name in ("name", "dob")]
+        """The officer-facing sentences: the probability, then the strongest evidence first."""
+        ranked = sorted(self.features, key=lambda f: (f.level != "rule", -abs(f.contribution)))
+        return [self.headline] + [f.explanation for f in ranked
+                                  if f.verdict != "missing" or f.name in _ALWAYS_SAID]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": round(self.score, 4), "features": [f.to_dict() for f in self.features],
-                "explanations": self.explanations}
+        return {"score": round(self.score, 4), "weight": round(self.weight, 4),
+                "features": [f.to_dict() for f in self.features], "explanations": self.explanations}
+
+
+_ALWAYS_SAID = ("surname", "given_names", "date_of_birth")
+
+
+def _percent(p: float) -> str:
+    if 0.0 < p < 0.01:
+        return "under 1%"
+    if 0.99 < p < 1.0:
+        return "over 99%"
+    return f"{p:.0%}"
+
+
+def _bits(w: float) -> str:
+    return f"{w:+.1f}".replace("-", "\u2212")
 
 
 class NameFrequencies:
-    """How many persons of interest carry each canonical name token.
+    """How many persons carry each canonical name token (each person counts a token once).
 
     A rare name agreeing is stronger evidence than a common one: there are dozens of Thabo Mokoenas
-    born in 1985 on a national list, few Tlotliso Ramokhoros. The candidate index keeps one table up to
-    date; `match()` with the same table is deterministic. Each person counts a token once.
+    born in 1985 on a national list, few Tlotliso Ramokhoros. `reference` is the share of the token a
+    random person's name agreement is on (sum of squared counts over total x sum of counts): a name
+    as common as that gets no adjustment, commoner ones weigh less, rarer ones more.
     """
 
-    __slots__ = ("counts", "total")
+    __slots__ = ("counts", "total", "sum_counts", "sum_squares")
 
     def __init__(self, counts: dict[str, int] | None = None, total: int = 0) -> None:
         self.counts: dict[str, int] = dict(counts or {})
         self.total = total
+        self.sum_counts = sum(self.counts.values())
+        self.sum_squares = sum(c * c for c in self.counts.values())
 
     @classmethod
     def from_identities(cls, identities: Iterable[Identity]) -> NameFrequencies:
@@ -160,17 +206,24 @@ class NameFrequencies:
     def add(self, p: Prepared) -> None:
         counts = self.counts
         for t in self.tokens_of(p):
-            counts[t] = counts.get(t, 0) + 1
+            n = counts.get(t, 0)
+            counts[t] = n + 1
+            self.sum_counts += 1
+            self.sum_squares += 2 * n + 1
         self.total += 1
 
     def remove(self, p: Prepared) -> None:
         counts = self.counts
         for t in self.tokens_of(p):
-            n = counts.get(t, 0) - 1
-            if n > 0:
-                counts[t] = n
+            n = counts.get(t, 0)
+            if n <= 0:
+                continue
+            self.sum_counts -= 1
+            self.sum_squares -= 2 * n - 1
+            if n > 1:
+                counts[t] = n - 1
             else:
-                counts.pop(t, None)
+                del counts[t]
         self.total = max(self.total - 1, 0)
 
     def share(self, a: str, b: str) -> float:
@@ -178,26 +231,20 @@ class NameFrequencies:
         get = self.counts.get
         return max(get(a, 0), get(b, 0), 1) / max(self.total, 1)
 
+    @property
+    def reference(self) -> float:
+        if not self.sum_counts or not self.total:
+            return 0.0
+        return self.sum_squares / (self.total * self.sum_counts)
+
 
 @dataclass(frozen=True, slots=True)
 class MatchConfig:
-    """Every weight, penalty and threshold of the matcher, in one place."""
+    """The model, thresholds and comparison details of the matcher, in one place."""
 
-    flag_threshold: float = 0.80
-    # Evidence: added as weight * feature score.
-    name_weight: float = 0.60
-    dob_weight: float = 0.30
-    document_weight: float = 0.90
-    sex_weight: float = 0.03
-    nationality_weight: float = 0.03
-    # Conflicts: subtracted when the feature disagrees.
-    dob_conflict_penalty: float = 0.30
-    name_conflict_penalty: float = 0.0
-    sex_conflict_penalty: float = 0.10
-    nationality_conflict_penalty: float = 0.05
-    document_conflict_penalty: float = 0.0  # different numbers are often a renewal, not a conflict
-    id_number_conflict_penalty: float = 0.20  # but a national ID number is for life
-    # Name details.
+    flag_threshold: float = 0.80  # match probability at which screening raises a flag
+    model: MatchModel = field(default_factory=default_model, compare=False)
+    # Name details: a token pair's similarity, then the field's level from the aligned tokens.
     variant_token_score: float = 0.95  # equal after the loose spelling rules (ph/f, v/f, ie/y)
     typo_token_score: float = 0.90  # one edit in a token of >= min_typo_length letters
     two_typo_token_score: float = 0.80  # two edits in a token of >= min_two_typo_length letters
@@ -206,59 +253,49 @@ class MatchConfig:
     initial_score: float = 0.85  # "T" against "Thabo"
     extra_token_penalty: float = 0.10  # per name token present on one side only (a missing middle name)
     differing_token_penalty: float = 0.10  # per name token on both sides that matches nothing
-    swapped_factor: float = 0.97  # surname and given names exchanged
-    mixed_factor: float = 0.90  # tokens matched regardless of which field they were in
-    surname_only_factor: float = 0.70  # one side has no given names
-    # Date-of-birth scores.
-    dob_swapped_score: float = 0.85
-    dob_year_month_score: float = 0.55  # one side knows only year and month
-    dob_same_month_score: float = 0.30  # both exact, same year and month, different day
-    dob_year_score: float = 0.50  # years equal and one side knows only the year (or 1 January)
-    dob_year_off_by_one_score: float = 0.70  # same day and month, year differs by one
-    dob_swapped_year_off_by_one_score: float = 0.50  # two slips in one date: swapped and year +-1
-    dob_year_only_off_by_one_score: float = 0.30
-    dob_estimated_score: float = 0.50
+    name_near_score: float = 0.85  # a field's alignment at least this good is "near"
+    name_fuzzy_score: float = 0.50  # ... at least this, "fuzzy"; below, "disagree"
+    # Name-frequency (term-frequency) adjustment of exact and near name levels.
+    tf_min_population: int = 1000  # a smaller table cannot tell a rare name from a common one
+    tf_max_adjust: float = 4.0  # bits, either way
+    # Dates of birth.
     dob_estimated_window: int = 2
-    # Document scores.
-    document_ocr_score: float = 0.95
-    document_one_edit_score: float = 0.50
-    document_other_country_score: float = 0.60
-    min_document_length: int = 5  # shorter numbers are too easy to share by accident
-    # Namesakes: how many *other* persons of interest would agree as well on name and date of birth
-    # (N x chance of the name x chance of the date). Each factor of ten above `namesake_neutral`
-    # takes `namesake_step` off the score, each factor of ten below adds it, within the bounds.
-    # Only applies when `frequencies` is set and no document agrees.
-    namesake_neutral: float = 0.1
-    namesake_step: float = 0.03
-    namesake_max_penalty: float = 0.15
-    namesake_max_bonus: float = 0.06
-    birth_year_span: int = 60  # persons of interest are born over about this many years
-    initial_share: float = 0.08  # chance that an initial agrees by accident
-    namesake_bonus_min_name: float = 0.90  # a rare-name bonus needs at least this name score
-    namesake_min_population: int = 10_000  # ... and a frequency table of at least this many persons
+    # Hard rule: full dates of birth differing by more than a typo, no document agreeing.
+    dob_rule_cap: float = 0.5
+    # Documents: shorter numbers are too easy to share by accident.
+    min_document_length: int = 5
+    # Address token-set similarity (0..100) for the near and fuzzy levels.
+    address_near_score: float = 90.0
+    address_fuzzy_score: float = 75.0
     # Blocking (used by the index).
     block_year_window: int = 1
     block_estimated_year_window: int = 2
     max_single_key_pool: int = 400
     max_rare_key_pool: int = 30  # a name key this rare in the year window routes on its own
-    # Token frequencies of the population screened against (the index sets its own live table).
+    # Token frequencies of the population compared against (the index sets its own live table).
     frequencies: NameFrequencies | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 DEFAULT = MatchConfig()
 
 
-# --- The one rapidfuzz wrapper --------------------------------------------------------------------
+# --- The rapidfuzz wrappers ------------------------------------------------------------------------
 
 
 def token_distance(a: str, b: str, cutoff: int | None = None) -> int:
     """Optimal-string-alignment edit distance (a transposition counts as one edit).
 
-    The single place rapidfuzz is called. Inputs are already folded and canonicalised by
-    `screening.normalize`, so `processor=None` is passed explicitly: rapidfuzz 3 does no preprocessing
-    by default, and relying on that default silently would hide the normalisation contract.
+    Inputs are already folded and canonicalised by `screening.normalize`, so `processor=None` is
+    passed explicitly: rapidfuzz 3 does no preprocessing by default, and relying on that default
+    silently would hide the normalisation contract.
     """
     return OSA.distance(a, b, processor=None, score_cutoff=cutoff)
+
+
+@lru_cache(maxsize=200_000)
+def _address_similarity(a: str, b: str) -> float:
+    """Token-set similarity 0..100 of two normalised addresses (memoised: addresses repeat)."""
+    return fuzz.token_set_ratio(a, b, processor=None)
 
 
 # --- Prepared identities ---------------------------------------------------------------------------
@@ -267,9 +304,9 @@ def token_distance(a: str, b: str, cutoff: int | None = None) -> int:
 class Prepared:
     """An Identity normalised once: canonical name tokens, document keys. Compact for 10^6 of them."""
 
-    __slots__ = ("id", "variants", "dob", "sex", "nationality", "documents")
+    __slots__ = ("id", "variants", "dob", "sex", "nationality", "documents", "address")
 
-    def __init__(self, id, variants, dob, sex, nationality, documents):  # noqa: A002
+    def __init__(self, id, variants, dob, sex, nationality, documents, address=None):  # noqa: A002
         self.id = id
         # ((surname tokens), (given tokens)) for the name and each alias; canonical, interned
         self.variants: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = variants
@@ -278,6 +315,7 @@ class Prepared:
         self.nationality: str | None = nationality
         # (normalised number, ocr key, country or None, type or None)
         self.documents: tuple[tuple[str, str, str | None, str | None], ...] = documents
+        self.address: str | None = address  # normalise_address(); None when unknown
 
 
 def _canon_tokens(s: str, shared: dict | None) -> tuple[str, ...]:
@@ -310,11 +348,12 @@ def prepare(identity: Identity, *, shared: dict | None = None) -> Prepared:
             country, kind = keep((d.country or "").upper() or None), keep((d.type or "").upper() or None)
             docs.append((n, n if k == n else k, country, kind))
     sex = identity.sex if identity.sex in ("M", "F") else None  # "X" and unknown do not discriminate
+    address = keep(normalize_address(identity.address) or None)
     return Prepared(identity.id, tuple(variants), identity.dob, sex,
-                    keep((identity.nationality or "").upper() or None), tuple(docs))
+                    keep((identity.nationality or "").upper() or None), tuple(docs), address)
 
 
-# --- Feature: name ---------------------------------------------------------------------------------
+# --- Names -----------------------------------------------------------------------------------------
 
 _TYPO, _INITIAL, _EXTRA, _REORDER, _VARIANT, _UNMATCHED = 1, 2, 4, 8, 16, 32
 # Lesotho "Lineo" is South African "Dineo": canonical() writes both with d, so an initial L still fits.
@@ -345,26 +384,18 @@ def _token_score(a: str, b: str, cfg: MatchConfig) -> tuple[float, int]:
     return 0.0, 0
 
 
-def _all_chance(tokens: tuple[str, ...], cfg: MatchConfig) -> float:
-    freq = cfg.frequencies
-    if freq is None:
-        return 1.0
-    chance = 1.0
-    for t in tokens:
-        chance *= cfg.initial_share if len(t) == 1 else freq.share(t, t)
-    return chance
+_Aligned = tuple[float, int, tuple[tuple[str, str], ...]]  # (score, flags, agreeing full tokens)
 
 
-def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[float, int, float] | None:
+def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned | None:
     """Greedy best one-to-one token alignment; order-free, tolerant of an extra token on one side.
 
-    Returns (score, flags, chance): chance is how often the agreeing tokens occur together among
-    persons of interest (1.0 without a frequency table).
+    Returns (score 0..1, flags, the agreeing full-token pairs the name-frequency adjustment reads).
     """
     if not a or not b:
         return None
     if a == b:
-        return 1.0, 0, _all_chance(a, cfg)
+        return 1.0, 0, tuple((t, t) for t in a if len(t) > 1)
     pairs = []
     for i, x in enumerate(a):
         for j, y in enumerate(b):
@@ -374,9 +405,7 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[fl
     pairs.sort(reverse=True)
     used_a: set[int] = set()
     used_b: set[int] = set()
-    total, flags, matched = 0.0, 0, []
-    freq = cfg.frequencies
-    chance = 1.0
+    total, flags, matched, agreeing = 0.0, 0, [], []
     for s, i, j, f in pairs:
         if i in used_a or j in used_b:
             continue
@@ -385,8 +414,8 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[fl
         total += s
         flags |= f
         matched.append((i, j))
-        if freq is not None:
-            chance *= cfg.initial_share if f == _INITIAL else freq.share(a[i], b[j])
+        if f != _INITIAL:
+            agreeing.append((a[i], b[j]))
     shortest, longest = min(len(a), len(b)), max(len(a), len(b))
     if longest > shortest:
         flags |= _EXTRA
@@ -399,32 +428,49 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> tuple[fl
     # recorded differently ("Tsehiha Alice" / "Katsuile Alice"): evidence against, not just absence.
     score = (total / shortest - cfg.extra_token_penalty * (longest - shortest)
              - cfg.differing_token_penalty * (shortest - len(matched)))
-    return max(score, 0.0), flags, chance
+    return max(score, 0.0), flags, tuple(agreeing)
 
 
-def _surname_phrase(r: tuple[float, int, float] | None) -> str:
+def _name_level(r: _Aligned | None, cfg: MatchConfig) -> str:
     if r is None:
-        return "surname not recorded on one side"
+        return MISSING
     score, flags, _ = r
-    if score < 0.5:
-        return "surname differs"
+    if score >= 1.0 and not flags:
+        return "exact"
+    if score >= cfg.name_near_score:
+        return "near"
+    if score >= cfg.name_fuzzy_score:
+        return "fuzzy"
+    return "disagree"
+
+
+def _surname_phrase(r: _Aligned | None, level: str) -> str:
+    if r is None:
+        return "Surname not recorded on one side"
+    _, flags, _ = r
+    if level == "exact":
+        return "Surname agrees exactly"
+    if level == "disagree":
+        return "Surname differs"
     if flags & _UNMATCHED:
-        return "surname matches only in part"
+        return "Surname matches only in part"
     if flags & _EXTRA:
-        return "surname matches part of a compound surname"
+        return "Surname matches part of a compound surname"
     if flags & _TYPO:
-        return "surname matches except for a typo"
+        return "Surname matches except for a typo"
     if flags & _VARIANT:
-        return "surname matches as a spelling variant"
-    return "surname matches"
+        return "Surname matches as a spelling variant"
+    return "Surname matches"
 
 
-def _given_phrase(r: tuple[float, int, float] | None) -> str:
+def _given_phrase(r: _Aligned | None, level: str) -> str:
     if r is None:
-        return "given names not recorded on one side"
-    score, flags, _ = r
-    if score < 0.5:
-        return "given names differ"
+        return "Given names not recorded on one side"
+    _, flags, _ = r
+    if level == "exact":
+        return "Given names agree exactly"
+    if level == "disagree":
+        return "Given names differ"
     parts = []
     if flags & _UNMATCHED:
         parts.append("only some given names match")
@@ -438,69 +484,154 @@ def _given_phrase(r: tuple[float, int, float] | None) -> str:
         parts.append("a given name matches except for a typo")
     if flags & _VARIANT:
         parts.append("a given name matches as a spelling variant")
-    return "; ".join(parts) if parts else "given names match"
+    text = "; ".join(parts) if parts else "given names match"
+    return text[0].upper() + text[1:]
 
 
-def _name_pair(p: tuple[tuple[str, ...], tuple[str, ...]], c: tuple[tuple[str, ...], tuple[str, ...]],
-               cfg: MatchConfig) -> tuple[float, str, float]:
-    """(score, phrase, chance) for one name of each side; chance as in `_align`."""
-    ps, pg = p
-    cs, cg = c
-    if ps == cs and pg == cg:
-        return 1.0, "Surname and given names match", _all_chance(ps + pg, cfg)
-    best = (-1.0, "", 1.0)
-    rs, rg = _align(ps, cs, cfg), _align(pg, cg, cfg)
-    if rs is not None and rg is not None:
-        best = (0.5 * rs[0] + 0.5 * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}", rs[2] * rg[2])
-    elif rs is not None:
-        best = (cfg.surname_only_factor * rs[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}", rs[2])
-    elif rg is not None:
-        best = (cfg.surname_only_factor * rg[0], f"{_surname_phrase(rs)}; {_given_phrase(rg)}", rg[2])
-    if best[0] < 0.95:
-        xs, xg = _align(ps, cg, cfg), _align(pg, cs, cfg)
-        if xs is not None and xg is not None:
-            swapped = cfg.swapped_factor * (0.5 * xs[0] + 0.5 * xg[0])
-            if swapped > best[0]:
-                best = (swapped, "surname and given names are swapped", xs[2] * xg[2])
-                if min(xs[0], xg[0]) < 0.99:
-                    best = (swapped, f"surname and given names are swapped; {_given_phrase(xg)}",
-                            xs[2] * xg[2])
-        mixed = _align(ps + pg, cs + cg, cfg)
-        if mixed is not None and cfg.mixed_factor * mixed[0] > best[0]:
-            best = (cfg.mixed_factor * mixed[0], "name parts match but are recorded in different fields",
-                    mixed[2])
+class NameComparison(NamedTuple):
+    """The best reading of two identities' names: a level per field, the agreeing tokens, the phrases."""
+
+    surname: str
+    given: str
+    surname_tokens: tuple[tuple[str, str], ...]
+    given_tokens: tuple[tuple[str, str], ...]
+    surname_text: str
+    given_text: str
+    how: str  # "" | "swapped" | "mixed"
+    via_alias: bool
+
+
+_NO_NAMES = NameComparison(MISSING, MISSING, (), (), "Surname not recorded on one side",
+                           "Given names not recorded on one side", "", False)
+
+
+def _reading(rs: _Aligned | None, rg: _Aligned | None, cfg: MatchConfig, how: str, alias: bool) -> NameComparison:
+    ls, lg = _name_level(rs, cfg), _name_level(rg, cfg)
+    return NameComparison(ls, lg, rs[2] if rs and ls in ("exact", "near") else (),
+                          rg[2] if rg and lg in ("exact", "near") else (),
+                          _surname_phrase(rs, ls), _given_phrase(rg, lg), how, alias)
+
+
+def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
+    """Best reading over both sides' names and aliases: as recorded, swapped, or parts in other fields.
+
+    The reading with the largest summed model weight wins (before the frequency adjustment). The
+    costly part of matching: resolution memoises it per pair of spellings.
+    """
+    if not p.variants or not c.variants:
+        return _NO_NAMES
+    weights = cfg.model.weights
+    ws, wg = weights["surname"], weights["given_names"]
+    top = ws["exact"] + wg["exact"]
+    best, best_w = _NO_NAMES, -math.inf
+    for i, (ps, pg) in enumerate(p.variants):
+        for j, (cs, cg) in enumerate(c.variants):
+            alias = bool(i or j)
+            r = _reading(_align(ps, cs, cfg), _align(pg, cg, cfg), cfg, "", alias)
+            w = ws[r.surname] + wg[r.given]
+            if w > best_w:
+                best, best_w = r, w
+            if w >= top:
+                return best
+            if r.surname in ("exact", "near") and r.given in ("exact", "near"):
+                continue
+            xs, xg = _align(ps, cg, cfg), _align(pg, cs, cfg)
+            if xs is not None and xg is not None:
+                r = _reading(xs, xg, cfg, "swapped", alias)
+                w = ws[r.surname] + wg[r.given]
+                if w > best_w:
+                    best, best_w = r, w
+            mixed = _align(ps + pg, cs + cg, cfg)
+            if mixed is not None:
+                lv = _name_level(mixed, cfg)
+                if lv in ("exact", "near"):
+                    # Name parts in other fields: counted once, as surname evidence.
+                    r = NameComparison(lv, MISSING, mixed[2], (), "Name parts match but are recorded in "
+                                       "different fields", "Given names compared with the surname above",
+                                       "mixed", alias)
+                    w = ws[r.surname]
+                    if w > best_w:
+                        best, best_w = r, w
     return best
 
 
+def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig) -> float:
+    """Bits added to an agreeing name field for how rare its agreeing tokens are (Splink's TF adjustment).
+
+    log2(reference share / share of the token), averaged over the field's agreeing tokens and bounded
+    by `tf_max_adjust`; 0 without a frequency table of at least `tf_min_population` persons.
+    """
+    freq = cfg.frequencies
+    if freq is None or not tokens or freq.total < cfg.tf_min_population:
+        return 0.0
+    ref = freq.reference
+    if ref <= 0.0:
+        return 0.0
+    share = freq.share
+    adjust = sum(math.log2(ref / share(a, b)) for a, b in tokens) / len(tokens)
+    cap = cfg.tf_max_adjust
+    return min(max(adjust, -cap), cap)
+
+
+def name_weight(names: NameComparison, cfg: MatchConfig) -> float:
+    """Surname plus given-names weight of a comparison, frequency adjustment included."""
+    weights = cfg.model.weights
+    w = weights["surname"][names.surname] + weights["given_names"][names.given]
+    if cfg.frequencies is not None:
+        w += _tf_adjust(names.surname_tokens, cfg) + _tf_adjust(names.given_tokens, cfg)
+    return w
+
+
+def max_name_weight(cfg: MatchConfig) -> float:
+    """Most the two name features can add (both exact, both at the largest frequency bonus)."""
+    bonus = cfg.tf_max_adjust if cfg.frequencies is not None else 0.0
+    return cfg.model.max_weight("surname") + cfg.model.max_weight("given_names") + 2 * bonus
+
+
+_NAME_SCORES = {"exact": 1.0, "near": 0.9, "fuzzy": 0.6, "disagree": 0.0}
+
+
+def _name_features(names: NameComparison, cfg: MatchConfig) -> list[FeatureResult]:
+    out = []
+    weights = cfg.model.weights
+    for fname, level, tokens, text in (("surname", names.surname, names.surname_tokens, names.surname_text),
+                                       ("given_names", names.given, names.given_tokens, names.given_text)):
+        if level == MISSING:
+            out.append(FeatureResult(fname, None, 0.0, text, "missing", 0.0, MISSING))
+            continue
+        base = weights[fname][level]
+        adjust = _tf_adjust(tokens, cfg) if cfg.frequencies is not None else 0.0
+        w = base + adjust
+        if names.how == "swapped" and fname == "surname":
+            text = "Surname and given names are swapped; " + text[0].lower() + text[1:]
+        if names.via_alias:
+            text += " (through an alias)"
+        if abs(adjust) >= 0.05:
+            kind = "a common name: namesakes are likely" if adjust < 0 else "a rare name: unlikely to be a namesake"
+            text += f" (weight {_bits(w)}; {kind}, {_bits(adjust)})"
+        else:
+            text += f" (weight {_bits(w)})"
+        verdict = "agree" if level == "exact" else "partial" if level in ("near", "fuzzy") else "disagree"
+        out.append(FeatureResult(fname, _NAME_SCORES.get(level, 0.0), w, text, verdict, w, level))
+    return out
+
+
+# Legacy combined name score 0..1, for callers that rank names alone (the case-file person search).
+
+
 def name_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
-    """Best name agreement over the names and aliases of both sides."""
-    w = cfg.name_weight
-    if not p.variants or not c.variants:
-        return FeatureResult("name", None, w, "Name not recorded on one side", "missing")
-    best_score, best_text, via_alias, chance = -1.0, "", False, 1.0
-    for i, pv in enumerate(p.variants):
-        for j, cv in enumerate(c.variants):
-            s, text, ch = _name_pair(pv, cv, cfg)
-            if s > best_score:
-                best_score, best_text, via_alias, chance = s, text, bool(i or j), ch
-            if best_score >= 1.0:
-                break
-    text = best_text[0].upper() + best_text[1:]
-    if via_alias:
-        text += " (through an alias)"
-    if best_score >= 0.95:
-        verdict = "agree"
-    elif best_score >= 0.5:
-        verdict = "partial"
-    else:
-        verdict = "disagree"
-        text = "Names differ"
-    contribution = w * best_score if verdict != "disagree" else -cfg.name_conflict_penalty
-    return FeatureResult("name", round(best_score, 4), w, text, verdict, contribution,
-                         chance if cfg.frequencies is not None and verdict != "disagree" else None)
+    """The two name features folded into one 0..1 similarity (surname and given names averaged)."""
+    names = compare_names(p, c, cfg)
+    if names.surname == MISSING and names.given == MISSING:
+        return FeatureResult("name", None, 0.0, "Name not recorded on one side", "missing", 0.0, MISSING)
+    scores = [_NAME_SCORES[lv] for lv in (names.surname, names.given) if lv != MISSING]
+    score = sum(scores) / 2 if len(scores) == 2 else 0.7 * scores[0]
+    w = name_weight(names, cfg)
+    verdict = "agree" if score >= 0.95 else "partial" if score >= 0.5 else "disagree"
+    return FeatureResult("name", round(score, 4), w, f"{names.surname_text}; {names.given_text}", verdict, w)
 
 
-# --- Feature: date of birth ------------------------------------------------------------------------
+# --- Date of birth ---------------------------------------------------------------------------------
 
 
 def _year_level(d: PartialDate) -> bool:
@@ -508,90 +639,116 @@ def _year_level(d: PartialDate) -> bool:
     return d.precision in ("year", "estimated") or d.is_placeholder
 
 
-# Outcomes of comparing two dates of birth: (score attribute of MatchConfig or a fixed score,
-# verdict, how many "birth slots" of the population agree this well by chance).
-_DAYS = 365.25
+def _digits(d: PartialDate) -> str:
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
 
 
-def _dob_outcome(a: PartialDate, b: PartialDate, cfg: MatchConfig) -> tuple[str, float, float]:
-    """(outcome, score, chance) for two known dates; score 0 with chance 0 means a conflict."""
-    span = cfg.birth_year_span
-    if a.precision == "estimated" or b.precision == "estimated":
-        window = cfg.dob_estimated_window
-        if abs(a.year - b.year) <= window:
-            return "estimated", cfg.dob_estimated_score, (2 * window + 1) / span
-        return "estimated_conflict", 0.0, 0.0
-    year_a, year_b = _year_level(a), _year_level(b)
-    if not year_a and not year_b:
-        if a == b:
-            if a.precision == "month":
-                return "year_month", cfg.dob_year_month_score, 1 / (12 * span)
-            return "exact", 1.0, 1 / (_DAYS * span)
-        if a.precision == b.precision == "day":
-            if a.year == b.year and (a.month, a.day) == (b.day, b.month):
-                return "swapped", cfg.dob_swapped_score, 2 / (_DAYS * span)
-            if abs(a.year - b.year) == 1 and (a.month, a.day) == (b.month, b.day):
-                return "year_off_by_one", cfg.dob_year_off_by_one_score, 3 / (_DAYS * span)
-            if abs(a.year - b.year) == 1 and (a.month, a.day) == (b.day, b.month):
-                return "swapped_year_off_by_one", cfg.dob_swapped_year_off_by_one_score, 6 / (_DAYS * span)
-        if a.year == b.year and a.month == b.month:
-            if a.precision == b.precision == "day":
-                return "same_month", cfg.dob_same_month_score, 1 / (12 * span)
-            return "year_month", cfg.dob_year_month_score, 1 / (12 * span)
-        return "conflict", 0.0, 0.0
-    if a.year == b.year:
-        return "year", cfg.dob_year_score, 1 / span
-    if abs(a.year - b.year) == 1:
-        return "year_only_off_by_one", cfg.dob_year_only_off_by_one_score, 3 / span
-    return "year_conflict", 0.0, 0.0
-
-
-def dob_contribution(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) -> float:
-    """What the date-of-birth feature adds to the score, without building its explanation."""
+def dob_level(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) -> str:
+    """Level of two dates of birth, compared at the precision both sides actually know."""
     if a is None or b is None:
-        return 0.0
-    _, score, chance = _dob_outcome(a, b, cfg)
-    return cfg.dob_weight * score if chance else -cfg.dob_conflict_penalty
+        return MISSING
+    if a.precision == "estimated" or b.precision == "estimated":
+        return "estimated" if abs(a.year - b.year) <= cfg.dob_estimated_window else "disagree"
+    if not _year_level(a) and not _year_level(b):
+        if a == b:
+            return "exact" if a.precision == "day" else "year_month"
+        if a.precision == b.precision == "day":
+            swapped = (a.month, a.day) == (b.day, b.month)
+            if a.year == b.year and swapped:
+                return "swapped"
+            if abs(a.year - b.year) == 1:
+                if (a.month, a.day) == (b.month, b.day):
+                    return "typo"
+                if swapped:
+                    return "slips"
+            if token_distance(_digits(a), _digits(b), 1) <= 1:
+                return "typo"  # one digit mistyped, or two adjacent digits transposed
+            return "disagree"
+        if a.year == b.year and a.month == b.month:
+            return "year_month"
+        return "disagree"
+    if a.year == b.year:
+        return "year"
+    if abs(a.year - b.year) == 1:
+        return "year_near"
+    return "disagree"
+
+
+def _full(d: PartialDate | None) -> bool:
+    return d is not None and d.precision == "day" and not d.is_placeholder
 
 
 _DOB_TEXT = {
-    "estimated": ("Year of birth is within the estimate", "partial"),
-    "year_month": ("Year and month of birth match", "partial"),
-    "exact": ("Date of birth matches", "agree"),
-    "swapped": ("Date of birth matches with day and month swapped", "partial"),
-    "year_off_by_one": ("Day and month of birth match; the year differs by one", "partial"),
-    "swapped_year_off_by_one": ("Day and month of birth match but are swapped, and the year differs by one",
-                                "partial"),
-    "same_month": ("Year and month of birth match; the day differs", "partial"),
-    "year": ("Year of birth matches (only the year is known on one side)", "partial"),
-    "year_only_off_by_one": ("Year of birth differs by one (only the year is known on one side)", "partial"),
+    "exact": "Date of birth matches",
+    "swapped": "Date of birth matches with day and month swapped",
+    "year_month": "Year and month of birth match",
+    "year": "Year of birth matches (only the year is known)",
+    "slips": "Day and month of birth match but are swapped, and the year differs by one",
 }
+_DOB_SCORES = {"exact": 1.0, "swapped": 0.85, "typo": 0.8, "year_month": 0.55, "year": 0.5, "estimated": 0.5,
+               "year_near": 0.3, "slips": 0.5, "disagree": 0.0}
 
 
-def dob_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
-    """Compare dates of birth at the precision both sides actually know."""
-    w = cfg.dob_weight
-    a, b = p.dob, c.dob
-    if a is None or b is None:
-        return FeatureResult("dob", None, w, "Date of birth not recorded on one side", "missing",
-                             0.0, 1.0 if cfg.frequencies is not None else None)
-    outcome, score, chance = _dob_outcome(a, b, cfg)
-    if outcome == "estimated_conflict":
-        return _dob_conflict(cfg, "Date of birth is outside the estimated age")
-    if outcome == "conflict":
-        return _dob_conflict(cfg, f"Dates of birth differ ({a} / {b})")
-    if outcome == "year_conflict":
-        return _dob_conflict(cfg, f"Years of birth differ ({a.year} / {b.year})")
-    text, verdict = _DOB_TEXT[outcome]
-    return FeatureResult("dob", score, w, text, verdict, w * score,
-                         chance if cfg.frequencies is not None else None)
+def _dob_text(level: str, a: PartialDate | None, b: PartialDate | None) -> str:
+    if level == MISSING:
+        return "Date of birth not recorded on one side"
+    if level in _DOB_TEXT:
+        return _DOB_TEXT[level]
+    assert a is not None and b is not None
+    if level == "typo":
+        if a.year != b.year and (a.month, a.day) == (b.month, b.day):
+            return "Day and month of birth match; the year differs by one"
+        return f"Dates of birth differ by one digit ({a} / {b}): a typo"
+    if level == "estimated":
+        return "Year of birth is within the estimate"
+    if level == "year_near":
+        return "Year of birth differs by one (only the year is known on one side)"
+    if a.precision == "estimated" or b.precision == "estimated":
+        return "Date of birth is outside the estimated age"
+    if _year_level(a) or _year_level(b):
+        return f"Years of birth differ ({a.year} / {b.year})"
+    if a.year == b.year and a.month == b.month:
+        return f"Dates of birth differ ({a} / {b}): same year and month, the day differs"
+    return f"Dates of birth differ ({a} / {b})"
 
 
-def _dob_conflict(cfg: MatchConfig, text: str) -> FeatureResult:
-    return FeatureResult("dob", 0.0, cfg.dob_weight, text, "disagree", -cfg.dob_conflict_penalty)
+# --- Documents -------------------------------------------------------------------------------------
+
+_DOC_ORDER = ("exact", "near", "other_type", "disagree", "id_disagree")
 
 
-# --- Feature: document -----------------------------------------------------------------------------
+def _document_pair_level(pd: tuple, cd: tuple, cfg: MatchConfig) -> str:
+    pn, pk, pc, pt = pd
+    cn, ck, cc, ct = cd
+    if len(pn) < cfg.min_document_length or len(cn) < cfg.min_document_length:
+        return MISSING
+    same_country = pc is None or cc is None or pc == cc
+    if pn == cn:
+        return "exact" if same_country else "near"
+    if pt and ct and pt[0] != ct[0]:
+        return "other_type"  # a passport and an ID card of one person legitimately differ
+    if same_country and (pk == ck or token_distance(pk, ck, 1) <= 1):
+        return "near"  # OCR confusion, one digit typo, one adjacent transposition, one dropped
+    if pt and ct and pt[0] == "I" and pc and pc == cc:
+        return "id_disagree"
+    return "disagree"
+
+
+def document_level(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[str, tuple | None]:
+    """(level, (probe document, candidate document)) of the best-weighing pair of documents."""
+    if not p.documents or not c.documents:
+        return MISSING, None
+    weights = cfg.model.weights["document"]
+    best, best_pair, best_w = MISSING, None, -math.inf
+    for pd in p.documents:
+        for cd in c.documents:
+            lv = _document_pair_level(pd, cd, cfg)
+            if lv == MISSING:
+                continue
+            w = weights[lv]
+            if w > best_w:
+                best, best_pair, best_w = lv, (pd, cd), w
+    return best, best_pair
 
 
 def _ocr_confusions(a: str, b: str) -> str:
@@ -599,175 +756,139 @@ def _ocr_confusions(a: str, b: str) -> str:
     return ", ".join(pairs)
 
 
-def _compare_document(pd, cd, cfg: MatchConfig) -> tuple[float, str, str] | None:
-    pn, pk, pc, pt = pd
-    cn, ck, cc, ct = cd
-    if pt and ct and pt[0] != ct[0]:
-        return None  # a passport number and an ID-card number are not comparable
-    same_country = pc is None or cc is None or pc == cc
-    if len(pn) < cfg.min_document_length or len(cn) < cfg.min_document_length:
-        return None
-    if pn == cn:
-        if same_country:
-            return 1.0, "Document number matches", "agree"
-        return (cfg.document_other_country_score,
-                f"Same document number but issued by different countries ({pc} / {cc})", "partial")
-    if pk == ck and same_country:
-        return (cfg.document_ocr_score,
-                f"Document number matches except for an {_ocr_confusions(pn, cn)} confusion", "agree")
-    if same_country and len(pn) == len(cn) and token_distance(pn, cn, 1) <= 1:
-        return cfg.document_one_edit_score, "Document number differs by one character", "partial"
-    if same_country and abs(len(pn) - len(cn)) <= 1 and token_distance(pk, ck, 1) <= 1:
-        return cfg.document_one_edit_score, "Document number differs by one character", "partial"
+def _document_text(level: str, pair: tuple | None) -> str:
+    if level == MISSING or pair is None:
+        return "No comparable document on both sides"
+    (pn, pk, pc, pt), (cn, ck, cc, ct) = pair
+    if level == "exact":
+        return "Document number matches"
+    if level == "near":
+        if pn == cn:
+            return f"Same document number but issued by different countries ({pc} / {cc})"
+        if pk == ck and len(pn) == len(cn):
+            return f"Document number matches except for an {_ocr_confusions(pn, cn)} confusion"
+        return "Document number differs by one character (a typo or transposition)"
+    if level == "other_type":
+        return (f"Documents of different types ({pt} / {ct}) carry different numbers: one person may hold "
+                "both")
+    if level == "id_disagree":
+        return f"Different national ID numbers from the same country ({pc}): an ID number is kept for life"
     if pc and cc and pc == cc:
-        if pt and ct and pt[0] == "I":
-            # A national ID number is issued once for life (South Africa, Lesotho): unlike a passport,
-            # a different one from the same country is evidence of a different person.
-            return 0.0, (f"Different national ID numbers from the same country ({pc}): an ID number is kept "
-                         "for life"), "disagree"
-        return 0.0, (f"Different document numbers from the same issuing country ({pc}): possibly a renewed "
-                     "document, not counted against"), "partial"
-    return 0.0, "Document numbers differ", "disagree"
+        return f"Document numbers differ ({pc}): possibly a renewed or second document"
+    return "Document numbers differ"
 
 
-def document_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
-    """Best agreement over every pair of comparable documents."""
-    w = cfg.document_weight
-    best = None
-    for pd in p.documents:
-        for cd in c.documents:
-            r = _compare_document(pd, cd, cfg)
-            if r is not None and (best is None or r[0] > best[0]):
-                best = r
-    if best is None:
-        return FeatureResult("document", None, w, "No comparable document on both sides", "missing")
-    score, text, verdict = best
-    if verdict != "disagree":
-        contribution = w * score
-    elif text.startswith("Different national ID"):
-        contribution = -cfg.id_number_conflict_penalty
-    else:
-        contribution = -cfg.document_conflict_penalty
-    return FeatureResult("document", score, w, text, verdict, contribution)
+# --- Address ---------------------------------------------------------------------------------------
 
 
-# --- Qualifiers: sex and nationality ---------------------------------------------------------------
+def address_level(a: str | None, b: str | None, cfg: MatchConfig) -> str:
+    """Level of two normalised addresses (`normalize_address`): token-set similarity, house numbers."""
+    if not a or not b:
+        return MISSING
+    if a == b:
+        return "exact"
+    s = _address_similarity(a, b) if a <= b else _address_similarity(b, a)
+    level = "near" if s >= cfg.address_near_score else "fuzzy" if s >= cfg.address_fuzzy_score else "disagree"
+    if level == "near":
+        na = {t for t in a.split() if t.isdigit()}
+        nb = {t for t in b.split() if t.isdigit()}
+        if na and nb and not na & nb:
+            level = "fuzzy"  # the same street, another house number
+    return level
 
 
-def sex_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
-    """Small support when equal, a penalty when recorded differently."""
-    if p.sex is None or c.sex is None:
-        return FeatureResult("sex", None, cfg.sex_weight, "Sex not recorded on one side", "missing")
-    if p.sex == c.sex:
-        return FeatureResult("sex", 1.0, cfg.sex_weight, "Sex matches", "agree", cfg.sex_weight)
-    return FeatureResult("sex", 0.0, cfg.sex_weight, f"Sex differs ({p.sex} / {c.sex})", "disagree",
-                         -cfg.sex_conflict_penalty)
+_ADDRESS_TEXT = {"exact": "Address matches", "near": "Address nearly matches",
+                 "fuzzy": "Address matches only in part", "disagree": "Addresses differ",
+                 MISSING: "Address not recorded on one side"}
 
 
-def nationality_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
-    """Small support when equal; a small penalty otherwise (dual nationals exist in the region)."""
-    w = cfg.nationality_weight
-    if p.nationality is None or c.nationality is None:
-        return FeatureResult("nationality", None, w, "Nationality not recorded on one side", "missing")
-    if p.nationality == c.nationality:
-        return FeatureResult("nationality", 1.0, w, "Nationality matches", "agree", w)
-    return FeatureResult("nationality", 0.0, w, f"Nationality differs ({p.nationality} / {c.nationality})",
-                         "disagree", -cfg.nationality_conflict_penalty)
+# --- Scoring ---------------------------------------------------------------------------------------
 
 
-FEATURES: tuple[Callable[[Prepared, Prepared, MatchConfig], FeatureResult], ...] = (
-    name_feature,
-    dob_feature,
-    document_feature,
-    sex_feature,
-    nationality_feature,
-)
+def partial_weight(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[float, str, str]:
+    """(weight of every feature but the names, document level, date-of-birth level): the hot path."""
+    weights = cfg.model.weights
+    dob = dob_level(p.dob, c.dob, cfg)
+    doc = document_level(p, c, cfg)[0] if p.documents and c.documents else MISSING
+    w = weights["date_of_birth"][dob] + weights["document"][doc]
+    if p.sex is not None and c.sex is not None:
+        w += weights["sex"]["agree" if p.sex == c.sex else "disagree"]
+    if p.nationality is not None and c.nationality is not None:
+        w += weights["nationality"]["agree" if p.nationality == c.nationality else "disagree"]
+    if p.address and c.address:
+        w += weights["address"][address_level(p.address, c.address, cfg)]
+    return w, doc, dob
 
 
-def _birth_phrase(dob_chance: float, cfg: MatchConfig) -> str:
-    if dob_chance >= 1.0:
-        return ""
-    if dob_chance >= 0.99 / cfg.birth_year_span:
-        return " and year of birth"
-    if dob_chance >= 0.99 / (12 * cfg.birth_year_span):
-        return " and year and month of birth"
-    return " and date of birth"
+def dob_rule_applies(p: Prepared, c: Prepared, dob: str, doc: str) -> bool:
+    """The hard rule: two full dates of birth differing by more than a typo, and no document agreeing."""
+    return dob == "disagree" and doc not in ("exact", "near") and _full(p.dob) and _full(c.dob)
 
 
-_NAMESAKE_SHOWN = 0.005  # smaller adjustments are dropped, and not explained
+def probability(total_weight: float, rule: bool, cfg: MatchConfig) -> float:
+    """Match probability from the summed weights, capped when the hard rule applies."""
+    prob = cfg.model.probability(total_weight)
+    return min(prob, cfg.dob_rule_cap) if rule else prob
 
 
-def _namesake_adjust(expected: float, cfg: MatchConfig) -> float:
-    adjust = -cfg.namesake_step * math.log10(max(expected, 1e-12) / cfg.namesake_neutral)
-    return min(max(adjust, -cfg.namesake_max_penalty), cfg.namesake_max_bonus)
-
-
-def namesake_bound(name: FeatureResult, a: PartialDate | None, b: PartialDate | None,
-                   cfg: MatchConfig) -> float:
-    """Most the namesakes feature can add, given the name result and both dates, if no document agrees.
-
-    Lets the index skip the rest of the scoring for namesakes in a common-name bucket.
-    """
-    freq = cfg.frequencies
-    if freq is None or name.chance is None:
-        return 0.0
-    dob_chance = 1.0
-    if a is not None and b is not None:
-        _, _, dob_chance = _dob_outcome(a, b, cfg)
-        if not dob_chance:
-            return 0.0  # a date conflict: the feature does not apply
-    adjust = _namesake_adjust(max(freq.total - 1, 0) * name.chance * dob_chance, cfg)
-    return adjust if abs(adjust) >= _NAMESAKE_SHOWN else 0.0
-
-
-def namesake_feature(features: list[FeatureResult], cfg: MatchConfig) -> FeatureResult:
-    """Weigh name and date agreement by how many other persons of interest would agree as well.
-
-    Computed from the name and date-of-birth results (not from the raw identities), and only with a
-    frequency table: the expected number of namesakes is (persons - 1) x chance of the agreeing name
-    tokens x chance of the date agreement. A matching document makes namesakes irrelevant.
-    """
-    by = {f.name: f for f in features}
-    name, dob, doc = by.get("name"), by.get("dob"), by.get("document")
-    freq = cfg.frequencies
-    if (freq is None or name is None or name.chance is None or dob is None or dob.chance is None
-            or (doc is not None and doc.verdict == "agree")):
-        return FeatureResult("namesakes", None, 0.0, "Name frequency not considered", "missing")
-    expected = max(freq.total - 1, 0) * name.chance * dob.chance
-    adjust = _namesake_adjust(expected, cfg)
-    if adjust > 0 and (name.score < cfg.namesake_bonus_min_name or freq.total < cfg.namesake_min_population
-                       or any(f.verdict == "disagree" for f in features)):
-        # Rarity makes agreement convincing only when the name really agrees (a typo, an initial or a
-        # missing middle name at most) and nothing contradicts it (sex, nationality, an ID number): it
-        # must not lift a pair that is already in doubt over the threshold. And only a large table can
-        # tell that a name is rare: in a list of 50 persons every name looks unique.
-        adjust = 0.0
-    what = _birth_phrase(dob.chance, cfg)
-    if adjust <= -_NAMESAKE_SHOWN:
-        n = round(expected)
-        who = "Another person of interest" if n <= 1 else f"About {n:,} other persons of interest"
-        return FeatureResult("namesakes", round(expected, 4), 0.0,
-                             f"{who} could share this name{what}: possibly a namesake, so it counts for less",
-                             "disagree", adjust)
-    if adjust >= _NAMESAKE_SHOWN:
-        return FeatureResult("namesakes", round(expected, 4), 0.0,
-                             f"Few persons of interest share this name{what}: unlikely to be a namesake",
-                             "agree", adjust)
-    return FeatureResult("namesakes", round(expected, 4), 0.0, "Name frequency is unremarkable", "missing")
+def _simple(name: str, level: str, w: float, text: str, verdict: str, score: float | None) -> FeatureResult:
+    if level == MISSING:
+        return FeatureResult(name, None, 0.0, text, "missing", 0.0, MISSING)
+    return FeatureResult(name, score, w, f"{text} (weight {_bits(w)})", verdict, w, level)
 
 
 def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
-                   name: FeatureResult | None = None) -> MatchResult:
-    """Score two prepared identities: the sum of feature contributions, clipped to 0..1.
+                   names: NameComparison | None = None) -> MatchResult:
+    """Score two prepared identities: every feature's weight, summed, as a match probability.
 
-    `name` may pass the name feature already computed for a candidate with the same names (the index
-    reuses it across namesakes). With `config.frequencies` set, a `namesakes` feature is added.
+    `names` may pass the name comparison already computed for a candidate with the same names (the
+    index reuses it across namesakes).
     """
-    features = [name if name is not None and f is name_feature else f(p, c, config) for f in FEATURES]
-    if config.frequencies is not None:
-        features.append(namesake_feature(features, config))
+    cfg = config
+    weights = cfg.model.weights
+    names = names if names is not None else compare_names(p, c, cfg)
+    features = _name_features(names, cfg)
+    dob = dob_level(p.dob, c.dob, cfg)
+    w = weights["date_of_birth"][dob]
+    features.append(_simple("date_of_birth", dob, w, _dob_text(dob, p.dob, c.dob),
+                            "agree" if dob == "exact" else "disagree" if dob == "disagree" else "partial",
+                            _DOB_SCORES.get(dob)))
+    doc, pair = document_level(p, c, cfg)
+    w = weights["document"][doc]
+    features.append(_simple("document", doc, w, _document_text(doc, pair),
+                            "agree" if doc in ("exact", "near") else "partial" if doc == "other_type"
+                            else "disagree", {"exact": 1.0, "near": 0.9}.get(doc, 0.0)))
+    if p.sex is None or c.sex is None:
+        features.append(_simple("sex", MISSING, 0.0, "Sex not recorded on one side", "missing", None))
+    elif p.sex == c.sex:
+        features.append(_simple("sex", "agree", weights["sex"]["agree"], "Sex matches", "agree", 1.0))
+    else:
+        features.append(_simple("sex", "disagree", weights["sex"]["disagree"], f"Sex differs ({p.sex} / {c.sex})",
+                                "disagree", 0.0))
+    if p.nationality is None or c.nationality is None:
+        features.append(_simple("nationality", MISSING, 0.0, "Nationality not recorded on one side", "missing",
+                                None))
+    elif p.nationality == c.nationality:
+        features.append(_simple("nationality", "agree", weights["nationality"]["agree"], "Nationality matches",
+                                "agree", 1.0))
+    else:
+        features.append(_simple("nationality", "disagree", weights["nationality"]["disagree"],
+                                f"Nationality differs ({p.nationality} / {c.nationality})", "disagree", 0.0))
+    addr = address_level(p.address, c.address, cfg)
+    features.append(_simple("address", addr, weights["address"][addr], _ADDRESS_TEXT[addr],
+                            "agree" if addr in ("exact", "near") else "partial" if addr == "fuzzy" else "disagree",
+                            {"exact": 1.0, "near": 0.9, "fuzzy": 0.6}.get(addr, 0.0)))
     total = sum(f.contribution for f in features)
-    return MatchResult(min(max(total, 0.0), 1.0), features)
+    if all(f.verdict == "missing" for f in features):
+        return MatchResult(0.0, features, 0.0)  # nothing to compare: no evidence of a match
+    rule = dob_rule_applies(p, c, dob, doc)
+    prob = probability(total, rule, cfg)
+    if rule and cfg.model.probability(total) > cfg.dob_rule_cap:
+        features.append(FeatureResult(
+            "dob_rule", None, 0.0,
+            "Rule: full dates of birth differ by more than a typo and no document agrees, so these are kept "
+            f"apart as namesakes (probability capped at {_percent(cfg.dob_rule_cap)})", "disagree", 0.0, "rule"))
+    return MatchResult(prob, features, total)
 
 
 def match(probe: Identity, candidate: Identity, config: MatchConfig = DEFAULT) -> MatchResult:

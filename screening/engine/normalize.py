@@ -27,6 +27,7 @@ __all__ = [
     "fold",
     "loose",
     "name_tokens",
+    "normalize_address",
     "normalize_document",
     "ocr_key",
     "parse_partial_date",
@@ -355,3 +356,27 @@ def normalize_document(s: str | None) -> str:
 def ocr_key(s: str | None) -> str:
     """Collapse letters that OCR and typing confuse with digits (O/0, I/1, L/1, S/5, B/8, Z/2, G/6)."""
     return normalize_document(s).translate(_OCR_TABLE)
+
+
+# Street-type and other address words as people abbreviate them, written one way for comparison.
+_ADDRESS_WORDS = {
+    "st": "street", "str": "street", "rd": "road", "ave": "avenue", "av": "avenue", "dr": "drive",
+    "ln": "lane", "cres": "crescent", "cr": "crescent", "pl": "place", "ct": "court", "hwy": "highway",
+    "blvd": "boulevard", "sq": "square", "ext": "extension", "vlg": "village", "po": "po", "pobox": "po box",
+    "apt": "flat", "unit": "flat", "no": "", "nr": "", "number": "", "the": "",
+}
+
+
+@lru_cache(maxsize=200_000)
+def normalize_address(s: str | None) -> str:
+    """Address tokens folded, abbreviations written out, in sorted order ("" when empty).
+
+    "12 Main Rd, Maseru" and "maseru 12 main road" give the same string; token order carries no
+    meaning in hand-written addresses, so it is dropped.
+    """
+    words = []
+    for w in fold(s).split():
+        w = _ADDRESS_WORDS.get(w, w)
+        if w:
+            words.extend(w.split())
+    return " ".join(sorted(words))

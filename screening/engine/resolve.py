@@ -34,8 +34,9 @@ PURE: standard library and the screening engine only; no Flask, no SQLAlchemy.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from itertools import combinations
@@ -46,16 +47,26 @@ from screening.engine.matching import (
     Document,
     Identity,
     MatchConfig,
+    NameFrequencies,
     Prepared,
-    dob_feature,
-    document_feature,
+    compare_names,
+    dob_level,
+    dob_rule_applies,
+    document_level,
     match_prepared,
-    name_feature,
-    nationality_feature,
-    sex_feature,
-    token_distance,
+    max_name_weight,
+    name_weight,
+    partial_weight,
 )
-from screening.engine.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key, phonetic_key
+from screening.engine.normalize import (
+    PartialDate,
+    canonical,
+    name_tokens,
+    normalize_address,
+    normalize_document,
+    ocr_key,
+    phonetic_key,
+)
 from screening.engine.postings import discard_slot, exact_ordinal
 
 __all__ = [
@@ -80,19 +91,21 @@ class TravellerRecord:
     sex: str | None = None
     nationality: str | None = None
     documents: tuple[Document, ...] = ()
+    address: str = ""
 
     def identity(self) -> Identity:
         return Identity(id=self.crossing_id, surname=self.surname or "", given_names=self.given_names or "",
-                        dob=self.dob, sex=self.sex, nationality=self.nationality, documents=list(self.documents))
+                        dob=self.dob, sex=self.sex, nationality=self.nationality, documents=list(self.documents),
+                        address=self.address or "")
 
     def raw_key(self) -> tuple:
         """Exact content key: records equal on it normalise identically, so they are prepared once."""
-        return (self.surname, self.given_names, self.dob, self.sex, self.nationality, self.documents)
+        return (self.surname, self.given_names, self.dob, self.sex, self.nationality, self.documents, self.address)
 
 
 @dataclass(frozen=True, slots=True)
 class ResolveConfig:
-    """Thresholds of resolution; the feature weights themselves live in the engine's MatchConfig."""
+    """Thresholds of resolution, on the match probability; the model itself is `match.model`."""
 
     match: MatchConfig = DEFAULT
     link_threshold: float = 0.80  # best link needed to attach a crossing to a traveller
@@ -216,8 +229,15 @@ class TravellerIndex:
         self._variant_ids: dict[tuple, int] = {}
         self._names_cache: dict[tuple, tuple] = {}
         self._token_cache: dict[str, tuple[str, ...]] = {}
-        self._name_cache: dict[tuple[int, int], tuple[float, Any]] = {}
+        self._name_cache: dict[tuple[int, int], float] = {}
+        self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
+        # Name frequencies over the profiles: the model's name weights are adjusted by them (namesakes).
+        self.frequencies = NameFrequencies()
+        self._match = replace(self.config.match, frequencies=self.frequencies)
+        model = self._match.model
+        self._name_max = max_name_weight(self._match)
+        self._prior = model.prior_log_odds
         self._judged = self.judgements.crossings()
         for pair in self.judgements.cannot_link:
             self._add_cannot(*pair)
@@ -270,6 +290,11 @@ class TravellerIndex:
         for component in index._must_components(judged_records):
             parts = [(None, index._prepare(judged_records[c]), [c]) for c in component]
             units.append((parts, len(component), component[0]))
+        # Every profile counts in the name frequencies before any is placed (incremental attach adds
+        # its own as it comes), so the first placements are weighed like the last.
+        for parts, _, _ in units:
+            for _, p, _ in parts:
+                index.frequencies.add(p)
         units.sort(key=lambda u: -u[1])  # stable: ties keep input order
         for parts, _, _ in units:
             index._place(parts)
@@ -296,6 +321,7 @@ class TravellerIndex:
                 continue
             shared = sig is not None and sig in index._slot_of_profile
             slot = index._new_slot(p, [r.crossing_id], None if shared else sig)
+            index.frequencies.add(p)
             if sig is not None:
                 slot_of[(key, sig)] = slot
             members.setdefault(key, []).append(slot)
@@ -380,12 +406,13 @@ class TravellerIndex:
             self._slot_of_crossing[record.crossing_id] = slot
             return (self._travellers[self._traveller_of[slot]].key, 1.0,
                     "Same names, date of birth and documents as an earlier crossing of this traveller")
+        self.frequencies.add(p)
         tnum, link_slot, score = self._place([(sig, p, [record.crossing_id])])
         key = self._travellers[tnum].key
         if link_slot is None:
             return key, score, "No earlier crossing matches: a new traveller"
-        result = match_prepared(p, self._profiles[link_slot], self.config.match)
-        return key, score, "; ".join(result.explanations[:4])
+        result = match_prepared(p, self._profiles[link_slot], self._match)
+        return key, score, "; ".join(result.explanations[:5])
 
     def detach(self, crossing_id: Any) -> None:
         """Remove a crossing (deleted or corrected); a traveller left empty disappears."""
@@ -399,6 +426,7 @@ class TravellerIndex:
         t.slots.remove(slot)
         p = self._profiles[slot]
         self._profiles[slot] = None
+        self.frequencies.remove(p)
         sig = self._signature(p)
         if self._slot_of_profile.get(sig) == slot:
             del self._slot_of_profile[sig]
@@ -519,7 +547,12 @@ class TravellerIndex:
         if r.documents:
             docs = tuple(x for x in map(self._document, r.documents) if x[0])  # as prepare(): empty numbers dropped
         sex = r.sex if r.sex in ("M", "F") else None  # as prepare(): "X" and unknown do not discriminate
-        return Prepared(r.crossing_id, variants, r.dob, sex, (r.nationality or "").upper() or None, docs)
+        address = None
+        if r.address:
+            address = self._address_cache.get(r.address, "")
+            if address == "":
+                address = self._address_cache[r.address] = normalize_address(r.address) or None
+        return Prepared(r.crossing_id, variants, r.dob, sex, (r.nationality or "").upper() or None, docs, address)
 
     @staticmethod
     def _document(d: Document) -> tuple:
@@ -529,7 +562,7 @@ class TravellerIndex:
         return (n, n if k == n else k, (d.country or "").upper() or None, (d.type or "").upper() or None)
 
     def _signature(self, p: Prepared) -> tuple:
-        return (p.variants, p.dob, p.sex, p.nationality, p.documents)
+        return (p.variants, p.dob, p.sex, p.nationality, p.documents, p.address)
 
     def _add_cannot(self, a: Any, b: Any) -> None:
         self._cannot.setdefault(a, set()).add(b)
@@ -572,57 +605,51 @@ class TravellerIndex:
             elif cur != slot and (tof[cur] != tnum or profiles[cur] is None):
                 buckets[k] = [cur, slot]
 
-    def _name_score(self, p: Prepared, c: Prepared) -> tuple[float, Any]:
+    def _name_weight(self, p: Prepared, c: Prepared) -> float:
+        """Name weight (frequency adjustment included), memoised per pair of spellings.
+
+        The adjustment reads the frequency table as it was when the pair was first compared; in a batch
+        the table is complete before any comparison, and an attach changes it by one profile.
+        """
         vid = self._variant_ids
         a = vid.setdefault(p.variants, len(vid))
         b = vid.setdefault(c.variants, len(vid))
         key = (a, b) if a <= b else (b, a)
         hit = self._name_cache.get(key)
         if hit is None:
-            f = name_feature(p, c, self.config.match)
-            hit = (f.contribution, f)
+            hit = name_weight(compare_names(p, c, self._match), self._match)
             if len(self._name_cache) >= self.config.name_cache_size:
                 self._name_cache.clear()
             self._name_cache[key] = hit
         return hit
 
     def _score(self, p: Prepared, c: Prepared, floor: float) -> tuple[float, bool, bool]:
-        """(score, documents agree, dates of birth conflict); the name is skipped when it cannot matter."""
-        cfg = self.config.match
-        doc = document_feature(p, c, cfg)
-        dob = dob_feature(p, c, cfg)
-        partial = (doc.contribution + dob.contribution + sex_feature(p, c, cfg).contribution
-                   + nationality_feature(p, c, cfg).contribution)
-        doc_agree = doc.verdict == "agree"
-        dob_conflict = dob.verdict == "disagree"
-        if partial + cfg.name_weight < floor:
-            return max(partial, 0.0), doc_agree, dob_conflict
-        if partial - cfg.name_conflict_penalty >= 1.0:
-            return 1.0, doc_agree, dob_conflict  # the score is clipped at 1 whatever the names say
-        name, _ = self._name_score(p, c)
-        return min(max(partial + name, 0.0), 1.0), doc_agree, dob_conflict
+        """(match probability, documents agree, hard date-of-birth rule applies).
+
+        The names (the costly feature, memoised) are compared only when they can still lift the
+        probability to `floor`; a pair left under it gets a probability under `floor`, not its exact one.
+        """
+        cfg = self._match
+        w, doc, dob = partial_weight(p, c, cfg)
+        doc_agree = doc == "exact" or doc == "near"
+        rule = dob == "disagree" and dob_rule_applies(p, c, dob, doc)
+        need = _log_odds(floor) - self._prior
+        if w + self._name_max < need or (rule and cfg.dob_rule_cap < floor):
+            return min(_probability(self._prior + w), cfg.dob_rule_cap if rule else 1.0, floor * 0.999), \
+                doc_agree, rule
+        p_ = _probability(self._prior + w + self._name_weight(p, c))
+        return (min(p_, cfg.dob_rule_cap) if rule else p_), doc_agree, rule
 
     def _conflicts(self, p: Prepared, q: Prepared) -> bool:
-        """Strong evidence of two people, whatever the names say.
-
-        Full dates of birth that disagree (not a day/month swap, not a year off by one) with no
-        document in common; or two national ID numbers from one country that differ (unlike a
-        passport, an ID number is for life, so a different one is a different person).
-        """
-        cfg = self.config.match
-        if (exact_ordinal(p.dob) is not None and exact_ordinal(q.dob) is not None
-                and dob_feature(p, q, cfg).verdict == "disagree"
-                and document_feature(p, q, cfg).verdict != "agree"):
-            return True
-        ids_p = [(d[2], d[1]) for d in p.documents if d[3] and d[3][0] == "I"]
-        if not ids_p:
+        """Strong evidence of two people, whatever the rest says: the engine's hard date-of-birth rule
+        (full dates that differ by more than a typo, no document in common). A different document
+        number is not a conflict: a person may hold several, and forgers change it first."""
+        if p.dob is None or q.dob is None:
             return False
-        ids_q = [(d[2], d[1]) for d in q.documents if d[3] and d[3][0] == "I"]
-        for country, key in ids_p:
-            others = [k for c, k in ids_q if c == country]
-            if others and all(token_distance(key, k, 1) > 1 for k in others):
-                return True
-        return False
+        dob = dob_level(p.dob, q.dob, self._match)
+        if dob != "disagree":
+            return False
+        return dob_rule_applies(p, q, dob, _document_agreement(p, q, self._match))
 
     def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int]) -> dict[int, int]:
         """Travellers (with a representative profile) found under the given keys, up to max_candidates."""
@@ -749,6 +776,25 @@ class TravellerIndex:
         del self._travellers[b]
         del self._tnum_of_key[tb.key]
         return a
+
+
+def _log_odds(p: float) -> float:
+    if p <= 0.0:
+        return -math.inf
+    if p >= 1.0:
+        return math.inf
+    return math.log2(p / (1.0 - p))
+
+
+def _probability(log2_odds: float) -> float:
+    if log2_odds >= 0:
+        return 1.0 / (1.0 + 2.0 ** -log2_odds)
+    odds = 2.0 ** log2_odds
+    return odds / (1.0 + odds)
+
+
+def _document_agreement(p: Prepared, q: Prepared, cfg: MatchConfig) -> str:
+    return document_level(p, q, cfg)[0] if p.documents and q.documents else "missing"
 
 
 def resolve(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,

@@ -20,6 +20,21 @@ def test_identity_flag_rows_are_marked_with_the_verdict(app, login_as):
     assert 'value="Same person"' in page and 'value="Not the same person"' in page
 
 
+def test_flag_rows_read_the_per_field_features_of_the_weighed_model(app, login_as):
+    flag = make_flag(status="new")
+    flag.features = [{"name": "surname", "verdict": "agree", "score": 1.0, "contribution": 1.5,
+                      "explanation": "Surname agrees exactly (weight +1.5)"},
+                     {"name": "given_names", "verdict": "disagree", "score": 0.0, "contribution": -7.5,
+                      "explanation": "Given names differ (weight \u22127.5)"},
+                     {"name": "date_of_birth", "verdict": "partial", "score": 0.85, "contribution": 5.3,
+                      "explanation": "Date of birth matches with day and month swapped (weight +5.3)"}]
+    from tip_cases.extensions import db
+
+    db.session.commit()
+    page = login_as("border_officer").get(f"/screening/flags/{flag.id}").get_data(as_text=True)
+    assert "✓</span>Surname" in page and "✗</span>Given names" in page and "≈</span>Date of birth" in page
+
+
 def test_risk_flag_offers_concern_decisions(app, login_as):
     flag = make_flag(status="new")
     flag.kind, flag.person_id, flag.rule = "risk", None, "no_return"

@@ -102,7 +102,7 @@ def test_common_namesakes_are_not_flagged_but_the_rare_true_person_is():
                     f"{1980 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}", f"RA{i:07d}") for i in range(2000)]
     people.append(ident("rare", "Ramokhoro", "Tlotliso", "1985-06-30", "RB1111111"))
     assert sum(p.surname == "Mokoena" and p.given_names == "Thabo" and p.dob.year == 1985 for p in people) >= 2
-    index = CandidateIndex.build(people, MatchConfig(namesake_min_population=2000))
+    index = CandidateIndex.build(people, MatchConfig(tf_min_population=2000))
     assert index.screen(ident("p", "Mokoena", "Thabo", "1985")) == []
     hits = index.screen(ident("p", "Ramokhoro", "Tlotliso", "1985"))
     assert [h[0] for h in hits] == ["rare"]
@@ -111,7 +111,7 @@ def test_common_namesakes_are_not_flagged_but_the_rare_true_person_is():
 
 @pytest.mark.parametrize("config", [
     pytest.param(MatchConfig(), id="small-table-no-rare-bonus"),
-    pytest.param(MatchConfig(namesake_min_population=0), id="with-rare-name-bonus"),
+    pytest.param(MatchConfig(tf_min_population=0), id="with-rare-name-bonus"),
     pytest.param(MatchConfig(flag_threshold=0.6), id="lower-threshold"),
 ])
 def test_cheap_bounds_never_drop_a_flag(config):

@@ -63,10 +63,36 @@ def test_attach_table(earlier, new, same):
     assert partition(index.assignment()) == partition(resolve([*THABO, *earlier, new])), "batch and attach differ"
 
 
-def test_national_id_numbers_are_for_life():
-    """Same names and date of birth, two different South African ID numbers: two people."""
+def test_a_second_document_is_evidence_not_a_second_traveller():
+    """Same names, date of birth and address; a passport, then an ID card, then a forged passport
+    number: one traveller holding three documents (a different number weighs against, it does not
+    decide). Namesakes born on another day stay apart."""
+    home = "12 Main Rd, Maseru"
+    records = [
+        TravellerRecord("p1", "Dlamini", "Sipho", parse_partial_date("1995-12-31"), "M", "ZAF",
+                        (Document("P", "A01234567", "ZAF"),), home),
+        TravellerRecord("p2", "Dlamini", "Sipho", parse_partial_date("1995-12-31"), "M", "ZAF",
+                        (Document("P", "A01234567", "ZAF"),), home),
+        TravellerRecord("id", "DLAMINI", "Sipho", parse_partial_date("1995-12-31"), "M", "ZAF",
+                        (Document("ID", "9512315320080", "ZAF"),), "maseru 12 main road"),
+        TravellerRecord("forged", "Dlamini", "Sipho", parse_partial_date("1995-12-31"), "M", "ZAF",
+                        (Document("P", "A07777777", "ZAF"),), home),
+        TravellerRecord("namesake", "Dlamini", "Sipho", parse_partial_date("1995-03-14"), "M", "ZAF",
+                        (Document("P", "A05550001", "ZAF"),), home),
+    ]
+    assignment = resolve(records)
+    assert assignment["id"] == assignment["forged"] == assignment["p1"] == assignment["p2"]
+    assert assignment["namesake"] != assignment["p1"]
+    index = TravellerIndex.build(records[:2])
+    key, score, explanation = index.attach(records[2])
+    assert key == index.key_of("p1") and score >= index.config.link_threshold
+    assert "Address matches" in explanation and explanation.startswith("Match probability")
+
+
+def test_national_id_numbers_differing_with_only_an_initial_stay_apart():
+    """Same surname and date of birth, an initial, two different South African ID numbers: not enough."""
     a = [rec(f"a{i}", "Dlamini", "Sipho", "1995-12-31", "9512315320080", nat="ZAF", doc_type="ID") for i in range(2)]
-    b = rec("b", "Dlamini", "S.", "1995-12-31", "9512319996086", nat="ZAF", doc_type="ID")
+    b = rec("b", "Dlamini", "S.", "1995", "9512319996086", nat="ZAF", doc_type="ID")
     assignment = resolve([*a, b])
     assert assignment["b"] != assignment["a0"]
     assert assignment["a1"] == assignment["a0"]

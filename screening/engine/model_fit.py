@@ -1,0 +1,185 @@
+"""Learn the match model's m and u from the unit's own records, without labels (Fellegi-Sunter EM).
+
+1. Profiles: identities are deduplicated on their normalised content (identical records say nothing
+   about how the same person's records differ) and blocked like traveller resolution blocks them
+   (document keys, pairs of name keys with the year of birth, a name key with the exact date).
+2. Pairs: every pair sharing a block, or a deterministic sample of `max_pairs` of them (seeded).
+3. Comparison vectors: each pair's level per feature, without the name-frequency adjustment (that is
+   applied on top when scoring). Identical vectors are counted once with their multiplicity.
+4. EM: P(match) of each vector from the current m, u and prior; then m, u and prior re-estimated from
+   those posteriors. Levels are smoothed towards the starting model with a few pseudo-pairs, so a
+   level seen rarely keeps a sensible, non-zero m and u. Missing values carry no evidence (weight 0):
+   the m and u of the other levels are conditional on both values being recorded.
+
+PURE: standard library and the screening engine only.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from screening.engine.fellegi_sunter import FEATURE_NAMES, MISSING, MatchModel, default_model
+from screening.engine.matching import (
+    DEFAULT,
+    Identity,
+    MatchConfig,
+    Prepared,
+    address_level,
+    compare_names,
+    dob_level,
+    document_level,
+    prepare,
+)
+from screening.engine.resolve import _store_keys
+
+__all__ = ["NotEnoughData", "blocked_pairs", "comparison_vector", "estimate", "fit"]
+
+
+class NotEnoughData(ValueError):
+    """Fewer blocked pairs than a fit needs; the message says how many were found and needed."""
+
+
+def comparison_vector(p: Prepared, c: Prepared, cfg: MatchConfig = DEFAULT) -> tuple[str, ...]:
+    """The pair's level for each feature, in FEATURE_NAMES order."""
+    names = compare_names(p, c, cfg)
+    sex = MISSING if p.sex is None or c.sex is None else "agree" if p.sex == c.sex else "disagree"
+    nat = (MISSING if p.nationality is None or c.nationality is None
+           else "agree" if p.nationality == c.nationality else "disagree")
+    return (names.surname, names.given, dob_level(p.dob, c.dob, cfg), sex, nat, document_level(p, c, cfg)[0],
+            address_level(p.address, c.address, cfg))
+
+
+def _signature(p: Prepared) -> tuple:
+    return (p.variants, p.dob, p.sex, p.nationality, p.documents, p.address)
+
+
+def blocked_pairs(profiles: list[Prepared], *, max_pairs: int, seed: int, max_bucket: int = 200,
+                  min_document_length: int = DEFAULT.min_document_length) -> tuple[list[tuple[int, int]], int]:
+    """(pairs, how many distinct blocked pairs exist): all of them, or a seeded sample of max_pairs."""
+    buckets: dict[int, list[int]] = {}
+    for i, p in enumerate(profiles):
+        for k in _store_keys(p, min_document_length):
+            buckets.setdefault(k, []).append(i)
+    seen: dict[tuple[int, int], None] = {}
+    rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
+    for members in buckets.values():
+        if len(members) > max_bucket:
+            members = rng.sample(members, max_bucket)  # a common name's year: a sample is enough
+        n = len(members)
+        for x in range(n):
+            a = members[x]
+            for y in range(x + 1, n):
+                b = members[y]
+                seen[(a, b) if a < b else (b, a)] = None
+    pairs = list(seen)
+    total = len(pairs)
+    if total > max_pairs:
+        pairs = random.Random(seed).sample(pairs, max_pairs)  # noqa: S311 - reproducible sample
+        pairs.sort()
+    return pairs, total
+
+
+def estimate(counts: dict[tuple[str, ...], int], start: MatchModel, *, max_iterations: int = 500,
+             tolerance: float = 1e-8, pseudo_pairs: float = 5.0, floor: float = 1e-3
+             ) -> tuple[dict[str, dict[str, tuple[float, float]]], float]:
+    """EM over counted comparison vectors: ({feature: {level: (m, u)}}, prior).
+
+    `start` gives the first m, u and prior and the smoothing targets; vectors list levels in
+    FEATURE_NAMES order. No m or u ends under `floor`: a level never seen among matches in this data
+    (a moved address, a mistyped sex) still weighs as strong evidence, not as an absolute veto.
+    """
+    features = [start.feature(name) for name in FEATURE_NAMES]
+    levels = [[lv.name for lv in f.levels if lv.name != MISSING] for f in features]
+    index = [{name: i for i, name in enumerate(ls)} for ls in levels]
+    m0, u0 = [], []
+    for f, ls in zip(features, levels, strict=True):
+        ms = [f.level(name).m for name in ls]
+        us = [f.level(name).u for name in ls]
+        m0.append([x / sum(ms) for x in ms])
+        u0.append([x / sum(us) for x in us])
+    # Vectors as level indices (-1 = missing), with their counts.
+    rows = []
+    for vector, n in counts.items():
+        rows.append(([index[k].get(level, -1) for k, level in enumerate(vector)], n))
+    total = sum(n for _, n in rows)
+    if not total:
+        raise NotEnoughData("no pairs to fit on")
+    m = [list(x) for x in m0]
+    u = [list(x) for x in u0]
+    prior = start.prior
+    missing_m = [0.0] * len(features)
+    missing_u = [0.0] * len(features)
+    for _ in range(max_iterations):
+        log_m = [[math.log(x) for x in xs] for xs in m]
+        log_u = [[math.log(x) for x in xs] for xs in u]
+        log_odds_prior = math.log(prior / (1 - prior))
+        am = [[0.0] * len(ls) for ls in levels]
+        au = [[0.0] * len(ls) for ls in levels]
+        mm, mu = [0.0] * len(features), [0.0] * len(features)
+        matched = 0.0
+        for lv, n in rows:
+            s = log_odds_prior
+            for k, j in enumerate(lv):
+                if j >= 0:
+                    s += log_m[k][j] - log_u[k][j]
+            post = 1.0 / (1.0 + math.exp(-s)) if s > -700 else 0.0
+            wm, wu = n * post, n * (1.0 - post)
+            matched += wm
+            for k, j in enumerate(lv):
+                if j >= 0:
+                    am[k][j] += wm
+                    au[k][j] += wu
+                else:
+                    mm[k] += wm
+                    mu[k] += wu
+        new_m = [[(a + pseudo_pairs * t) / (sum(row) + pseudo_pairs) for a, t in zip(row, targets, strict=True)]
+                 for row, targets in zip(am, m0, strict=True)]
+        new_u = [[(a + pseudo_pairs * t) / (sum(row) + pseudo_pairs) for a, t in zip(row, targets, strict=True)]
+                 for row, targets in zip(au, u0, strict=True)]
+        new_prior = min(max(matched / total, 1e-6), 1 - 1e-6)
+        change = max(abs(new_prior - prior), *(abs(a - b) for r1, r2 in zip(new_m, m, strict=True)
+                                               for a, b in zip(r1, r2, strict=True)),
+                     *(abs(a - b) for r1, r2 in zip(new_u, u, strict=True) for a, b in zip(r1, r2, strict=True)))
+        m, u, prior = new_m, new_u, new_prior
+        unmatched = total - matched
+        missing_m = [x / matched if matched else 0.0 for x in mm]
+        missing_u = [x / unmatched if unmatched else 0.0 for x in mu]
+        if change < tolerance:
+            break
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for k, f in enumerate(features):
+        table = {name: (_clip(m[k][j], floor), _clip(u[k][j], floor)) for j, name in enumerate(levels[k])}
+        table[MISSING] = (_clip(missing_m[k], floor), _clip(missing_u[k], floor))
+        out[f.name] = table
+    return out, prior
+
+
+def _clip(x: float, floor: float) -> float:
+    return min(max(x, floor), 1.0)
+
+
+def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int = 200_000, seed: int = 1,
+        start: MatchModel | None = None, config: MatchConfig = DEFAULT, now: datetime | None = None) -> MatchModel:
+    """A model fitted on these identities' blocked pairs; NotEnoughData when there are fewer than min_pairs."""
+    start = start or default_model()
+    cfg = MatchConfig(model=start, **{k: getattr(config, k) for k in ("min_document_length",)})
+    profiles: dict[tuple, Prepared] = {}
+    for identity in identities:
+        p = prepare(identity)
+        profiles.setdefault(_signature(p), p)
+    distinct = list(profiles.values())
+    pairs, found = blocked_pairs(distinct, max_pairs=max_pairs, seed=seed,
+                                 min_document_length=cfg.min_document_length)
+    if found < min_pairs:
+        raise NotEnoughData(f"found {found:,} blocked pairs of records among {len(distinct):,} distinct records; "
+                            f"a fit needs at least {min_pairs:,}")
+    counts: dict[tuple[str, ...], int] = {}
+    for a, b in pairs:
+        v = comparison_vector(distinct[a], distinct[b], cfg)
+        counts[v] = counts.get(v, 0) + 1
+    levels, prior = estimate(counts, start)
+    when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when)
