@@ -9,9 +9,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from screening import tracing
+from screening import match_models, tracing
 from screening.engine.ingest import RowError, parse_persons_csv
 from screening.engine.matching import Document, Identity
+from screening.engine.model_fit import NotEnoughData
 from screening.models import Crossing
 from screening.services import import_csv
 from screening.trace import trace
@@ -95,6 +96,32 @@ def screening_resolve() -> None:
         click.echo(line)
     click.echo(f"risk flags raised: {len(flags)}")
     click.echo(f"seconds: {time.perf_counter() - started:.1f}")
+
+
+@screening_cli.command("fit")
+@click.option("--sample", default=match_models.DEFAULT_SAMPLE, show_default=True, type=click.IntRange(2),
+              help="Most crossings read into memory (a uniform sample of the stored crossings).")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the sample and the fit.")
+def screening_fit(sample: int, seed: int) -> None:
+    """Refit the match weights (Fellegi-Sunter, EM without labels) on the stored crossings and use them.
+
+    Prints each feature's weights. With too few crossings nothing is stored and the current model
+    stays in use. Other processes pick the new model up within a minute.
+    """
+    try:
+        result = match_models.fit_and_store(sample=sample, seed=seed, now=utcnow())
+    except NotEnoughData as exc:
+        db.session.rollback()
+        click.echo(f"Not enough data to fit the match model: {exc}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"match model {result.record.id} stored and active: {result.model.pairs} pairs from "
+               f"{result.sampled} of {result.crossings_read} crossings")
+    rows = match_models.weight_rows(result.model)
+    widths = [max(len(r[0]) for r in rows), max(len(r[2]) for r in rows)]
+    click.echo(f"{'feature':<{widths[0]}}  {'level':<{widths[1]}}  {'m':>8}  {'u':>8}  {'weight':>7}")
+    for title, _name, label, m, u, weight in rows:
+        click.echo(f"{title:<{widths[0]}}  {label:<{widths[1]}}  {m:>8.4f}  {u:>8.4f}  {weight:>+7.2f}")
 
 
 @screening_cli.command("travellers")

@@ -112,6 +112,34 @@ TRACING_CROSSINGS = [
 ]
 
 
+# One person, two documents (issue 15): Nthabeleng Lebona leaves by Maseru Bridge on her passport and
+# comes back three weeks later through Maputsoe Bridge on her national ID card, a different number.
+# Names, date of birth and address agree: she is one traveller holding both documents, and rule d
+# (several identities) asks the officer to check each document against her.
+# external_id, post, days ago, minutes past 07:00, direction, document type, number
+LEBONA = {"surname": "Lebona", "given_names": "Nthabeleng Palesa", "sex": "F", "dob": "1994-08-14",
+          "nationality": "LSO", "address": "Ha Thetsane, Maseru 100"}
+LEBONA_CROSSINGS = [
+    ("DEMO-L-001", "MSB", 24, 95, "exit", "P", "RA3345120"),
+    ("DEMO-L-002", "MPB", 3, 40, "entry", "ID", "0494081412"),
+]
+
+
+def _lebona(now: datetime) -> list[services.NewCrossing]:
+    posts = {p.code: p.id for p in db.session.execute(select(BorderPost)).scalars()}
+    items = []
+    for ext, post, days, minutes, direction, doc_type, number in LEBONA_CROSSINGS:
+        day = datetime(now.year, now.month, now.day, 5, 0, tzinfo=now.tzinfo) - timedelta(days=days)
+        items.append(services.NewCrossing(
+            external_id=ext, border_post_id=posts[post], direction=direction,
+            crossed_at=day + timedelta(minutes=minutes), surname=LEBONA["surname"],
+            given_names=LEBONA["given_names"], sex=LEBONA["sex"], dob=parse_partial_date(LEBONA["dob"]),
+            nationality=LEBONA["nationality"], document_type=doc_type, document_number=number,
+            document_country="LSO", address=LEBONA["address"],
+            purpose="visit family" if direction == "exit" else "return"))
+    return items
+
+
 # What the officer recorded for the girls: Mofokeng claimed each time to be a relative taking her to
 # work; no parental consent letter was shown.
 TRACING_GUARDIANS = {"DEMO-T-002": ("relative", "RA7788123"), "DEMO-T-005": ("relative", "RA7788123"),
@@ -213,11 +241,16 @@ def _background(now: datetime, n: int = 400) -> list[services.NewCrossing]:
     travellers = generate_persons(250, seed=2026)
     rows = generate_crossings(travellers, n, seed=2026, start=start, days=28)
     # The generator draws a fresh number for every "renewed passport" observation, which reads as a
-    # traveller with several passports; a renewal is one new number per person (as in the tracing bench).
+    # traveller with several passports used alternately. A renewal is one new number per person, used
+    # from the renewal on: the old passport is not seen again (rule d tells the two apart).
     renewed: dict[int, str] = {}
-    for r in rows:
-        if "doc_renewed" in r["noise"] and r["document_number"]:
-            r["document_number"] = renewed.setdefault(r["person_id"], r["document_number"])
+    for r in sorted(rows, key=lambda r: r["crossed_at"]):
+        pid = r["person_id"]
+        if pid not in renewed:
+            if "doc_renewed" in r["noise"] and r["document_number"]:
+                renewed[pid] = r["document_number"]
+        elif r["document_number"]:
+            r["document_number"] = renewed[pid]
     record_guardians(rows, travellers)
     items = []
     for row in rows:
@@ -258,7 +291,7 @@ def _matching(now: datetime) -> list[services.NewCrossing]:
 def load() -> list[str]:
     now = utcnow()
     created = _persons(now)
-    items = _background(now) + _matching(now) + _tracing(now)
+    items = _background(now) + _matching(now) + _tracing(now) + _lebona(now)
     results = services.store_crossings(items, source="demo", actor=None, now=now)
     db.session.commit()
 
@@ -270,4 +303,5 @@ def load() -> list[str]:
             f"crossings: {accepted} added, {len(results) - accepted} already present; flags raised: {flags}",
             "flag queues: officer (Maseru Bridge) and officer2 (Maputsoe Bridge) have flags to review",
             "tracing: Risk patterns shows a man leaving Maseru Bridge with three different girls (traveller "
-            "pages: search 'Mofokeng'; a full journey with a companion: search 'Mokhele')"]
+            "pages: search 'Mofokeng'; a full journey with a companion: search 'Mokhele'; a passport and an ID "
+            "card: search 'Lebona')"]

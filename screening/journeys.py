@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from screening.engine.normalize import age_on, ocr_key
+from screening.engine.patterns import document_label
 from screening.models import (
     Crossing,
     Flag,
@@ -60,11 +61,27 @@ class Companion:
 
 
 @dataclass
+class TravellerDocument:
+    """One document the traveller crossed with; OCR misreads of its number count as the same document."""
+
+    type: str | None
+    number: str
+    country: str | None
+    first: datetime
+    last: datetime
+    count: int = 1
+
+    @property
+    def kind(self) -> str:
+        return document_label(self.type)
+
+
+@dataclass
 class Journey:
     crossings: list[Crossing]
     trips: list[Trip]
     open_trip: Trip | None
-    documents: list[tuple[str, int, datetime, datetime]]
+    documents: list[TravellerDocument]
     names: list[tuple[str, int]]
     companions: list[Companion] = field(default_factory=list)
 
@@ -87,16 +104,27 @@ def journey(traveller: Traveller, *, now: datetime, session: Session | None = No
             pending = None
     if pending is not None:
         open_trip = Trip(pending, None, None, (now - pending.crossed_at).total_seconds() / 86400)
-    docs: dict[str, list] = {}
-    for c in crossings:
-        if c.document_number:
-            label = " ".join(x for x in (c.document_type, c.document_number, c.document_country) if x)
-            d = docs.setdefault(ocr_key(c.document_number), [label, 0, c.crossed_at, c.crossed_at])
-            d[1] += 1
-            d[3] = c.crossed_at
     names = Counter(" ".join(x for x in (c.surname, c.given_names) if x) or "(no name)" for c in crossings)
-    return Journey(crossings, trips, open_trip, [tuple(d) for d in docs.values()], names.most_common(),
+    return Journey(crossings, trips, open_trip, documents_of(crossings), names.most_common(),
                    companions_of(traveller, crossings, session=session))
+
+
+def documents_of(crossings: Iterable[Crossing]) -> list[TravellerDocument]:
+    """Every document in these crossings (in time order), keyed by type and OCR-normalised number."""
+    docs: dict[tuple[str, str], TravellerDocument] = {}
+    for c in sorted(crossings, key=lambda c: (c.crossed_at, c.id)):
+        if not c.document_number or not ocr_key(c.document_number):
+            continue
+        key = ((c.document_type or "").upper()[:1], ocr_key(c.document_number))
+        d = docs.get(key)
+        if d is None:
+            docs[key] = TravellerDocument(c.document_type, c.document_number, c.document_country, c.crossed_at,
+                                          c.crossed_at)
+        else:
+            d.count += 1
+            d.last = c.crossed_at
+            d.country = d.country or c.document_country
+    return list(docs.values())
 
 
 def companions_of(traveller: Traveller, crossings: list[Crossing], *, session: Session) -> list[Companion]:

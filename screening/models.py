@@ -357,6 +357,29 @@ class TracingState(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# --- the fitted match model ----------------------------------------------------------------------------
+
+class MatchModelRecord(db.Model):
+    """A Fellegi-Sunter model (the engine's MatchModel as JSON), fitted on this unit's crossings.
+
+    Rows are kept, never overwritten, so the weights behind an old flag can be read again; the newest
+    active row is the one screening and resolution use (`screening.match_models.active_model`).
+    """
+
+    __tablename__ = "match_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fitted_at: Mapped[datetime | None] = mapped_column()
+    pairs: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(20), default="fitted")  # fitted | default
+    model_json: Mapped[dict] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false(), index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    created_by = relationship("User")
+
+
 # --- access scopes ------------------------------------------------------------------------------------
 
 def _post_clause(model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from flask import current_app
@@ -21,6 +21,7 @@ from screening.counters import bump_counter, read_counter
 from screening.engine.index import CandidateIndex
 from screening.engine.matching import DEFAULT, Document, Identity, MatchConfig
 from screening.engine.normalize import PartialDate
+from screening.match_models import active_model
 from screening.models import Person, PersonAlias, PersonDocument, ScreeningState
 
 log = logging.getLogger("tsela.screening")
@@ -109,8 +110,11 @@ class Screener:
     def current(self, session: Session, today: date) -> CandidateIndex:
         """The index, rebuilt first if another process changed persons of interest since it was built."""
         generation = read_generation(session)
+        model = active_model(session)
         with self._lock:
-            if self.index is None or generation != self.generation:
+            if self.index is None or generation != self.generation or self.config.model is not model:
+                # A refit model: rebuild, so every person is scored with the same weights.
+                self.config = replace(self.config, model=model)
                 self.build(session, today)
             assert self.index is not None
             return self.index

@@ -17,6 +17,7 @@ from screening.engine.index import CandidateIndex
 from screening.engine.ingest import RowError, parse_persons_csv
 from screening.engine.matching import Document, Identity, MatchResult
 from screening.engine.normalize import PartialDate
+from screening.match_models import match_config
 from screening.models import Crossing
 from tip_cases.extensions import db
 
@@ -31,7 +32,7 @@ def crossing_identity(c: Crossing) -> Identity:
 def crossings_index(session: Session | None = None):
     """A candidate index over stored crossings (tracing looks for a person among travellers, not persons)."""
     session = session or db.session()
-    index = CandidateIndex()
+    index = CandidateIndex(match_config())
     stmt = select(Crossing.id, Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.dob_year,
                   Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.nationality,
                   Crossing.document_type, Crossing.document_number, Crossing.document_country)

@@ -34,9 +34,10 @@ from sqlalchemy.orm import Session
 from notifications import services as notifications
 from screening.counters import bump_counter, read_counter
 from screening.engine import patterns
-from screening.engine.matching import Document, MatchConfig
+from screening.engine.matching import Document
 from screening.engine.normalize import PartialDate, shift
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
+from screening.match_models import match_config
 from screening.models import (
     Crossing,
     Flag,
@@ -86,9 +87,10 @@ class TracingError(ValueError):
 
 
 def resolve_config() -> ResolveConfig:
+    """Thresholds from TRACING_* keys; the feature weights are the active fitted model's."""
     c = current_app.config
     return ResolveConfig(
-        match=MatchConfig(),
+        match=match_config(),
         link_threshold=float(c.get("TRACING_LINK_THRESHOLD", 0.80)),
         weak_link_threshold=float(c.get("TRACING_WEAK_LINK_THRESHOLD", 0.70)),
         merge_threshold=float(c.get("TRACING_MERGE_THRESHOLD", 0.92)),
@@ -210,6 +212,7 @@ class Tracer:
     def __init__(self) -> None:
         self.index: TravellerIndex | None = None
         self.generation: int | None = None
+        self.model = None  # the match model the index was built with
         self.lock = threading.RLock()
 
     def build(self, session: Session, config: ResolveConfig) -> TravellerIndex:
@@ -217,6 +220,7 @@ class Tracer:
                                .execution_options(yield_per=20_000))
         self.index = TravellerIndex.restore(((record_of(r), -r.traveller_id) for r in rows), config,
                                             load_judgements(session))
+        self.model = config.match.model
         log.info("traveller index restored: %d crossings, %d travellers", len(self.index),
                  self.index.traveller_count)
         return self.index
@@ -227,8 +231,11 @@ class Tracer:
         Call with `self.lock` held; the change is undone in memory if the transaction rolls back.
         """
         generation = bump_generation(session)
-        if self.index is None or self.generation != generation - 1:
-            self.build(session, resolve_config())
+        config = resolve_config()
+        # A refit model (this process's or another's) rebuilds the index, so new crossings are
+        # attached with the weights the stored travellers were resolved with.
+        if self.index is None or self.generation != generation - 1 or self.model is not config.match.model:
+            self.build(session, config)
         self.generation = generation
         session.info["tracing_tracer"] = self
         assert self.index is not None
@@ -494,6 +501,7 @@ def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSumm
         touched = set(went) | {m["traveller_id"] for m in moves}
         refresh_summaries(session, touched, now)
         tracer.index = index
+        tracer.model = cfg.match.model
         tracer.generation = read_generation(session)
         session.info["tracing_tracer"] = tracer
     audit.record("traveller.resolve", "traveller", None, detail={
@@ -521,7 +529,8 @@ _FACT_COLUMNS = (Crossing.id, Crossing.traveller_id, Crossing.border_post_id, Cr
                  Crossing.crossed_at, Crossing.travel_group, Crossing.vehicle_registration, Crossing.dob_year,
                  Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.sex, Crossing.surname,
                  Crossing.given_names, Crossing.document_number, Crossing.guardian_relation,
-                 Crossing.guardian_document_number, Crossing.consent_document)
+                 Crossing.guardian_document_number, Crossing.consent_document, Crossing.document_type,
+                 Crossing.document_country)
 
 
 def _fact(r, posts: dict[int, str]) -> patterns.CrossingFact:
@@ -530,7 +539,8 @@ def _fact(r, posts: dict[int, str]) -> patterns.CrossingFact:
         direction=r.direction, at=r.crossed_at, group=r.travel_group, vehicle=r.vehicle_registration,
         dob=_dob(r), sex=r.sex, surname=r.surname or "", given_names=r.given_names or "",
         document=r.document_number or "", guardian_relation=r.guardian_relation,
-        guardian_document=r.guardian_document_number or "", consent=bool(r.consent_document))
+        guardian_document=r.guardian_document_number or "", consent=bool(r.consent_document),
+        document_type=r.document_type, document_country=r.document_country)
 
 
 def _rows_of(session: Session, traveller_ids: Iterable[int], since: datetime | None) -> list:

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from screening import services, signals
+from screening import match_models, services, signals
 from screening import trace as person_trace
 from screening.engine.matching import Document, Identity
 from screening.engine.mrz import parse_mrz
@@ -406,3 +406,16 @@ def import_csv():
                                           source="csv")
             db.session.commit()
     return render_template("screening/import.html", form=form, summary=summary)
+
+
+# --- the match model ---------------------------------------------------------------------------------
+
+@bp.get("/model")
+@login_required
+@requires("match_model.view")
+def match_model():
+    """The weights screening and tracing use now: per feature, a chart with the table beside it."""
+    page = match_models.model_page()
+    audit.record("match_model.view", "match_model", page.record.id if page.record else "default")
+    db.session.commit()
+    return render_template("screening/model.html", page=page)

@@ -39,6 +39,7 @@ POLICY: dict[str, dict[str, str]] = {
     "poi.view": {INV: "all", MGR: "all"},
     "poi.manage": {INV: "all", MGR: "all"},
     "trace.run": {INV: "all", MGR: "all"},
+    "match_model.view": {MGR: "all", ADM: "all"},
     # tracing
     "traveller.view": {INV: "all", MGR: "all"},
     "traveller.judge": {INV: "all", MGR: "all"},

@@ -25,6 +25,7 @@ NAVIGATION = [
     ("Import crossings", "screening.import_csv", "crossing.import"),
     ("Dashboard", "reports.dashboard", "report.view"),
     ("Statistics", "reports.statistics", "report.view"),
+    ("Match model", "screening.match_model", "match_model.view"),
     ("Partners", "notifications.agencies", "notification.view"),
     ("Outbox", "notifications.outbox", "notification.view"),
     ("Scheduled jobs", "notifications.jobs", "notification.view"),

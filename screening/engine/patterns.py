@@ -51,7 +51,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from screening.engine.matching import DEFAULT, Identity, Prepared, name_feature, prepare, token_distance
-from screening.engine.normalize import PartialDate, age_on, canonical, name_tokens, ocr_key, shift
+from screening.engine.normalize import PartialDate, age_on, canonical, name_tokens, normalize_document, ocr_key, shift
 
 __all__ = [
     "GUARDIAN_RELATIONS",
@@ -61,7 +61,9 @@ __all__ = [
     "PatternConfig",
     "RiskFinding",
     "companions",
+    "document_label",
     "evaluate",
+    "mask_document",
     "rule_frequent_minor_companions",
     "rule_many_identities",
     "rule_no_return",
@@ -93,6 +95,8 @@ class CrossingFact:
     guardian_relation: str | None = None  # on a minor's crossing: one of GUARDIAN_RELATIONS, None if not recorded
     guardian_document: str = ""  # the accompanying adult's document number, as recorded
     consent: bool = False  # a parental consent letter was seen
+    document_type: str | None = None  # "P" passport, "ID" national identity card, ... as recorded
+    document_country: str | None = None  # issuing country of the document
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +126,8 @@ class PatternConfig:
     no_return_days: int = 30
     # d) several documents or name spellings
     identity_window_days: int = 90
-    identity_min_documents: int = 3
+    identity_min_documents: int = 3  # document numbers in the window, a renewal included
+    identity_min_held: int = 2  # documents held at once: different types or countries, or used alternately
     identity_min_names: int = 3
     identity_same_name_score: float = 0.80  # engine name score at or above which two spellings are one name
     timezone: str = "Africa/Maseru"  # evidence sentences show local times
@@ -233,12 +238,13 @@ def _pair(a: Any, b: Any) -> tuple:
     return (a, b) if repr(a) <= repr(b) else (b, a)
 
 
-def _when(c: CrossingFact, cfg: PatternConfig) -> str:
+def _when(c: CrossingFact | datetime, cfg: PatternConfig) -> str:
     """Evidence is read by officers: times in the unit's local time, as on every page."""
+    at = c if isinstance(c, datetime) else c.at
     try:
-        return f"{c.at.astimezone(ZoneInfo(cfg.timezone)):%Y-%m-%d %H:%M}"
+        return f"{at.astimezone(ZoneInfo(cfg.timezone)):%Y-%m-%d %H:%M}"
     except (OverflowError, ValueError):  # a time at the calendar's edge (stored before the date window)
-        return f"{c.at:%Y-%m-%d %H:%M} UTC"
+        return f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 # --- the rules ------------------------------------------------------------------------------------
@@ -405,14 +411,81 @@ def rule_no_return(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Cont
     return out
 
 
-def _distinct_documents(numbers: Iterable[str]) -> list[str]:
-    """Documents that are not the same one misread: OCR-normalised, more than one edit apart."""
-    kept: list[str] = []
-    for n in numbers:
-        k = ocr_key(n)
-        if k and all(k != o and token_distance(k, o, 1) > 1 for o in kept):
-            kept.append(k)
+@dataclass(slots=True)
+class _DocumentUse:
+    """One document a traveller crossed with (OCR misreads and one-edit slips folded in)."""
+
+    key: str
+    number: str
+    type: str | None
+    country: str | None
+    first: datetime
+    last: datetime
+    count: int = 1
+
+
+def _documents_used(crossings: Iterable[CrossingFact]) -> list[_DocumentUse]:
+    """Documents that are not the same one misread: OCR-normalised, more than one edit apart; by first use."""
+    kept: list[_DocumentUse] = []
+    for c in sorted(crossings, key=lambda c: c.at):
+        k = ocr_key(c.document)
+        if not k:
+            continue
+        same = next((d for d in kept if d.key == k or token_distance(k, d.key, 1) <= 1), None)
+        if same is None:
+            kept.append(_DocumentUse(k, normalize_document(c.document), (c.document_type or "").upper() or None,
+                                     (c.document_country or "").upper() or None, c.at, c.at))
+        else:
+            same.count += 1
+            same.last = max(same.last, c.at)
+            same.type = same.type or (c.document_type or "").upper() or None
+            same.country = same.country or (c.document_country or "").upper() or None
     return kept
+
+
+def _renewal(old: _DocumentUse, new: _DocumentUse) -> bool:
+    """`new` replaced `old`: the same kind from the same country, and `old` never used once `new` was."""
+    same_kind = old.type is None or new.type is None or old.type[0] == new.type[0]
+    same_country = old.country is None or new.country is None or old.country == new.country
+    return same_kind and same_country and old.last <= new.first
+
+
+def _held(docs: list[_DocumentUse]) -> list[_DocumentUse]:
+    """Documents held at the same time: each one that is not a renewal of the one before it starts a
+    new holding, so a passport then an ID card, two countries' passports, or two numbers used
+    alternately count, and a passport renewed once does not."""
+    held: list[_DocumentUse] = []
+    for d in docs:
+        if held and all(_renewal(h, d) for h in held):
+            held[-1] = d  # the newer document replaces the older
+        else:
+            held.append(d)
+    return held
+
+
+_DOCUMENT_KINDS = {"P": "passport", "I": "national ID card", "T": "travel document"}
+
+
+def document_label(doc_type: str | None) -> str:
+    """What an officer calls a document type: "P" -> passport, "ID" -> national ID card."""
+    t = (doc_type or "").strip().upper()
+    if not t:
+        return "document"
+    return _DOCUMENT_KINDS.get(t[0], f"document ({t})")
+
+
+def mask_document(number: str) -> str:
+    """Enough of a document number to tell two apart on screen, not enough to copy it (first and last two)."""
+    n = normalize_document(number)
+    if len(n) <= 4:
+        return "\u2022" * len(n)
+    return n[:2] + "\u2022" * (len(n) - 4) + n[-2:]
+
+
+def _describe(docs: list[_DocumentUse], cfg: PatternConfig) -> str:
+    return "; ".join(f"{document_label(d.type)} {mask_document(d.number)} ({d.country + ', ' if d.country else ''}"
+                     f"{'once' if d.count == 1 else f'{d.count} times'}, first {_when(d.first, cfg)[:10]})"
+                     for d in docs)
 
 
 def _distinct_names(names: Iterable[tuple[str, str]], cfg: PatternConfig) -> list[Prepared]:
@@ -426,19 +499,24 @@ def _distinct_names(names: Iterable[tuple[str, str]], cfg: PatternConfig) -> lis
 
 
 def rule_many_identities(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Context) -> list[RiskFinding]:
-    """d) One traveller using several documents or name spellings within a short time.
+    """d) One traveller holding several documents, or using several names, within a short time.
 
-    Documents are compared OCR-normalised and one edit apart counts as a misread, not a second
-    document; names are compared with the engine's name feature, so a typo, an initial, a dropped
-    middle name, swapped order or an orthographic variant is the same name.
+    Raised when, within `identity_window_days`, the traveller holds `identity_min_held` documents at
+    once (a passport then an ID card, passports of two countries, or two numbers used alternately: a
+    renewed passport is not a second document), or crosses with `identity_min_documents` numbers
+    whatever their kind, or under `identity_min_names` names. Documents are compared OCR-normalised
+    and one edit apart counts as a misread; names are compared with the engine's name feature, so a
+    typo, an initial, a dropped middle name, swapped order or a spelling variant is the same name.
+    The evidence lists each document's type and masked number, so the officer knows what to ask for.
     """
     by_traveller: dict[Any, list[CrossingFact]] = defaultdict(list)
     for c in crossings:
         by_traveller[c.traveller].append(c)
     window = timedelta(days=cfg.identity_window_days)
+    least = min(cfg.identity_min_documents, cfg.identity_min_names, cfg.identity_min_held)
     out = []
     for traveller, cs in by_traveller.items():
-        if len(cs) < min(cfg.identity_min_documents, cfg.identity_min_names):
+        if len(cs) < least:
             continue
         cs.sort(key=lambda c: c.at)
         start = 0
@@ -447,21 +525,28 @@ def rule_many_identities(crossings: list[CrossingFact], cfg: PatternConfig, ctx:
             while cs[i].at - cs[start].at > window:
                 start += 1
             part = cs[start:i + 1]
-            docs = _distinct_documents(dict.fromkeys(c.document for c in part if c.document))
+            docs = _documents_used(part)
+            held = _held(docs)
             names = _distinct_names(dict.fromkeys((c.surname, c.given_names) for c in part), cfg)
-            if len(docs) >= cfg.identity_min_documents or len(names) >= cfg.identity_min_names:
-                found = (part, docs, names)
+            hits = (len(held) >= cfg.identity_min_held, len(docs) >= cfg.identity_min_documents,
+                    len(names) >= cfg.identity_min_names)
+            if any(hits) and (found is None or sum(hits) >= sum(found[4])):
+                found = (part, docs, held, names, hits)
         if found is None:
             continue
-        part, docs, names = found
+        part, docs, held, names, (several_held, many_numbers, many_names) = found
         days = max((part[-1].at - part[0].at).days, 1)
         evidence = []
-        if len(docs) >= cfg.identity_min_documents:
-            evidence.append(f"{len(docs)} different document numbers used within {days} days")
-        if len(names) >= cfg.identity_min_names:
+        if several_held:
+            evidence.append(f"{len(held)} different documents held within {days} days: {_describe(held, cfg)}")
+        if many_numbers and (not several_held or len(docs) > len(held)):
+            evidence.append(f"{len(docs)} different document numbers used within {days} days: "
+                            f"{_describe(docs, cfg)}")
+        if many_names:
             evidence.append(f"{len(names)} different name spellings used within {days} days")
+        strong = (several_held or many_numbers) and many_names or len(held) >= cfg.identity_min_held + 1
         out.append(RiskFinding("many_identities", (traveller,), tuple(c.crossing_id for c in part), tuple(evidence),
-                               "high" if len(evidence) == 2 else "medium"))
+                               "high" if strong else "medium"))
     return out
 
 

@@ -15,6 +15,7 @@ from screening import services as screening
 from screening.engine.index import CandidateIndex
 from screening.engine.matching import DEFAULT, Document, Identity
 from screening.engine.normalize import name_tokens, ocr_key, parse_partial_date, phonetic_key
+from screening.match_models import match_config
 from screening.models import Person, PersonAlias, PersonDocument
 from tip_cases.cases import htcds
 from tip_cases.cases.models import (
@@ -207,7 +208,7 @@ def find_person_matches(cp: CasePerson, actor, *, now: datetime, threshold: floa
     others, alerts = _match_pool(cp)
     probe = _identity(cp.person, ("probe", cp.id))
     index = CandidateIndex.build([_identity(o.person, ("cp", o.id)) for o in others]
-                                 + [_identity(p, ("poi", p.id)) for p in alerts])
+                                 + [_identity(p, ("poi", p.id)) for p in alerts], match_config())
     hits: dict[tuple, tuple[float, list[str]]] = {}
     for key, result in index.screen(probe, threshold=threshold, limit=50):
         hits[key] = (result.score, result.explanations[:4])
