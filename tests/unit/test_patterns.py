@@ -247,3 +247,40 @@ def test_evidence_times_are_in_the_units_local_time(timezone, shown):
                             parse_partial_date(YOUNG_WOMAN), "F", "Mokoena", "Palesa", "RA1234567", None, "", False)
     [found] = rules_hit([crossing], "no_return", config=PatternConfig(timezone=timezone))
     assert f"on {shown} and has not re-entered" in found.evidence[0]
+
+
+# --- d) one traveller holding several documents ---------------------------------------------------
+
+def doc(days, number, kind="P", country="LSO", traveller="t", **kw):
+    c = x(traveller, days=days, doc=number, **kw)
+    return CrossingFact(**{**{f: getattr(c, f) for f in CrossingFact.__dataclass_fields__},
+                           "document_type": kind, "document_country": country})
+
+
+@pytest.mark.parametrize(("crossings", "expected"), [
+    pytest.param([doc(0, "RA3345120"), doc(21, "0494081412", "ID")], "medium", id="passport-then-id-card"),
+    pytest.param([doc(0, "RA1111111"), doc(10, "RB2222222"), doc(20, "RA1111111")], "medium",
+                 id="two-passports-used-alternately"),
+    pytest.param([doc(0, "RA1111111"), doc(10, "A05512873", country="ZAF")], "medium",
+                 id="passports-of-two-countries"),
+    pytest.param([doc(0, "RA1111111"), doc(5, "RA1111111"), doc(20, "RB2222222"), doc(30, "RB2222222")], None,
+                 id="passport-renewed-once"),
+    pytest.param([doc(0, "RA3345120"), doc(10, "RA3345l20")], None, id="ocr-misread-is-the-same-document"),
+    pytest.param([doc(0, "RA3345120"), doc(120, "0494081412", "ID")], None, id="outside-the-window"),
+    pytest.param([doc(0, "RA1111111"), doc(10, "0494081412", "ID"), doc(20, "A05512873", country="ZAF")], "high",
+                 id="three-documents-held"),
+])
+def test_many_identities_documents_held(crossings, expected):
+    found = rules_hit(crossings, "many_identities")
+    assert (found[0].severity if found else None) == expected
+
+
+def test_many_identities_evidence_lists_document_types_and_masked_numbers():
+    [finding] = rules_hit([doc(0, "RA3345120"), doc(2, "RA3345120"), doc(21, "0494081412", "ID")],
+                          "many_identities")
+    [text] = finding.evidence
+    assert text.startswith("2 different documents held within 21 days: ")
+    assert "passport RA\u2022\u2022\u2022\u2022\u202220 (LSO, 2 times, first 2025-03-01)" in text
+    assert "national ID card 04\u2022\u2022\u2022\u2022\u2022\u202212 (LSO, once, first 2025-03-22)" in text
+    assert "3345120" not in text and "940814" not in text  # the numbers themselves are not repeated
+    assert len(finding.crossings) == 3
