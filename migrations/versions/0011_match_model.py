@@ -1,14 +1,14 @@
 """Fitted Fellegi-Sunter match models: one row per fit, the newest active one used by screening and tracing.
 
 Revision ID: 0011_match_model
-Revises: 0010_job_health
+Revises: 0013_user_locale (0010_job_health until main gained 0013; the integrator may re-chain)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_match_model"
-down_revision = "0010_job_health"
+down_revision = "0013_user_locale"
 branch_labels = None
 depends_on = None
 
