@@ -166,9 +166,9 @@ def fit_and_store(*, sample: int = DEFAULT_SAMPLE, actor=None, now: datetime, se
         raise ValueError("sample: at least 2 crossings are needed")
     session = session or db.session()
     identities, read = sample_identities(sample, seed=seed, session=session)
-    model = model_fit.fit(identities, seed=seed)
+    model = model_fit.fit(identities, seed=seed, now=now)
     session.execute(update(MatchModelRecord).where(MatchModelRecord.active.is_(True)).values(active=False))
-    record = MatchModelRecord(fitted_at=model.fitted_at or now, pairs=model.pairs, source=model.source,
+    record = MatchModelRecord(fitted_at=now, pairs=model.pairs, source=model.source,
                               model_json=model.to_json(), active=True,
                               created_by_user_id=getattr(actor, "id", None), created_at=now)
     session.add(record)

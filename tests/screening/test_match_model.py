@@ -103,7 +103,7 @@ def test_fit_refuses_with_too_little_data_and_stores_nothing(app, runner, db_ses
     _store_generated(20, 60)
     result = runner.invoke(args=["screening", "fit"])
     assert result.exit_code != 0
-    assert "Not enough data to fit the match model" in result.output and "candidate pairs" in result.output
+    assert "Not enough data to fit the match model" in result.output and "a fit needs at least 2,000" in result.output
     assert db_session.scalar(select(func.count()).select_from(MatchModelRecord)) == 0
     assert db_session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "match_model.fit")) == 0
