@@ -3,7 +3,7 @@
 Seeds the reference posts' known spellings (tip_cases.reference.POST_ALIASES) where the post exists.
 
 Revision ID: 0012_post_aliases
-Revises: 0010_job_health
+Revises: 0013_user_locale (chained after main's head; the integrator may re-chain it)
 """
 
 from datetime import UTC, datetime
@@ -15,7 +15,7 @@ from tip_cases.postnames import post_key
 from tip_cases.reference import POST_ALIASES
 
 revision = "0012_post_aliases"
-down_revision = "0010_job_health"
+down_revision = "0013_user_locale"
 branch_labels = None
 depends_on = None
 
