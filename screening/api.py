@@ -20,6 +20,8 @@ from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter
 from tip_cases.extensions import csrf, db, utcnow
 from tip_cases.models import BorderPost, IdempotencyRecord
+from tip_cases.postnames import PostDirectory, Resolution
+from tip_cases.posts import load_directory
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -111,10 +113,20 @@ def _to_new(item: schemas.CrossingIn, post_id: int) -> NewCrossing:
         quality_issues=item.quality_remarks())
 
 
+def _post_error(i: int, text: str, found: Resolution, directory: PostDirectory) -> dict[str, Any]:
+    """A refused post name: the sentence, and the candidates or the known posts as codes a client can use."""
+    error = {"field": f"crossings[{i}].border_post", "message": directory.explain(text, found),
+             "code": "ambiguous_post" if found.status == "ambiguous" else "unknown_post"}
+    if found.status == "ambiguous":
+        error["candidates"] = [{"code": p.code, "name": p.name} for p in found.candidates]
+    else:
+        error["known_posts"] = [{"code": p.code, "name": p.name} for p in sorted(directory.posts, key=lambda p: p.name)]
+    return error
+
+
 def _process_batch(raw_items: list[Any], client, now: datetime) -> dict[str, Any]:
-    posts = db.session.execute(select(BorderPost.id, BorderPost.code, BorderPost.name)).all()
-    by_key = {k.strip().lower(): pid for pid, code, name in posts for k in (code, name)}
-    code_of = {pid: code for pid, code, _ in posts}
+    directory = load_directory()
+    code_of = {p.id: p.code for p in directory.posts}
     results: list[dict[str, Any]] = []
     valid: list[tuple[int, NewCrossing]] = []
     for i, raw in enumerate(raw_items):
@@ -130,12 +142,11 @@ def _process_batch(raw_items: list[Any], client, now: datetime) -> dict[str, Any
                                                     (e["type"] for e in exc.errors(include_url=False)), strict=True)]
             continue
         if item.border_post:
-            post_id = by_key.get(item.border_post.lower())
-            if post_id is None:
-                entry["errors"] = [{"field": f"crossings[{i}].border_post",
-                                    "message": f"{item.border_post!r} is not a known post code or name",
-                                    "code": "unknown_post"}]
+            found = directory.resolve(item.border_post)
+            if not found.ok:
+                entry["errors"] = [_post_error(i, item.border_post, found, directory)]
                 continue
+            post_id = found.post.id
         else:
             post_id = client.border_post_id
             if post_id is None:

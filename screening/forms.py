@@ -79,10 +79,11 @@ def country_code(form, field) -> None:
 
 
 class CaptureForm(NoNulForm):
-    mrz = TextAreaField("Paste the MRZ", validators=[Optional(), Length(max=200)],
-                        description="The 2 or 3 lines at the bottom of the passport or ID card; "
-                                    "'Read MRZ' fills the fields below and checks the check digits.",
-                        render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"})
+    mrz = TextAreaField("Scan or paste the MRZ", validators=[Optional(), Length(max=200)],
+                        description="The 2 or 3 lines at the bottom of the passport or ID card. A scan fills "
+                                    "the fields below and checks the check digits; after a paste, 'Read MRZ'.",
+                        render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off", "autofocus": True,
+                                   "autocapitalize": "characters", "class": "font-monospace"})
     read_mrz = SubmitField("Read MRZ")
     direction = SelectField("Direction", choices=[("entry", "Entry into Lesotho"), ("exit", "Exit from Lesotho")])
     crossed_at = DateTimeLocalField("Crossed at (Maseru time)", format="%Y-%m-%dT%H:%M", validators=[Optional()],

@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask
+from sqlalchemy import func, select
 
 from notifications.scheduler import register_job
 from screening import tracing
+from screening.models import Flag
+from tip_cases import signals as shell_signals
 from tip_cases.extensions import db
 
 
@@ -29,8 +32,19 @@ def job_patterns_daily(now: datetime) -> str:
     return f"risk flags raised {raised}"
 
 
+def nav_counts(user, *, keys: frozenset[str]) -> dict[str, int]:
+    """New flags at the officer's post, for the navigation (ix_flags_post_status_created answers it)."""
+    post_id = getattr(user, "border_post_id", None)
+    if "flags_new_at_post" not in keys or post_id is None:
+        return {}
+    n = db.session.execute(select(func.count()).select_from(Flag).where(
+        Flag.border_post_id == post_id, Flag.status == "new")).scalar_one()
+    return {"flags_new_at_post": n}
+
+
 def register(app: Flask) -> None:
     """Add the risk-pattern jobs to the scheduler (ids and timing as before the jobs moved here)."""
+    shell_signals.nav_counts.connect(nav_counts)
     register_job(app, "tracing-patterns", job_patterns, "interval", start_now=True,
                  seconds=float(app.config.get("TRACING_PATTERN_SECONDS", 15)))
     register_job(app, "tracing-patterns-daily", job_patterns_daily, "cron", hour=2, minute=30)

@@ -41,6 +41,7 @@ from screening.screener import alert_info, bump_generation, get_screener, person
 from tip_cases import audit
 from tip_cases.extensions import db
 from tip_cases.models import ApiClient, BorderPost, User
+from tip_cases.posts import load_directory
 
 log = logging.getLogger("tsela.screening")
 
@@ -405,14 +406,6 @@ class ImportSummary:
         return out
 
 
-def _post_lookup(session: Session) -> dict[str, int]:
-    table: dict[str, int] = {}
-    for pid, code, name in session.execute(select(BorderPost.id, BorderPost.code, BorderPost.name)):
-        table[code.strip().lower()] = pid
-        table[name.strip().lower()] = pid
-    return table
-
-
 def from_parsed(row: CrossingIn, post_id: int) -> NewCrossing:
     return NewCrossing(
         external_id=row.external_id, border_post_id=post_id, direction=row.direction, crossed_at=row.crossed_at,
@@ -430,7 +423,7 @@ def import_csv(stream, *, actor, now: datetime, source: str = "csv", batch_size:
     Commits after each batch, so a large file keeps what it stored if a later batch fails.
     """
     session = session or db.session()
-    posts = _post_lookup(session)
+    posts = load_directory(session)
     summary = ImportSummary()
     batch: list[tuple[int, NewCrossing]] = []
 
@@ -451,11 +444,11 @@ def import_csv(stream, *, actor, now: datetime, source: str = "csv", batch_size:
         if isinstance(row, RowError):
             summary.rejected.append((row.line, "; ".join(f"{f}: {r}" for f, r in row.problems)))
             continue
-        post_id = posts.get(row.border_post.strip().lower())
-        if post_id is None:
-            summary.rejected.append((row.line, f"border_post: {row.border_post!r} is not a known post code or name"))
+        found = posts.resolve(row.border_post)
+        if not found.ok:
+            summary.rejected.append((row.line, f"border_post: {posts.explain(row.border_post, found)}"))
             continue
-        batch.append((row.line, from_parsed(row, post_id)))
+        batch.append((row.line, from_parsed(row, found.post.id)))
         if len(batch) >= batch_size:
             flush_batch()
     flush_batch()

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -15,8 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from screening import match_models, services, signals
 from screening import trace as person_trace
+from screening.capture import read_mrz
 from screening.engine.matching import Document, Identity
-from screening.engine.mrz import parse_mrz
 from screening.engine.normalize import PartialDate, parse_crossing_dob, parse_partial_date
 from screening.forms import CaptureForm, ImportForm, PersonForm, ReviewForm, TraceForm
 from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonAlias, PersonDocument
@@ -151,23 +151,30 @@ def review(flag_id: int):
 # --- capture -----------------------------------------------------------------------------------------
 
 def _fill_from_mrz(form: CaptureForm) -> None:
-    result = parse_mrz(form.mrz.data or "", today=utcnow().date())
-    if result.errors:
-        form.mrz.errors = list(result.errors)
+    reading = read_mrz(form.mrz.data or "", today=utcnow().date())
+    if reading.errors:
+        form.mrz.errors = list(reading.errors)
         return
-    form.surname.data = result.surname or ""
-    form.given_names.data = result.given_names or ""
-    form.sex.data = result.sex or ""
-    form.date_of_birth.data = str(result.date_of_birth) if result.date_of_birth else ""
-    form.nationality.data = result.nationality or ""
-    form.document_type.data = result.document_type or ""
-    form.document_number.data = result.document_number or ""
-    form.document_country.data = result.issuing_country or ""
-    if result.check_digit_errors:
-        form.mrz.errors = [f"Check digit wrong: {name.replace('_', ' ')}. Compare with the document before saving."
-                           for name in result.check_digit_errors]
+    for name, value in reading.fields.items():
+        getattr(form, name).data = value
+    if reading.check_digit_errors:
+        form.mrz.errors = list(reading.check_digit_errors)
     else:
-        flash(f"MRZ read ({result.format}); check digits valid. Check the fields against the document.", "info")
+        flash(reading.message, "info")
+
+
+@bp.post("/capture/mrz")
+@login_required
+@requires("crossing.create")
+def capture_mrz():
+    """The capture page reads a scanned zone without a reload (CSRF token in the X-CSRFToken header)."""
+    body = request.get_json(silent=True)
+    text = body.get("mrz") if isinstance(body, dict) else None
+    if not isinstance(text, str) or len(text) > 200:
+        return jsonify(error="invalid_request", message="send {\"mrz\": \"...\"}: the zone as text, "
+                                                          "at most 200 characters",
+                       errors=[{"field": "mrz", "message": "a string of at most 200 characters"}]), 400
+    return jsonify(read_mrz(text, today=utcnow().date()).as_json())
 
 
 @bp.route("/capture", methods=["GET", "POST"])

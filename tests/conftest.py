@@ -76,7 +76,8 @@ def _reset_postgres(url: str) -> None:
     """Empty every table but the migration marker, then restore the reference data."""
     import sqlalchemy as sa
 
-    from tip_cases.reference import BORDER_POSTS
+    from tip_cases.postnames import post_key
+    from tip_cases.reference import BORDER_POSTS, POST_ALIASES
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -88,6 +89,10 @@ def _reset_postgres(url: str) -> None:
             "INSERT INTO border_posts (code, name, kind, district, counterpart, active, created_at) "
             "VALUES (:c, :n, :k, :d, :cp, true, now())"),
             [{"c": c, "n": n, "k": k, "d": d, "cp": cp} for c, n, k, d, cp in BORDER_POSTS])
+        conn.execute(sa.text(
+            "INSERT INTO post_aliases (border_post_id, alias, key, created_at) "
+            "SELECT id, :a, :k, now() FROM border_posts WHERE code = :c"),
+            [{"c": c, "a": a, "k": post_key(a)} for c, a in POST_ALIASES])
     engine.dispose()
 
 

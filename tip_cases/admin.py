@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from tip_cases import accounts, audit
+from tip_cases import posts as posts_service
 from tip_cases.access import requires
 from tip_cases.extensions import db, utcnow
 from tip_cases.forms import (
@@ -130,7 +132,8 @@ def _enrolment_code_page(user: User, code: str, why: str):
 @login_required
 @requires("post.manage")
 def posts():
-    rows = db.session.execute(select(BorderPost).order_by(BorderPost.name)).scalars().all()
+    rows = db.session.execute(select(BorderPost).options(selectinload(BorderPost.aliases))
+                              .order_by(BorderPost.name)).scalars().all()
     return render_template("admin/posts.html", posts=rows)
 
 
@@ -143,20 +146,29 @@ def post_edit(post_id: int | None = None):
     if post_id and post is None:
         abort(404)
     form = BorderPostForm(obj=post)
+    if request.method == "GET" and post is not None:
+        form.other_spellings.data = "\n".join(post.alias_names)
     if form.validate_on_submit():
         clash = db.session.execute(select(BorderPost).where(
             (db.func.lower(BorderPost.code) == form.code.data.lower())
             | (db.func.lower(BorderPost.name) == form.name.data.strip().lower()))).scalars().all()
         if any(p is not post for p in clash):
             form.code.errors.append("Another post already has this code or name.")
-        else:
+        aliases = posts_service.parse_aliases(form.other_spellings.data)
+        problems = posts_service.alias_problems(aliases, post.id if post else None)
+        if problems:
+            form.other_spellings.errors = list(problems)
+        if not form.errors:
             if post is None:
                 post = BorderPost()
                 db.session.add(post)
+            del form.other_spellings  # not a column: the aliases are saved below
             form.populate_obj(post)
             post.name = post.name.strip()
             db.session.flush()
-            audit.record("post.save", "border_post", post.id)
+            added, removed = posts_service.set_aliases(post, aliases)
+            audit.record("post.save", "border_post", post.id,
+                         detail={"aliases_added": added, "aliases_removed": removed} if added or removed else None)
             db.session.commit()
             flash(f"Border post {post.label} saved.", "success")
             return redirect(url_for("admin.posts"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from tip_cases.models import HUMAN_ROLES
@@ -94,6 +94,10 @@ class BorderPostForm(FlaskForm):
     kind = SelectField("Kind", choices=[("road", "Road"), ("air", "Air"), ("foot", "Foot / bridle path")])
     district = StringField("District", validators=[Optional(), Length(max=60)])
     counterpart = StringField("Post across the border", validators=[Optional(), Length(max=120)])
+    other_spellings = TextAreaField(
+        "Other spellings", validators=[Optional(), Length(max=4000)], render_kw={"rows": 4},
+        description="One per line. How feeds and people write this post's name, for example without "
+                    "the apostrophe. Case, apostrophes and accents are ignored when names are matched.")
     active = BooleanField("Active", default=True)
     submit = SubmitField("Save post")
 

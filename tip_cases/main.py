@@ -2,58 +2,36 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, url_for
+from flask import Blueprint, g, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
 from tip_cases import signals
-from tip_cases.access import can, requires
+from tip_cases.access import requires
 from tip_cases.extensions import db
+from tip_cases.navigation import navigation_for
 
 bp = Blueprint("main", __name__)
 
-# (label, endpoint, action): an entry shows when its blueprint is registered and the role may act.
-NAVIGATION = [
-    ("Flag queue", "screening.queue", "flag.view"),
-    ("Capture crossing", "screening.capture", "crossing.create"),
-    ("Crossings", "screening.crossings", "crossing.view"),
-    ("Persons of interest", "screening.persons", "poi.view"),
-    ("Trace", "screening.trace", "trace.run"),
-    ("Travellers", "tracing.travellers", "traveller.view"),
-    ("Risk patterns", "tracing.patterns", "traveller.view"),
-    ("Cases", "cases.index", "case.search"),
-    ("Import crossings", "screening.import_csv", "crossing.import"),
-    ("Dashboard", "reports.dashboard", "report.view"),
-    ("Statistics", "reports.statistics", "report.view"),
-    ("Match model", "screening.match_model", "match_model.view"),
-    ("Partners", "notifications.agencies", "notification.view"),
-    ("Outbox", "notifications.outbox", "notification.view"),
-    ("Scheduled jobs", "notifications.jobs", "notification.view"),
-    ("Mail sink", "notifications.mailbox", "mailbox.view"),
-    ("Users", "admin.users", "user.manage"),
-    ("Border posts", "admin.posts", "post.manage"),
-    ("Audit trail", "admin.audit_log", "audit.view"),
-]
-
-
-def navigation_for(user) -> list[tuple[str, str]]:
-    views = current_app.view_functions
-    return [(label, url_for(endpoint)) for label, endpoint, action in NAVIGATION
-            if endpoint in views and can(user, action)]
+def current_navigation():
+    """The signed-in user's navigation, built once per request (base.html and the home page share it)."""
+    if not current_user.is_authenticated:
+        return None
+    if "navigation" not in g:
+        g.navigation = navigation_for(current_user)
+    return g.navigation
 
 
 @bp.app_context_processor
 def _inject_navigation():
-    if current_user.is_authenticated:
-        return {"nav_items": navigation_for(current_user)}
-    return {"nav_items": []}
+    return {"navigation": current_navigation}
 
 
 @bp.route("/")
 @login_required
 @requires("home.view")
 def home():
-    return render_template("home.html", nav=navigation_for(current_user))
+    return render_template("home.html")
 
 
 @bp.route("/healthz")

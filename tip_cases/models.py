@@ -35,12 +35,36 @@ class BorderPost(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    aliases: Mapped[list[PostAlias]] = relationship(back_populates="border_post", cascade="all, delete-orphan",
+                                                    order_by="PostAlias.alias")
+
     def __repr__(self) -> str:
         return f"<BorderPost {self.code}>"
 
     @property
+    def alias_names(self) -> list[str]:
+        return [a.alias for a in self.aliases]
+
+    @property
     def label(self) -> str:
         return f"{self.name} ({self.code})"
+
+
+class PostAlias(db.Model):
+    """Another spelling of a post's name as feeds and people write it ("Sephapo's Gate").
+
+    `key` is the spelling as compared (tip_cases.postnames.post_key), unique: one spelling names one post.
+    """
+
+    __tablename__ = "post_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    border_post_id: Mapped[int] = mapped_column(ForeignKey("border_posts.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(120))
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    border_post: Mapped[BorderPost] = relationship(back_populates="aliases")
 
 
 class User(UserMixin, db.Model):

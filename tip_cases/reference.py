@@ -20,3 +20,11 @@ BORDER_POSTS: list[tuple[str, str, str, str | None, str | None]] = [
     ("MNP", "Monontsa Pass", "road", "Butha-Buthe", "Monontsha Pass (Phuthaditjhaba, ZA)"),
     ("NKG", "Nkonkoana Gate", "road", "Qacha's Nek", "Bushman's Nek (Underberg, ZA)"),
 ]
+
+# (post code, alias): spellings the feeds use for these posts, so their crossings are not rejected.
+POST_ALIASES: list[tuple[str, str]] = [
+    ("SPG", "Sephapo's Gate"),
+    ("MIA", "Moshoeshoe I Airport"),
+    ("MIA", "Moshoeshoe Airport"),
+    ("VRG", "Van Rooyens Gate"),
+]

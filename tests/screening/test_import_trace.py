@@ -38,7 +38,7 @@ def test_cli_import_reports_lines_and_reimport_adds_nothing(app, runner, db_sess
     assert result.exit_code == 0, out
     assert "inserted: 3" in out and "duplicates: 0" in out and "rejected: 3" in out and "flags raised: 1" in out
     assert "line 4: sex: 'Q' is not M, F, X or empty; direction" in out
-    assert "line 5: border_post: 'Nowhere Gate' is not a known post" in out
+    assert "line 5: border_post: 'Nowhere Gate' is not a known border post. Known posts: Caledonspoort (CAL)" in out
     assert "line 7: row: expected 14 columns, found 2" in out
     again = runner.invoke(args=["crossings", "import", str(path)]).output
     assert "inserted: 0" in again and "duplicates: 3" in again

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_login import current_user
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from notifications import signals as notification_signals
 from notifications.services import not_yet_published, publish
 from screening import signals as screening_signals
 from screening.models import Crossing, Traveller
+from tip_cases import signals as shell_signals
 from tip_cases.cases.forms import AttachFlagForm
-from tip_cases.cases.models import Case, CaseLink
+from tip_cases.cases.models import Case, CaseLink, CaseTask
 from tip_cases.cases.services import (
     acknowledge_referral,
     cases_for_flag,
@@ -95,8 +97,19 @@ def _traveller_page(traveller: Traveller, *, flag_ids: list[int]) -> dict:
     return {"cases": cases_of(traveller, flag_ids)}
 
 
+def nav_counts(user, *, keys: frozenset[str]) -> dict[str, int]:
+    """The user's open tasks due today or earlier, for the navigation (ix_case_tasks_assignee_id answers it)."""
+    if "tasks_due_mine" not in keys or getattr(user, "id", None) is None:
+        return {}
+    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    n = db.session.execute(select(func.count()).select_from(CaseTask).where(
+        CaseTask.assignee_id == user.id, CaseTask.completed_at.is_(None), CaseTask.due_on <= today)).scalar_one()
+    return {"tasks_due_mine": n}
+
+
 def register(app: Flask) -> None:
     """Connect the receivers (blinker keeps one connection per receiver, so a second app adds none)."""
+    shell_signals.nav_counts.connect(nav_counts)
     notification_signals.referral_acknowledged.connect(_on_referral_acknowledged)
     notification_signals.reminders_due.connect(_on_reminders_due)
     screening_signals.flag_page.connect(_flag_page)
