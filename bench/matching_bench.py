@@ -386,7 +386,7 @@ def run(n: int, args, work: Path) -> dict:
     tm = trace_metrics(work / "hits.tsv", truth, classes, tr["flag_threshold"], poi_ids)
 
     print(f"\nresolution (address {'passed' if ours['address_used'] else 'not in the API, not passed'}): "
-          f"true pairs {ours_m['all']['true_pairs']:,}")
+          f"true pairs {ours_m['all']['true_pairs']:,}, true persons {len(set(truth.values())):,}")
     print(f"{'':10s}{'precision':>10s}{'recall':>9s}{'F1':>9s}{'wall s':>9s}{'CPU s':>9s}{'peak MiB':>10s}"
           f"{'input MiB':>10s}{'travellers':>11s}")
     for name, r, m in (("tsela", ours, ours_m), ("splink", splink, splink_m)):
