@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-dashboard clean system-deps
+.PHONY: run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -70,6 +70,13 @@ bench: $(STAMP)
 bench-tracing: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.tracing_bench
+
+# Issue 15: resolution and tracing per noise class (documents that disagree), Splink side by side.
+# Sizes: make bench-matching MATCHING_SIZES="100000"; add MATCHING_ARGS=--namesakes for the namesakes set.
+MATCHING_SIZES ?= 100000 1000000
+bench-matching: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.matching_bench --crossings $(MATCHING_SIZES) $(MATCHING_ARGS)
 
 bench-dashboard: $(STAMP)
 	-psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE tsela_reports" 2>/dev/null

@@ -5,6 +5,11 @@ a `person_id` truth key, so benchmarks can both feed them to the importer and sc
 Noise mirrors what the screening issue lists from real border data: swapped name order, a dropped
 middle name, initials, dropped diacritics, orthographic variants, typos, day/month swaps, year-only
 or 1 January dates, +-1 year, OCR confusions in document numbers, and renewed passports.
+
+Issue 15 adds the noises that defeat a document-first matcher: a second document of another type, a
+forged number, digit typos and transpositions in the number, a missing given name or surname, address
+variants and moves (`profile="issue15"`), and a `names="namesakes"` population in which many people
+share a name and a birth year. Every observation carries a `noise_class` (see NOISE_CLASSES).
 """
 
 from __future__ import annotations
@@ -15,8 +20,13 @@ from typing import Any
 
 __all__ = [
     "BORDER_POSTS",
+    "ISSUE15_RATES",
     "NAME_MODELS",
+    "NEW_NOISES",
     "NOISES",
+    "NOISE_CLASSES",
+    "PROFILES",
+    "noise_class",
     "generate_crossings",
     "generate_persons",
     "noisy_observation",
@@ -122,6 +132,61 @@ NOISES = ("swap_order", "drop_middle", "initials", "plain_ascii", "variant", "ty
 _NOISE_P = {"swap_order": 0.10, "drop_middle": 0.15, "initials": 0.08, "plain_ascii": 0.30, "variant": 0.10,
             "typo": 0.12, "dob_swap": 0.05, "dob_year_only": 0.05, "dob_placeholder": 0.03,
             "dob_off_by_one": 0.04, "doc_ocr": 0.08, "doc_renewed": 0.10, "doc_missing": 0.10}
+# Issue 15's noises (drawn only by the "issue15" profile, or when named in `noises=`).
+NEW_NOISES = ("second_document", "forged_document", "doc_typo", "missing_given", "missing_surname",
+              "address_variant", "address_move")
+
+# Noise classes, least to most severe. An observation's class is that of its most severe noise; a pair
+# of observations belongs to the class of its noisier side (the benchmarks split metrics so).
+# "plain_ascii" (upper case, diacritics dropped) belongs to no class: every matcher folds it away.
+NOISE_CLASSES = ("clean", "address_variant", "name_variant", "ocr_confusion", "name_typo", "dob_slip",
+                 "document_missing", "document_typo", "document_renewed", "address_move", "missing_name",
+                 "forged_document", "second_document")
+_CLASS_OF = {"swap_order": "name_variant", "drop_middle": "name_variant", "initials": "name_variant",
+             "variant": "name_variant", "typo": "name_typo", "dob_swap": "dob_slip", "dob_year_only": "dob_slip",
+             "dob_placeholder": "dob_slip", "dob_off_by_one": "dob_slip", "doc_ocr": "ocr_confusion",
+             "doc_renewed": "document_renewed", "doc_missing": "document_missing",
+             "second_document": "second_document", "forged_document": "forged_document",
+             "doc_typo": "document_typo", "missing_given": "missing_name", "missing_surname": "missing_name",
+             "address_variant": "address_variant", "address_move": "address_move"}
+_RANK = {c: i for i, c in enumerate(NOISE_CLASSES)}
+
+
+def noise_class(noises) -> str:
+    """The class of an observation: that of its most severe noise ("clean" when none has a class)."""
+    return max((_CLASS_OF[k] for k in noises if k in _CLASS_OF), key=_RANK.__getitem__, default="clean")
+
+
+# The "issue15" profile: each observation draws one primary class at these rates (an estimate of a
+# busy post's mix, not a measured one), then the noise that makes it. Document changes often come
+# with a new address and sometimes with a name or date slip, as in the misses issue 15 describes.
+ISSUE15_RATES = {"clean": 0.42, "name_variant": 0.08, "name_typo": 0.06, "dob_slip": 0.06, "ocr_confusion": 0.04,
+                 "document_missing": 0.04, "second_document": 0.07, "forged_document": 0.03,
+                 "document_typo": 0.05, "missing_name": 0.03, "address_variant": 0.09, "address_move": 0.03}
+_CLASS_NOISES = {"clean": [()], "name_variant": [("swap_order",), ("drop_middle",), ("initials",), ("variant",)],
+                 "name_typo": [("typo",)],
+                 "dob_slip": [("dob_swap",), ("dob_year_only",), ("dob_placeholder",), ("dob_off_by_one",)],
+                 "ocr_confusion": [("doc_ocr",)], "document_missing": [("doc_missing",)],
+                 "second_document": [("second_document",)], "forged_document": [("forged_document",)],
+                 "document_typo": [("doc_typo",)], "missing_name": [("missing_given",), ("missing_surname",)],
+                 "address_variant": [("address_variant",)], "address_move": [("address_move",)]}
+PROFILES = ("default", "issue15")
+
+
+def _issue15_noises(rng: random.Random) -> tuple[str, ...]:
+    cls = _pick(rng, list(ISSUE15_RATES.items()))
+    noises = list(rng.choice(_CLASS_NOISES[cls]))
+    if cls in ("second_document", "forged_document"):
+        r = rng.random()
+        if r < 0.45:
+            noises.append("address_move")
+        elif r < 0.65:
+            noises.append("address_variant")
+    if cls in ("second_document", "forged_document", "document_typo") and rng.random() < 0.15:
+        noises.append(rng.choice(("typo", "dob_swap", "dob_off_by_one", "drop_middle")))
+    if rng.random() < 0.3:
+        noises.append("plain_ascii")
+    return tuple(noises)
 
 
 def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
@@ -263,27 +328,155 @@ def _document(rng: random.Random, nationality: str, dob: date, sex: str) -> tupl
     return "P", f"{prefix}{rng.randint(0, 9_999_999):07d}", nationality
 
 
-NAME_MODELS = ("realistic", "narrow")
+def _other_document(rng: random.Random, nationality: str, primary_type: str) -> tuple[str, str, str]:
+    """A second document of another type: a passport for an ID-number holder, else a national ID card.
+
+    Formats are illustrative (SA passports: a letter and 8 digits; ID cards: digits only), not official.
+    """
+    if primary_type == "ID":
+        return "P", f"{rng.choice('AMT')}{rng.randint(0, 99_999_999):08d}", nationality
+    digits = 12 if nationality == "LSO" else 10
+    return "ID", f"{rng.randint(10 ** (digits - 1), 10 ** digits - 1)}", nationality
+
+
+def _differs_wholly(a: str, b: str) -> bool:
+    """More than two positions differ (or the lengths do): not a typo, not an OCR slip."""
+    return len(a) != len(b) or sum(x != y for x, y in zip(a, b, strict=True)) > 2
+
+
+# --- addresses (Lesotho-style) ----------------------------------------------------------------------
+# Rural Lesotho addresses name a village (often "Ha <chief's name>", "the place of ...") and a district;
+# in Maseru and the camp towns they are a plot on a named road. South African and other addresses are
+# a street in a border town. Names are real places; plots and combinations are made up.
+
+_DISTRICTS = ["Maseru", "Berea", "Leribe", "Butha-Buthe", "Mokhotlong", "Thaba-Tseka", "Qacha's Nek",
+              "Quthing", "Mohale's Hoek", "Mafeteng"]
+_VILLAGES = ["Ha Abia", "Ha Thetsane", "Ha Mabote", "Ha Foso", "Ha Tsosane", "Ha Matala", "Ha Seoli",
+             "Ha Leqele", "Ha Hoohlo", "Ha Mohlalefi", "Ha Ratjomose", "Ha Makhoathi", "Ha Mokhethi",
+             "Ha Majara", "Ha Sekhonyana", "Ha Nqheku", "Ha Rammeleke", "Ha Motloheloa", "Roma", "Morija",
+             "Semonkong", "Matsieng", "Teyateyaneng", "Hlotse", "Mapoteng", "Thaba-Bosiu", "Nazareth",
+             "Lithabaneng", "Khubetsoana", "Qoaling", "Sefikeng", "Pitseng", "Maputsoe", "Peka", "Kolonyama",
+             "Tsikoane", "Mahobong", "Likhetlane", "Lithoteng", "Masianokeng", "Thabong", "Motimposo"]
+_MASERU_ROADS = ["Kingsway", "Moshoeshoe", "Pioneer", "Parliament", "Constitution", "Lerotholi", "Bowker",
+                 "Orpen", "Maluti", "Cathedral", "Airport", "Main North 1", "Main South 1", "Mpilo",
+                 "Lancers", "Balfour", "Griffith", "Palace", "Hospital", "Linare"]
+_LSO_TOWNS = ["Maseru", "Maseru", "Maseru", "Maputsoe", "Mafeteng", "Teyateyaneng", "Hlotse"]
+_SA_TOWNS = ["Ladybrand", "Ficksburg", "Bloemfontein", "Wepener", "Zastron", "Clocolan", "Welkom",
+             "Johannesburg", "Durban", "Matatiele", "Botshabelo", "Thaba Nchu"]
+_SA_STREETS = ["Church", "Voortrekker", "Piet Retief", "Nelson Mandela", "Main", "Market", "President Brand",
+               "Kerk", "Station", "Victoria", "Joubert", "Van Riebeeck", "Oliver Tambo", "Steve Biko"]
+_STREET_TYPES = [("Street", 0.45), ("Road", 0.4), ("Avenue", 0.15)]
+
+
+def _address(rng: random.Random, nationality: str) -> str:
+    if nationality == "LSO":
+        if rng.random() < 0.55:
+            return f"{rng.choice(_VILLAGES)}, {rng.choice(_DISTRICTS)} District"
+        road = rng.choice(_MASERU_ROADS)
+        kind = "Road" if road.startswith("Main ") else _pick(rng, _STREET_TYPES)
+        return f"{rng.randint(1, 999)} {road} {kind}, {rng.choice(_LSO_TOWNS)}"
+    return f"{rng.randint(1, 399)} {rng.choice(_SA_STREETS)} {_pick(rng, _STREET_TYPES)}, {rng.choice(_SA_TOWNS)}"
+
+
+_ABBREVIATIONS = [("Street", "St"), ("Road", "Rd"), ("Avenue", "Ave"), ("District", "Dist")]
+_TYPE_WORDS = {w.lower() for pair in _ABBREVIATIONS for w in pair}
+
+
+def _address_variant(rng: random.Random, address: str) -> tuple[str, list[str]]:
+    """The same address written differently; returns it and the kinds of change applied."""
+    kinds = ["abbreviation", "case", "punctuation", "order", "spelling"]
+    for _ in range(20):
+        text, applied = address, []
+        for kind in rng.sample(kinds, rng.choice((1, 1, 2))):
+            before = text
+            if kind == "abbreviation":
+                pairs = [(a, b) for a, b in _ABBREVIATIONS if a in text]
+                if pairs:
+                    a, b = rng.choice(pairs)
+                    text = text.replace(a, b + rng.choice(("", ".")))
+            elif kind == "case":
+                text = text.upper() if rng.random() < 0.7 else text.lower()
+            elif kind == "punctuation":
+                text = rng.choice((text.replace(",", ""), text.replace(", ", " - "), text.replace("'", ""),
+                                   text.replace("-", " ")))
+            elif kind == "order" and ", " in text:
+                head, tail = text.split(", ", 1)
+                text = f"{tail}, {head}"
+            elif kind == "spelling":
+                if "Ha " in text and rng.random() < 0.6:
+                    text = text.replace("Ha ", rng.choice(("Ha-", "Ha", "HA ")), 1)
+                else:  # a place name spelled another way (Moshoeshoe / Moshweshwe), not "District"
+                    words = text.split(" ")
+                    places = [i for i, w in enumerate(words) if len(w) > 4 and w.strip(",.").lower() not in _TYPE_WORDS]
+                    options = [(i, a, b) for i in places for a, b in _VARIANTS if a in words[i].lower()]
+                    if options:
+                        i, a, b = rng.choice(options)
+                        j = words[i].lower().index(a)
+                        words[i] = words[i][:j] + b + words[i][j + len(a):]
+                        text = " ".join(words)
+            if text != before:
+                applied.append(kind)
+        if text != address:
+            return text, applied
+    return address.upper(), ["case"]
+
+
+# --- namesakes ----------------------------------------------------------------------------------------
+# The hidden set of issue 15: Southern African names with heavy namesakes. Only the listed Sesotho,
+# isiZulu and isiXhosa names (a few dozen per tradition), drawn with a steep Zipf law (s = 1.1): the
+# commonest surname carries about a fifth of its tradition, so hundreds of persons share a full name
+# and thousands a surname and a birth year.
+
+_NAMESAKE_S = 1.1
+_NAMESAKE_NATIONALITIES = [("LSO", 0.7), ("ZAF", 0.3)]
+_NAMESAKE_TRADITIONS = {"LSO": [("sesotho", 0.9), ("isixhosa", 0.05), ("isizulu", 0.05)],
+                        "ZAF": [("isizulu", 0.45), ("isixhosa", 0.3), ("sesotho", 0.25)]}
+
+
+def _steep(rng: random.Random, items: list[str]) -> str:
+    cum, total = [], 0.0
+    for i in range(len(items)):
+        total += 1.0 / (i + 1) ** _NAMESAKE_S
+        cum.append(total)
+    return rng.choices(items, cum_weights=cum)[0]
+
+
+NAME_MODELS = ("realistic", "narrow", "namesakes")
 
 
 def generate_persons(n: int, seed: int = 1, id_offset: int = 0,
                      names: str = "realistic") -> list[dict[str, Any]]:
     """n synthetic persons; `person_id` is the truth key (id_offset keeps populations disjoint).
 
-    `names="narrow"` reproduces the first benchmark's few-dozen-name pools (for before/after figures).
+    `names="narrow"` reproduces the first benchmark's few-dozen-name pools (for before/after figures);
+    `names="namesakes"` draws Sesotho/Zulu/Xhosa names with a steep Zipf law (many namesakes).
+    Each person has an `address` and a `second_document` (type, number, country) of another type,
+    drawn from a separate random stream so the other fields are those earlier seeds produced.
     """
     if names not in NAME_MODELS:
         raise ValueError(f"names must be one of {NAME_MODELS}")
     rng = random.Random(seed)
+    aux = random.Random(f"{seed}/address-and-documents")
     today = date(2025, 1, 1)
     persons = []
     for i in range(n):
-        nationality = _pick(rng, _NATIONALITIES)
-        tradition = _pick(rng, _TRADITIONS[nationality])
+        if names == "namesakes":
+            nationality = _pick(rng, _NAMESAKE_NATIONALITIES)
+            tradition = _pick(rng, _NAMESAKE_TRADITIONS[nationality])
+        else:
+            nationality = _pick(rng, _NATIONALITIES)
+            tradition = _pick(rng, _TRADITIONS[nationality])
         male, female, surnames = _NAMES[tradition]
         sex = rng.choice("MF")
         pool = male if sex == "M" else female
-        if names == "narrow":
+        if names == "namesakes":
+            given = [_steep(rng, pool)]
+            if rng.random() < 0.3:
+                middle = _steep(rng, pool)
+                if middle != given[0]:
+                    given.append(middle)
+            surname = _steep(rng, surnames)
+        elif names == "narrow":
             given = [_zipf(rng, pool)]
             if rng.random() < 0.55:
                 middle = _zipf(rng, pool + _NAMES["english"][0 if sex == "M" else 1])
@@ -315,8 +508,10 @@ def generate_persons(n: int, seed: int = 1, id_offset: int = 0,
             dob_text = str(dob.year)  # only the year was ever known
         aliases = []
         if sex == "F" and rng.random() < 0.05:
-            maiden = _zipf(rng, surnames) if names == "narrow" else _realistic(rng, tradition, "surname")
+            maiden = {"narrow": _zipf, "namesakes": _steep}[names](rng, surnames) \
+                if names != "realistic" else _realistic(rng, tradition, "surname")
             aliases.append((maiden, " ".join(given)))  # maiden / married surname
+        rng.randint(1, 999), rng.randrange(4)  # the former "<plot> <town>" address's draws: keeps the stream
         persons.append({
             "person_id": id_offset + i,
             "surname": surname,
@@ -328,7 +523,8 @@ def generate_persons(n: int, seed: int = 1, id_offset: int = 0,
             "document_number": doc_number,
             "document_country": doc_country,
             "aliases": aliases,
-            "address": f"{rng.randint(1, 999)} {rng.choice(['Maseru', 'Leribe', 'Mafeteng', 'Berea'])}",
+            "address": _address(aux, nationality),
+            "second_document": _other_document(aux, nationality, doc_type),
         })
     return persons
 
@@ -351,16 +547,35 @@ _OCR_SWAPS = {"0": "O", "O": "0", "1": "I", "I": "1", "5": "S", "S": "5", "8": "
               "6": "G"}
 
 
-def noisy_observation(person: dict[str, Any], rng: random.Random,
-                      noises: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """How the person might be recorded at a crossing; `noise` lists what was changed.
+def _digit_typo(rng: random.Random, number: str) -> str:
+    """One digit substituted, or two adjacent different digits transposed."""
+    digits = [i for i, ch in enumerate(number) if ch.isdigit()]
+    pairs = [i for i in digits if i + 1 < len(number) and number[i + 1].isdigit() and number[i] != number[i + 1]]
+    if pairs and rng.random() < 0.4:
+        i = rng.choice(pairs)
+        return number[:i] + number[i + 1] + number[i] + number[i + 2:]
+    if not digits:
+        return number
+    i = rng.choice(digits)
+    return number[:i] + rng.choice([d for d in "0123456789" if d != number[i]]) + number[i + 1:]
 
-    With `noises=None` each noise of NOISES is drawn independently with its base rate.
+
+def noisy_observation(person: dict[str, Any], rng: random.Random,
+                      noises: tuple[str, ...] | None = None, profile: str = "default") -> dict[str, Any]:
+    """How the person might be recorded at a crossing; `noise` lists what was changed and
+    `noise_class` names its most severe class (NOISE_CLASSES).
+
+    With `noises=None` the "default" profile draws each noise of NOISES independently with its base
+    rate; the "issue15" profile draws one class per observation (ISSUE15_RATES).
     """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}")
     if noises is None:
-        noises = tuple(k for k in NOISES if rng.random() < _NOISE_P[k])
-    obs = {k: v for k, v in person.items() if k not in ("aliases", "address")}
+        noises = _issue15_noises(rng) if profile == "issue15" else \
+            tuple(k for k in NOISES if rng.random() < _NOISE_P[k])
+    obs = {k: v for k, v in person.items() if k not in ("aliases", "second_document")}
     obs["noise"] = list(noises)
+    obs["noise_class"] = noise_class(noises)
     surname, given = person["surname"], person["given_names"].split()
     if "drop_middle" in noises and len(given) > 1:
         given = given[:1]
@@ -406,6 +621,19 @@ def noisy_observation(person: dict[str, Any], rng: random.Random,
             dob = f"{y:04d}"
     obs["date_of_birth"] = dob
     number = person["document_number"]
+    if "second_document" in noises:
+        second = person.get("second_document") or _other_document(rng, person["nationality"],
+                                                                    person["document_type"])
+        obs["document_type"], number, obs["document_country"] = second
+    if "forged_document" in noises:
+        while True:  # someone else's number, or a made-up one, of the same type
+            fake = _document(rng, person["nationality"], date(rng.randint(1950, 2010), rng.randint(1, 12),
+                                                                rng.randint(1, 28)), person["sex"])
+            if fake[0] == obs["document_type"] and _differs_wholly(fake[1], number):
+                number = fake[1]
+                break
+    if "doc_typo" in noises:
+        number = _digit_typo(rng, number)
     if "doc_renewed" in noises:
         renewed = _document(rng, person["nationality"], date(1990, 1, 1), person["sex"])[1]
         number = number[:6] + renewed[6:] if person["document_type"] == "ID" else renewed
@@ -421,6 +649,19 @@ def noisy_observation(person: dict[str, Any], rng: random.Random,
     obs["document_number"] = number
     if not number:
         obs["document_type"] = obs["document_country"] = ""
+    if "missing_given" in noises:
+        obs["given_names"] = ""
+    if "missing_surname" in noises:
+        obs["surname"] = ""
+    address = person.get("address", "")
+    if "address_move" in noises:
+        moved = address
+        while moved == address:
+            moved = _address(rng, person["nationality"])
+        address = moved
+    if "address_variant" in noises and address:
+        address, _kinds = _address_variant(rng, address)
+    obs["address"] = address
     return obs
 
 
@@ -438,10 +679,11 @@ def person_to_identity(d: dict[str, Any]):
 
 def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
                        start: datetime | None = None, days: int = 30,
-                       group_share: float = 0.15) -> list[dict[str, Any]]:
+                       group_share: float = 0.15, profile: str = "default") -> list[dict[str, Any]]:
     """n crossings by the given persons over `days` days, as rows of the crossings CSV.
 
-    Rows carry truth columns (`person_id`, `group_id`, `noise`) next to the CSV columns. A share of
+    Rows carry truth columns (`person_id`, `group_id`, `noise`, `noise_class`) next to the CSV
+    columns; `profile` chooses the noise model (see `noisy_observation`). A share of
     crossings are travel groups: 2-6 persons through the same post within a few minutes, the pattern
     the tracing features look for. Timestamps are aware UTC (ISO 8601 with offset).
     """
@@ -464,7 +706,7 @@ def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
         for person in members:
             if len(rows) >= n:
                 break
-            obs = noisy_observation(person, rng)
+            obs = noisy_observation(person, rng, profile=profile)
             at_member = at + timedelta(seconds=rng.randint(0, 300))
             rows.append({
                 "external_id": f"X{len(rows):09d}",
@@ -472,7 +714,8 @@ def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
                 "date_of_birth": obs["date_of_birth"], "nationality": obs["nationality"],
                 "document_type": obs["document_type"], "document_number": obs["document_number"],
                 "document_country": obs["document_country"], "direction": direction,
-                "border_post": post, "crossed_at": at_member.isoformat(), "address": person["address"],
+                "border_post": post, "crossed_at": at_member.isoformat(), "address": obs["address"],
                 "person_id": person["person_id"], "group_id": group_id, "noise": obs["noise"],
+                "noise_class": obs["noise_class"],
             })
     return rows
