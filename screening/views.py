@@ -8,6 +8,7 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -18,6 +19,7 @@ from screening import trace as person_trace
 from screening.capture import read_mrz
 from screening.engine.matching import Document, Identity
 from screening.engine.normalize import PartialDate, parse_crossing_dob, parse_partial_date
+from screening.engine.phrases import Phrase, translate
 from screening.forms import CaptureForm, ImportForm, PersonForm, ReviewForm, TraceForm
 from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonAlias, PersonDocument
 from tip_cases import audit
@@ -26,6 +28,16 @@ from tip_cases.extensions import db, utcnow
 from tip_cases.models import BorderPost, User
 
 bp = Blueprint("screening", __name__, url_prefix="/screening")
+
+
+@bp.app_template_filter("explain")
+def explain(value) -> str:
+    """A matcher's sentence in the reader's language: a phrase, a stored feature (its `say`), or plain text
+    (flags stored before the matcher kept its templates stay in English)."""
+    if isinstance(value, dict):
+        phrase = Phrase.from_json(value.get("say")) if value.get("say") else None
+        return translate(phrase, gettext) if phrase is not None else str(value.get("explanation", ""))
+    return translate(value, gettext)
 
 
 def _get(model, ident: int, action: str, **kw):

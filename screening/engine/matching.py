@@ -40,6 +40,7 @@ from screening.engine.normalize import (
     ocr_key,
     parse_partial_date,
 )
+from screening.engine.phrases import Phrase, say
 
 __all__ = [
     "DEFAULT",
@@ -135,6 +136,8 @@ class FeatureResult:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "score": self.score, "weight": round(self.weight, 4), "level": self.level,
                 "explanation": self.explanation, "verdict": self.verdict,
+                # The same sentence as templates and values, so the app can say it in the reader's language.
+                "say": self.explanation.to_json() if isinstance(self.explanation, Phrase) else None,
                 "contribution": round(self.contribution, 4)}
 
 
@@ -146,7 +149,7 @@ class MatchResult:
 
     @property
     def headline(self) -> str:
-        return f"Match probability {_percent(self.score)}"
+        return say("Match probability {percent}", percent=_percent(self.score))
 
     @property
     def explanations(self) -> list[str]:
@@ -165,9 +168,9 @@ _ALWAYS_SAID = ("surname", "given_names", "date_of_birth")
 
 def _percent(p: float) -> str:
     if 0.0 < p < 0.01:
-        return "under 1%"
+        return say("under 1%")
     if 0.99 < p < 1.0:
-        return "over 99%"
+        return say("over 99%")
     return f"{p:.0%}"
 
 
@@ -444,48 +447,64 @@ def _name_level(r: _Aligned | None, cfg: MatchConfig) -> str:
     return "disagree"
 
 
+# Phrases are made once: name comparison is the hot path of resolution.
+_SURNAME = {
+    "missing": say("Surname not recorded on one side"), "exact": say("Surname agrees exactly"),
+    "disagree": say("Surname differs"), "unmatched": say("Surname matches only in part"),
+    "extra": say("Surname matches part of a compound surname"), "typo": say("Surname matches except for a typo"),
+    "variant": say("Surname matches as a spelling variant"), "match": say("Surname matches"),
+}
+
+
 def _surname_phrase(r: _Aligned | None, level: str) -> str:
     if r is None:
-        return "Surname not recorded on one side"
+        return _SURNAME["missing"]
     _, flags, _ = r
     if level == "exact":
-        return "Surname agrees exactly"
+        return _SURNAME["exact"]
     if level == "disagree":
-        return "Surname differs"
+        return _SURNAME["disagree"]
     if flags & _UNMATCHED:
-        return "Surname matches only in part"
+        return _SURNAME["unmatched"]
     if flags & _EXTRA:
-        return "Surname matches part of a compound surname"
+        return _SURNAME["extra"]
     if flags & _TYPO:
-        return "Surname matches except for a typo"
+        return _SURNAME["typo"]
     if flags & _VARIANT:
-        return "Surname matches as a spelling variant"
-    return "Surname matches"
+        return _SURNAME["variant"]
+    return _SURNAME["match"]
+
+
+_GIVEN = {"missing": say("Given names not recorded on one side"), "exact": say("Given names agree exactly"),
+          "disagree": say("Given names differ")}
+# Each observation as the first clause of a sentence and as a later one, so a translator sees both.
+_GIVEN_CLAUSES = (
+    (_UNMATCHED, say("Only some given names match"), say("only some given names match")),
+    (_REORDER, say("Given names in a different order"), say("given names in a different order")),
+    (_EXTRA, say("A given name is missing on one side"), say("a given name is missing on one side")),
+    (_INITIAL, say("A given name matches an initial"), say("a given name matches an initial")),
+    (_TYPO, say("A given name matches except for a typo"), say("a given name matches except for a typo")),
+    (_VARIANT, say("A given name matches as a spelling variant"), say("a given name matches as a spelling variant")),
+)
 
 
 def _given_phrase(r: _Aligned | None, level: str) -> str:
     if r is None:
-        return "Given names not recorded on one side"
-    _, flags, _ = r
-    if level == "exact":
-        return "Given names agree exactly"
-    if level == "disagree":
-        return "Given names differ"
-    parts = []
-    if flags & _UNMATCHED:
-        parts.append("only some given names match")
-    if flags & _REORDER:
-        parts.append("given names in a different order")
-    if flags & _EXTRA:
-        parts.append("a given name is missing on one side")
-    if flags & _INITIAL:
-        parts.append("a given name matches an initial")
-    if flags & _TYPO:
-        parts.append("a given name matches except for a typo")
-    if flags & _VARIANT:
-        parts.append("a given name matches as a spelling variant")
-    text = "; ".join(parts) if parts else "given names match"
-    return text[0].upper() + text[1:]
+        return _GIVEN["missing"]
+    if level in ("exact", "disagree"):
+        return _GIVEN[level]
+    return _given_clauses(r[1])
+
+
+@lru_cache(maxsize=256)
+def _given_clauses(flags: int) -> Phrase:
+    said = [(first, later) for bit, first, later in _GIVEN_CLAUSES if flags & bit]
+    if not said:
+        return say("Given names match")
+    text = said[0][0]
+    for _, later in said[1:]:
+        text = text + "; " + later
+    return text
 
 
 class NameComparison(NamedTuple):
@@ -501,8 +520,7 @@ class NameComparison(NamedTuple):
     via_alias: bool
 
 
-_NO_NAMES = NameComparison(MISSING, MISSING, (), (), "Surname not recorded on one side",
-                           "Given names not recorded on one side", "", False)
+_NO_NAMES = NameComparison(MISSING, MISSING, (), (), _SURNAME["missing"], _GIVEN["missing"], "", False)
 
 
 def _reading(rs: _Aligned | None, rg: _Aligned | None, cfg: MatchConfig, how: str, alias: bool) -> NameComparison:
@@ -510,6 +528,10 @@ def _reading(rs: _Aligned | None, rg: _Aligned | None, cfg: MatchConfig, how: st
     return NameComparison(ls, lg, rs[2] if rs and ls in ("exact", "near") else (),
                           rg[2] if rg and lg in ("exact", "near") else (),
                           _surname_phrase(rs, ls), _given_phrase(rg, lg), how, alias)
+
+
+_MIXED_SURNAME = say("Name parts match but are recorded in different fields")
+_MIXED_GIVEN = say("Given names compared with the surname above")
 
 
 def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
@@ -546,9 +568,7 @@ def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
                 lv = _name_level(mixed, cfg)
                 if lv in ("exact", "near"):
                     # Name parts in other fields: counted once, as surname evidence.
-                    r = NameComparison(lv, MISSING, mixed[2], (), "Name parts match but are recorded in "
-                                       "different fields", "Given names compared with the surname above",
-                                       "mixed", alias)
+                    r = NameComparison(lv, MISSING, mixed[2], (), _MIXED_SURNAME, _MIXED_GIVEN, "mixed", alias)
                     w = ws[r.surname]
                     if w > best_w:
                         best, best_w = r, w
@@ -603,14 +623,18 @@ def _name_features(names: NameComparison, cfg: MatchConfig) -> list[FeatureResul
         adjust = _tf_adjust(tokens, cfg) if cfg.frequencies is not None else 0.0
         w = base + adjust
         if names.how == "swapped" and fname == "surname":
-            text = "Surname and given names are swapped; " + text[0].lower() + text[1:]
+            text = say("Surname and given names are swapped: {reading}", reading=text)
         if names.via_alias:
-            text += " (through an alias)"
+            text += say(" (through an alias)")
         if abs(adjust) >= 0.05:
-            kind = "a common name: namesakes are likely" if adjust < 0 else "a rare name: unlikely to be a namesake"
-            text += f" (weight {_bits(w)}; {kind}, {_bits(adjust)})"
+            if adjust < 0:
+                text += say(" (weight {weight}; a common name: namesakes are likely, {adjust})",
+                            weight=_bits(w), adjust=_bits(adjust))
+            else:
+                text += say(" (weight {weight}; a rare name: unlikely to be a namesake, {adjust})",
+                            weight=_bits(w), adjust=_bits(adjust))
         else:
-            text += f" (weight {_bits(w)})"
+            text += say(" (weight {weight})", weight=_bits(w))
         verdict = "agree" if level == "exact" else "partial" if level in ("near", "fuzzy") else "disagree"
         out.append(FeatureResult(fname, _NAME_SCORES.get(level, 0.0), w, text, verdict, w, level))
     return out
@@ -623,12 +647,12 @@ def name_feature(p: Prepared, c: Prepared, cfg: MatchConfig) -> FeatureResult:
     """The two name features folded into one 0..1 similarity (surname and given names averaged)."""
     names = compare_names(p, c, cfg)
     if names.surname == MISSING and names.given == MISSING:
-        return FeatureResult("name", None, 0.0, "Name not recorded on one side", "missing", 0.0, MISSING)
+        return FeatureResult("name", None, 0.0, say("Name not recorded on one side"), "missing", 0.0, MISSING)
     scores = [_NAME_SCORES[lv] for lv in (names.surname, names.given) if lv != MISSING]
     score = sum(scores) / 2 if len(scores) == 2 else 0.7 * scores[0]
     w = name_weight(names, cfg)
     verdict = "agree" if score >= 0.95 else "partial" if score >= 0.5 else "disagree"
-    return FeatureResult("name", round(score, 4), w, f"{names.surname_text}; {names.given_text}", verdict, w)
+    return FeatureResult("name", round(score, 4), w, names.surname_text + "; " + names.given_text, verdict, w)
 
 
 # --- Date of birth ---------------------------------------------------------------------------------
@@ -679,11 +703,11 @@ def _full(d: PartialDate | None) -> bool:
 
 
 _DOB_TEXT = {
-    "exact": "Date of birth matches",
-    "swapped": "Date of birth matches with day and month swapped",
-    "year_month": "Year and month of birth match",
-    "year": "Year of birth matches (only the year is known)",
-    "slips": "Day and month of birth match but are swapped, and the year differs by one",
+    "exact": say("Date of birth matches"),
+    "swapped": say("Date of birth matches with day and month swapped"),
+    "year_month": say("Year and month of birth match"),
+    "year": say("Year of birth matches (only the year is known)"),
+    "slips": say("Day and month of birth match but are swapped, and the year differs by one"),
 }
 _DOB_SCORES = {"exact": 1.0, "swapped": 0.85, "typo": 0.8, "year_month": 0.55, "year": 0.5, "estimated": 0.5,
                "year_near": 0.3, "slips": 0.5, "disagree": 0.0}
@@ -691,25 +715,25 @@ _DOB_SCORES = {"exact": 1.0, "swapped": 0.85, "typo": 0.8, "year_month": 0.55, "
 
 def _dob_text(level: str, a: PartialDate | None, b: PartialDate | None) -> str:
     if level == MISSING:
-        return "Date of birth not recorded on one side"
+        return say("Date of birth not recorded on one side")
     if level in _DOB_TEXT:
         return _DOB_TEXT[level]
     assert a is not None and b is not None
     if level == "typo":
         if a.year != b.year and (a.month, a.day) == (b.month, b.day):
-            return "Day and month of birth match; the year differs by one"
-        return f"Dates of birth differ by one digit ({a} / {b}): a typo"
+            return say("Day and month of birth match; the year differs by one")
+        return say("Dates of birth differ by one digit ({a} / {b}): a typo", a=str(a), b=str(b))
     if level == "estimated":
-        return "Year of birth is within the estimate"
+        return say("Year of birth is within the estimate")
     if level == "year_near":
-        return "Year of birth differs by one (only the year is known on one side)"
+        return say("Year of birth differs by one (only the year is known on one side)")
     if a.precision == "estimated" or b.precision == "estimated":
-        return "Date of birth is outside the estimated age"
+        return say("Date of birth is outside the estimated age")
     if _year_level(a) or _year_level(b):
-        return f"Years of birth differ ({a.year} / {b.year})"
+        return say("Years of birth differ ({a} / {b})", a=str(a.year), b=str(b.year))
     if a.year == b.year and a.month == b.month:
-        return f"Dates of birth differ ({a} / {b}): same year and month, the day differs"
-    return f"Dates of birth differ ({a} / {b})"
+        return say("Dates of birth differ ({a} / {b}): same year and month, the day differs", a=str(a), b=str(b))
+    return say("Dates of birth differ ({a} / {b})", a=str(a), b=str(b))
 
 
 # --- Documents -------------------------------------------------------------------------------------
@@ -758,24 +782,25 @@ def _ocr_confusions(a: str, b: str) -> str:
 
 def _document_text(level: str, pair: tuple | None) -> str:
     if level == MISSING or pair is None:
-        return "No comparable document on both sides"
+        return say("No comparable document on both sides")
     (pn, pk, pc, pt), (cn, ck, cc, ct) = pair
     if level == "exact":
-        return "Document number matches"
+        return say("Document number matches")
     if level == "near":
         if pn == cn:
-            return f"Same document number but issued by different countries ({pc} / {cc})"
+            return say("Same document number but issued by different countries ({a} / {b})", a=pc, b=cc)
         if pk == ck and len(pn) == len(cn):
-            return f"Document number matches except for an {_ocr_confusions(pn, cn)} confusion"
-        return "Document number differs by one character (a typo or transposition)"
+            return say("Document number matches except for an {letters} confusion", letters=_ocr_confusions(pn, cn))
+        return say("Document number differs by one character (a typo or transposition)")
     if level == "other_type":
-        return (f"Documents of different types ({pt} / {ct}) carry different numbers: one person may hold "
-                "both")
+        return say("Documents of different types ({a} / {b}) carry different numbers: one person may hold both",
+                   a=pt, b=ct)
     if level == "id_disagree":
-        return f"Different national ID numbers from the same country ({pc}): an ID number is kept for life"
+        return say("Different national ID numbers from the same country ({country}): an ID number is kept for life",
+                   country=pc)
     if pc and cc and pc == cc:
-        return f"Document numbers differ ({pc}): possibly a renewed or second document"
-    return "Document numbers differ"
+        return say("Document numbers differ ({country}): possibly a renewed or second document", country=pc)
+    return say("Document numbers differ")
 
 
 # --- Address ---------------------------------------------------------------------------------------
@@ -797,9 +822,9 @@ def address_level(a: str | None, b: str | None, cfg: MatchConfig) -> str:
     return level
 
 
-_ADDRESS_TEXT = {"exact": "Address matches", "near": "Address nearly matches",
-                 "fuzzy": "Address matches only in part", "disagree": "Addresses differ",
-                 MISSING: "Address not recorded on one side"}
+_ADDRESS_TEXT = {"exact": say("Address matches"), "near": say("Address nearly matches"),
+                 "fuzzy": say("Address matches only in part"), "disagree": say("Addresses differ"),
+                 MISSING: say("Address not recorded on one side")}
 
 
 # --- Scoring ---------------------------------------------------------------------------------------
@@ -834,7 +859,7 @@ def probability(total_weight: float, rule: bool, cfg: MatchConfig) -> float:
 def _simple(name: str, level: str, w: float, text: str, verdict: str, score: float | None) -> FeatureResult:
     if level == MISSING:
         return FeatureResult(name, None, 0.0, text, "missing", 0.0, MISSING)
-    return FeatureResult(name, score, w, f"{text} (weight {_bits(w)})", verdict, w, level)
+    return FeatureResult(name, score, w, text + say(" (weight {weight})", weight=_bits(w)), verdict, w, level)
 
 
 def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
@@ -859,21 +884,22 @@ def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
                             "agree" if doc in ("exact", "near") else "partial" if doc == "other_type"
                             else "disagree", {"exact": 1.0, "near": 0.9}.get(doc, 0.0)))
     if p.sex is None or c.sex is None:
-        features.append(_simple("sex", MISSING, 0.0, "Sex not recorded on one side", "missing", None))
+        features.append(_simple("sex", MISSING, 0.0, say("Sex not recorded on one side"), "missing", None))
     elif p.sex == c.sex:
-        features.append(_simple("sex", "agree", weights["sex"]["agree"], "Sex matches", "agree", 1.0))
+        features.append(_simple("sex", "agree", weights["sex"]["agree"], say("Sex matches"), "agree", 1.0))
     else:
-        features.append(_simple("sex", "disagree", weights["sex"]["disagree"], f"Sex differs ({p.sex} / {c.sex})",
-                                "disagree", 0.0))
+        features.append(_simple("sex", "disagree", weights["sex"]["disagree"],
+                                say("Sex differs ({a} / {b})", a=p.sex, b=c.sex), "disagree", 0.0))
     if p.nationality is None or c.nationality is None:
-        features.append(_simple("nationality", MISSING, 0.0, "Nationality not recorded on one side", "missing",
+        features.append(_simple("nationality", MISSING, 0.0, say("Nationality not recorded on one side"), "missing",
                                 None))
     elif p.nationality == c.nationality:
-        features.append(_simple("nationality", "agree", weights["nationality"]["agree"], "Nationality matches",
+        features.append(_simple("nationality", "agree", weights["nationality"]["agree"], say("Nationality matches"),
                                 "agree", 1.0))
     else:
         features.append(_simple("nationality", "disagree", weights["nationality"]["disagree"],
-                                f"Nationality differs ({p.nationality} / {c.nationality})", "disagree", 0.0))
+                                say("Nationality differs ({a} / {b})", a=p.nationality, b=c.nationality),
+                                "disagree", 0.0))
     addr = address_level(p.address, c.address, cfg)
     features.append(_simple("address", addr, weights["address"][addr], _ADDRESS_TEXT[addr],
                             "agree" if addr in ("exact", "near") else "partial" if addr == "fuzzy" else "disagree",
@@ -886,8 +912,9 @@ def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
     if rule and cfg.model.probability(total) > cfg.dob_rule_cap:
         features.append(FeatureResult(
             "dob_rule", None, 0.0,
-            "Rule: full dates of birth differ by more than a typo and no document agrees, so these are kept "
-            f"apart as namesakes (probability capped at {_percent(cfg.dob_rule_cap)})", "disagree", 0.0, "rule"))
+            say("Rule: full dates of birth differ by more than a typo and no document agrees, so these are kept "
+                "apart as namesakes (probability capped at {cap})", cap=_percent(cfg.dob_rule_cap)),
+            "disagree", 0.0, "rule"))
     return MatchResult(prob, features, total)
 
 
