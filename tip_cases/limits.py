@@ -46,6 +46,11 @@ class JSONTooDeep(BadRequest):
     field = "body"
 
 
+# Views whose forms refuse a NUL with an error on the field itself (screening.forms.NoNulForm).
+FORMS_NAMING_NUL = frozenset({"screening.capture", "screening.person_new", "screening.person_edit",
+                              "screening.trace"})
+
+
 class MalformedRequest(BadRequest):
     """A request whose framing (URL, multipart body, cookie) cannot be read; the description says which part."""
 
@@ -81,7 +86,8 @@ def _check_url() -> None:
 def _check_form() -> None:
     """Read a form body strictly: a multipart body whose boundary never appears, or that is cut short,
     is named as such (Werkzeug would otherwise return an empty form, and the CSRF check would blame an
-    expired form). Text fields holding a NUL character are refused by name: no record can store one."""
+    expired form). A field holding a NUL (no record can store one; PostgreSQL refuses it) is refused by
+    name, except on the forms that already show it as a field error (screening.forms.NoNulForm)."""
     if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return
     parser = request.make_form_data_parser()
@@ -98,10 +104,13 @@ def _check_form() -> None:
                                "example a boundary that never appears or a part cut short. Nothing was saved.",
                                "body") from None
     request.__dict__.update(stream=stream, form=form, files=files)
+    if request.endpoint in FORMS_NAMING_NUL:
+        return
     for name, value in form.items(multi=True):
         if "\x00" in name or "\x00" in value:
-            raise MalformedRequest(f"The field {name.replace(chr(0), '')[:80]!r} holds a NUL character, which no "
-                                   "record can store; nothing was saved.", name.replace("\x00", "")[:80])
+            clean = name.replace("\x00", "")[:80]
+            raise MalformedRequest(f"The field {clean!r} holds a NUL character, which no record can store; "
+                                   "nothing was saved.", clean)
 
 
 class StrictCookieSessionInterface(SecureCookieSessionInterface):
