@@ -157,10 +157,29 @@ def _trim_checkpoints(now: datetime) -> tuple[int, Path | None]:
     return kept, aside
 
 
+def _check_checkpoints_before_restore() -> None:
+    """Refuse before anything changes when the checkpoint file fails its signatures or chain.
+
+    Trimming rewrites the file, so a tampered file would be cut (and the evidence of the tampering
+    with it) by the restore; the operator must look at it first. Nothing is changed on refusal."""
+    path = audit.checkpoint_path()
+    parsed = audit.read_checkpoints(path)
+    if parsed.problems:
+        listed = "\n".join(f"- {p}" for p in parsed.problems[:10])
+        raise BackupError(
+            f"refusing to restore: the audit checkpoint file {path} does not verify, and the restore would "
+            f"rewrite it. Nothing was changed.\n{listed}\nKeep the file as evidence (copy it elsewhere), "
+            "investigate, then move it aside and run the restore again.")
+
+
 def restore(path: Path) -> RestoreResult:
-    """Replace the database with the backup at `path`, reconcile the checkpoints, then verify the trail."""
+    """Replace the database with the backup at `path`, reconcile the checkpoints, then verify the trail.
+
+    The checkpoint file is checked first (signatures, sequence, links): a restore never trims a file
+    it has not verified."""
     if not path.is_file():
         raise BackupError(f"{path} does not exist")
+    _check_checkpoints_before_restore()
     now = utcnow()
     _restore_database(path)
     kept, aside = _trim_checkpoints(now)

@@ -45,11 +45,13 @@ def gunicorn(env: dict[str, str], tmp_path: Path, extra_args: tuple[str, ...] = 
     """Serve `tip_cases:create_app()` the way docs/operations.md does; yields (base url, access log, error log)."""
     port = _free_port()
     access, error = tmp_path / "access.log", tmp_path / "error.log"
+    # Whatever the app or a library prints outside gunicorn's logger lands here, so it is searched too.
+    stray = (tmp_path / "stderr.log").open("ab")
     proc = subprocess.Popen(
         [str(GUNICORN), "--config", "scripts/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--threads", "2", "--access-logfile", str(access), "--error-logfile", str(error), "--log-level", "debug",
          *extra_args, "tip_cases:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, env=env, stdout=stray, stderr=stray)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -72,6 +74,7 @@ def gunicorn(env: dict[str, str], tmp_path: Path, extra_args: tuple[str, ...] = 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        stray.close()
 
 
 class Visitor:

@@ -148,8 +148,8 @@ def test_gunicorn_refuses_a_6_mb_body_before_it_arrives(app, database_url, tmp_p
 
 
 HOSTILE = [
-    ("cookie", "GET", "/login", {"headers": {"Cookie": "tsela_session=\x7f\xff;;;=;a=\"unterminated"}}, 200),
-    ("query", "GET", "/login?next=%ff%00&x=%zz&&&=", {}, 200),
+    ("cookie", "GET", "/login", {"headers": {"Cookie": "tsela_session=\x7f\xff;;;=;a=\"unterminated"}}, 400),
+    ("query", "GET", "/login?next=%ff%00&x=%zz&&&=", {}, 400),
     ("accept", "GET", "/login", {"headers": {"Accept": "\x00;q=abc,,,/"}}, 200),
     ("content-length", "POST", "/login", {"data": b"a=b", "headers": {"Content-Length": "-5"},
                                           "content_type": "application/x-www-form-urlencoded"}, 400),
@@ -161,8 +161,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize(("label", "method", "path", "kw", "status"), HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_malformed_headers_cookies_queries_and_ids_get_a_plain_answer(app, client, label, method, path, kw, status):
-    resp = client.open(path, method=method, **kw)
+def test_malformed_headers_cookies_queries_and_ids_get_a_plain_answer(app, label, method, path, kw, status):
+    # Without a cookie jar: the test client would otherwise replace the Cookie header with its own (empty) jar.
+    resp = app.test_client(use_cookies=False).open(path, method=method, **kw)
     assert resp.status_code == status, resp.get_data()[:300]
     text = resp.get_data(as_text=True)
     if status == 200:

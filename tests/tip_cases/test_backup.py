@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from notifications.models import OutboxMessage
@@ -106,3 +107,42 @@ def test_a_restore_without_yes_asks_and_changes_nothing_on_no(app, runner, tmp_p
     result = runner.invoke(args=["backup", "restore", str(target)], input="n\n")
     assert result.exit_code != 0 and "Every change since the backup is lost" in result.output
     assert _counts()["crossings"] == count
+
+
+def _alter_rows(lines: list[bytes]) -> list[bytes]:
+    obj = json.loads(lines[1])
+    obj["rows"] += 1000  # a forger claims more rows: the signature no longer matches
+    return [lines[0], json.dumps(obj).encode()]
+
+
+@pytest.mark.parametrize("tamper, problem", [
+    (_alter_rows, "signature invalid"),
+    (lambda lines: lines[1:], "does not follow the line before it"),
+    (lambda lines: [lines[0], b"{not json"], "not a checkpoint"),
+], ids=["altered", "line-removed", "garbage"])
+def test_a_restore_refuses_a_tampered_checkpoint_file_and_changes_nothing(app, runner, tmp_path, tamper, problem):
+    """The checkpoint file is verified before the restore trims it: a tampered one stops the restore."""
+    make_world(app)
+    assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    target = tmp_path / "b.bak"
+    assert runner.invoke(args=["backup", "create", str(target)]).exit_code == 0
+    _add_more(app)
+    assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    path = audit.checkpoint_path()
+    path.write_bytes(b"\n".join(tamper(path.read_bytes().splitlines())) + b"\n")
+    tampered = path.read_bytes()
+    before = _counts()
+
+    result = runner.invoke(args=["backup", "restore", str(target), "--yes"])
+    assert result.exit_code != 0
+    assert "refusing to restore" in result.output and problem in result.output, result.output
+    assert "Nothing was changed" in result.output
+    # Nothing lost: the rows added after the backup are still there, the file is byte for byte the same.
+    assert _counts() == before
+    assert path.read_bytes() == tampered
+    assert not list(tmp_path.glob("audit-checkpoints.jsonl.before-restore-*"))
+    # Moved aside (as the message says), the same backup restores and verifies.
+    path.rename(tmp_path / "evidence.jsonl")
+    result = runner.invoke(args=["backup", "restore", str(target), "--yes"])
+    assert result.exit_code == 0 and "audit chain intact" in result.output, result.output
+    assert _counts()["crossings"] == before["crossings"] - 2
