@@ -23,7 +23,7 @@ _STRIP = [re.compile(p, re.S) for p in (
     r"\{\{.*?\}\}", r"\{%.*?%\}",
 )]
 _TAG = re.compile(r"<[^>]*>", re.S)
-_ATTR = re.compile(r"""\b(%s)\s*=\s*("([^"]*)"|'([^']*)')""" % "|".join(READ_ATTRIBUTES), re.I)
+_ATTR = re.compile(r"""\b(%s)\s*=\s*("([^"]*)"|'([^']*)')""" % "|".join(READ_ATTRIBUTES), re.I)  # noqa: UP031
 _ENTITY = re.compile(r"&[a-zA-Z]+;|&#\d+;")
 
 
