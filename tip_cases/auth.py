@@ -186,10 +186,12 @@ def enrol():
 @login_required
 def logout():
     sid = current_user.get_id()
+    locale = select_locale()  # the sign-in page that follows stays in the language the officer reads
     accounts.end_session(sid, now=utcnow())
     db.session.commit()
     logout_user()
     session.clear()
+    session[SESSION_KEY] = locale
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 

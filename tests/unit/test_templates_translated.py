@@ -14,7 +14,9 @@ from tip_cases import ROOT
 TEMPLATES = ROOT / "templates"
 READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "data-confirm")
 # Words that are the same in every language: the product's name and codes a person types.
-SAME_IN_EVERY_LANGUAGE = {"Tsela", "MRZ", "TOTP", "CSV", "PDF", "JSON", "ID", "API", "SMS", "IOM", "TIP"}
+SAME_IN_EVERY_LANGUAGE = {"Tsela", "MRZ", "TOTP", "CSV", "PDF", "JSON", "ID", "API", "SMS", "IOM", "TIP",
+                          # each language's own name for itself, so a reader finds theirs on any page
+                          "English", "Sesotho"}
 
 _STRIP = [re.compile(p, re.S) for p in (
     r"\{#.*?#\}",
