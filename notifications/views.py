@@ -6,6 +6,7 @@ import os
 import time
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import delete, func, select
 
@@ -105,7 +106,7 @@ def contact_add(agency_id: int):
             _fail(form, exc)
         else:
             db.session.commit()
-            flash("Contact added.", "success")
+            flash(_("Contact added."), "success")
             return redirect(url_for(".agency_detail", agency_id=agency.id))
     return _agency_page(agency, contact_form=form, status=422)
 
@@ -125,7 +126,7 @@ def channel_add(agency_id: int):
             _fail(form, exc)
         else:
             db.session.commit()
-            flash("Channel added. Use \"Send a test\" to check it.", "success")
+            flash(_("Channel added. Use \"Send a test\" to check it."), "success")
             return redirect(url_for(".agency_detail", agency_id=agency.id))
     return _agency_page(agency, channel_form=form, status=422)
 
@@ -210,7 +211,7 @@ def rule_add():
             _fail(form, exc)
         else:
             db.session.commit()
-            flash("Rule added.", "success")
+            flash(_("Rule added."), "success")
             return redirect(url_for(".rules_page"))
     return _rules_page(form, 422)
 
@@ -332,7 +333,7 @@ def outbox_retry(outbox_id: int):
         flash(str(exc), "danger")
     else:
         db.session.commit()
-        flash("Queued again; the scheduler sends it within seconds.", "success")
+        flash(_("Queued again; the scheduler sends it within seconds."), "success")
     return redirect(url_for(".outbox_detail", outbox_id=outbox_id))
 
 
@@ -351,7 +352,7 @@ def outbox_ack(outbox_id: int):
         flash(str(exc), "danger")
     else:
         db.session.commit()
-        flash("Acknowledgement recorded.", "success")
+        flash(_("Acknowledgement recorded."), "success")
     return redirect(url_for(".outbox_detail", outbox_id=outbox_id))
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -136,7 +137,7 @@ def review(flag_id: int):
     form = _review_form(flag)
     decision = form.decision()
     if not form.validate_on_submit() or decision is None:
-        flash("Choose a decision.", "danger")
+        flash(_("Choose a decision."), "danger")
         return redirect(url_for(".flag", flag_id=flag.id))
     to_user = db.session.get(User, form.escalate_to.data) if decision == "escalate" and form.escalate_to.data else None
     try:
@@ -154,7 +155,7 @@ def review(flag_id: int):
                                form=form), 422
     except StaleDataError:
         db.session.rollback()
-        flash("Someone else decided on this flag at the same time; their decision is shown.", "warning")
+        flash(_("Someone else decided on this flag at the same time; their decision is shown."), "warning")
         return redirect(url_for(".flag", flag_id=flag_id))
     flash(f"Flag {flag.status.replace('_', ' ')}.", "success")
     return redirect(url_for(".queue"))
@@ -229,7 +230,7 @@ def capture():
         if result.flags:
             flash(f"{len(result.flags)} flag(s) raised: read the action to take below.", "danger")
         else:
-            flash("Saved. No match against persons of interest.", "success")
+            flash(_("Saved. No match against persons of interest."), "success")
         return redirect(url_for(".crossing", crossing_id=result.crossing_id))
     return render_template("screening/capture.html", form=form, post=post)
 
@@ -331,7 +332,7 @@ def person_new():
             db.session.rollback()
             getattr(form, exc.field or "surname").errors = [str(exc)]
         else:
-            flash("Person of interest saved; crossings are screened against them from now on.", "success")
+            flash(_("Person of interest saved; crossings are screened against them from now on."), "success")
             return redirect(url_for(".person", person_id=person.id))
     return render_template("screening/person_form.html", form=form, person=None)
 
@@ -369,14 +370,14 @@ def person_edit(person_id: int):
             return render_template("screening/person_form.html", form=form, person=person, stale=True), 409
         except StaleDataError:
             db.session.rollback()
-            flash("Someone else saved this person at the same moment; reload and apply your changes again.",
+            flash(_("Someone else saved this person at the same moment; reload and apply your changes again."),
                   "danger")
             return render_template("screening/person_form.html", form=form, person=person, stale=True), 409
         except services.ScreeningError as exc:
             db.session.rollback()
             getattr(form, exc.field or "surname").errors = [str(exc)]
         else:
-            flash("Saved.", "success")
+            flash(_("Saved."), "success")
             return redirect(url_for(".person", person_id=person.id))
     return render_template("screening/person_form.html", form=form, person=person)
 

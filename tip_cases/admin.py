@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -83,7 +84,7 @@ def user_detail(user_id: int):
             getattr(role_form, exc.field or "role").errors.append(str(exc))
         else:
             db.session.commit()
-            flash("Role saved; the user's sessions were ended.", "success")
+            flash(_("Role saved; the user's sessions were ended."), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     if reset_form.submit.data and reset_form.validate_on_submit():
         try:
@@ -93,7 +94,7 @@ def user_detail(user_id: int):
             reset_form.new_password.errors.append(str(exc))
         else:
             db.session.commit()
-            flash("Password reset; the user's sessions were ended.", "success")
+            flash(_("Password reset; the user's sessions were ended."), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return render_template("admin/user_detail.html", user=user, role_form=role_form, reset_form=reset_form,
                            confirm=ConfirmForm())
@@ -107,7 +108,7 @@ def user_op(user_id: int, op: str):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if user.id == current_user.id and op == "deactivate":
-        flash("You cannot deactivate your own account.", "danger")
+        flash(_("You cannot deactivate your own account."), "danger")
         return redirect(url_for("admin.user_detail", user_id=user.id))
     now = utcnow()
     if op == "reset-mfa":

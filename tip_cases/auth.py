@@ -117,7 +117,7 @@ def _complete_login(user: User):
 def second_factor():
     user = _pending_user()
     if user is None:
-        flash("Sign in with your password first.", "warning")
+        flash(_("Sign in with your password first."), "warning")
         return redirect(url_for("auth.login"))
     if not user.totp_secret:
         return redirect(url_for("auth.enrol", next=request.args.get("next")))
@@ -125,7 +125,7 @@ def second_factor():
     if form.validate_on_submit():
         now = utcnow()
         if user.locked_until and user.locked_until > now:
-            flash("Account locked after repeated failures. Try again later.", "danger")
+            flash(_("Account locked after repeated failures. Try again later."), "danger")
             session.pop(PENDING_KEY, None)
             return redirect(url_for("auth.login"))
         try:
@@ -186,11 +186,13 @@ def enrol():
 @login_required
 def logout():
     sid = current_user.get_id()
+    locale = select_locale()  # the sign-in page that follows stays in the language the officer reads
     accounts.end_session(sid, now=utcnow())
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    session[SESSION_KEY] = locale
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -209,7 +211,7 @@ def password():
             db.session.commit()
             logout_user()
             session.clear()
-            flash("Password changed. Every session was signed out; sign in with the new password.", "success")
+            flash(_("Password changed. Every session was signed out; sign in with the new password."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/password.html", form=form)
 

@@ -3,48 +3,51 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from tip_cases.models import HUMAN_ROLES
 
-ROLE_CHOICES = [(r.value, r.value.replace("_", " ").title()) for r in HUMAN_ROLES]
+ROLE_CHOICES = [("border_officer", _l("Border Officer")), ("investigator", _l("Investigator")),
+                ("manager", _l("Manager")), ("admin", _l("Admin"))]
+assert [r for r, _ in ROLE_CHOICES] == [r.value for r in HUMAN_ROLES]
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)],
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)],
                              render_kw={"autocomplete": "current-password"})
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class TotpForm(FlaskForm):
-    code = StringField("6-digit code", validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$",
-                       message="Enter the 6 digits shown by your authenticator app.")],
+    code = StringField(_l("6-digit code"), validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$",
+                       message=_l("Enter the 6 digits shown by your authenticator app."))],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True})
-    submit = SubmitField("Verify")
+    submit = SubmitField(_l("Verify"))
 
 
 class EnrolForm(FlaskForm):
     """A new authenticator needs the administrator's one-time enrolment code as well as the password."""
 
-    enrolment_code = StringField("Enrolment code (from your administrator)",
+    enrolment_code = StringField(_l("Enrolment code (from your administrator)"),
                                  validators=[DataRequired(), Length(max=40)],
                                  render_kw={"autocomplete": "off", "autofocus": True})
-    code = StringField("6-digit code", validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$",
-                       message="Enter the 6 digits shown by your authenticator app.")],
+    code = StringField(_l("6-digit code"), validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$",
+                       message=_l("Enter the 6 digits shown by your authenticator app."))],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
-    submit = SubmitField("Verify")
+    submit = SubmitField(_l("Verify"))
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()],
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)],
                                  render_kw={"autocomplete": "new-password"})
-    submit = SubmitField("Change password")
+    submit = SubmitField(_l("Change password"))
 
 
 LANGUAGE_CHOICES = [("en", "English"), ("st", "Sesotho")]  # each named in its own language
@@ -56,35 +59,35 @@ class LanguageForm(FlaskForm):
 
 
 class UserCreateForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64),
-                           Regexp(r"^[A-Za-z0-9._-]+$", message="Letters, digits, dots, dashes, underscores.")])
-    full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
-    email = EmailField("Email", validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
-    phone = StringField("Phone (E.164)", validators=[Optional(), Regexp(r"^\+[1-9]\d{6,14}$",
-                        message="Use the international format, e.g. +26622312345.")])
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    post = SelectField("Border post", choices=[], validate_choice=False)
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=256)],
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64),
+                           Regexp(r"^[A-Za-z0-9._-]+$", message=_l("Letters, digits, dots, dashes, underscores."))])
+    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
+    email = EmailField(_l("Email"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
+    phone = StringField(_l("Phone (E.164)"), validators=[Optional(), Regexp(r"^\+[1-9]\d{6,14}$",
+                        message=_l("Use the international format, e.g. +26622312345."))])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    post = SelectField(_l("Border post"), choices=[], validate_choice=False)
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=256)],
                              render_kw={"autocomplete": "new-password"})
-    submit = SubmitField("Create user")
+    submit = SubmitField(_l("Create user"))
 
 
 class UserRoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    post = SelectField("Border post", choices=[], validate_choice=False)
-    submit = SubmitField("Save role")
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    post = SelectField(_l("Border post"), choices=[], validate_choice=False)
+    submit = SubmitField(_l("Save role"))
 
 
 class PasswordResetForm(FlaskForm):
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)],
                                  render_kw={"autocomplete": "new-password"})
-    submit = SubmitField("Reset password")
+    submit = SubmitField(_l("Reset password"))
 
 
 class ConfirmForm(FlaskForm):
     """An empty form: a POST button that still carries the CSRF token."""
 
-    submit = SubmitField("Confirm")
+    submit = SubmitField(_l("Confirm"))
 
 
 class BorderPostForm(FlaskForm):
@@ -106,10 +109,10 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    actor = StringField("Actor", validators=[Optional(), Length(max=80)])
-    action = StringField("Action (prefix)", validators=[Optional(), Length(max=60)],
-                         render_kw={"placeholder": "e.g. person."})
-    object_type = StringField("Object type", validators=[Optional(), Length(max=40)])
-    object_id = StringField("Object id", validators=[Optional(), Length(max=64)])
-    outcome = SelectField("Outcome", choices=[("", "Any"), ("allowed", "Allowed"), ("denied", "Denied")],
-                          validators=[Optional()])
+    actor = StringField(_l("Actor"), validators=[Optional(), Length(max=80)])
+    action = StringField(_l("Action (prefix)"), validators=[Optional(), Length(max=60)],
+                         render_kw={"placeholder": _l("e.g. person.")})
+    object_type = StringField(_l("Object type"), validators=[Optional(), Length(max=40)])
+    object_id = StringField(_l("Object id"), validators=[Optional(), Length(max=64)])
+    outcome = SelectField(_l("Outcome"), validators=[Optional()],
+                          choices=[("", _l("Any")), ("allowed", _l("Allowed")), ("denied", _l("Denied"))])

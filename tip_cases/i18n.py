@@ -7,7 +7,11 @@ Catalogs live in tip_cases/translations and are compiled by `make` (never commit
 from __future__ import annotations
 
 from flask import Flask, current_app, session
+from flask_babel import get_translations, gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import form as flask_wtf_form
+from flask_wtf.i18n import Translations as WTFormsTranslations
 
 from tip_cases.extensions import babel
 
@@ -32,8 +36,38 @@ def select_timezone() -> str:
     return current_app.config["TIMEZONE"]
 
 
+# WTForms' own messages, listed so `make i18n-extract` puts them in our catalogs: WTForms ships no Sesotho.
+WTFORMS_MESSAGES = (
+    _l("This field is required."), _l("Not a valid choice."), _l("Invalid email address."),
+    _l("Invalid input."), _l("Not a valid integer value."), _l("Not a valid decimal value."),
+    _l("Not a valid float value."), _l("Not a valid date value."), _l("Not a valid datetime value."),
+    _l("Number must be at least %(min)s."), _l("Number must be at most %(max)s."),
+    _l("Number must be between %(min)s and %(max)s."),
+    _l("Field must be at least %(min)d character long."), _l("Field must be at least %(min)d characters long."),
+    _l("Field must be at most %(max)d character long."), _l("Field must be at most %(max)d characters long."),
+    _l("Field must be between %(min)d and %(max)d characters long."),
+    _l("'%(value)s' is not a valid choice for this field."), _l("The CSRF token is missing."),
+    _l("The CSRF token is invalid."), _l("The CSRF token has expired."), _l("The CSRF tokens do not match."),
+    _l("Field must be equal to %(other_name)s."),
+)
+
+
+class FormTranslations(WTFormsTranslations):
+    """WTForms' catalog where it has the language, else ours (Sesotho): a form error is never half English."""
+
+    def gettext(self, string):
+        found = super().gettext(string)
+        return gettext(string) if found == string else found
+
+    def ngettext(self, singular, plural, n):
+        found = super().ngettext(singular, plural, n)
+        return get_translations().ungettext(singular, plural, n) if found in (singular, plural) else found
+
+
 def register(app: Flask) -> None:
     if app.config["BABEL_DEFAULT_LOCALE"] not in app.config["LANGUAGES"]:
         raise RuntimeError(f"TSELA_DEFAULT_LOCALE must be one of {', '.join(app.config['LANGUAGES'])}, "
                            f"not {app.config['BABEL_DEFAULT_LOCALE']!r}")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    # Flask-WTF reads this module global in FlaskForm.Meta.get_translations; replacing it is the only hook.
+    flask_wtf_form.translations = FormTranslations()

@@ -6,8 +6,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
+from flask_babel import format_decimal
 
 from tip_cases.access import can, current_actor
+from tip_cases.labels import label
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -24,6 +26,11 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return f"{value.strftime(fmt)} UTC"
 
 
+def show_number(value) -> str:
+    """A count or figure as the reader's locale writes it (thousands separator, decimal sign)."""
+    return "" if value is None else format_decimal(value)
+
+
 def show_date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
@@ -31,6 +38,8 @@ def show_date(value: date | None) -> str:
 def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local")
     app.add_template_filter(show_date, "isodate")
+    app.add_template_filter(label, "label")
+    app.add_template_filter(show_number, "number")
 
     @app.context_processor
     def _globals():

@@ -58,3 +58,49 @@ def test_every_catalog_entry_is_translated(lang):
         catalog = read_po(f)
     missing = [m.id for m in catalog if m.id and not (m.string if isinstance(m.string, str) else all(m.string))]
     assert not missing, f"{lang}: {len(missing)} untranslated, e.g. {missing[:5]}"
+
+
+@pytest.mark.parametrize("lang", ["st", "en"])
+def test_every_translation_keeps_the_placeholders_of_its_msgid(lang):
+    """A msgstr that drops or renames %(name)s raises KeyError while the page renders: a 500 in one language."""
+    import re
+    placeholder = re.compile(r"%\((\w+)\)[sd]")
+    with (CATALOGS / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f)
+    broken = []
+    for m in catalog:
+        if not m.id:
+            continue
+        ids = [m.id] if isinstance(m.id, str) else list(m.id)
+        strings = [m.string] if isinstance(m.string, str) else list(m.string)
+        wanted = set(placeholder.findall(ids[-1])) | set(placeholder.findall(ids[0]))
+        for s in strings:
+            if set(placeholder.findall(s)) - wanted or (wanted - {"num"}) - set(placeholder.findall(s)):
+                broken.append((ids[0], s))
+    assert not broken, broken[:5]
+
+
+def test_pages_flash_and_form_errors_in_sesotho(login_as):
+    b = login_as("investigator")
+    b.submit("/account/language", {"locale": "st"}, follow_redirects=True)
+    cases = b.get("/cases/").get_data(as_text=True)
+    assert "<h1 class=\"h3 mb-0\">Linyeoe</h1>" in cases and "Bula nyeoe" in cases
+    # a form error in Sesotho: the password form with nothing filled in
+    page = b.submit("/account/password", {}).get_data(as_text=True)
+    assert "Karolo ena e hlokahala." in page and "This field is required." not in page
+    # a flash message in Sesotho
+    out = b.submit("/logout", {}, follow_redirects=True).get_data(as_text=True)
+    assert "U tsoile." in out
+
+
+def test_the_sign_in_page_switches_language_and_a_signed_out_officer_keeps_it(client, login_as):
+    b = Browser(client)
+    page = client.get("/login").get_data(as_text=True)
+    assert 'data-testid="login-language"' in page and 'value="st"' in page
+    resp = b.submit("/account/language?next=/login", {"locale": "st"}, follow_redirects=True)
+    assert "Kena ho Tsela" in resp.get_data(as_text=True)
+    officer = login_as("border_officer")
+    officer.submit("/account/language", {"locale": "st"})
+    assert 'data-testid="language-link"' in officer.get("/account/password").get_data(as_text=True)
+    out = officer.submit("/logout", {}, follow_redirects=True).get_data(as_text=True)
+    assert "U tsoile." in out and "Kena ho " in out

@@ -225,7 +225,7 @@ def test_bulk_tracing_upload_shows_and_downloads_matches(app, login_as, db_sessi
                                          "show": "Show matches"}, content_type="multipart/form-data")
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and html.count('data-testid="bulk-person"') == 2
-    assert f"Traveller #{traveller_of(c1).id}</a>: 2 crossing(s)" in html and "No matching crossing" in html
+    assert f"Traveller #{traveller_of(c1).id}</a>: 2 crossings" in html and "No matching crossing" in html
     got = inv.submit("/tracing/bulk", {"file": (io.BytesIO(upload.encode()), "persons.csv"), "min_score": "0.8",
                                        "download": "Download CSV"}, page="/tracing/bulk",
                      content_type="multipart/form-data")

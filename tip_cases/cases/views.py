@@ -18,6 +18,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -98,8 +99,8 @@ def _commit_conflict_safe(case_url: str):
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        flash("Someone else saved this record at the same moment; your change was not saved. "
-              "Reload and try again.", "danger")
+        flash(_("Someone else saved this record at the same moment; your change was not saved. "
+              "Reload and try again."), "danger")
         return redirect(case_url)
     return None
 
@@ -268,7 +269,7 @@ def detail(case_id: int):
 def _editable_case(case_id: int) -> Case:
     case = get_or_404(Case, case_id, "case.edit")
     if case.is_closed:
-        flash("The case is closed; a manager can reopen it.", "warning")
+        flash(_("The case is closed; a manager can reopen it."), "warning")
         abort(redirect(url_for("cases.detail", case_id=case.id)))
     return case
 
@@ -295,7 +296,7 @@ def edit(case_id: int):
             resp = _commit_conflict_safe(url_for("cases.edit", case_id=case.id))
             if resp is not None:
                 return resp
-            flash("Saved." if changes else "Nothing changed.", "success")
+            flash(_("Saved.") if changes else _("Nothing changed."), "success")
             return redirect(url_for("cases.detail", case_id=case.id))
     if request.method == "GET":
         form.version.data = case.version
@@ -379,7 +380,7 @@ def team(case_id: int):
         except svc.CaseError as exc:
             return _fail(exc, case, "Team")
         db.session.commit()
-        flash("Team saved.", "success")
+        flash(_("Team saved."), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -398,7 +399,7 @@ def request_closure(case_id: int):
     except svc.CaseError as exc:
         return _fail(exc, case, "Closure")
     db.session.commit()
-    flash("Closure requested; a manager must approve it.", "success")
+    flash(_("Closure requested; a manager must approve it."), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -501,7 +502,7 @@ def person(cp_id: int):
                 resp = _commit_conflict_safe(url_for("cases.person", cp_id=cp.id))
                 if resp is not None:
                     return resp
-                flash("Saved.", "success")
+                flash(_("Saved."), "success")
                 return redirect(url_for("cases.person", cp_id=cp.id))
     if request.method == "GET":
         form.version.data = cp.version
@@ -638,7 +639,7 @@ def attach_flag(flag_id: int):
     form = AttachFlagForm()
     back = url_for("screening.flag", flag_id=flag.id)
     if not form.validate_on_submit():
-        flash("Enter the reference of the case to attach this flag to.", "danger")
+        flash(_("Enter the reference of the case to attach this flag to."), "danger")
         return redirect(back)
     case = svc.case_by_reference(form.reference.data)
     if case is not None and not can(current_user, "case.view", case):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -23,9 +24,9 @@ from tip_cases.reports import charts, disclosure, exports, stats
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-PERIOD_CHOICES = [("day", "Day"), ("month", "Month"), ("year", "Year")]
+PERIOD_CHOICES = [("day", _l("Day")), ("month", _l("Month")), ("year", _l("Year"))]
 AUDIENCES = [("external", "Leaves the unit (partners, ministry, publication): small cells suppressed"),
-             ("internal", "Stays within the counter-trafficking unit: exact figures")]
+             ("internal", _l("Stays within the counter-trafficking unit: exact figures"))]
 
 
 def _today() -> date:
@@ -36,10 +37,10 @@ class StatisticsFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To", validators=[Optional()])
-    post = SelectField("Border post", validators=[Optional()], coerce=str)
-    period = SelectField("Group crossings by", choices=PERIOD_CHOICES, validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+    post = SelectField(_l("Border post"), validators=[Optional()], coerce=str)
+    period = SelectField(_l("Group crossings by"), choices=PERIOD_CHOICES, validators=[Optional()])
 
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:
@@ -70,48 +71,48 @@ def _filter_form() -> StatisticsFilterForm:
 
 
 class ExportForm(FlaskForm):
-    purpose = TextAreaField("Purpose of this export", validators=[DataRequired(), Length(min=10, max=500)],
-                            description="Who will receive it and why (recorded in the audit trail).")
-    audience = SelectField("Audience", choices=AUDIENCES, default="external")
-    k = IntegerField("Minimum cell size (k)", default=disclosure.DEFAULT_K,
+    purpose = TextAreaField(_l("Purpose of this export"), validators=[DataRequired(), Length(min=10, max=500)],
+                            description=_l("Who will receive it and why (recorded in the audit trail)."))
+    audience = SelectField(_l("Audience"), choices=AUDIENCES, default="external")
+    k = IntegerField(_l("Minimum cell size (k)"), default=disclosure.DEFAULT_K,
                      validators=[InputRequired(), NumberRange(min=5, max=100)],
-                     description="Counts below k are suppressed, with complementary cells; CTDC uses 11.")
+                     description=_l("Counts below k are suppressed, with complementary cells; CTDC uses 11."))
     start = HiddenField()
     end = HiddenField()
     post = HiddenField()
     period = HiddenField()
-    submit = SubmitField("Download CSV")
+    submit = SubmitField(_l("Download CSV"))
 
 
 class CasesExportForm(FlaskForm):
-    purpose = TextAreaField("Purpose of this export", validators=[DataRequired(), Length(min=10, max=500)],
-                            description="Who will receive it and why (recorded in the audit trail).")
-    start = DateField("Cases opened from", validators=[Optional()])
-    end = DateField("to", validators=[Optional()])
-    format = SelectField("Format", choices=[("csv", "CSV"), ("json", "JSON")])
-    submit = SubmitField("Download")
+    purpose = TextAreaField(_l("Purpose of this export"), validators=[DataRequired(), Length(min=10, max=500)],
+                            description=_l("Who will receive it and why (recorded in the audit trail)."))
+    start = DateField(_l("Cases opened from"), validators=[Optional()])
+    end = DateField(_l("to"), validators=[Optional()])
+    format = SelectField(_l("Format"), choices=[("csv", "CSV"), ("json", "JSON")])
+    submit = SubmitField(_l("Download"))
 
 
 class CtdcExportForm(FlaskForm):
-    purpose = TextAreaField("Purpose of this export", validators=[DataRequired(), Length(min=10, max=500)],
-                            description="Who will receive it and why (recorded in the audit trail).")
-    start = DateField("Cases opened from", validators=[Optional()])
-    end = DateField("to", validators=[Optional()])
-    k = IntegerField("k (every combination of quasi-identifiers describes at least k victims)",
+    purpose = TextAreaField(_l("Purpose of this export"), validators=[DataRequired(), Length(min=10, max=500)],
+                            description=_l("Who will receive it and why (recorded in the audit trail)."))
+    start = DateField(_l("Cases opened from"), validators=[Optional()])
+    end = DateField(_l("to"), validators=[Optional()])
+    k = IntegerField(_l("k (every combination of quasi-identifiers describes at least k victims)"),
                      default=disclosure.DEFAULT_K, validators=[InputRequired(), NumberRange(min=5, max=100)])
-    submit = SubmitField("Download extract")
+    submit = SubmitField(_l("Download extract"))
 
 
 class SituationReportForm(FlaskForm):
-    purpose = TextAreaField("Purpose of this report", validators=[DataRequired(), Length(min=10, max=500)],
-                            description="Who will receive it and why (recorded in the audit trail).")
-    start = DateField("From", validators=[InputRequired()])
-    end = DateField("To", validators=[InputRequired()])
-    audience = SelectField("Audience", choices=AUDIENCES, default="external")
-    k = IntegerField("Minimum cell size (k)", default=disclosure.DEFAULT_K,
+    purpose = TextAreaField(_l("Purpose of this report"), validators=[DataRequired(), Length(min=10, max=500)],
+                            description=_l("Who will receive it and why (recorded in the audit trail)."))
+    start = DateField(_l("From"), validators=[InputRequired()])
+    end = DateField(_l("To"), validators=[InputRequired()])
+    audience = SelectField(_l("Audience"), choices=AUDIENCES, default="external")
+    k = IntegerField(_l("Minimum cell size (k)"), default=disclosure.DEFAULT_K,
                      validators=[InputRequired(), NumberRange(min=5, max=100)])
-    format = SelectField("Format", choices=[("html", "Printable page (HTML)"), ("pdf", "PDF")])
-    submit = SubmitField("Produce report")
+    format = SelectField(_l("Format"), choices=[("html", _l("Printable page (HTML)")), ("pdf", "PDF")])
+    submit = SubmitField(_l("Produce report"))
 
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:
