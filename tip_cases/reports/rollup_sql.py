@@ -93,13 +93,51 @@ def _traveller_recompute(d: _Dialect, keys_src: str) -> list[str]:
         first = cols.split(",")[0]
         match = f"s.{first} = k.p AND s.traveller_id = k.traveller_id" + (
             " AND s.border_post_id = k.border_post_id" if per_post else "")
-        out.append(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {keys} k WHERE "
-                   f"{match.replace('s.', table + '.')})")
+        # The travellers as an array, evaluated once: PostgreSQL then reads the rollup and crossings
+        # through their traveller_id indexes (a transition table has no statistics, and a join on it
+        # was planned as a scan of every crossing).
+        tids = f"(SELECT DISTINCT r.traveller_id FROM {keys_src} WHERE r.traveller_id IS NOT NULL)"
+        in_tids = (f" = ANY(ARRAY{tids})" if d.name == "postgresql" else f" IN {tids}")
+        out.append(f"DELETE FROM {table} WHERE {table}.traveller_id{in_tids} AND EXISTS (SELECT 1 FROM {keys} k "
+                   f"WHERE {match.replace('s.', table + '.')})")
         group = "k.p, " + ("k.border_post_id, " if per_post else "") + "k.traveller_id"
         out.append(f"INSERT INTO {table} ({cols}, n, first_at) SELECT {group}, COUNT(*), MIN(c.crossed_at) "
                    f"FROM {keys} k JOIN crossings c ON c.traveller_id = k.traveller_id AND {join} "
-                   f"{key.format(a='c')} = k.p GROUP BY {group} ORDER BY {group} "
+                   f"{key.format(a='c')} = k.p WHERE c.traveller_id{in_tids} GROUP BY {group} ORDER BY {group} "
                    f"ON CONFLICT ({cols}) DO UPDATE SET n = excluded.n, first_at = excluded.first_at")
+    return out
+
+
+def _traveller_delta_pg(d: _Dialect, src: str, removing: bool) -> list[str]:
+    """PostgreSQL: add or remove the crossings of `src` (rows aliased r) in the distinct-person tables.
+
+    Adding is an upsert (count plus, earliest time kept); removing subtracts, re-reads the first time
+    from crossings only where the removed crossings held it, and drops rows left empty. Only the
+    keys concerned are read, through the rollups' primary keys and the crossings' traveller_id index.
+    """
+    out = []
+    for table, key, first, per_post in (("stat_traveller_days", d.day, "day", True),
+                                        ("stat_traveller_months", d.month, "month", False)):
+        cols = f"{first}, " + ("border_post_id, " if per_post else "") + "traveller_id"
+        keys = (f"SELECT {key('r.crossed_at')} AS p, " + ("r.border_post_id, " if per_post else "")
+                + f"r.traveller_id, COUNT(*) AS cnt, MIN(r.crossed_at) AS mn FROM {src} "
+                + "WHERE r.traveller_id IS NOT NULL GROUP BY 1, 2" + (", 3" if per_post else ""))
+        if not removing:
+            out.append(f"INSERT INTO {table} ({cols}, n, first_at) SELECT k.p, "
+                       + ("k.border_post_id, " if per_post else "") + f"k.traveller_id, k.cnt, k.mn FROM ({keys}) k "
+                       f"ORDER BY 1, 2" + (", 3" if per_post else "") + f" ON CONFLICT ({cols}) DO UPDATE SET "
+                       f"n = {table}.n + excluded.n, first_at = LEAST({table}.first_at, excluded.first_at)")
+            continue
+        t = table
+        post_match = f" AND {t}.border_post_id = k.border_post_id" if per_post else ""
+        c_post = f" AND c.border_post_id = {t}.border_post_id" if per_post else ""
+        out.append(f"UPDATE {t} SET n = {t}.n - k.cnt, first_at = CASE WHEN {t}.n > k.cnt "
+                   f"AND k.mn <= {t}.first_at THEN COALESCE((SELECT MIN(c.crossed_at) FROM crossings c "
+                   f"WHERE c.traveller_id = {t}.traveller_id{c_post} AND {key('c.crossed_at')} = {t}.{first}), "
+                   f"{t}.first_at) ELSE {t}.first_at END FROM ({keys}) k WHERE {t}.{first} = k.p "
+                   f"AND {t}.traveller_id = k.traveller_id{post_match}")
+        out.append(f"DELETE FROM {t} USING ({keys}) k WHERE {t}.{first} = k.p AND {t}.traveller_id = k.traveller_id"
+                   f"{post_match} AND {t}.n <= 0")
     return out
 
 
@@ -128,15 +166,18 @@ def postgresql_install() -> list[str]:
     moved = (f"(SELECT o.*, -1 AS sign FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed('o', 'n')} "
              f"UNION ALL SELECT n.*, 1 AS sign FROM old_rows o JOIN new_rows n ON n.id = o.id "
              f"WHERE {_changed('o', 'n')}) r")
+    moved_out = f"(SELECT o.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed('o', 'n')}) r"
+    moved_in = f"(SELECT n.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed('o', 'n')}) r"
 
     def body(stmts: list[str]) -> str:
         return ";\n  ".join(stmts) + ";"
 
     out = []
     for name, stmts in (
-            ("stat_crossings_ins", _count_upserts(d, ins, "1") + _traveller_recompute(d, ins)),
-            ("stat_crossings_del", _count_upserts(d, dele, "-1") + _traveller_recompute(d, dele)),
-            ("stat_crossings_upd", _count_upserts(d, moved, "r.sign") + _traveller_recompute(d, moved)),
+            ("stat_crossings_ins", _count_upserts(d, ins, "1") + _traveller_delta_pg(d, ins, False)),
+            ("stat_crossings_del", _count_upserts(d, dele, "-1") + _traveller_delta_pg(d, dele, True)),
+            ("stat_crossings_upd", _count_upserts(d, moved, "r.sign") + _traveller_delta_pg(d, moved_out, True)
+             + _traveller_delta_pg(d, moved_in, False)),
             ("stat_flags_ins", [_flag_upsert(d, ins, "1")]),
             ("stat_flags_del", [_flag_upsert(d, dele, "-1")]),
             ("stat_flags_upd", [_flag_upsert(d, "(SELECT o.*, -1 AS sign FROM old_rows o UNION ALL "
