@@ -68,11 +68,13 @@ def _count_upserts(d: _Dialect, src: str, sign: str) -> list[str]:
     """Grouped signed deltas from `src` (rows aliased r, with a column `sign` unless sign is a literal)."""
     daily = (f"INSERT INTO stat_crossings_daily (day, border_post_id, direction, n) "
              f"SELECT {d.day('r.crossed_at')}, r.border_post_id, r.direction, SUM({sign}) FROM {src} "
+             f"WHERE {d.day('r.crossed_at')} IS NOT NULL "
              f"GROUP BY 1, 2, 3 HAVING SUM({sign}) <> 0 ORDER BY 1, 2, 3 "
              f"ON CONFLICT (day, border_post_id, direction) DO UPDATE SET n = stat_crossings_daily.n + excluded.n")
     people = (f"INSERT INTO stat_crossings_people (day, border_post_id, sex, age_band, nationality, "
               f"unresolved, n) SELECT {d.day('r.crossed_at')}, r.border_post_id, {d.sex('r')}, {d.age_band('r')}, "
-              f"{d.nat('r')}, {d.unresolved('r')}, SUM({sign}) FROM {src} GROUP BY 1, 2, 3, 4, 5, 6 "
+              f"{d.nat('r')}, {d.unresolved('r')}, SUM({sign}) FROM {src} WHERE {d.day('r.crossed_at')} IS NOT NULL "
+              f"GROUP BY 1, 2, 3, 4, 5, 6 "
               f"HAVING SUM({sign}) <> 0 ORDER BY 1, 2, 3, 4, 5, 6 "
               f"ON CONFLICT (day, border_post_id, sex, age_band, nationality, unresolved) "
               f"DO UPDATE SET n = stat_crossings_people.n + excluded.n")
@@ -89,7 +91,8 @@ def _traveller_recompute(d: _Dialect, keys_src: str) -> list[str]:
             ("stat_traveller_months", d.month("{a}.crossed_at"), "month, traveller_id", "")):
         per_post = "border_post_id" in cols
         kcols = f"{key.format(a='r')} AS p, " + ("r.border_post_id, " if per_post else "") + "r.traveller_id"
-        keys = f"(SELECT DISTINCT {kcols} FROM {keys_src} WHERE r.traveller_id IS NOT NULL)"
+        keys = (f"(SELECT DISTINCT {kcols} FROM {keys_src} WHERE r.traveller_id IS NOT NULL "
+                f"AND {key.format(a='r')} IS NOT NULL)")
         first = cols.split(",")[0]
         match = f"s.{first} = k.p AND s.traveller_id = k.traveller_id" + (
             " AND s.border_post_id = k.border_post_id" if per_post else "")
@@ -121,7 +124,8 @@ def _traveller_delta_pg(d: _Dialect, src: str, removing: bool) -> list[str]:
         cols = f"{first}, " + ("border_post_id, " if per_post else "") + "traveller_id"
         keys = (f"SELECT {key('r.crossed_at')} AS p, " + ("r.border_post_id, " if per_post else "")
                 + f"r.traveller_id, COUNT(*) AS cnt, MIN(r.crossed_at) AS mn FROM {src} "
-                + "WHERE r.traveller_id IS NOT NULL GROUP BY 1, 2" + (", 3" if per_post else ""))
+                + f"WHERE r.traveller_id IS NOT NULL AND {key('r.crossed_at')} IS NOT NULL GROUP BY 1, 2"
+                + (", 3" if per_post else ""))
         if not removing:
             out.append(f"INSERT INTO {table} ({cols}, n, first_at) SELECT k.p, "
                        + ("k.border_post_id, " if per_post else "") + f"k.traveller_id, k.cnt, k.mn FROM ({keys}) k "
@@ -144,6 +148,7 @@ def _traveller_delta_pg(d: _Dialect, src: str, removing: bool) -> list[str]:
 def _flag_upsert(d: _Dialect, src: str, sign: str) -> str:
     return (f"INSERT INTO stat_flags_daily (day, border_post_id, n) "
             f"SELECT {d.day('r.created_at')}, r.border_post_id, SUM({sign}) FROM {src} "
+            f"WHERE {d.day('r.created_at')} IS NOT NULL "
             f"GROUP BY 1, 2 HAVING SUM({sign}) <> 0 ORDER BY 1, 2 "
             f"ON CONFLICT (day, border_post_id) DO UPDATE SET n = stat_flags_daily.n + excluded.n")
 
@@ -266,9 +271,11 @@ def rebuild(dialect: str) -> list[str]:
     out += _count_upserts(d, src, "1")
     out.append(f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at) "
                f"SELECT {d.day('r.crossed_at')}, r.border_post_id, r.traveller_id, COUNT(*), MIN(r.crossed_at) "
-               f"FROM crossings r WHERE r.traveller_id IS NOT NULL GROUP BY 1, 2, 3")
+               f"FROM crossings r WHERE r.traveller_id IS NOT NULL AND {d.day('r.crossed_at')} IS NOT NULL "
+               f"GROUP BY 1, 2, 3")
     out.append(f"INSERT INTO stat_traveller_months (month, traveller_id, n, first_at) "
                f"SELECT {d.month('r.crossed_at')}, r.traveller_id, COUNT(*), MIN(r.crossed_at) "
-               f"FROM crossings r WHERE r.traveller_id IS NOT NULL GROUP BY 1, 2")
+               f"FROM crossings r WHERE r.traveller_id IS NOT NULL AND {d.month('r.crossed_at')} IS NOT NULL "
+               f"GROUP BY 1, 2")
     out.append(_flag_upsert(d, "flags r", "1"))
     return out
