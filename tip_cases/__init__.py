@@ -114,9 +114,9 @@ def register_errors(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from notifications.cli import register as register_notifications_cli
     from screening.cli import register as register_screening_cli
+    from tip_cases.cases.retention import register_cli as register_retention_cli
     from tip_cases.cli import register as register_core_cli
     from tip_cases.reports.cli import register as register_reports_cli
-    from tip_cases.retention import register_cli as register_retention_cli
 
     register_core_cli(app)
     register_screening_cli(app)
@@ -132,7 +132,7 @@ def register_handlers(app: Flask) -> None:
     from notifications.handlers import register as register_notification_handlers
     from screening.handlers import register as register_screening_handlers
     from tip_cases.cases.handlers import register as register_case_handlers
-    from tip_cases.retention import register_jobs as register_retention_jobs
+    from tip_cases.cases.retention import register_jobs as register_retention_jobs
 
     register_notification_handlers(app)
     register_screening_handlers(app)

@@ -10,7 +10,7 @@ from screening import tracing
 from screening.models import Crossing, Traveller, TravellerJudgement
 from tests import factories
 from tests.reports import builders as b
-from tip_cases import retention
+from tip_cases.cases import retention
 from tip_cases.cases.models import CaseLink
 from tip_cases.extensions import db
 from tip_cases.models import AuditEvent

@@ -14,7 +14,8 @@ open (the traveller's latest crossing is an exit). Each run writes one audit row
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
@@ -22,6 +23,7 @@ from flask.cli import AppGroup
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from notifications.scheduler import register_job
 from screening import tracing
 from screening.models import (
     Crossing,
@@ -35,7 +37,7 @@ from screening.models import (
 from tip_cases import audit
 from tip_cases.cases.models import CaseLink
 from tip_cases.extensions import db, utcnow
-from tip_cases.reports import stats
+from tip_cases.models import BorderPost
 
 # What pseudonymisation removes from a crossing; everything else stays.
 REMOVED = {"surname": "", "given_names": "", "dob_month": None, "dob_day": None, "document_number": None,
@@ -92,12 +94,19 @@ def run(*, now: datetime, years: int, dry_run: bool, session: Session | None = N
     session = session or db.session()
     before = cutoff(now, years)
     where = eligible(before)
-    year = stats.local_period(Crossing.crossed_at, "year")
-    names = {p.id: p.code for p in stats.posts()}
+    names = dict(session.execute(select(BorderPost.id, BorderPost.code)).all())
     result = RetentionResult(before=before, dry_run=dry_run)
-    for y, pid, n in session.execute(select(year, Crossing.border_post_id, func.count()).where(where)
-                                     .group_by(year, Crossing.border_post_id)).all():
-        result.by_year_post[(str(y), names.get(pid, str(pid)))] = int(n)
+    tz = ZoneInfo(current_app.config.get("TIMEZONE", "Africa/Maseru"))
+    first = session.execute(select(func.min(Crossing.crossed_at)).where(where)).scalar()
+    if first is not None:
+        first = first if first.tzinfo else first.replace(tzinfo=UTC)
+        # One grouped count per local calendar year: a handful of years, each an index range.
+        for y in range(first.astimezone(tz).year, before.astimezone(tz).year + 1):
+            lo = datetime(y, 1, 1, tzinfo=tz).astimezone(UTC)
+            hi = datetime(y + 1, 1, 1, tzinfo=tz).astimezone(UTC)
+            for pid, n in session.execute(select(Crossing.border_post_id, func.count()).where(
+                    where, Crossing.crossed_at >= lo, Crossing.crossed_at < hi).group_by(Crossing.border_post_id)):
+                result.by_year_post[(str(y), names.get(pid, str(pid)))] = int(n)
     if dry_run or not result.total:
         return result
     with tracing.get_tracer().lock:
@@ -148,8 +157,6 @@ def job_retention(now: datetime) -> str:
 
 
 def register_jobs(app: Flask) -> None:
-    from notifications.scheduler import register_job
-
     register_job(app, "retention", job_retention, "cron", hour=3, minute=15)
 
 
