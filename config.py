@@ -51,6 +51,8 @@ class Config:
     # A new or reset second factor needs the administrator's one-time code; it lapses after this.
     ENROLMENT_CODE_LIFETIME = timedelta(hours=72)
     TIMEZONE = "Africa/Maseru"
+    # Crossings older than this, linked to nothing, are pseudonymised (tip_cases.cases.retention).
+    RETENTION_YEARS = int(os.environ.get("TSELA_RETENTION_YEARS", "5"))
     # Interface languages (tip_cases.i18n): a user's choice in their profile wins, else this default.
     LANGUAGES = ("en", "st")
     BABEL_DEFAULT_LOCALE = os.environ.get("TSELA_DEFAULT_LOCALE", "en")

@@ -95,6 +95,8 @@ class Crossing(_PartialDob, db.Model):
     quality_issues: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     traveller_id: Mapped[int | None] = mapped_column(ForeignKey("travellers.id"), index=True)
+    # Set when retention removed the identifying fields (tip_cases.cases.retention); statistics fields stay.
+    pseudonymised_at: Mapped[datetime | None] = mapped_column()
 
     border_post = relationship("BorderPost")
     captured_by = relationship("User")

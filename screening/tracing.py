@@ -216,7 +216,9 @@ class Tracer:
         self.lock = threading.RLock()
 
     def build(self, session: Session, config: ResolveConfig) -> TravellerIndex:
-        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_not(None))
+        # Pseudonymised crossings (retention) are forgotten: they keep their traveller, not their identity.
+        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_not(None),
+                                                                Crossing.pseudonymised_at.is_(None))
                                .execution_options(yield_per=20_000))
         self.index = TravellerIndex.restore(((record_of(r), -r.traveller_id) for r in rows), config,
                                             load_judgements(session))
@@ -289,7 +291,8 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
     session = session or db.session()
     tracer = get_tracer()
     with tracer.lock:
-        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None))
+        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None),
+                                                                Crossing.pseudonymised_at.is_(None))
                                .order_by(Crossing.id)).all()
         if not rows:
             return set()
@@ -454,7 +457,8 @@ def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSumm
     cfg = resolve_config()
     with tracer.lock:
         bump_generation(session)
-        rows = session.execute(select(*_IDENTITY_COLUMNS).order_by(Crossing.id)
+        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.pseudonymised_at.is_(None))
+                               .order_by(Crossing.id)
                                .execution_options(yield_per=20_000)).all()
         old_of = {r.id: r.traveller_id for r in rows}
         summary = ResolveSummary(crossings=len(rows),

@@ -82,7 +82,8 @@ def _reset_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         tables = [r[0] for r in conn.execute(sa.text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+            "AND tablename NOT IN ('alembic_version', 'stat_rollup_state')"))]
         if tables:
             conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         conn.execute(sa.text(

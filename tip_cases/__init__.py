@@ -92,6 +92,7 @@ def register_models() -> None:
     import screening.models  # noqa: F401
     import tip_cases.cases.models  # noqa: F401
     import tip_cases.models  # noqa: F401
+    import tip_cases.reports.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -113,11 +114,15 @@ def register_errors(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from notifications.cli import register as register_notifications_cli
     from screening.cli import register as register_screening_cli
+    from tip_cases.cases.retention import register_cli as register_retention_cli
     from tip_cases.cli import register as register_core_cli
+    from tip_cases.reports.cli import register as register_reports_cli
 
     register_core_cli(app)
     register_screening_cli(app)
     register_notifications_cli(app)
+    register_reports_cli(app)
+    register_retention_cli(app)
 
 
 def register_handlers(app: Flask) -> None:
@@ -127,10 +132,12 @@ def register_handlers(app: Flask) -> None:
     from notifications.handlers import register as register_notification_handlers
     from screening.handlers import register as register_screening_handlers
     from tip_cases.cases.handlers import register as register_case_handlers
+    from tip_cases.cases.retention import register_jobs as register_retention_jobs
 
     register_notification_handlers(app)
     register_screening_handlers(app)
     register_case_handlers(app)
+    register_retention_jobs(app)
 
 
 def register_hooks(app: Flask) -> None:

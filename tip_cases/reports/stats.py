@@ -22,6 +22,14 @@ from tip_cases.cases import htcds
 from tip_cases.cases import models as _case_models
 from tip_cases.extensions import db
 from tip_cases.models import BorderPost, User
+from tip_cases.reports.models import (
+    StatCrossingsDaily,
+    StatCrossingsPeople,
+    StatFlagsDaily,
+    StatRollupState,
+    StatTravellerDays,
+    StatTravellerMonths,
+)
 
 AGE_BANDS = [("0-11", 0, 11), ("12-17", 12, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-49", 35, 49),
              ("50+", 50, None)]
@@ -137,6 +145,63 @@ def percentile(values: list[float], p: float) -> float | None:
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
+# --- rollups --------------------------------------------------------------------------------------
+
+def _use_rollups(live: bool | None) -> bool:
+    """Read the rollups unless told not to, or unless they were built for another UTC offset."""
+    if live:
+        return False
+    state = db.session.get(StatRollupState, 1)
+    return state is not None and state.offset_minutes == _offset_minutes()
+
+
+def _rollup_firsts(f: Filters):
+    """(tid, first_at) of every traveller who crossed in the filters, from the distinct-person rollups.
+
+    Whole months come from the monthly table (all posts), the days before the first and after the
+    last whole month from the daily one; a post filter reads the daily table alone.
+    """
+    days, months = StatTravellerDays, StatTravellerMonths
+    if f.post_id:
+        parts = [select(days.traveller_id.label("tid"), days.first_at.label("first_at"))
+                 .where(days.day >= f.start, days.day <= f.end, days.border_post_id == f.post_id)]
+    else:
+        first_month = f.start if f.start.day == 1 else (f.start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        after = f.end + timedelta(days=1)
+        end_month = after.replace(day=1)  # months in [first_month, end_month) are whole
+        if first_month < end_month:
+            parts = [select(months.traveller_id.label("tid"), months.first_at.label("first_at"))
+                     .where(months.month >= first_month, months.month < end_month),
+                     select(days.traveller_id, days.first_at)
+                     .where(or_(and_(days.day >= f.start, days.day < first_month),
+                                and_(days.day >= end_month, days.day <= f.end)))]
+        else:
+            parts = [select(days.traveller_id.label("tid"), days.first_at.label("first_at"))
+                     .where(days.day >= f.start, days.day <= f.end)]
+    both = parts[0].union_all(*parts[1:]).subquery() if len(parts) > 1 else parts[0].subquery()
+    return select(both.c.tid, func.min(both.c.first_at).label("first_at")).group_by(both.c.tid).subquery()
+
+
+def _per_day(col, rollup, since: datetime, now: datetime, first: date, last: date,
+             live: bool | None) -> dict[str, int]:
+    """Rows per local day between two instants: whole days from the rollup, the two partial edge days live."""
+    day = local_day(col)
+    if not _use_rollups(live) or first >= last:
+        return {str(d): int(n) for d, n in db.session.execute(
+            select(day, func.count()).where(col >= since, col <= now).group_by(day)).all()}
+    tz = _tz()
+    after_first = datetime.combine(first + timedelta(days=1), time.min, tz).astimezone(UTC)
+    start_last = datetime.combine(last, time.min, tz).astimezone(UTC)
+    out = {str(d): int(n) for d, n in db.session.execute(
+        select(day, func.count()).where(or_(and_(col >= since, col < after_first),
+                                            and_(col >= start_last, col <= now))).group_by(day)).all()}
+    for d, n in db.session.execute(select(rollup.day, func.sum(rollup.n))
+                                   .where(rollup.day > first, rollup.day < last).group_by(rollup.day)).all():
+        if n:
+            out[str(d)] = int(n)
+    return out
+
+
 # --- tables ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -207,16 +272,22 @@ def posts() -> list[BorderPost]:
     return list(db.session.execute(select(BorderPost).order_by(BorderPost.name)).scalars())
 
 
-def crossings_tables(f: Filters) -> list[Table]:
+def crossings_tables(f: Filters, live: bool | None = None) -> list[Table]:
     """Crossings by post and direction, and by period and direction, from one grouped scan.
 
     The scan groups by local day (cheap: UTC plus the fixed offset, cast to a date) and Python rolls
     the few thousand groups up to posts and to months or years; ix_crossings_stats covers it.
     """
-    day = local_day(Crossing.crossed_at)
-    rows = db.session.execute(
-        select(day, Crossing.border_post_id, Crossing.direction, func.count())
-        .where(_crossing_where(f)).group_by(day, Crossing.border_post_id, Crossing.direction)).all()
+    if _use_rollups(live):
+        r = StatCrossingsDaily
+        where = [r.day >= f.start, r.day <= f.end, r.n != 0] + ([r.border_post_id == f.post_id] if f.post_id else [])
+        rows = db.session.execute(select(r.day, r.border_post_id, r.direction, func.sum(r.n)).where(*where)
+                                  .group_by(r.day, r.border_post_id, r.direction)).all()
+    else:
+        day = local_day(Crossing.crossed_at)
+        rows = db.session.execute(
+            select(day, Crossing.border_post_id, Crossing.direction, func.count())
+            .where(_crossing_where(f)).group_by(day, Crossing.border_post_id, Crossing.direction)).all()
     cut = {"day": 10, "month": 7, "year": 4}[f.period]
     by_post: dict[tuple[int, str], int] = defaultdict(int)
     by_period: dict[tuple[str, str], int] = defaultdict(int)
@@ -236,7 +307,7 @@ def crossings_tables(f: Filters) -> list[Table]:
     ]
 
 
-def _person_groups(f: Filters) -> dict[tuple[str, str, str], int]:
+def _person_groups(f: Filters, live: bool | None = None) -> dict[tuple[str, str, str], int]:
     """Persons who crossed in the period, counted once each, by (age band, sex, nationality).
 
     A traveller (crossings grouped by identity resolution) counts once, with the sex, nationality
@@ -244,8 +315,12 @@ def _person_groups(f: Filters) -> dict[tuple[str, str, str], int]:
     A crossing not yet resolved to a traveller counts as a person of its own.
     """
     where = _crossing_where(f)
-    firsts = (select(Crossing.traveller_id.label("tid"), func.min(Crossing.crossed_at).label("first_at"))
-              .where(where, Crossing.traveller_id.isnot(None)).group_by(Crossing.traveller_id).subquery())
+    rollups = _use_rollups(live)
+    if rollups:
+        firsts = _rollup_firsts(f)
+    else:
+        firsts = (select(Crossing.traveller_id.label("tid"), func.min(Crossing.crossed_at).label("first_at"))
+                  .where(where, Crossing.traveller_id.isnot(None)).group_by(Crossing.traveller_id).subquery())
     def person_cells(src, at):
         # The raw age, not its band: grouping by it evaluates the age once a row (a CASE of bands
         # would repeat it per branch) and leaves ~100 groups that Python maps to bands.
@@ -255,17 +330,29 @@ def _person_groups(f: Filters) -> dict[tuple[str, str, str], int]:
     resolved = person_cells(Traveller, firsts.c.first_at)
     unresolved = person_cells(Crossing, Crossing.crossed_at)
     groups: dict[tuple[str, str, str], int] = defaultdict(int)
-    for q in (select(*resolved, func.count()).select_from(firsts).join(Traveller, Traveller.id == firsts.c.tid)
-              .group_by(*resolved),
-              select(*unresolved, func.count()).where(where, Crossing.traveller_id.is_(None)).group_by(*unresolved)):
-        for age, s, n_, count in db.session.execute(q).all():
+    for age, s, n_, count in db.session.execute(
+            select(*resolved, func.count()).select_from(firsts).join(Traveller, Traveller.id == firsts.c.tid)
+            .group_by(*resolved)).all():
+        groups[(band_of(age), str(s), str(n_))] += int(count)
+    if rollups:
+        p = StatCrossingsPeople
+        clauses = [p.unresolved == 1, p.day >= f.start, p.day <= f.end] + (
+            [p.border_post_id == f.post_id] if f.post_id else [])
+        for band, s, n_, count in db.session.execute(
+                select(p.age_band, p.sex, p.nationality, func.sum(p.n)).where(*clauses)
+                .group_by(p.age_band, p.sex, p.nationality)).all():
+            groups[(str(band), str(s), str(n_))] += int(count)
+    else:
+        for age, s, n_, count in db.session.execute(
+                select(*unresolved, func.count()).where(where, Crossing.traveller_id.is_(None))
+                .group_by(*unresolved)).all():
             groups[(band_of(age), str(s), str(n_))] += int(count)
-    return groups
+    return {k: v for k, v in groups.items() if v}
 
 
-def travellers_tables(f: Filters) -> list[Table]:
+def travellers_tables(f: Filters, live: bool | None = None) -> list[Table]:
     """Persons crossing by age band and sex, and by nationality: each person once in the period."""
-    groups = _person_groups(f)
+    groups = _person_groups(f, live)
     sex_age: dict[tuple[str, str], int] = defaultdict(int)
     nats: dict[str, int] = defaultdict(int)
     for (b, s, n_), count in groups.items():
@@ -354,9 +441,13 @@ def suspects_by_role(f: Filters) -> Table | None:
                  note="Perpetrators in cases opened in the period; the post filter does not apply.")
 
 
-def statistics(f: Filters) -> list[Table]:
-    """Every statistics table for the filters, in page order."""
-    tables = crossings_tables(f) + travellers_tables(f)
+def statistics(f: Filters, live: bool | None = None) -> list[Table]:
+    """Every statistics table for the filters, in page order.
+
+    Crossing and person figures come from the rollups (live=None, when usable) or from crossings
+    (live=True); both give the same figures. Case figures are always live: the case tables are small.
+    """
+    tables = crossings_tables(f, live) + travellers_tables(f, live)
     tables += victims_tables(f)
     suspects = suspects_by_role(f)
     if suspects is not None:
@@ -364,8 +455,8 @@ def statistics(f: Filters) -> list[Table]:
     return tables
 
 
-def table(f: Filters, key: str) -> Table | None:
-    return next((t for t in statistics(f) if t.key == key), None)
+def table(f: Filters, key: str, live: bool | None = None) -> Table | None:
+    return next((t for t in statistics(f, live) if t.key == key), None)
 
 
 # --- dashboard -----------------------------------------------------------------------------------
@@ -395,7 +486,7 @@ class Dashboard:
         return sum(n for _k, n in self.cases_by_status)
 
 
-def dashboard(now: datetime, days: int = 30) -> Dashboard:
+def dashboard(now: datetime, days: int = 30, live: bool | None = None) -> Dashboard:
     """Everything the managers' dashboard shows, as of `now`, for flags and crossings of the last `days` days."""
     since = now - timedelta(days=days)
     names = {p.id: p.name for p in posts()}
@@ -435,14 +526,10 @@ def dashboard(now: datetime, days: int = 30) -> Dashboard:
     ack_times.sort(key=lambda r: r[0])
 
     # Crossings and flags per local day.
-    cday, fday = local_day(Crossing.crossed_at), local_day(Flag.created_at)
-    crossings = {str(d): int(n) for d, n in db.session.execute(
-        select(cday, func.count()).where(Crossing.crossed_at >= since, Crossing.crossed_at <= now)
-        .group_by(cday)).all()}
-    flags = {str(d): int(n) for d, n in db.session.execute(
-        select(fday, func.count()).where(Flag.created_at >= since, Flag.created_at <= now).group_by(fday)).all()}
     tz = _tz()
     first, last = since.astimezone(tz).date(), now.astimezone(tz).date()
+    crossings = _per_day(Crossing.crossed_at, StatCrossingsDaily, since, now, first, last, live)
+    flags = _per_day(Flag.created_at, StatFlagsDaily, since, now, first, last, live)
     per_day = [((first + timedelta(days=i)).isoformat(),
                 crossings.get((first + timedelta(days=i)).isoformat(), 0),
                 flags.get((first + timedelta(days=i)).isoformat(), 0))
