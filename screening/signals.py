@@ -26,3 +26,7 @@ def page_context(signal: Signal, sender: Any, **kwargs) -> dict:
     for _receiver, extra in signal.send(sender, **kwargs):
         context.update(extra or {})
     return context
+
+# The one search box (screening.search). Sender: the parsed Query; kwargs: actor. Receivers return a list
+# of screening.search.Hit for their own records, already limited to what the actor may see.
+search = _signals.signal("search")

@@ -22,6 +22,7 @@ BLUEPRINTS = [
     "screening.views",
     "screening.api",
     "screening.tracing_views",
+    "screening.search_views",
     "notifications.views",
     "notifications.api",
 ]

@@ -39,6 +39,8 @@ POLICY: dict[str, dict[str, str]] = {
     "poi.view": {INV: "all", MGR: "all"},
     "poi.manage": {INV: "all", MGR: "all"},
     "trace.run": {INV: "all", MGR: "all"},
+    # The one search box (issue 12: investigators and managers); each result is further scoped by its own action.
+    "search.run": {INV: "all", MGR: "all"},
     "match_model.view": {MGR: "all", ADM: "all"},
     # tracing
     "traveller.view": {INV: "all", MGR: "all"},

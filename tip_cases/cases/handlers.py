@@ -24,6 +24,7 @@ from screening.models import Crossing, Traveller
 from tip_cases import signals as shell_signals
 from tip_cases.cases.forms import AttachFlagForm
 from tip_cases.cases.models import Case, CaseLink, CaseTask
+from tip_cases.cases.search import search_hits
 from tip_cases.cases.services import (
     acknowledge_referral,
     cases_for_flag,
@@ -97,6 +98,10 @@ def _traveller_page(traveller: Traveller, *, flag_ids: list[int]) -> dict:
     return {"cases": cases_of(traveller, flag_ids)}
 
 
+def _search(query, *, actor) -> list:
+    return search_hits(query, actor=actor)
+
+
 def nav_counts(user, *, keys: frozenset[str]) -> dict[str, int]:
     """The user's open tasks due today or earlier, for the navigation (ix_case_tasks_assignee_id answers it)."""
     if "tasks_due_mine" not in keys or getattr(user, "id", None) is None:
@@ -114,3 +119,4 @@ def register(app: Flask) -> None:
     notification_signals.reminders_due.connect(_on_reminders_due)
     screening_signals.flag_page.connect(_flag_page)
     screening_signals.traveller_page.connect(_traveller_page)
+    screening_signals.search.connect(_search)

@@ -6,12 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask import url_for
 from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from screening.engine.matching import DEFAULT, Identity, name_feature, prepare
 from screening.engine.normalize import name_tokens, phonetic_key
-from screening.models import Person, PersonAlias
-from tip_cases.access import scope_filter
+from screening.engine.phrases import say
+from screening.models import Person, PersonAlias, PersonDocument
+from screening.search import CANDIDATES, Hit, Query, document_reason, document_variants, name_candidates, name_match
+from tip_cases.access import can, scope_filter
 from tip_cases.cases.models import (
     Case,
     CasePerson,
@@ -110,3 +114,51 @@ def search_cases(actor: User, f: SearchFilters, *, now: datetime):
     if conds:
         stmt = stmt.where(and_(*conds))
     return stmt.order_by(Case.opened_at.desc(), Case.id.desc()), name_scores
+
+
+# --- the one search box (screening.search, through screening.signals.search) -----------------------------
+
+_ROLE_IN_CASE = {"victim": say("A victim in this case"), "perpetrator": say("A perpetrator in this case"),
+                 "witness": say("A witness in this case"), "guardian": say("A guardian in this case"),
+                 "companion": say("A companion in this case")}
+
+
+def _case_hit(case: Case, reasons: list, score: float) -> Hit:
+    return Hit("case", case.id, f"{case.reference} · {case.title}",
+               url_for("cases.detail", case_id=case.id), reasons, score, case.status)
+
+
+def search_hits(q: Query, *, actor) -> list[Hit]:
+    """Cases the actor may view (their team's, or all for a manager) found by reference, a party's
+    document number or a party's name; a case outside the actor's scope is never fetched."""
+    if not can(actor, "case.view"):
+        return []
+    scope = scope_filter(actor, "case.view", Case)
+    if q.kind == "reference":
+        case = db.session.execute(select(Case).where(scope, Case.reference == q.value)).scalar_one_or_none()
+        return [_case_hit(case, [say("Reference matches")], 1.0)] if case else []
+    party = select(Case, CasePerson.role, Person).join(CasePerson, CasePerson.case_id == Case.id) \
+        .join(Person, Person.id == CasePerson.person_id).where(scope)
+    hits: dict[int, Hit] = {}
+    if q.kind == "document":
+        rows = db.session.execute(party.add_columns(PersonDocument.type, PersonDocument.country).join(
+            PersonDocument, PersonDocument.person_id == Person.id)
+            .where(PersonDocument.number.in_(document_variants(q))).limit(CANDIDATES)).all()
+        for case, role, _person, kind, country in rows:
+            reason = _ROLE_IN_CASE.get(role, say("A person in this case")) + ": " + document_reason(kind, country)
+            hits.setdefault(case.id, _case_hit(case, [reason], 1.0))
+        return list(hits.values())
+    alias_ids = select(PersonAlias.person_id).where(
+        name_candidates(q, PersonAlias.surname, PersonAlias.given_names)).limit(CANDIDATES)
+    rows = db.session.execute(party.options(selectinload(Person.aliases)).where(
+        or_(name_candidates(q, Person.surname, Person.given_names), Person.id.in_(alias_ids)))
+        .limit(CANDIDATES)).all()
+    for case, role, person in rows:
+        found = name_match(q, person.surname, person.given_names,
+                           [(a.surname, a.given_names) for a in person.aliases])
+        if not found:
+            continue
+        reason = _ROLE_IN_CASE.get(role, say("A person in this case")) + ": " + found[1]
+        if case.id not in hits or hits[case.id].score < found[0]:
+            hits[case.id] = _case_hit(case, [reason], found[0])
+    return list(hits.values())
