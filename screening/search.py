@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from screening import signals
@@ -93,7 +93,9 @@ def parse_query(raw: str | None) -> Query:
         return Query("reference", text, f"{m.group(1).upper()}-{m.group(2)}-{int(m.group(3)):04d}")
     doc = normalize_document(text)
     if _DIGIT.search(text):
-        if _DOCUMENT.match(doc):
+        digits = sum(ch.isdigit() for ch in doc)
+        # Document numbers are mostly digits ("RA1234567", "0123456789"); "Mokoena 2009" is a name and a year.
+        if _DOCUMENT.match(doc) and digits >= 3 and digits >= len(doc) - digits:
             return Query("document", text, doc)
         raise SearchError(say("Type a case reference (TIP-2026-0001), a document number (letters and digits, "
                               "5 to 20) or a name without digits."))
@@ -151,12 +153,14 @@ def name_match(q: Query, surname: str, given_names: str,
             continue
         if len(q.tokens) > 1 and names.given == "disagree":
             continue
-        w = name_weight(names, DEFAULT)
-        if best is None or w > best[0]:
-            best = (w, names)
+        # Both orders are probed, so the engine's own "swapped" reading only repeats the other probe in
+        # words that describe the probe, not what was typed: it counts only when nothing else matched.
+        rank = (names.how != "swapped", name_weight(names, DEFAULT))
+        if best is None or rank > best[0]:
+            best = (rank, names)
     if best is None:
         return None
-    w, names = best
+    (_, w), names = best
     reason = names.surname_text
     if len(q.tokens) > 1 and names.given != MISSING:
         reason = reason + "; " + names.given_text
@@ -208,7 +212,9 @@ def _person_hit(actor, p: Person, reasons: list, score: float) -> Hit:
 def _persons(actor, q: Query) -> list[Hit]:
     if not can(actor, "poi.view"):
         return []
-    scope = scope_filter(actor, "poi.view", Person)
+    # Parties to a case (source "case") are found through their case, which only its team may see: as a
+    # person of interest here, "Party to case TIP-..." would tell anyone that the case exists.
+    scope = and_(scope_filter(actor, "poi.view", Person), Person.source != "case")
     hits: dict[int, Hit] = {}
     if q.kind in ("reference", "document"):
         for p in db.session.execute(select(Person).where(
