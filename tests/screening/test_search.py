@@ -195,3 +195,10 @@ def test_a_nul_in_the_query_is_refused_before_the_search(login_as):
 def test_the_empty_box_renders_for_an_investigator(login_as):
     resp, html = _page(login_as("investigator"), None)
     assert resp.status_code == 200 and 'id="search-q"' in html and 'data-testid="search-summary"' not in html
+
+
+def test_home_offers_the_box_to_investigators_and_managers_only(app, login_as):
+    assert 'data-testid="search-box"' in login_as("investigator").get("/").get_data(as_text=True)
+    for role in ("manager", "border_officer"):
+        page = login(app.test_client(), make_user(role)).get("/").get_data(as_text=True)
+        assert ('data-testid="search-box"' in page) is (role == "manager"), role
