@@ -345,6 +345,17 @@ def create_api_client(name: str, post_code: str | None = None) -> tuple[ApiClien
     return client, token
 
 
+def revoke_api_client(name: str) -> ApiClient:
+    """Stop a client's token working from its next request (a lost post node's kit, a retired feed)."""
+    client = db.session.execute(select(ApiClient).where(ApiClient.name == (name or "").strip())).scalar()
+    if client is None:
+        raise AccountError(f"Unknown API client {name!r}.", "name")
+    if client.active:
+        client.active = False
+        audit.record("api_client.revoke", "api_client", client.id)
+    return client
+
+
 def client_for_token(token: str) -> ApiClient | None:
     if not token:
         return None
