@@ -206,3 +206,56 @@ def test_cli_publish_export_verify(app, runner, tmp_path):
     result = runner.invoke(args=["watchlist", "verify", str(out)])
     assert result.exit_code == 1 and "REFUSED (bad_signature)" in result.output
     assert "+1 ~0 -0" in runner.invoke(args=["watchlist", "show"]).output
+
+
+def test_post_fetch_over_http_catches_up_then_revocation_stops_it(app, tmp_path):
+    """A real HTTP server for headquarters and a post node's `flask watchlist fetch` against it."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tip_cases import create_app
+
+    first = make_person().id
+    watchlist.publish(now=NOW)
+    db.session.commit()
+    _, token = make_api_client("msb-node", post_code="MSB")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        post_app = create_app("testing", {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'post.db'}", "TSELA_ROLE": "post",
+            "TSELA_POST_CODE": "MSB", "POST_EXTRACT_PATH": str(tmp_path / "post.bin"),
+            "HQ_URL": f"http://127.0.0.1:{server.server_port}", "HQ_API_TOKEN": token})
+
+        def fetch():
+            with post_app.app_context():  # the test's own context is headquarters'
+                return post_app.test_cli_runner().invoke(args=["watchlist", "fetch"])
+
+        result = fetch()
+        assert result.exit_code == 0, result.output
+        assert "applied extract 1: 1 entries" in result.output and "up to date at watchlist 1" in result.output
+
+        second = make_person("Nthabiseng", "Mpho", dob="2010-05-05").id
+        watchlist.publish(now=NOW)
+        db.session.commit()
+        result = fetch()
+        assert result.exit_code == 0, result.output
+        assert "applied delta 2: 1 added, 0 changed, 0 expired" in result.output
+
+        accounts.revoke_api_client("msb-node")
+        db.session.commit()
+        make_person("Ramone", "Lineo", dob="1999-01-20")
+        watchlist.publish(now=NOW)
+        db.session.commit()
+        result = fetch()
+        assert result.exit_code == 1 and "403" in result.output and "revoked" in result.output
+        with post_app.app_context():
+            from screening.postnode import get_post_watchlist
+
+            held = get_post_watchlist()
+            assert held.seq == 2 and sorted(held.entries) == [first, second]
+    finally:
+        server.shutdown()
+        thread.join(5)
