@@ -24,10 +24,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
+
 from screening.engine.index import CandidateIndex
 from screening.engine.matching import DEFAULT, Identity, MatchConfig
 from screening.services import flag_priority
+from screening.watchlist import trusted_keys
 from screening.watchlist_format import DocumentRefused, entry_identity, entry_review_date, verify
+from tip_cases import audit
 
 _MAGIC = b"TSW1"
 _AAD = b"tsela post watchlist store v1"
@@ -262,8 +266,6 @@ class PostWatchlist:
 # --- the app's post watchlist -----------------------------------------------------------------------------
 
 def _store_for_app(app) -> EncryptedStore:
-    from tip_cases import audit
-
     key_text = app.config.get("POST_EXTRACT_KEY")
     if not key_text:
         with app.app_context():
@@ -274,10 +276,6 @@ def _store_for_app(app) -> EncryptedStore:
 
 def get_post_watchlist() -> PostWatchlist:
     """This process's post watchlist, loaded from the encrypted store on first use (never in create_app)."""
-    from flask import current_app
-
-    from screening.watchlist import trusted_keys
-
     app = current_app._get_current_object()
     held = app.extensions.get("tsela_post_watchlist")
     if held is None:

@@ -12,7 +12,16 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from screening import watchlist
+from screening.engine.matching import Document, Identity
+from screening.engine.normalize import parse_partial_date
+from screening.postnode import get_post_watchlist
+from screening.watchlist import trusted_keys
+from screening.watchlist_format import DocumentRefused, verify
+from screening.watchlist_models import WatchlistDelta
+from tip_cases.accounts import find_post
 from tip_cases.extensions import db, utcnow
 
 watchlist_cli = AppGroup("watchlist", help="Signed watchlist for post nodes (docs/postnode.md).")
@@ -44,8 +53,6 @@ def _documents(body: Any) -> list[Any]:
 @watchlist_cli.command("publish")
 def publish_cmd() -> None:
     """Publish the next delta (headquarters): the persons of interest screened today versus the last one."""
-    from screening import watchlist
-
     _require("headquarters", "publish")
     result = watchlist.publish(now=utcnow())
     db.session.commit()
@@ -60,8 +67,6 @@ def publish_cmd() -> None:
 @watchlist_cli.command("public-key")
 def public_key_cmd() -> None:
     """Print headquarters' public key, for the posts' WATCHLIST_PUBLIC_KEYS."""
-    from screening import watchlist
-
     _require("headquarters", "public-key")
     click.echo(watchlist.public_key_text())
 
@@ -72,9 +77,6 @@ def public_key_cmd() -> None:
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 def export_cmd(post_code: str, after: int | None, out_path: str) -> None:
     """Write a signed extract (or deltas) for one post to a file, for a post with no link at all."""
-    from screening import watchlist
-    from tip_cases.accounts import find_post
-
     _require("headquarters", "export")
     post = find_post(post_code)
     if post is None:
@@ -95,16 +97,10 @@ def export_cmd(post_code: str, after: int | None, out_path: str) -> None:
 def show_cmd() -> None:
     """What this node holds: the last publications (headquarters) or the local watchlist (post)."""
     if _role() == "post":
-        from screening.postnode import get_post_watchlist
-
         s = get_post_watchlist().status()
         click.echo(f"post {s['post']}: watchlist {s['seq']} issued {s['issued_at'] or '-'}, {s['entries']} entries, "
                    f"threshold {s['threshold']:.2f}")
         return
-    from sqlalchemy import select
-
-    from screening.watchlist_models import WatchlistDelta
-
     rows = db.session.execute(select(WatchlistDelta).order_by(WatchlistDelta.seq.desc()).limit(10)).scalars().all()
     if not rows:
         click.echo("no watchlist published yet (flask watchlist publish)")
@@ -116,10 +112,7 @@ def show_cmd() -> None:
 @watchlist_cli.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def verify_cmd(path: str) -> None:
-    """Check a document's signature (and, on a post, its binding and number) without applying it."""
-    from screening.watchlist import trusted_keys
-    from screening.watchlist_format import DocumentRefused, verify
-
+    """Check a document's signature (and, on a post, its post binding) without applying it."""
     problems = 0
     for doc in _documents(_read_json(path)):
         try:
@@ -138,7 +131,6 @@ def verify_cmd(path: str) -> None:
 
 
 def _apply(held, docs: list[Any]) -> None:
-    from screening.watchlist_format import DocumentRefused
 
     for doc in docs:
         kind = doc.get("payload", {}).get("type") if isinstance(doc, dict) else None
@@ -159,8 +151,6 @@ def _apply(held, docs: list[Any]) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def apply_cmd(path: str) -> None:
     """Apply a signed extract or deltas from a file (post); a refused document leaves the watchlist as it was."""
-    from screening.postnode import get_post_watchlist
-
     _require("post", "apply")
     _apply(get_post_watchlist(), _documents(_read_json(path)))
 
@@ -180,8 +170,6 @@ def _get(url: str, token: str) -> tuple[int, Any]:
 @watchlist_cli.command("fetch")
 def fetch_cmd() -> None:
     """Bring the post's watchlist up to date from HQ_URL (deltas, or the full extract when needed)."""
-    from screening.postnode import get_post_watchlist
-
     _require("post", "fetch")
     base, token = current_app.config.get("HQ_URL"), current_app.config.get("HQ_API_TOKEN")
     if not base or not token:
@@ -219,10 +207,6 @@ def fetch_cmd() -> None:
 @click.option("--document", "document_number", default=None)
 def screen_cmd(surname, given_names, dob, sex, nationality, document_number) -> None:
     """Screen one traveller against the post's local watchlist (works with the link down)."""
-    from screening.engine.matching import Document, Identity
-    from screening.engine.normalize import parse_partial_date
-    from screening.postnode import get_post_watchlist
-
     _require("post", "screen")
     try:
         born = parse_partial_date(dob) if dob else None

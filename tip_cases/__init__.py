@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import CONFIGS
+from config import CONFIGS, role_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,8 +52,6 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
 
 def _check_role(app: Flask) -> None:
-    from config import role_problems
-
     problems = role_problems(app.config)
     if problems:
         raise RuntimeError("Refusing to start: " + "; ".join(problems))
