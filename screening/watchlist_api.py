@@ -1,9 +1,9 @@
 """Watchlist API for post nodes: the signed full extract and the numbered deltas, for the caller's post only.
 
-A post node authenticates with its own API client (bearer token) bound to its border post; the post
-binding in every document comes from that client, never from the request, so a post cannot ask for
-another post's documents. A revoked client is told so (403) and gets nothing. Only headquarters serves
-these: on a post node the routes do not exist (404).
+Nested in the border-system API (screening.api registers it), so the same bearer-token check runs first and
+a revoked client is refused there with 403 `client_revoked`. The post binding in every document comes from
+the calling client, never from the request, so a post cannot ask for another post's documents. Only
+headquarters serves these: on a post node the routes answer 404.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
-from sqlalchemy import select
 
 from screening import watchlist
 from tip_cases import audit
-from tip_cases.extensions import csrf, db, utcnow
-from tip_cases.models import ApiClient
-from tip_cases.security import token_digest
+from tip_cases.access import requires
+from tip_cases.extensions import db, utcnow
 
-bp = Blueprint("watchlist_api", __name__, url_prefix="/api/v1/watchlist")
-csrf.exempt(bp)
+bp = Blueprint("watchlist", __name__, url_prefix="/watchlist")
 
 
 def _error(status: int, error: str, message: str, field: str | None = None):
@@ -30,23 +27,11 @@ def _error(status: int, error: str, message: str, field: str | None = None):
 
 @bp.before_request
 def _post_client_only():
-    """Headquarters only; the caller must be an active API client bound to a border post."""
+    """Headquarters only; the caller must be an API client bound to a border post."""
     if current_app.config.get("TSELA_ROLE", "headquarters") != "headquarters":
         abort(404)
     client = g.get("api_client")
-    if client is None:
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.startswith("Bearer ") else ""
-        revoked = token and db.session.execute(select(ApiClient.id).where(
-            ApiClient.token_hash == token_digest(token), ApiClient.active.is_(False))).first()
-        if revoked:
-            audit.denied("watchlist.fetch", "api_client", revoked[0], detail={"reason": "revoked"})
-            return _error(403, "client_revoked", "this API client has been revoked: headquarters sends it no "
-                                                 "watchlist extract or delta; ask an administrator for a new client")
-        resp, status = _error(401, "unauthorized", "Send a valid API token: Authorization: Bearer <token>.")
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="tsela"'
-        return resp, status
-    if client.border_post_id is None:
+    if client is not None and client.border_post_id is None:
         return _error(403, "not_a_post_client", "the watchlist is served only to API clients bound to a border "
                                                 "post (flask api-tokens create NAME --post CODE)")
     return None
@@ -57,6 +42,7 @@ def _json(body: dict) -> Response:
 
 
 @bp.get("/extract")
+@requires("watchlist.fetch")
 def extract():
     """The full extract at the latest publication, signed for the caller's post."""
     client = g.api_client
@@ -72,6 +58,7 @@ def extract():
 
 
 @bp.get("/deltas")
+@requires("watchlist.fetch")
 def deltas():
     """The signed deltas after ?after=N, oldest first; `head` says how far headquarters has published."""
     client = g.api_client

@@ -21,7 +21,6 @@ BLUEPRINTS = [
     "tip_cases.reports.views",
     "screening.views",
     "screening.api",
-    "screening.watchlist_api",
     "screening.tracing_views",
     "notifications.views",
     "notifications.api",

@@ -39,6 +39,7 @@ POLICY: dict[str, dict[str, str]] = {
     "poi.view": {INV: "all", MGR: "all"},
     "poi.manage": {INV: "all", MGR: "all"},
     "trace.run": {INV: "all", MGR: "all"},
+    "watchlist.fetch": {SYS: "post"},  # post nodes' API clients: the signed extract for their own post
     # tracing
     "traveller.view": {INV: "all", MGR: "all"},
     "traveller.judge": {INV: "all", MGR: "all"},

@@ -356,6 +356,14 @@ def revoke_api_client(name: str) -> ApiClient:
     return client
 
 
+def revoked_client_id(token: str) -> int | None:
+    """A revoked client is told so (a known kit that must stop syncing), not treated as a stranger."""
+    if not token:
+        return None
+    return db.session.execute(select(ApiClient.id).where(
+        ApiClient.token_hash == token_digest(token), ApiClient.active.is_(False))).scalar()
+
+
 def client_for_token(token: str) -> ApiClient | None:
     if not token:
         return None

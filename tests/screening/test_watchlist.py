@@ -128,7 +128,7 @@ def test_revoked_unbound_and_anonymous_clients_get_nothing(app, client, runner):
     make_person()
     watchlist.publish(now=NOW)
     db.session.commit()
-    _, token = make_api_client("qacha-node", post_code="QNK")
+    qacha, token = make_api_client("qacha-node", post_code="QNK")
     _, unbound = make_api_client("imdms-feed", post_code=None)
     assert client.get("/api/v1/watchlist/deltas?after=1", headers=_auth(token)).status_code == 200
 
@@ -140,9 +140,9 @@ def test_revoked_unbound_and_anonymous_clients_get_nothing(app, client, runner):
         body = resp.get_json()
         assert body["error"] == "client_revoked" and "revoked" in body["message"]
         assert "deltas" not in body and "payload" not in body
-    denied = db.session.execute(select(AuditEvent).where(AuditEvent.action == "watchlist.fetch",
-                                                         AuditEvent.outcome == "denied")).scalars().all()
-    assert len(denied) == 2
+    denied = db.session.execute(select(AuditEvent.action, AuditEvent.object_id)
+                                .where(AuditEvent.outcome == "denied").order_by(AuditEvent.id)).all()
+    assert denied == [("api.watchlist.deltas", str(qacha.id)), ("api.watchlist.extract", str(qacha.id))]
 
     resp = client.get("/api/v1/watchlist/extract", headers=_auth(unbound))
     assert resp.status_code == 403 and resp.get_json()["error"] == "not_a_post_client"
