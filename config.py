@@ -102,6 +102,23 @@ class Config:
     AUDIT_CHECKPOINT_PATH = os.environ.get("AUDIT_CHECKPOINT_PATH")  # None -> instance/audit-checkpoints.jsonl
     AUDIT_CHECKPOINT_MINUTES = float(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "15"))
 
+    # Roles (docs/postnode.md): "headquarters" (the default) publishes the signed watchlist; "post" is a node
+    # bound to one border post (TSELA_POST_CODE) that screens offline against its local copy and syncs with
+    # HQ_URL using its own API client's token (HQ_API_TOKEN).
+    TSELA_ROLE = os.environ.get("TSELA_ROLE", "headquarters")
+    TSELA_POST_CODE = os.environ.get("TSELA_POST_CODE")
+    HQ_URL = os.environ.get("HQ_URL")
+    HQ_API_TOKEN = os.environ.get("HQ_API_TOKEN")
+    # Headquarters signs the watchlist with this Ed25519 key (PEM or base64 seed; unset in development: a key in
+    # the instance folder); a post trusts the public keys listed in WATCHLIST_PUBLIC_KEYS (base64, comma-separated).
+    WATCHLIST_SIGNING_KEY = os.environ.get("WATCHLIST_SIGNING_KEY")
+    WATCHLIST_PUBLIC_KEYS = os.environ.get("WATCHLIST_PUBLIC_KEYS", "")
+    WATCHLIST_MAX_DELTAS = int(os.environ.get("WATCHLIST_MAX_DELTAS", "100"))  # per response
+    # The post's watchlist is kept AES-256-GCM encrypted with POST_EXTRACT_KEY (base64 of 32 bytes; unset in
+    # development: a key in the instance folder) at POST_EXTRACT_PATH (default instance/post-watchlist.bin).
+    POST_EXTRACT_KEY = os.environ.get("POST_EXTRACT_KEY")
+    POST_EXTRACT_PATH = os.environ.get("POST_EXTRACT_PATH")
+
     # The in-app webhook receiver exists so a demo shows a signed delivery without another server.
     NOTIFY_DEMO_RECEIVER = os.environ.get("NOTIFY_DEMO_RECEIVER", "1") != "0"
 
@@ -124,7 +141,29 @@ class TestingConfig(Config):
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
     AUDIT_HMAC_KEY = "testing-audit-hmac-key-not-for-production-0123456789"  # noqa: S105
     AUDIT_SIGNING_KEY = "dGVzdGluZy1hdWRpdC1zaWduaW5nLWtleS0zMmJ5dGU="  # a fixed test seed  # noqa: S105
+    WATCHLIST_SIGNING_KEY = "dGVzdGluZy13YXRjaGxpc3Qtc2lnbmluZy1rZXktMzI="  # a fixed test seed  # noqa: S105
+    POST_EXTRACT_KEY = "dGVzdGluZy1wb3N0LWV4dHJhY3Qta2V5LTMyYnl0ZXM="  # noqa: S105
     RATELIMIT_ENABLED = False  # tests sign in many times a minute; tests/security/test_rate_limits.py turns it on
+
+
+ROLES = ("headquarters", "post")
+
+
+def role_problems(config: dict) -> list[str]:
+    """What stops this node starting in its role (checked by create_app for every config)."""
+    role = config.get("TSELA_ROLE") or "headquarters"
+    if role not in ROLES:
+        return [f"TSELA_ROLE must be one of {', '.join(ROLES)}, not {role!r}"]
+    problems = []
+    if role == "post":
+        if not config.get("TSELA_POST_CODE"):
+            problems.append("TSELA_ROLE=post needs TSELA_POST_CODE (the border post this node serves)")
+        if config.get("PREFERRED_URL_SCHEME") == "https":  # production
+            if not config.get("WATCHLIST_PUBLIC_KEYS"):
+                problems.append("a production post node needs WATCHLIST_PUBLIC_KEYS (headquarters' public key)")
+            if not config.get("POST_EXTRACT_KEY"):
+                problems.append("a production post node needs POST_EXTRACT_KEY (the watchlist's encryption key)")
+    return problems
 
 
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", DEV_SECRET_KEY, TestingConfig.SECRET_KEY}

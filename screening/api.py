@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from screening import schemas
+from screening import schemas, watchlist_api
 from screening.engine.normalize import parse_timestamp
 from screening.models import FLAG_STATUSES, Crossing, Flag, Person
 from screening.services import NewCrossing, ScreeningError, review_flag, store_crossings
@@ -25,6 +25,7 @@ from tip_cases.posts import load_directory
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+bp.register_blueprint(watchlist_api.bp)  # /api/v1/watchlist: the same token check, endpoints api.watchlist.*
 
 _OPEN_ENDPOINTS = {"api.openapi", "api.docs"}  # readable by signed-in staff too, not only by tokens
 
@@ -33,6 +34,11 @@ _OPEN_ENDPOINTS = {"api.openapi", "api.docs"}  # readable by signed-in staff too
 def _token_only():
     """The API is for machines: a browser session (cookie, no CSRF token) must not write through it."""
     if g.get("api_client") is None and request.endpoint not in _OPEN_ENDPOINTS:
+        if g.get("api_client_revoked") is not None:
+            audit.denied(request.endpoint or "api", "api_client", g.api_client_revoked, detail={"reason": "revoked"})
+            return jsonify(error="client_revoked", message="This API client has been revoked: headquarters accepts "
+                           "nothing from it and sends it nothing (no watchlist extract or delta). Ask an "
+                           "administrator for a new client."), 403
         resp = jsonify(error="unauthorized", message="Send a valid API token: Authorization: Bearer <token>.")
         resp.headers["WWW-Authenticate"] = 'Bearer realm="tsela"'
         return resp, 401

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import CONFIGS
+from config import CONFIGS, role_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +39,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     _default_database(app)
     _instance_secret_key(app, config_name)
     config_class.validate(app.config)
+    _check_role(app)
 
     register_extensions(app)
     register_models()
@@ -48,6 +49,12 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_handlers(app)
     register_hooks(app)
     return app
+
+
+def _check_role(app: Flask) -> None:
+    problems = role_problems(app.config)
+    if problems:
+        raise RuntimeError("Refusing to start: " + "; ".join(problems))
 
 
 def _default_database(app: Flask) -> None:
@@ -91,6 +98,7 @@ def register_models() -> None:
     """Import every models module so metadata is complete for Alembic and relationships resolve."""
     import notifications.models  # noqa: F401
     import screening.models  # noqa: F401
+    import screening.watchlist_models  # noqa: F401
     import tip_cases.cases.models  # noqa: F401
     import tip_cases.models  # noqa: F401
     import tip_cases.reports.models  # noqa: F401
@@ -115,12 +123,14 @@ def register_errors(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from notifications.cli import register as register_notifications_cli
     from screening.cli import register as register_screening_cli
+    from screening.watchlist_cli import register as register_watchlist_cli
     from tip_cases.cases.retention import register_cli as register_retention_cli
     from tip_cases.cli import register as register_core_cli
     from tip_cases.reports.cli import register as register_reports_cli
 
     register_core_cli(app)
     register_screening_cli(app)
+    register_watchlist_cli(app)
     register_notifications_cli(app)
     register_reports_cli(app)
     register_retention_cli(app)

@@ -42,6 +42,7 @@ POLICY: dict[str, dict[str, str]] = {
     # The one search box (issue 12: investigators and managers); each result is further scoped by its own action.
     "search.run": {INV: "all", MGR: "all"},
     "match_model.view": {MGR: "all", ADM: "all"},
+    "watchlist.fetch": {SYS: "post"},  # post nodes' API clients: the signed extract for their own post
     # tracing
     "traveller.view": {INV: "all", MGR: "all"},
     "traveller.judge": {INV: "all", MGR: "all"},

@@ -345,6 +345,25 @@ def create_api_client(name: str, post_code: str | None = None) -> tuple[ApiClien
     return client, token
 
 
+def revoke_api_client(name: str) -> ApiClient:
+    """Stop a client's token working from its next request (a lost post node's kit, a retired feed)."""
+    client = db.session.execute(select(ApiClient).where(ApiClient.name == (name or "").strip())).scalar()
+    if client is None:
+        raise AccountError(f"Unknown API client {name!r}.", "name")
+    if client.active:
+        client.active = False
+        audit.record("api_client.revoke", "api_client", client.id)
+    return client
+
+
+def revoked_client_id(token: str) -> int | None:
+    """A revoked client is told so (a known kit that must stop syncing), not treated as a stranger."""
+    if not token:
+        return None
+    return db.session.execute(select(ApiClient.id).where(
+        ApiClient.token_hash == token_digest(token), ApiClient.active.is_(False))).scalar()
+
+
 def client_for_token(token: str) -> ApiClient | None:
     if not token:
         return None

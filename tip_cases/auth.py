@@ -238,9 +238,12 @@ def _api_client_from_bearer():
     g.api_client = None
     if not request.path.startswith("/api/"):
         return None
+    g.api_client_revoked = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         client = accounts.client_for_token(header[7:].strip())
         if client is not None:
             g.api_client = client
+        else:
+            g.api_client_revoked = accounts.revoked_client_id(header[7:].strip())
     return None

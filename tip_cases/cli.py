@@ -74,6 +74,19 @@ def tokens_create(name, post_code):
     click.echo(token)
 
 
+@tokens_cli.command("revoke")
+@click.argument("name")
+def tokens_revoke(name):
+    """Revoke an API client: its token stops working (a post node gets no further watchlist deltas)."""
+    try:
+        client = accounts.revoke_api_client(name)
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"revoked API client {client.name}")
+
+
 @demo_cli.command("load")
 def demo_load():
     """Load the demo data (idempotent: a second run adds nothing)."""
