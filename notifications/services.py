@@ -379,7 +379,7 @@ def escalate_unacknowledged_flags(*, now: datetime, after: timedelta) -> int:
     for raised in due:
         raised.escalated_at = now
         minutes = int((now - raised.created_at).total_seconds() // 60)
-        data = {"reason": f"not acknowledged after {minutes} minutes", "priority": raised.priority}
+        data = {"reason": rules.reason("unacknowledged", minutes=minutes), "priority": raised.priority}
         record, _ = _publish("flag.unacknowledged", ref=raised.ref, subject_type=raised.subject_type,
                              subject_id=raised.subject_id, post_code=raised.post_code,
                              priority=raised.priority or "high", kind=raised.kind, data=data, now=now)

@@ -6,7 +6,7 @@ Catalogs live in tip_cases/translations and are compiled by `make` (never commit
 
 from __future__ import annotations
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, has_request_context, session
 from flask_babel import get_translations, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,7 +23,13 @@ def supported(code: str | None) -> bool:
 
 
 def select_locale() -> str:
-    """The signed-in user's choice, else the choice made on the sign-in page, else the unit's default."""
+    """The signed-in user's choice, else the choice made on the sign-in page, else the unit's default.
+
+    Outside a request (scheduler jobs, CLI) there is no user or session: the unit's default, unless the
+    caller chose the recipient's language with `flask_babel.force_locale` (which bypasses this selector).
+    """
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     user_choice = getattr(current_user, "locale", None) if current_user and current_user.is_authenticated else None
     if supported(user_choice):
         return user_choice
