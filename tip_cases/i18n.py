@@ -13,6 +13,7 @@ from flask_login import current_user
 from flask_wtf import form as flask_wtf_form
 from flask_wtf.i18n import Translations as WTFormsTranslations
 
+from screening.engine.phrases import Phrase, translate
 from tip_cases.extensions import babel
 
 SESSION_KEY = "locale"
@@ -36,6 +37,21 @@ def select_locale() -> str:
     if supported(session.get(SESSION_KEY)):
         return session[SESSION_KEY]
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def error_text(exc: BaseException) -> str:
+    """A service's refusal in the reader's language: the one place views turn an error into words.
+
+    Why at the view boundary rather than lazy_gettext in the services: a service error is also returned by
+    the JSON API, the CLI and logs, which must stay English (docs/api.md), and a lazy string would take the
+    language of whatever context happens to print it. So services raise `say(template, **values)` (an
+    English `str` that keeps its template; extracted with `-k say`, no Flask needed in the service) and
+    `str(exc)` stays English; pages call this to say it in the request's language.
+    """
+    message = exc.args[0] if exc.args else ""
+    if isinstance(message, Phrase):
+        return translate(message, gettext)
+    return gettext(str(message)) if message else str(exc)
 
 
 def select_timezone() -> str:
