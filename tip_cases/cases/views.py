@@ -198,7 +198,7 @@ def new():
             for m in opened.matches:
                 if m.other is not None:
                     flash(_("The person from the flag is also in case %(ref)s (score %(score)s).",
-                            ref=m.other.case.reference, score=f"{m.score:.2f}"), "warning")
+                            ref=m.other.case.reference, score=format(m.score, ".2f")), "warning")
             return redirect(url_for("cases.detail", case_id=opened.case.id))
     return render_template("cases/new.html", form=form, prefill=prefill)
 
@@ -472,10 +472,10 @@ def person_new(case_id: int):
             for m in matches:
                 if m.other is not None:
                     flash(_("Also in case %(ref)s as %(role)s (score %(score)s); that case's owner has been told.",
-                            ref=m.other.case.reference, role=m.other.role, score=f"{m.score:.2f}"), "warning")
+                            ref=m.other.case.reference, role=m.other.role, score=format(m.score, ".2f")), "warning")
                 else:
-                    flash(_("Matches an alert-list person of interest (score %(score)s).", score=f"{m.score:.2f}"),
-                          "warning")
+                    flash(_("Matches an alert-list person of interest (score %(score)s).",
+                            score=format(m.score, ".2f")), "warning")
             return redirect(url_for("cases.detail", case_id=case.id) + "#persons")
     return render_template("cases/person_new.html", form=form, case=case, existing=existing)
 
@@ -668,7 +668,7 @@ def attach_flag(flag_id: int):
     for m in matches:
         if m.other is not None:
             flash(_("The person is also in case %(ref)s (score %(score)s).", ref=m.other.case.reference,
-                    score=f"{m.score:.2f}"), "warning")
+                    score=format(m.score, ".2f")), "warning")
     return redirect(url_for("cases.detail", case_id=case.id))
 
 

@@ -308,7 +308,7 @@ def situation_pdf(title: str, subtitle: str, generated: datetime, sections: Sequ
     pdf.set_font("Helvetica", "", 10)
     pdf.multi_cell(0, 5, _latin1(subtitle), new_x="LMARGIN", new_y="NEXT")
     pdf.multi_cell(0, 5, _latin1(gettext("Generated %(at)s (Africa/Maseru) by Tsela.",
-                                         at=f"{generated.astimezone(_tz()):%Y-%m-%d %H:%M}")),
+                                         at=generated.astimezone(_tz()).strftime("%Y-%m-%d %H:%M"))),
                    new_x="LMARGIN", new_y="NEXT")
     for note in notes:
         pdf.multi_cell(0, 5, _latin1(note), new_x="LMARGIN", new_y="NEXT")
