@@ -29,6 +29,15 @@ class Delivery:
     gateway_url: str | None = None
     timeout: float = 10.0
     channel_id: int | None = None
+    # What a person reads, rendered by the dispatcher in the recipient's language (channels run in threads
+    # with no app context, so they cannot translate); None: English from the payload (tests, dry runs).
+    subject: str | None = None
+    text: str | None = None
+    sms: str | None = None
+
+    def rendered(self) -> tuple[str, str]:
+        return (self.subject, self.text) if self.subject is not None and self.text is not None \
+            else rules.render_text(self.payload)
 
     def body(self) -> str:
         return json.dumps(self.payload, sort_keys=True, separators=(",", ":"), default=str)
@@ -60,7 +69,7 @@ class SmtpChannel:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
 
     def send(self, delivery: Delivery, *, now: float) -> Result:
-        subject, text = rules.render_text(delivery.payload)
+        subject, text = delivery.rendered()
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = delivery.address
@@ -90,7 +99,7 @@ class MailSinkChannel:
         self.sender = sender
 
     def send(self, delivery: Delivery, *, now: float) -> Result:
-        subject, text = rules.render_text(delivery.payload)
+        subject, text = delivery.rendered()
         return Result(True, answer="250 stored in the local mail sink",
                       mail={"sender": self.sender, "recipient": delivery.address, "subject": subject[:300],
                             "body": text, "message_id": delivery.message_id})
@@ -128,7 +137,7 @@ class SmsGatewayChannel:
     def send(self, delivery: Delivery, *, now: float) -> Result:
         if not delivery.gateway_url:
             return Result(False, error="no SMS gateway URL configured for this channel")
-        body = json.dumps({"to": delivery.address, "message": rules.sms_text(delivery.payload),
+        body = json.dumps({"to": delivery.address, "message": delivery.sms or rules.sms_text(delivery.payload),
                            "id": delivery.message_id}).encode()
         hdrs = {"Authorization": f"Bearer {delivery.secret}"} if delivery.secret else {}
         hdrs["Idempotency-Key"] = delivery.message_id

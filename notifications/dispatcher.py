@@ -19,12 +19,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
+from flask_babel import force_locale, gettext
 from sqlalchemy import or_, select, update
 
 from notifications import channels as ch
 from notifications import rules
 from notifications.models import Channel, DeliveryAttempt, MailMessage, OutboxMessage
 from tip_cases.extensions import db, utcnow
+from tip_cases.models import User
 
 log = logging.getLogger("tsela.notifications.dispatch")
 DEFER_HOLD = timedelta(seconds=30)
@@ -91,16 +94,41 @@ def claim(*, now: datetime, batch: int, lease: timedelta, worker: str, per_desti
     return claimed
 
 
+def recipient_locale(msg: OutboxMessage) -> str:
+    """The language the recipient reads: a staff member's own choice, a partner agency's, else the unit's."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = None
+    if msg.user_id is not None:
+        user = db.session.get(User, msg.user_id)
+        chosen = user.locale if user is not None else None
+    elif msg.agency is not None:
+        chosen = msg.agency.locale
+    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _rendered(payload: dict, locale: str) -> dict[str, str]:
+    """Subject, body and SMS text in `locale`; the payload itself (the webhook body) stays English codes.
+
+    Rendering happens here, in the dispatcher's app context, because the channels run in threads without
+    one; force_locale works in a bare app context (scheduler jobs) as well as in a request.
+    """
+    with force_locale(locale):
+        subject, text = rules.render_text(payload, gettext)
+        return {"subject": subject, "text": text, "sms": rules.sms_text(payload, gettext=gettext)}
+
+
 def _deliveries(ids: list[int]) -> list[ch.Delivery]:
     rows = db.session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                               .order_by(OutboxMessage.id)).scalars().all()
     out = []
     for m in rows:
         c = m.channel
+        payload = dict(m.payload)
+        text = _rendered(payload, recipient_locale(m)) if m.kind in ("email", "sms") else {}
         out.append(ch.Delivery(outbox_id=m.id, message_id=m.message_id, kind=m.kind, address=m.address,
-                               payload=dict(m.payload), secret=c.secret if c else None,
+                               payload=payload, secret=c.secret if c else None,
                                gateway_url=c.gateway_url if c else None,
-                               timeout=float(c.timeout_seconds if c else 10), channel_id=m.channel_id))
+                               timeout=float(c.timeout_seconds if c else 10), channel_id=m.channel_id, **text))
     db.session.commit()  # end the read transaction: sending happens outside any database transaction
     return out
 
@@ -110,8 +138,6 @@ def run_once(*, now: datetime | None = None, batch: int = 50, lease: timedelta =
              rng: random.Random | None = None, worker: str | None = None, per_destination: int = 10) -> Stats:
     """Claim and send one batch. Destinations run in parallel threads; within one destination the
     messages go in order and stop at the first slow failure (the rest wait for their next turn)."""
-    from flask import current_app
-
     now = now or utcnow()
     worker = worker or worker_name()
     channels = channels or ch.for_config(config or current_app.config)

@@ -82,7 +82,7 @@ def admin_recipients() -> list[User]:
 def notify_admins(row: SchedulerJob, now: datetime) -> int:
     """Publish `job.failed` (in the event log) and queue one e-mail per admin in the outbox; returns how many."""
     base = current_app.config.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    data = {"reason": f"{row.job_id} failed: {row.last_error}", "status": "failing"}
+    data = {"reason": rules.reason("job_failed", job=row.job_id, error=row.last_error), "status": "failing"}
     link = f"{base}/notifications/jobs"
     record_, _ = services._publish(FAILED_EVENT, ref=f"job:{row.job_id}", subject_type="scheduler_job",
                                    subject_id=row.job_id, priority="high", kind="scheduler", data=data, now=now,

@@ -30,6 +30,8 @@ class Agency(db.Model):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     org_type: Mapped[str] = mapped_column(String(40))
     country: Mapped[str] = mapped_column(String(2), default="LS")
+    # The language its people read our e-mail and SMS in; None: the unit's default (BABEL_DEFAULT_LOCALE).
+    locale: Mapped[str | None] = mapped_column(String(8))
     profile_id: Mapped[int | None] = mapped_column(ForeignKey("notification_profiles.id"))
     # Partner API token for acknowledgements; only its SHA-256 is kept.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

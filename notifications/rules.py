@@ -2,37 +2,52 @@
 
 No Flask, no SQLAlchemy: the services hand in plain values, so every decision here is testable as a
 table. The payload builder is the one place that decides what leaves the system for a partner.
+
+Language: the payload (what a webhook receives) is machine-readable and stays English codes and values
+whatever the recipient's language. Only the words a person reads (e-mail subject and body, SMS text) are
+translated: `render_text` and `sms_text` take a `gettext` that the dispatcher binds to the recipient's
+language. This module knows no language itself; `N_` marks its strings for `pybabel extract`.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+    """Mark `text` for extraction (N_ is one of pybabel's default keywords); translated when rendered."""
+    return text
+
+
+def _same(text: str) -> str:
+    return text
+
 # Events other packages publish (and the scheduler's own); the label is what admins pick from.
 EVENTS: dict[str, str] = {
-    "flag.raised": "Flag raised at a border post",
-    "flag.confirmed": "Flag confirmed by an officer",
-    "flag.escalated": "Flag escalated to an investigator",
-    "flag.unacknowledged": "Flag not acknowledged in time (escalation)",
-    "risk.found": "Risk pattern found",
-    "case.opened": "Case opened",
-    "case.status_changed": "Case status or stage changed",
-    "case.idle": "Case idle for too long",
-    "case.closure_requested": "Case closure requested",
-    "case.person_match": "A person in a case matches another case",
-    "referral.made": "Referral made",
-    "referral.unacknowledged": "Referral not acknowledged by its deadline",
-    "task.overdue": "Task overdue",
-    "digest.daily": "Daily digest",
-    "digest.weekly": "Weekly digest",
-    "test": "Test message (\"send a test\")",
+    "flag.raised": N_("Flag raised at a border post"),
+    "flag.confirmed": N_("Flag confirmed by an officer"),
+    "flag.escalated": N_("Flag escalated to an investigator"),
+    "flag.unacknowledged": N_("Flag not acknowledged in time (escalation)"),
+    "risk.found": N_("Risk pattern found"),
+    "case.opened": N_("Case opened"),
+    "case.status_changed": N_("Case status or stage changed"),
+    "case.idle": N_("Case idle for too long"),
+    "case.closure_requested": N_("Case closure requested"),
+    "case.person_match": N_("A person in a case matches another case"),
+    "referral.made": N_("Referral made"),
+    "referral.unacknowledged": N_("Referral not acknowledged by its deadline"),
+    "task.overdue": N_("Task overdue"),
+    "digest.daily": N_("Daily digest"),
+    "digest.weekly": N_("Weekly digest"),
+    "test": N_("Test message (\"send a test\")"),
 }
 # Events for Tsela's own staff only (never offered to partners' rules): the label their messages carry.
-INTERNAL_EVENTS: dict[str, str] = {"job.failed": "A scheduled job failed"}
+INTERNAL_EVENTS: dict[str, str] = {"job.failed": N_("A scheduled job failed")}
 # Events a partner can acknowledge; acknowledging stops reminders about the same subject.
 ACKABLE = {"flag.raised", "flag.confirmed", "flag.escalated", "flag.unacknowledged", "risk.found", "referral.made",
            "referral.unacknowledged"}
@@ -66,12 +81,13 @@ OPERATIONAL_FIELDS = ("priority", "status", "reason", "expected_action", "due", 
 IDENTIFYING_FIELDS = ("person_name", "date_of_birth", "sex", "nationality", "document_number")
 ALL_FIELDS = MINIMAL_FIELDS + OPERATIONAL_FIELDS + IDENTIFYING_FIELDS
 FIELD_LABELS = {
-    "ref": "Reference", "kind": "Kind", "post": "Border post", "time": "Time", "link": "Link (sign-in needed)",
-    "priority": "Priority", "status": "Status", "reason": "Reason for the alert",
-    "expected_action": "Action expected", "due": "Deadline", "counts": "Counts (digests)",
-    "period": "Period (digests)", "ack_url": "Acknowledge link",
-    "person_name": "Person's name", "date_of_birth": "Date of birth", "sex": "Sex", "nationality": "Nationality",
-    "document_number": "Document number",
+    "ref": N_("Reference"), "kind": N_("Kind"), "post": N_("Border post"), "time": N_("Time"),
+    "link": N_("Link (sign-in needed)"),
+    "priority": N_("Priority"), "status": N_("Status"), "reason": N_("Reason for the alert"),
+    "expected_action": N_("Action expected"), "due": N_("Deadline"), "counts": N_("Counts (digests)"),
+    "period": N_("Period (digests)"), "ack_url": N_("Acknowledge link"),
+    "person_name": N_("Person's name"), "date_of_birth": N_("Date of birth"), "sex": N_("Sex"),
+    "nationality": N_("Nationality"), "document_number": N_("Document number"),
 }
 
 
@@ -168,36 +184,104 @@ def safe_data(data: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (data or {}).items() if k in keep and k not in IDENTIFYING_FIELDS}
 
 
-def render_text(payload: Mapping[str, Any]) -> tuple[str, str]:
-    """Subject and plain-text body for email and SMS, from the (already filtered) payload."""
-    event = payload.get("event", "")
-    label = EVENTS.get(event) or INTERNAL_EVENTS.get(event) or event or "Notification"
+PRIORITY_LABELS = {"low": N_("low"), "normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent")}
+
+# Reasons the system writes into `reason`: the payload keeps the English sentence (machine-readable and
+# the same for every partner); `reason_text` reads it back so the e-mail says it in the reader's language.
+REASONS: dict[str, str] = {
+    "unacknowledged": N_("not acknowledged after %(minutes)s minutes"),
+    "idle": N_("no activity for %(days)s days"),
+    "job_failed": N_("%(job)s failed: %(error)s"),
+}
+
+
+def reason(key: str, **values: Any) -> str:
+    """The English reason sentence for the payload, from one of the REASONS templates."""
+    return REASONS[key] % values
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    pieces = re.split(r"%\((\w+)\)s", template)
+    out = []
+    for i, piece in enumerate(pieces):
+        out.append(re.escape(piece) if i % 2 == 0 else f"(?P<{piece}>.+?)")
+    return re.compile("^" + "".join(out) + "$", re.DOTALL)
+
+
+_REASON_PATTERNS = [(template, _reason_pattern(template)) for template in REASONS.values()]
+
+
+def reason_text(text: str, gettext: Callable[[str], str] = _same) -> str:
+    """A reason in the reader's language when it is one of REASONS; anything else is shown as it came."""
+    for template, pattern in _REASON_PATTERNS:
+        found = pattern.match(text)
+        if found:
+            return _say(gettext, template, **found.groupdict())
+    return text
+
+
+def event_label(event: str, gettext: Callable[[str], str] = _same) -> str:
+    label = EVENTS.get(event) or INTERNAL_EVENTS.get(event)
+    return gettext(label) if label else (event or gettext(N_("Notification")))
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _say(gettext: Callable[[str], str], template: str, **values: Any) -> str:
+    """`template` translated and filled; a translation that lost or invented a placeholder stays English,
+    so a number or a link is never silently dropped from a message."""
+    translated = gettext(template)
+    if sorted(_PLACEHOLDER.findall(translated)) != sorted(_PLACEHOLDER.findall(template)):
+        translated = template
+    try:
+        return translated % values
+    except (KeyError, ValueError, TypeError):
+        return template % values
+
+
+def _value_text(key: str, value: Any, gettext: Callable[[str], str]) -> str:
+    if key == "counts" and isinstance(value, dict):
+        return ", ".join(f"{event_label(k, gettext)}: {v}" for k, v in value.items())
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if key == "priority" and value in PRIORITY_LABELS:
+        return gettext(PRIORITY_LABELS[value])
+    if key == "reason" and isinstance(value, str):
+        return reason_text(value, gettext)
+    return str(value)
+
+
+def render_text(payload: Mapping[str, Any], gettext: Callable[[str], str] = _same) -> tuple[str, str]:
+    """Subject and plain-text body for email, from the (already filtered) payload, in `gettext`'s language.
+
+    Values stay as the payload has them (references, codes, ISO times) except the labels, the priority
+    and the reasons the system wrote (REASONS): those are words a person reads.
+    """
+    label = event_label(payload.get("event", ""), gettext)
     ref = payload.get("ref", "")
     subject = f"[Tsela] {label}{f' {ref}' if ref else ''}"
     lines = [label]
     for key in ALL_FIELDS:
         if key in payload and key not in ("link", "ack_url"):
-            value = payload[key]
-            if isinstance(value, dict):
-                value = ", ".join(f"{k}: {v}" for k, v in value.items())
-            lines.append(f"{FIELD_LABELS.get(key, key)}: {value}")
+            name = gettext(FIELD_LABELS[key]) if key in FIELD_LABELS else key
+            lines.append(f"{name}: {_value_text(key, payload[key], gettext)}")
     if payload.get("link"):
-        lines.append(f"Open in Tsela (sign-in needed): {payload['link']}")
+        lines.append(_say(gettext, N_("Open in Tsela (sign-in needed): %(link)s"), link=payload["link"]))
     if payload.get("ack_url"):
-        lines.append(f"Acknowledge: {payload['ack_url']}")
-    lines.append(f"Message id: {payload.get('id', '')}")
+        lines.append(_say(gettext, N_("Acknowledge: %(url)s"), url=payload["ack_url"]))
+    lines.append(_say(gettext, N_("Message id: %(id)s"), id=payload.get("id", "")))
     return subject, "\n".join(lines)
 
 
-def sms_text(payload: Mapping[str, Any], limit: int = 320) -> str:
+def sms_text(payload: Mapping[str, Any], limit: int = 320, gettext: Callable[[str], str] = _same) -> str:
     """A short text for focal points without email: event, reference, post, acknowledge link."""
-    event = payload.get("event", "")
-    parts = [EVENTS.get(event) or INTERNAL_EVENTS.get(event) or event, payload.get("ref", "")]
+    parts = [event_label(payload.get("event", ""), gettext), payload.get("ref", "")]
     if payload.get("post"):
-        parts.append(f"post {payload['post']}")
+        parts.append(_say(gettext, N_("post %(post)s"), post=payload["post"]))
     text = " | ".join(p for p in parts if p)
     if payload.get("ack_url"):
-        text += f" | ack: {payload['ack_url']}"
+        text += " | " + _say(gettext, N_("ack: %(url)s"), url=payload["ack_url"])
     return text[:limit]
 
 

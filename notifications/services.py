@@ -26,6 +26,7 @@ from notifications.models import (
     Rule,
     SharingProfile,
 )
+from screening.engine.phrases import say
 from tip_cases import audit
 from tip_cases.extensions import db, utcnow
 from tip_cases.models import BorderPost, User
@@ -156,19 +157,19 @@ def message_for_ack_token(token: str, *, max_age: timedelta = ACK_MAX_AGE) -> Ou
     try:
         data = _serializer().loads(token, max_age=int(max_age.total_seconds()))
     except SignatureExpired as exc:
-        raise NotificationError("This acknowledgement link has expired; ask the unit to resend.") from exc
+        raise NotificationError(say("This acknowledgement link has expired; ask the unit to resend.")) from exc
     except BadSignature as exc:
-        raise NotificationError("This acknowledgement link is not valid.") from exc
+        raise NotificationError(say("This acknowledgement link is not valid.")) from exc
     msg = db.session.execute(select(OutboxMessage).where(OutboxMessage.message_id == data.get("m"))).scalar()
     if msg is None:
-        raise NotificationError("This acknowledgement link is not valid.")
+        raise NotificationError(say("This acknowledgement link is not valid."))
     return msg
 
 
 def acknowledge(msg: OutboxMessage, *, by: str, via: str, now: datetime) -> bool:
     """Mark the message and its subject acknowledged (stops reminders); False if it already was."""
     if msg.event not in rules.ACKABLE and msg.event != "test":
-        raise NotificationError(f"Messages about {msg.event} cannot be acknowledged.")
+        raise NotificationError(say("Messages about {event} cannot be acknowledged.", event=msg.event))
     first = msg.acknowledged_at is None
     if first:
         msg.acknowledged_at = now
@@ -221,15 +222,15 @@ def save_profile(profile: SharingProfile | None, *, name: str, fields: list[str]
                  description: str = "") -> SharingProfile:
     unknown = set(fields) - set(rules.ALL_FIELDS)
     if unknown:
-        raise NotificationError(f"Unknown fields: {', '.join(sorted(unknown))}.", "fields")
+        raise NotificationError(say("Unknown fields: {fields}.", fields=", ".join(sorted(unknown))), "fields")
     name = (name or "").strip()
     if not name:
-        raise NotificationError("A profile needs a name.", "name")
+        raise NotificationError(say("A profile needs a name."), "name")
     clash = db.session.execute(select(SharingProfile.id).where(SharingProfile.name == name)).scalar()
     if clash is not None and (profile is None or clash != profile.id):
-        raise NotificationError(f"A profile named {name!r} exists.", "name")
+        raise NotificationError(say("A profile named {name} exists.", name=repr(name)), "name")
     if any(f in rules.IDENTIFYING_FIELDS for f in fields) and not allow_identifying:
-        raise NotificationError("Identifying fields need 'may receive identifying data' ticked.", "fields")
+        raise NotificationError(say("Identifying fields need 'may receive identifying data' ticked."), "fields")
     profile = profile or SharingProfile()
     profile.name, profile.fields, profile.allow_identifying = name, list(fields), bool(allow_identifying)
     profile.description = description or ""
@@ -244,11 +245,11 @@ def create_agency(*, name: str, org_type: str, country: str = "LS", profile: Sha
                   ) -> Agency:
     name = (name or "").strip()
     if not name:
-        raise NotificationError("An agency needs a name.", "name")
+        raise NotificationError(say("An agency needs a name."), "name")
     if org_type not in rules.ORG_TYPES:
-        raise NotificationError(f"Unknown organisation type {org_type!r}.", "org_type")
+        raise NotificationError(say("Unknown organisation type {org_type}.", org_type=repr(org_type)), "org_type")
     if db.session.execute(select(Agency.id).where(Agency.name == name)).first():
-        raise NotificationError(f"Agency {name!r} exists.", "name")
+        raise NotificationError(say("Agency {name} exists.", name=repr(name)), "name")
     agency = Agency(name=name, org_type=org_type, country=(country or "LS").upper()[:2],
                     profile=profile or default_profile())
     db.session.add(agency)
@@ -260,7 +261,7 @@ def create_agency(*, name: str, org_type: str, country: str = "LS", profile: Sha
 def add_contact(agency: Agency, *, name: str, position: str = "", email: str | None = None,
                 phone: str | None = None) -> Contact:
     if not (name or "").strip():
-        raise NotificationError("A contact needs a name.", "name")
+        raise NotificationError(say("A contact needs a name."), "name")
     contact = Contact(agency=agency, name=name.strip(), position=position or "", email=email or None,
                       phone=phone or None)
     db.session.add(contact)
@@ -273,18 +274,18 @@ def add_channel(agency: Agency, *, kind: str, address: str, label: str = "", gat
                 secret: str | None = None, timeout_seconds: int = 10) -> Channel:
     address = (address or "").strip()
     if kind not in rules.CHANNEL_KINDS:
-        raise NotificationError(f"Unknown channel kind {kind!r}.", "kind")
+        raise NotificationError(say("Unknown channel kind {kind}.", kind=repr(kind)), "kind")
     if not address:
-        raise NotificationError("Give the address: an email, a webhook URL or a phone number.", "address")
+        raise NotificationError(say("Give the address: an email, a webhook URL or a phone number."), "address")
     if kind == "email" and "@" not in address:
-        raise NotificationError("An email channel needs an email address.", "address")
+        raise NotificationError(say("An email channel needs an email address."), "address")
     if kind == "webhook" and not address.startswith(("http://", "https://")):
-        raise NotificationError("A webhook URL starts with http:// or https://.", "address")
+        raise NotificationError(say("A webhook URL starts with http:// or https://."), "address")
     if kind == "sms":
         if not (gateway_url or "").startswith(("http://", "https://")):
-            raise NotificationError("An SMS channel needs the gateway's http(s) URL.", "gateway_url")
+            raise NotificationError(say("An SMS channel needs the gateway's http(s) URL."), "gateway_url")
         if not address.lstrip("+").isdigit():
-            raise NotificationError("An SMS number is digits in E.164 form, e.g. +26622312345.", "address")
+            raise NotificationError(say("An SMS number is digits in E.164 form, e.g. +26622312345."), "address")
     if kind == "webhook" and not secret:
         secret = signing.new_secret()
     channel = Channel(agency=agency, kind=kind, address=address, label=label or "", gateway_url=gateway_url or None,
@@ -303,16 +304,17 @@ def set_channel_active(channel: Channel, active: bool) -> None:
 
 def add_rule(*, agency: Agency, channel: Channel, event: str, kinds=(), priorities=(), post_codes=()) -> Rule:
     if event not in rules.EVENTS:
-        raise NotificationError(f"Unknown event {event!r}.", "event")
+        raise NotificationError(say("Unknown event {event}.", event=repr(event)), "event")
     if channel.agency_id != agency.id:
-        raise NotificationError("That channel belongs to another agency.", "channel_id")
+        raise NotificationError(say("That channel belongs to another agency."), "channel_id")
     bad_prio = set(priorities) - set(rules.PRIORITIES)
     if bad_prio:
-        raise NotificationError(f"Unknown priorities: {', '.join(sorted(bad_prio))}.", "priorities")
+        raise NotificationError(say("Unknown priorities: {priorities}.", priorities=", ".join(sorted(bad_prio))),
+                                "priorities")
     known = set(db.session.execute(select(BorderPost.code)).scalars())
     bad_posts = {p.upper() for p in post_codes} - known
     if bad_posts:
-        raise NotificationError(f"Unknown border posts: {', '.join(sorted(bad_posts))}.", "post_codes")
+        raise NotificationError(say("Unknown border posts: {posts}.", posts=", ".join(sorted(bad_posts))), "post_codes")
     rule = Rule(agency=agency, channel=channel, event=event, kinds=[k.strip() for k in kinds if k.strip()],
                 priorities=list(priorities), post_codes=[p.upper() for p in post_codes])
     db.session.add(rule)
@@ -341,9 +343,9 @@ def send_test(channel: Channel, *, now: datetime) -> OutboxMessage:
 def retry(msg: OutboxMessage, *, now: datetime) -> None:
     """Put a dead (or cancelled) message back in the queue with a fresh three-day window."""
     if msg.status not in ("dead", "cancelled"):
-        raise NotificationError("Only dead or cancelled messages can be retried.")
+        raise NotificationError(say("Only dead or cancelled messages can be retried."))
     if msg.channel is not None and not msg.channel.active:
-        raise NotificationError("Enable the channel first; it is disabled.")
+        raise NotificationError(say("Enable the channel first; it is disabled."))
     msg.status = "pending"
     msg.next_attempt_at = now
     msg.window_started_at = now
@@ -379,7 +381,7 @@ def escalate_unacknowledged_flags(*, now: datetime, after: timedelta) -> int:
     for raised in due:
         raised.escalated_at = now
         minutes = int((now - raised.created_at).total_seconds() // 60)
-        data = {"reason": f"not acknowledged after {minutes} minutes", "priority": raised.priority}
+        data = {"reason": rules.reason("unacknowledged", minutes=minutes), "priority": raised.priority}
         record, _ = _publish("flag.unacknowledged", ref=raised.ref, subject_type=raised.subject_type,
                              subject_id=raised.subject_id, post_code=raised.post_code,
                              priority=raised.priority or "high", kind=raised.kind, data=data, now=now)
@@ -405,7 +407,7 @@ def send_digest(period: str, *, now: datetime) -> bool:
     """Publish the daily or weekly digest (counts by event); idempotent per period, so a retried job
     or a scheduler that took over mid-run never sends it twice."""
     if period not in ("daily", "weekly"):
-        raise NotificationError("period is daily or weekly")
+        raise NotificationError(say("period is daily or weekly"))
     span = timedelta(days=1 if period == "daily" else 7)
     ref = f"digest-{period}-{now.date().isoformat()}"
     if not not_yet_published(f"digest.{period}", "digest", ref):

@@ -25,6 +25,7 @@ from notifications.models import (
 )
 from tip_cases.access import get_or_404, requires
 from tip_cases.extensions import MAX_ID, csrf, db, utcnow
+from tip_cases.i18n import error_text
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -36,9 +37,9 @@ def _fail(form, exc: services.NotificationError) -> None:
     db.session.rollback()
     target = getattr(form, exc.field, None) if exc.field else None
     if target is not None:
-        target.errors = list(target.errors) + [str(exc)]
+        target.errors = list(target.errors) + [error_text(exc)]
     else:
-        flash(str(exc), "danger")
+        flash(error_text(exc), "danger")
 
 
 def _profile_choices():
@@ -72,7 +73,7 @@ def agency_create():
             _fail(form, exc)
         else:
             db.session.commit()
-            flash(f"Agency {agency.name} added; add its channels next.", "success")
+            flash(_("Agency %(name)s added; add its channels next.", name=agency.name), "success")
             return redirect(url_for(".agency_detail", agency_id=agency.id))
     rows = db.session.execute(select(Agency).order_by(Agency.name)).scalars().all()
     return render_template("notifications/agencies.html", agencies=rows, form=form, org_types=rules.ORG_TYPES), 422
@@ -153,7 +154,7 @@ def channel_test(channel_id: int):
         abort(400)
     msg = services.send_test(channel, now=utcnow())
     db.session.commit()
-    flash(f"Test message queued ({msg.message_id}); the scheduler sends it within seconds.", "success")
+    flash(_("Test message queued (%(id)s); the scheduler sends it within seconds.", id=msg.message_id), "success")
     return redirect(url_for(".outbox_detail", outbox_id=msg.id))
 
 
@@ -166,7 +167,7 @@ def channel_toggle(channel_id: int):
         abort(400)
     services.set_channel_active(channel, not channel.active)
     db.session.commit()
-    flash(f"Channel {'enabled' if channel.active else 'disabled'}.", "success")
+    flash(_("Channel enabled.") if channel.active else _("Channel disabled."), "success")
     return redirect(url_for(".agency_detail", agency_id=channel.agency_id))
 
 
@@ -263,7 +264,7 @@ def _profile_form(profile: SharingProfile | None):
             _fail(form, exc)
         else:
             db.session.commit()
-            flash(f"Profile {saved.name} saved.", "success")
+            flash(_("Profile %(name)s saved.", name=saved.name), "success")
             return redirect(url_for(".profiles"))
     status = 422 if request.method == "POST" else 200
     return render_template("notifications/profile_edit.html", form=form, profile=profile), status
@@ -330,7 +331,7 @@ def outbox_retry(outbox_id: int):
         services.retry(msg, now=utcnow())
     except services.NotificationError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(error_text(exc), "danger")
     else:
         db.session.commit()
         flash(_("Queued again; the scheduler sends it within seconds."), "success")
@@ -349,7 +350,7 @@ def outbox_ack(outbox_id: int):
         services.acknowledge(msg, by=f"user:{current_user.username}", via="staff", now=utcnow())
     except services.NotificationError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
+        flash(error_text(exc), "danger")
     else:
         db.session.commit()
         flash(_("Acknowledgement recorded."), "success")
@@ -441,7 +442,7 @@ def go(subject_type: str, subject_id: str):
         channel = db.session.get(Channel, int(subject_id))
         if channel is not None:
             return redirect(url_for(".agency_detail", agency_id=channel.agency_id))
-    flash(f"No page for {subject_type} {subject_id} yet.", "warning")
+    flash(_("No page for %(type)s %(id)s yet.", type=subject_type, id=subject_id), "warning")
     return redirect(url_for("main.home"))
 
 
@@ -453,7 +454,7 @@ def ack_link(token: str):
     try:
         msg = services.message_for_ack_token(token)
     except services.NotificationError as exc:
-        return render_template("notifications/ack.html", error=str(exc), msg=None, form=None), 400
+        return render_template("notifications/ack.html", error=error_text(exc), msg=None, form=None), 400
     form = ButtonForm()
     if request.method == "POST":
         if not form.validate_on_submit():

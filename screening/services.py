@@ -26,6 +26,7 @@ from screening import tracing
 from screening.engine.ingest import ICAO_SPECIAL, ISO_ALPHA3, CrossingIn, RowError, read_crossings_csv
 from screening.engine.matching import Document, Identity, MatchResult
 from screening.engine.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key
+from screening.engine.phrases import say
 from screening.models import (
     FLAG_STATUSES,
     PROTECTIVE_CATEGORIES,
@@ -488,13 +489,13 @@ def review_flag(flag: Flag, decision: str, *, actor, now: datetime, reason: str 
     reason = (reason or "").strip()
     status = DECISIONS.get(decision)
     if status is None:
-        raise ScreeningError(f"unknown decision {decision!r}", "decision")
+        raise ScreeningError(say("unknown decision {decision}", decision=repr(decision)), "decision")
     if flag.status not in _ALLOWED_FROM[status]:
-        raise ScreeningError(f"this flag is already {flag.status.replace('_', ' ')}", "decision")
+        raise ScreeningError(say("this flag is already {status}", status=flag.status.replace("_", " ")), "decision")
     if decision != "acknowledge" and not reason:
-        raise ScreeningError("say why: the reason is kept with the decision", "reason")
+        raise ScreeningError(say("say why: the reason is kept with the decision"), "reason")
     if escalate_to is not None and escalate_to.role not in ("investigator", "manager"):
-        raise ScreeningError("escalate to an investigator or a manager", "escalate_to")
+        raise ScreeningError(say("escalate to an investigator or a manager"), "escalate_to")
     user_id = actor.id if isinstance(actor, User) else None
     label = actor_label(actor, officer)
     flag.status = status
@@ -590,11 +591,12 @@ def _drop_index_changes(session: Session, previous_transaction) -> None:
 
 def _validate_person(data: PersonData) -> None:
     if not (data.surname.strip() or data.given_names.strip()) and not data.documents:
-        raise ScreeningError("give a name or a document number", "surname")
+        raise ScreeningError(say("give a name or a document number"), "surname")
     if data.nationality and data.nationality not in ISO_ALPHA3 and data.nationality not in ICAO_SPECIAL:
-        raise ScreeningError(f"{data.nationality!r} is not an ISO 3166-1 alpha-3 code", "nationality")
+        raise ScreeningError(say("{nationality} is not an ISO 3166-1 alpha-3 code", nationality=repr(data.nationality)),
+                             "nationality")
     if data.screening_active and not data.officer_action.strip():
-        raise ScreeningError("say what the officer must do when this person is found", "officer_action")
+        raise ScreeningError(say("say what the officer must do when this person is found"), "officer_action")
 
 
 def _apply_person(person: Person, data: PersonData, actor) -> None:
@@ -634,8 +636,8 @@ def update_person(person: Person, data: PersonData, *, expected_version: int, ac
     """Save an edit made on a form opened at `expected_version`; a stale form is refused, not merged."""
     session = session or db.session()
     if person.version != expected_version:
-        raise StaleRecord("someone else changed this person since you opened the form; "
-                          "reload it, check their changes and apply yours again", "version")
+        raise StaleRecord(say("someone else changed this person since you opened the form; "
+                          "reload it, check their changes and apply yours again"), "version")
     _validate_person(data)
     _apply_person(person, data, actor)
     person.updated_at = now

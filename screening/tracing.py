@@ -36,6 +36,7 @@ from screening.counters import bump_counter, read_counter
 from screening.engine import patterns
 from screening.engine.matching import Document
 from screening.engine.normalize import PartialDate, shift
+from screening.engine.phrases import say
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from screening.match_models import match_config
 from screening.models import (
@@ -366,7 +367,7 @@ def _judgement(session: Session, verdict: str, traveller_id: int, other_id: int,
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise TracingError("say why: the reason is kept with the judgement", "reason")
+        raise TracingError(say("say why: the reason is kept with the judgement"), "reason")
     return reason
 
 
@@ -376,17 +377,17 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
     session = session or db.session()
     reason = _reason(reason)
     if other.id == traveller.id:
-        raise TracingError("choose another traveller to merge with", "other_id")
+        raise TracingError(say("choose another traveller to merge with"), "other_id")
     if other.merged_into_id is not None or not other.crossing_count:
-        raise TracingError(f"traveller {other.id} was merged into another; use that one", "other_id")
+        raise TracingError(say("traveller {id} was merged into another; use that one", id=other.id), "other_id")
     tracer = get_tracer()
     with tracer.lock:
         index = tracer.begin_change(session)
         try:
             kept = -index.merge(-traveller.id, -other.id)
         except JudgementConflict as exc:
-            raise TracingError("an investigator judged some of these crossings to be different people; "
-                               "they cannot be merged", "other_id") from exc
+            raise TracingError(say("an investigator judged some of these crossings to be different people; "
+                               "they cannot be merged"), "other_id") from exc
     survivor, gone = (traveller, other) if kept == traveller.id else (other, traveller)
     a, b = _member_ids(session, survivor.id), _member_ids(session, gone.id)
     session.execute(update(Crossing).where(Crossing.traveller_id == gone.id).values(traveller_id=survivor.id)
@@ -409,7 +410,7 @@ def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason
     members = _member_ids(session, traveller.id)
     moved = sorted(set(crossing_ids))
     if not moved or not set(moved) < set(members):
-        raise TracingError("choose some, but not all, of this traveller's crossings", "crossings")
+        raise TracingError(say("choose some, but not all, of this traveller's crossings"), "crossings")
     stay = [c for c in members if c not in set(moved)]
     new = Traveller(created_at=now, updated_at=now)
     session.add(new)

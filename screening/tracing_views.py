@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -18,6 +19,7 @@ from screening.models import OPEN_FLAG_STATUSES, Flag, RiskFindingRecord, Travel
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter
 from tip_cases.extensions import db, utcnow
+from tip_cases.i18n import error_text
 
 bp = Blueprint("tracing", __name__, url_prefix="/tracing")
 
@@ -88,7 +90,7 @@ def _render(traveller: Traveller, merge_form=None, split_form=None, status=200):
 def traveller(traveller_id: int):
     t = _traveller(traveller_id, "traveller.view")
     if t.merged_into_id is not None:
-        flash(f"Traveller {t.id} was merged into traveller {t.merged_into_id}.", "info")
+        flash(_("Traveller %(id)s was merged into traveller %(into)s.", id=t.id, into=t.merged_into_id), "info")
         return redirect(url_for(".traveller", traveller_id=t.merged_into_id))
     return _render(t)
 
@@ -102,17 +104,17 @@ def merge(traveller_id: int):
     if form.validate_on_submit():
         other = db.session.get(Traveller, form.other_id.data) if 0 < form.other_id.data < 2**31 else None
         if other is None:
-            form.other_id.errors = [f"no traveller {form.other_id.data}"]
+            form.other_id.errors = [_("no traveller %(id)s", id=form.other_id.data)]
         else:
             try:
                 kept = tracing.merge_travellers(t, other, reason=form.reason.data, actor=current_user, now=utcnow())
                 db.session.commit()
             except tracing.TracingError as exc:
                 db.session.rollback()
-                getattr(form, exc.field or "reason").errors = [str(exc)]
+                getattr(form, exc.field or "reason").errors = [error_text(exc)]
             else:
-                flash(f"Merged: traveller {kept.id} now holds {kept.crossing_count} crossings. Later "
-                      "resolution keeps them together.", "success")
+                flash(_("Merged: traveller %(id)s now holds %(count)s crossings. Later resolution keeps them "
+                        "together.", id=kept.id, count=kept.crossing_count), "success")
                 return redirect(url_for(".traveller", traveller_id=kept.id))
     db.session.rollback()
     t = db.session.get(Traveller, traveller_id)
@@ -133,10 +135,10 @@ def split(traveller_id: int):
             db.session.commit()
         except tracing.TracingError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "reason").errors = [str(exc)]
+            getattr(form, exc.field or "reason").errors = [error_text(exc)]
         else:
-            flash(f"Split: {new.crossing_count} crossing(s) are now traveller {new.id}, judged a different "
-                  "person for good.", "success")
+            flash(_("Split: %(count)s crossing(s) are now traveller %(id)s, judged a different person for good.",
+                    count=new.crossing_count, id=new.id), "success")
             return redirect(url_for(".traveller", traveller_id=traveller_id))
     db.session.rollback()
     t = db.session.get(Traveller, traveller_id)

@@ -8,7 +8,7 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
@@ -26,6 +26,8 @@ from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonA
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter, scope_for
 from tip_cases.extensions import db, utcnow
+from tip_cases.i18n import error_text
+from tip_cases.labels import label
 from tip_cases.models import BorderPost, User
 
 bp = Blueprint("screening", __name__, url_prefix="/screening")
@@ -147,9 +149,9 @@ def review(flag_id: int):
     except services.ScreeningError as exc:
         db.session.rollback()
         features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
-        form.reason.errors = [str(exc)] if exc.field == "reason" else []
+        form.reason.errors = [error_text(exc)] if exc.field == "reason" else []
         if exc.field != "reason":
-            flash(str(exc), "danger")
+            flash(error_text(exc), "danger")
         return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
                                features=features, rows=_compare(flag.crossing, flag.person, flag.features),
                                form=form), 422
@@ -157,7 +159,7 @@ def review(flag_id: int):
         db.session.rollback()
         flash(_("Someone else decided on this flag at the same time; their decision is shown."), "warning")
         return redirect(url_for(".flag", flag_id=flag_id))
-    flash(f"Flag {flag.status.replace('_', ' ')}.", "success")
+    flash(_("Flag %(status)s.", status=label(flag.status)), "success")
     return redirect(url_for(".queue"))
 
 
@@ -226,9 +228,10 @@ def capture():
         [result] = services.store_crossings([item], source="manual", actor=current_user, now=utcnow())
         db.session.commit()
         if remark:
-            flash(f"Saved with a data-quality remark: {remark}. Check the document.", "warning")
+            flash(_("Saved with a data-quality remark: %(remark)s. Check the document.", remark=remark), "warning")
         if result.flags:
-            flash(f"{len(result.flags)} flag(s) raised: read the action to take below.", "danger")
+            flash(ngettext("%(num)d flag raised: read the action to take below.",
+                           "%(num)d flags raised: read the action to take below.", len(result.flags)), "danger")
         else:
             flash(_("Saved. No match against persons of interest."), "success")
         return redirect(url_for(".crossing", crossing_id=result.crossing_id))
@@ -330,7 +333,7 @@ def person_new():
             db.session.commit()
         except services.ScreeningError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "surname").errors = [str(exc)]
+            getattr(form, exc.field or "surname").errors = [error_text(exc)]
         else:
             flash(_("Person of interest saved; crossings are screened against them from now on."), "success")
             return redirect(url_for(".person", person_id=person.id))
@@ -366,7 +369,7 @@ def person_edit(person_id: int):
             db.session.commit()
         except services.StaleRecord as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(error_text(exc), "danger")
             return render_template("screening/person_form.html", form=form, person=person, stale=True), 409
         except StaleDataError:
             db.session.rollback()
@@ -375,7 +378,7 @@ def person_edit(person_id: int):
             return render_template("screening/person_form.html", form=form, person=person, stale=True), 409
         except services.ScreeningError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "surname").errors = [str(exc)]
+            getattr(form, exc.field or "surname").errors = [error_text(exc)]
         else:
             flash(_("Saved."), "success")
             return redirect(url_for(".person", person_id=person.id))

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
+from screening.engine.phrases import say
 from tip_cases import audit
 from tip_cases.extensions import db
 from tip_cases.models import ApiClient, BorderPost, LoginThrottle, Role, User, UserSession
@@ -65,24 +66,25 @@ def create_user(username: str, password: str, role: str, *, post_code: str | Non
                 min_length: int = 12) -> User:
     username = (username or "").strip().lower()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
-        raise AccountError("Username must be letters, digits, dots, dashes or underscores.", "username")
+        raise AccountError(say("Username must be letters, digits, dots, dashes or underscores."), "username")
     if role not in {r.value for r in Role} or role == Role.SYSTEM:
-        raise AccountError(f"Unknown role {role!r}; API clients are made with `api-tokens create`.", "role")
+        raise AccountError(say("Unknown role {role}; API clients are made with `api-tokens create`.", role=repr(role)),
+                           "role")
     if db.session.execute(select(User.id).where(User.username == username)).first():
-        raise AccountError(f"User {username!r} already exists.", "username")
+        raise AccountError(say("User {username} already exists.", username=repr(username)), "username")
     post = None
     if role == Role.BORDER_OFFICER:
         post = find_post(post_code)
         if post is None:
-            raise AccountError("A border officer must be bound to a known border post (--post CODE).", "post")
+            raise AccountError(say("A border officer must be bound to a known border post (--post CODE)."), "post")
     elif post_code:
         post = find_post(post_code)
         if post is None:
-            raise AccountError(f"Unknown border post {post_code!r}.", "post")
+            raise AccountError(say("Unknown border post {post_code}.", post_code=repr(post_code)), "post")
     try:
         check_password_policy(password, username=username, min_length=min_length)
     except ValueError as exc:
-        raise AccountError(str(exc), "password") from exc
+        raise AccountError(exc.args[0], "password") from exc  # keeps the Phrase
     user = User(username=username, role=role, border_post=post, full_name=full_name, email=email, phone=phone,
                 password_hash=hash_password(password), totp_secret=totp_secret)
     db.session.add(user)
@@ -120,7 +122,7 @@ def authenticate(username: str, password: str, *, now: datetime, settings: Login
     if not user.active:
         audit.record("auth.login", "user", user.id, outcome="denied", detail={"reason": "deactivated"},
                      actor=(user.id, user.username))
-        raise AccountError("This account is deactivated.")
+        raise AccountError(say("This account is deactivated."))
     return user
 
 
@@ -160,11 +162,11 @@ def register_failure(user: User, *, now: datetime, settings: LoginSettings, reas
 
 def verify_second_factor(user: User, code: str, *, now: datetime, settings: LoginSettings) -> None:
     if not user.totp_secret:
-        raise AccountError("No second factor enrolled.")
+        raise AccountError(say("No second factor enrolled."))
     step = totp_step_if_valid(user.totp_secret, code, user.totp_last_step, now=now.timestamp())
     if step is None:
         register_failure(user, now=now, settings=settings, reason="bad second factor")
-        raise AccountError("That code is not valid (or was already used). Enter the current 6-digit code.", "code")
+        raise AccountError(say("That code is not valid (or was already used). Enter the current 6-digit code."), "code")
     user.totp_last_step = step
 
 
@@ -204,11 +206,11 @@ def check_enrolment_code(user: User, code: str, *, now: datetime, settings: Logi
     if not stored or expires is None or expires <= now:
         verify_password(DUMMY_HASH, _normal_code(code))
         register_failure(user, now=now, settings=settings, reason="no valid enrolment code")
-        raise AccountError("This enrolment code is not valid or has expired; ask an administrator for a new one.",
+        raise AccountError(say("This enrolment code is not valid or has expired; ask an administrator for a new one."),
                            "enrolment_code")
     if not verify_password(stored, _normal_code(code)):
         register_failure(user, now=now, settings=settings, reason="bad enrolment code")
-        raise AccountError("That enrolment code is not correct.", "enrolment_code")
+        raise AccountError(say("That enrolment code is not correct."), "enrolment_code")
 
 
 def finish_enrolment(user: User, secret: str, code: str, *, now: datetime,
@@ -217,7 +219,7 @@ def finish_enrolment(user: User, secret: str, code: str, *, now: datetime,
     step = totp_step_if_valid(secret, code, None, now=now.timestamp())
     if step is None:
         register_failure(user, now=now, settings=settings or LoginSettings(), reason="bad enrolment TOTP code")
-        raise AccountError("That code does not match the new secret; check the authenticator's clock.", "code")
+        raise AccountError(say("That code does not match the new secret; check the authenticator's clock."), "code")
     user.totp_secret = secret
     user.totp_last_step = step
     user.enrolment_code_hash = None
@@ -280,7 +282,7 @@ def set_locale(user: User, locale: str) -> None:
 
 def change_password(user: User, current: str, new: str, *, now: datetime, min_length: int = 12) -> None:
     if not verify_password(user.password_hash, current):
-        raise AccountError("Current password is not correct.", "current_password")
+        raise AccountError(say("Current password is not correct."), "current_password")
     set_password(user, new, now=now, min_length=min_length)
 
 
@@ -288,7 +290,7 @@ def set_password(user: User, new: str, *, now: datetime, min_length: int = 12) -
     try:
         check_password_policy(new, username=user.username, min_length=min_length)
     except ValueError as exc:
-        raise AccountError(str(exc), "new_password") from exc
+        raise AccountError(exc.args[0], "new_password") from exc
     user.password_hash = hash_password(new)
     user.password_changed_at = now
     revoke_sessions(user, now=now, reason="password changed")
@@ -313,12 +315,12 @@ def reset_second_factor(user: User, *, now: datetime, lifetime: timedelta = time
 
 def change_role(user: User, role: str, post_code: str | None, *, now: datetime) -> None:
     if role not in {r.value for r in Role} or role == Role.SYSTEM:
-        raise AccountError(f"Unknown role {role!r}.", "role")
+        raise AccountError(say("Unknown role {role}.", role=repr(role)), "role")
     post = find_post(post_code) if post_code else None
     if post_code and post is None:
-        raise AccountError(f"Unknown border post {post_code!r}.", "post")
+        raise AccountError(say("Unknown border post {post_code}.", post_code=repr(post_code)), "post")
     if role == Role.BORDER_OFFICER and post is None:
-        raise AccountError("A border officer must be bound to a border post.", "post")
+        raise AccountError(say("A border officer must be bound to a border post."), "post")
     old = (user.role, user.border_post.code if user.border_post else None)
     user.role = role
     user.border_post = post
@@ -331,12 +333,12 @@ def create_api_client(name: str, post_code: str | None = None) -> tuple[ApiClien
     """Returns the client and its token; only the token's digest is stored."""
     name = (name or "").strip()
     if not name or len(name) > 80:
-        raise AccountError("An API client needs a name of at most 80 characters.", "name")
+        raise AccountError(say("An API client needs a name of at most 80 characters."), "name")
     if db.session.execute(select(ApiClient.id).where(ApiClient.name == name)).first():
-        raise AccountError(f"API client {name!r} already exists.", "name")
+        raise AccountError(say("API client {name} already exists.", name=repr(name)), "name")
     post = find_post(post_code) if post_code else None
     if post_code and post is None:
-        raise AccountError(f"Unknown border post {post_code!r}.", "post")
+        raise AccountError(say("Unknown border post {post_code}.", post_code=repr(post_code)), "post")
     token = new_api_token()
     client = ApiClient(name=name, token_hash=token_digest(token), token_prefix=token[:12], border_post=post)
     db.session.add(client)

@@ -20,6 +20,7 @@ from tip_cases.forms import (
     UserCreateForm,
     UserRoleForm,
 )
+from tip_cases.i18n import error_text
 from tip_cases.models import AuditEvent, BorderPost, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -58,7 +59,7 @@ def user_new():
                 full_name=form.full_name.data or "", email=form.email.data or None, phone=form.phone.data or None,
                 min_length=current_app.config["PASSWORD_MIN_LENGTH"])
         except accounts.AccountError as exc:
-            getattr(form, exc.field or "username").errors.append(str(exc))
+            getattr(form, exc.field or "username").errors.append(error_text(exc))
         else:
             code = accounts.issue_enrolment_code(user, now=utcnow(),
                                                  lifetime=current_app.config["ENROLMENT_CODE_LIFETIME"])
@@ -81,7 +82,7 @@ def user_detail(user_id: int):
         try:
             accounts.change_role(user, role_form.role.data, role_form.post.data or None, now=utcnow())
         except accounts.AccountError as exc:
-            getattr(role_form, exc.field or "role").errors.append(str(exc))
+            getattr(role_form, exc.field or "role").errors.append(error_text(exc))
         else:
             db.session.commit()
             flash(_("Role saved; the user's sessions were ended."), "success")
@@ -91,7 +92,7 @@ def user_detail(user_id: int):
             accounts.set_password(user, reset_form.new_password.data, now=utcnow(),
                                   min_length=current_app.config["PASSWORD_MIN_LENGTH"])
         except accounts.AccountError as exc:
-            reset_form.new_password.errors.append(str(exc))
+            reset_form.new_password.errors.append(error_text(exc))
         else:
             db.session.commit()
             flash(_("Password reset; the user's sessions were ended."), "success")
@@ -117,7 +118,7 @@ def user_op(user_id: int, op: str):
         return _enrolment_code_page(user, code, "reset")
     else:
         accounts.set_active(user, op == "activate", now=now)
-        message = f"User {'activated' if op == 'activate' else 'deactivated'}."
+        message = _("User activated.") if op == "activate" else _("User deactivated.")
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
@@ -171,7 +172,7 @@ def post_edit(post_id: int | None = None):
             audit.record("post.save", "border_post", post.id,
                          detail={"aliases_added": added, "aliases_removed": removed} if added or removed else None)
             db.session.commit()
-            flash(f"Border post {post.label} saved.", "success")
+            flash(_("Border post %(post)s saved.", post=post.label), "success")
             return redirect(url_for("admin.posts"))
     return render_template("admin/post_edit.html", form=form, post=post)
 

@@ -16,7 +16,7 @@ from tip_cases import accounts
 from tip_cases.access import requires
 from tip_cases.extensions import db, login_manager, utcnow
 from tip_cases.forms import EnrolForm, LanguageForm, LoginForm, PasswordChangeForm, TotpForm
-from tip_cases.i18n import SESSION_KEY, select_locale
+from tip_cases.i18n import SESSION_KEY, error_text, select_locale
 from tip_cases.models import User
 from tip_cases.security import is_safe_next
 
@@ -90,7 +90,7 @@ def login():
             user = accounts.authenticate(form.username.data, form.password.data, now=utcnow(), settings=_settings())
         except accounts.AccountError as exc:
             db.session.commit()  # keep the failure count and the audit row
-            flash(str(exc), "danger")
+            flash(error_text(exc), "danger")
         else:
             db.session.commit()
             session.clear()
@@ -109,7 +109,7 @@ def _complete_login(user: User):
     session.permanent = True
     user.current_sid = us.id
     login_user(user)
-    flash(f"Welcome, {user.display_name}.", "success")
+    flash(_("Welcome, %(name)s.", name=user.display_name), "success")
     return redirect(_next_url())
 
 
@@ -132,7 +132,7 @@ def second_factor():
             accounts.verify_second_factor(user, form.code.data, now=now, settings=_settings())
         except accounts.AccountError as exc:
             db.session.commit()
-            form.code.errors.append(str(exc))
+            form.code.errors.append(error_text(exc))
         else:
             return _complete_login(user)
     return render_template("auth/verify.html", form=form, user=user)
@@ -174,7 +174,7 @@ def enrol():
             accounts.finish_enrolment(user, secret, form.code.data, now=now, settings=_settings())
         except accounts.AccountError as exc:
             db.session.commit()  # keep the failure count and the audit row
-            getattr(form, exc.field or "code").errors.append(str(exc))
+            getattr(form, exc.field or "code").errors.append(error_text(exc))
         else:
             session.pop("enrol_secret", None)
             return _complete_login(user)
@@ -206,7 +206,7 @@ def password():
             accounts.change_password(current_user, form.current_password.data, form.new_password.data,
                                      now=utcnow(), min_length=current_app.config["PASSWORD_MIN_LENGTH"])
         except accounts.AccountError as exc:
-            getattr(form, exc.field or "new_password").errors.append(str(exc))
+            getattr(form, exc.field or "new_password").errors.append(error_text(exc))
         else:
             db.session.commit()
             logout_user()

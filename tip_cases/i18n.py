@@ -6,13 +6,14 @@ Catalogs live in tip_cases/translations and are compiled by `make` (never commit
 
 from __future__ import annotations
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, has_request_context, session
 from flask_babel import get_translations, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import form as flask_wtf_form
 from flask_wtf.i18n import Translations as WTFormsTranslations
 
+from screening.engine.phrases import Phrase, translate
 from tip_cases.extensions import babel
 
 SESSION_KEY = "locale"
@@ -23,13 +24,34 @@ def supported(code: str | None) -> bool:
 
 
 def select_locale() -> str:
-    """The signed-in user's choice, else the choice made on the sign-in page, else the unit's default."""
+    """The signed-in user's choice, else the choice made on the sign-in page, else the unit's default.
+
+    Outside a request (scheduler jobs, CLI) there is no user or session: the unit's default, unless the
+    caller chose the recipient's language with `flask_babel.force_locale` (which bypasses this selector).
+    """
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     user_choice = getattr(current_user, "locale", None) if current_user and current_user.is_authenticated else None
     if supported(user_choice):
         return user_choice
     if supported(session.get(SESSION_KEY)):
         return session[SESSION_KEY]
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def error_text(exc: BaseException) -> str:
+    """A service's refusal in the reader's language: the one place views turn an error into words.
+
+    Why at the view boundary rather than lazy_gettext in the services: a service error is also returned by
+    the JSON API, the CLI and logs, which must stay English (docs/api.md), and a lazy string would take the
+    language of whatever context happens to print it. So services raise `say(template, **values)` (an
+    English `str` that keeps its template; extracted with `-k say`, no Flask needed in the service) and
+    `str(exc)` stays English; pages call this to say it in the request's language.
+    """
+    message = exc.args[0] if exc.args else ""
+    if isinstance(message, Phrase):
+        return translate(message, gettext)
+    return gettext(str(message)) if message else str(exc)
 
 
 def select_timezone() -> str:

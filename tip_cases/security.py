@@ -14,6 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, request
 from flask_login import current_user
 
+from screening.engine.phrases import say
+
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
@@ -30,13 +32,13 @@ def _common_passwords() -> frozenset[str]:
 def check_password_policy(password: str, *, username: str = "", min_length: int = 12) -> None:
     """Raise PasswordPolicyError with a sentence the user can act on."""
     if len(password) < min_length:
-        raise PasswordPolicyError(f"Password must be at least {min_length} characters long.")
+        raise PasswordPolicyError(say("Password must be at least {min_length} characters long.", min_length=min_length))
     if password.lower() in _common_passwords():
-        raise PasswordPolicyError("This password is on the list of commonly used passwords; choose another.")
+        raise PasswordPolicyError(say("This password is on the list of commonly used passwords; choose another."))
     if username and username.lower() in password.lower():
-        raise PasswordPolicyError("Password must not contain the username.")
+        raise PasswordPolicyError(say("Password must not contain the username."))
     if len(set(password)) < 5:
-        raise PasswordPolicyError("Password is too repetitive.")
+        raise PasswordPolicyError(say("Password is too repetitive."))
 
 
 def hash_password(password: str) -> str:

@@ -1,4 +1,10 @@
-"""Jinja filters shared by every template (dates shown in Africa/Maseru time)."""
+"""Jinja filters shared by every template (dates shown in Africa/Maseru time).
+
+`local` and `isodate` stay ISO (2026-12-03 14:05) in every language on purpose: they fill tables and
+lists that people scan, sort and copy into reports and other systems, where one unambiguous,
+sortable form matters more than the language. `longdate` is for a date read inside a sentence
+("Closed on 3 December 2026"): it is written the reader's way, month names and order from CLDR.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from flask_babel import format_decimal
+from flask_babel import format_date, format_decimal
 
 from tip_cases.access import can, current_actor
 from tip_cases.labels import label
@@ -35,9 +41,26 @@ def show_date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def long_date(value: date | datetime | None) -> str:
+    """A date for a sentence, in the reader's language ("3 December 2026", "2026 Tshitwe 3").
+
+    A datetime is first put in the unit's zone, so a late-evening UTC time is not shown as the next or
+    previous day.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        try:
+            value = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+        except (OverflowError, ValueError):
+            value = value.date()
+    return format_date(value, "long")
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local")
     app.add_template_filter(show_date, "isodate")
+    app.add_template_filter(long_date, "longdate")
     app.add_template_filter(label, "label")
     app.add_template_filter(show_number, "number")
 

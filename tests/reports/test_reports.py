@@ -150,7 +150,7 @@ def test_situation_report_prints_as_html_and_pdf(login_as, january):
     data = {"purpose": "Monthly situation report to the Ministry of Home Affairs", "start": "2026-01-01",
             "end": "2026-01-31", "audience": "external", "k": "11", "format": "html"}
     html = browser.submit("/reports/situation", data).get_data(as_text=True)
-    assert "Migration situation report" in html and "01 January 2026 to 31 January 2026" in html
+    assert "Migration situation report" in html and "January 1, 2026 to January 31, 2026" in html
     assert "reports.css" in html and "data-print" in html
     t = tables(html)
     assert t["crossings_post_direction"]["Total"] == ["x", "x", "x"]  # 6 crossings: all small cells

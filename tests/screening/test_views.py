@@ -43,7 +43,7 @@ def test_capture_fills_from_mrz_and_shows_screening_result(app, login_as, db_ses
         "nationality": "SWE", "document_type": "P", "document_number": "L898902C3", "document_country": "SWE",
         "direction": "entry", "save": "Save and screen"}, follow_redirects=True)
     html = saved.get_data(as_text=True)
-    assert "Refer to second line" in html and "flag(s) raised" in html
+    assert "Refer to second line" in html and "1 flag raised: read the action to take below." in html
     crossing = db_session.execute(select(Crossing)).scalar_one()
     assert crossing.source == "manual" and crossing.border_post.code == "MSB"
     assert crossing.captured_by_user_id == officer.user.id

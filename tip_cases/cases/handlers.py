@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from notifications import rules
 from notifications import signals as notification_signals
 from notifications.services import not_yet_published, publish
 from screening import signals as screening_signals
@@ -59,7 +60,7 @@ def remind_idle_cases(*, now: datetime, days: int) -> int:
         if not not_yet_published("case.idle", "case", case.id, since=cutoff):
             continue
         publish("case.idle", ref=case.reference, subject_type="case", subject_id=case.id,
-                data={"reason": f"no activity for {days} days"}, now=now)
+                data={"reason": rules.reason("idle", days=days)}, now=now)
         count += 1
     return count
 

@@ -15,6 +15,7 @@ from screening import services as screening
 from screening.engine.index import CandidateIndex
 from screening.engine.matching import DEFAULT, Document, Identity
 from screening.engine.normalize import name_tokens, ocr_key, parse_partial_date, phonetic_key
+from screening.engine.phrases import say
 from screening.match_models import match_config
 from screening.models import Person, PersonAlias, PersonDocument
 from tip_cases.cases import htcds
@@ -71,15 +72,15 @@ def _clean_context(role: str, data: dict) -> dict:
             try:
                 age = int(v)
             except (TypeError, ValueError):
-                raise CaseError("Age when trafficked must be a whole number of years.", k) from None
+                raise CaseError(say("Age when trafficked must be a whole number of years."), k) from None
             if not 0 <= age <= 120:
-                raise CaseError("Age when trafficked must be between 0 and 120.", k)
+                raise CaseError(say("Age when trafficked must be between 0 and 120."), k)
             out[k] = age
         else:
             out[k] = str(v).strip()
     if role == "victim" and out.get("trafficking_status") and not out.get("status_decided_by") \
             and "status_decided_by" in data:
-        raise CaseError("Say which organisation decided the trafficking status.", "status_decided_by")
+        raise CaseError(say("Say which organisation decided the trafficking status."), "status_decided_by")
     return out
 
 
@@ -94,19 +95,19 @@ def add_person(case: Case, actor: User, *, role: str, surname: str, given_names:
     if person_id is not None:
         person = db.session.get(Person, person_id)
         if person is None:
-            raise CaseError("That person record does not exist.", "person_id")
+            raise CaseError(say("That person record does not exist."), "person_id")
     else:
         if not (surname or "").strip() and not (given_names or "").strip():
-            raise CaseError("Give at least a surname or given names.", "surname")
+            raise CaseError(say("Give at least a surname or given names."), "surname")
         dob = None
         if (date_of_birth or "").strip():
             try:
                 dob = parse_partial_date(date_of_birth)
             except ValueError as exc:
-                raise CaseError(f"Date of birth: {exc}", "date_of_birth") from None
+                raise CaseError(say("Date of birth: {problem}", problem=str(exc)), "date_of_birth") from None
         sex = (sex or "").strip().upper()[:1] or None
         if sex not in (None, "M", "F", "X"):
-            raise CaseError("Sex must be M, F or X.", "sex")
+            raise CaseError(say("Sex must be M, F or X."), "sex")
         category = {"victim": "victim", "perpetrator": "suspect"}.get(role, "other")
         alert_kind = {"victim": "protective", "perpetrator": "suspect"}.get(role, "information")
         action = ("Protective: do not alert companions; call the case owner" if role == "victim"
@@ -122,11 +123,11 @@ def add_person(case: Case, actor: User, *, role: str, surname: str, given_names:
         try:
             person = screening.create_person(data, actor=actor, now=now)
         except screening.ScreeningError as exc:
-            raise CaseError(str(exc), getattr(exc, "field", None)) from None
+            raise CaseError(exc.args[0], getattr(exc, "field", None)) from None  # keeps the Phrase
     if db.session.execute(select(CasePerson.id).where(CasePerson.case_id == case.id,
                                                       CasePerson.person_id == person.id,
                                                       CasePerson.role == role)).first():
-        raise CaseError("This person is already in the case with that role.", "role")
+        raise CaseError(say("This person is already in the case with that role."), "role")
     cp = CasePerson(case_id=case.id, person_id=person.id, role=role, added_by_id=actor.id, added_at=now, **context)
     db.session.add(cp)
     db.session.flush()

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from notifications.services import publish
+from screening.engine.phrases import say
 from screening.models import Crossing, Flag, Person
 from tip_cases.access import can, scope_filter
 from tip_cases.cases import htcds
@@ -80,14 +81,14 @@ def open_case(actor: User, *, kind: str, title: str, summary: str = "", priority
     _check_choice(priority, htcds.PRIORITIES, "priority", "Priority")
     title = (title or "").strip()
     if not title:
-        raise CaseError("A case needs a short title.", "title")
+        raise CaseError(say("A case needs a short title."), "title")
     flag = None
     if flag_id is not None:
         flag = db.session.get(Flag, flag_id)
         if flag is None:
-            raise CaseError("That flag does not exist.", "flag")
+            raise CaseError(say("That flag does not exist."), "flag")
         if not can(actor, "flag.view", flag):
-            raise CaseError("You may not open a case from that flag.", "flag")
+            raise CaseError(say("You may not open a case from that flag."), "flag")
     case = Case(reference=allocate_reference(kind, now), kind=kind, title=title[:160], summary=summary or "",
                 priority=priority, owner_id=actor.id, created_by_id=actor.id, opened_at=now, updated_at=now)
     db.session.add(case)
@@ -112,7 +113,8 @@ def attach_flag(case: Case, actor: User, flag: Flag, *, now: datetime, note: str
     linked = db.session.execute(select(CaseLink.id).where(
         CaseLink.case_id == case.id, CaseLink.object_type == "flag", CaseLink.object_id == flag.id)).first()
     if linked:
-        raise CaseError(f"Flag {flag.id} is already linked to case {case.reference}.", "flag")
+        raise CaseError(say("Flag {id} is already linked to case {reference}.", id=flag.id, reference=case.reference),
+                        "flag")
     add_link(case, actor, "flag", flag.id, now=now, note=note or f"Flag {flag.id} attached")
     add_link(case, actor, "crossing", flag.crossing_id, now=now)
     if flag.person_id is None:
@@ -153,11 +155,12 @@ def update_case(case: Case, actor: User, data: dict, *, expected_version: int | 
     # The JSON edit reaches here without a form: check types and the form's limits (title is String(160)).
     for name, limit in (("title", 160), ("summary", 5000)):
         if name in data and not isinstance(data[name], str):
-            raise CaseError(f"{name.capitalize()} must be text.", name)
+            raise CaseError(say("{field} must be text.", field=name.capitalize()), name)
         if name in data and len(data[name]) > limit:
-            raise CaseError(f"{name.capitalize()} is limited to {limit} characters.", name)
+            raise CaseError(say("{field} is limited to {limit} characters.", field=name.capitalize(), limit=limit),
+                            name)
     if "title" in data and not data["title"].strip():
-        raise CaseError("A case needs a short title.", "title")
+        raise CaseError(say("A case needs a short title."), "title")
     changes = {k: (getattr(case, k), data[k]) for k in EDITABLE_CASE_FIELDS
                if k in data and data[k] != getattr(case, k)}
     if not changes:
@@ -176,11 +179,13 @@ def change_status(case: Case, actor: User, status: str, *, now: datetime, expect
     _check_version(case, "case", expected_version)
     _check_choice(status, htcds.CASE_STATUSES, "status", "Status")
     if status in htcds.CLOSED_STATUSES:
-        raise CaseError("Closing a case needs a reason and a manager's approval: request closure instead.", "status")
+        raise CaseError(say("Closing a case needs a reason and a manager's approval: request closure instead."),
+                        "status")
     if status not in STATUS_TRANSITIONS.get(case.status, set()):
-        raise CaseError(f"A case cannot go from {case.status} to {status}.", "status")
+        raise CaseError(say("A case cannot go from {current} to {status}.", current=case.status, status=status),
+                        "status")
     if case.is_closed and not can(actor, "case.approve"):
-        raise CaseError("Only a manager can reopen a closed case.", "status")
+        raise CaseError(say("Only a manager can reopen a closed case."), "status")
     old = case.status
     _record_changes(case, case, "case", {"status": (old, status)}, actor, now)
     case.status = status
@@ -201,10 +206,10 @@ def change_stage(case: Case, actor: User, stage: str, *, now: datetime, expected
     _check_version(case, "case", expected_version)
     _check_choice(stage, htcds.STAGES, "stage", "Stage")
     if stage not in STAGE_TRANSITIONS.get(case.stage, set()):
-        raise CaseError(f"A case cannot go from stage {htcds.STAGE_LABELS[case.stage]} to "
-                        f"{htcds.STAGE_LABELS[stage]}.", "stage")
+        raise CaseError(say("A case cannot go from stage {current} to {stage}.", current=htcds.STAGE_LABELS[case.stage],
+                            stage=htcds.STAGE_LABELS[stage]), "stage")
     if stage == "closed" and not case.is_closed:
-        raise CaseError("The stage becomes Closed when the case's closure is approved.", "stage")
+        raise CaseError(say("The stage becomes Closed when the case's closure is approved."), "stage")
     old = case.stage
     _record_changes(case, case, "case", {"stage": (old, stage)}, actor, now)
     case.stage = stage
@@ -221,13 +226,13 @@ def pending_closure(case: Case) -> ClosureRequest | None:
 
 def request_closure(case: Case, actor: User, *, target_status: str, reason: str, now: datetime) -> ClosureRequest:
     if target_status not in htcds.CLOSED_STATUSES:
-        raise CaseError("Choose Closed or Closed (referred).", "target_status")
+        raise CaseError(say("Choose Closed or Closed (referred)."), "target_status")
     if case.is_closed:
-        raise CaseError("The case is already closed.", "target_status")
+        raise CaseError(say("The case is already closed."), "target_status")
     if not (reason or "").strip():
-        raise CaseError("Give the reason for closing the case.", "reason")
+        raise CaseError(say("Give the reason for closing the case."), "reason")
     if pending_closure(case) is not None:
-        raise CaseError("A closure request is already waiting for a manager.", "reason")
+        raise CaseError(say("A closure request is already waiting for a manager."), "reason")
     req = ClosureRequest(case_id=case.id, target_status=target_status, reason=reason.strip(),
                          requested_by_id=actor.id, requested_at=now)
     db.session.add(req)
@@ -243,11 +248,11 @@ def request_closure(case: Case, actor: User, *, target_status: str, reason: str,
 def decide_closure(req: ClosureRequest, actor: User, *, approve: bool, comment: str, now: datetime) -> None:
     """A manager approves (the case closes with the requested reason) or rejects with a comment."""
     if not can(actor, "case.approve"):
-        raise CaseError("Only a manager can decide a closure request.")
+        raise CaseError(say("Only a manager can decide a closure request."))
     if req.decision != "pending":
-        raise CaseError("This closure request has already been decided.")
+        raise CaseError(say("This closure request has already been decided."))
     if not approve and not (comment or "").strip():
-        raise CaseError("Say why the closure is rejected.", "comment")
+        raise CaseError(say("Say why the closure is rejected."), "comment")
     case = req.case
     req.decision = "approved" if approve else "rejected"
     req.decided_by_id, req.decided_at, req.comment = actor.id, now, (comment or "").strip() or None
@@ -278,7 +283,7 @@ def set_team(case: Case, actor: User, user_ids: list[int], *, now: datetime) -> 
     for uid in wanted - current:
         user = db.session.get(User, uid)
         if user is None or user.role not in ("investigator", "manager"):
-            raise CaseError("Team members must be investigators or managers.", "team")
+            raise CaseError(say("Team members must be investigators or managers."), "team")
         case.team.append(CaseTeamMember(user_id=uid, added_at=now))
     if wanted != current:
         names = db.session.execute(select(User.username).where(User.id.in_(wanted))).scalars().all()
@@ -294,7 +299,7 @@ def _person_in_case(case: Case, case_person_id: int | None) -> CasePerson | None
         return None
     cp = db.session.get(CasePerson, int(case_person_id))
     if cp is None or cp.case_id != case.id:
-        raise CaseError("That person is not in this case.", "case_person_id")
+        raise CaseError(say("That person is not in this case."), "case_person_id")
     return cp
 
 
@@ -320,7 +325,7 @@ def add_support_plan(case: Case, actor: User, *, type: str, objectives: str, act
                      now: datetime) -> SupportPlan:
     _check_choice(type, htcds.SUPPORT_TYPES, "type", "Support type")
     if not (objectives or "").strip():
-        raise CaseError("State the objectives of the support plan.", "objectives")
+        raise CaseError(say("State the objectives of the support plan."), "objectives")
     cp = _person_in_case(case, case_person_id)
     plan = SupportPlan(case_id=case.id, case_person_id=cp.id if cp else None, type=type,
                        objectives=objectives.strip(), action_plan=(action_plan or "").strip() or None,
@@ -337,14 +342,14 @@ def record_consent(case: Case, actor: User, *, case_person_id: int, scopes: list
                    given_by_name: str = "", given_at: datetime | None = None, now: datetime) -> Consent:
     cp = _person_in_case(case, case_person_id)
     if cp is None:
-        raise CaseError("Choose whose consent this is.", "case_person_id")
+        raise CaseError(say("Choose whose consent this is."), "case_person_id")
     if not scopes:
-        raise CaseError("Tick at least one thing consented to.", "scopes")
+        raise CaseError(say("Tick at least one thing consented to."), "scopes")
     for s in scopes:
         _check_choice(s, htcds.CONSENT_SCOPES, "scopes", "Consent")
     _check_choice(given_by, htcds.CONSENT_GIVERS, "given_by", "Given by")
     if "share_identifying" in scopes and not (share_with or "").strip():
-        raise CaseError("Name the partners identifying data may be shared with.", "share_with")
+        raise CaseError(say("Name the partners identifying data may be shared with."), "share_with")
     consent = Consent(case_id=case.id, case_person_id=cp.id, scopes=list(scopes),
                       share_with=(share_with or "").strip() or None, retention=(retention or "").strip() or None,
                       informed_of_withdrawal=bool(informed_of_withdrawal), given_by=given_by,
@@ -360,7 +365,7 @@ def record_consent(case: Case, actor: User, *, case_person_id: int, scopes: list
 
 def withdraw_consent(consent: Consent, actor: User, *, note: str, now: datetime) -> None:
     if consent.withdrawn_at is not None:
-        raise CaseError("This consent was already withdrawn.")
+        raise CaseError(say("This consent was already withdrawn."))
     consent.withdrawn_at, consent.withdrawn_recorded_by_id = now, actor.id
     consent.withdrawal_note = (note or "").strip() or None
     case = db.session.get(Case, consent.case_id)
@@ -378,7 +383,7 @@ def active_consent(cp: CasePerson, scope: str) -> Consent | None:
 
 def add_note(case: Case, actor: User, *, body: str, now: datetime) -> CaseNote:
     if not (body or "").strip():
-        raise CaseError("The note is empty.", "body")
+        raise CaseError(say("The note is empty."), "body")
     note = CaseNote(case_id=case.id, author_id=actor.id, at=now, body=body.strip())
     db.session.add(note)
     db.session.flush()
@@ -392,12 +397,12 @@ def add_note(case: Case, actor: User, *, body: str, now: datetime) -> CaseNote:
 def add_task(case: Case, actor: User, *, title: str, assignee_id: int | None, due_on: date | None,
              now: datetime) -> CaseTask:
     if not (title or "").strip():
-        raise CaseError("Describe the task.", "title")
+        raise CaseError(say("Describe the task."), "title")
     assignee = None
     if assignee_id:
         assignee = db.session.get(User, int(assignee_id))
         if assignee is None or assignee.id not in case.team_user_ids:
-            raise CaseError("Assign the task to someone on the case team.", "assignee_id")
+            raise CaseError(say("Assign the task to someone on the case team."), "assignee_id")
     task = CaseTask(case_id=case.id, title=title.strip()[:200], assignee_id=assignee.id if assignee else None,
                     due_on=due_on, created_by_id=actor.id, created_at=now)
     db.session.add(task)
@@ -411,7 +416,7 @@ def add_task(case: Case, actor: User, *, title: str, assignee_id: int | None, du
 
 def complete_task(task: CaseTask, actor: User, *, now: datetime) -> None:
     if task.completed_at is not None:
-        raise CaseError("This task is already done.")
+        raise CaseError(say("This task is already done."))
     task.completed_at, task.completed_by_id = now, actor.id
     _event(task.case, actor, "task.completed", f"Task “{task.title}” completed", now, {"task_id": task.id})
     _audit("case.task_complete", "case", task.case_id, task_id=task.id)
@@ -436,7 +441,7 @@ def make_referral(case: Case, actor: User, *, organisation: str, organisation_ty
                   ack_within: timedelta = ACK_DEADLINE, now: datetime) -> Referral:
     """Refer the case (or one person in it) to a partner; a victim's identifying data needs consent or an override."""
     if not (organisation or "").strip():
-        raise CaseError("Name the organisation referred to.", "organisation")
+        raise CaseError(say("Name the organisation referred to."), "organisation")
     if organisation_type:
         _check_choice(organisation_type, htcds.ORG_TYPES, "organisation_type", "Organisation type")
     _check_choice(reason, htcds.REFERRAL_REASONS, "reason", "Reason")
@@ -447,11 +452,11 @@ def make_referral(case: Case, actor: User, *, organisation: str, organisation_ty
         consent = active_consent(cp, "share_identifying")
         if consent is None:
             if not (override_reason or "").strip():
-                raise CaseError("This victim has not consented to sharing identifying data: record their "
-                                "consent first, or have a manager record an override with a reason.",
+                raise CaseError(say("This victim has not consented to sharing identifying data: record their "
+                                "consent first, or have a manager record an override with a reason."),
                                 "includes_identifying_data")
             if not can(actor, "case.approve"):
-                raise CaseError("Only a manager can override a missing consent.", "override_reason")
+                raise CaseError(say("Only a manager can override a missing consent."), "override_reason")
             override_by = actor.id
     ref = Referral(case_id=case.id, case_person_id=cp.id if cp else None, agency_id=agency_id,
                    organisation=organisation.strip()[:160], organisation_type=organisation_type or None,
@@ -487,9 +492,10 @@ def make_referral(case: Case, actor: User, *, organisation: str, organisation_ty
 def update_referral(ref: Referral, actor: User, *, status: str, reason: str = "", now: datetime) -> None:
     _check_choice(status, htcds.REFERRAL_STATUSES, "status", "Referral status")
     if status not in REFERRAL_TRANSITIONS[ref.status]:
-        raise CaseError(f"A referral cannot go from {ref.status} to {status}.", "status")
+        raise CaseError(say("A referral cannot go from {current} to {status}.", current=ref.status, status=status),
+                        "status")
     if status == "declined" and not (reason or "").strip():
-        raise CaseError("Record the reason the partner declined.", "reason")
+        raise CaseError(say("Record the reason the partner declined."), "reason")
     old = ref.status
     ref.status = status
     if ref.acknowledged_at is None:
@@ -547,11 +553,11 @@ def store_evidence(case: Case, actor: User, *, filename: str, stream, directory:
         raise CaseError("Allowed file types: " + ", ".join(sorted(ALLOWED_EVIDENCE)) + ".", "file")
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise CaseError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.", "file")
+        raise CaseError(say("The file is larger than {megabytes} MB.", megabytes=max_bytes // (1024 * 1024)), "file")
     if not data:
-        raise CaseError("The file is empty.", "file")
+        raise CaseError(say("The file is empty."), "file")
     if ext in _MAGIC and not any(data.startswith(m) for m in _MAGIC[ext]):
-        raise CaseError(f"The file's content is not a real {ext} file.", "file")
+        raise CaseError(say("The file's content is not a real {ext} file.", ext=ext), "file")
     stored = secrets.token_hex(16)
     (directory / stored).write_bytes(data)
     ev = Evidence(case_id=case.id, original_name=name[:200], stored_name=stored, content_type=ALLOWED_EVIDENCE[ext],
@@ -574,7 +580,7 @@ def add_link(case: Case, actor: User, object_type: str, object_id: int, *, now: 
     _check_choice(object_type, LINK_TYPES, "object_type", "Link type")
     model = {"crossing": Crossing, "flag": Flag}.get(object_type)
     if model is not None and db.session.get(model, object_id) is None:
-        raise CaseError(f"No {object_type} {object_id}.", "object_id")
+        raise CaseError(say("No {object_type} {object_id}.", object_type=object_type, object_id=object_id), "object_id")
     existing = db.session.execute(select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.object_type ==
                                                          object_type, CaseLink.object_id == object_id)).scalar()
     if existing:

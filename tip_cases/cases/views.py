@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -71,6 +72,7 @@ from tip_cases.cases.models import (
     TraffickingEvent,
 )
 from tip_cases.extensions import db, utcnow
+from tip_cases.i18n import error_text
 from tip_cases.models import User
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -106,15 +108,17 @@ def _commit_conflict_safe(case_url: str):
 
 
 def _changes_text(changes) -> str:
-    return "; ".join(f"{c.field.replace('_', ' ')}: “{c.old_value or '—'}” → “{c.new_value or '—'}” "
-                     f"by {c.actor.username if c.actor else 'system'}" for c in changes) or "no field details"
+    return "; ".join(_("%(field)s: “%(old)s” → “%(new)s” by %(user)s", field=c.field.replace("_", " "),
+                       old=c.old_value or "—", new=c.new_value or "—",
+                       user=c.actor.username if c.actor else _("system")) for c in changes) or _("no field details")
 
 
 def _fail(exc: svc.CaseError, case: Case, what: str):
     if isinstance(exc, workflow.ConflictError):
-        flash(f"{exc} Changes since you opened it: {_changes_text(exc.changes)}.", "danger")
+        flash(_("%(refusal)s Changes since you opened it: %(changes)s.", refusal=error_text(exc),
+                changes=_changes_text(exc.changes)), "danger")
     else:
-        flash(f"{what}: {exc}", "danger")
+        flash(_("%(what)s: %(refusal)s", what=what, refusal=error_text(exc)), "danger")
     db.session.rollback()
     return redirect(url_for("cases.detail", case_id=case.id))
 
@@ -123,8 +127,8 @@ def _form_errors(form, what: str) -> str:
     parts = [f"{getattr(form, name).label.text}: {'; '.join(errs)}" for name, errs in form.errors.items()
              if name != "csrf_token"]
     if "csrf_token" in form.errors:
-        parts.append("the form expired, please try again")
-    return f"{what}: " + ("; ".join(parts) or "invalid input")
+        parts.append(_("the form expired, please try again"))
+    return _("%(what)s: %(problems)s", what=what, problems="; ".join(parts) or _("invalid input"))
 
 
 # --- search ---------------------------------------------------------------------------------------
@@ -187,14 +191,14 @@ def new():
                                    flag_id=flag_id, now=utcnow())
         except svc.CaseError as exc:
             db.session.rollback()
-            getattr(form, exc.field if exc.field in form else "title").errors.append(str(exc))
+            getattr(form, exc.field if exc.field in form else "title").errors.append(error_text(exc))
         else:
             db.session.commit()
-            flash(f"Case {opened.case.reference} opened.", "success")
+            flash(_("Case %(ref)s opened.", ref=opened.case.reference), "success")
             for m in opened.matches:
                 if m.other is not None:
-                    flash(f"The person from the flag is also in case {m.other.case.reference} "
-                          f"(score {m.score:.2f}).", "warning")
+                    flash(_("The person from the flag is also in case %(ref)s (score %(score)s).",
+                            ref=m.other.case.reference, score=format(m.score, ".2f")), "warning")
             return redirect(url_for("cases.detail", case_id=opened.case.id))
     return render_template("cases/new.html", form=form, prefill=prefill)
 
@@ -291,7 +295,7 @@ def edit(case_id: int):
             conflict, status = exc, 409
         except svc.CaseError as exc:
             db.session.rollback()
-            getattr(form, exc.field if exc.field in form else "title").errors.append(str(exc))
+            getattr(form, exc.field if exc.field in form else "title").errors.append(error_text(exc))
         else:
             resp = _commit_conflict_safe(url_for("cases.edit", case_id=case.id))
             if resp is not None:
@@ -337,13 +341,13 @@ def status(case_id: int):
     case = get_or_404(Case, case_id, "case.edit")
     form = ReopenForm(prefix="ro") if case.is_closed else StatusForm(prefix="st")
     if not form.validate_on_submit():
-        flash(_form_errors(form, "Status"), "danger")
+        flash(_form_errors(form, _("Status")), "danger")
         return redirect(url_for("cases.detail", case_id=case.id))
     try:
         svc.change_status(case, current_user, form.status.data, expected_version=form.version.data,
                           comment=form.comment.data or "", now=utcnow())
     except svc.CaseError as exc:
-        return _fail(exc, case, "Status")
+        return _fail(exc, case, _("Status"))
     return _commit_conflict_safe(url_for("cases.detail", case_id=case.id)) or redirect(
         url_for("cases.detail", case_id=case.id))
 
@@ -355,12 +359,12 @@ def stage(case_id: int):
     case = _editable_case(case_id)
     form = StageForm(prefix="sg")
     if not form.validate_on_submit():
-        flash(_form_errors(form, "Stage"), "danger")
+        flash(_form_errors(form, _("Stage")), "danger")
         return redirect(url_for("cases.detail", case_id=case.id))
     try:
         svc.change_stage(case, current_user, form.stage.data, expected_version=form.version.data, now=utcnow())
     except svc.CaseError as exc:
-        return _fail(exc, case, "Stage")
+        return _fail(exc, case, _("Stage"))
     return _commit_conflict_safe(url_for("cases.detail", case_id=case.id)) or redirect(
         url_for("cases.detail", case_id=case.id))
 
@@ -373,12 +377,12 @@ def team(case_id: int):
     form = TeamForm(prefix="tm")
     form.members.choices = [c for c in _staff_choices() if c[0] != case.owner_id]
     if not form.validate_on_submit():
-        flash(_form_errors(form, "Team"), "danger")
+        flash(_form_errors(form, _("Team")), "danger")
     else:
         try:
             svc.set_team(case, current_user, form.members.data or [], now=utcnow())
         except svc.CaseError as exc:
-            return _fail(exc, case, "Team")
+            return _fail(exc, case, _("Team"))
         db.session.commit()
         flash(_("Team saved."), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
@@ -391,13 +395,13 @@ def request_closure(case_id: int):
     case = _editable_case(case_id)
     form = ClosureRequestForm(prefix="cl")
     if not form.validate_on_submit():
-        flash(_form_errors(form, "Closure"), "danger")
+        flash(_form_errors(form, _("Closure")), "danger")
         return redirect(url_for("cases.detail", case_id=case.id))
     try:
         svc.request_closure(case, current_user, target_status=form.target_status.data, reason=form.reason.data,
                             now=utcnow())
     except svc.CaseError as exc:
-        return _fail(exc, case, "Closure")
+        return _fail(exc, case, _("Closure"))
     db.session.commit()
     flash(_("Closure requested; a manager must approve it."), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
@@ -413,16 +417,16 @@ def decide_closure(case_id: int, request_id: int):
         abort(404)
     form = ClosureDecisionForm(prefix="cd")
     if not form.validate_on_submit():
-        flash(_form_errors(form, "Decision"), "danger")
+        flash(_form_errors(form, _("Decision")), "danger")
         return redirect(url_for("cases.detail", case_id=case.id))
     try:
         svc.decide_closure(req, current_user, approve=bool(form.approve.data), comment=form.comment.data or "",
                            now=utcnow())
     except svc.CaseError as exc:
-        return _fail(exc, case, "Decision")
+        return _fail(exc, case, _("Decision"))
     resp = _commit_conflict_safe(url_for("cases.detail", case_id=case.id))
     if resp is None:
-        flash(f"Closure {req.decision}.", "success")
+        flash(_("Closure approved.") if req.decision == "approved" else _("Closure rejected."), "success")
     return resp or redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -461,16 +465,17 @@ def person_new(case_id: int):
                 now=utcnow())
         except svc.CaseError as exc:
             db.session.rollback()
-            getattr(form, exc.field if exc.field in form else "surname").errors.append(str(exc))
+            getattr(form, exc.field if exc.field in form else "surname").errors.append(error_text(exc))
         else:
             db.session.commit()
-            flash(f"{cp.role.capitalize()} added.", "success")
+            flash(_("%(role)s added.", role=cp.role.capitalize()), "success")
             for m in matches:
                 if m.other is not None:
-                    flash(f"Also in case {m.other.case.reference} as {m.other.role} (score {m.score:.2f}); "
-                          "that case's owner has been told.", "warning")
+                    flash(_("Also in case %(ref)s as %(role)s (score %(score)s); that case's owner has been told.",
+                            ref=m.other.case.reference, role=m.other.role, score=format(m.score, ".2f")), "warning")
                 else:
-                    flash(f"Matches an alert-list person of interest (score {m.score:.2f}).", "warning")
+                    flash(_("Matches an alert-list person of interest (score %(score)s).",
+                            score=format(m.score, ".2f")), "warning")
             return redirect(url_for("cases.detail", case_id=case.id) + "#persons")
     return render_template("cases/person_new.html", form=form, case=case, existing=existing)
 
@@ -497,7 +502,7 @@ def person(cp_id: int):
                 conflict, status_code = exc, 409
             except svc.CaseError as exc:
                 db.session.rollback()
-                getattr(form, exc.field if exc.field in form else "notes").errors.append(str(exc))
+                getattr(form, exc.field if exc.field in form else "notes").errors.append(error_text(exc))
             else:
                 resp = _commit_conflict_safe(url_for("cases.person", cp_id=cp.id))
                 if resp is not None:
@@ -516,7 +521,7 @@ def person(cp_id: int):
 
 # --- HTCDS records and work items -----------------------------------------------------------------
 
-def _simple_post(case_id: int, form_cls, prefix: str, what: str, call, *, choices=None, success: str = "Saved."):
+def _simple_post(case_id: int, form_cls, prefix: str, what: str, call, *, choices=None, success: str | None = None):
     case = _editable_case(case_id)
     form = form_cls(prefix=prefix)
     if choices is not None:
@@ -529,7 +534,7 @@ def _simple_post(case_id: int, form_cls, prefix: str, what: str, call, *, choice
     except svc.CaseError as exc:
         return _fail(exc, case, what)
     db.session.commit()
-    flash(success, "success")
+    flash(success or _("Saved."), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -547,34 +552,34 @@ def _int_or_none(v):
 @login_required
 @requires("case.edit")
 def add_hte(case_id: int):
-    return _simple_post(case_id, TraffickingEventForm, "hte", "Trafficking event", lambda case, f: (
+    return _simple_post(case_id, TraffickingEventForm, "hte", _l("Trafficking event"), lambda case, f: (
         svc.add_trafficking_event)(
         case, current_user, type=f.type.data, event_date=f.event_date.data, place=f.place.data or "",
         country=f.country.data or "", description=f.description.data or "",
         case_person_id=_int_or_none(f.case_person_id.data), now=utcnow()),
-        choices=_person_select("— whole case —"), success="Trafficking event recorded.")
+        choices=_person_select(_("— whole case —")), success=_l("Trafficking event recorded."))
 
 
 @bp.route("/<int:case_id>/support", methods=["POST"])
 @login_required
 @requires("case.edit")
 def add_support(case_id: int):
-    return _simple_post(case_id, SupportPlanForm, "plan", "Support plan", lambda case, f: svc.add_support_plan(
+    return _simple_post(case_id, SupportPlanForm, "plan", _l("Support plan"), lambda case, f: svc.add_support_plan(
         case, current_user, type=f.type.data, objectives=f.objectives.data, action_plan=f.action_plan.data or "",
         planned_end=f.planned_end.data, case_person_id=_int_or_none(f.case_person_id.data), now=utcnow()),
-        choices=_person_select("— whole case —"), success="Support plan added.")
+        choices=_person_select(_("— whole case —")), success=_l("Support plan added."))
 
 
 @bp.route("/<int:case_id>/consents", methods=["POST"])
 @login_required
 @requires("case.edit")
 def add_consent(case_id: int):
-    return _simple_post(case_id, ConsentForm, "consent", "Consent", lambda case, f: svc.record_consent(
+    return _simple_post(case_id, ConsentForm, "consent", _l("Consent"), lambda case, f: svc.record_consent(
         case, current_user, case_person_id=_int_or_none(f.case_person_id.data), scopes=f.scopes.data or [],
         share_with=f.share_with.data or "", retention=f.retention.data or "",
         informed_of_withdrawal=f.informed_of_withdrawal.data, given_by=f.given_by.data,
         given_by_name=f.given_by_name.data or "", now=utcnow()),
-        choices=_person_select(None), success="Consent recorded.")
+        choices=_person_select(None), success=_l("Consent recorded."))
 
 
 @bp.route("/<int:case_id>/consents/<int:consent_id>/withdraw", methods=["POST"])
@@ -586,15 +591,15 @@ def withdraw_consent(case_id: int, consent_id: int):
         if consent is None or consent.case_id != case.id:
             abort(404)
         svc.withdraw_consent(consent, current_user, note=f.note.data or "", now=utcnow())
-    return _simple_post(case_id, WithdrawConsentForm, "wd", "Consent", call, success="Withdrawal recorded.")
+    return _simple_post(case_id, WithdrawConsentForm, "wd", _l("Consent"), call, success=_l("Withdrawal recorded."))
 
 
 @bp.route("/<int:case_id>/notes", methods=["POST"])
 @login_required
 @requires("case.edit")
 def add_note(case_id: int):
-    return _simple_post(case_id, NoteForm, "note", "Note", lambda case, f: svc.add_note(
-        case, current_user, body=f.body.data, now=utcnow()), success="Note added.")
+    return _simple_post(case_id, NoteForm, "note", _l("Note"), lambda case, f: svc.add_note(
+        case, current_user, body=f.body.data, now=utcnow()), success=_l("Note added."))
 
 
 def _task_choices(form, case):
@@ -605,9 +610,9 @@ def _task_choices(form, case):
 @login_required
 @requires("case.edit")
 def add_task(case_id: int):
-    return _simple_post(case_id, TaskForm, "task", "Task", lambda case, f: svc.add_task(
+    return _simple_post(case_id, TaskForm, "task", _l("Task"), lambda case, f: svc.add_task(
         case, current_user, title=f.title.data, assignee_id=_int_or_none(f.assignee_id.data), due_on=f.due_on.data,
-        now=utcnow()), choices=_task_choices, success="Task added.")
+        now=utcnow()), choices=_task_choices, success=_l("Task added."))
 
 
 @bp.route("/<int:case_id>/tasks/<int:task_id>/complete", methods=["POST"])
@@ -619,15 +624,15 @@ def complete_task(case_id: int, task_id: int):
         if task is None or task.case_id != case.id:
             abort(404)
         svc.complete_task(task, current_user, now=utcnow())
-    return _simple_post(case_id, ConfirmForm, "", "Task", call, success="Task completed.")
+    return _simple_post(case_id, ConfirmForm, "", _l("Task"), call, success=_l("Task completed."))
 
 
 @bp.route("/<int:case_id>/links", methods=["POST"])
 @login_required
 @requires("case.edit")
 def add_link(case_id: int):
-    return _simple_post(case_id, LinkForm, "ln", "Link", lambda case, f: svc.add_link(
-        case, current_user, f.object_type.data, f.object_id.data, now=utcnow()), success="Linked.")
+    return _simple_post(case_id, LinkForm, "ln", _l("Link"), lambda case, f: svc.add_link(
+        case, current_user, f.object_type.data, f.object_id.data, now=utcnow()), success=_l("Linked."))
 
 
 @bp.route("/attach-flag/<int:flag_id>", methods=["POST"])
@@ -647,7 +652,7 @@ def attach_flag(flag_id: int):
         audit_denied("case.view", "case", case.id)
         case = None
     if case is None:
-        flash(f"No case has the reference {form.reference.data.strip()!r}.", "danger")
+        flash(_("No case has the reference “%(ref)s”.", ref=form.reference.data.strip()), "danger")
         return redirect(back)
     if not can(current_user, "case.edit", case):
         audit_denied("case.edit", "case", case.id)
@@ -656,13 +661,14 @@ def attach_flag(flag_id: int):
         matches = svc.attach_flag(case, current_user, flag, now=utcnow())
     except svc.CaseError as exc:
         db.session.rollback()
-        flash(str(exc), "warning")
+        flash(error_text(exc), "warning")
         return redirect(back)
     db.session.commit()
-    flash(f"Flag attached to case {case.reference}.", "success")
+    flash(_("Flag attached to case %(ref)s.", ref=case.reference), "success")
     for m in matches:
         if m.other is not None:
-            flash(f"The person is also in case {m.other.case.reference} (score {m.score:.2f}).", "warning")
+            flash(_("The person is also in case %(ref)s (score %(score)s).", ref=m.other.case.reference,
+                    score=format(m.score, ".2f")), "warning")
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -670,13 +676,13 @@ def attach_flag(flag_id: int):
 @login_required
 @requires("case.edit")
 def add_referral(case_id: int):
-    return _simple_post(case_id, ReferralForm, "referral", "Referral", lambda case, f: svc.make_referral(
+    return _simple_post(case_id, ReferralForm, "referral", _l("Referral"), lambda case, f: svc.make_referral(
         case, current_user, organisation=f.organisation.data, organisation_type=f.organisation_type.data or None,
         reason=f.reason.data, details=f.details.data or "", referred_on=f.referred_on.data,
         case_person_id=_int_or_none(f.case_person_id.data), agency_id=f.agency_id.data,
         primary_case_worker=f.primary_case_worker.data or "",
         includes_identifying_data=f.includes_identifying_data.data, override_reason=f.override_reason.data or "",
-        now=utcnow()), choices=_person_select("— the case —"), success="Referral made.")
+        now=utcnow()), choices=_person_select(_("— the case —")), success=_l("Referral made."))
 
 
 @bp.route("/<int:case_id>/referrals/<int:referral_id>", methods=["POST"])
@@ -688,7 +694,7 @@ def referral_status(case_id: int, referral_id: int):
         if ref is None or ref.case_id != case.id:
             abort(404)
         svc.update_referral(ref, current_user, status=f.status.data, reason=f.reason.data or "", now=utcnow())
-    return _simple_post(case_id, ReferralStatusForm, "rs", "Referral", call, success="Referral updated.")
+    return _simple_post(case_id, ReferralStatusForm, "rs", _l("Referral"), call, success=_l("Referral updated."))
 
 
 # --- evidence -------------------------------------------------------------------------------------
@@ -702,7 +708,7 @@ def upload_evidence(case_id: int):
         svc.store_evidence(case, current_user, filename=upload.filename or "", stream=upload.stream,
                            directory=svc.evidence_dir(current_app), description=f.description.data or "",
                            now=utcnow())
-    return _simple_post(case_id, EvidenceForm, "ev", "Evidence", call, success="Evidence file stored.")
+    return _simple_post(case_id, EvidenceForm, "ev", _l("Evidence"), call, success=_l("Evidence file stored."))
 
 
 @bp.route("/evidence/<int:evidence_id>")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from screening.engine.phrases import say
 from tip_cases import audit
 from tip_cases.cases import htcds
 from tip_cases.cases.models import (
@@ -99,7 +100,7 @@ def _value_text(v) -> str | None:
 
 def _check_choice(value, allowed, field_name: str, label: str) -> None:
     if value not in allowed:
-        raise CaseError(f"{label}: {value!r} is not an allowed value.", field_name)
+        raise CaseError(say("{label}: {value} is not an allowed value.", label=label, value=repr(value)), field_name)
 
 
 def _check_version(obj, object_type: str, expected: int | None) -> None:
@@ -112,7 +113,7 @@ def _check_version(obj, object_type: str, expected: int | None) -> None:
             raise ValueError(expected)
     except (TypeError, ValueError):
         # A tampered or truncated form: a domain error naming the field, never a 500.
-        raise CaseError("The form's record version is missing or invalid; reload the page and try again.",
+        raise CaseError(say("The form's record version is missing or invalid; reload the page and try again."),
                         "version") from None
     if expected == obj.version:
         return
@@ -121,8 +122,8 @@ def _check_version(obj, object_type: str, expected: int | None) -> None:
         select(FieldChange).where(FieldChange.case_id == case_id, FieldChange.object_type == object_type,
                                   FieldChange.object_id == obj.id, FieldChange.version > int(expected))
         .order_by(FieldChange.id)).scalars().all()
-    raise ConflictError("This record was changed by someone else after you opened it. "
-                        "Your changes were not saved; review theirs and try again.", changes)
+    raise ConflictError(say("This record was changed by someone else after you opened it. "
+                        "Your changes were not saved; review theirs and try again."), changes)
 
 
 def _record_changes(case: Case, obj, object_type: str, changes: dict[str, tuple], actor, now: datetime) -> None:
@@ -153,4 +154,4 @@ def allocate_reference(kind: str, now: datetime) -> str:
             return f"{prefix}-{year}-0001"
         except IntegrityError:
             continue  # another transaction created the row first: increment it instead
-    raise CaseError("Could not allocate a case reference; please try again.")
+    raise CaseError(say("Could not allocate a case reference; please try again."))

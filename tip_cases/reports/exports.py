@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from tip_cases.extensions import db
@@ -64,7 +65,12 @@ def _row(values: dict) -> dict:
 
 
 def table_csv(table: Table, k: int | None = None) -> str:
-    """CSV of a statistics table with totals; with k, small cells and their complements read 'suppressed'."""
+    """CSV of a statistics table with totals; with k, small cells and their complements read 'suppressed'.
+
+    Never translated: the header ("Border post", "Entry", "Total"), the codes and the 'suppressed' mark are
+    an interface that spreadsheets, scripts and partners' systems read, the same in every interface language.
+    Pass the table untranslated (stats.statistics), not `Table.translated`.
+    """
     out = io.StringIO()
     w = csv.writer(out)
     grid = display_grid(table, k)
@@ -286,7 +292,10 @@ def _latin1(text) -> str:
 
 def situation_pdf(title: str, subtitle: str, generated: datetime, sections: Sequence[tuple[Table, list]],
                   notes: Sequence[str] = ()) -> bytes:
-    """A plain, printable PDF: the title, the period, and each table with its totals."""
+    """A plain, printable PDF: the title, the period, and each table with its totals.
+
+    Give it translated tables (`Table.translated`): the PDF is read by people, in the reader's language.
+    """
     from fpdf import FPDF
 
     pdf = FPDF(orientation="P", unit="mm", format="A4")
@@ -298,7 +307,8 @@ def situation_pdf(title: str, subtitle: str, generated: datetime, sections: Sequ
     pdf.multi_cell(0, 8, _latin1(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     pdf.multi_cell(0, 5, _latin1(subtitle), new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 5, _latin1(f"Generated {generated.astimezone(_tz()):%Y-%m-%d %H:%M} (Africa/Maseru)"),
+    pdf.multi_cell(0, 5, _latin1(gettext("Generated %(at)s (Africa/Maseru) by Tsela.",
+                                         at=generated.astimezone(_tz()).strftime("%Y-%m-%d %H:%M"))),
                    new_x="LMARGIN", new_y="NEXT")
     for note in notes:
         pdf.multi_cell(0, 5, _latin1(note), new_x="LMARGIN", new_y="NEXT")
@@ -306,14 +316,14 @@ def situation_pdf(title: str, subtitle: str, generated: datetime, sections: Sequ
         pdf.ln(4)
         pdf.set_font("Helvetica", "B", 12)
         pdf.multi_cell(0, 6, _latin1(table.title), new_x="LMARGIN", new_y="NEXT")
-        header = [table.row_header, *table.cols] + ([] if table.one_column else ["Total"])
+        header = [table.row_header, *table.cols] + ([] if table.one_column else [gettext("Total")])
         widths = [60] + [max(18, min(30, 120 // max(1, len(header) - 1)))] * (len(header) - 1)
         pdf.set_font("Helvetica", "B", 8)
         for text_, w in zip(header, widths, strict=True):
             pdf.cell(w, 6, _latin1(text_)[:40], border=1)
         pdf.ln()
         pdf.set_font("Helvetica", "", 8)
-        for label, row in zip([*table.rows, "Total"], grid, strict=True):
+        for label, row in zip([*table.rows, gettext("Total")], grid, strict=True):
             pdf.cell(widths[0], 5, _latin1(label)[:40], border=1)
             for v, w in zip(row, widths[1:], strict=True):
                 pdf.cell(w, 5, "x" if v is None else f"{v:,}", border=1, align="R")

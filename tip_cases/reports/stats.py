@@ -10,13 +10,15 @@ Case figures come from tip_cases.cases.models.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Date, Integer, and_, case, cast, func, literal, literal_column, or_, select
 
+from screening.engine.phrases import say, translate
 from screening.models import FLAG_STATUSES, Crossing, Flag, Person, Traveller
 from tip_cases.cases import htcds
 from tip_cases.cases import models as _case_models
@@ -33,10 +35,15 @@ from tip_cases.reports.models import (
 
 AGE_BANDS = [("0-11", 0, 11), ("12-17", 12, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-49", 35, 49),
              ("50+", 50, None)]
-AGE_BAND_LABELS = [b[0] for b in AGE_BANDS] + ["unknown"]
-SEXES = [("F", "Female"), ("M", "Male"), ("X", "Other / unknown")]
+AGE_BAND_LABELS = [b[0] for b in AGE_BANDS] + [say("unknown")]
+SEXES = [("F", say("Female")), ("M", say("Male")), ("X", say("Other / unknown"))]
 DIRECTIONS = ["entry", "exit"]
 PERIODS = ("day", "month", "year")
+# The crossings-by-period table's title and row header, one sentence per period (translators see whole
+# sentences, never "Crossings by {period}" with an English word inside).
+PERIOD_HEADINGS = {"day": (say("Crossings by day and direction"), say("Day")),
+                   "month": (say("Crossings by month and direction"), say("Month")),
+                   "year": (say("Crossings by year and direction"), say("Year"))}
 
 
 def case_models():
@@ -217,6 +224,18 @@ class Table:
     note: str = ""
     row_keys: list[str] = field(default_factory=list)
 
+    def translated(self, gettext: Callable[[str], str]) -> Table:
+        """The same table with its words in the reader's language, for pages and the PDF.
+
+        The words are English `say()` phrases so that CSV exports, which use the table as it is, keep
+        English column names: a CSV's header is an interface other systems read, never translated.
+        Row labels that are data (post names, nationality codes, HTCDS codes) pass through unchanged.
+        """
+        def tr(text):
+            return translate(text, gettext)
+        return replace(self, title=tr(self.title), row_header=tr(self.row_header),
+                       rows=[tr(r) for r in self.rows], cols=[tr(c) for c in self.cols], note=tr(self.note))
+
     @property
     def row_totals(self) -> list[int]:
         return [sum(r) for r in self.cells]
@@ -299,11 +318,12 @@ def crossings_tables(f: Filters, live: bool | None = None) -> list[Table]:
     post_rows = [names.get(pid, str(pid)) for pid in used]
     labels = sorted({label for label, _d in by_period})
     return [
-        Table("crossings_post_direction", "Crossings by border post and direction", "Border post", post_rows,
-              ["Entry", "Exit"], _pivot([(names.get(p, str(p)), d, n) for (p, d), n in by_post.items()],
-                                        post_rows, DIRECTIONS)),
-        Table("crossings_period", f"Crossings by {f.period} and direction", f.period.capitalize(), labels,
-              ["Entry", "Exit"], _pivot([(p, d, n) for (p, d), n in by_period.items()], labels, DIRECTIONS)),
+        Table("crossings_post_direction", say("Crossings by border post and direction"), say("Border post"),
+              post_rows, [say("Entry"), say("Exit")],
+              _pivot([(names.get(p, str(p)), d, n) for (p, d), n in by_post.items()], post_rows, DIRECTIONS)),
+        Table("crossings_period", *PERIOD_HEADINGS.get(f.period, (say("Crossings by period and direction"),
+                                                                 f.period.capitalize())), labels,
+              [say("Entry"), say("Exit")], _pivot([(p, d, n) for (p, d), n in by_period.items()], labels, DIRECTIONS)),
     ]
 
 
@@ -359,15 +379,16 @@ def travellers_tables(f: Filters, live: bool | None = None) -> list[Table]:
         sex_age[(b, s)] += count
         nats[n_] += count
     by_nat = sorted(nats.items(), key=lambda kv: (-kv[1], kv[0]))
-    note = ("Persons, not crossings: a traveller who crossed several times in the period counts once; "
-            "a crossing not yet linked to a traveller counts as one person.")
+    note = (say("Persons, not crossings: a traveller who crossed several times in the period counts once; "
+            "a crossing not yet linked to a traveller counts as one person."))
     return [
-        Table("travellers_sex_age", "Travellers crossing, by age band at first crossing and sex", "Age band",
+        Table("travellers_sex_age", say("Travellers crossing, by age band at first crossing and sex"),
+              say("Age band"),
               AGE_BAND_LABELS, [label for _c, label in SEXES],
               _pivot([(b, s, n) for (b, s), n in sex_age.items()], AGE_BAND_LABELS, [c for c, _l in SEXES]),
               note=note),
-        Table("travellers_nationality", "Travellers crossing, by nationality", "Nationality (ISO 3166)",
-              [k for k, _n in by_nat], ["Travellers"], [[n] for _k, n in by_nat], note=note),
+        Table("travellers_nationality", say("Travellers crossing, by nationality"), say("Nationality (ISO 3166)"),
+              [k for k, _n in by_nat], [say("Travellers")], [[n] for _k, n in by_nat], note=note),
     ]
 
 
@@ -413,16 +434,17 @@ def victims_tables(f: Filters) -> list[Table]:
             counts[v] += int(n)
     order = [t for t in htcds.EXPLOITATION_TYPES if t in counts] + sorted(
         t for t in counts if t not in htcds.EXPLOITATION_TYPES)
-    note = "Victims in cases opened in the period (possible and actual victims); the post filter does not apply."
+    note = say("Victims in cases opened in the period (possible and actual victims); "
+               "the post filter does not apply.")
     return [
-        Table("victims_exploitation", "Victims by type of exploitation", "Type of exploitation (HTCDS)",
-              order, ["Victims"], [[counts[t]] for t in order],
+        Table("victims_exploitation", say("Victims by type of exploitation"), say("Type of exploitation (HTCDS)"),
+              order, [say("Victims")], [[counts[t]] for t in order],
               note=note + " A victim with several types counts under each."),
-        Table("victims_sex_age", "Victims by age band and sex", "Age band", AGE_BAND_LABELS,
+        Table("victims_sex_age", say("Victims by age band and sex"), say("Age band"), AGE_BAND_LABELS,
               [label for _c, label in SEXES], _pivot(sex_age, AGE_BAND_LABELS, [c for c, _l in SEXES]),
               note=note + " Age when trafficked where recorded, else age when the case was opened."),
-        Table("victims_nationality", "Victims by nationality", "Nationality (ISO 3166)",
-              [str(r[0]) for r in by_nat], ["Victims"], [[int(r[1])] for r in by_nat], note=note),
+        Table("victims_nationality", say("Victims by nationality"), say("Nationality (ISO 3166)"),
+              [str(r[0]) for r in by_nat], [say("Victims")], [[int(r[1])] for r in by_nat], note=note),
     ]
 
 
@@ -436,9 +458,9 @@ def suspects_by_role(f: Filters) -> Table | None:
         select(role, func.count()).select_from(cm.CasePerson).join(cm.Case, cm.Case.id == cm.CasePerson.case_id)
         .where(cm.CasePerson.role == "perpetrator", cm.Case.opened_at >= lo, cm.Case.opened_at < hi)
         .group_by(role).order_by(func.count().desc(), role)).all()
-    return Table("suspects_role", "Suspects by role in the process", "Role in process (HTCDS)",
-                 [str(r[0]) for r in rows], ["Suspects"], [[int(r[1])] for r in rows],
-                 note="Perpetrators in cases opened in the period; the post filter does not apply.")
+    return Table("suspects_role", say("Suspects by role in the process"), say("Role in process (HTCDS)"),
+                 [str(r[0]) for r in rows], [say("Suspects")], [[int(r[1])] for r in rows],
+                 note=say("Perpetrators in cases opened in the period; the post filter does not apply."))
 
 
 def statistics(f: Filters, live: bool | None = None) -> list[Table]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -25,7 +27,7 @@ from tip_cases.reports import charts, disclosure, exports, stats
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 PERIOD_CHOICES = [("day", _l("Day")), ("month", _l("Month")), ("year", _l("Year"))]
-AUDIENCES = [("external", "Leaves the unit (partners, ministry, publication): small cells suppressed"),
+AUDIENCES = [("external", _l("Leaves the unit (partners, ministry, publication): small cells suppressed")),
              ("internal", _l("Stays within the counter-trafficking unit: exact figures"))]
 
 
@@ -44,11 +46,11 @@ class StatisticsFilterForm(FlaskForm):
 
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:
-            raise ValidationError("The end date is before the start date.")
+            raise ValidationError(_("The end date is before the start date."))
 
 
 def _post_choices() -> list[tuple[str, str]]:
-    return [("", "All posts")] + [(str(p.id), p.name) for p in stats.posts()]
+    return [("", _("All posts"))] + [(str(p.id), p.name) for p in stats.posts()]
 
 
 def _filters(form: StatisticsFilterForm, default_days: int = 365) -> stats.Filters:
@@ -116,7 +118,7 @@ class SituationReportForm(FlaskForm):
 
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:
-            raise ValidationError("The end date is before the start date.")
+            raise ValidationError(_("The end date is before the start date."))
 
 
 def _audit_export(kind: str, form_purpose: str, detail: dict) -> None:
@@ -138,6 +140,12 @@ def _chart_for(table: stats.Table, grid=None) -> Markup:
     return Markup(charts.bar_chart(table.title, table.rows, values))  # noqa: S704 - charts escape every label
 
 
+def _shown(tables: list[stats.Table]) -> list[stats.Table]:
+    """Tables as a person reads them (page, chart, PDF): headings in the reader's language. CSV exports use
+    the tables untranslated: their column names are an interface (see stats.Table.translated)."""
+    return [t.translated(_) for t in tables]
+
+
 # --- pages ----------------------------------------------------------------------------------------
 
 @bp.route("/")
@@ -150,10 +158,10 @@ def dashboard():
     dash = stats.dashboard(utcnow(), days=days)
     labels = [d for d, _c, _f in dash.per_day]
     per_day_chart = Markup(charts.line_chart(  # noqa: S704 - charts escape every label
-        f"Crossings and flags per day, last {days} days", labels,
-        {"Crossings": [c for _d, c, _f in dash.per_day], "Flags": [f for _d, _c, f in dash.per_day]}))
+        _("Crossings and flags per day, last %(days)s days", days=days), labels,
+        {_("Crossings"): [c for _d, c, _f in dash.per_day], _("Flags"): [f for _d, _c, f in dash.per_day]}))
     flags_chart = Markup(charts.bar_chart(  # noqa: S704
-        f"Flags raised per post, last {days} days", [p for p, _c in dash.flags_by_post_state],
+        _("Flags raised per post, last %(days)s days", days=days), [p for p, _c in dash.flags_by_post_state],
         [sum(c) for _p, c in dash.flags_by_post_state]))
     return render_template("reports/dashboard.html", dash=dash, per_day_chart=per_day_chart,
                            flags_chart=flags_chart)
@@ -165,7 +173,7 @@ def dashboard():
 def statistics():
     form = _filter_form()
     f = _filters(form)
-    tables = stats.statistics(f)
+    tables = _shown(stats.statistics(f))
     charted = [(t, exports.display_grid(t, None), _chart_for(t)) for t in tables]
     return render_template("reports/statistics.html", form=form, filters=f, charted=charted,
                            cases_available=stats.case_models() is not None, args=request.args.to_dict())
@@ -193,9 +201,10 @@ def export_table(key: str):
                                                           "k": k, "format": "csv"})
         db.session.commit()
         return _download(body, f"tsela-{key}-{f.start}-{f.end}.csv", "text/csv")
-    return render_template("reports/export.html", form=form, title=f"Export: {table.title}",
+    return render_template("reports/export.html", form=form,
+                           title=_("Export: %(title)s", title=table.translated(_).title),
                            action=url_for("reports.export_table", key=key), filters=f,
-                           explain="A CSV of this table with its totals.")
+                           explain=_("A CSV of this table with its totals."))
 
 
 @bp.route("/export/cases", methods=["GET", "POST"])
@@ -215,12 +224,12 @@ def export_cases():
         _audit_export("cases_htcds", form.purpose.data, {"filters": f.as_dict(), "format": form.format.data})
         db.session.commit()
         return _download(body, f"tsela-cases-htcds-{f.start}-{f.end}.{form.format.data}", mimetype)
-    return render_template("reports/export.html", form=form, title="Export cases (HTCDS field names)",
+    return render_template("reports/export.html", form=form, title=_("Export cases (HTCDS field names)"),
                            action=url_for("reports.export_cases"), cases_available=stats.case_models() is not None,
-                           explain="Cases opened in the period, one row per person in a case, in HTCDS v2.0 "
+                           explain=_("Cases opened in the period, one row per person in a case, in HTCDS v2.0 "
                                    "field names (tsela_ for fields the standard lacks). Pseudonymous: no names, "
                                    "dates of birth, document numbers, addresses or free text. For use within "
-                                   "the unit and HTCDS-compatible case systems.")
+                                   "the unit and HTCDS-compatible case systems."))
 
 
 @bp.route("/export/ctdc", methods=["GET", "POST"])
@@ -246,13 +255,13 @@ def export_ctdc():
         resp = _download(body, f"tsela-ctdc-k{form.k.data}-{f.start}-{f.end}.csv", "text/csv")
         resp.headers["X-Records-Suppressed"] = str(result.suppressed_records)
         return resp
-    return render_template("reports/export.html", form=form, title="Victim extract (CTDC variables, k-anonymised)",
+    return render_template("reports/export.html", form=form, title=_("Victim extract (CTDC variables, k-anonymised)"),
                            action=url_for("reports.export_ctdc"), cases_available=stats.case_models() is not None,
-                           explain="Victims of cases opened in the period in the Counter Trafficking Data "
+                           explain=_("Victims of cases opened in the period in the Counter Trafficking Data "
                                    "Collaborative variable set. Quasi-identifiers (year of registration, gender, "
                                    "age band, majority status, citizenship, country of exploitation) are "
                                    "generalised, and the remaining rare records dropped, until every combination "
-                                   "describes at least k victims.")
+                                   "describes at least k victims."))
 
 
 @bp.route("/situation", methods=["GET", "POST"])
@@ -264,19 +273,20 @@ def situation():
         form.end.data = form.end.data or _today()
         form.start.data = form.start.data or _today() - timedelta(days=29)
     if not form.validate_on_submit():
-        return render_template("reports/export.html", form=form, title="Migration situation report",
+        return render_template("reports/export.html", form=form, title=_("Migration situation report"),
                                action=url_for("reports.situation"),
-                               explain="A printable summary of crossings, travellers, flags and cases for a "
-                                       "date range, as a page to print or as a PDF.")
+                               explain=_("A printable summary of crossings, travellers, flags and cases for a "
+                                       "date range, as a page to print or as a PDF."))
     f = stats.Filters(start=form.start.data, end=form.end.data, period="day" if
                       (form.end.data - form.start.data).days <= 62 else "month")
     k = form.k.data if form.audience.data == "external" else None
-    tables = stats.statistics(f)
+    tables = _shown(stats.statistics(f))
     sections = [(t, exports.display_grid(t, k)) for t in tables]
-    title = "Migration situation report"
-    subtitle = f"Lesotho border posts, {f.start:%d %B %Y} to {f.end:%d %B %Y}"
-    notes = [f"Cells below {k} and complementary cells are suppressed (shown as x)." if k else
-             "Exact figures: for use within the counter-trafficking unit only."]
+    title = _("Migration situation report")
+    subtitle = _("Lesotho border posts, %(start)s to %(end)s", start=format_date(f.start, "long"),
+                 end=format_date(f.end, "long"))
+    notes = [_("Cells below %(k)s and complementary cells are suppressed (shown as x).", k=k) if k else
+             _("Exact figures: for use within the counter-trafficking unit only.")]
     _audit_export("situation_report", form.purpose.data, {"filters": f.as_dict(), "audience": form.audience.data,
                                                           "k": k, "format": form.format.data})
     db.session.commit()
