@@ -1,14 +1,14 @@
 """Notifications: each partner agency's language for e-mail and SMS; empty means the unit's default.
 
 Revision ID: 0017_agency_locale
-Revises: 0014_stat_rollups
+Revises: 0015_watchlist
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_agency_locale"
-down_revision = "0014_stat_rollups"
+down_revision = "0015_watchlist"
 branch_labels = None
 depends_on = None
 
