@@ -673,7 +673,7 @@ def person_to_identity(d: dict[str, Any]):
         d["person_id"], d["surname"], d["given_names"], date_of_birth=d["date_of_birth"] or None,
         sex=d["sex"], nationality=d["nationality"], document_number=d["document_number"],
         document_type=d["document_type"], document_country=d["document_country"],
-        aliases=d.get("aliases", ()),
+        aliases=d.get("aliases", ()), address=d.get("address"),
     )
 
 

@@ -260,7 +260,7 @@ class MatchConfig:
     name_fuzzy_score: float = 0.50  # ... at least this, "fuzzy"; below, "disagree"
     # Name-frequency (term-frequency) adjustment of exact and near name levels.
     tf_min_population: int = 1000  # a smaller table cannot tell a rare name from a common one
-    tf_max_adjust: float = 4.0  # bits, either way
+    tf_max_adjust: float = 6.0  # bits, either way
     # Dates of birth.
     dob_estimated_window: int = 2
     # Hard rule: full dates of birth differing by more than a typo, no document agreeing.
@@ -575,18 +575,18 @@ def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
     return best
 
 
-def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig) -> float:
+def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig, feature: str) -> float:
     """Bits added to an agreeing name field for how rare its agreeing tokens are (Splink's TF adjustment).
 
-    log2(reference share / share of the token), averaged over the field's agreeing tokens and bounded
-    by `tf_max_adjust`; 0 without a frequency table of at least `tf_min_population` persons.
+    The model's u of the field's exact level is the chance that two random persons agree on it; for a
+    given token the chance is its share of the population. log2(u / share), averaged over the field's
+    agreeing tokens and bounded by `tf_max_adjust`, turns the level's weight log2(m/u) into
+    log2(m/share); 0 without a frequency table of at least `tf_min_population` persons.
     """
     freq = cfg.frequencies
     if freq is None or not tokens or freq.total < cfg.tf_min_population:
         return 0.0
-    ref = freq.reference
-    if ref <= 0.0:
-        return 0.0
+    ref = cfg.model.feature(feature).level("exact").u
     share = freq.share
     adjust = sum(math.log2(ref / share(a, b)) for a, b in tokens) / len(tokens)
     cap = cfg.tf_max_adjust
@@ -598,7 +598,7 @@ def name_weight(names: NameComparison, cfg: MatchConfig) -> float:
     weights = cfg.model.weights
     w = weights["surname"][names.surname] + weights["given_names"][names.given]
     if cfg.frequencies is not None:
-        w += _tf_adjust(names.surname_tokens, cfg) + _tf_adjust(names.given_tokens, cfg)
+        w += _tf_adjust(names.surname_tokens, cfg, "surname") + _tf_adjust(names.given_tokens, cfg, "given_names")
     return w
 
 
@@ -620,7 +620,7 @@ def _name_features(names: NameComparison, cfg: MatchConfig) -> list[FeatureResul
             out.append(FeatureResult(fname, None, 0.0, text, "missing", 0.0, MISSING))
             continue
         base = weights[fname][level]
-        adjust = _tf_adjust(tokens, cfg) if cfg.frequencies is not None else 0.0
+        adjust = _tf_adjust(tokens, cfg, fname) if cfg.frequencies is not None else 0.0
         w = base + adjust
         if names.how == "swapped" and fname == "surname":
             text = say("Surname and given names are swapped: {reading}", reading=text)

@@ -33,9 +33,8 @@ from screening.engine.matching import (
     document_level,
     prepare,
 )
-from screening.engine.resolve import _store_keys
 
-__all__ = ["NotEnoughData", "blocked_pairs", "comparison_vector", "estimate", "fit"]
+__all__ = ["NotEnoughData", "blocked_pairs", "comparison_vector", "estimate", "fit", "random_u"]
 
 
 class NotEnoughData(ValueError):
@@ -58,22 +57,44 @@ def _signature(p: Prepared) -> tuple:
 
 def blocked_pairs(profiles: list[Prepared], *, max_pairs: int, seed: int, max_bucket: int = 200,
                   min_document_length: int = DEFAULT.min_document_length) -> tuple[list[tuple[int, int]], int]:
-    """(pairs, how many distinct blocked pairs exist): all of them, or a seeded sample of max_pairs."""
+    """(pairs, how many distinct blocked pairs were found): all, or a seeded sample of max_pairs.
+
+    Pairs are those traveller resolution would score: each profile is stored under its keys and looks
+    up the keys resolution probes (documents; name pairs with the year of birth +-1; a name with the
+    exact date, also day/month swapped and +-1 year). Profiles probe in a seeded random order and
+    stop once 3 x max_pairs pairs are found (then "found" is a lower bound). Blocking on the exact
+    year only would leave out every pair whose years differ by one, and EM would then learn that such
+    a slip never happens among matches.
+    """
+    from screening.engine.resolve import ResolveConfig, _probe_keys
+
+    rcfg = ResolveConfig(match=MatchConfig(min_document_length=min_document_length))
     buckets: dict[int, list[int]] = {}
+    probes: list[list[int]] = []
     for i, p in enumerate(profiles):
-        for k in _store_keys(p, min_document_length):
+        docs, pairs_, dates, store = _probe_keys(p, rcfg)
+        for k in store:
             buckets.setdefault(k, []).append(i)
-    seen: dict[tuple[int, int], None] = {}
+        probes.append(list(dict.fromkeys(docs + pairs_ + dates)))
     rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
-    for members in buckets.values():
+    sampled: dict[int, list[int]] = {}
+    for k, members in buckets.items():
         if len(members) > max_bucket:
-            members = rng.sample(members, max_bucket)  # a common name's year: a sample is enough
-        n = len(members)
-        for x in range(n):
-            a = members[x]
-            for y in range(x + 1, n):
-                b = members[y]
-                seen[(a, b) if a < b else (b, a)] = None
+            sampled[k] = rng.sample(members, max_bucket)  # a common name's year: a sample is enough
+    seen: dict[tuple[int, int], None] = {}
+    order = list(range(len(probes)))
+    rng.shuffle(order)
+    enough = 3 * max_pairs  # a large population: profiles in a seeded random order, until enough
+    for a in order:
+        if len(seen) >= enough:
+            break
+        for k in probes[a]:
+            members = sampled.get(k) or buckets.get(k)
+            if not members:
+                continue
+            for b in members:
+                if b != a:
+                    seen[(a, b) if a < b else (b, a)] = None
     pairs = list(seen)
     total = len(pairs)
     if total > max_pairs:
@@ -161,9 +182,45 @@ def _clip(x: float, floor: float) -> float:
     return min(max(x, floor), 1.0)
 
 
+def random_u(profiles: list[Prepared], *, pairs: int, seed: int, cfg: MatchConfig = DEFAULT,
+             floor: float = 1e-6) -> dict[str, dict[str, float]]:
+    """u of every level (missing excluded) from a seeded sample of random pairs of profiles.
+
+    Blocked pairs agree on names by construction, so a u counted among them says how often namesakes
+    *in a block* agree, and the features are then far from independent (two persons met through the
+    exact date of birth rarely agree on both names too). Random pairs give each feature's plain chance
+    agreement, as Splink estimates u; the prior is then the random-pair match rate, and the posterior
+    of a pair does not depend on how blocking found it.
+    """
+    rng = random.Random(seed)  # noqa: S311 - reproducible sample
+    n = len(profiles)
+    counts = [dict.fromkeys([lv.name for lv in cfg.model.feature(f).levels if lv.name != MISSING], 0.0)
+              for f in FEATURE_NAMES]
+    for _ in range(pairs):
+        a, b = rng.randrange(n), rng.randrange(n)
+        if a == b:
+            continue
+        for k, level in enumerate(comparison_vector(profiles[a], profiles[b], cfg)):
+            if level != MISSING:
+                counts[k][level] += 1
+    out = {}
+    for k, name in enumerate(FEATURE_NAMES):
+        total = sum(counts[k].values()) or 1.0
+        # A level never seen among random pairs (an estimated age where no record has one) is left out:
+        # its u cannot be told from this sample, and fit() keeps the starting model's m and u for it.
+        out[name] = {lv: max(c / total, floor) for lv, c in counts[k].items() if c}
+    return out
+
+
 def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int = 200_000, seed: int = 1,
-        start: MatchModel | None = None, config: MatchConfig = DEFAULT, now: datetime | None = None) -> MatchModel:
-    """A model fitted on these identities' blocked pairs; NotEnoughData when there are fewer than min_pairs."""
+        start: MatchModel | None = None, config: MatchConfig = DEFAULT, now: datetime | None = None,
+        random_pairs: int = 300_000) -> MatchModel:
+    """A model fitted on these identities' blocked pairs; NotEnoughData when there are fewer than min_pairs.
+
+    m and the share of matches among blocked pairs come from EM over blocked pairs; u from random
+    pairs (`random_u`); the prior is the random-pair match rate: the matches EM finds among all the
+    blocked pairs, over all pairs of distinct profiles (blocking is taken to miss few matches).
+    """
     start = start or default_model()
     cfg = MatchConfig(model=start, **{k: getattr(config, k) for k in ("min_document_length",)})
     profiles: dict[tuple, Prepared] = {}
@@ -180,6 +237,16 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     for a, b in pairs:
         v = comparison_vector(distinct[a], distinct[b], cfg)
         counts[v] = counts.get(v, 0) + 1
-    levels, prior = estimate(counts, start)
+    levels, blocked_prior = estimate(counts, start)
+    u = random_u(distinct, pairs=random_pairs, seed=seed, cfg=cfg)
+    for name, table in levels.items():
+        for lv, (m_, _u) in list(table.items()):
+            if lv in u[name]:
+                table[lv] = (m_, u[name][lv])
+            elif lv != MISSING:
+                old = start.feature(name).level(lv)
+                table[lv] = (old.m, old.u)
+    n = len(distinct)
+    prior = min(max(blocked_prior * found / (n * (n - 1) / 2), 1e-9), 0.5)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when)
