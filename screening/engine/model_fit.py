@@ -206,9 +206,8 @@ def random_u(profiles: list[Prepared], *, pairs: int, seed: int, cfg: MatchConfi
     out = {}
     for k, name in enumerate(FEATURE_NAMES):
         total = sum(counts[k].values()) or 1.0
-        # A level never seen among random pairs (an estimated age where no record has one) is left out:
-        # its u cannot be told from this sample, and fit() keeps the starting model's m and u for it.
-        out[name] = {lv: max(c / total, floor) for lv, c in counts[k].items() if c}
+        # A level never seen among random pairs counts as half a pair (its u is under 1/pairs).
+        out[name] = {lv: max((c or 0.5) / total, floor) for lv, c in counts[k].items()}
     return out
 
 
@@ -243,9 +242,6 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
         for lv, (m_, _u) in list(table.items()):
             if lv in u[name]:
                 table[lv] = (m_, u[name][lv])
-            elif lv != MISSING:
-                old = start.feature(name).level(lv)
-                table[lv] = (old.m, old.u)
     n = len(distinct)
     prior = min(max(blocked_prior * found / (n * (n - 1) / 2), 1e-9), 0.5)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
