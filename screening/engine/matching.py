@@ -741,7 +741,19 @@ def _dob_text(level: str, a: PartialDate | None, b: PartialDate | None) -> str:
 _DOC_ORDER = ("exact", "near", "other_type", "disagree", "id_disagree")
 
 
-def _document_pair_level(pd: tuple, cd: tuple, cfg: MatchConfig) -> str:
+def sa_id_fits(number: str, dob: PartialDate | None) -> bool | None:
+    """Does a South African ID number (YYMMDD + 7 digits) carry this date of birth? None: cannot tell."""
+    if dob is None or len(number) != 13 or not number.isdigit() or dob.precision == "estimated":
+        return None
+    if number[:2] != f"{dob.year % 100:02d}":
+        return False
+    if dob.precision != "day" or dob.is_placeholder:
+        return True
+    return number[2:6] == f"{dob.month:02d}{dob.day:02d}"
+
+
+def _document_pair_level(pd: tuple, cd: tuple, cfg: MatchConfig, pdob: PartialDate | None = None,
+                         cdob: PartialDate | None = None) -> str:
     pn, pk, pc, pt = pd
     cn, ck, cc, ct = cd
     if len(pn) < cfg.min_document_length or len(cn) < cfg.min_document_length:
@@ -754,6 +766,10 @@ def _document_pair_level(pd: tuple, cd: tuple, cfg: MatchConfig) -> str:
     if same_country and (pk == ck or token_distance(pk, ck, 1) <= 1):
         return "near"  # OCR confusion, one digit typo, one adjacent transposition, one dropped
     if pt and ct and pt[0] == "I" and pc and pc == cc:
+        # Two national ID numbers, each kept for life: two persons, unless one cannot be its holder's
+        # (a South African number carries the date of birth; one that does not is forged or mistyped).
+        if pc == "ZAF" and (sa_id_fits(pn, pdob) is False or sa_id_fits(cn, cdob) is False):
+            return "disagree"
         return "id_disagree"
     return "disagree"
 
@@ -766,7 +782,7 @@ def document_level(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[str, tup
     best, best_pair, best_w = MISSING, None, -math.inf
     for pd in p.documents:
         for cd in c.documents:
-            lv = _document_pair_level(pd, cd, cfg)
+            lv = _document_pair_level(pd, cd, cfg, p.dob, c.dob)
             if lv == MISSING:
                 continue
             w = weights[lv]
@@ -798,6 +814,9 @@ def _document_text(level: str, pair: tuple | None) -> str:
     if level == "id_disagree":
         return say("Different national ID numbers from the same country ({country}): an ID number is kept for life",
                    country=pc)
+    if pc == "ZAF" and cc == "ZAF" and pt and ct and pt[0] == ct[0] == "I":
+        return say("Different national ID numbers (ZAF), but one does not carry its holder's date of birth: "
+                   "possibly forged or mistyped")
     if pc and cc and pc == cc:
         return say("Document numbers differ ({country}): possibly a renewed or second document", country=pc)
     return say("Document numbers differ")

@@ -108,9 +108,11 @@ class ResolveConfig:
     """Thresholds of resolution, on the match probability; the model itself is `match.model`."""
 
     match: MatchConfig = DEFAULT
-    link_threshold: float = 0.80  # best link needed to attach a crossing to a traveller
-    weak_link_threshold: float = 0.70  # accepted only when no other traveller is in reach
-    merge_threshold: float = 0.92  # both links needed to merge two travellers through one crossing
+    # Set on the generator's tuning seed (101, not the reported 15) with the calibrated model: a link
+    # at probability 0.6 balances precision and recall on heavy namesakes (bench/matching_bench.py).
+    link_threshold: float = 0.60  # best link needed to attach a crossing to a traveller
+    weak_link_threshold: float = 0.50  # accepted only when no other traveller is in reach
+    merge_threshold: float = 0.90  # both links needed to merge two travellers through one crossing
     ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (document routes first)
