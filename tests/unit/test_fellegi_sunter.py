@@ -139,3 +139,26 @@ def test_fit_refuses_too_few_pairs_and_says_how_many():
     ids = _identities(200)
     with pytest.raises(NotEnoughData, match=r"found [\d,]+ blocked pairs .* at least 1,000,000"):
         fit(ids, min_pairs=1_000_000)
+
+
+def test_em_blocking_meets_a_year_off_by_one_like_resolution_does():
+    from screening.engine.matching import prepare
+    from screening.engine.model_fit import blocked_pairs
+
+    a = prepare(Identity.from_strings("a", "Mokoena", "Thabo", date_of_birth="1985"))
+    b = prepare(Identity.from_strings("b", "Mokoena", "Thabo", date_of_birth="1986"))
+    c = prepare(Identity.from_strings("c", "Mokoena", "Thabo", date_of_birth="1990"))
+    pairs, found = blocked_pairs([a, b, c], max_pairs=10, seed=1)
+    assert pairs == [(0, 1)] and found == 1
+
+
+def test_u_comes_from_random_pairs_and_the_prior_is_the_random_pair_match_rate():
+    persons = generate_persons(400, seed=5)
+    rows = generate_crossings(persons, 2000, seed=6, profile="issue15")
+    from bench.generate import person_to_identity
+
+    model = fit([person_to_identity(r) for r in rows], min_pairs=50, seed=3)
+    # Two random persons rarely share a full date of birth; a blocked pair (same names, same year) often would.
+    assert model.feature("date_of_birth").level("exact").u < 0.01
+    assert model.weight("date_of_birth", "exact") > model.weight("date_of_birth", "year") > 0
+    assert model.prior < 0.01
