@@ -33,6 +33,7 @@ from screening.engine.matching import (
     document_level,
     prepare,
 )
+from screening.engine.resolve import ResolveConfig, _probe_keys
 
 __all__ = ["NotEnoughData", "blocked_pairs", "comparison_vector", "estimate", "fit", "random_u"]
 
@@ -66,8 +67,6 @@ def blocked_pairs(profiles: list[Prepared], *, max_pairs: int, seed: int, max_bu
     year only would leave out every pair whose years differ by one, and EM would then learn that such
     a slip never happens among matches.
     """
-    from screening.engine.resolve import ResolveConfig, _probe_keys
-
     rcfg = ResolveConfig(match=MatchConfig(min_document_length=min_document_length))
     buckets: dict[int, list[int]] = {}
     probes: list[list[int]] = []
