@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 
 from screening import schemas, watchlist_api
 from screening.engine.normalize import parse_timestamp
-from screening.models import FLAG_STATUSES, Crossing, Flag, Person
+from screening.models import FLAG_STATUSES, Crossing, Flag, Person, sees_in_full
 from screening.services import NewCrossing, ScreeningError, review_flag, store_crossings
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter
+from tip_cases.actor import current_actor
 from tip_cases.extensions import csrf, db, utcnow
 from tip_cases.models import BorderPost, IdempotencyRecord
 from tip_cases.postnames import PostDirectory, Resolution
@@ -76,6 +77,13 @@ def _post_codes() -> dict[int, str]:
 
 def flag_json(flag: Flag, posts: dict[int, str], person: Person | None = None) -> dict[str, Any]:
     person = person if person is not None else (flag.person if flag.person_id else None)
+    if person is not None and not sees_in_full(current_actor(), person):
+        # Need to know: the alert, the action and whom to call; not the reason or the matched identity.
+        return {"id": flag.id, "kind": flag.kind, "crossing_id": flag.crossing_id, "person_id": flag.person_id,
+                "border_post": posts.get(flag.border_post_id, ""), "score": flag.score, "priority": flag.priority,
+                "status": flag.status, "alert_kind": person.alert_kind, "discreet": bool(person.discreet),
+                "restricted": True, "reason": "", "action": flag.action, "contact": person.contact or "",
+                "explanations": [], "features": [], "created_at": flag.created_at.isoformat()}
     features = flag.features or []
     ranked = sorted(features, key=lambda f: -abs(f.get("contribution") or 0))
     return {

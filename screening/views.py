@@ -22,7 +22,16 @@ from screening.engine.matching import Document, Identity
 from screening.engine.normalize import PartialDate, parse_crossing_dob, parse_partial_date
 from screening.engine.phrases import Phrase, translate
 from screening.forms import CaptureForm, ImportForm, PersonForm, ReviewForm, TraceForm
-from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonAlias, PersonDocument
+from screening.models import (
+    OPEN_FLAG_STATUSES,
+    Crossing,
+    Flag,
+    Person,
+    PersonAlias,
+    PersonDocument,
+    named_roles,
+    sees_in_full,
+)
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter, scope_for
 from tip_cases.extensions import db, utcnow
@@ -55,6 +64,11 @@ def _posts() -> list[BorderPost]:
 
 
 # --- the officer's queue and the flag page --------------------------------------------------------------
+
+@bp.app_context_processor
+def _need_to_know():
+    return {"poi_in_full": lambda person: sees_in_full(current_user, person)}
+
 
 @bp.get("/queue")
 @login_required
@@ -119,10 +133,19 @@ def _review_form(flag: Flag) -> ReviewForm:
 @requires("flag.view")
 def flag(flag_id: int):
     flag = _get(Flag, flag_id, "flag.view", audit_as="flag")
+    return render_template("screening/flag.html", form=_review_form(flag), **_flag_view(flag), **_case_context(flag))
+
+
+def _flag_view(flag: Flag) -> dict:
+    """The flag page's person side: in full for those the alert names, else the alert, action and contact."""
+    if not sees_in_full(current_user, flag.person):
+        audit.record("poi.view_limited", "person", flag.person_id, detail={"flag": flag.id})
+        db.session.commit()
+        return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": True,
+                "features": [], "rows": _compare(flag.crossing, None, []), "named": named_roles(flag.person)}
     features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
-    return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
-                           features=features, rows=_compare(flag.crossing, flag.person, flag.features),
-                           form=_review_form(flag), **_case_context(flag))
+    return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": False,
+            "features": features, "rows": _compare(flag.crossing, flag.person, flag.features)}
 
 
 def _case_context(flag: Flag) -> dict:
@@ -148,13 +171,10 @@ def review(flag_id: int):
         db.session.commit()
     except services.ScreeningError as exc:
         db.session.rollback()
-        features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
         form.reason.errors = [error_text(exc)] if exc.field == "reason" else []
         if exc.field != "reason":
             flash(error_text(exc), "danger")
-        return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
-                               features=features, rows=_compare(flag.crossing, flag.person, flag.features),
-                               form=form), 422
+        return render_template("screening/flag.html", form=form, **_flag_view(flag)), 422
     except StaleDataError:
         db.session.rollback()
         flash(_("Someone else decided on this flag at the same time; their decision is shown."), "warning")
@@ -278,10 +298,14 @@ def persons():
         doc_ids = select(PersonDocument.person_id).where(PersonDocument.number.ilike(f"%{q.replace(' ', '')}%"))
         stmt = stmt.where(or_(Person.surname.ilike(like), Person.given_names.ilike(like),
                               Person.reference.ilike(like), Person.id.in_(alias_ids), Person.id.in_(doc_ids)))
+        # A search never matches an entry the user may not see in full: a hit would confirm the name.
+        stmt = stmt.where(scope_filter(current_user, "poi.view_protected", Person))
     page = db.paginate(stmt.order_by(Person.surname, Person.given_names, Person.id), per_page=50)
-    audit.record("poi.list", "person", None, detail={"ids": [p.id for p in page.items], "searched": bool(q)})
+    full = {p.id for p in page.items if sees_in_full(current_user, p)}
+    audit.record("poi.list", "person", None, detail={"ids": sorted(full), "searched": bool(q),
+                                                     "limited": [p.id for p in page.items if p.id not in full]})
     db.session.commit()
-    return render_template("screening/persons.html", page=page, q=q, today=utcnow().date())
+    return render_template("screening/persons.html", page=page, q=q, today=utcnow().date(), full=full)
 
 
 def _form_to_data(form: PersonForm) -> services.PersonData:
@@ -345,6 +369,10 @@ def person_new():
 @requires("poi.view")
 def person(person_id: int):
     person = _get(Person, person_id, "poi.view", audit_as="person")
+    if not sees_in_full(current_user, person):
+        audit.record("poi.view_limited", "person", person.id)
+        db.session.commit()
+        return render_template("screening/person_limited.html", person=person, named=named_roles(person))
     flags = db.session.execute(select(Flag).where(Flag.person_id == person.id)
                                .order_by(Flag.created_at.desc()).limit(50)).scalars().all()
     return render_template("screening/person.html", person=person, flags=flags, today=utcnow().date())
@@ -355,6 +383,10 @@ def person(person_id: int):
 @requires("poi.manage")
 def person_edit(person_id: int):
     person = _get(Person, person_id, "poi.manage", audit_as="person")
+    if not sees_in_full(current_user, person):  # nobody edits what they may not read: like a missing record
+        audit.denied("poi.view_protected", "person", person.id)
+        db.session.commit()
+        abort(404)
     form = PersonForm()
     if request.method == "GET":
         _person_to_form(person, form)
