@@ -162,6 +162,7 @@ class Person(_PartialDob, db.Model):
     documents: Mapped[list[PersonDocument]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="PersonDocument.id")
     created_by = relationship("User", foreign_keys=[created_by_user_id])
+    need_to_know_case = relationship("Case", foreign_keys=[need_to_know_case_id])
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -429,6 +430,7 @@ register_scope(Flag, ScopeRules(post=_post_clause(Flag), post_of=lambda f: f.bor
 # --- need to know on protective and discreet alerts --------------------------------------------------
 
 NEED_TO_KNOW_DEFAULT_ROLES = ("investigator", "manager")  # when a restricted alert names no role
+NEED_TO_KNOW_ROLE_CHOICES = ("border_officer", "investigator", "manager", "admin", "system")
 _TEAM = sa.table("case_team_members", sa.column("case_id"), sa.column("user_id"))
 
 

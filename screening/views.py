@@ -70,6 +70,11 @@ def _need_to_know():
     return {"poi_in_full": lambda person: sees_in_full(current_user, person)}
 
 
+@bp.app_template_filter("named_roles")
+def _named_roles(person: Person) -> tuple[str, ...]:
+    return named_roles(person)
+
+
 @bp.get("/queue")
 @login_required
 @requires("flag.view")
@@ -88,6 +93,7 @@ def queue():
     page = db.paginate(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()), per_page=50)
     # The queue shows travellers' and alert-list persons' names: audited like the other lists.
     audit.record("flag.list", "flag", None, detail={"ids": [f.id for f in page.items]})
+    services.record_need_to_know(current_user, [f.person for f in page.items], "queue")
     db.session.commit()
     return render_template("screening/queue.html", page=page, posts=_posts(), post_code=post_code, status=status,
                            all_posts=scope_for(current_user.role, "flag.view") == "all")
@@ -138,11 +144,14 @@ def flag(flag_id: int):
 
 def _flag_view(flag: Flag) -> dict:
     """The flag page's person side: in full for those the alert names, else the alert, action and contact."""
-    if not sees_in_full(current_user, flag.person):
-        audit.record("poi.view_limited", "person", flag.person_id, detail={"flag": flag.id})
-        db.session.commit()
+    full = services.record_need_to_know(current_user, [flag.person], "flag").get(flag.person_id, True)
+    db.session.commit()
+    if not full:
+        # The traveller's side only: the person's values, the verdicts and the explanations are need to know.
+        rows = [{**r, "person": "", "verdict": None} for r in _compare(flag.crossing, flag.person, [])
+                if r["label"] != "Aliases"]
         return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": True,
-                "features": [], "rows": _compare(flag.crossing, None, []), "named": named_roles(flag.person)}
+                "features": [], "rows": rows, "named": named_roles(flag.person)}
     features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
     return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": False,
             "features": features, "rows": _compare(flag.crossing, flag.person, flag.features)}
@@ -280,6 +289,8 @@ def crossings():
 @requires("crossing.view")
 def crossing(crossing_id: int):
     crossing = _get(Crossing, crossing_id, "crossing.view", audit_as="crossing")
+    services.record_need_to_know(current_user, [f.person for f in crossing.flags], "crossing")
+    db.session.commit()
     return render_template("screening/crossing.html", crossing=crossing)
 
 
@@ -301,9 +312,10 @@ def persons():
         # A search never matches an entry the user may not see in full: a hit would confirm the name.
         stmt = stmt.where(scope_filter(current_user, "poi.view_protected", Person))
     page = db.paginate(stmt.order_by(Person.surname, Person.given_names, Person.id), per_page=50)
-    full = {p.id for p in page.items if sees_in_full(current_user, p)}
+    shown = services.record_need_to_know(current_user, page.items, "persons")
+    full = {pid for pid, in_full in shown.items() if in_full}
     audit.record("poi.list", "person", None, detail={"ids": sorted(full), "searched": bool(q),
-                                                     "limited": [p.id for p in page.items if p.id not in full]})
+                                                     "limited": sorted(set(shown) - full)})
     db.session.commit()
     return render_template("screening/persons.html", page=page, q=q, today=utcnow().date(), full=full)
 
@@ -331,13 +343,18 @@ def _form_to_data(form: PersonForm) -> services.PersonData:
         alert_kind=form.alert_kind.data, discreet=bool(form.discreet.data),
         screening_active=bool(form.screening_active.data), review_date=form.review_date.data,
         alert_reason=form.alert_reason.data or "", officer_action=form.officer_action.data or "",
-        source=form.source.data, reference=form.reference.data or None, aliases=aliases, documents=documents)
+        source=form.source.data, reference=form.reference.data or None, aliases=aliases, documents=documents,
+        need_to_know_roles=list(form.need_to_know_roles.data or []), need_to_know_case=form.need_to_know_case.data,
+        contact=form.contact.data)
 
 
 def _person_to_form(person: Person, form: PersonForm) -> None:
     for name in ("reference", "surname", "given_names", "nationality", "place_of_birth", "category", "alert_kind",
-                 "discreet", "screening_active", "review_date", "alert_reason", "officer_action", "source"):
+                 "discreet", "screening_active", "review_date", "alert_reason", "officer_action", "source",
+                 "contact"):
         getattr(form, name).data = getattr(person, name)
+    form.need_to_know_roles.data = [r for r in (person.need_to_know_roles or "").split(",") if r]
+    form.need_to_know_case.data = person.need_to_know_case.reference if person.need_to_know_case else ""
     form.sex.data = person.sex or ""
     form.date_of_birth.data = person.dob_text.replace("~", "~") if person.dob else ""
     form.aliases.data = "\n".join(f"{a.surname}, {a.given_names}" for a in person.aliases)
@@ -369,9 +386,9 @@ def person_new():
 @requires("poi.view")
 def person(person_id: int):
     person = _get(Person, person_id, "poi.view", audit_as="person")
-    if not sees_in_full(current_user, person):
-        audit.record("poi.view_limited", "person", person.id)
-        db.session.commit()
+    full = services.record_need_to_know(current_user, [person], "person")[person.id]
+    db.session.commit()
+    if not full:
         return render_template("screening/person_limited.html", person=person, named=named_roles(person))
     flags = db.session.execute(select(Flag).where(Flag.person_id == person.id)
                                .order_by(Flag.created_at.desc()).limit(50)).scalars().all()
