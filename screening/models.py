@@ -432,6 +432,13 @@ register_scope(Flag, ScopeRules(post=_post_clause(Flag), post_of=lambda f: f.bor
 NEED_TO_KNOW_DEFAULT_ROLES = ("investigator", "manager")  # when a restricted alert names no role
 NEED_TO_KNOW_ROLE_CHOICES = ("border_officer", "investigator", "manager", "admin", "system")
 _TEAM = sa.table("case_team_members", sa.column("case_id"), sa.column("user_id"))
+_CASES = sa.table("cases", sa.column("id"), sa.column("owner_id"))
+
+
+def team_case_ids(user_id: int):
+    """Cases whose team includes the user: the owner and the members (as tip_cases.cases defines a team)."""
+    return sa.union(select(_TEAM.c.case_id).where(_TEAM.c.user_id == user_id),
+                    select(_CASES.c.id).where(_CASES.c.owner_id == user_id))
 
 
 def is_restricted(person: Person) -> bool:
@@ -449,8 +456,7 @@ def _named_has(person: Person, actor) -> bool:
         return True
     if person.need_to_know_case_id is None or isinstance(actor, ApiClient):
         return False
-    return db.session.execute(select(_TEAM.c.case_id).where(
-        _TEAM.c.case_id == person.need_to_know_case_id, _TEAM.c.user_id == actor.id)).first() is not None
+    return person.need_to_know_case_id in set(db.session.scalars(team_case_ids(actor.id)))
 
 
 def _named_clause(actor):
@@ -461,8 +467,7 @@ def _named_clause(actor):
         named = or_(named, roles == "")
     clause = or_(sa.and_(Person.alert_kind != "protective", Person.discreet == false()), named)
     if not isinstance(actor, ApiClient) and getattr(actor, "id", None) is not None:
-        clause = or_(clause, Person.need_to_know_case_id.in_(
-            select(_TEAM.c.case_id).where(_TEAM.c.user_id == actor.id)))
+        clause = or_(clause, Person.need_to_know_case_id.in_(team_case_ids(actor.id)))
     return clause
 
 

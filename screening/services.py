@@ -41,6 +41,7 @@ from screening.models import (
     PersonDocument,
     is_restricted,
     sees_in_full,
+    team_case_ids,
 )
 from screening.screener import alert_info, bump_generation, get_screener, person_identity
 from tip_cases import audit
@@ -634,7 +635,6 @@ def _validate_person(data: PersonData) -> None:
 
 
 _CASES = sa.table("cases", sa.column("id"), sa.column("reference"))
-_TEAM = sa.table("case_team_members", sa.column("case_id"), sa.column("user_id"))
 
 
 def _named_case_id(reference: str | None, actor) -> int | None:
@@ -644,7 +644,7 @@ def _named_case_id(reference: str | None, actor) -> int | None:
         return None
     stmt = select(_CASES.c.id).where(func.upper(_CASES.c.reference) == reference.upper())
     if isinstance(actor, User) and scope_for(actor.role, "case.view") != "all":
-        stmt = stmt.where(_CASES.c.id.in_(select(_TEAM.c.case_id).where(_TEAM.c.user_id == actor.id)))
+        stmt = stmt.where(_CASES.c.id.in_(team_case_ids(actor.id)))
     case_id = db.session.scalar(stmt)
     if case_id is None:
         raise ScreeningError(f"no case you can see has the reference {reference!r}", "need_to_know_case")
