@@ -1,5 +1,7 @@
-"""Need to know on protective and discreet persons of interest: the roles and case team an alert names,
-and whom others must call.
+"""Need to know on protective and discreet persons of interest: who sees them in full, and whom others call.
+
+The roles and the case team an alert names (`need_to_know_roles`, `need_to_know_case_id`) and the
+contact shown to everyone else (`contact`).
 
 Revision ID: 0016_need_to_know
 Revises: 0012_post_aliases
