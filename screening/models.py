@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.engine.normalize import PartialDate
-from tip_cases.access import ScopeRules, register_scope
+from tip_cases.access import ScopeRules, can, register_scope
 from tip_cases.extensions import db, utcnow
 from tip_cases.models import ApiClient
 
@@ -476,6 +476,4 @@ register_scope(Person, ScopeRules(named=_named_clause, named_has=_named_has))
 
 def sees_in_full(actor, person: Person | None) -> bool:
     """Whether `actor` may see this person of interest's identity and reason (the policy's poi.view_protected)."""
-    from tip_cases.access import can
-
     return person is None or can(actor, "poi.view_protected", person)

@@ -301,3 +301,15 @@ def test_partners_get_the_alert_the_action_and_whom_to_call_only(app, db_session
     assert msg.payload["kind"] == "protective" and msg.payload["priority"] in ("urgent", "high")
     assert ACTION in msg.payload["expected_action"] and CONTACT in msg.payload["expected_action"]
     assert not [s for s in PROTECTED if s in text]
+
+
+def test_confirmed_flags_waiting_for_a_case_keep_the_alert_need_to_know(app, client):
+    """The cases index lists confirmed flags without a case: the person's name only for those named."""
+    _, flag, team_manager = _protective_world()
+    flag.status = "confirmed"
+    db.session.commit()
+    outsider = login(client, make_user("manager")).get("/cases/").get_data(as_text=True)
+    assert f"flag={flag.id}" in outsider and "Restricted alert" in outsider
+    assert not [s for s in PROTECTED if s in outsider]
+    named = login(app.test_client(), team_manager).get("/cases/").get_data(as_text=True)
+    assert f"flag={flag.id}" in named and "Sekhesa Lineo" in named
