@@ -4,14 +4,14 @@ The roles and the case team an alert names (`need_to_know_roles`, `need_to_know_
 contact shown to everyone else (`contact`).
 
 Revision ID: 0016_need_to_know
-Revises: 0012_post_aliases
+Revises: 0014_stat_rollups
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_need_to_know"
-down_revision = "0012_post_aliases"
+down_revision = "0014_stat_rollups"
 branch_labels = None
 depends_on = None
 
