@@ -4,14 +4,14 @@ The roles and the case team an alert names (`need_to_know_roles`, `need_to_know_
 contact shown to everyone else (`contact`).
 
 Revision ID: 0016_need_to_know
-Revises: 0014_stat_rollups
+Revises: 0017_agency_locale
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_need_to_know"
-down_revision = "0014_stat_rollups"
+down_revision = "0017_agency_locale"
 branch_labels = None
 depends_on = None
 
