@@ -14,10 +14,18 @@ from sqlalchemy.exc import IntegrityError
 
 from screening import schemas, watchlist_api
 from screening.engine.normalize import parse_timestamp
-from screening.models import FLAG_STATUSES, Crossing, Flag, Person
-from screening.services import NewCrossing, ScreeningError, review_flag, store_crossings
+from screening.models import FLAG_STATUSES, Crossing, Flag, Person, sees_in_full
+from screening.services import (
+    NewCrossing,
+    ScreeningError,
+    expected_action,
+    record_need_to_know,
+    review_flag,
+    store_crossings,
+)
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter
+from tip_cases.actor import current_actor
 from tip_cases.extensions import csrf, db, utcnow
 from tip_cases.models import BorderPost, IdempotencyRecord
 from tip_cases.postnames import PostDirectory, Resolution
@@ -76,13 +84,23 @@ def _post_codes() -> dict[int, str]:
 
 def flag_json(flag: Flag, posts: dict[int, str], person: Person | None = None) -> dict[str, Any]:
     person = person if person is not None else (flag.person if flag.person_id else None)
+    if person is not None and not sees_in_full(current_actor(), person):
+        # Need to know: the alert, the action and whom to call; not the reason or the matched identity.
+        return {"id": flag.id, "kind": flag.kind, "crossing_id": flag.crossing_id, "person_id": flag.person_id,
+                "border_post": posts.get(flag.border_post_id, ""), "score": flag.score, "priority": flag.priority,
+                "status": flag.status, "alert_kind": person.alert_kind, "discreet": bool(person.discreet),
+                "restricted": True, "reason": "", "action": flag.action, "contact": person.contact or "",
+                "expected_action": expected_action(flag.action, person.contact or "") or "",
+                "explanations": [], "features": [], "created_at": flag.created_at.isoformat()}
     features = flag.features or []
     ranked = sorted(features, key=lambda f: -abs(f.get("contribution") or 0))
     return {
         "id": flag.id, "kind": flag.kind, "crossing_id": flag.crossing_id, "person_id": flag.person_id,
         "border_post": posts.get(flag.border_post_id, ""), "score": flag.score, "priority": flag.priority,
         "status": flag.status, "alert_kind": person.alert_kind if person else None,
-        "discreet": bool(person.discreet) if person else False, "reason": flag.reason, "action": flag.action,
+        "discreet": bool(person.discreet) if person else False, "restricted": False, "reason": flag.reason,
+        "action": flag.action, "contact": (person.contact or "") if person else "",
+        "expected_action": expected_action(flag.action, (person.contact or "") if person else "") or "",
         "explanations": [f["explanation"] for f in ranked if f.get("verdict") != "missing"
                          or f.get("name") in ("surname", "given_names", "date_of_birth")],
         "features": [{k: f.get(k) for k in ("name", "score", "weight", "verdict", "explanation", "contribution")}
@@ -271,6 +289,7 @@ def list_flags():
     flags = db.session.execute(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()).limit(limit)).scalars().all()
     # A flag ties a traveller to a person of interest: the list is a read of those records, as in the queue.
     audit.record("flag.list", "flag", None, detail={"ids": [f.id for f in flags], "via": "api"})
+    record_need_to_know(g.api_client, [f.person for f in flags], "api")
     db.session.commit()
     return jsonify(flags=[flag_json(f, posts) for f in flags])
 

@@ -15,6 +15,7 @@ from wtforms import (
     DecimalField,
     HiddenField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -29,7 +30,7 @@ from screening.engine.normalize import (
     parse_partial_date,
     to_utc,
 )
-from screening.models import ALERT_KINDS, CATEGORIES, PERSON_SOURCES
+from screening.models import ALERT_KINDS, CATEGORIES, NEED_TO_KNOW_ROLE_CHOICES, PERSON_SOURCES
 
 SEX_CHOICES = [("", "Unknown"), ("F", "Female"), ("M", "Male"), ("X", "Unspecified (X)")]
 
@@ -153,6 +154,14 @@ class PersonForm(NoNulForm):
     officer_action = TextAreaField("Action the officer must take", validators=[Length(max=2000)],
                                    render_kw={"rows": 2})
     source = SelectField("Source", choices=[(s, _label(s)) for s in PERSON_SOURCES])
+    # Need to know: who sees a protective or discreet entry in full; everyone else gets the action and `contact`.
+    need_to_know_roles = SelectMultipleField(
+        "Roles that see it in full", choices=[(r, _label(r)) for r in NEED_TO_KNOW_ROLE_CHOICES],
+        description="For a protective or discreet alert. None chosen: investigators and managers.")
+    need_to_know_case = StringField("Case whose team also sees it", validators=[Length(max=40)],
+                                    description="A case reference, e.g. TIP-2026-0001; optional.")
+    contact = StringField("Whom to call", validators=[Length(max=300)],
+                          description="Shown to everyone the alert does not name, e.g. 'CGPU duty officer, 2231 7263'.")
     submit = SubmitField("Save")
 
     def validate_documents(self, field) -> None:

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+import sqlalchemy as sa
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.engine.normalize import PartialDate
-from tip_cases.access import ScopeRules, register_scope
+from tip_cases.access import ScopeRules, can, register_scope
 from tip_cases.extensions import db, utcnow
 from tip_cases.models import ApiClient
 
@@ -128,6 +145,12 @@ class Person(_PartialDob, db.Model):
     officer_action: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(20), default="national_list")
     notes: Mapped[str | None] = mapped_column(Text)
+    # Need to know (protective or discreet alerts): the roles, comma-separated, and the case whose team may
+    # see the entry in full (empty roles: NEED_TO_KNOW_DEFAULT_ROLES); everyone else sees the alert,
+    # the action and `contact`, whom to call.
+    need_to_know_roles: Mapped[str | None] = mapped_column(String(120))
+    need_to_know_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    contact: Mapped[str | None] = mapped_column(String(300))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -139,6 +162,7 @@ class Person(_PartialDob, db.Model):
     documents: Mapped[list[PersonDocument]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="PersonDocument.id")
     created_by = relationship("User", foreign_keys=[created_by_user_id])
+    need_to_know_case = relationship("Case", foreign_keys=[need_to_know_case_id])
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -401,3 +425,55 @@ def _crossing_owner(c: Crossing):
 register_scope(Crossing, ScopeRules(post=_post_clause(Crossing), post_of=lambda c: c.border_post_id,
                                     own=_crossing_own, owner_of=_crossing_owner))
 register_scope(Flag, ScopeRules(post=_post_clause(Flag), post_of=lambda f: f.border_post_id))
+
+
+# --- need to know on protective and discreet alerts --------------------------------------------------
+
+NEED_TO_KNOW_DEFAULT_ROLES = ("investigator", "manager")  # when a restricted alert names no role
+NEED_TO_KNOW_ROLE_CHOICES = ("border_officer", "investigator", "manager", "admin", "system")
+_TEAM = sa.table("case_team_members", sa.column("case_id"), sa.column("user_id"))
+_CASES = sa.table("cases", sa.column("id"), sa.column("owner_id"))
+
+
+def team_case_ids(user_id: int):
+    """Cases whose team includes the user: the owner and the members (as tip_cases.cases defines a team)."""
+    return sa.union(select(_TEAM.c.case_id).where(_TEAM.c.user_id == user_id),
+                    select(_CASES.c.id).where(_CASES.c.owner_id == user_id))
+
+
+def is_restricted(person: Person) -> bool:
+    """Protective or discreet entries (a missing child, a presumed victim) are need to know."""
+    return person.alert_kind == "protective" or bool(person.discreet)
+
+
+def named_roles(person: Person) -> tuple[str, ...]:
+    roles = tuple(r.strip() for r in (person.need_to_know_roles or "").split(",") if r.strip())
+    return roles or NEED_TO_KNOW_DEFAULT_ROLES
+
+
+def _named_has(person: Person, actor) -> bool:
+    if not is_restricted(person) or getattr(actor, "role", None) in named_roles(person):
+        return True
+    if person.need_to_know_case_id is None or isinstance(actor, ApiClient):
+        return False
+    return person.need_to_know_case_id in set(db.session.scalars(team_case_ids(actor.id)))
+
+
+def _named_clause(actor):
+    role = getattr(actor, "role", "") or ""
+    roles = func.coalesce(Person.need_to_know_roles, "")
+    named = (literal(",") + roles + literal(",")).like(f"%,{role},%")
+    if role in NEED_TO_KNOW_DEFAULT_ROLES:
+        named = or_(named, roles == "")
+    clause = or_(sa.and_(Person.alert_kind != "protective", Person.discreet == false()), named)
+    if not isinstance(actor, ApiClient) and getattr(actor, "id", None) is not None:
+        clause = or_(clause, Person.need_to_know_case_id.in_(team_case_ids(actor.id)))
+    return clause
+
+
+register_scope(Person, ScopeRules(named=_named_clause, named_has=_named_has))
+
+
+def sees_in_full(actor, person: Person | None) -> bool:
+    """Whether `actor` may see this person of interest's identity and reason (the policy's poi.view_protected)."""
+    return person is None or can(actor, "poi.view_protected", person)

@@ -202,8 +202,12 @@ class FlagOut(BaseModel):
     status: str
     alert_kind: str | None
     discreet: bool
+    restricted: bool = Field(description="Need to know: true when the alert does not name this client; reason, "
+                                         "explanations and features are then empty")
     reason: str
     action: str
+    contact: str = Field(description="Whom to call about the alert (need to know)")
+    expected_action: str = Field(description="The action with whom to call, as one sentence")
     explanations: list[str]
     features: list[FeatureOut]
     created_at: datetime

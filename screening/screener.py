@@ -37,6 +37,7 @@ class AlertInfo:
     reason: str
     action: str
     review_date: date | None
+    contact: str = ""  # whom to call, for those a need-to-know alert does not name
 
 
 def person_identity(p: Person) -> Identity:
@@ -50,7 +51,7 @@ def person_identity(p: Person) -> Identity:
 
 def alert_info(p: Person) -> AlertInfo:
     return AlertInfo(p.category, p.alert_kind, bool(p.discreet), p.alert_reason or "", p.officer_action or "",
-                     p.review_date)
+                     p.review_date, p.contact or "")
 
 
 def read_generation(session: Session) -> int:
@@ -91,7 +92,7 @@ class Screener:
         stmt = select(Person.id, Person.surname, Person.given_names, Person.sex, Person.nationality,
                       Person.dob_year, Person.dob_month, Person.dob_day, Person.dob_precision, Person.category,
                       Person.alert_kind, Person.discreet, Person.alert_reason, Person.officer_action,
-                      Person.review_date).where(*screened)
+                      Person.review_date, Person.contact).where(*screened)
         for r in session.execute(stmt.execution_options(yield_per=10_000)):
             dob = None
             if r.dob_year is not None:
@@ -103,7 +104,7 @@ class Screener:
                                aliases=aliases.get(r.id, []), dob=dob, sex=r.sex, nationality=r.nationality,
                                documents=documents.get(r.id, [])))
             alerts[r.id] = AlertInfo(r.category, r.alert_kind, bool(r.discreet), r.alert_reason or "",
-                                     r.officer_action or "", r.review_date)
+                                     r.officer_action or "", r.review_date, r.contact or "")
         self.index, self.alerts, self.generation = index, alerts, generation
         log.info("screening index built: %d persons, generation %d", len(index), generation)
 

@@ -25,6 +25,8 @@ from screening.engine.matching import DEFAULT, MISSING, Identity, compare_names,
 from screening.engine.normalize import canonical, name_tokens, normalize_document
 from screening.engine.phrases import Phrase, say
 from screening.models import Crossing, Person, PersonAlias, PersonDocument, Traveller
+from screening.models import sees_in_full as models_sees_in_full
+from screening.services import record_need_to_know
 from tip_cases import audit
 from tip_cases.access import can, scope_filter
 from tip_cases.extensions import db
@@ -190,13 +192,8 @@ def document_variants(q: Query) -> list[str]:
 # --- persons of interest ------------------------------------------------------------------------------
 
 def sees_in_full(actor, person: Person) -> bool:
-    """Need to know: whether `actor` may see this person of interest's identity.
-
-    HOOK: the need-to-know work (branch `ntk`) adds the policy action "poi.view_protected" and
-    `screening.models.sees_in_full`; once merged, this returns `can(actor, "poi.view_protected", person)`.
-    Until then every role that may view persons of interest sees them in full.
-    """
-    return can(actor, "poi.view", person)
+    """Need to know: whether `actor` may see this person of interest's identity (policy "poi.view_protected")."""
+    return can(actor, "poi.view", person) and models_sees_in_full(actor, person)
 
 
 def _person_hit(actor, p: Person, reasons: list, score: float) -> Hit:
@@ -204,7 +201,10 @@ def _person_hit(actor, p: Person, reasons: list, score: float) -> Hit:
     if not sees_in_full(actor, p):
         # Only that an alert exists: no name, no reference, no reason; the person page says whom to call.
         return Hit("person", p.id, say("A restricted alert (need to know)"), url,
-                   [say("A restricted alert matches this search")], score, limited=True)
+                   [say("A restricted alert matches this search"),
+                    say("Action to take: {action}", action=p.officer_action or "contact the duty investigator"),
+                    say("Whom to call: {contact}", contact=p.contact or "the duty investigator")],
+                   score, limited=True)
     detail = " · ".join(x for x in (p.dob_text, p.nationality or "", p.reference or "") if x)
     return Hit("person", p.id, p.display_name, url, reasons, score, detail)
 
@@ -325,4 +325,7 @@ def run(actor, raw: str | None) -> Results:
     if q.kind == "reference":
         detail["reference"] = q.value
     audit.record("search.run", "search", None, detail=detail)
+    shown = [h.id for h in results.hits.get("person", [])]
+    if shown:  # a protective or discreet entry shown, in full or not, is audited as on the person page
+        record_need_to_know(actor, db.session.scalars(select(Person).where(Person.id.in_(shown))), "search")
     return results

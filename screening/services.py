@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import event, insert, select, tuple_
+from sqlalchemy import event, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
@@ -29,6 +30,7 @@ from screening.engine.normalize import PartialDate, canonical, name_tokens, norm
 from screening.engine.phrases import say
 from screening.models import (
     FLAG_STATUSES,
+    NEED_TO_KNOW_ROLE_CHOICES,
     PROTECTIVE_CATEGORIES,
     Crossing,
     Flag,
@@ -37,9 +39,13 @@ from screening.models import (
     Person,
     PersonAlias,
     PersonDocument,
+    is_restricted,
+    sees_in_full,
+    team_case_ids,
 )
 from screening.screener import alert_info, bump_generation, get_screener, person_identity
 from tip_cases import audit
+from tip_cases.access import scope_for
 from tip_cases.extensions import db
 from tip_cases.models import ApiClient, BorderPost, User
 from tip_cases.posts import load_directory
@@ -385,10 +391,34 @@ def _raise_flags(hits, alerts, *, now: datetime, session: Session) -> dict[int, 
                 "flag.raised", ref=f"flag:{flag.id}", subject_type="flag", subject_id=flag.id,
                 post_code=posts.get(flag.border_post_id), priority=flag.priority, kind=info.alert_kind,
                 data={"flag_id": flag.id, "crossing_id": cid, "person_id": flag.person_id,
-                      "score": flag.score, "category": info.category, "discreet": info.discreet},
+                      "score": flag.score, "category": info.category, "discreet": info.discreet,
+                      # The action and whom to call reach partners (if their profile takes them), never
+                      # the alert's reason or the person's identity: a protective alert is need to know.
+                      "expected_action": expected_action(info.action, info.contact)},
                 now=now)
             log.info("flag %s raised: crossing %s person %s score %.2f", flag.id, cid, flag.person_id, flag.score)
     return out
+
+
+def record_need_to_know(actor, persons: Iterable[Person | None], via: str) -> dict[int, bool]:
+    """Audit each protective or discreet entry shown: in full (poi.view_protected) or limited (poi.view_limited).
+
+    Returns person id -> shown in full, for every person given (unrestricted ones are always in full)."""
+    shown: dict[int, bool] = {}
+    for person in persons:
+        if person is None or person.id in shown:
+            continue
+        shown[person.id] = full = sees_in_full(actor, person)
+        if is_restricted(person):
+            audit.record("poi.view_protected" if full else "poi.view_limited", "person", person.id,
+                         detail={"via": via})
+    return shown
+
+
+def expected_action(action: str, contact: str) -> str | None:
+    """The officer action with whom to call, as partners and people the alert does not name get it."""
+    text = " ".join(x for x in ((action or "").strip(), f"Whom to call: {contact.strip()}." if contact else "") if x)
+    return text or None
 
 
 # --- CSV import --------------------------------------------------------------------------------------
@@ -554,6 +584,11 @@ class PersonData:
     source: str = "national_list"
     reference: str | None = None
     notes: str | None = None
+    # Need to know (protective or discreet alerts): roles that see the entry in full (empty: the default
+    # roles), a case reference whose team also does, and whom everyone else must call.
+    need_to_know_roles: list[str] = field(default_factory=list)
+    need_to_know_case: str | None = None
+    contact: str | None = None
     aliases: list[tuple[str, str]] = field(default_factory=list)
     documents: list[tuple[str | None, str, str | None]] = field(default_factory=list)  # type, number, country
 
@@ -599,6 +634,37 @@ def _validate_person(data: PersonData) -> None:
         raise ScreeningError(say("say what the officer must do when this person is found"), "officer_action")
 
 
+_CASES = sa.table("cases", sa.column("id"), sa.column("reference"))
+
+
+def _named_case_id(reference: str | None, actor) -> int | None:
+    """The case an alert names by reference; only a case the actor can see (no oracle for the others)."""
+    reference = (reference or "").strip()
+    if not reference:
+        return None
+    stmt = select(_CASES.c.id).where(func.upper(_CASES.c.reference) == reference.upper())
+    if isinstance(actor, User) and scope_for(actor.role, "case.view") != "all":
+        stmt = stmt.where(_CASES.c.id.in_(team_case_ids(actor.id)))
+    case_id = db.session.scalar(stmt)
+    if case_id is None:
+        raise ScreeningError(f"no case you can see has the reference {reference!r}", "need_to_know_case")
+    return case_id
+
+
+def _apply_need_to_know(person: Person, data: PersonData, actor) -> None:
+    unknown = [r for r in data.need_to_know_roles if r not in NEED_TO_KNOW_ROLE_CHOICES]
+    if unknown:
+        raise ScreeningError(f"unknown role {unknown[0]!r}", "need_to_know_roles")
+    person.need_to_know_roles = ",".join(r for r in NEED_TO_KNOW_ROLE_CHOICES if r in data.need_to_know_roles) \
+        or None
+    person.need_to_know_case_id = _named_case_id(data.need_to_know_case, actor)
+    person.contact = (data.contact or "").strip() or None
+    if isinstance(actor, User) and not sees_in_full(actor, person):
+        # Saving would hide the entry from the person saving it: name their role or a case they are on.
+        raise ScreeningError("you would no longer see this entry in full: name your role or a case you are on",
+                             "need_to_know_roles")
+
+
 def _apply_person(person: Person, data: PersonData, actor) -> None:
     for name in ("surname", "given_names", "sex", "nationality", "place_of_birth", "category", "alert_kind",
                  "discreet", "screening_active", "review_date", "alert_reason", "officer_action", "source",
@@ -617,6 +683,7 @@ def _apply_person(person: Person, data: PersonData, actor) -> None:
     current_docs = [(d.type, d.number, d.country) for d in person.documents]
     if current_docs != wanted_docs:
         person.documents = [PersonDocument(type=t, number=n, country=c) for t, n, c in wanted_docs]
+    _apply_need_to_know(person, data, actor)
 
 
 def create_person(data: PersonData, *, actor, now: datetime, session: Session | None = None) -> Person:

@@ -22,7 +22,16 @@ from screening.engine.matching import Document, Identity
 from screening.engine.normalize import PartialDate, parse_crossing_dob, parse_partial_date
 from screening.engine.phrases import Phrase, translate
 from screening.forms import CaptureForm, ImportForm, PersonForm, ReviewForm, TraceForm
-from screening.models import OPEN_FLAG_STATUSES, Crossing, Flag, Person, PersonAlias, PersonDocument
+from screening.models import (
+    OPEN_FLAG_STATUSES,
+    Crossing,
+    Flag,
+    Person,
+    PersonAlias,
+    PersonDocument,
+    named_roles,
+    sees_in_full,
+)
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter, scope_for
 from tip_cases.extensions import db, utcnow
@@ -56,6 +65,16 @@ def _posts() -> list[BorderPost]:
 
 # --- the officer's queue and the flag page --------------------------------------------------------------
 
+@bp.app_context_processor
+def _need_to_know():
+    return {"poi_in_full": lambda person: sees_in_full(current_user, person)}
+
+
+@bp.app_template_filter("named_roles")
+def _named_roles(person: Person) -> tuple[str, ...]:
+    return named_roles(person)
+
+
 @bp.get("/queue")
 @login_required
 @requires("flag.view")
@@ -74,6 +93,7 @@ def queue():
     page = db.paginate(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()), per_page=50)
     # The queue shows travellers' and alert-list persons' names: audited like the other lists.
     audit.record("flag.list", "flag", None, detail={"ids": [f.id for f in page.items]})
+    services.record_need_to_know(current_user, [f.person for f in page.items], "queue")
     db.session.commit()
     return render_template("screening/queue.html", page=page, posts=_posts(), post_code=post_code, status=status,
                            all_posts=scope_for(current_user.role, "flag.view") == "all")
@@ -119,10 +139,22 @@ def _review_form(flag: Flag) -> ReviewForm:
 @requires("flag.view")
 def flag(flag_id: int):
     flag = _get(Flag, flag_id, "flag.view", audit_as="flag")
+    return render_template("screening/flag.html", form=_review_form(flag), **_flag_view(flag), **_case_context(flag))
+
+
+def _flag_view(flag: Flag) -> dict:
+    """The flag page's person side: in full for those the alert names, else the alert, action and contact."""
+    full = services.record_need_to_know(current_user, [flag.person], "flag").get(flag.person_id, True)
+    db.session.commit()
+    if not full:
+        # The traveller's side only: the person's values, the verdicts and the explanations are need to know.
+        rows = [{**r, "person": "", "verdict": None} for r in _compare(flag.crossing, flag.person, [])
+                if r["label"] != "Aliases"]
+        return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": True,
+                "features": [], "rows": rows, "named": named_roles(flag.person)}
     features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
-    return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
-                           features=features, rows=_compare(flag.crossing, flag.person, flag.features),
-                           form=_review_form(flag), **_case_context(flag))
+    return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": False,
+            "features": features, "rows": _compare(flag.crossing, flag.person, flag.features)}
 
 
 def _case_context(flag: Flag) -> dict:
@@ -148,13 +180,10 @@ def review(flag_id: int):
         db.session.commit()
     except services.ScreeningError as exc:
         db.session.rollback()
-        features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
         form.reason.errors = [error_text(exc)] if exc.field == "reason" else []
         if exc.field != "reason":
             flash(error_text(exc), "danger")
-        return render_template("screening/flag.html", flag=flag, crossing=flag.crossing, person=flag.person,
-                               features=features, rows=_compare(flag.crossing, flag.person, flag.features),
-                               form=form), 422
+        return render_template("screening/flag.html", form=form, **_flag_view(flag)), 422
     except StaleDataError:
         db.session.rollback()
         flash(_("Someone else decided on this flag at the same time; their decision is shown."), "warning")
@@ -260,6 +289,8 @@ def crossings():
 @requires("crossing.view")
 def crossing(crossing_id: int):
     crossing = _get(Crossing, crossing_id, "crossing.view", audit_as="crossing")
+    services.record_need_to_know(current_user, [f.person for f in crossing.flags], "crossing")
+    db.session.commit()
     return render_template("screening/crossing.html", crossing=crossing)
 
 
@@ -279,9 +310,12 @@ def persons():
         stmt = stmt.where(or_(Person.surname.ilike(like), Person.given_names.ilike(like),
                               Person.reference.ilike(like), Person.id.in_(alias_ids), Person.id.in_(doc_ids)))
     page = db.paginate(stmt.order_by(Person.surname, Person.given_names, Person.id), per_page=50)
-    audit.record("poi.list", "person", None, detail={"ids": [p.id for p in page.items], "searched": bool(q)})
+    shown = services.record_need_to_know(current_user, page.items, "persons")
+    full = {pid for pid, in_full in shown.items() if in_full}
+    audit.record("poi.list", "person", None, detail={"ids": sorted(full), "searched": bool(q),
+                                                     "limited": sorted(set(shown) - full)})
     db.session.commit()
-    return render_template("screening/persons.html", page=page, q=q, today=utcnow().date())
+    return render_template("screening/persons.html", page=page, q=q, today=utcnow().date(), full=full)
 
 
 def _form_to_data(form: PersonForm) -> services.PersonData:
@@ -307,13 +341,18 @@ def _form_to_data(form: PersonForm) -> services.PersonData:
         alert_kind=form.alert_kind.data, discreet=bool(form.discreet.data),
         screening_active=bool(form.screening_active.data), review_date=form.review_date.data,
         alert_reason=form.alert_reason.data or "", officer_action=form.officer_action.data or "",
-        source=form.source.data, reference=form.reference.data or None, aliases=aliases, documents=documents)
+        source=form.source.data, reference=form.reference.data or None, aliases=aliases, documents=documents,
+        need_to_know_roles=list(form.need_to_know_roles.data or []), need_to_know_case=form.need_to_know_case.data,
+        contact=form.contact.data)
 
 
 def _person_to_form(person: Person, form: PersonForm) -> None:
     for name in ("reference", "surname", "given_names", "nationality", "place_of_birth", "category", "alert_kind",
-                 "discreet", "screening_active", "review_date", "alert_reason", "officer_action", "source"):
+                 "discreet", "screening_active", "review_date", "alert_reason", "officer_action", "source",
+                 "contact"):
         getattr(form, name).data = getattr(person, name)
+    form.need_to_know_roles.data = [r for r in (person.need_to_know_roles or "").split(",") if r]
+    form.need_to_know_case.data = person.need_to_know_case.reference if person.need_to_know_case else ""
     form.sex.data = person.sex or ""
     form.date_of_birth.data = person.dob_text.replace("~", "~") if person.dob else ""
     form.aliases.data = "\n".join(f"{a.surname}, {a.given_names}" for a in person.aliases)
@@ -345,6 +384,10 @@ def person_new():
 @requires("poi.view")
 def person(person_id: int):
     person = _get(Person, person_id, "poi.view", audit_as="person")
+    full = services.record_need_to_know(current_user, [person], "person")[person.id]
+    db.session.commit()
+    if not full:
+        return render_template("screening/person_limited.html", person=person, named=named_roles(person))
     flags = db.session.execute(select(Flag).where(Flag.person_id == person.id)
                                .order_by(Flag.created_at.desc()).limit(50)).scalars().all()
     return render_template("screening/person.html", person=person, flags=flags, today=utcnow().date())
@@ -355,6 +398,10 @@ def person(person_id: int):
 @requires("poi.manage")
 def person_edit(person_id: int):
     person = _get(Person, person_id, "poi.manage", audit_as="person")
+    if not sees_in_full(current_user, person):  # nobody edits what they may not read: like a missing record
+        audit.denied("poi.view_protected", "person", person.id)
+        db.session.commit()
+        abort(404)
     form = PersonForm()
     if request.method == "GET":
         _person_to_form(person, form)

@@ -1,7 +1,8 @@
 """The access policy: one table of role x action -> scope, read by view decorators, query scoping and tests.
 
 Scopes: "all" (every record), "team" (records whose team includes the user), "post" (records of the
-user's border post), "own" (records the user or API client created). A missing entry means denied.
+user's border post), "own" (records the user or API client created), "named" (records that name the
+user's role or a team the user is on: need to know on protective alerts). A missing entry means denied.
 Packages register how a model answers each scope (`register_scope`), so the policy stays one table.
 """
 
@@ -43,6 +44,9 @@ POLICY: dict[str, dict[str, str]] = {
     "search.run": {INV: "all", MGR: "all"},
     "match_model.view": {MGR: "all", ADM: "all"},
     "watchlist.fetch": {SYS: "post"},  # post nodes' API clients: the signed extract for their own post
+    # Need to know: a protective or discreet person of interest in full (names, documents, reason) only
+    # for the roles and case team the alert names; others see that an alert exists, the action, whom to call.
+    "poi.view_protected": {BO: "named", INV: "named", MGR: "named", ADM: "named", SYS: "named"},
     # tracing
     "traveller.view": {INV: "all", MGR: "all"},
     "traveller.judge": {INV: "all", MGR: "all"},
@@ -80,6 +84,8 @@ class ScopeRules:
     post_of: Callable[[Any], int | None] | None = None
     owner_of: Callable[[Any], Any] | None = None
     team_has: Callable[[Any, Any], bool] | None = None
+    named: Callable[[Any], Any] | None = None
+    named_has: Callable[[Any, Any], bool] | None = None
 
 
 _SCOPES: dict[type, ScopeRules] = {}
@@ -126,6 +132,8 @@ def can(actor, action: str, obj: Any = None) -> bool:
         return rules.owner_of is not None and rules.owner_of(obj) == _actor_key(actor)
     if scope == "team":
         return rules.team_has is not None and bool(rules.team_has(obj, actor))
+    if scope == "named":
+        return rules.named_has is not None and bool(rules.named_has(obj, actor))
     return False
 
 

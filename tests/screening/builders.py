@@ -18,12 +18,13 @@ def make_person(surname="Mokoena", given_names="Palesa", *, dob="2009-03-14", se
                 category="missing_person", alert_kind="protective", discreet=True, documents=(), aliases=(),
                 review_date: date | None = None, active=True, reason="Reported missing by her family",
                 action="Do not alert companions; call the Child and Gender Protection Unit",
-                commit=True, now=NOW):
+                need_to_know_roles=(), contact=None, commit=True, now=NOW):
     data = services.PersonData(
         surname=surname, given_names=given_names, sex=sex, dob=parse_partial_date(dob) if dob else None,
         nationality=nationality, category=category, alert_kind=alert_kind, discreet=discreet,
         screening_active=active, review_date=review_date, alert_reason=reason, officer_action=action,
-        source="family_report", aliases=list(aliases), documents=list(documents))
+        source="family_report", aliases=list(aliases), documents=list(documents),
+        need_to_know_roles=list(need_to_know_roles), contact=contact)
     person = services.create_person(data, actor=None, now=now)
     if commit:
         db.session.commit()

@@ -38,7 +38,9 @@ def test_batch_accepts_flags_and_rejects_per_item(app, client, db_session):
     flag = first["flags"][0]
     assert flag["person_id"] == person.id and flag["priority"] == "urgent" and flag["discreet"] is True
     assert "Child and Gender Protection Unit" in flag["action"]
-    assert any("date of birth" in e.lower() for e in flag["explanations"])
+    # A missing child's alert is need to know and does not name border systems: the action, not the why.
+    assert flag["restricted"] is True and flag["explanations"] == [] and flag["features"] == []
+    assert flag["reason"] == "" and "Reported missing" not in json.dumps(data)
     assert second["status"] == "accepted" and second["flags"] == []
     assert bad_sex["errors"][0]["field"] == "crossings[2].sex"
     assert "name" in nameless["errors"][0]["message"]
@@ -139,3 +141,14 @@ def test_docs_page_renders_the_spec_for_signed_in_staff(app, login_as):
     assert "/api/v1/crossings" in html and "Idempotency-Key" in html and 'id="schema-CrossingIn"' in html
     # a browser session may read the docs but not write through the API (no CSRF on /api)
     assert officer.client.post("/api/v1/crossings", json={"crossings": []}).status_code == 401
+
+
+def test_batch_flag_bodies_explain_the_match_when_the_alert_names_border_systems(app, client, db_session):
+    """The same crossing, against an alert that names the border systems: the explanations come back."""
+    make_person(need_to_know_roles=["system"], contact="CGPU duty officer, 2231 7263")
+    _, token = factories.make_api_client(post_code="MSB")
+    flag = _post(client, token, {"crossings": [crossing_item("N1")]}).get_json()["results"][0]["flags"][0]
+    assert flag["restricted"] is False and flag["reason"] == "Reported missing by her family"
+    assert any("date of birth" in e.lower() for e in flag["explanations"])
+    assert flag["contact"] == "CGPU duty officer, 2231 7263"
+    assert flag["expected_action"].endswith("Whom to call: CGPU duty officer, 2231 7263.")

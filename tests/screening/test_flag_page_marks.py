@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from tests.cases.builders import make_flag
+from tests.screening.builders import make_person
+
+
+def _officer_named_flag():
+    """A flag whose (protective) alert names border officers, so the officer sees the comparison in full."""
+    return make_flag(status="new", person=make_person(need_to_know_roles=["border_officer"]))
 
 
 def test_identity_flag_rows_are_marked_with_the_verdict(app, login_as):
-    flag = make_flag(status="new")
+    flag = _officer_named_flag()
     flag.features = [{"name": "name", "verdict": "agree", "score": 1.0, "contribution": 0.6,
                       "explanation": "Surname and given names match"},
                      {"name": "dob", "verdict": "partial", "score": 0.8, "contribution": 0.2,
@@ -21,7 +27,7 @@ def test_identity_flag_rows_are_marked_with_the_verdict(app, login_as):
 
 
 def test_flag_rows_read_the_per_field_features_of_the_weighed_model(app, login_as):
-    flag = make_flag(status="new")
+    flag = _officer_named_flag()
     flag.features = [{"name": "surname", "verdict": "agree", "score": 1.0, "contribution": 1.5,
                       "explanation": "Surname agrees exactly (weight +1.5)"},
                      {"name": "given_names", "verdict": "disagree", "score": 0.0, "contribution": -7.5,

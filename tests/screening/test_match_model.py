@@ -212,7 +212,8 @@ def test_a_refit_rebuilds_the_screening_index_with_the_new_model(app, db_session
 
 
 def test_flag_page_and_queue_show_the_match_probability_and_explanations(app, login_as, db_session):
-    make_person("Mokoena", "Palesa", dob="2009-03-14", documents=[("P", "RA123456", "LSO")])
+    make_person("Mokoena", "Palesa", dob="2009-03-14", documents=[("P", "RA123456", "LSO")],
+                need_to_know_roles=["border_officer"])  # a protective alert: the officer must be named
     [result] = services.store_crossings([new_crossing(dob="2009-03-14", document_number="RA123456",
                                                       document_type="P", document_country="LSO")],
                                         source="test", actor=None, now=NOW)

@@ -71,7 +71,9 @@ def test_queue_is_scoped_to_the_post_and_flag_page_forbids_other_posts(app, logi
     assert denied >= 1
     page = officer.get(f"/screening/flags/{msb}").get_data(as_text=True)
     assert "Discreet check" in page and "Child and Gender Protection Unit" in page
-    assert "match-agree" in page and "Date of birth" in page
+    # The missing child's alert does not name border officers: the action and whom to call, not the match.
+    assert 'data-testid="restricted-alert"' in page and "match-agree" not in page
+    assert "Reported missing" not in page
 
 
 def test_investigator_sees_all_posts(app, login_as):
@@ -193,3 +195,43 @@ def test_trace_page_lists_matching_crossings_with_explanations(app, login_as):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "1 matching crossing" in html
     assert "Mohapi Lerato" in html and "Ndlovu" not in html
+
+
+def test_person_form_names_who_sees_a_protective_alert_and_whom_to_call(app, client, login_as, db_session):
+    from tests.cases.builders import make_case
+
+    owner = factories.make_user("investigator")
+    case = make_case(owner, title="Missing girl, Maseru")
+    mgr = login_as("manager")
+    base = {"surname": "Sekhesa", "given_names": "Lineo", "sex": "F", "date_of_birth": "2011-07-23",
+            "nationality": "LSO", "category": "missing_person", "alert_kind": "protective", "source": "family_report",
+            "discreet": "y", "screening_active": "y", "alert_reason": "Taken from Maseru by an uncle",
+            "officer_action": "Keep the child safe at the post", "contact": "CGPU duty officer, 2231 7263"}
+    # A case reference that does not resolve, a role that does not exist, a choice that hides it from its author.
+    bad_case = mgr.submit("/screening/persons/new", {**base, "need_to_know_case": "TIP-1999-0001"})
+    assert bad_case.status_code == 200 and "no case you can see has the reference" in bad_case.get_data(as_text=True)
+    bad_role = mgr.submit("/screening/persons/new", {**base, "need_to_know_roles": ["root"]})
+    assert bad_role.status_code == 200 and "is not a valid choice" in bad_role.get_data(as_text=True)
+    locked_out = mgr.submit("/screening/persons/new", {**base, "need_to_know_roles": ["border_officer"]})
+    assert "you would no longer see this entry in full" in locked_out.get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).select_from(Person)) == 0
+    saved = mgr.submit("/screening/persons/new", {**base, "need_to_know_roles": ["manager", "border_officer"],
+                                                  "need_to_know_case": case.reference.lower()})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    person = db_session.execute(select(Person)).scalar_one()
+    assert (person.need_to_know_roles, person.need_to_know_case_id) == ("border_officer,manager", case.id)
+    assert person.contact == "CGPU duty officer, 2231 7263"
+    form = mgr.get(f"/screening/persons/{person.id}/edit").get_data(as_text=True)
+    assert 'value="manager" selected' in form or 'selected value="manager"' in form
+    assert f'value="{case.reference}"' in form and 'value="CGPU duty officer, 2231 7263"' in form
+    # An investigator is named neither by role nor by team: the alert, the action, whom to call; no edit.
+    from tests.conftest import login
+
+    inv = login(app.test_client(), factories.make_user("investigator"))
+    page = inv.get(f"/screening/persons/{person.id}").get_data(as_text=True)
+    assert 'data-testid="restricted-alert"' in page and "CGPU duty officer, 2231 7263" in page
+    assert "Sekhesa" not in page and "Taken from Maseru" not in page
+    assert inv.get(f"/screening/persons/{person.id}/edit").status_code == 404
+    # The case owner is named by the team: in full.
+    owner_page = login(app.test_client(), owner).get(f"/screening/persons/{person.id}").get_data(as_text=True)
+    assert "Sekhesa" in owner_page and "Taken from Maseru" in owner_page

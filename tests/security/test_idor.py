@@ -141,3 +141,176 @@ def test_api_client_bound_to_a_post_reads_only_its_post(app, client):
         resp = client.get("/api/v1/flags" + query, headers=auth)
         assert resp.status_code == 200, (query, resp.status_code)
         assert resp.get_json()["flags"] == [], query
+
+
+# --- need to know on protective entries -------------------------------------------------------------
+# A missing child's alert names investigators and one case team. Everyone else who reaches a page that
+# shows it gets that an alert exists, the action and whom to call, and none of its protected fields.
+
+PROTECTED = ("Sekhesa", "Lineo", "Nthati", "2011-07-23", "RL5550001", "Taken from Maseru by an uncle")
+ACTION, CONTACT = "Keep the child safe at the post", "CGPU duty officer, 2231 7263"
+EXPORTS = {"/reports/export/cases": {"format": "csv"}, "/reports/export/ctdc": {"k": "5"},
+           "/reports/situation": {"audience": "internal", "k": "5", "format": "html"}}
+
+
+def _protective_world():
+    """The alert (a case victim, protective and discreet by default), a flag at MSB on a differently named traveller."""
+    from screening.models import Crossing, Flag, PersonDocument
+    from tests.cases.builders import NOW, add_victim, make_case
+    from tests.screening.builders import post
+
+    owner, team_manager = make_user("investigator"), make_user("manager")
+    case = make_case(owner, title="Missing girl, Maseru", team=(team_manager,))
+    person = add_victim(case, owner, surname="Sekhesa", given_names="Lineo", dob="2011-07-23").person
+    person.need_to_know_roles, person.need_to_know_case_id, person.contact = "investigator", case.id, CONTACT
+    person.alert_reason, person.officer_action = "Taken from Maseru by an uncle", ACTION
+    person.source = "family_report"  # reported missing by her family, then a case: the search finds alerts
+    person.aliases[:] = []
+    from screening.models import PersonAlias
+
+    person.aliases.append(PersonAlias(surname="Sekhesa", given_names="Nthati"))
+    person.documents.append(PersonDocument(type="P", number="RL5550001", country="LSO"))
+    crossing = Crossing(source="manual", external_id="ntk-1", border_post_id=post("MSB").id, direction="exit",
+                        crossed_at=NOW, surname="Traveller", given_names="Unnamed", sex="F", created_at=NOW)
+    db.session.add(crossing)
+    db.session.flush()
+    flag = Flag(crossing_id=crossing.id, person_id=person.id, border_post_id=crossing.border_post_id, score=0.91,
+                priority="urgent", reason=person.alert_reason, action=ACTION, status="new", created_at=NOW,
+                features=[{"name": "surname", "verdict": "agree", "score": 1.0, "contribution": 1.5,
+                           "explanation": "Surname agrees exactly (weight +1.5)"}])
+    db.session.add(flag)
+    db.session.commit()
+    return person, flag, team_manager
+
+
+def _ntk_paths(person, flag):
+    """(label, url, action, the page shows this person, expected to say whom to call when limited)."""
+    return [("person page", f"/screening/persons/{person.id}", "poi.view", True, True),
+            ("persons list", "/screening/persons", "poi.view", True, True),
+            ("search", "/screening/persons?q=Sekhesa", "poi.view", True, True),
+            ("global search", "/search?q=Sekhesa", "search.run", True, True),
+            ("flag page", f"/screening/flags/{flag.id}", "flag.view", True, True),
+            ("crossing page", f"/screening/crossings/{flag.crossing_id}", "crossing.view", True, True),
+            ("queue", "/screening/queue", "flag.view", True, True)]
+
+
+def _protected_views(person_id, outcome="poi.view_protected") -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == outcome, AuditEvent.object_id == str(person_id)))
+
+
+@pytest.mark.parametrize("viewer", ["border_officer", "manager", "investigator", "manager_on_the_team"])
+def test_protective_entries_are_need_to_know_on_every_path(app, client, viewer):
+    """Generated from the policy: each path the viewer's role may open, in full only for those named."""
+    person, flag, team_manager = _protective_world()
+    user = team_manager if viewer == "manager_on_the_team" else make_user(viewer, post_code="MSB")
+    named = viewer in ("investigator", "manager_on_the_team")  # by role, by the case team
+    browser = login(client, user)
+    checked, problems = 0, []
+    for label, url, action, shows, calls in _ntk_paths(person, flag):
+        if scope_for(user.role, action) is None:
+            continue  # the role may not open this page at all (the matrix tests cover the 403)
+        before, limited_before = _protected_views(person.id), _protected_views(person.id, "poi.view_limited")
+        resp = browser.get(url)
+        body = resp.get_data(as_text=True)
+        checked += 1
+        if resp.status_code != 200:
+            problems.append((label, resp.status_code))
+            continue
+        # The search page echoes the viewer's own query ("Sekhesa"): that is not the entry speaking.
+        leaked = [s for s in PROTECTED if s in (body.replace("Sekhesa", "") if "search" in label else body)]
+        if named:
+            if "Sekhesa Lineo" not in body and not (label == "flag page" and "Sekhesa" in body):
+                problems.append((label, "named viewer does not see the name"))
+            if _protected_views(person.id) != before + 1:
+                problems.append((label, "full view without one poi.view_protected audit row"))
+        else:
+            if leaked:
+                problems.append((label, "leaks", leaked))
+            if calls and CONTACT not in body:
+                problems.append((label, "does not say whom to call"))
+            if label in ("person page", "flag page", "crossing page", "global search") and ACTION not in body:
+                problems.append((label, "does not give the action"))
+            if "search" in label and (f"/screening/persons/{person.id}\"" not in body or "estricted alert" not in body):
+                problems.append((label, "a search does not say that an alert exists"))
+            if _protected_views(person.id) != before:
+                problems.append((label, "audited as a full view"))
+            if shows and _protected_views(person.id, "poi.view_limited") != limited_before + 1:
+                problems.append((label, "limited view not audited"))
+    assert checked >= 3, checked
+    assert not problems, problems
+    if named:  # the explanations and the alert's reason are the named viewer's
+        page = browser.get(f"/screening/flags/{flag.id}").get_data(as_text=True)
+        assert "Surname agrees exactly" in page and "Taken from Maseru by an uncle" in page
+        assert "Nthati" in browser.get(f"/screening/persons/{person.id}").get_data(as_text=True)
+    else:
+        edit = browser.get(f"/screening/persons/{person.id}/edit")
+        assert edit.status_code in (403, 404) and not any(s in edit.get_data(as_text=True) for s in PROTECTED)
+
+
+@pytest.mark.parametrize("viewer", ["manager", "manager_on_the_team"])
+def test_exports_never_carry_a_protective_entry(app, client, viewer):
+    """CSV (HTCDS), CTDC and the situation report: the victim is counted, never named, for anyone."""
+    person, _, team_manager = _protective_world()
+    user = team_manager if viewer == "manager_on_the_team" else make_user("manager")
+    browser = login(client, user)
+    for url, extra in EXPORTS.items():
+        data = {"purpose": "Quarterly figures for the national committee", "start": "2026-01-01",
+                "end": "2026-12-31", **extra}
+        resp = browser.submit(url, data)
+        body = resp.get_data(as_text=True)
+        assert resp.status_code == 200, (url, resp.status_code, body[:300])
+        assert not [s for s in PROTECTED if s in body], url
+        if url.endswith("/cases"):
+            assert "victim" in body and "Missing girl, Maseru" not in body  # the row is there, pseudonymous
+
+
+def test_the_api_gives_border_systems_the_action_and_whom_to_call(app, client):
+    person, flag, _ = _protective_world()
+    from tests.factories import make_api_client
+
+    _, token = make_api_client(post_code="MSB")
+    before = _protected_views(person.id, "poi.view_limited")
+    resp = client.get("/api/v1/flags", headers={"Authorization": f"Bearer {token}"})
+    [body] = [f for f in resp.get_json()["flags"] if f["id"] == flag.id]
+    assert body["restricted"] is True and body["action"] == ACTION and body["contact"] == CONTACT
+    assert body["alert_kind"] == "protective" and body["discreet"] is True
+    assert not [s for s in PROTECTED if s in resp.get_data(as_text=True)]
+    assert body["explanations"] == [] and body["reason"] == ""
+    assert _protected_views(person.id, "poi.view_limited") == before + 1
+
+
+def test_partners_get_the_alert_the_action_and_whom_to_call_only(app, db_session):
+    """flag.raised to a partner whose profile takes every field, identifying ones included."""
+    from notifications.models import OutboxMessage
+    from notifications.rules import ALL_FIELDS, render_text
+    from screening import services as screening
+    from tests.cases.builders import NOW
+    from tests.notifications.builders import make_profile, subscribed
+    from tests.screening.builders import make_person, new_crossing
+
+    make_person("Sekhesa", "Lineo", dob="2011-07-23", documents=[("P", "RL5550001", "LSO")],
+                reason="Taken from Maseru by an uncle", action=ACTION, contact=CONTACT,
+                need_to_know_roles=["investigator"])
+    subscribed("http://127.0.0.1:9/hook", event="flag.raised",
+               profile=make_profile(ALL_FIELDS, identifying=True))
+    screening.store_crossings([new_crossing(surname="Sekhesa", given_names="Lineo", dob="2011-07-23",
+                                            document_number="RL5550001")], source="test", actor=None, now=NOW)
+    db.session.commit()
+    [msg] = db_session.execute(select(OutboxMessage).where(OutboxMessage.event == "flag.raised")).scalars().all()
+    text = "\n".join(render_text(msg.payload)) + str(msg.payload)
+    assert msg.payload["kind"] == "protective" and msg.payload["priority"] in ("urgent", "high")
+    assert ACTION in msg.payload["expected_action"] and CONTACT in msg.payload["expected_action"]
+    assert not [s for s in PROTECTED if s in text]
+
+
+def test_confirmed_flags_waiting_for_a_case_keep_the_alert_need_to_know(app, client):
+    """The cases index lists confirmed flags without a case: the person's name only for those named."""
+    _, flag, team_manager = _protective_world()
+    flag.status = "confirmed"
+    db.session.commit()
+    outsider = login(client, make_user("manager")).get("/cases/").get_data(as_text=True)
+    assert f"flag={flag.id}" in outsider and "Restricted alert" in outsider
+    assert not [s for s in PROTECTED if s in outsider]
+    named = login(app.test_client(), team_manager).get("/cases/").get_data(as_text=True)
+    assert f"flag={flag.id}" in named and "Sekhesa Lineo" in named

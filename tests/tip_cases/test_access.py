@@ -108,3 +108,38 @@ def test_denied_access_is_audited(app, client, login_as):
     login_as("border_officer").get("/admin/users")
     row = db.session.execute(select(AuditEvent).where(AuditEvent.outcome == "denied")).scalars().first()
     assert row is not None and row.action == "user.manage"
+
+
+def test_every_role_that_reaches_a_person_of_interest_is_bound_by_need_to_know():
+    """Generated from the table: whoever may open a page showing a person of interest (a flag, a crossing,
+    the person) sees a protective or discreet one in full only where named: no role has it for `all`."""
+    roles = {r for action in ("poi.view", "flag.view", "crossing.view") for r in POLICY[action]}
+    assert roles >= {"border_officer", "investigator", "manager", "system"}
+    assert {r: scope_for(r, "poi.view_protected") for r in roles} == dict.fromkeys(roles, "named")
+    assert "all" not in POLICY["poi.view_protected"].values()
+
+
+def test_named_scope_follows_the_alert(app, db_session):
+    """The `named` scope on a person: its roles (default investigators and managers), its case's team."""
+    from screening.models import Person, sees_in_full
+    from tests.cases.builders import make_case
+    from tests.screening.builders import make_person
+    from tip_cases.access import scope_filter
+    from tip_cases.extensions import db
+
+    officer, inv, mgr = (factories.make_user(r) for r in ("border_officer", "investigator", "manager"))
+    team_officer = factories.make_user("border_officer")
+    case = make_case(inv, team=(team_officer,))
+    default = make_person("Sekhesa", "Lineo")
+    officers = make_person("Mokoena", "Palesa", need_to_know_roles=["border_officer"])
+    suspect = make_person("Letsie", "Teboho", alert_kind="suspect", discreet=False)
+    teamed = make_person("Ntho", "Lerato", need_to_know_roles=["manager"])
+    teamed.need_to_know_case_id = case.id
+    db.session.commit()
+    expected = {officer: {suspect.id, officers.id}, team_officer: {suspect.id, officers.id, teamed.id},
+                inv: {suspect.id, default.id, teamed.id}, mgr: {suspect.id, default.id, teamed.id}}
+    everyone = (default, officers, suspect, teamed)
+    for user, ids in expected.items():
+        assert {p.id for p in everyone if sees_in_full(user, p)} == ids, user.role
+        listed = set(db.session.scalars(db.select(Person.id).where(scope_filter(user, "poi.view_protected", Person))))
+        assert listed == ids, user.role  # the query scoping agrees with the record check
