@@ -112,17 +112,17 @@ def _compare(crossing: Crossing, person: Person | None, features: list[dict]) ->
     crossing_doc = " ".join(x for x in (crossing.document_type, crossing.document_number,
                                         crossing.document_country) if x)
     return [
-        {"label": "Surname", "crossing": crossing.surname, "person": person.surname,
+        {"label": _("Surname"), "crossing": crossing.surname, "person": person.surname,
          "verdict": verdict.get("surname", verdict.get("name"))},
-        {"label": "Given names", "crossing": crossing.given_names, "person": person.given_names,
+        {"label": _("Given names"), "crossing": crossing.given_names, "person": person.given_names,
          "verdict": verdict.get("given_names", verdict.get("name"))},
-        {"label": "Aliases", "crossing": "", "person": aliases, "verdict": None},
-        {"label": "Date of birth", "crossing": crossing.dob_text, "person": person.dob_text,
+        {"label": _("Aliases"), "crossing": "", "person": aliases, "verdict": None},
+        {"label": _("Date of birth"), "crossing": crossing.dob_text, "person": person.dob_text,
          "verdict": verdict.get("date_of_birth", verdict.get("dob"))},
-        {"label": "Sex", "crossing": crossing.sex or "", "person": person.sex or "", "verdict": verdict.get("sex")},
-        {"label": "Nationality", "crossing": crossing.nationality or "", "person": person.nationality or "",
+        {"label": _("Sex"), "crossing": crossing.sex or "", "person": person.sex or "", "verdict": verdict.get("sex")},
+        {"label": _("Nationality"), "crossing": crossing.nationality or "", "person": person.nationality or "",
          "verdict": verdict.get("nationality")},
-        {"label": "Document", "crossing": crossing_doc, "person": docs, "verdict": verdict.get("document")},
+        {"label": _("Document"), "crossing": crossing_doc, "person": docs, "verdict": verdict.get("document")},
     ]
 
 

@@ -19,6 +19,13 @@ LABELS = {
     "urgent": _l("urgent"), "high": _l("high"), "normal": _l("normal"), "low": _l("low"),
     "entry": _l("entry"), "exit": _l("exit"),
     "protective": _l("protective"), "suspect": _l("suspect"), "information": _l("information"),
+    "raised": _l("raised"), "identity": _l("identity"), "risk": _l("risk"),
+    # a person's judgement on two travellers
+    "merge": _l("same person"), "split": _l("someone else"), "different": _l("different people"),
+    # the matcher's verdict on one field of a pair
+    "agree": _l("agree"), "partial": _l("partial match"), "disagree": _l("disagree"), "missing": _l("not recorded"),
+    # border posts
+    "road": _l("road"), "air": _l("air"), "foot": _l("foot / bridle path"),
     # persons of interest
     "missing_person": _l("missing person"), "presumed_victim": _l("presumed victim"), "victim": _l("victim"),
     "recruiter": _l("recruiter"), "transporter": _l("transporter"),

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask import current_app, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from tip_cases import signals
 from tip_cases.access import ADM, BO, INV, MGR, scope_for
@@ -26,7 +27,7 @@ log = logging.getLogger("tsela.navigation")
 @dataclass(frozen=True)
 class Item:
     key: str  # unique id of the destination (also its data-testid)
-    label: str
+    label: str  # a lazy_gettext string: said in the reader's language when the navigation is built
     endpoint: str
     action: str  # shown only to a role with some scope for this action
     args: tuple[tuple[str, str], ...] = ()
@@ -35,31 +36,32 @@ class Item:
 
 
 ITEMS: dict[str, Item] = {i.key: i for i in [
-    Item("queue", "Flag queue", "screening.queue", "flag.view", count="flags_new_at_post", count_label="new flags"),
-    Item("capture", "Capture", "screening.capture", "crossing.create"),
-    Item("crossings", "Crossings", "screening.crossings", "crossing.view"),
-    Item("cases", "Cases", "cases.index", "case.search", count="tasks_due_mine", count_label="tasks due"),
-    Item("travellers", "Travellers", "tracing.travellers", "traveller.view"),
-    Item("patterns", "Risk patterns", "tracing.patterns", "traveller.view"),
-    Item("trace", "Trace", "screening.trace", "trace.run"),
-    Item("persons", "Persons of interest", "screening.persons", "poi.view"),
-    Item("import", "Import crossings", "screening.import_csv", "crossing.import"),
-    Item("dashboard", "Dashboard", "reports.dashboard", "report.view"),
-    Item("statistics", "Statistics", "reports.statistics", "report.view"),
-    Item("exports", "Exports", "reports.export_cases", "report.export"),
-    Item("ctdc", "Victim extract (CTDC)", "reports.export_ctdc", "report.export"),
-    Item("situation", "Situation report", "reports.situation", "report.export"),
-    Item("approvals", "Approvals", "cases.index", "case.approve", args=(("saved", "awaiting"),)),
+    Item("queue", _l("Flag queue"), "screening.queue", "flag.view", count="flags_new_at_post",
+         count_label=_l("new flags")),
+    Item("capture", _l("Capture"), "screening.capture", "crossing.create"),
+    Item("crossings", _l("Crossings"), "screening.crossings", "crossing.view"),
+    Item("cases", _l("Cases"), "cases.index", "case.search", count="tasks_due_mine", count_label=_l("tasks due")),
+    Item("travellers", _l("Travellers"), "tracing.travellers", "traveller.view"),
+    Item("patterns", _l("Risk patterns"), "tracing.patterns", "traveller.view"),
+    Item("trace", _l("Trace"), "screening.trace", "trace.run"),
+    Item("persons", _l("Persons of interest"), "screening.persons", "poi.view"),
+    Item("import", _l("Import crossings"), "screening.import_csv", "crossing.import"),
+    Item("dashboard", _l("Dashboard"), "reports.dashboard", "report.view"),
+    Item("statistics", _l("Statistics"), "reports.statistics", "report.view"),
+    Item("exports", _l("Exports"), "reports.export_cases", "report.export"),
+    Item("ctdc", _l("Victim extract (CTDC)"), "reports.export_ctdc", "report.export"),
+    Item("situation", _l("Situation report"), "reports.situation", "report.export"),
+    Item("approvals", _l("Approvals"), "cases.index", "case.approve", args=(("saved", "awaiting"),)),
     # The match model page (weights per feature and level): shown once its blueprint
     # registers the endpoint; the view itself enforces its own action.
-    Item("model", "Match model", "screening.match_model", "match_model.view"),
-    Item("people", "People", "admin.users", "user.manage"),
-    Item("posts", "Posts", "admin.posts", "post.manage"),
-    Item("partners", "Partners", "notifications.agencies", "notification.view"),
-    Item("audit", "Audit", "admin.audit_log", "audit.view"),
-    Item("jobs", "Scheduled jobs", "notifications.jobs", "notification.view"),
-    Item("outbox", "Outbox", "notifications.outbox", "notification.view"),
-    Item("mailbox", "Mail sink", "notifications.mailbox", "mailbox.view"),
+    Item("model", _l("Match model"), "screening.match_model", "match_model.view"),
+    Item("people", _l("People"), "admin.users", "user.manage"),
+    Item("posts", _l("Posts"), "admin.posts", "post.manage"),
+    Item("partners", _l("Partners"), "notifications.agencies", "notification.view"),
+    Item("audit", _l("Audit"), "admin.audit_log", "audit.view"),
+    Item("jobs", _l("Scheduled jobs"), "notifications.jobs", "notification.view"),
+    Item("outbox", _l("Outbox"), "notifications.outbox", "notification.view"),
+    Item("mailbox", _l("Mail sink"), "notifications.mailbox", "mailbox.view"),
 ]}
 
 
@@ -71,13 +73,13 @@ class RoleNav:
 
 
 ROLE_NAV: dict[str, RoleNav] = {
-    BO: RoleNav("Border post", ("queue", "capture", "crossings")),
-    INV: RoleNav("Investigations", ("cases", "travellers", "patterns", "trace"),
+    BO: RoleNav(_l("Border post"), ("queue", "capture", "crossings")),
+    INV: RoleNav(_l("Investigations"), ("cases", "travellers", "patterns", "trace"),
                  ("queue", "persons", "crossings")),
-    MGR: RoleNav("Management", ("dashboard", "statistics", "exports", "approvals"),
+    MGR: RoleNav(_l("Management"), ("dashboard", "statistics", "exports", "approvals"),
                  ("cases", "queue", "crossings", "persons", "travellers", "patterns", "trace", "import",
                   "situation", "ctdc", "model", "audit", "partners", "outbox", "jobs")),
-    ADM: RoleNav("Administration", ("people", "posts", "partners", "audit", "jobs"),
+    ADM: RoleNav(_l("Administration"), ("people", "posts", "partners", "audit", "jobs"),
                  ("outbox", "mailbox", "dashboard", "statistics", "cases", "import", "model")),
 }
 
@@ -180,10 +182,11 @@ def navigation_for(user) -> Navigation:
 
     def link(item: Item) -> Link:
         href = url_for(item.endpoint, **dict(item.args))
-        return Link(item.key, item.label, href, counts.get(item.count) if item.count else None,
-                    item.count_label, active=_is_current(path, href))
+        # str() says the lazy labels now, in this request's language: a Link holds plain text.
+        return Link(item.key, str(item.label), href, counts.get(item.count) if item.count else None,
+                    str(item.count_label), active=_is_current(path, href))
 
-    return Navigation([Group(name, [link(i) for i in items]) for name, items in groups],
+    return Navigation([Group(str(name), [link(i) for i in items]) for name, items in groups],
                       [link(i) for i in more])
 
 

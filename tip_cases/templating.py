@@ -12,7 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date, format_decimal, get_locale
 
 from tip_cases.access import can, current_actor
 from tip_cases.labels import label
@@ -63,6 +63,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(long_date, "longdate")
     app.add_template_filter(label, "label")
     app.add_template_filter(show_number, "number")
+    # <html lang> names the language the page is written in, for screen readers and hyphenation.
+    app.add_template_global(get_locale, "get_locale")
 
     @app.context_processor
     def _globals():

@@ -1,5 +1,6 @@
 """At 1366x768, a border-post laptop's screen, every demo role's navigation is one line and no page
-overflows sideways: measured in a real Chromium on each role's home and main pages, with the demo data."""
+overflows sideways: measured in a real Chromium on each role's home and main pages, with the demo data,
+in English and in Sesotho (whose words are longer)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ def demo_data(app):
     db.session.commit()
 
 
-def test_each_roles_pages_fit_a_border_laptop_screen(app, demo_data, live_server, browser):
+@pytest.mark.parametrize("locale", ["en", "st"])
+def test_each_roles_pages_fit_a_border_laptop_screen(app, demo_data, live_server, browser, locale):
+    for user in db.session.execute(select(User).where(User.username.in_(ROLES))).scalars():
+        user.locale = locale
+    db.session.commit()
     problems, measured = [], []
     for username, paths in ROLES.items():
         context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
@@ -65,9 +70,10 @@ def test_each_roles_pages_fit_a_border_laptop_screen(app, demo_data, live_server
         for path in paths:
             resp = page.goto(live_server + path)
             assert resp.status == 200, (username, path, resp.status)
+            assert page.get_attribute("html", "lang") == locale, (username, path)
             m = page.evaluate(MEASURE)
-            measured.append(f"{username} {path}: nav {m['navHeight']:.0f}px high, items spread {m['spread']}px, "
-                            f"page {m['scrollWidth']}px wide")
+            measured.append(f"{locale} {username} {path}: nav {m['navHeight']:.0f}px high, "
+                            f"items spread {m['spread']}px, page {m['scrollWidth']}px wide")
             assert m["count"] >= 5, (username, path, m)  # the bar is really laid out horizontally
             if m["spread"] > 6 or m["navHeight"] > 64:
                 problems.append(f"{username} {path}: navigation on more than one line {m}")

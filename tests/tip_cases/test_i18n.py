@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -10,6 +11,7 @@ from flask_babel import force_locale, format_date
 from sqlalchemy import select
 
 from tests.conftest import Browser
+from tests.unit.test_templates_translated import SAME_IN_EVERY_LANGUAGE
 from tip_cases import ROOT
 from tip_cases.extensions import db
 from tip_cases.models import AuditEvent, User
@@ -60,24 +62,81 @@ def test_every_catalog_entry_is_translated(lang):
     assert not missing, f"{lang}: {len(missing)} untranslated, e.g. {missing[:5]}"
 
 
-@pytest.mark.parametrize("lang", ["st", "en"])
-def test_every_translation_keeps_the_placeholders_of_its_msgid(lang):
-    """A msgstr that drops or renames %(name)s raises KeyError while the page renders: a 500 in one language."""
-    import re
-    placeholder = re.compile(r"%\((\w+)\)[sd]")
+PERCENT = re.compile(r"%\((\w+)\)[sd]")
+BRACE = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")  # str.format fields of the matcher's phrases: "{weight}"
+
+
+def _entries(lang):
     with (CATALOGS / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
         catalog = read_po(f)
-    broken = []
     for m in catalog:
-        if not m.id:
-            continue
-        ids = [m.id] if isinstance(m.id, str) else list(m.id)
-        strings = [m.string] if isinstance(m.string, str) else list(m.string)
-        wanted = set(placeholder.findall(ids[-1])) | set(placeholder.findall(ids[0]))
-        for s in strings:
-            if set(placeholder.findall(s)) - wanted or (wanted - {"num"}) - set(placeholder.findall(s)):
-                broken.append((ids[0], s))
+        if m.id:
+            ids = [m.id] if isinstance(m.id, str) else list(m.id)
+            strings = [m.string] if isinstance(m.string, str) else list(m.string)
+            yield m, ids, strings
+
+
+def broken_placeholders(ids: list[str], strings: list[str]) -> list[str]:
+    """The forms that add or lose a %(name)s or {name} of the msgid (a plural may leave out %(num)s)."""
+    out = []
+    for s in strings:
+        for pattern, optional in ((PERCENT, {"num"}), (BRACE, set())):
+            wanted = set(pattern.findall(ids[-1])) | set(pattern.findall(ids[0]))
+            got = set(pattern.findall(s))
+            if got - wanted or (wanted - optional) - got:
+                out.append(s)
+                break
+    return out
+
+
+@pytest.mark.parametrize("lang", ["st", "en"])
+def test_every_translation_keeps_the_placeholders_of_its_msgid(lang):
+    """A msgstr that drops or renames %(name)s raises KeyError while the page renders: a 500 in one language.
+    One that drops a {name} of the matcher's phrases is shown in English instead (phrases.translate)."""
+    broken = [(ids[0], s) for _, ids, strings in _entries(lang) for s in broken_placeholders(ids, strings)]
     assert not broken, broken[:5]
+
+
+def test_the_placeholder_check_sees_both_kinds():
+    assert broken_placeholders(["Surname differs ({a} / {b})"], ["Fane e fapane ({a})"])
+    assert broken_placeholders([" (weight {weight})"], [" (boima {boima})"])
+    assert broken_placeholders(["Flag %(id)s"], ["Temoso"])
+    assert not broken_placeholders([" (weight {weight})"], [" (boima {weight})"])
+    assert not broken_placeholders(["%(num)s crossing", "%(num)s crossings"],
+                                   ["ho tšela ho le mong", "ho tšela ho %(num)s"])
+
+
+# Words written the same in Sesotho and English: names, codes and units. A Sesotho msgstr identical to its
+# msgid passes only when every word in it is here, so an English copy can never pass as a translation.
+SAME_IN_BOTH = SAME_IN_EVERY_LANGUAGE | {"ISIC", "ms", "webhook-id",
+                                        "visa"}  # a loanword Sesotho spells as English does
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def english_copy(msgid: str, msgstr: str) -> bool:
+    if msgstr != msgid:
+        return False
+    text = BRACE.sub(" ", PERCENT.sub(" ", re.sub(r"<[^>]*>", " ", msgid)))
+    return any(w not in SAME_IN_BOTH for w in _WORD.findall(text))
+
+
+def test_no_sesotho_entry_is_an_english_copy():
+    copies = [ids[0] for _, ids, strings in _entries("st")
+              if any(english_copy(i, s) for i, s in zip(ids, strings, strict=True))]
+    assert not copies, f"{len(copies)} Sesotho entries are the English text, e.g. {copies[:10]}"
+
+
+def test_the_english_copy_check_allows_only_shared_words():
+    assert english_copy("Surname differs", "Surname differs")
+    assert english_copy("%(count)s crossing in the evidence", "%(count)s crossing in the evidence")
+    assert not english_copy("Surname differs", "Fane e fapane")
+    assert not english_copy("ISIC %(code)s", "ISIC %(code)s")
+    assert not english_copy("TIP-2026-0001", "TIP-2026-0001")
+
+
+def test_the_english_catalog_is_identity():
+    changed = [ids[0] for _, ids, strings in _entries("en") if strings != ids]
+    assert not changed, changed[:5]
 
 
 def test_pages_flash_and_form_errors_in_sesotho(login_as):

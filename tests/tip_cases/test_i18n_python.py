@@ -24,8 +24,8 @@ def test_a_flash_with_a_placeholder_for_a_sesotho_reader(app, client):
     browser = login(client, user)
     page = browser.get("/account/language").get_data(as_text=True)
     assert '<h1 class="h3 mb-3">Puo</h1>' in page  # the request is in Sesotho
-    # No Sesotho entry for this message yet: gettext falls back to English, with the placeholder filled.
-    assert f"Welcome, {user.display_name}." in page and "%(name)s" not in page
+    # The Sesotho entry, with the placeholder filled.
+    assert f"Rea u amohela, {user.display_name}." in page and "%(name)s" not in page and "Welcome" not in page
     assert "Welcome, %(name)s." in python_msgids()
 
 
@@ -45,7 +45,7 @@ def test_a_service_refusal_is_english_in_str_and_translated_at_the_page(app):
     assert str(exc) == "Saved."  # the API, the CLI and logs read English
     filled = CaseError(say("A case cannot go from {current} to {status}.", current="Active", status="Closed"))
     with app.test_request_context(), force_locale("st"):
-        assert error_text(filled) == "A case cannot go from Active to Closed."  # no entry yet: English, filled
+        assert error_text(filled) == "Nyeoe e ke ke ea tloha ho Active ea ea ho Closed."  # translated, then filled
     assert {"A case cannot go from {current} to {status}.", "Current password is not correct.",
             "Unknown fields: {fields}.", "traveller {id} was merged into another; use that one"} <= python_msgids()
 

@@ -1,0 +1,75 @@
+"""An officer who reads Sesotho reads the whole flag page in Sesotho: the matcher's explanation lines (with
+their weights), the match probability, the navigation and the page's own words; the English reader's page
+is unchanged."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+
+from sqlalchemy import select
+
+from screening import services
+from screening.models import Flag
+from tests.screening.builders import NOW, make_person, new_crossing
+from tip_cases.extensions import db
+
+
+def _flag_from_the_matcher() -> Flag:
+    """A real flag: a person of interest, then a crossing the matcher scores above the threshold."""
+    make_person("Mokoena", "Palesa", dob="2009-03-14", documents=[("P", "RA123456", "LSO")])
+    services.store_crossings([new_crossing(dob="2009-03-14", document_number="RA123456", document_type="P",
+                                           document_country="LSO")], source="test", actor=None, now=NOW)
+    db.session.commit()
+    return db.session.execute(select(Flag).where(Flag.kind == "identity")).scalar_one()
+
+
+def _section(page: str, testid: str, tag: str) -> str:
+    return re.search(rf'<{tag} data-testid="{testid}">(.*?)</{tag}>', page, re.S).group(1)
+
+
+def _nav(page: str) -> str:
+    return page.split('data-testid="main-nav"', 1)[1].split("</nav>", 1)[0]
+
+
+def test_an_officer_reading_sesotho_sees_the_flag_explained_in_sesotho(app, login_as):
+    flag = _flag_from_the_matcher()
+    by_name = {f["name"]: f for f in flag.features}
+    surname = by_name["surname"]["explanation"]
+    assert surname.startswith("Surname agrees exactly (weight ")  # what the matcher stored, in English
+    weight = re.search(r"\(weight ([^)]+)\)", surname).group(1)  # e.g. "+4.2", as the matcher wrote it
+
+    officer = login_as("border_officer")
+    officer.submit("/account/language", {"locale": "st"})
+    page = officer.get(f"/screening/flags/{flag.id}").get_data(as_text=True)
+
+    lines = _section(page, "explanations", "ul")
+    assert f"<strong>Fane</strong>: Fane e tšoana hantle (boima {weight})" in lines
+    assert "Letsatsi la tsoalo lea tšoana" in lines and "Nomoro ea tokomane ea tšoana" in lines
+    for english in ("Surname agrees", "weight", "Date of birth matches", "Document number matches"):
+        assert english not in lines
+    # every line kept its figure: as many weights in Sesotho as the matcher stored
+    assert lines.count("(boima ") == sum(htmllib.escape(f["explanation"]).count("(weight ")
+                                         for f in flag.features if f["name"] != "namesakes" or f["contribution"])
+    percent = f"{round(flag.score * 100)}%"
+    assert f"Monyetla oa hore ke eena <strong>{percent}</strong>" in _section(page, "match-probability", "p")
+    assert "Hobaneng sistimi e ba bapisitse" in page and "Why the system" not in page
+
+    # the navigation and the page's frame are Sesotho too
+    assert '<html lang="st">' in page
+    nav = _nav(page)
+    assert ">Mola oa litemoso" in nav and ">Ngola</a>" in nav and 'aria-label="Heke ea moeli"' in nav
+    assert ">Puo</a>" in nav and ">Tsoa</button>" in nav and "ofisiri ea moeli" in nav
+    for english in ("Flag queue", ">Capture<", "Sign out", "Password<", "border officer"):
+        assert english not in nav
+
+
+def test_the_same_flag_reads_english_for_an_english_reader(app, login_as):
+    flag = _flag_from_the_matcher()
+    officer = login_as("border_officer")
+    page = officer.get(f"/screening/flags/{flag.id}").get_data(as_text=True)
+    assert '<html lang="en">' in page
+    lines = _section(page, "explanations", "ul")
+    assert "<strong>Surname</strong>: Surname agrees exactly (weight " in lines and "boima" not in lines
+    nav = _nav(page)
+    assert ">Flag queue" in nav and 'href="/account/language" data-testid="nav-language">Language</a>' in nav
