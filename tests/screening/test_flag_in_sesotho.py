@@ -17,7 +17,9 @@ from tip_cases.extensions import db
 
 def _flag_from_the_matcher() -> Flag:
     """A real flag: a person of interest, then a crossing the matcher scores above the threshold."""
-    make_person("Mokoena", "Palesa", dob="2009-03-14", documents=[("P", "RA123456", "LSO")])
+    # A protective alert shows its explanation only to the roles it names (need to know): name the officer.
+    make_person("Mokoena", "Palesa", dob="2009-03-14", documents=[("P", "RA123456", "LSO")],
+                need_to_know_roles=["border_officer"])
     services.store_crossings([new_crossing(dob="2009-03-14", document_number="RA123456", document_type="P",
                                            document_country="LSO")], source="test", actor=None, now=NOW)
     db.session.commit()
