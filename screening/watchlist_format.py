@@ -118,13 +118,14 @@ def make_entry(*, id: int, surname: str, given_names: str, aliases: list[tuple[s
                dob: PartialDate | None, sex: str | None, nationality: str | None,
                documents: list[tuple[str | None, str, str | None]], category: str, alert_kind: str,
                discreet: bool, action: str, reason: str, review_date: date | None) -> dict[str, Any]:
-    """One person of interest under the minimisation profile: a discreet entry never carries its reason."""
+    """One person of interest under the minimisation profile: a discreet or protective entry never carries its
+    reason (need to know: the officer at the post gets the action, headquarters keeps why)."""
     return {
         "id": id, "surname": surname or "", "given_names": given_names or "",
         "aliases": [[s or "", g or ""] for s, g in aliases], "dob": dob_to_list(dob), "sex": sex,
         "nationality": nationality, "documents": [[t, n, c] for t, n, c in documents if n],
         "category": category, "alert_kind": alert_kind, "discreet": bool(discreet), "action": action or "",
-        "reason": "" if discreet else (reason or ""),
+        "reason": "" if discreet or alert_kind == "protective" else (reason or ""),
         "review_date": review_date.isoformat() if review_date else None,
     }
 

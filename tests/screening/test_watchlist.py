@@ -90,6 +90,8 @@ def test_extract_is_signed_for_the_clients_post_and_minimised(app, client):
     assert discreet["action"].startswith("Do not alert companions")
     assert discreet["documents"] == [["P", "RA123456", "LSO"]] and discreet["aliases"] == [["Mokoena", "Lesedi"]]
     assert entries[thabo.id]["reason"] == "Recruiter named by three victims"
+    protective = [e for e in entries.values() if e["alert_kind"] == "protective"]
+    assert protective and all(e["reason"] == "" and e["action"] for e in protective)  # need to know
     assert db.session.execute(select(AuditEvent.actor_label, AuditEvent.detail)
                               .where(AuditEvent.action == "watchlist.fetch")).one() == \
         ("api:sani-node", {"kind": "extract", "post": "SNP", "entries": 3})
