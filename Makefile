@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
+.PHONY: axe run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -47,7 +47,15 @@ system-deps:
 	  else echo "warning: $(CHROMIUM) missing; install Debian's chromium package for the browser tests"; fi; \
 	fi
 
-test: $(STAMP) system-deps translations
+# The accessibility browser tests run axe-core, pinned in package.json/package-lock.json (npm registry).
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+axe: $(AXE)
+
+test: $(STAMP) system-deps translations $(AXE)
 	$(BIN)/ruff check .
 	@# Migrations build an empty database to exactly what the models describe.
 	@tmp=$$(mktemp -d) && DATABASE_URL=sqlite:///$$tmp/check.db $(FLASK) db upgrade >/dev/null 2>&1 \
