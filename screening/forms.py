@@ -72,6 +72,29 @@ class NoNulForm(FlaskForm):
         return ok
 
 
+def alias_lines(form, field) -> None:
+    """Each alias line fits its columns (a longer one was a database error on PostgreSQL, a 500)."""
+    for n, line in enumerate((field.data or "").splitlines(), 1):
+        surname, _, given = line.partition(",")
+        if len(surname.strip()) > 120 or len(given.strip()) > 160:
+            raise ValidationError(f"line {n}: a surname has at most 120 characters, given names at most 160")
+
+
+def document_lines(form, field) -> None:
+    """Each document line is NUMBER, TYPE NUMBER or TYPE NUMBER COUNTRY and fits its columns; a line of
+    another shape is an error, never dropped."""
+    for n, line in enumerate((field.data or "").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) > 3:
+            raise ValidationError(f"line {n}: write TYPE NUMBER COUNTRY, e.g. 'P RA1234567 LSO'")
+        kind, number, country = {1: [None, parts[0], None], 2: [*parts, None], 3: parts}[len(parts)]
+        if len(number) > 40 or (kind and len(kind) > 20) or (country and len(country) > 3):
+            raise ValidationError(f"line {n}: a document number has at most 40 characters, a type 20, "
+                                  "a country 3 (ISO alpha-3)")
+
+
 def country_code(form, field) -> None:
     if field.data:
         field.data = field.data.strip().upper()
@@ -135,14 +158,14 @@ class PersonForm(NoNulForm):
                             description="The source's own reference (case number, notice number).")
     surname = StringField("Surname", validators=[Length(max=120)])
     given_names = StringField("Given names", validators=[Length(max=160)])
-    aliases = TextAreaField("Aliases", render_kw={"rows": 3},
+    aliases = TextAreaField("Aliases", validators=[alias_lines], render_kw={"rows": 3},
                             description="One per line: SURNAME, Given names.")
     sex = SelectField("Sex", choices=SEX_CHOICES)
     date_of_birth = StringField("Date of birth", validators=[Length(max=20), partial_date],
                                 description="YYYY-MM-DD, YYYY-MM, YYYY, or ~YYYY when estimated.")
     nationality = StringField("Nationality (alpha-3)", validators=[Length(max=3), country_code])
     place_of_birth = StringField("Place of birth", validators=[Length(max=120)])
-    documents = TextAreaField("Documents", render_kw={"rows": 3},
+    documents = TextAreaField("Documents", validators=[document_lines], render_kw={"rows": 3},
                               description="One per line: TYPE NUMBER COUNTRY, e.g. 'P RA1234567 LSO'.")
     category = SelectField("Role", choices=[(c, _label(c)) for c in CATEGORIES])
     alert_kind = SelectField("Alert", choices=[(k, _label(k)) for k in ALERT_KINDS])

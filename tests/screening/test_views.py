@@ -158,6 +158,15 @@ def test_person_create_edit_and_stale_save(app, login_as, db_session, client):
                                                                AuditEvent.object_id == str(person.id))).all()
     assert "poi.create" in views and "poi.update" in views and "poi.manage" in views
 
+    # An alias or document line that does not fit is a form error naming the line, never a 500 or a drop.
+    version = re.search(r'name="version"[^>]*value="(\d+)"', inv.get(edit_url).get_data(as_text=True)).group(1)
+    for field, value, said in (("aliases", "X" * 121 + ", Teboho", "line 1: a surname has at most 120"),
+                               ("documents", "P RB0012345 LSO\nP RB1 LSO EXTRA", "line 2: write TYPE NUMBER")):
+        resp = inv.submit(edit_url, {**form, "version": version, field: value})
+        assert resp.status_code == 200 and said in resp.get_data(as_text=True)
+    db_session.refresh(person)
+    assert person.aliases == [] and [d.number for d in person.documents] == ["RB0012345"]
+
 
 def test_persons_search_by_alias_and_document(app, login_as):
     make_person("Mokoena", "Palesa", aliases=[("Mokwena", "Pale")], documents=[("P", "RA7654321", "LSO")])
