@@ -20,10 +20,10 @@ from screening.models import (
     RiskFindingRecord,
     Traveller,
     TravellerJudgement,
+    dob_of,
 )
 from screening.tracing import (
     _FACT_COLUMNS,
-    _dob,
     _neighbours,
     _risk_flagged,
     _suspect_travellers,
@@ -160,7 +160,7 @@ def companions_of(traveller: Traveller, crossings: list[Crossing], *, session: S
                 comp.nearby += 1
             if comp.last_at is None or o.crossed_at > comp.last_at:
                 comp.last_at = o.crossed_at
-                dob = _dob(o)
+                dob = dob_of(o)
                 ages[o.traveller_id] = age_on(dob, o.crossed_at.date()) if dob else None
     keep = {tid: c for tid, c in stats.items() if c.recorded or c.nearby >= cfg.companion_min_times}
     if not keep:

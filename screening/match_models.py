@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session
 from screening.engine import model_fit
 from screening.engine.fellegi_sunter import MatchModel, default_model
 from screening.engine.matching import Document, Identity, MatchConfig
-from screening.engine.normalize import PartialDate
-from screening.models import Crossing, MatchModelRecord
+from screening.models import Crossing, MatchModelRecord, dob_of
 from tip_cases import audit
 from tip_cases.extensions import db
 
@@ -108,21 +107,12 @@ _IDENTITY_COLUMNS = (Crossing.id, Crossing.surname, Crossing.given_names, Crossi
                      Crossing.dob_year, Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision,
                      Crossing.document_type, Crossing.document_number, Crossing.document_country,
                      Crossing.address)
-# The engine's Identity gains an address with the Fellegi-Sunter engine; pass it when it is there.
-_HAS_ADDRESS = "address" in getattr(Identity, "__dataclass_fields__", {})
 
 
 def identity_of(row) -> Identity:
-    dob = None
-    if row.dob_year is not None:
-        try:
-            dob = PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
-        except ValueError:
-            dob = None
     docs = [Document(row.document_type, row.document_number, row.document_country)] if row.document_number else []
-    extra = {"address": row.address or ""} if _HAS_ADDRESS else {}
-    return Identity(id=row.id, surname=row.surname or "", given_names=row.given_names or "", dob=dob,
-                    sex=row.sex, nationality=row.nationality, documents=docs, **extra)
+    return Identity(id=row.id, surname=row.surname or "", given_names=row.given_names or "", dob=dob_of(row),
+                    sex=row.sex, nationality=row.nationality, documents=docs, address=row.address or "")
 
 
 def sample_identities(sample: int, *, seed: int = 1, session: Session | None = None) -> tuple[list[Identity], int]:

@@ -41,6 +41,17 @@ OPEN_FLAG_STATUSES = ("new", "acknowledged", "escalated")
 PRIORITIES = ("urgent", "high", "normal")
 
 
+def dob_of(row) -> PartialDate | None:
+    """The partial date of birth of anything carrying the four dob_* columns (a model or a selected row);
+    None when unknown, or when the stored parts make no date."""
+    if row.dob_year is None:
+        return None
+    try:
+        return PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
+    except ValueError:
+        return None
+
+
 class _PartialDob:
     """Date-of-birth columns split by part, because many travellers know only the year."""
 
@@ -51,12 +62,7 @@ class _PartialDob:
 
     @property
     def dob(self) -> PartialDate | None:
-        if self.dob_year is None:
-            return None
-        try:
-            return PartialDate(self.dob_year, self.dob_month, self.dob_day, self.dob_precision or "day")
-        except ValueError:
-            return None
+        return dob_of(self)
 
     @dob.setter
     def dob(self, value: PartialDate | None) -> None:

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 from screening.counters import bump_counter, read_counter
 from screening.engine.index import CandidateIndex
 from screening.engine.matching import DEFAULT, Document, Identity, MatchConfig
-from screening.engine.normalize import PartialDate
 from screening.match_models import active_model
-from screening.models import Person, PersonAlias, PersonDocument, ScreeningState
+from screening.models import Person, PersonAlias, PersonDocument, ScreeningState, dob_of
 
 log = logging.getLogger("tsela.screening")
 
@@ -94,12 +93,7 @@ class Screener:
                       Person.alert_kind, Person.discreet, Person.alert_reason, Person.officer_action,
                       Person.review_date, Person.contact).where(*screened)
         for r in session.execute(stmt.execution_options(yield_per=10_000)):
-            dob = None
-            if r.dob_year is not None:
-                try:
-                    dob = PartialDate(r.dob_year, r.dob_month, r.dob_day, r.dob_precision or "day")
-                except ValueError:
-                    dob = None
+            dob = dob_of(r)
             index.add(Identity(id=r.id, surname=r.surname or "", given_names=r.given_names or "",
                                aliases=aliases.get(r.id, []), dob=dob, sex=r.sex, nationality=r.nationality,
                                documents=documents.get(r.id, [])))

@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 from screening.engine.index import CandidateIndex
 from screening.engine.ingest import RowError, parse_persons_csv
 from screening.engine.matching import Document, Identity, MatchResult
-from screening.engine.normalize import PartialDate
 from screening.match_models import match_config
-from screening.models import Crossing
+from screening.models import Crossing, dob_of
 from tip_cases.extensions import db
 
 # --- one person among the crossings ----------------------------------------------------------------
@@ -37,12 +36,7 @@ def crossings_index(session: Session | None = None):
                   Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.nationality,
                   Crossing.document_type, Crossing.document_number, Crossing.document_country)
     for row in session.execute(stmt.execution_options(yield_per=5000)):
-        dob = None
-        if row.dob_year is not None:
-            try:
-                dob = PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
-            except ValueError:
-                dob = None
+        dob = dob_of(row)
         docs = [Document(row.document_type, row.document_number, row.document_country)] \
             if row.document_number else []
         index.add(Identity(id=row.id, surname=row.surname or "", given_names=row.given_names or "", dob=dob,

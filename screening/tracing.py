@@ -35,7 +35,7 @@ from notifications import services as notifications
 from screening.counters import bump_counter, read_counter
 from screening.engine import patterns
 from screening.engine.matching import Document
-from screening.engine.normalize import PartialDate, shift
+from screening.engine.normalize import shift
 from screening.engine.phrases import say
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from screening.match_models import match_config
@@ -49,6 +49,7 @@ from screening.models import (
     Traveller,
     TravellerJudgement,
     TravellerJudgementCrossing,
+    dob_of,
 )
 from tip_cases import audit
 from tip_cases.extensions import db
@@ -131,18 +132,9 @@ _IDENTITY_COLUMNS = (Crossing.id, Crossing.surname, Crossing.given_names, Crossi
                      Crossing.traveller_id)
 
 
-def _dob(row) -> PartialDate | None:
-    if row.dob_year is None:
-        return None
-    try:
-        return PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
-    except ValueError:
-        return None
-
-
 def record_of(row) -> TravellerRecord:
     docs = (Document(row.document_type, row.document_number, row.document_country),) if row.document_number else ()
-    return TravellerRecord(row.id, row.surname or "", row.given_names or "", _dob(row), row.sex, row.nationality,
+    return TravellerRecord(row.id, row.surname or "", row.given_names or "", dob_of(row), row.sex, row.nationality,
                            docs)
 
 
@@ -542,7 +534,7 @@ def _fact(r, posts: dict[int, str]) -> patterns.CrossingFact:
     return patterns.CrossingFact(
         crossing_id=r.id, traveller=r.traveller_id, post=posts.get(r.border_post_id, str(r.border_post_id)),
         direction=r.direction, at=r.crossed_at, group=r.travel_group, vehicle=r.vehicle_registration,
-        dob=_dob(r), sex=r.sex, surname=r.surname or "", given_names=r.given_names or "",
+        dob=dob_of(r), sex=r.sex, surname=r.surname or "", given_names=r.given_names or "",
         document=r.document_number or "", guardian_relation=r.guardian_relation,
         guardian_document=r.guardian_document_number or "", consent=bool(r.consent_document),
         document_type=r.document_type, document_country=r.document_country)

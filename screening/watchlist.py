@@ -18,8 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from screening.engine.normalize import PartialDate
-from screening.models import Person, PersonAlias, PersonDocument
+from screening.models import Person, PersonAlias, PersonDocument, dob_of
 from screening.watchlist_format import (
     PAYLOAD_FORMAT,
     entry_hash,
@@ -105,12 +104,7 @@ def current_entries(session: Session, today: date) -> dict[int, dict[str, Any]]:
                   Person.dob_month, Person.dob_day, Person.dob_precision, Person.category, Person.alert_kind,
                   Person.discreet, Person.alert_reason, Person.officer_action, Person.review_date).where(*screened)
     for r in session.execute(stmt.execution_options(yield_per=10_000)):
-        dob = None
-        if r.dob_year is not None:
-            try:
-                dob = PartialDate(r.dob_year, r.dob_month, r.dob_day, r.dob_precision or "day")
-            except ValueError:
-                dob = None
+        dob = dob_of(r)
         out[r.id] = make_entry(id=r.id, surname=r.surname, given_names=r.given_names, aliases=aliases.get(r.id, []),
                                dob=dob, sex=r.sex, nationality=r.nationality, documents=documents.get(r.id, []),
                                category=r.category, alert_kind=r.alert_kind, discreet=bool(r.discreet),
