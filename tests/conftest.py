@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests import factories
+# Servers started as subprocesses (live browser tests, the attack crawl) inherit this: their signed
+# audit checkpoints go to a scratch folder, never to the checkout's instance/, where a later
+# `make run` would refuse to extend a file signed with the test key.
+os.environ.setdefault("AUDIT_CHECKPOINT_PATH", os.path.join(
+    tempfile.mkdtemp(prefix="tsela-test-checkpoints-"), "audit-checkpoints.jsonl"))
+
+from tests import factories  # noqa: E402
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
