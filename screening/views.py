@@ -197,14 +197,19 @@ def review(flag_id: int):
 def _fill_from_mrz(form: CaptureForm) -> None:
     reading = read_mrz(form.mrz.data or "", today=utcnow().date())
     if reading.errors:
-        form.mrz.errors = list(reading.errors)
+        form.mrz.errors = [_say(e) for e in reading.errors]
         return
     for name, value in reading.fields.items():
         getattr(form, name).data = value
     if reading.check_digit_errors:
-        form.mrz.errors = list(reading.check_digit_errors)
+        form.mrz.errors = [_say(e) for e in reading.check_digit_errors]
     else:
-        flash(reading.message, "info")
+        flash(_say(reading.message), "info")
+
+
+def _say(text: str) -> str:
+    """A sentence of the MRZ reader (screening.capture) in the reader's language."""
+    return translate(text, gettext)
 
 
 @bp.post("/capture/mrz")
@@ -218,7 +223,7 @@ def capture_mrz():
         return jsonify(error="invalid_request", message="send {\"mrz\": \"...\"}: the zone as text, "
                                                           "at most 200 characters",
                        errors=[{"field": "mrz", "message": "a string of at most 200 characters"}]), 400
-    return jsonify(read_mrz(text, today=utcnow().date()).as_json())
+    return jsonify(read_mrz(text, today=utcnow().date()).as_json(_say))
 
 
 @bp.route("/capture", methods=["GET", "POST"])
