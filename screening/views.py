@@ -130,7 +130,9 @@ def _review_form(flag: Flag) -> ReviewForm:
     form = ReviewForm()
     investigators = db.session.execute(select(User).where(User.role.in_(("investigator", "manager")),
                                                           User.active.is_(True)).order_by(User.full_name)).scalars()
-    form.escalate_to.choices = [(0, "Any investigator")] + [(u.id, u.display_name) for u in investigators]
+    form.escalate_to.choices = [(0, _("Any investigator"))] + [(u.id, u.display_name) for u in investigators]
+    # The decision is the page's job: the keyboard starts in the reason, then Tab reaches the buttons.
+    form.reason.render_kw = {**(form.reason.render_kw or {}), "autofocus": True}
     return form
 
 
