@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: axe run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
+.PHONY: screenshots axe run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -64,6 +64,10 @@ test: $(STAMP) system-deps translations $(AXE)
 
 test-fast: $(STAMP) translations
 	TSELA_TEST_DB=sqlite $(BIN)/pytest -x -q -m "not e2e"
+
+# Each role's home page at 1366x768 in English and Sesotho, as docs/screenshots/<role>-<lang>.png.
+screenshots: $(STAMP) translations system-deps
+	$(BIN)/python scripts/screenshots.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
