@@ -151,7 +151,7 @@ def _flag_view(flag: Flag) -> dict:
     if not full:
         # The traveller's side only: the person's values, the verdicts and the explanations are need to know.
         rows = [{**r, "person": "", "verdict": None} for r in _compare(flag.crossing, flag.person, [])
-                if r["label"] != "Aliases"]
+                if r["label"] != _("Aliases")]
         return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": True,
                 "features": [], "rows": rows, "named": named_roles(flag.person)}
     features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
@@ -235,7 +235,7 @@ def capture():
     """An officer records a traveller at their own post; the result of screening shows at once."""
     post = current_user.border_post
     if post is None:
-        abort(403, "Capture is for officers assigned to a border post.")
+        abort(403, _("Capture is for officers assigned to a border post."))
     form = CaptureForm()
     if request.method == "POST" and form.read_mrz.data:
         form.validate_on_submit()  # CSRF, and shows other problems

@@ -155,7 +155,7 @@ def post_edit(post_id: int | None = None):
             (db.func.lower(BorderPost.code) == form.code.data.lower())
             | (db.func.lower(BorderPost.name) == form.name.data.strip().lower()))).scalars().all()
         if any(p is not post for p in clash):
-            form.code.errors.append("Another post already has this code or name.")
+            form.code.errors.append(_("Another post already has this code or name."))
         aliases = posts_service.parse_aliases(form.other_spellings.data)
         problems = posts_service.alias_problems(aliases, post.id if post else None)
         if problems:
