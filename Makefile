@@ -24,7 +24,7 @@ translations: $(STAMP)
 
 # After changing strings: refresh the template and merge it into each catalog, then translate the new entries.
 i18n-extract: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k _l -k say --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs ".*" -k lazy_gettext -k _l -k say --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
 
 migrate: $(STAMP) translations

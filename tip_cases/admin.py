@@ -28,7 +28,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 def _post_choices() -> list[tuple[str, str]]:
     posts = db.session.execute(select(BorderPost).order_by(BorderPost.name)).scalars()
-    return [("", "— none —")] + [(p.code, p.label) for p in posts]
+    return [("", _("— none —"))] + [(p.code, p.label) for p in posts]
 
 
 def _user_or_404(user_id: int) -> User:
