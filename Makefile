@@ -23,6 +23,7 @@ translations: $(STAMP)
 	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
 # After changing strings: refresh the template and merge it into each catalog, then translate the new entries.
+# --ignore-dirs ".*": pybabel skips _-folders by default, and templates/_partials and _macros hold strings.
 i18n-extract: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs ".*" -k lazy_gettext -k _l -k say --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
