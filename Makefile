@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: axe run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
+.PHONY: screenshots axe run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -23,8 +23,9 @@ translations: $(STAMP)
 	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
 # After changing strings: refresh the template and merge it into each catalog, then translate the new entries.
+# --ignore-dirs ".*": pybabel skips _-folders by default, and templates/_partials and _macros hold strings.
 i18n-extract: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k _l -k say --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg --ignore-dirs ".*" -k lazy_gettext -k _l -k say --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
 
 migrate: $(STAMP) translations
@@ -64,6 +65,10 @@ test: $(STAMP) system-deps translations $(AXE)
 
 test-fast: $(STAMP) translations
 	TSELA_TEST_DB=sqlite $(BIN)/pytest -x -q -m "not e2e"
+
+# Each role's home page at 1366x768 in English and Sesotho, as docs/screenshots/<role>-<lang>.png.
+screenshots: $(STAMP) translations system-deps
+	$(BIN)/python scripts/screenshots.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

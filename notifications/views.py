@@ -42,6 +42,11 @@ def _fail(form, exc: services.NotificationError) -> None:
         flash(error_text(exc), "danger")
 
 
+def _events() -> dict[str, str]:
+    """Event names in the reader's language (rules.EVENTS marks them for extraction, in English)."""
+    return {k: _(v) for k, v in rules.EVENTS.items()}
+
+
 def _profile_choices():
     return [(p.id, p.name) for p in db.session.execute(select(SharingProfile).order_by(SharingProfile.name)).scalars()]
 
@@ -83,7 +88,7 @@ def _agency_page(agency: Agency, *, contact_form=None, channel_form=None, token=
     rule_rows = db.session.execute(select(Rule).where(Rule.agency_id == agency.id).order_by(Rule.id)).scalars().all()
     return render_template("notifications/agency.html", agency=agency, rules=rule_rows,
                            contact_form=contact_form or ContactForm(), channel_form=channel_form or ChannelForm(),
-                           button=ButtonForm(), token=token, org_types=rules.ORG_TYPES, events=rules.EVENTS), status
+                           button=ButtonForm(), token=token, org_types=rules.ORG_TYPES, events=_events()), status
 
 
 @bp.route("/agencies/<int:agency_id>")
@@ -183,7 +188,7 @@ def _rule_form() -> RuleForm:
 def _rules_page(form, status=200):
     rows = db.session.execute(select(Rule).order_by(Rule.event, Rule.id)).scalars().all()
     return render_template("notifications/rules.html", rules=rows, form=form, button=ButtonForm(),
-                           events=rules.EVENTS), status
+                           events=_events()), status
 
 
 @bp.route("/rules")
@@ -297,7 +302,7 @@ def outbox():
     lease = db.session.get(SchedulerLease, "scheduler")
     jobs = db.session.execute(select(SchedulerJob).order_by(SchedulerJob.job_id)).scalars().all()
     return render_template("notifications/outbox.html", page=page, counts=counts, statuses=STATUSES,
-                           agencies=agencies_, events=rules.EVENTS, lease=lease, jobs=jobs, now=utcnow(),
+                           agencies=agencies_, events=_events(), lease=lease, jobs=jobs, now=utcnow(),
                            filters={"status": status, "agency": agency_id, "event": event, "ref": ref},
                            button=ButtonForm())
 
@@ -317,7 +322,7 @@ def jobs():
 def outbox_detail(outbox_id: int):
     # The payload may carry identifying fields (consented): every view is audited.
     msg = get_or_404(OutboxMessage, outbox_id, "notification.view", audit_as="notification")
-    return render_template("notifications/outbox_detail.html", msg=msg, button=ButtonForm(), events=rules.EVENTS)
+    return render_template("notifications/outbox_detail.html", msg=msg, button=ButtonForm(), events=_events())
 
 
 @bp.route("/outbox/<int:outbox_id>/retry", methods=["POST"])

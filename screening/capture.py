@@ -7,13 +7,17 @@ digit is worded the same way and never accepted silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 from screening.engine.mrz import parse_mrz
+from screening.engine.phrases import say
 
-_FIELD_NAMES = {"document_number": "document number", "date_of_birth": "date of birth",
-                "expiry_date": "expiry date", "optional_data": "optional data", "composite": "whole zone"}
+# Said with `say` so that the page can translate them (views call phrases.translate); str() stays English.
+_FIELD_NAMES = {"document_number": say("document number"), "date_of_birth": say("date of birth"),
+                "expiry_date": say("expiry date"), "optional_data": say("optional data"),
+                "composite": say("whole zone")}
 
 
 @dataclass
@@ -26,15 +30,17 @@ class MrzReading:
     @property
     def message(self) -> str:
         if self.errors:
-            return "The MRZ could not be read. Scan the document again."
+            return say("The MRZ could not be read. Scan the document again.")
         if self.check_digit_errors:
-            return "Check digits do not match. Compare the fields with the document before saving."
-        return f"MRZ read ({self.format}); check digits valid. Check the fields against the document."
+            return say("Check digits do not match. Compare the fields with the document before saving.")
+        return say("MRZ read ({format}); check digits valid. Check the fields against the document.",
+                   format=self.format)
 
-    def as_json(self) -> dict:
+    def as_json(self, tr: Callable[[str], str] = str) -> dict:
+        """The answer for the capture page; `tr` says each sentence in the reader's language."""
         return {"ok": not self.errors and not self.check_digit_errors, "format": self.format,
-                "fields": self.fields, "errors": self.errors, "check_digit_errors": self.check_digit_errors,
-                "message": self.message}
+                "fields": self.fields, "errors": [tr(e) for e in self.errors],
+                "check_digit_errors": [tr(e) for e in self.check_digit_errors], "message": tr(self.message)}
 
 
 def read_mrz(text: str, *, today: date) -> MrzReading:
@@ -49,6 +55,6 @@ def read_mrz(text: str, *, today: date) -> MrzReading:
     problems = []
     for entry in result.check_digit_errors:
         name = entry.split(":", 1)[0]
-        problems.append(f"Check digit wrong: {_FIELD_NAMES.get(name, name.replace('_', ' '))}. "
-                        "Compare with the document before saving.")
+        problems.append(say("Check digit wrong: {field}. Compare with the document before saving.",
+                            field=_FIELD_NAMES.get(name, name.replace("_", " "))))
     return MrzReading(result.format, fields, check_digit_errors=problems)

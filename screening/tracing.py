@@ -58,22 +58,30 @@ from tip_cases.models import BorderPost, User
 log = logging.getLogger("tsela.tracing")
 
 SUSPECT_CATEGORIES = ("suspect", "recruiter", "transporter", "exploiter", "smuggler")
+
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate when shown"
+    """Marks a stored English text for `pybabel extract`; pages translate it when they show it."""
+    return text
+
+
+# Stored in English on the flag (its evidence label and action); pages say them in the reader's language.
 RULE_LABELS = {
-    "unaccompanied_minor": "Minor without a recorded parent or guardian",
-    "frequent_minor_companions": "Adult crossing with several different minors or young women",
-    "no_return": "Young person exited and has not returned",
-    "many_identities": "Several documents or name spellings in a short time",
-    "suspect_companion": "Crossing with a suspect person of interest",
+    "unaccompanied_minor": N_("Minor without a recorded parent or guardian"),
+    "frequent_minor_companions": N_("Adult crossing with several different minors or young women"),
+    "no_return": N_("Young person exited and has not returned"),
+    "many_identities": N_("Several documents or name spellings in a short time"),
+    "suspect_companion": N_("Crossing with a suspect person of interest"),
 }
 RULE_ACTIONS = {
-    "unaccompanied_minor": "Ask who the child travels with and check consent; call the Child and Gender "
-                           "Protection Unit (CGPU) if no parent or guardian can be confirmed.",
-    "frequent_minor_companions": "Do not alert the traveller. Record every companion and the vehicle; "
-                                 "inform the anti-TIP unit and refer to second line.",
-    "no_return": "Inform the anti-TIP unit; check with the family and partner agencies across the border.",
-    "many_identities": "Refer to second line: check each document against the traveller.",
-    "suspect_companion": "Do not alert the suspect. Speak to the companion alone if it is safe; inform the "
-                         "anti-TIP unit.",
+    "unaccompanied_minor": N_("Ask who the child travels with and check consent; call the Child and Gender "
+                              "Protection Unit (CGPU) if no parent or guardian can be confirmed."),
+    "frequent_minor_companions": N_("Do not alert the traveller. Record every companion and the vehicle; "
+                                    "inform the anti-TIP unit and refer to second line."),
+    "no_return": N_("Inform the anti-TIP unit; check with the family and partner agencies across the border."),
+    "many_identities": N_("Refer to second line: check each document against the traveller."),
+    "suspect_companion": N_("Do not alert the suspect. Speak to the companion alone if it is safe; inform the "
+                            "anti-TIP unit."),
 }
 
 

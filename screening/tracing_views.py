@@ -80,7 +80,7 @@ def _render(traveller: Traveller, merge_form=None, split_form=None, status=200):
         "tracing/traveller.html", traveller=traveller, journey=journey, flags=flags,
         judgements=journeys.judgements_of(traveller),
         merge_form=merge_form or MergeForm(prefix="merge"), split_form=_split_form(journey, split_form),
-        now=now, rule_labels=tracing.RULE_LABELS,
+        now=now, rule_labels={k: _(v) for k, v in tracing.RULE_LABELS.items()},
         **signals.page_context(signals.traveller_page, traveller, flag_ids=[f.id for f in flags])), status
 
 
@@ -165,7 +165,7 @@ def patterns():
     audit.record("risk.list", "flag", None, detail={"ids": [f.id for f in flags]})
     db.session.commit()
     return render_template("tracing/patterns.html", flags=flags, owners=owners, rule=rule,
-                           rule_labels=tracing.RULE_LABELS)
+                           rule_labels={k: _(v) for k, v in tracing.RULE_LABELS.items()})
 
 
 @bp.route("/bulk", methods=["GET", "POST"])

@@ -130,7 +130,9 @@ def _review_form(flag: Flag) -> ReviewForm:
     form = ReviewForm()
     investigators = db.session.execute(select(User).where(User.role.in_(("investigator", "manager")),
                                                           User.active.is_(True)).order_by(User.full_name)).scalars()
-    form.escalate_to.choices = [(0, "Any investigator")] + [(u.id, u.display_name) for u in investigators]
+    form.escalate_to.choices = [(0, _("Any investigator"))] + [(u.id, u.display_name) for u in investigators]
+    # The decision is the page's job: the keyboard starts in the reason, then Tab reaches the buttons.
+    form.reason.render_kw = {**(form.reason.render_kw or {}), "autofocus": True}
     return form
 
 
@@ -149,7 +151,7 @@ def _flag_view(flag: Flag) -> dict:
     if not full:
         # The traveller's side only: the person's values, the verdicts and the explanations are need to know.
         rows = [{**r, "person": "", "verdict": None} for r in _compare(flag.crossing, flag.person, [])
-                if r["label"] != "Aliases"]
+                if r["label"] != _("Aliases")]
         return {"flag": flag, "crossing": flag.crossing, "person": flag.person, "restricted": True,
                 "features": [], "rows": rows, "named": named_roles(flag.person)}
     features = sorted(flag.features or [], key=lambda f: -abs(f.get("contribution") or 0))
@@ -197,14 +199,19 @@ def review(flag_id: int):
 def _fill_from_mrz(form: CaptureForm) -> None:
     reading = read_mrz(form.mrz.data or "", today=utcnow().date())
     if reading.errors:
-        form.mrz.errors = list(reading.errors)
+        form.mrz.errors = [_say(e) for e in reading.errors]
         return
     for name, value in reading.fields.items():
         getattr(form, name).data = value
     if reading.check_digit_errors:
-        form.mrz.errors = list(reading.check_digit_errors)
+        form.mrz.errors = [_say(e) for e in reading.check_digit_errors]
     else:
-        flash(reading.message, "info")
+        flash(_say(reading.message), "info")
+
+
+def _say(text: str) -> str:
+    """A sentence of the MRZ reader (screening.capture) in the reader's language."""
+    return translate(text, gettext)
 
 
 @bp.post("/capture/mrz")
@@ -218,7 +225,7 @@ def capture_mrz():
         return jsonify(error="invalid_request", message="send {\"mrz\": \"...\"}: the zone as text, "
                                                           "at most 200 characters",
                        errors=[{"field": "mrz", "message": "a string of at most 200 characters"}]), 400
-    return jsonify(read_mrz(text, today=utcnow().date()).as_json())
+    return jsonify(read_mrz(text, today=utcnow().date()).as_json(_say))
 
 
 @bp.route("/capture", methods=["GET", "POST"])
@@ -228,7 +235,7 @@ def capture():
     """An officer records a traveller at their own post; the result of screening shows at once."""
     post = current_user.border_post
     if post is None:
-        abort(403, "Capture is for officers assigned to a border post.")
+        abort(403, _("Capture is for officers assigned to a border post."))
     form = CaptureForm()
     if request.method == "POST" and form.read_mrz.data:
         form.validate_on_submit()  # CSRF, and shows other problems

@@ -160,6 +160,9 @@ def register_hooks(app: Flask) -> None:
     register_rate_limits(app)  # after register_blueprints: it wraps views by endpoint name
 
     register_security_headers(app)
+    from tip_cases.assets import register as register_assets
+
+    register_assets(app)
     from tip_cases.templating import register as register_templating
 
     register_templating(app)

@@ -28,7 +28,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 def _post_choices() -> list[tuple[str, str]]:
     posts = db.session.execute(select(BorderPost).order_by(BorderPost.name)).scalars()
-    return [("", "— none —")] + [(p.code, p.label) for p in posts]
+    return [("", _("— none —"))] + [(p.code, p.label) for p in posts]
 
 
 def _user_or_404(user_id: int) -> User:
@@ -155,7 +155,7 @@ def post_edit(post_id: int | None = None):
             (db.func.lower(BorderPost.code) == form.code.data.lower())
             | (db.func.lower(BorderPost.name) == form.name.data.strip().lower()))).scalars().all()
         if any(p is not post for p in clash):
-            form.code.errors.append("Another post already has this code or name.")
+            form.code.errors.append(_("Another post already has this code or name."))
         aliases = posts_service.parse_aliases(form.other_spellings.data)
         problems = posts_service.alias_problems(aliases, post.id if post else None)
         if problems:

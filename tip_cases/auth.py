@@ -93,7 +93,7 @@ def login():
             flash(error_text(exc), "danger")
         else:
             db.session.commit()
-            session.clear()
+            _fresh_session()
             session[PENDING_KEY] = {"uid": user.id, "at": utcnow().timestamp()}
             nxt = request.args.get("next")
             step = "auth.second_factor" if user.totp_secret else "auth.enrol"
@@ -101,11 +101,20 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
+def _fresh_session() -> None:
+    """An empty session that keeps only the language chosen on the sign-in page (else a Sesotho reader
+    who chose it there is back in the default language once signed in)."""
+    locale = session.get(SESSION_KEY)
+    session.clear()
+    if locale:
+        session[SESSION_KEY] = locale
+
+
 def _complete_login(user: User):
     us = accounts.open_session(user, now=utcnow(), ip=request.remote_addr,
                                user_agent=request.headers.get("User-Agent"))
     db.session.commit()
-    session.clear()  # a fresh session on privilege change defeats session fixation
+    _fresh_session()  # a fresh session on privilege change defeats session fixation
     session.permanent = True
     user.current_sid = us.id
     login_user(user)

@@ -91,18 +91,19 @@ class ConfirmForm(FlaskForm):
 
 
 class BorderPostForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=16),
-                       Regexp(r"^[A-Z0-9-]+$", message="Upper-case letters, digits and dashes.")])
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    kind = SelectField("Kind", choices=[("road", "Road"), ("air", "Air"), ("foot", "Foot / bridle path")])
-    district = StringField("District", validators=[Optional(), Length(max=60)])
-    counterpart = StringField("Post across the border", validators=[Optional(), Length(max=120)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=16),
+                       Regexp(r"^[A-Z0-9-]+$", message=_l("Upper-case letters, digits and dashes."))])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), choices=[("road", _l("Road")), ("air", _l("Air")),
+                                            ("foot", _l("Foot / bridle path"))])
+    district = StringField(_l("District"), validators=[Optional(), Length(max=60)])
+    counterpart = StringField(_l("Post across the border"), validators=[Optional(), Length(max=120)])
     other_spellings = TextAreaField(
-        "Other spellings", validators=[Optional(), Length(max=4000)], render_kw={"rows": 4},
-        description="One per line. How feeds and people write this post's name, for example without "
-                    "the apostrophe. Case, apostrophes and accents are ignored when names are matched.")
-    active = BooleanField("Active", default=True)
-    submit = SubmitField("Save post")
+        _l("Other spellings"), validators=[Optional(), Length(max=4000)], render_kw={"rows": 4},
+        description=_l("One per line. How feeds and people write this post's name, for example without "
+                       "the apostrophe. Case, apostrophes and accents are ignored when names are matched."))
+    active = BooleanField(_l("Active"), default=True)
+    submit = SubmitField(_l("Save post"))
 
 
 class AuditFilterForm(FlaskForm):

@@ -15,6 +15,7 @@ from flask import Flask, request
 from flask_login import current_user
 
 from screening.engine.phrases import say
+from tip_cases.assets import is_static
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -128,7 +129,8 @@ def register_security_headers(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if app.config.get("HSTS"):
             response.headers["Strict-Transport-Security"] = app.config["HSTS"]
-        if request.endpoint != "static" and (current_user.is_authenticated or request.path.startswith("/api/")):
+        # Static files (ours and Bootstrap's) are cached for a year under versioned URLs (tip_cases.assets).
+        if not is_static(request.endpoint) and (current_user.is_authenticated or request.path.startswith("/api/")):
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
         return response

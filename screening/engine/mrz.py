@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from screening.engine.normalize import PartialDate
+from screening.engine.phrases import say
 
 __all__ = ["MrzResult", "check_digit", "parse_mrz", "parse_yymmdd"]
 
@@ -104,7 +105,7 @@ def _common(result: MrzResult, doc: str, doc_cd: str, dob: str, dob_cd: str, sex
     _check(result, "date_of_birth", dob, dob_cd)
     result.sex = {"M": "M", "F": "F", "<": "X", "X": "X"}.get(sex)
     if result.sex is None:
-        result.errors.append(f"sex: {sex!r} is not M, F or <")
+        result.errors.append(say("sex: {sex} is not M, F or <", sex=repr(sex)))
     result.expiry_date = _date(result, "expiry_date", exp, "expiry", today)
     _check(result, "expiry_date", exp, exp_cd)
     result.nationality = nationality.replace("<", "") or None
@@ -117,13 +118,15 @@ def parse_mrz(text: str, *, today: date | None = None) -> MrzResult:
     shape = tuple(len(line) for line in lines)
     formats = {(30, 30, 30): "TD1", (36, 36): "TD2", (44, 44): "TD3"}
     if shape not in formats:
-        result.errors.append(f"expected 3 lines of 30 (TD1), 2 of 36 (TD2) or 2 of 44 (TD3) characters, "
-                             f"got {len(lines)} line(s) of {', '.join(map(str, shape)) or 'no'} characters")
+        # Said with `say`: the capture page shows it in the officer's language.
+        result.errors.append(say("expected 3 lines of 30 (TD1), 2 of 36 (TD2) or 2 of 44 (TD3) characters, "
+                                 "got {count} line(s) of {lengths} characters",
+                                 count=len(lines), lengths=", ".join(map(str, shape)) or "0"))
         return result
     bad = [i + 1 for i, line in enumerate(lines) if not _VALID.match(line)]
     if bad:
         lines_text = ", ".join(map(str, bad))
-        result.errors.append(f"line(s) {lines_text} contain characters other than A-Z, 0-9 and <")
+        result.errors.append(say("line(s) {lines} contain characters other than A-Z, 0-9 and <", lines=lines_text))
         return result
     result.format = formats[shape]
     if result.format == "TD1":

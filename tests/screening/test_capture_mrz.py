@@ -63,6 +63,6 @@ def test_the_capture_page_is_scanner_ready(app, login_as):
     html = login_as("border_officer").get("/screening/capture").get_data(as_text=True)
     textarea = re.search(r'<textarea[^>]*name="mrz"[^>]*>', html).group(0)
     assert "autofocus" in textarea
-    assert 'src="/static/capture.js"' in html and 'data-mrz-url="/screening/capture/mrz"' in html
+    assert 'src="/static/capture.js?v=' in html and 'data-mrz-url="/screening/capture/mrz"' in html
     # Direction comes right after the zone: the one field a scan cannot fill, next in tab order.
     assert html.index('name="mrz"') < html.index('name="direction"') < html.index('name="surname"')

@@ -75,3 +75,23 @@ def test_the_same_flag_reads_english_for_an_english_reader(app, login_as):
     assert "<strong>Surname</strong>: Surname agrees exactly (weight " in lines and "boima" not in lines
     nav = _nav(page)
     assert ">Flag queue" in nav and 'href="/account/language" data-testid="nav-language">Language</a>' in nav
+
+
+def test_a_risk_flag_names_its_rule_and_action_in_sesotho(app, login_as):
+    """A risk flag stores its rule's label and action in English; the page says them in the reader's language."""
+    from tip_cases import demo
+
+    demo.load()
+    db.session.commit()
+    flag = db.session.execute(select(Flag).where(Flag.kind == "risk", Flag.rule == "no_return")
+                              .order_by(Flag.id).limit(1)).scalar_one()
+    assert flag.action.startswith("Inform the anti-TIP unit")  # stored in English, as the API returns it
+    reader = login_as("investigator")
+    reader.user.locale = "st"
+    page = htmllib.unescape(reader.get(f"/screening/flags/{flag.id}").get_data(as_text=True))
+    assert "Motho e monyenyane o tsoile 'me ha a so khutle" in page  # "Young person exited and has not returned"
+    assert "Tsebisa lekala la anti-TIP" in _section(page, "flag-action", "span")
+    assert "Young person exited" not in page and "Inform the anti-TIP unit" not in page
+    patterns = htmllib.unescape(reader.get("/tracing/patterns").get_data(as_text=True))
+    assert "Ngoana ea se nang motsoali kapa mohlokomeli ea ngotsoeng" in patterns  # the rule filter's choices
+    assert "Minor without a recorded parent or guardian" not in patterns

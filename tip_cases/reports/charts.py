@@ -10,8 +10,10 @@ style="...", which the CSP would block.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
+
+from screening.engine.phrases import say
 
 PALETTE = ["#1f5f8b", "#c0392b", "#2e8b57", "#b8860b", "#6a3d9a", "#555555"]
 _ids = itertools.count(1)
@@ -76,18 +78,20 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None],
 
 
 def line_chart(title: str, x_labels: Sequence[str], series: dict[str, Sequence[float]], *,
-               width: int = 640, height: int = 240) -> str:
-    """One line per series over shared x labels (days); the legend names each series in text."""
+               width: int = 640, height: int = 240, tr: Callable[[str], str] = str) -> str:
+    """One line per series over shared x labels (days); the legend names each series in text.
+    `tr` says the screen reader's summary (a `say` phrase) in the reader's language."""
     for name, ys in series.items():
         if len(ys) != len(x_labels):
             raise ValueError(f"series {name!r} has {len(ys)} points for {len(x_labels)} labels")
     left, right, top_pad, bottom = 50, 20, 30, 40
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     peak = _nice_max(max((v for ys in series.values() for v in ys), default=0))
-    totals = ", ".join(f"{name}: {_fmt(sum(ys))} in total, peak {_fmt(max(ys, default=0))}"
-                       for name, ys in series.items())
-    span = f"from {x_labels[0]} to {x_labels[-1]}" if x_labels else "no period"
-    head, tail = _open(title, f"{len(x_labels)} points {span}. {totals}".strip(), width, height)
+    totals = ", ".join(tr(say("{name}: {total} in total, peak {peak}", name=name, total=_fmt(sum(ys)),
+                                 peak=_fmt(max(ys, default=0)))) for name, ys in series.items())
+    span = tr(say("{count} points from {first} to {last}.", count=len(x_labels), first=x_labels[0],
+                  last=x_labels[-1])) if x_labels else tr(say("No period."))
+    head, tail = _open(title, f"{span} {totals}".strip(), width, height)
     parts = [head]
     # Axes and three gridlines.
     for frac in (0, 0.5, 1):

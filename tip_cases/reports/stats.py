@@ -439,10 +439,10 @@ def victims_tables(f: Filters) -> list[Table]:
     return [
         Table("victims_exploitation", say("Victims by type of exploitation"), say("Type of exploitation (HTCDS)"),
               order, [say("Victims")], [[counts[t]] for t in order],
-              note=note + " A victim with several types counts under each."),
+              note=note + say(" A victim with several types counts under each.")),
         Table("victims_sex_age", say("Victims by age band and sex"), say("Age band"), AGE_BAND_LABELS,
               [label for _c, label in SEXES], _pivot(sex_age, AGE_BAND_LABELS, [c for c, _l in SEXES]),
-              note=note + " Age when trafficked where recorded, else age when the case was opened."),
+              note=note + say(" Age when trafficked where recorded, else age when the case was opened.")),
         Table("victims_nationality", say("Victims by nationality"), say("Nationality (ISO 3166)"),
               [str(r[0]) for r in by_nat], [say("Victims")], [[int(r[1])] for r in by_nat], note=note),
     ]

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from screening.engine.phrases import translate
 from tip_cases import audit
 from tip_cases.access import requires
 from tip_cases.extensions import db, utcnow
@@ -159,7 +160,8 @@ def dashboard():
     labels = [d for d, _c, _f in dash.per_day]
     per_day_chart = Markup(charts.line_chart(  # noqa: S704 - charts escape every label
         _("Crossings and flags per day, last %(days)s days", days=days), labels,
-        {_("Crossings"): [c for _d, c, _f in dash.per_day], _("Flags"): [f for _d, _c, f in dash.per_day]}))
+        {_("Crossings"): [c for _d, c, _f in dash.per_day], _("Flags"): [f for _d, _c, f in dash.per_day]},
+        tr=lambda phrase: translate(phrase, _)))
     flags_chart = Markup(charts.bar_chart(  # noqa: S704
         _("Flags raised per post, last %(days)s days", days=days), [p for p, _c in dash.flags_by_post_state],
         [sum(c) for _p, c in dash.flags_by_post_state]))

@@ -2,7 +2,8 @@
 // When the last line ends, the zone is read on the server (the same parser as "Read MRZ"), the
 // fields fill, check-digit problems are shown, and focus moves to Direction. Enter in the MRZ box
 // never submits; Enter in a field, or Ctrl+Enter anywhere, saves and screens. Without JavaScript
-// the "Read MRZ" button does the same with a page reload.
+// the "Read MRZ" button does the same with a page reload. Its sentences come from the page (data-msg-*),
+// in the reader's language.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-capture]");
@@ -50,14 +51,14 @@
   }
 
   function read(text) {
-    show("secondary", "Reading the MRZ…");
+    show("secondary", form.getAttribute("data-msg-reading"));
     fetch(form.getAttribute("data-mrz-url"), {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": token },
       body: JSON.stringify({ mrz: text })
     }).then(function (resp) { return resp.json(); }).then(function (answer) {
       if (answer.errors && answer.errors.length) {
-        show("danger", answer.message || "The MRZ could not be read.", answer.errors);
+        show("danger", answer.message || form.getAttribute("data-msg-unreadable"), answer.errors);
         mrz.focus();
         mrz.select();  // the next scan replaces the bad one
         return;
@@ -72,7 +73,7 @@
       }
       form.elements.direction.focus();
     }).catch(function () {
-      show("warning", "The MRZ could not be sent for reading. Use the Read MRZ button.");
+      show("warning", form.getAttribute("data-msg-unsent"));
     });
   }
 
