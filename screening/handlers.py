@@ -48,3 +48,10 @@ def register(app: Flask) -> None:
     register_job(app, "tracing-patterns", job_patterns, "interval", start_now=True,
                  seconds=float(app.config.get("TRACING_PATTERN_SECONDS", 15)))
     register_job(app, "tracing-patterns-daily", job_patterns_daily, "cron", hour=2, minute=30)
+    from screening import postsync
+
+    if app.config.get("TSELA_ROLE") == "post":  # send the outbox whenever headquarters answers
+        register_job(app, "post-sync", postsync.job_sync, "interval", start_now=True,
+                     seconds=float(app.config.get("POST_SYNC_SECONDS", 30)))
+    else:  # remind a post's managers when its node has gone quiet
+        register_job(app, "post-sync-overdue", postsync.job_sync_overdue, "interval", minutes=10)
