@@ -15,6 +15,7 @@ were apart, kept in the history beside headquarters' decision and marked as a co
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import time
@@ -237,7 +238,7 @@ def sync(*, base_url: str, token: str, limit: int | None = None, timeout: float 
         row.attempts, row.last_attempt_at = (row.attempts or 0) + 1, now
         try:
             status, answer = _post(base + PATHS[row.kind], token, wire_body(row), headers, timeout)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             row.last_error = f"headquarters unreachable: {reason}"[:500]
             session.commit()

@@ -23,6 +23,7 @@ BLUEPRINTS = [
     "screening.api",
     "screening.tracing_views",
     "screening.search_views",
+    "screening.postsync_views",
     "notifications.views",
     "notifications.api",
 ]
