@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from screening import postsync, schemas, watchlist_api
+from screening import postsync, postsync_hq, schemas, watchlist_api
 from screening.engine.normalize import parse_timestamp
 from screening.models import FLAG_STATUSES, Crossing, Flag, Person, sees_in_full
 from screening.postsync_models import PostFlag
@@ -59,7 +59,7 @@ def _post_node_status():
     """A post node reports its clock, watchlist number and backlog on every call (headquarters' overview)."""
     client = g.get("api_client")
     if client is not None and request.headers.get("Tsela-Node-Clock") and not postsync.is_post():
-        if postsync.record_node(client, request.headers, utcnow()) is not None:
+        if postsync_hq.record_node(client, request.headers, utcnow()) is not None:
             db.session.commit()
 
 
@@ -266,7 +266,7 @@ def _crossings_batch(body: Any):
     now = utcnow()
     result = _process_batch(batch.crossings, client, now)
     if batch.post_flags:
-        postsync.adopt_post_flags(client, [pf.model_dump(mode="json") for pf in batch.post_flags], result,
+        postsync_hq.adopt_post_flags(client, [pf.model_dump(mode="json") for pf in batch.post_flags], result,
                                   now=now, flag_json=flag_json)
     return result
 
@@ -367,7 +367,7 @@ def _decisions_batch(body: Any):
         batch = schemas.PostDecisionBatch.model_validate(body)
     except ValidationError as exc:
         return _error(422, "invalid_request", "the decisions are not valid", _pydantic_errors(exc))
-    results = postsync.receive_decisions(g.api_client, batch.decisions, now=utcnow())
+    results = postsync_hq.receive_decisions(g.api_client, batch.decisions, now=utcnow())
     return {"results": results}
 
 

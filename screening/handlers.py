@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from notifications.scheduler import register_job
-from screening import tracing
+from screening import postsync, postsync_hq, tracing
 from screening.models import Flag
 from tip_cases import signals as shell_signals
 from tip_cases.extensions import db
@@ -57,10 +57,9 @@ def register(app: Flask) -> None:
     register_job(app, "tracing-patterns", job_patterns, "interval", start_now=True,
                  seconds=float(app.config.get("TRACING_PATTERN_SECONDS", 15)))
     register_job(app, "tracing-patterns-daily", job_patterns_daily, "cron", hour=2, minute=30)
-    from screening import postsync
-
-    if app.config.get("TSELA_ROLE") == "post":  # send the outbox whenever headquarters answers
+    if app.config.get("TSELA_ROLE") == "post":
+        app.extensions["tsela_post_capture"] = postsync.store_at_post  # send the outbox whenever headquarters answers
         register_job(app, "post-sync", postsync.job_sync, "interval", start_now=True,
                      seconds=float(app.config.get("POST_SYNC_SECONDS", 30)))
     else:  # remind a post's managers when its node has gone quiet
-        register_job(app, "post-sync-overdue", postsync.job_sync_overdue, "interval", minutes=10)
+        register_job(app, "post-sync-overdue", postsync_hq.job_sync_overdue, "interval", minutes=10)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from screening import postsync
+from screening import postsync, postsync_hq
+from screening.engine.phrases import translate
 from screening.models import Flag
 from tip_cases.access import get_or_404, requires
 from tip_cases.extensions import db, utcnow
@@ -22,9 +24,9 @@ def nodes():
     if postsync.is_post():
         abort(404)
     now = utcnow()
-    return render_template("screening/post_nodes.html", nodes=postsync.nodes(), conflicts=postsync.conflicts(),
-                           now=now, overdue=now - postsync.overdue_after(),
-                           overdue_hours=postsync.overdue_after().total_seconds() / 3600)
+    return render_template("screening/post_nodes.html", nodes=postsync_hq.nodes(), conflicts=postsync_hq.conflicts(),
+                           now=now, overdue=now - postsync_hq.overdue_after(),
+                           overdue_hours=postsync_hq.overdue_after().total_seconds() / 3600)
 
 
 @bp.post("/screening/flags/<int:flag_id>/settle")
@@ -35,10 +37,12 @@ def settle(flag_id: int):
     flag = get_or_404(Flag, flag_id, "flag.view", audit_as="flag")
     keep = request.form.get("keep", "")
     try:
-        postsync.settle_conflict(flag, keep, actor=current_user, note=request.form.get("note", "")[:500], now=utcnow())
+        postsync_hq.settle_conflict(flag, keep, actor=current_user, note=request.form.get("note", "")[:500],
+                                    now=utcnow())
     except ValueError as exc:
         db.session.rollback()
-        flash(_("Not settled: %(reason)s", reason=str(exc)), "danger")
+        reason = exc.args[0] if exc.args else ""
+        flash(_("Not settled: %(reason)s", reason=translate(reason, gettext)), "danger")
         return redirect(url_for("screening.flag", flag_id=flag_id))
     db.session.commit()
     flash(_("Conflict settled; both decisions stay in the history."), "success")

@@ -227,15 +227,12 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
 
 def _store_at_post(results: list[ItemResult], new: list[tuple[int, NewCrossing]], *, source: str, now: datetime,
                    session: Session) -> None:
-    """A post node screens against its local watchlist and queues the crossings and flags for headquarters
-    in the same transaction (store and forward); travellers and risk patterns are headquarters' work."""
-    from screening import postsync
-
-    stored = [(results[i].crossing_id, it) for i, it in new]
-    flags = postsync.screen_at_post(stored, now=now, session=session)
-    postsync.queue_crossings(stored, flags, source=source, now=now, session=session)
-    for i, _ in new:
-        results[i].post_flags = flags.get(results[i].crossing_id, [])
+    """On a post node, screening.postsync screens against the local watchlist and queues crossings and flags
+    for headquarters in this transaction; it is wired as an app hook because it imports this module."""
+    hook = current_app.extensions.get("tsela_post_capture")
+    if hook is None:
+        raise RuntimeError("post node without its capture hook (screening.handlers.register wires it)")
+    hook(results, new, source=source, now=now, session=session)
 
 
 _COPY_COLUMNS = ("id", "source", "external_id", "border_post_id", "direction", "crossed_at", "surname",

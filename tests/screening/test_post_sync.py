@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from screening import postsync
+from screening import postsync, postsync_hq
 from screening.models import Crossing, Flag
 from screening.postsync_models import PostFlag, PostNode, PostOutbox
 from tests.conftest import IsolatedClient, IsolatedRunner, login
@@ -290,9 +290,9 @@ def test_a_silent_post_reminds_its_managers_once(hq, post):
         node = db.session.execute(select(PostNode)).scalar_one()
         node.last_sync_at = utcnow() - timedelta(hours=7)
         db.session.commit()
-        first = postsync.remind_overdue(now=utcnow())
+        first = postsync_hq.remind_overdue(now=utcnow())
         db.session.commit()
-        second = postsync.remind_overdue(now=utcnow())
+        second = postsync_hq.remind_overdue(now=utcnow())
         db.session.commit()
         msgs = db.session.execute(select(OutboxMessage).where(OutboxMessage.event == "post.sync_overdue")).scalars()
         return first, second, [(m.address, m.payload.get("reason")) for m in msgs]
