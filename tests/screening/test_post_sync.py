@@ -300,3 +300,18 @@ def test_a_silent_post_reminds_its_managers_once(hq, post):
     first, second, msgs = hq.run(remind)
     assert (first, second) == (1, 0)
     assert msgs == [("manager@example.test", "post SNP has not synced with headquarters for 7 hours")]
+
+
+def test_the_officer_at_the_post_sees_the_flag_at_once_with_the_link_down(hq, post):
+    from tests.factories import make_user
+
+    post.config["HQ_URL"] = "http://127.0.0.1:9"  # the link is down
+    [result] = capture(post, PALESA)
+    officer = login(post.test_client(), make_user("border_officer", post_code="SNP"))
+    page = officer.get(f"/screening/crossings/{result['crossing_id']}").get_data(as_text=True)
+    assert 'data-testid="post-flag"' in page and "Do not alert companions" in page
+    assert "Queued for headquarters" in page and "Reported missing" not in page  # discreet: no reason
+    post.config["HQ_URL"] = hq.url
+    sync(post)
+    page = officer.get(f"/screening/crossings/{result['crossing_id']}").get_data(as_text=True)
+    assert "At headquarters as flag 1." in page
