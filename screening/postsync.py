@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from screening.models import Crossing
 from screening.postnode import get_post_watchlist
 from screening.postsync_models import PostFlag, PostOutbox
+from screening.watchlist_format import DocumentRefused
 from tip_cases import audit
 from tip_cases.extensions import db, utcnow
 
@@ -189,6 +190,7 @@ class SyncReport:
     crossings: int = 0
     hq_flags: int = 0
     remaining: int = 0
+    watchlist: str = ""
     errors: list[str] = field(default_factory=list)
 
 
@@ -216,14 +218,59 @@ def _post(url: str, token: str, body: bytes, headers: dict[str, str], timeout: f
             return exc.code, {"message": str(exc.reason)}
 
 
+def _get(url: str, token: str, headers: dict[str, str], timeout: float) -> tuple[int, Any]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", **headers})  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - HQ_URL is ours
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            return exc.code, {"message": str(exc.reason)}
+
+
+_NETWORK = (urllib.error.URLError, http.client.HTTPException, OSError, ValueError)
+
+
+def refresh_watchlist(base: str, token: str, *, timeout: float = 60.0) -> str:
+    """Bring the watchlist up to date (deltas, or the extract when HQ says so); the call is also the node's
+    heartbeat, so headquarters sees it even when the outbox is empty. Raises DocumentRefused on a bad document
+    (the last good watchlist is kept) and SyncError when headquarters does not answer or refuses the client."""
+    held = get_post_watchlist()
+    api = base.rstrip("/") + "/api/v1/watchlist"
+    for _ in range(10_000):  # each round applies up to WATCHLIST_MAX_DELTAS; the bound only stops a loop
+        try:
+            if held.seq:
+                status, body = _get(f"{api}/deltas?after={held.seq}", token, _node_headers(utcnow()), timeout)
+                if status == 200:
+                    if not body.get("deltas"):
+                        return f"watchlist {held.seq}"
+                    for doc in body["deltas"]:
+                        held.accept_delta(doc)
+                    continue
+                if status not in (409, 410):
+                    raise SyncError(f"headquarters answered {status}: {body.get('message')}")
+            status, body = _get(f"{api}/extract", token, _node_headers(utcnow()), timeout)
+        except _NETWORK as exc:
+            raise SyncError(f"headquarters unreachable ({getattr(exc, 'reason', exc)})") from exc
+        if status == 409 and not held.seq:
+            return "no watchlist published yet"
+        if status != 200:
+            raise SyncError(f"headquarters answered {status}: {body.get('message')}")
+        held.accept_extract(body)
+    return f"watchlist {held.seq}"
+
+
 def wire_body(row: PostOutbox) -> bytes:
     """The exact bytes sent for a row, every time (sorted keys): a resend must hash as the first send did."""
     return json.dumps(row.body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
 def sync(*, base_url: str, token: str, limit: int | None = None, timeout: float = 60.0, pause: float = 0.0,
-         say: Callable[[str], None] = lambda _: None) -> SyncReport:
-    """Send the pending outbox oldest first; each row is marked only after headquarters answered it.
+         watchlist: bool = True, say: Callable[[str], None] = lambda _: None) -> SyncReport:
+    """Bring the watchlist up to date, then send the pending outbox oldest first; each row is marked only
+    after headquarters answered it.
 
     Raises SyncError when headquarters is unreachable or refuses this client: the rows stay pending with
     the error recorded, and the next sync starts from the same row.
@@ -231,6 +278,19 @@ def sync(*, base_url: str, token: str, limit: int | None = None, timeout: float 
     session = db.session()
     report = SyncReport()
     base = base_url.rstrip("/")
+    if watchlist:
+        try:
+            report.watchlist = refresh_watchlist(base, token, timeout=timeout)
+        except DocumentRefused as exc:  # kept the last good one; the queue still goes
+            report.errors.append(f"watchlist: REFUSED ({exc.code}): {exc}")
+        except SyncError as exc:
+            head = session.execute(select(PostOutbox).where(PostOutbox.state == "pending")
+                                   .order_by(PostOutbox.id).limit(1)).scalar_one_or_none()
+            if head is not None:  # shown by `flask post outbox` beside the row that waits
+                head.last_error = str(exc)[:500]
+                session.commit()
+            report.remaining = backlog(session)
+            raise SyncError(f"{exc}; {report.remaining} waiting in the outbox") from exc
     done = 0
     while limit is None or done < limit:
         row = session.execute(select(PostOutbox).where(PostOutbox.state == "pending")
@@ -242,7 +302,7 @@ def sync(*, base_url: str, token: str, limit: int | None = None, timeout: float 
         row.attempts, row.last_attempt_at = (row.attempts or 0) + 1, now
         try:
             status, answer = _post(base + PATHS[row.kind], token, wire_body(row), headers, timeout)
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        except _NETWORK as exc:
             reason = getattr(exc, "reason", exc)
             row.last_error = f"headquarters unreachable: {reason}"[:500]
             session.commit()

@@ -34,6 +34,8 @@ def sync_cmd(limit: int | None, pause: float, quiet: bool) -> None:
                                say=(lambda _: None) if quiet else click.echo)
     except postsync.SyncError as exc:
         raise click.ClickException(str(exc)) from exc
+    if report.watchlist:
+        click.echo(report.watchlist)
     click.echo(f"sent {report.sent} ({report.crossings} crossings, {report.hq_flags} flags from headquarters), "
                f"rejected {report.rejected}, waiting {report.remaining}")
     for line in report.errors:
