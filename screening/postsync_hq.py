@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from notifications import services as notifications
 from screening.engine.normalize import parse_timestamp
-from screening.engine.phrases import say
+from screening.engine.phrases import Phrase, say
 from screening.models import Crossing, Flag, FlagEvent, MatchJudgement, Person
 from screening.postsync import _ALLOWED_FROM, DECISIONS
 from screening.postsync_models import PostNode
@@ -63,6 +63,24 @@ def record_node(client: ApiClient, headers, now: datetime, session: Session | No
 
 # --- headquarters: flags raised at the post -----------------------------------------------------------
 
+def _features(raw: Any) -> list[dict[str, Any]]:
+    """The post's match features, kept only in the shape the flag page reads (a bad item is dropped)."""
+    out = []
+    for f in raw if isinstance(raw, list) else []:
+        try:
+            score = f.get("score")
+            out.append({"name": str(f["name"])[:40], "score": None if score is None else float(score),
+                        "weight": float(f.get("weight") or 0), "verdict": str(f.get("verdict") or "missing")[:20],
+                        "explanation": str(f.get("explanation") or "")[:300],
+                        "contribution": float(f.get("contribution") or 0), "level": f.get("level")
+                        if isinstance(f.get("level"), int | str) else None, "say": None})
+            if isinstance(f.get("say"), list) and Phrase.from_json(f["say"]) is not None:
+                out[-1]["say"] = f["say"]  # the sentence in the reader's language at headquarters too
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+            continue
+    return out
+
+
 def adopt_post_flags(client: ApiClient, post_flags: list[dict[str, Any]], result: dict[str, Any], *,
                      now: datetime, flag_json: Callable[..., dict]) -> None:
     """Flags the post raised that headquarters did not raise itself are added (with the post's evidence),
@@ -97,7 +115,7 @@ def adopt_post_flags(client: ApiClient, post_flags: list[dict[str, Any]], result
             score = float(pf.get("score") or 0)
             flag = Flag(kind="identity", crossing_id=crossing.id, person_id=person_id,
                         border_post_id=crossing.border_post_id, score=round(score, 4),
-                        features=pf.get("features") if isinstance(pf.get("features"), list) else [],
+                        features=_features(pf.get("features")),
                         priority=flag_priority(person.category, score, threshold()), reason=person.alert_reason,
                         action=person.officer_action, status="new", created_at=raised_at)
             session.add(flag)

@@ -107,8 +107,8 @@ def capture(app, *items):
     return resp.get_json()["results"]
 
 
-def sync(app):
-    return postsync.sync(base_url=app.config["HQ_URL"], token=app.config["HQ_API_TOKEN"])
+def sync(app, **kw):
+    return postsync.sync(base_url=app.config["HQ_URL"], token=app.config["HQ_API_TOKEN"], **kw)
 
 
 def hq_count(hq, model=Crossing):
@@ -333,3 +333,27 @@ def test_the_officer_at_the_post_sees_the_flag_at_once_with_the_link_down(hq, po
     sync(post)
     page = officer.get(f"/screening/crossings/{result['crossing_id']}").get_data(as_text=True)
     assert "At headquarters as flag 1." in page
+
+
+def test_a_flag_the_post_raised_and_hq_did_not_is_added_with_the_posts_evidence(hq, post):
+    from screening.models import Person
+
+    def stop_screening():  # headquarters stops screening her after the post's last watchlist
+        person = db.session.execute(select(Person)).scalar_one()
+        person.screening_active = False
+        db.session.commit()
+
+    hq.run(stop_screening)
+    [result] = capture(post, PALESA)
+    assert result["flags"][0]["origin"] == "post"
+    report = sync(post, watchlist=False)
+    assert report.hq_flags == 1
+
+    def adopted():
+        flag = db.session.execute(select(Flag)).scalar_one()
+        return ([(e.actor_label, e.action, e.note) for e in flag.events], [f["explanation"] for f in flag.features])
+
+    events, explanations = hq.run(adopted)
+    assert events == [("post:SNP", "raised", "raised at the post while offline, score 1.00")]
+    assert explanations and all(isinstance(e, str) and e for e in explanations)
+    assert db.session.execute(select(PostFlag)).scalar_one().hq_flag_id is not None
