@@ -357,3 +357,25 @@ def test_a_flag_the_post_raised_and_hq_did_not_is_added_with_the_posts_evidence(
     assert events == [("post:SNP", "raised", "raised at the post while offline, score 1.00")]
     assert explanations and all(isinstance(e, str) and e for e in explanations)
     assert db.session.execute(select(PostFlag)).scalar_one().hq_flag_id is not None
+
+
+def test_another_posts_client_cannot_decide_this_posts_flags(hq, post):
+    import json
+    import urllib.request
+
+    from tests.factories import make_api_client
+
+    capture(post, PALESA)
+    sync(post)
+    ext = db.session.execute(select(PostOutbox)).scalar_one().body["crossings"][0]["external_id"]
+    _, other = hq.run(lambda: make_api_client("msb-node", "MSB"))
+    body = {"decisions": [{"external_id": ext, "person_id": 1, "decision": "not_same_person", "officer": "X",
+                           "reason": "not him", "decided_at": "2026-12-03T10:00:00+02:00"}]}
+    req = urllib.request.Request(f"{hq.url}/api/v1/post/decisions", data=json.dumps(body).encode(),  # noqa: S310
+                                 method="POST",
+                                 headers={"Authorization": f"Bearer {other}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
+        answer = json.loads(resp.read())
+    assert answer["results"][0]["status"] == "rejected" and "no flag at headquarters" in answer["results"][0]["message"]
+    assert hq.run(lambda: [(f.status, len(f.events)) for f in db.session.execute(select(Flag)).scalars()]) \
+        == [("new", 1)]
