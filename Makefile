@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: screenshots axe run serve test test-fast lint migrate demo translations i18n-extract bench bench-tracing bench-matching bench-dashboard clean system-deps
+.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -38,6 +38,16 @@ demo: migrate
 # (when the notifications package provides it) and the web app on 127.0.0.1:5000.
 run: demo
 	@bash scripts/run.sh
+
+# A post node (Sani Pass, SNP) beside the headquarters demo of `make run`: its own SQLite database in
+# instance/post-snp/, the watchlist fetched from 127.0.0.1:5000, the web app on 127.0.0.1:5001 and its scheduler
+# sending the outbox every 15 s. Run it in a second terminal while `make run` serves headquarters.
+post-node: $(STAMP) translations
+	@bash scripts/post_node.sh
+
+# Store-and-forward sync throughput over loopback (docs/performance.md, "Post node sync").
+bench-postsync: $(STAMP)
+	$(BIN)/python -m bench.postsync_bench --crossings 5000 --persons 1000
 
 # The browser tests drive Debian's Chromium; install it when missing (needs root, as on CI machines).
 system-deps:

@@ -118,6 +118,10 @@ class Config:
     # development: a key in the instance folder) at POST_EXTRACT_PATH (default instance/post-watchlist.bin).
     POST_EXTRACT_KEY = os.environ.get("POST_EXTRACT_KEY")
     POST_EXTRACT_PATH = os.environ.get("POST_EXTRACT_PATH")
+    # Store and forward (screening.postsync): a post sends its outbox every POST_SYNC_SECONDS; headquarters
+    # reminds a post's managers when its node has not synced for POST_SYNC_OVERDUE_HOURS.
+    POST_SYNC_SECONDS = float(os.environ.get("POST_SYNC_SECONDS", "30"))
+    POST_SYNC_OVERDUE_HOURS = float(os.environ.get("POST_SYNC_OVERDUE_HOURS", "6"))
 
     # The in-app webhook receiver exists so a demo shows a signed delivery without another server.
     NOTIFY_DEMO_RECEIVER = os.environ.get("NOTIFY_DEMO_RECEIVER", "1") != "0"

@@ -47,7 +47,8 @@ EVENTS: dict[str, str] = {
     "test": N_("Test message (\"send a test\")"),
 }
 # Events for Tsela's own staff only (never offered to partners' rules): the label their messages carry.
-INTERNAL_EVENTS: dict[str, str] = {"job.failed": N_("A scheduled job failed")}
+INTERNAL_EVENTS: dict[str, str] = {"job.failed": N_("A scheduled job failed"),
+                                   "post.sync_overdue": N_("A post node has not synced")}
 # Events a partner can acknowledge; acknowledging stops reminders about the same subject.
 ACKABLE = {"flag.raised", "flag.confirmed", "flag.escalated", "flag.unacknowledged", "risk.found", "referral.made",
            "referral.unacknowledged"}
@@ -192,6 +193,7 @@ REASONS: dict[str, str] = {
     "unacknowledged": N_("not acknowledged after %(minutes)s minutes"),
     "idle": N_("no activity for %(days)s days"),
     "job_failed": N_("%(job)s failed: %(error)s"),
+    "sync_overdue": N_("post %(post)s has not synced with headquarters for %(hours)s hours"),
 }
 
 

@@ -367,6 +367,21 @@ def _recipients_for_post(post_code: str | None) -> list[User]:
     return out
 
 
+def remind_post_managers(event: str, *, ref: str, subject_type: str, subject_id: Any, post_code: str,
+                         reason_key: str, values: dict[str, Any], now: datetime, link: str | None = None) -> int:
+    """A reminder about a post for its managers (managers bound to the post, else every manager), by e-mail
+    through the outbox; returns how many were queued."""
+    data = {"reason": rules.reason(reason_key, **values), "priority": "high"}
+    record, _ = _publish(event, ref=ref, subject_type=subject_type, subject_id=subject_id, post_code=post_code,
+                         priority="high", kind="post_node", data=data, now=now, link=link)
+    ev = rules.Event(event, ref, subject_type, str(subject_id), now, post_code=post_code, priority="high",
+                     kind="post_node", data=data)
+    managers = [u for u in _recipients_for_post(post_code) if u.role == "manager"]
+    for user in managers:
+        _enqueue(record, ev, None, None, rule_id=None, now=now, user=user, address=user.email, link=link)
+    return len(managers)
+
+
 def _internal_channel_message(record: NotificationEvent, ev: rules.Event, user: User, now: datetime
                               ) -> OutboxMessage:
     return _enqueue(record, ev, None, None, rule_id=None, now=now, user=user, address=user.email)

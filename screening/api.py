@@ -7,14 +7,15 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from screening import schemas, watchlist_api
+from screening import postsync, postsync_hq, schemas, watchlist_api
 from screening.engine.normalize import parse_timestamp
 from screening.models import FLAG_STATUSES, Crossing, Flag, Person, sees_in_full
+from screening.postsync_models import PostFlag
 from screening.services import (
     NewCrossing,
     ScreeningError,
@@ -51,6 +52,15 @@ def _token_only():
         resp.headers["WWW-Authenticate"] = 'Bearer realm="tsela"'
         return resp, 401
     return None
+
+
+@bp.before_request
+def _post_node_status():
+    """A post node reports its clock, watchlist number and backlog on every call (headquarters' overview)."""
+    client = g.get("api_client")
+    if client is not None and request.headers.get("Tsela-Node-Clock") and not postsync.is_post():
+        if postsync_hq.record_node(client, request.headers, utcnow()) is not None:
+            db.session.commit()
 
 
 MAX_ID = 2**31 - 1  # larger path ids cannot exist (and would overflow the database's integer)
@@ -190,16 +200,18 @@ def _process_batch(raw_items: list[Any], client, now: datetime) -> dict[str, Any
             if person_ids else {}
         for (i, _), r in zip(valid, stored, strict=True):
             results[i].update(status=r.status, crossing_id=r.crossing_id,
-                              flags=[flag_json(f, code_of, persons.get(f.person_id)) for f in r.flags])
+                              flags=[flag_json(f, code_of, persons.get(f.person_id)) for f in r.flags]
+                              + [postsync.post_flag_json(f) for f in r.post_flags])
     counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "duplicate", "rejected")}
     return {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
             "results": results}
 
 
-@bp.post("/crossings")
-@requires("crossing.create")
-def create_crossings():
-    """Store and screen a batch; each item answers accepted (with its flags), duplicate or rejected."""
+def _run_idempotent(handler):
+    """Run `handler(body)` once per Idempotency-Key: the same key and body replay the first answer byte for byte.
+
+    The handler returns the answer (a dict, stored with the key in the same commit) or an error response
+    (not stored, so a corrected retry with the same key is judged afresh)."""
     client = g.api_client
     raw = request.get_data(cache=True)
     key = request.headers.get("Idempotency-Key")
@@ -215,11 +227,10 @@ def create_crossings():
     body = request.get_json(silent=True, force=True)
     if body is None:
         return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
-    try:
-        batch = schemas.CrossingBatch.model_validate(body)
-    except ValidationError as exc:
-        return _error(422, "invalid_request", "the batch is not valid", _pydantic_errors(exc))
-    result = _process_batch(batch.crossings, client, utcnow())
+    result = handler(body)
+    if not isinstance(result, dict):
+        db.session.rollback()
+        return result
     text = json.dumps(result, separators=(",", ":"))
     if key:
         db.session.add(IdempotencyRecord(client_id=client.id, key=key, request_hash=request_hash,
@@ -234,6 +245,30 @@ def create_crossings():
             raise
         return _replay(previous, request_hash)
     return Response(text, status=200, mimetype="application/json")
+
+
+@bp.post("/crossings")
+@requires("crossing.create")
+def create_crossings():
+    """Store and screen a batch; each item answers accepted (with its flags), duplicate or rejected."""
+    return _run_idempotent(_crossings_batch)
+
+
+def _crossings_batch(body: Any):
+    client = g.api_client
+    try:
+        batch = schemas.CrossingBatch.model_validate(body)
+    except ValidationError as exc:
+        return _error(422, "invalid_request", "the batch is not valid", _pydantic_errors(exc))
+    if batch.post_flags and (client.border_post_id is None or postsync.is_post()):
+        return _error(422, "invalid_request", "post_flags come only from a post node's own API client, to "
+                      "headquarters", [("post_flags", "not accepted from this client")])
+    now = utcnow()
+    result = _process_batch(batch.crossings, client, now)
+    if batch.post_flags:
+        postsync_hq.adopt_post_flags(client, [pf.model_dump(mode="json") for pf in batch.post_flags], result,
+                                  now=now, flag_json=flag_json)
+    return result
 
 
 def _replay(previous: IdempotencyRecord, request_hash: str):
@@ -312,6 +347,72 @@ def review(flag_id: int):
         return _error(422, "invalid_decision", str(exc), [(exc.field or "decision", str(exc))])
     db.session.commit()
     return jsonify(flag_json(flag, _post_codes()))
+
+
+# --- post nodes: decisions forwarded to headquarters; the post's own flags on the node --------------------
+
+@bp.post("/post/decisions")
+@requires("flag.review")
+def post_decisions():
+    """Decisions made at a post node (headquarters): applied, agreed, or kept beside HQ's as a conflict."""
+    if postsync.is_post():
+        abort(404)
+    if g.api_client.border_post_id is None:
+        return _error(403, "not_a_post_client", "decisions are forwarded only by API clients bound to a post")
+    return _run_idempotent(_decisions_batch)
+
+
+def _decisions_batch(body: Any):
+    try:
+        batch = schemas.PostDecisionBatch.model_validate(body)
+    except ValidationError as exc:
+        return _error(422, "invalid_request", "the decisions are not valid", _pydantic_errors(exc))
+    results = postsync_hq.receive_decisions(g.api_client, batch.decisions, now=utcnow())
+    return {"results": results}
+
+
+def _this_post_client() -> None:
+    """On a post node, only a client bound to this node's post reads or decides its flags."""
+    if not postsync.is_post():
+        abort(404)
+    client = g.api_client
+    if client.border_post is None or client.border_post.code != current_app.config.get("TSELA_POST_CODE"):
+        abort(404)
+
+
+@bp.get("/post/flags")
+@requires("flag.view")
+def post_flags():
+    """The flags this post node holds (raised here, or told by headquarters), newest first."""
+    _this_post_client()
+    rows = db.session.execute(select(PostFlag).order_by(PostFlag.id.desc()).limit(1000)).scalars().all()
+    audit.record("flag.list", "post_flag", None, detail={"ids": [f.id for f in rows], "via": "api"})
+    db.session.commit()
+    return jsonify(flags=[postsync.post_flag_json(f) for f in rows])
+
+
+@bp.post("/post/flags/<int:flag_id>/review")
+@requires("flag.review")
+def post_flag_review(flag_id: int):
+    """An officer's decision at the post: recorded here and queued for headquarters in one transaction."""
+    _this_post_client()
+    flag = db.session.get(PostFlag, flag_id) if flag_id <= MAX_ID else None
+    if flag is None:
+        abort(404)
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
+    try:
+        data = schemas.ReviewIn.model_validate(body)
+    except ValidationError as exc:
+        return _error(422, "invalid_request", "the review is not valid", _pydantic_errors(exc))
+    try:
+        postsync.decide_at_post(flag, data.decision, officer=data.officer, reason=data.reason, now=utcnow())
+    except postsync.DecisionError as exc:
+        db.session.rollback()
+        return _error(422, "invalid_decision", str(exc), [(exc.field, str(exc))])
+    db.session.commit()
+    return jsonify(postsync.post_flag_json(flag))
 
 
 # --- OpenAPI -----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from notifications.scheduler import register_job
-from screening import tracing
+from screening import postsync, postsync_hq, tracing
 from screening.models import Flag
 from tip_cases import signals as shell_signals
 from tip_cases.extensions import db
@@ -42,9 +42,24 @@ def nav_counts(user, *, keys: frozenset[str]) -> dict[str, int]:
     return {"flags_new_at_post": n}
 
 
+def conflict_counts(user, *, keys: frozenset[str]) -> dict[str, int]:
+    """Flags decided differently at a post and at headquarters, for the managers' "Post nodes" link."""
+    if "flag_conflicts" not in keys:
+        return {}
+    n = db.session.execute(select(func.count()).select_from(Flag).where(Flag.conflict_at.is_not(None))).scalar_one()
+    return {"flag_conflicts": n} if n else {}
+
+
 def register(app: Flask) -> None:
     """Add the risk-pattern jobs to the scheduler (ids and timing as before the jobs moved here)."""
     shell_signals.nav_counts.connect(nav_counts)
+    shell_signals.nav_counts.connect(conflict_counts)
     register_job(app, "tracing-patterns", job_patterns, "interval", start_now=True,
                  seconds=float(app.config.get("TRACING_PATTERN_SECONDS", 15)))
     register_job(app, "tracing-patterns-daily", job_patterns_daily, "cron", hour=2, minute=30)
+    if app.config.get("TSELA_ROLE") == "post":
+        app.extensions["tsela_post_capture"] = postsync.store_at_post  # send the outbox whenever headquarters answers
+        register_job(app, "post-sync", postsync.job_sync, "interval", start_now=True,
+                     seconds=float(app.config.get("POST_SYNC_SECONDS", 30)))
+    else:  # remind a post's managers when its node has gone quiet
+        register_job(app, "post-sync-overdue", postsync_hq.job_sync_overdue, "interval", minutes=10)

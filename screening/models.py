@@ -235,6 +235,9 @@ class Flag(db.Model):
     decided_at: Mapped[datetime | None] = mapped_column()
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # Decided at a post node and at headquarters while apart, differently: both stay in the history and a
+    # manager settles it (screening.postsync); cleared when a manager records the final decision.
+    conflict_at: Mapped[datetime | None] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     crossing: Mapped[Crossing] = relationship(back_populates="flags")

@@ -168,11 +168,50 @@ class CrossingIn(_Model):
         return [remark] if remark else []
 
 
+class PostFlagIn(_Model):
+    """A flag a post node raised offline against its watchlist, sent with the crossing it was raised on."""
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="The external_id of a crossing in the same batch.")
+    person_id: int = Field(ge=1, le=2**31 - 1, description="Headquarters' id of the person of interest.")
+    score: float = Field(ge=0, le=1)
+    raised_at: AwareDatetime
+    features: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+
+
 class CrossingBatch(_Model):
     """Up to 1,000 crossings. Each item is judged on its own: one bad item never rejects the others."""
 
     crossings: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH,
                                             json_schema_extra={"items": {"$ref": "#/components/schemas/CrossingIn"}})
+    post_flags: list[PostFlagIn] = Field(
+        default_factory=list, max_length=5 * MAX_BATCH,
+        description="Post nodes only (a client bound to a post that forwards what it captured offline): the "
+                    "flags it raised. Headquarters re-screens every crossing itself and adds a post's flag it "
+                    "did not raise, unless the pair was judged not the same person.")
+
+
+class PostDecisionIn(_Model):
+    """A decision an officer made at a post node on a flag, forwarded to headquarters."""
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="The external_id under which the post forwarded the crossing.")
+    person_id: int = Field(ge=1, le=2**31 - 1)
+    decision: Literal["acknowledge", "escalate", "confirm", "not_same_person"]
+    officer: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+    decided_at: AwareDatetime
+    from_status: Literal["new", "acknowledged", "escalated", "confirmed", "not_same_person"] = "new"
+
+    @model_validator(mode="after")
+    def _reason(self) -> PostDecisionIn:
+        if self.decision != "acknowledge" and not self.reason:
+            raise ValueError("reason is required for this decision")
+        return self
+
+
+class PostDecisionBatch(_Model):
+    decisions: list[PostDecisionIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class FieldError(BaseModel):

@@ -107,6 +107,7 @@ class ItemResult:
     flags: list[Flag] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
     line: int | None = None
+    post_flags: list[Any] = field(default_factory=list)  # on a post node: screening.postsync_models.PostFlag
 
 
 def quality_issues(c: NewCrossing) -> list[str]:
@@ -211,6 +212,9 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         audit.record("crossing.create", "crossing", results[new[0][0]].crossing_id,
                      detail={"source": source, "count": len(new),
                              "ids": [results[i].crossing_id for i, _ in new]})
+        if current_app.config.get("TSELA_ROLE") == "post":
+            _store_at_post(results, new, source=source, now=now, session=session)
+            return results
         flags = screen_new([(results[i].crossing_id, it) for i, it in new], now=now, session=session)
         # Tracing after screening, so a suspect found just now counts as one for the risk rules. Risk
         # flags go to the post's queue, not into these results, which report identity matches.
@@ -219,6 +223,16 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         for i, _ in new:
             results[i].flags = flags.get(results[i].crossing_id, [])
     return results
+
+
+def _store_at_post(results: list[ItemResult], new: list[tuple[int, NewCrossing]], *, source: str, now: datetime,
+                   session: Session) -> None:
+    """On a post node, screening.postsync screens against the local watchlist and queues crossings and flags
+    for headquarters in this transaction; it is wired as an app hook because it imports this module."""
+    hook = current_app.extensions.get("tsela_post_capture")
+    if hook is None:
+        raise RuntimeError("post node without its capture hook (screening.handlers.register wires it)")
+    hook(results, new, source=source, now=now, session=session)
 
 
 _COPY_COLUMNS = ("id", "source", "external_id", "border_post_id", "direction", "crossed_at", "surname",

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from screening import match_models, services, signals
+from screening import match_models, postsync, services, signals
 from screening import trace as person_trace
 from screening.capture import read_mrz
 from screening.engine.matching import Document, Identity
@@ -32,6 +32,7 @@ from screening.models import (
     named_roles,
     sees_in_full,
 )
+from screening.postsync_models import PostFlag
 from tip_cases import audit
 from tip_cases.access import get_or_404, requires, scope_filter, scope_for
 from tip_cases.extensions import db, utcnow
@@ -265,9 +266,10 @@ def capture():
         db.session.commit()
         if remark:
             flash(_("Saved with a data-quality remark: %(remark)s. Check the document.", remark=remark), "warning")
-        if result.flags:
+        raised = len(result.flags) + len(result.post_flags)  # post_flags: raised offline on a post node
+        if raised:
             flash(ngettext("%(num)d flag raised: read the action to take below.",
-                           "%(num)d flags raised: read the action to take below.", len(result.flags)), "danger")
+                           "%(num)d flags raised: read the action to take below.", raised), "danger")
         else:
             flash(_("Saved. No match against persons of interest."), "success")
         return redirect(url_for(".crossing", crossing_id=result.crossing_id))
@@ -298,7 +300,9 @@ def crossing(crossing_id: int):
     crossing = _get(Crossing, crossing_id, "crossing.view", audit_as="crossing")
     services.record_need_to_know(current_user, [f.person for f in crossing.flags], "crossing")
     db.session.commit()
-    return render_template("screening/crossing.html", crossing=crossing)
+    post_flags = db.session.execute(select(PostFlag).where(PostFlag.crossing_id == crossing.id)
+                                    .order_by(PostFlag.id)).scalars().all() if postsync.is_post() else []
+    return render_template("screening/crossing.html", crossing=crossing, post_flags=post_flags)
 
 
 # --- persons of interest -----------------------------------------------------------------------------

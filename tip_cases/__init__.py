@@ -23,6 +23,7 @@ BLUEPRINTS = [
     "screening.api",
     "screening.tracing_views",
     "screening.search_views",
+    "screening.postsync_views",
     "notifications.views",
     "notifications.api",
 ]
@@ -98,6 +99,7 @@ def register_models() -> None:
     """Import every models module so metadata is complete for Alembic and relationships resolve."""
     import notifications.models  # noqa: F401
     import screening.models  # noqa: F401
+    import screening.postsync_models  # noqa: F401
     import screening.watchlist_models  # noqa: F401
     import tip_cases.cases.models  # noqa: F401
     import tip_cases.models  # noqa: F401
@@ -123,6 +125,7 @@ def register_errors(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from notifications.cli import register as register_notifications_cli
     from screening.cli import register as register_screening_cli
+    from screening.postsync_cli import register as register_post_cli
     from screening.watchlist_cli import register as register_watchlist_cli
     from tip_cases.cases.retention import register_cli as register_retention_cli
     from tip_cases.cli import register as register_core_cli
@@ -131,6 +134,7 @@ def register_cli(app: Flask) -> None:
     register_core_cli(app)
     register_screening_cli(app)
     register_watchlist_cli(app)
+    register_post_cli(app)
     register_notifications_cli(app)
     register_reports_cli(app)
     register_retention_cli(app)

@@ -43,7 +43,10 @@ POLICY: dict[str, dict[str, str]] = {
     # The one search box (issue 12: investigators and managers); each result is further scoped by its own action.
     "search.run": {INV: "all", MGR: "all"},
     "match_model.view": {MGR: "all", ADM: "all"},
-    "watchlist.fetch": {SYS: "post"},  # post nodes' API clients: the signed extract for their own post
+    "watchlist.fetch": {SYS: "post"},
+    # post nodes at headquarters: the overview (last sync, backlog, clock) and settling post/HQ conflicts
+    "postnode.view": {MGR: "all", ADM: "all"},
+    "postnode.settle": {MGR: "all"},  # post nodes' API clients: the signed extract for their own post
     # Need to know: a protective or discreet person of interest in full (names, documents, reason) only
     # for the roles and case team the alert names; others see that an alert exists, the action, whom to call.
     "poi.view_protected": {BO: "named", INV: "named", MGR: "named", ADM: "named", SYS: "named"},

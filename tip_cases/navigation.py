@@ -60,6 +60,8 @@ ITEMS: dict[str, Item] = {i.key: i for i in [
     Item("partners", _l("Partners"), "notifications.agencies", "notification.view"),
     Item("audit", _l("Audit"), "admin.audit_log", "audit.view"),
     Item("jobs", _l("Scheduled jobs"), "notifications.jobs", "notification.view"),
+    Item("nodes", _l("Post nodes"), "postnodes.nodes", "postnode.view", count="flag_conflicts",
+         count_label=_l("flags in conflict")),
     Item("outbox", _l("Outbox"), "notifications.outbox", "notification.view"),
     Item("mailbox", _l("Mail sink"), "notifications.mailbox", "mailbox.view"),
 ]}
@@ -78,9 +80,9 @@ ROLE_NAV: dict[str, RoleNav] = {
                  ("queue", "persons", "crossings")),
     MGR: RoleNav(_l("Management"), ("dashboard", "statistics", "exports", "approvals"),
                  ("cases", "queue", "crossings", "persons", "travellers", "patterns", "trace", "import",
-                  "situation", "ctdc", "model", "audit", "partners", "outbox", "jobs")),
+                  "situation", "ctdc", "model", "audit", "partners", "outbox", "jobs", "nodes")),
     ADM: RoleNav(_l("Administration"), ("people", "posts", "partners", "audit", "jobs"),
-                 ("outbox", "mailbox", "dashboard", "statistics", "cases", "import", "model")),
+                 ("outbox", "mailbox", "dashboard", "statistics", "cases", "import", "model", "nodes")),
 }
 
 

@@ -1,0 +1,49 @@
+"""Headquarters' page of post nodes (last sync, watchlist, backlog, clock drift) and the flags in conflict."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from screening import postsync, postsync_hq
+from screening.engine.phrases import translate
+from screening.models import Flag
+from tip_cases.access import get_or_404, requires
+from tip_cases.extensions import db, utcnow
+
+bp = Blueprint("postnodes", __name__)
+
+
+@bp.get("/posts/nodes")
+@login_required
+@requires("postnode.view")
+def nodes():
+    """Each post node as it last reported itself, and the flags decided differently at a post and at HQ."""
+    if postsync.is_post():
+        abort(404)
+    now = utcnow()
+    return render_template("screening/post_nodes.html", nodes=postsync_hq.nodes(), conflicts=postsync_hq.conflicts(),
+                           now=now, overdue=now - postsync_hq.overdue_after(),
+                           overdue_hours=postsync_hq.overdue_after().total_seconds() / 3600)
+
+
+@bp.post("/screening/flags/<int:flag_id>/settle")
+@login_required
+@requires("postnode.settle")
+def settle(flag_id: int):
+    """A manager settles a conflict: keep headquarters' decision or take the post's; the history keeps both."""
+    flag = get_or_404(Flag, flag_id, "flag.view", audit_as="flag")
+    keep = request.form.get("keep", "")
+    try:
+        postsync_hq.settle_conflict(flag, keep, actor=current_user, note=request.form.get("note", "")[:500],
+                                    now=utcnow())
+    except ValueError as exc:
+        db.session.rollback()
+        reason = exc.args[0] if exc.args else ""
+        flash(_("Not settled: %(reason)s", reason=translate(reason, gettext)), "danger")
+        return redirect(url_for("screening.flag", flag_id=flag_id))
+    db.session.commit()
+    flash(_("Conflict settled; both decisions stay in the history."), "success")
+    return redirect(url_for("screening.flag", flag_id=flag_id))
