@@ -20,6 +20,7 @@ tracing generation), and SQLite has a single writer: the same serialisation.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -51,13 +52,18 @@ def _is_pg(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _insert(session: Session, table):
-    """INSERT ... ON CONFLICT DO NOTHING on either database."""
+def _dialect_insert(session: Session):
+    """The dialect's insert(), which has on_conflict_do_nothing / do_update on both databases."""
     if _is_pg(session):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
-        return pg_insert(table).on_conflict_do_nothing()
+        return pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-    return sqlite_insert(table).on_conflict_do_nothing()
+    return sqlite_insert
+
+
+def _insert(session: Session, table):
+    """INSERT ... ON CONFLICT DO NOTHING on either database."""
+    return _dialect_insert(session)(table).on_conflict_do_nothing()
 
 
 # --- locks -----------------------------------------------------------------------------------------
@@ -76,65 +82,34 @@ def lock_keys(session: Session, keys: Iterable[int]) -> int:
 # --- the stored name-frequency table ---------------------------------------------------------------
 
 
-class StoredFrequencies:
-    """The name-frequency table as stored, plus this transaction's changes, flushed once in token order."""
+def load_frequencies(session: Session, target: NameFrequencies, tokens: set[str]) -> None:
+    """Make `target` the stored table (its totals, and the counts of the tokens that will be compared)."""
+    wanted = sorted(tokens) + list(_TOTALS)
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 5000):
+        found.update(session.execute(select(NameTokenCount.token, NameTokenCount.n)
+                                     .where(NameTokenCount.token.in_(wanted[start:start + 5000]))).all())
+    target.counts = {t: int(found[t]) for t in tokens if found.get(t)}
+    target.total, target.sum_counts, target.sum_squares = (int(found.get(k, 0)) for k in _TOTALS)
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.delta: dict[str, int] = defaultdict(int)
-        self.cache: dict[str, int] = {}
-        rows = dict(session.execute(select(NameTokenCount.token, NameTokenCount.n)
-                                    .where(NameTokenCount.token.in_(_TOTALS))).all())
-        self.total, self.sum_counts, self.sum_squares = (int(rows.get(k, 0)) for k in _TOTALS)
 
-    def fill(self, target: NameFrequencies, tokens: set[str]) -> None:
-        """Make `target` the stored table, for the tokens that will be compared."""
-        missing = [t for t in tokens if t not in self.cache]
-        if missing:
-            found = dict(self.session.execute(select(NameTokenCount.token, NameTokenCount.n)
-                                              .where(NameTokenCount.token.in_(missing))).all())
-            for t in missing:
-                self.cache[t] = int(found.get(t, 0))
-        target.counts = {t: self.cache[t] + self.delta.get(t, 0) for t in tokens}
-        target.total, target.sum_counts, target.sum_squares = self.total, self.sum_counts, self.sum_squares
-
-    def add(self, p: Prepared) -> None:
+def store_frequency_changes(session: Session, added: list[Prepared], before: tuple[int, int, int],
+                            after: NameFrequencies) -> None:
+    """Add this transaction's new profiles to the stored counts, in token order (one lock order)."""
+    delta: dict[str, int] = defaultdict(int)
+    for p in added:
         for t in NameFrequencies.tokens_of(p):
-            n = self.cache.get(t, 0) + self.delta[t]
-            self.delta[t] += 1
-            self.sum_counts += 1
-            self.sum_squares += 2 * n + 1
-        self.total += 1
-
-    def flush(self) -> None:
-        if not self.delta and not self.total:
-            return
-        changes = sorted(self.delta.items())
-        stmt = _insert(self.session, NameTokenCount.__table__)
-        self.session.execute(stmt, [{"token": t, "n": 0} for t, _ in changes]
-                             + [{"token": k, "n": 0} for k in _TOTALS])
-        for t, d in changes:
-            self.session.execute(update(NameTokenCount).where(NameTokenCount.token == t)
-                                 .values(n=NameTokenCount.n + d))
-        # Totals last (every transaction locks tokens, then totals, in one order): the increments
-        # of concurrent transactions add up; a reader sees the committed totals.
-        added = sum(self.delta.values())
-        for k, v in zip(_TOTALS, (self._added_profiles, added, self._added_squares), strict=True):
-            if v:
-                self.session.execute(update(NameTokenCount).where(NameTokenCount.token == k)
-                                     .values(n=NameTokenCount.n + v))
-        self.delta.clear()
-
-    def start(self) -> None:
-        self._base = (self.total, self.sum_counts, self.sum_squares)
-
-    @property
-    def _added_profiles(self) -> int:
-        return self.total - self._base[0]
-
-    @property
-    def _added_squares(self) -> int:
-        return self.sum_squares - self._base[2]
+            delta[t] += 1
+    totals = (after.total - before[0], after.sum_counts - before[1], after.sum_squares - before[2])
+    rows = [{"token": t, "n": d} for t, d in sorted(delta.items())]
+    # "#..." sorts before every name token; totals go last all the same, after the tokens.
+    rows += [{"token": k, "n": v} for k, v in zip(_TOTALS, totals, strict=True) if v]
+    if not rows:
+        return
+    table = NameTokenCount.__table__
+    ins = _dialect_insert(session)(table)
+    ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
+    session.execute(ins, rows)
 
 
 # --- candidates ------------------------------------------------------------------------------------
@@ -144,137 +119,219 @@ _IDENTITY = (Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.nati
              Crossing.document_number, Crossing.document_country, Crossing.traveller_id)
 
 
-def candidate_travellers(session: Session, routes: list[list[int]], cap: int) -> list[int]:
-    """Travellers filed under the keys, documents route first, in key order, at most `cap`."""
+def key_rows(session: Session, keys: list[int], per_key: int) -> dict[int, list[int]]:
+    """{key: traveller ids filed under it (lowest first, at most per_key)}: the bounded candidate read."""
+    out: dict[int, list[int]] = defaultdict(list)
+    keys = sorted(set(keys))
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start:start + 5000]
+        if _is_pg(session):
+            rows = session.execute(text(
+                "SELECT k.key, t.traveller_id FROM unnest(CAST(:keys AS bigint[])) AS k(key) "
+                "CROSS JOIN LATERAL (SELECT traveller_id FROM traveller_keys WHERE key = k.key "
+                "ORDER BY traveller_id LIMIT :cap) t"), {"keys": chunk, "cap": per_key})
+        else:
+            rows = session.execute(select(TravellerKey.key, TravellerKey.traveller_id)
+                                   .where(TravellerKey.key.in_(chunk)).order_by(TravellerKey.traveller_id))
+        for k, tid in rows:
+            if len(out[k]) < per_key:
+                out[k].append(tid)
+    return out
+
+
+def candidate_travellers(found: dict[int, list[int]], routes: list[list[int]], cap: int) -> list[int]:
+    """A crossing's candidates: travellers under its keys, documents route first, in key order, at most `cap`."""
     out: dict[int, None] = {}
     for keys in routes:
-        if not keys or len(out) >= cap:
-            continue
-        rows = session.execute(select(TravellerKey.key, TravellerKey.traveller_id)
-                               .where(TravellerKey.key.in_(keys)).limit(CANDIDATE_ROWS)).all()
-        pos = {k: i for i, k in enumerate(keys)}
-        for _k, tid in sorted(rows, key=lambda r: (pos[r.key], r.traveller_id)):
-            out.setdefault(tid, None)
-            if len(out) >= cap:
-                break
+        for k in keys:
+            for tid in found.get(k, ()):
+                out.setdefault(tid, None)
+                if len(out) >= cap:
+                    return list(out)
     return list(out)
 
 
-def candidate_records(session: Session, traveller_ids: list[int]) -> list[tuple[TravellerRecord, int]]:
+def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tuple[TravellerRecord, int]]:
     """(record, -traveller id) of each distinct identity of these travellers, and of each judged crossing.
 
     One row per spelling rather than per crossing: a commuter's thousand identical crossings are one
-    profile to the index (and to this query's result).
+    profile to the index (and to this query's result). In crossing order, as the index restores.
     """
     from screening.tracing import record_of
 
-    if not traveller_ids:
-        return []
+    ids = sorted(set(traveller_ids))
+    rows: list = []
     judged = select(TravellerJudgementCrossing.crossing_id)
-    base = (Crossing.traveller_id.in_(traveller_ids), Crossing.pseudonymised_at.is_(None))
-    grouped = session.execute(select(func.min(Crossing.id).label("id"), *_IDENTITY)
-                              .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY)).all()
-    single = session.execute(select(Crossing.id, *_IDENTITY).where(*base, Crossing.id.in_(judged))).all()
-    rows = sorted((*grouped, *single), key=lambda r: r.id)
+    for start in range(0, len(ids), 2000):
+        base = (Crossing.traveller_id.in_(ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
+        grouped = (select(func.min(Crossing.id).label("id"), *_IDENTITY)
+                   .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY))
+        single = select(Crossing.id, *_IDENTITY).where(*base, Crossing.id.in_(judged))
+        rows.extend(session.execute(grouped.union_all(single)).all())
+    rows.sort(key=lambda r: r.id)
     return [(record_of(r), -r.traveller_id) for r in rows]
 
 
 # --- attach ----------------------------------------------------------------------------------------
 
+CACHE_ENTRIES = 200_000  # per cache; each is cleared when full (bounded, like resolve's name cache)
 
-class OnlineAttacher:
-    """Attaches one transaction's pending crossings through the database; discard after use."""
 
-    def __init__(self, session: Session, config: ResolveConfig, judgements: Judgements, now: datetime) -> None:
-        self.session, self.config, self.judgements, self.now = session, config, judgements, now
-        self.frequencies = StoredFrequencies(session)
-        self.frequencies.start()
-        self.min_doc = config.match.min_document_length
-        self.merged: dict[int, int] = {}  # traveller emptied by an automatic merge -> survivor
+class _Caches:
+    """Normalised names and name-pair weights, shared by this process's small indexes, bounded.
 
-    def attach(self, record: TravellerRecord, p: Prepared, routes: list[list[int]]) -> tuple[int, bool]:
-        """Place one crossing; (traveller id, founded a new traveller). Writes keys and merges at once."""
-        session = self.session
-        cands = candidate_travellers(session, routes, self.config.max_candidates)
-        index = TravellerIndex.restore(candidate_records(session, cands), self.config, self.judgements)
-        tokens = set(NameFrequencies.tokens_of(p))
-        for q in (index._profiles):  # the profiles the new one may be compared with
-            if q is not None:
-                tokens |= NameFrequencies.tokens_of(q)
-        self.frequencies.fill(index.frequencies, tokens)
-        before = index.frequencies.total
-        key = index.attach(record)[0]
-        if index.frequencies.total != before:  # a new profile: it counts in the stored table
-            self.frequencies.add(p)
-        founded = key > 0
-        if founded:
-            t = Traveller(created_at=self.now, updated_at=self.now)
-            session.add(t)
-            session.flush()
-            tid = t.id
-        else:
-            tid = -key
-        gone = [c for c in cands if c != tid and -c not in index._tnum_of_key]
-        for other in gone:
-            self._merge_into(other, tid)
-        session.execute(update(Crossing).where(Crossing.id == record.crossing_id).values(traveller_id=tid)
-                        .execution_options(synchronize_session=False))
-        add_keys(session, tid, store_keys(p, self.min_doc))
-        return tid, founded
+    A batch's index is rebuilt from the database each time; without these every batch would normalise
+    the same few thousand names again. The pair weights follow the in-memory index's rule (memoised
+    when first compared), and are dropped when the match model changes.
+    """
 
-    def _merge_into(self, gone: int, survivor: int) -> None:
-        """The index joined two stored travellers through the new crossing: the database follows."""
-        session = self.session
-        session.execute(update(Crossing).where(Crossing.traveller_id == gone).values(traveller_id=survivor)
-                        .execution_options(synchronize_session=False))
-        session.execute(update(RiskFindingRecord).where(RiskFindingRecord.traveller_id == gone)
-                        .values(traveller_id=survivor).execution_options(synchronize_session=False))
-        move_keys(session, gone, survivor)
-        session.execute(update(Traveller).where(Traveller.id == gone).values(merged_into_id=survivor)
-                        .execution_options(synchronize_session=False))
-        self.merged[gone] = survivor
-        log.info("traveller %s joined traveller %s through a new crossing", gone, survivor)
+    def __init__(self) -> None:
+        self.model = None
+        self.tokens: dict = {}
+        self.names: dict = {}
+        self.addresses: dict = {}
+        self.variant_ids: dict = {}
+        self.pairs: dict = {}
+
+    def fit(self, model) -> _Caches:
+        if model is not self.model:
+            self.__init__()
+            self.model = model
+        for d in (self.tokens, self.names, self.addresses):
+            if len(d) > CACHE_ENTRIES:
+                d.clear()
+        if len(self.variant_ids) > CACHE_ENTRIES or len(self.pairs) > CACHE_ENTRIES:
+            self.variant_ids.clear()
+            self.pairs.clear()
+        return self
+
+
+_CACHES = _Caches()
+_CACHES_LOCK = threading.Lock()
+
+
+class _BatchIndex(TravellerIndex):
+    """A TravellerIndex over one batch's candidates that uses the process's bounded caches."""
+
+    caches: _Caches | None = None
+
+    def __init__(self, config: ResolveConfig | None = None, judgements: Judgements | None = None) -> None:
+        super().__init__(config, judgements)
+        c = self.caches
+        if c is not None:
+            self._token_cache, self._names_cache, self._address_cache = c.tokens, c.names, c.addresses
+            self._variant_ids, self._name_cache = c.variant_ids, c.pairs
+
+
+def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgements: Judgements,
+                now: datetime) -> tuple[dict[int, int], dict[int, int]]:
+    """Attach pending crossings (rows of tracing._IDENTITY_COLUMNS) in id order.
+
+    Returns ({crossing id: traveller id}, {traveller emptied by an automatic merge: survivor}).
+
+    One small TravellerIndex per transaction: the candidate travellers of all its crossings, read
+    from the database, restored, then the crossings attached in order by the index's own `attach`,
+    so a crossing finds a traveller an earlier crossing of the same batch founded. A fixed number of
+    queries per batch, whatever its size; memory bounded by batch size x max_candidates.
+    """
+    from screening.tracing import record_of
+
+    ensure_keys(session)
+    with _CACHES_LOCK:  # one batch at a time per process uses the shared caches (threads of a worker)
+        return _attach_rows(session, rows, config, judgements, now, record_of)
+
+
+def _attach_rows(session, rows, config, judgements, now, record_of):
+    _BatchIndex.caches = _CACHES.fit(config.match.model)
+    index_class = _BatchIndex
+    scratch = index_class(config)
+    work = []
+    all_keys: list[int] = []
+    for r in rows:
+        rec = record_of(r)
+        p = scratch._prepare(rec)
+        docs, rest = probe_keys(p, config)
+        work.append((rec, p, [docs, rest]))
+        all_keys.extend(docs)
+        all_keys.extend(rest)
+    lock_keys(session, all_keys)
+    found = key_rows(session, all_keys, config.max_candidates)
+    cands: dict[int, None] = {}
+    for _, _, routes in work:
+        cands.update(dict.fromkeys(candidate_travellers(found, routes, config.max_candidates)))
+    records = candidate_records(session, cands)
+    index = index_class.restore(records, config, judgements)
+    tokens: set[str] = set()
+    for _, p, _ in work:
+        tokens |= NameFrequencies.tokens_of(p)
+    for q in index._profiles:
+        if q is not None:
+            tokens |= NameFrequencies.tokens_of(q)
+    freq = index.frequencies
+    load_frequencies(session, freq, tokens)
+    before = (freq.total, freq.sum_counts, freq.sum_squares)
+    added: list[Prepared] = []
+    for rec, p, _ in work:
+        total = freq.total
+        index.attach(rec)
+        if freq.total != total:  # a new profile: it counts in the stored table
+            added.append(p)
+    store_frequency_changes(session, added, before, freq)
+
+    # Travellers the index joined through a new crossing: the database follows.
+    first_of: dict[int, object] = {}
+    for r, neg in records:
+        first_of.setdefault(-neg, r.crossing_id)
+    merged = {tid: index.key_of(c) for tid, c in first_of.items() if index.key_of(c) != -tid}
+    fresh = sorted({index.key_of(rec.crossing_id) for rec, _, _ in work} | set(merged.values()))
+    fresh = [k for k in fresh if k > 0]
+    new_rows = [Traveller(created_at=now, updated_at=now) for _ in fresh]
+    if new_rows:
+        session.add_all(new_rows)
+        session.flush()
+    tid_of = {k: t.id for k, t in zip(fresh, new_rows, strict=True)}
+
+    def tid(key) -> int:
+        return tid_of[key] if key > 0 else -key
+
+    emptied = {gone: tid(k) for gone, k in merged.items()}
+    for gone, survivor in emptied.items():
+        _merge_into(session, gone, survivor)
+    out = {rec.crossing_id: tid(index.key_of(rec.crossing_id)) for rec, _, _ in work}
+    session.execute(update(Crossing).execution_options(synchronize_session=False),
+                    [{"id": c, "traveller_id": t} for c, t in out.items()])
+    key_rows_out: dict[tuple[int, int], None] = {}
+    for rec, p, _ in work:
+        for k in store_keys(p, config.match.min_document_length):
+            key_rows_out[(k, out[rec.crossing_id])] = None
+    _add_key_rows(session, sorted(key_rows_out))
+    return out, emptied
+
+
+def _merge_into(session: Session, gone: int, survivor: int) -> None:
+    session.execute(update(Crossing).where(Crossing.traveller_id == gone).values(traveller_id=survivor)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(RiskFindingRecord).where(RiskFindingRecord.traveller_id == gone)
+                    .values(traveller_id=survivor).execution_options(synchronize_session=False))
+    move_keys(session, gone, survivor)
+    session.execute(update(Traveller).where(Traveller.id == gone).values(merged_into_id=survivor)
+                    .execution_options(synchronize_session=False))
+    log.info("traveller %s joined traveller %s through a new crossing", gone, survivor)
+
+
+def _add_key_rows(session: Session, pairs: list[tuple[int, int]]) -> None:
+    if pairs:
+        session.execute(_insert(session, TravellerKey.__table__), [{"key": k, "traveller_id": t} for k, t in pairs])
 
 
 def add_keys(session: Session, traveller_id: int, keys: Iterable[int]) -> None:
-    rows = [{"key": k, "traveller_id": traveller_id} for k in dict.fromkeys(keys)]
-    if rows:
-        session.execute(_insert(session, TravellerKey.__table__), rows)
+    _add_key_rows(session, [(k, traveller_id) for k in dict.fromkeys(keys)])
 
 
 def move_keys(session: Session, source: int, target: int) -> None:
     keys = list(session.execute(select(TravellerKey.key).where(TravellerKey.traveller_id == source)).scalars())
     session.execute(delete(TravellerKey).where(TravellerKey.traveller_id == source))
     add_keys(session, target, keys)
-
-
-def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgements: Judgements,
-                now: datetime) -> dict[int, int]:
-    """Attach pending crossings (rows of tracing._IDENTITY_COLUMNS) in id order; {crossing id: traveller id}."""
-    from screening.tracing import record_of
-
-    ensure_keys(session)
-    work = []
-    all_keys: list[int] = []
-    for r in rows:
-        rec = record_of(r)
-        p = prepare(rec.identity())
-        docs, rest = probe_keys(p, config)
-        work.append((rec, p, [docs, rest]))
-        all_keys.extend(docs)
-        all_keys.extend(rest)
-    lock_keys(session, all_keys)
-    attacher = OnlineAttacher(session, config, judgements, now)
-    out: dict[int, int] = {}
-    for rec, p, routes in work:
-        out[rec.crossing_id], _ = attacher.attach(rec, p, routes)
-    attacher.frequencies.flush()
-    # A traveller merged away later in the batch: its earlier crossings went with it.
-    for cid, tid in out.items():
-        while tid in attacher.merged:
-            tid = attacher.merged[tid]
-        out[cid] = tid
-    return out
 
 
 # --- keeping the tables in step --------------------------------------------------------------------

@@ -326,11 +326,10 @@ def _attach_pending_online(session: Session, now: datetime) -> set[int]:
     rows = session.execute(stmt.order_by(Crossing.id)).all()
     if not rows:
         return set()
-    assignment = online.attach_rows(session, rows, config=resolve_config(), judgements=load_judgements(session),
-                                    now=now)
-    touched = set(assignment.values())
-    emptied = set(session.execute(select(Traveller.id).where(Traveller.merged_into_id.in_(touched))).scalars())
-    refresh_summaries(session, touched | emptied, now)
+    assignment, emptied = online.attach_rows(session, rows, config=resolve_config(),
+                                             judgements=load_judgements(session), now=now)
+    touched = set(assignment.values()) | set(emptied.values())
+    refresh_summaries(session, touched | set(emptied), now)
     return touched
 
 
