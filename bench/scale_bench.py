@@ -1,7 +1,7 @@
 """Scale benchmark (issue 10): is a web worker's memory flat in stored history, and how fast is attach?
 
 Run: .venv/bin/python -m bench.scale_bench --sizes 100000 1000000 [--pg-url URL] [--workers 2]
-       [--compare-memory] (make bench-scale)
+       [--compare-memory-up-to N] (make bench-scale)
 
 For each size N, on PostgreSQL (the database named by --pg-url is wiped first):
 1. generates N crossings (bench.generate: one person per 5 crossings, a year of dates), resolves them
@@ -11,7 +11,7 @@ For each size N, on PostgreSQL (the database named by --pg-url is wiped first):
    worker up with API batches of new crossings by the same people, and prints each worker's RSS;
 4. prints attach p50/p95 (one crossing per transaction, in this process, `tracing.attach_pending`) and
    the API's end-to-end crossings/s with one client per worker posting batches of 500.
-With --compare-memory the worker RSS is also measured with TRACING_ATTACH=memory (the per-process
+With --compare-memory-up-to N the worker RSS is also measured with TRACING_ATTACH=memory (the per-process
 index this issue replaces), for the before/after figure.
 """
 
@@ -298,7 +298,7 @@ def run_size(n: int, args) -> dict:
           f"({f['travellers']:,} travellers)")
     print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
     print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
-    modes = ["database", "memory"] if args.compare_memory else ["database"]
+    modes = ["database", "memory"] if n <= args.compare_memory_up_to else ["database"]
     result = {"n": n, **{k: v for k, v in f.items() if k != "token"}}
     for mode in modes:
         server = Server(args.pg_url, args.workers, args.port, mode)
@@ -337,8 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--attach", type=int, default=300, help="crossings attached one by one for p50/p95")
     parser.add_argument("--api-crossings", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=31)
-    parser.add_argument("--compare-memory", action="store_true",
-                        help="also measure worker RSS with the per-process index (TRACING_ATTACH=memory)")
+    parser.add_argument("--compare-memory-up-to", type=int, default=0, metavar="N",
+                        help="up to N stored crossings, also measure worker RSS with the per-process index "
+                             "(TRACING_ATTACH=memory, what issue 10 replaces)")
     args = parser.parse_args(argv)
     results = [run_size(n, args) for n in args.sizes]
     print("\n== summary ==")

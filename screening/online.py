@@ -79,6 +79,14 @@ def lock_keys(session: Session, keys: Iterable[int]) -> int:
     return len(slots)
 
 
+def lock_travellers(session: Session, traveller_ids: Iterable[int]) -> int:
+    """Lock the slots of these travellers' keys: an investigator's merge or split waits for (and holds
+    off) any attach that could find one of them."""
+    ids = sorted(set(traveller_ids))
+    keys = list(session.execute(select(TravellerKey.key).where(TravellerKey.traveller_id.in_(ids))).scalars())
+    return lock_keys(session, keys)
+
+
 # --- the stored name-frequency table ---------------------------------------------------------------
 
 
@@ -358,6 +366,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
     session.execute(delete(NameTokenCount))
     judged = set(session.execute(select(TravellerJudgementCrossing.crossing_id)).scalars())
     freq = NameFrequencies()
+    scratch = TravellerIndex(config)
     rows_out: list[dict] = []
     n_keys = 0
     current, seen, keys = None, set(), set()
@@ -385,7 +394,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
         raw = rec.raw_key()
         p = prepared.get(raw)
         if p is None:
-            p = prepared[raw] = prepare(rec.identity())
+            p = prepared[raw] = scratch._prepare(rec)  # memoises each name string: a batch command
         sig = (p.variants, p.dob, p.sex, p.nationality, p.documents, p.address)
         if r.id in judged or sig not in seen:  # one profile per spelling per traveller, as the index
             seen.add(sig)

@@ -431,6 +431,9 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
 
 def _merge_online(session: Session, traveller: Traveller, other: Traveller) -> int:
     """Refuse a merge an earlier split forbids; returns the id kept (the traveller with more crossings)."""
+    from screening import online
+
+    online.lock_travellers(session, (traveller.id, other.id))
     a, b = set(_member_ids(session, traveller.id)), set(_member_ids(session, other.id))
     for pair in load_judgements(session).cannot_link:
         x, y = tuple(pair)
@@ -453,7 +456,10 @@ def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason
     new = Traveller(created_at=now, updated_at=now)
     session.add(new)
     session.flush()
-    if not online_attach():
+    if online_attach():
+        from screening import online
+        online.lock_travellers(session, (traveller.id,))
+    else:
         tracer = get_tracer()
         with tracer.lock:
             index = tracer.begin_change(session)
