@@ -71,6 +71,7 @@ def test_database_attach_finds_the_travellers_the_index_and_the_batch_find(app, 
     # The batch resolution (`flask screening resolve`) groups them the same way.
     batch = resolve(records, cfg)
     m = pairwise_metrics(batch, stored)
+    print(f"online (database) vs batch: pairwise {m}")  # shown with pytest -s
     assert m["f1"] >= 0.99, m
     result = app.test_cli_runner().invoke(args=["screening", "resolve"])
     assert result.exit_code == 0, result.output
