@@ -98,6 +98,25 @@ def screening_resolve() -> None:
     click.echo(f"seconds: {time.perf_counter() - started:.1f}")
 
 
+@screening_cli.command("rebuild-keys")
+def screening_rebuild_keys() -> None:
+    """Recompute the traveller key table and the name-token counts from the stored crossings.
+
+    Run once after upgrading an installation that already has travellers (online attach reads its
+    candidates from these tables), or after restoring crossings from a backup.
+    """
+    import time
+
+    from screening import online
+
+    started = time.perf_counter()
+    keys, tokens = online.rebuild_keys(db.session, tracing.resolve_config())
+    db.session.commit()
+    click.echo(f"traveller keys: {keys}")
+    click.echo(f"name tokens: {tokens}")
+    click.echo(f"seconds: {time.perf_counter() - started:.1f}")
+
+
 @screening_cli.command("fit")
 @click.option("--sample", default=match_models.DEFAULT_SAMPLE, show_default=True, type=click.IntRange(2),
               help="Most crossings read into memory (a uniform sample of the stored crossings).")

@@ -392,6 +392,33 @@ class TracingState(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class TravellerKey(db.Model):
+    """A blocking key of a traveller (screening.engine.blocking): online attach finds candidates here.
+
+    One row per (key, traveller), kept in step by screening.online when crossings attach, travellers
+    merge or split and on re-resolution; no process holds all travellers in memory.
+    """
+
+    __tablename__ = "traveller_keys"
+
+    key: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    traveller_id: Mapped[int] = mapped_column(ForeignKey("travellers.id"), primary_key=True, autoincrement=False,
+                                              index=True)
+
+
+class NameTokenCount(db.Model):
+    """How many traveller profiles carry each name token: the name-frequency table of resolution, stored.
+
+    Rows whose token starts with "#" hold the table's totals (NameFrequencies.total, sum_counts,
+    sum_squares); name tokens never start with "#".
+    """
+
+    __tablename__ = "name_token_counts"
+
+    token: Mapped[str] = mapped_column(String(120), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 # --- the fitted match model ----------------------------------------------------------------------------
 
 class MatchModelRecord(db.Model):

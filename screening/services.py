@@ -738,6 +738,9 @@ def warm_up(*, today: date) -> tuple[int, int]:
     """
     session = db.session()
     persons = len(get_screener().current(session, today))
+    if tracing.online_attach():  # traveller candidates are read from the database: nothing to load
+        session.rollback()
+        return persons, 0
     tracer = tracing.get_tracer()
     with tracer.lock:
         if tracer.index is None:

@@ -107,6 +107,14 @@ def resolve_config() -> ResolveConfig:
     )
 
 
+def online_attach() -> bool:
+    """True (the default): attach through the database key table (screening.online), no per-process index.
+
+    TRACING_ATTACH = "memory" keeps the earlier per-process TravellerIndex (for comparison benchmarks).
+    """
+    return current_app.config.get("TRACING_ATTACH", "database") != "memory"
+
+
 def pattern_config() -> patterns.PatternConfig:
     """PatternConfig from TRACING_* keys (e.g. TRACING_NO_RETURN_DAYS=30); unset keys keep the defaults."""
     c = current_app.config
@@ -290,6 +298,8 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
     Returns the traveller ids touched. Runs in the caller's transaction.
     """
     session = session or db.session()
+    if online_attach():
+        return _attach_pending_online(session, now)
     tracer = get_tracer()
     with tracer.lock:
         rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None),
@@ -309,6 +319,25 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
     session.execute(update(Crossing), [{"id": cid, "traveller_id": tid} for cid, tid in assignment.items()])
     touched = set(assignment.values())
     refresh_summaries(session, touched, now)
+    return touched
+
+
+def _attach_pending_online(session: Session, now: datetime) -> set[int]:
+    """attach_pending through the database (screening.online); rows another worker holds are its own."""
+    from screening import online
+
+    stmt = select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None), Crossing.pseudonymised_at.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Crossing, skip_locked=True)
+    else:
+        bump_generation(session)  # SQLite: take the single writer's lock before reading candidates
+    rows = session.execute(stmt.order_by(Crossing.id)).all()
+    if not rows:
+        return set()
+    assignment, emptied = online.attach_rows(session, rows, config=resolve_config(),
+                                             judgements=load_judgements(session), now=now)
+    touched = set(assignment.values()) | set(emptied.values())
+    refresh_summaries(session, touched | set(emptied), now)
     return touched
 
 
@@ -380,14 +409,17 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
         raise TracingError(say("choose another traveller to merge with"), "other_id")
     if other.merged_into_id is not None or not other.crossing_count:
         raise TracingError(say("traveller {id} was merged into another; use that one", id=other.id), "other_id")
-    tracer = get_tracer()
-    with tracer.lock:
-        index = tracer.begin_change(session)
-        try:
-            kept = -index.merge(-traveller.id, -other.id)
-        except JudgementConflict as exc:
-            raise TracingError(say("an investigator judged some of these crossings to be different people; "
-                               "they cannot be merged"), "other_id") from exc
+    if online_attach():
+        kept = _merge_online(session, traveller, other)
+    else:
+        tracer = get_tracer()
+        with tracer.lock:
+            index = tracer.begin_change(session)
+            try:
+                kept = -index.merge(-traveller.id, -other.id)
+            except JudgementConflict as exc:
+                raise TracingError(say("an investigator judged some of these crossings to be different people; "
+                                   "they cannot be merged"), "other_id") from exc
     survivor, gone = (traveller, other) if kept == traveller.id else (other, traveller)
     a, b = _member_ids(session, survivor.id), _member_ids(session, gone.id)
     session.execute(update(Crossing).where(Crossing.traveller_id == gone.id).values(traveller_id=survivor.id)
@@ -395,11 +427,28 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
     session.execute(update(RiskFindingRecord).where(RiskFindingRecord.traveller_id == gone.id)
                     .values(traveller_id=survivor.id).execution_options(synchronize_session=False))
     gone.merged_into_id = survivor.id
+    if online_attach():
+        from screening import online
+        online.move_keys(session, gone.id, survivor.id)
     j = _judgement(session, "merge", survivor.id, gone.id, reason, actor, now, a, b)
     refresh_summaries(session, (survivor.id, gone.id), now)
     audit.record("traveller.merge", "traveller", survivor.id, detail={"merged": gone.id, "judgement_id": j.id})
     session.expire_all()
     return session.get(Traveller, survivor.id)
+
+
+def _merge_online(session: Session, traveller: Traveller, other: Traveller) -> int:
+    """Refuse a merge an earlier split forbids; returns the id kept (the traveller with more crossings)."""
+    from screening import online
+
+    online.lock_travellers(session, (traveller.id, other.id))
+    a, b = set(_member_ids(session, traveller.id)), set(_member_ids(session, other.id))
+    for pair in load_judgements(session).cannot_link:
+        x, y = tuple(pair)
+        if (x in a and y in b) or (x in b and y in a):
+            raise TracingError(say("an investigator judged some of these crossings to be different people; "
+                               "they cannot be merged"), "other_id")
+    return other.id if len(b) > len(a) else traveller.id
 
 
 def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason: str, actor, now: datetime,
@@ -415,12 +464,19 @@ def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason
     new = Traveller(created_at=now, updated_at=now)
     session.add(new)
     session.flush()
-    tracer = get_tracer()
-    with tracer.lock:
-        index = tracer.begin_change(session)
-        index.split(-traveller.id, moved, new_key=-new.id)
+    if online_attach():
+        from screening import online
+        online.lock_travellers(session, (traveller.id,))
+    else:
+        tracer = get_tracer()
+        with tracer.lock:
+            index = tracer.begin_change(session)
+            index.split(-traveller.id, moved, new_key=-new.id)
     session.execute(update(Crossing).where(Crossing.id.in_(moved)).values(traveller_id=new.id)
                     .execution_options(synchronize_session=False))
+    if online_attach():
+        from screening import online
+        online.refresh_keys(session, (traveller.id, new.id), resolve_config())
     j = _judgement(session, "split", traveller.id, new.id, reason, actor, now, moved, stay)
     refresh_summaries(session, (traveller.id, new.id), now)
     audit.record("traveller.split", "traveller", traveller.id,
@@ -505,10 +561,16 @@ def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSumm
         summary.travellers_emptied = len(emptied)
         touched = set(went) | {m["traveller_id"] for m in moves}
         refresh_summaries(session, touched, now)
-        tracer.index = index
-        tracer.model = cfg.match.model
-        tracer.generation = read_generation(session)
-        session.info["tracing_tracer"] = tracer
+        if online_attach():
+            from screening import online
+            del index
+            tracer.index, tracer.generation = None, None
+            online.rebuild_keys(session, cfg)
+        else:
+            tracer.index = index
+            tracer.model = cfg.match.model
+            tracer.generation = read_generation(session)
+            session.info["tracing_tracer"] = tracer
     audit.record("traveller.resolve", "traveller", None, detail={
         "crossings": summary.crossings, "before": summary.travellers_before, "after": summary.travellers_after,
         "moved": summary.crossings_moved})

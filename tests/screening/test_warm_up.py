@@ -18,7 +18,21 @@ from tests.screening.builders import NOW, make_person, new_crossing
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_warm_up_builds_both_indexes(app, db_session):
+def test_warm_up_builds_the_screening_index_and_no_copy_of_the_travellers(app, db_session):
+    """Online attach reads travellers from the database (issue 10): warm-up loads persons of interest only."""
+    make_person()
+    services.store_crossings([new_crossing("W1", surname="Letsie", given_names="Thabo", dob="1980-01-01",
+                                           document_number="RA999111")], source="test", actor=None, now=NOW)
+    db_session.commit()
+    app.extensions.pop("tsela_screener", None)
+    app.extensions.pop("tsela_tracer", None)
+    persons, crossings = services.warm_up(today=date.today())
+    assert (persons, crossings) == (1, 0)
+    assert len(get_screener().index) == 1 and get_tracer().index is None
+
+
+def test_warm_up_builds_both_indexes_with_the_per_process_traveller_index(app, db_session):
+    app.config["TRACING_ATTACH"] = "memory"
     make_person()
     services.store_crossings([new_crossing("W1", surname="Letsie", given_names="Thabo", dob="1980-01-01",
                                            document_number="RA999111")], source="test", actor=None, now=NOW)

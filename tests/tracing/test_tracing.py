@@ -240,6 +240,7 @@ def test_bulk_tracing_upload_shows_and_downloads_matches(app, login_as, db_sessi
 
 
 def test_index_reloads_when_another_worker_attached(app, db_session):
+    app.config["TRACING_ATTACH"] = "memory"  # the per-process index, kept as an option
     a = arrive("Molapo", "Rethabile", dob="2001-05-05", sex="F", document="RA4444444", days_ago=3)
     # another worker attaches a crossing: simulated by a second tracer writing, this one is now behind
     tracer = tracing.get_tracer()

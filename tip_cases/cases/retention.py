@@ -119,6 +119,9 @@ def run(*, now: datetime, years: int, dry_run: bool, session: Session | None = N
         tracing.bump_generation(session)
         tracer = tracing.get_tracer()
         tracer.index, tracer.generation = None, None
+        if tracing.online_attach():  # pseudonymised crossings no longer identify: their keys go
+            from screening import online
+            online.refresh_keys(session, touched, tracing.resolve_config())
         result.travellers_scrubbed = _scrub_travellers(session, touched, now)
     audit.record("retention.run", "crossings", None, detail={
         "before": before.isoformat(), "years": years, "pseudonymised": result.total,

@@ -1,0 +1,363 @@
+"""Scale benchmark (issue 10): is a web worker's memory flat in stored history, and how fast is attach?
+
+Run: .venv/bin/python -m bench.scale_bench --sizes 100000 1000000 [--pg-url URL] [--workers 2]
+       [--compare-memory-up-to N] (make bench-scale)
+
+For each size N, on PostgreSQL (the database named by --pg-url is wiped first):
+1. generates N crossings (bench.generate: one person per 5 crossings, a year of dates), resolves them
+   with the engine's batch resolution, and loads crossings and travellers by COPY (load time printed);
+2. fills the traveller key table with `screening.online.rebuild_keys` (the upgrade path, timed);
+3. starts gunicorn (`--workers`, scripts/gunicorn_conf.py, attach through the database), warms each
+   worker up with API batches of new crossings by the same people, and prints each worker's RSS;
+4. prints attach p50/p95 (one crossing per transaction, in this process, `tracing.attach_pending`) and
+   the API's end-to-end crossings/s with one client per worker posting batches of 500.
+With --compare-memory-up-to N the worker RSS is also measured with TRACING_ATTACH=memory (the per-process
+index this issue replaces), for the before/after figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hd_scale"
+START = datetime(2025, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+def _wipe(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def _app(url: str, **extra):
+    from tip_cases import create_app
+
+    return create_app("development", {"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, **extra})
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def load(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
+    """Generate, resolve and COPY n crossings; returns the persons (for new traffic) and timings."""
+    from flask_migrate import upgrade
+
+    from bench.generate import generate_crossings, generate_persons
+    from screening import online, tracing
+    from screening.engine.matching import Document
+    from screening.engine.normalize import parse_partial_date
+    from screening.engine.resolve import TravellerIndex, TravellerRecord
+    from tip_cases.extensions import db
+    from tip_cases.models import BorderPost
+
+    figures: dict = {}
+    _wipe(url)
+    app = _app(url)
+    with app.app_context():
+        upgrade()
+        t = time.perf_counter()
+        persons = generate_persons(max(n // 5, 1), seed=seed)
+        rows = generate_crossings(persons, n, seed=seed + 1, start=START, days=365)
+        figures["generate_s"] = time.perf_counter() - t
+        dates: dict = {}
+        records = []
+        for i, r in enumerate(rows, start=1):
+            dob = r["date_of_birth"]
+            if dob and dob not in dates:
+                dates[dob] = parse_partial_date(dob)
+            r["dob"] = dates.get(dob)
+            docs = (Document(r["document_type"] or None, r["document_number"], r["document_country"] or None),) \
+                if r["document_number"] else ()
+            records.append(TravellerRecord(i, r["surname"], r["given_names"], r["dob"], r["sex"] or None,
+                                           r["nationality"] or None, docs))
+        t = time.perf_counter()
+        cfg = tracing.resolve_config()
+        assignment = TravellerIndex.build(records, cfg).assignment()
+        del records
+        figures["resolve_s"] = time.perf_counter() - t
+        tids: dict = {}
+        for cid in range(1, n + 1):
+            tids.setdefault(assignment[cid], len(tids) + 1)
+        from bench.generate import BORDER_POSTS
+
+        by_name = {p.name: p.id for p in db.session.query(BorderPost)}
+        posts = {code: by_name[name] for code, name, _ in BORDER_POSTS}
+        t = time.perf_counter()
+        conn = db.session.connection().connection
+        cur = conn.cursor()
+        counts: dict[int, int] = {}
+        with cur.copy("COPY travellers (id, surname, given_names, crossing_count, patterns_due, created_at, "
+                      "updated_at) FROM STDIN") as copy:
+            for cid in range(1, n + 1):
+                counts[tids[assignment[cid]]] = counts.get(tids[assignment[cid]], 0) + 1
+            for tid, c in counts.items():
+                copy.write_row((tid, "", "", c, False, NOW, NOW))
+        with cur.copy("COPY crossings (id, source, external_id, border_post_id, direction, crossed_at, surname, "
+                      "given_names, sex, dob_year, dob_month, dob_day, dob_precision, nationality, document_type, "
+                      "document_number, document_country, consent_document, created_at, traveller_id) "
+                      "FROM STDIN") as copy:
+            for i, r in enumerate(rows, start=1):
+                d = r["dob"]
+                copy.write_row((i, "scale", r["external_id"], posts[r["border_post"]], r["direction"],
+                                r["crossed_at"], r["surname"], r["given_names"], r["sex"] or None,
+                                d.year if d else None, d.month if d else None, d.day if d else None,
+                                d.precision if d else None, r["nationality"] or None, r["document_type"] or None,
+                                r["document_number"] or None, r["document_country"] or None, False,
+                                r["crossed_at"], tids[assignment[i]]))
+        cur.execute("SELECT setval('crossings_id_seq', %s)", (n,))
+        cur.execute("SELECT setval('travellers_id_seq', %s)", (len(counts),))
+        db.session.commit()
+        figures["copy_s"] = time.perf_counter() - t
+        figures["travellers"] = len(counts)
+        del rows, assignment
+        t = time.perf_counter()
+        keys, tokens = online.rebuild_keys(db.session, cfg)
+        db.session.commit()
+        figures["rebuild_keys_s"] = time.perf_counter() - t
+        figures["keys"] = keys
+        db.session.execute(db.text("ANALYZE"))
+        db.session.commit()
+        from tip_cases import accounts
+
+        _, token = accounts.create_api_client("scale-bench", None)
+        db.session.commit()
+        figures["token"] = token
+        db.session.remove()
+    return persons, figures
+
+
+def traffic(persons: list[dict], n: int, seed: int, prefix: str) -> list[dict]:
+    """n new crossings by the stored people (API JSON items), dated after the loaded history."""
+    from bench.generate import BORDER_POSTS, generate_crossings
+
+    names = {code: name for code, name, _ in BORDER_POSTS}
+    rows = generate_crossings(persons, n, seed=seed, start=NOW - timedelta(days=3), days=3)
+    return [{"external_id": f"{prefix}{i:08d}", "border_post": names[r["border_post"]], "direction": r["direction"],
+             "crossed_at": r["crossed_at"], "surname": r["surname"], "given_names": r["given_names"],
+             "sex": r["sex"], "date_of_birth": r["date_of_birth"] or None, "nationality": r["nationality"],
+             "document_type": r["document_type"], "document_number": r["document_number"] or None,
+             "document_country": r["document_country"]} for i, r in enumerate(rows)]
+
+
+class Server:
+    """gunicorn with the production config, on a local port, attach mode chosen by TRACING_ATTACH."""
+
+    def __init__(self, url: str, workers: int, port: int, attach: str) -> None:
+        env = {**os.environ, "DATABASE_URL": url}
+        spec = f"tip_cases:create_app('development', {{'RATELIMIT_ENABLED': False, 'TRACING_ATTACH': '{attach}'}})"
+        self.port = port
+        self.log = open(f"/tmp/scale-bench-gunicorn-{port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "--config", "scripts/gunicorn_conf.py", "--bind",
+             f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "2", "--timeout", "600", spec],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/healthz")
+                c.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("gunicorn did not start; see " + self.log.name)
+
+    def workers(self) -> list[int]:
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in path.read_text().split()]
+
+    def rss_mib(self) -> list[float]:
+        out = []
+        for pid in self.workers():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(int(line.split()[1]) / 1024)
+        return out
+
+    def wait_warm(self, timeout: float = 900) -> None:
+        """Until every worker logged its warm-up (the memory mode restores its index there)."""
+        deadline = time.time() + timeout
+        want = len(self.workers())
+        while time.time() < deadline:
+            text = Path(self.log.name).read_text()
+            if text.count("indexes warm") + text.count("warm-up failed") >= want:
+                return
+            time.sleep(1)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        self.log.close()
+
+
+def post_all(port: int, token: str, bodies: list[bytes], clients: int) -> tuple[int, float, list[float]]:
+    """Post the bodies from `clients` threads; (crossings accepted, seconds, batch latencies)."""
+    lock = threading.Lock()
+    queue = list(bodies)
+    accepted = [0]
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def run():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        while True:
+            with lock:
+                if not queue:
+                    return
+                body = queue.pop(0)
+            t = time.perf_counter()
+            conn.request("POST", "/api/v1/crossings", body=body,
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+            dt = time.perf_counter() - t
+            with lock:
+                latencies.append(dt)
+                if resp.status != 200:
+                    errors.append(data[:300].decode(errors="replace"))
+                    return
+                accepted[0] += json.loads(data)["accepted"]
+
+    t = time.perf_counter()
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise RuntimeError(f"API error: {errors[0]}")
+    return accepted[0], time.perf_counter() - t, latencies
+
+
+def bodies_of(items: list[dict], batch: int) -> list[bytes]:
+    return [json.dumps({"crossings": items[s:s + batch]}).encode() for s in range(0, len(items), batch)]
+
+
+def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
+    """Seconds of `tracing.attach_pending` for n new crossings, one per transaction."""
+    from screening import services, tracing
+    from screening.engine.normalize import parse_partial_date
+    from tip_cases.extensions import db
+    from tip_cases.models import BorderPost
+
+    app = _app(url)
+    out = []
+    with app.app_context():
+        posts = {p.name: p.id for p in db.session.query(BorderPost)}
+        for it in traffic(persons, n, seed=99, prefix=f"ATT{time.time_ns()}"):
+            item = services.NewCrossing(
+                external_id=it["external_id"], border_post_id=posts[it["border_post"]], direction=it["direction"],
+                crossed_at=datetime.fromisoformat(it["crossed_at"]), surname=it["surname"],
+                given_names=it["given_names"], sex=it["sex"],
+                dob=parse_partial_date(it["date_of_birth"]) if it["date_of_birth"] else None,
+                nationality=it["nationality"], document_type=it["document_type"],
+                document_number=it["document_number"], document_country=it["document_country"])
+            app.config["TRACING_ATTACH"] = "database"
+            # Store without attaching (the timed call does that), as store_crossings would before it.
+            from screening.models import Crossing
+            c = Crossing(source="attach-bench", external_id=item.external_id, border_post_id=item.border_post_id,
+                         direction=item.direction, crossed_at=item.crossed_at, surname=item.surname,
+                         given_names=item.given_names, sex=item.sex, nationality=item.nationality,
+                         document_type=item.document_type, document_number=item.document_number,
+                         document_country=item.document_country, created_at=NOW)
+            c.dob = item.dob
+            db.session.add(c)
+            db.session.flush()
+            t = time.perf_counter()
+            tracing.attach_pending(now=NOW)
+            out.append(time.perf_counter() - t)
+            db.session.commit()
+        db.session.remove()
+    return out
+
+
+def run_size(n: int, args) -> dict:
+    print(f"\n== {n:,} stored crossings ==", flush=True)
+    persons, f = load(args.pg_url, n, seed=args.seed)
+    print(f"generated in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s "
+          f"({f['travellers']:,} travellers)")
+    print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
+    print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
+    modes = ["database", "memory"] if n <= args.compare_memory_up_to else ["database"]
+    result = {"n": n, **{k: v for k, v in f.items() if k != "token"}}
+    for mode in modes:
+        server = Server(args.pg_url, args.workers, args.port, mode)
+        try:
+            server.wait_warm()
+            warm = traffic(persons, 2000, seed=7 + len(mode), prefix=f"W{mode[0]}")
+            post_all(server.port, f["token"], bodies_of(warm, 250), args.workers)
+            rss = server.rss_mib()
+            print(f"[{mode}] worker RSS after warm-up: " + ", ".join(f"{r:.0f} MiB" for r in rss), flush=True)
+            result[f"rss_{mode}"] = rss
+            if mode == "database":
+                items = traffic(persons, args.api_crossings, seed=21, prefix="API")
+                accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, 500), args.workers)
+                rss_after = server.rss_mib()
+                print(f"[{mode}] API: {accepted:,} crossings in {secs:.1f} s = {accepted / secs:,.0f} crossings/s "
+                      f"({args.workers} workers, {args.workers} clients, batches of 500; batch p50 "
+                      f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms)", flush=True)
+                print(f"[{mode}] worker RSS after the API run: " + ", ".join(f"{r:.0f} MiB" for r in rss_after))
+                result.update(api_per_s=accepted / secs, rss_after=rss_after)
+        finally:
+            server.stop()
+    lat = attach_latencies(args.pg_url, persons, args.attach)
+    print(f"attach (database path, one crossing per transaction, {len(lat)} crossings): "
+          f"p50 {statistics.median(lat) * 1000:.1f} ms, p95 {pct(lat, 0.95) * 1000:.1f} ms, "
+          f"max {max(lat) * 1000:.1f} ms", flush=True)
+    result.update(attach_p50_ms=statistics.median(lat) * 1000, attach_p95_ms=pct(lat, 0.95) * 1000)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--pg-url", default=os.environ.get("SCALE_BENCH_URL", DEFAULT_URL))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--attach", type=int, default=300, help="crossings attached one by one for p50/p95")
+    parser.add_argument("--api-crossings", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=31)
+    parser.add_argument("--compare-memory-up-to", type=int, default=0, metavar="N",
+                        help="up to N stored crossings, also measure worker RSS with the per-process index "
+                             "(TRACING_ATTACH=memory, what issue 10 replaces)")
+    args = parser.parse_args(argv)
+    results = [run_size(n, args) for n in args.sizes]
+    print("\n== summary ==")
+    for r in results:
+        line = (f"{r['n']:>10,} crossings: worker RSS (database) "
+                + "/".join(f"{x:.0f}" for x in r["rss_database"]) + " MiB")
+        if "rss_memory" in r:
+            line += " vs (memory) " + "/".join(f"{x:.0f}" for x in r["rss_memory"]) + " MiB"
+        line += (f"; attach p50 {r['attach_p50_ms']:.1f} ms p95 {r['attach_p95_ms']:.1f} ms; "
+                 f"API {r['api_per_s']:,.0f} crossings/s")
+        print(line)
+    if len(results) > 1:
+        lo, hi = results[0], results[-1]
+        growth = max(hi["rss_database"]) / max(lo["rss_database"]) - 1
+        print(f"worker RSS growth {lo['n']:,} -> {hi['n']:,}: {growth:+.0%} (target within 15%: "
+              f"{'met' if abs(growth) <= 0.15 else 'NOT met'})")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Blocking keys of a prepared record that are the same in every process, for a database key table.
+
+`screening.engine.resolve` blocks on Python's `hash()` of small tuples, which changes between
+processes (hash randomisation): fine for a per-process index, useless in a table two workers share.
+These are the same keys (the same routes, names, years and dates, see resolve.py, "Blocking"),
+hashed with BLAKE2b to a signed 64-bit integer, so a PostgreSQL BIGINT column holds them.
+
+PURE: standard library and the screening engine only.
+"""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+from itertools import combinations
+
+from screening.engine.matching import Prepared
+from screening.engine.postings import exact_ordinal
+from screening.engine.resolve import _DATE, _DOC, _PAIR, ResolveConfig, _date_variants, _name_keys
+
+__all__ = ["key_of", "probe_keys", "store_keys", "lock_slots"]
+
+
+def key_of(parts: tuple) -> int:
+    """A stable signed 64-bit hash of a key tuple (ints and strings only, so `repr` is stable)."""
+    return int.from_bytes(blake2b(repr(parts).encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def store_keys(p: Prepared, min_doc: int) -> list[int]:
+    """Keys a profile is filed under (resolve._store_keys, stably hashed)."""
+    keys = [key_of((_DOC, d[1])) for d in p.documents if len(d[1]) >= min_doc]
+    names = _name_keys(p)
+    year = p.dob.year if p.dob is not None else 0
+    keys.extend(key_of((_PAIR, a, b, year)) for a, b in combinations(names, 2))
+    ordinal = exact_ordinal(p.dob)
+    if ordinal is not None:
+        keys.extend(key_of((_DATE, k, ordinal)) for k in names)
+    return list(dict.fromkeys(keys))
+
+
+def probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int]]:
+    """(document keys, name keys) a new profile looks up (resolve._probe_keys, stably hashed).
+
+    Documents first: the index scores travellers found by a document before those found by a name.
+    Every store key of the profile is among them, which the advisory locks rely on (`lock_slots`).
+    """
+    docs = [key_of((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
+    names = _name_keys(p)
+    name_pairs = list(combinations(names, 2))
+    year = p.dob.year if p.dob is not None else 0
+    if p.dob is None:
+        years = [year]
+    else:
+        w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
+        years = [year, 0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
+    rest = [key_of((_PAIR, a, b, y)) for y in years for a, b in name_pairs]
+    ordinal = exact_ordinal(p.dob)
+    if ordinal is not None:
+        others = [o for o in _date_variants(p.dob) if o != ordinal]
+        rest += [key_of((_DATE, k, o)) for o in (ordinal, *others) for k in names]
+    return list(dict.fromkeys(docs)), list(dict.fromkeys(rest))
+
+
+def lock_slots(keys: list[int], slots: int) -> list[int]:
+    """The advisory-lock numbers guarding these keys, sorted (one global order: no deadlock).
+
+    Keys map onto a fixed number of lock slots, so a batch of thousands of crossings takes at most
+    `slots` locks (PostgreSQL's lock table is finite); a shared slot only serialises two unrelated
+    attaches, it never lets two related ones run at once.
+    """
+    return sorted({k % slots for k in keys})

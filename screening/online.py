@@ -1,0 +1,439 @@
+"""Online attach through the database: no process holds a copy of all travellers.
+
+A new crossing's blocking keys (screening.engine.blocking, the keys batch resolution blocks on) are
+looked up in `traveller_keys`; the candidate travellers' distinct profiles are read from `crossings`
+(a bounded query), restored into a small `TravellerIndex`, and the crossing is placed by that index's
+own `attach`, so scoring, thresholds, ambiguity and judgements are exactly the engine's. The name-frequency
+table the scores are adjusted by is stored too (`name_token_counts`), read only for the tokens compared.
+
+Memory per attach is proportional to the candidates (at most `ResolveConfig.max_candidates` travellers),
+not to history; nothing is kept between attaches.
+
+Concurrency: two workers attaching crossings of the same person must not found two travellers. Each
+transaction takes, before reading candidates, a PostgreSQL transaction-level advisory lock on every
+slot its crossings' probe keys map to (`blocking.lock_slots`, in one sorted order). A crossing's probe
+keys include every key it is stored under, so two crossings that could find each other share a slot
+and the second waits for the first to commit. On SQLite the transaction starts with a write (the
+tracing generation), and SQLite has a single writer: the same serialisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from screening.engine.blocking import lock_slots, probe_keys, store_keys
+from screening.engine.matching import NameFrequencies, Prepared, prepare
+from screening.engine.resolve import Judgements, ResolveConfig, TravellerIndex, TravellerRecord
+from screening.models import (
+    Crossing,
+    NameTokenCount,
+    RiskFindingRecord,
+    Traveller,
+    TravellerJudgementCrossing,
+    TravellerKey,
+)
+
+log = logging.getLogger("tsela.tracing")
+
+LOCK_NAMESPACE = 0x7453  # first half of the two-int advisory lock: Tsela's traveller keys
+LOCK_SLOTS = 1024  # locks per transaction at most (PostgreSQL's lock table is shared and finite)
+CANDIDATE_ROWS = 2000  # key rows read per route at most: the bound of one candidate query
+_TOTALS = ("#total", "#sum_counts", "#sum_squares")
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _dialect_insert(session: Session):
+    """The dialect's insert(), which has on_conflict_do_nothing / do_update on both databases."""
+    if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert
+
+
+def _insert(session: Session, table):
+    """INSERT ... ON CONFLICT DO NOTHING on either database."""
+    return _dialect_insert(session)(table).on_conflict_do_nothing()
+
+
+# --- locks -----------------------------------------------------------------------------------------
+
+
+def lock_keys(session: Session, keys: Iterable[int]) -> int:
+    """Take the advisory locks guarding these keys until the transaction ends; returns how many."""
+    slots = lock_slots(list(keys), LOCK_SLOTS)
+    if slots and _is_pg(session):
+        # unnest keeps the array's (sorted) order: every transaction locks in the same order.
+        session.execute(text("SELECT count(pg_advisory_xact_lock(:ns, s)) FROM unnest(CAST(:slots AS integer[])) s"),
+                        {"ns": LOCK_NAMESPACE, "slots": slots})
+    return len(slots)
+
+
+def lock_travellers(session: Session, traveller_ids: Iterable[int]) -> int:
+    """Lock the slots of these travellers' keys: an investigator's merge or split waits for (and holds
+    off) any attach that could find one of them."""
+    ids = sorted(set(traveller_ids))
+    keys = list(session.execute(select(TravellerKey.key).where(TravellerKey.traveller_id.in_(ids))).scalars())
+    return lock_keys(session, keys)
+
+
+# --- the stored name-frequency table ---------------------------------------------------------------
+
+
+def load_frequencies(session: Session, target: NameFrequencies, tokens: set[str]) -> None:
+    """Make `target` the stored table (its totals, and the counts of the tokens that will be compared)."""
+    wanted = sorted(tokens) + list(_TOTALS)
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 5000):
+        found.update(session.execute(select(NameTokenCount.token, NameTokenCount.n)
+                                     .where(NameTokenCount.token.in_(wanted[start:start + 5000]))).all())
+    target.counts = {t: int(found[t]) for t in tokens if found.get(t)}
+    target.total, target.sum_counts, target.sum_squares = (int(found.get(k, 0)) for k in _TOTALS)
+
+
+def store_frequency_changes(session: Session, added: list[Prepared], before: tuple[int, int, int],
+                            after: NameFrequencies) -> None:
+    """Add this transaction's new profiles to the stored counts, in token order (one lock order)."""
+    delta: dict[str, int] = defaultdict(int)
+    for p in added:
+        for t in NameFrequencies.tokens_of(p):
+            delta[t] += 1
+    totals = (after.total - before[0], after.sum_counts - before[1], after.sum_squares - before[2])
+    rows = [{"token": t, "n": d} for t, d in sorted(delta.items())]
+    # "#..." sorts before every name token; totals go last all the same, after the tokens.
+    rows += [{"token": k, "n": v} for k, v in zip(_TOTALS, totals, strict=True) if v]
+    if not rows:
+        return
+    table = NameTokenCount.__table__
+    ins = _dialect_insert(session)(table)
+    ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
+    session.execute(ins, rows)
+
+
+# --- candidates ------------------------------------------------------------------------------------
+
+_IDENTITY = (Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.nationality, Crossing.dob_year,
+             Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.document_type,
+             Crossing.document_number, Crossing.document_country, Crossing.traveller_id)
+
+
+def key_rows(session: Session, keys: list[int], per_key: int) -> dict[int, list[int]]:
+    """{key: traveller ids filed under it (lowest first, at most per_key)}: the bounded candidate read."""
+    out: dict[int, list[int]] = defaultdict(list)
+    keys = sorted(set(keys))
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start:start + 5000]
+        if _is_pg(session):
+            rows = session.execute(text(
+                "SELECT k.key, t.traveller_id FROM unnest(CAST(:keys AS bigint[])) AS k(key) "
+                "CROSS JOIN LATERAL (SELECT traveller_id FROM traveller_keys WHERE key = k.key "
+                "ORDER BY traveller_id LIMIT :cap) t"), {"keys": chunk, "cap": per_key})
+        else:
+            rows = session.execute(select(TravellerKey.key, TravellerKey.traveller_id)
+                                   .where(TravellerKey.key.in_(chunk)).order_by(TravellerKey.traveller_id))
+        for k, tid in rows:
+            if len(out[k]) < per_key:
+                out[k].append(tid)
+    return out
+
+
+def candidate_travellers(found: dict[int, list[int]], routes: list[list[int]], cap: int) -> list[int]:
+    """A crossing's candidates: travellers under its keys, documents route first, in key order, at most `cap`."""
+    out: dict[int, None] = {}
+    for keys in routes:
+        for k in keys:
+            for tid in found.get(k, ()):
+                out.setdefault(tid, None)
+                if len(out) >= cap:
+                    return list(out)
+    return list(out)
+
+
+def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tuple[TravellerRecord, int]]:
+    """(record, -traveller id) of each distinct identity of these travellers, and of each judged crossing.
+
+    One row per spelling rather than per crossing: a commuter's thousand identical crossings are one
+    profile to the index (and to this query's result). In crossing order, as the index restores.
+    """
+    from screening.tracing import record_of
+
+    ids = sorted(set(traveller_ids))
+    rows: list = []
+    judged = select(TravellerJudgementCrossing.crossing_id)
+    for start in range(0, len(ids), 2000):
+        base = (Crossing.traveller_id.in_(ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
+        grouped = (select(func.min(Crossing.id).label("id"), *_IDENTITY)
+                   .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY))
+        single = select(Crossing.id, *_IDENTITY).where(*base, Crossing.id.in_(judged))
+        rows.extend(session.execute(grouped.union_all(single)).all())
+    rows.sort(key=lambda r: r.id)
+    return [(record_of(r), -r.traveller_id) for r in rows]
+
+
+# --- attach ----------------------------------------------------------------------------------------
+
+CACHE_ENTRIES = 200_000  # per cache; each is cleared when full (bounded, like resolve's name cache)
+
+
+class _Caches:
+    """Normalised names and name-pair weights, shared by this process's small indexes, bounded.
+
+    A batch's index is rebuilt from the database each time; without these every batch would normalise
+    the same few thousand names again. The pair weights follow the in-memory index's rule (memoised
+    when first compared), and are dropped when the match model changes.
+    """
+
+    def __init__(self) -> None:
+        self.model = None
+        self.tokens: dict = {}
+        self.names: dict = {}
+        self.addresses: dict = {}
+        self.variant_ids: dict = {}
+        self.pairs: dict = {}
+
+    def fit(self, model) -> _Caches:
+        if model is not self.model:
+            self.__init__()
+            self.model = model
+        for d in (self.tokens, self.names, self.addresses):
+            if len(d) > CACHE_ENTRIES:
+                d.clear()
+        if len(self.variant_ids) > CACHE_ENTRIES or len(self.pairs) > CACHE_ENTRIES:
+            self.variant_ids.clear()
+            self.pairs.clear()
+        return self
+
+
+_CACHES = _Caches()
+_CACHES_LOCK = threading.Lock()
+
+
+class _BatchIndex(TravellerIndex):
+    """A TravellerIndex over one batch's candidates that uses the process's bounded caches."""
+
+    caches: _Caches | None = None
+
+    def __init__(self, config: ResolveConfig | None = None, judgements: Judgements | None = None) -> None:
+        super().__init__(config, judgements)
+        c = self.caches
+        if c is not None:
+            self._token_cache, self._names_cache, self._address_cache = c.tokens, c.names, c.addresses
+            self._variant_ids, self._name_cache = c.variant_ids, c.pairs
+
+
+def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgements: Judgements,
+                now: datetime) -> tuple[dict[int, int], dict[int, int]]:
+    """Attach pending crossings (rows of tracing._IDENTITY_COLUMNS) in id order.
+
+    Returns ({crossing id: traveller id}, {traveller emptied by an automatic merge: survivor}).
+
+    One small TravellerIndex per transaction: the candidate travellers of all its crossings, read
+    from the database, restored, then the crossings attached in order by the index's own `attach`,
+    so a crossing finds a traveller an earlier crossing of the same batch founded. A fixed number of
+    queries per batch, whatever its size; memory bounded by batch size x max_candidates.
+    """
+    from screening.tracing import record_of
+
+    ensure_keys(session)
+    with _CACHES_LOCK:  # one batch at a time per process uses the shared caches (threads of a worker)
+        return _attach_rows(session, rows, config, judgements, now, record_of)
+
+
+def _attach_rows(session, rows, config, judgements, now, record_of):
+    _BatchIndex.caches = _CACHES.fit(config.match.model)
+    index_class = _BatchIndex
+    scratch = index_class(config)
+    work = []
+    all_keys: list[int] = []
+    for r in rows:
+        rec = record_of(r)
+        p = scratch._prepare(rec)
+        docs, rest = probe_keys(p, config)
+        work.append((rec, p, [docs, rest]))
+        all_keys.extend(docs)
+        all_keys.extend(rest)
+    lock_keys(session, all_keys)
+    found = key_rows(session, all_keys, config.max_candidates)
+    cands: dict[int, None] = {}
+    for _, _, routes in work:
+        cands.update(dict.fromkeys(candidate_travellers(found, routes, config.max_candidates)))
+    records = candidate_records(session, cands)
+    index = index_class.restore(records, config, judgements)
+    tokens: set[str] = set()
+    for _, p, _ in work:
+        tokens |= NameFrequencies.tokens_of(p)
+    for q in index._profiles:
+        if q is not None:
+            tokens |= NameFrequencies.tokens_of(q)
+    freq = index.frequencies
+    load_frequencies(session, freq, tokens)
+    before = (freq.total, freq.sum_counts, freq.sum_squares)
+    added: list[Prepared] = []
+    for rec, p, _ in work:
+        total = freq.total
+        index.attach(rec)
+        if freq.total != total:  # a new profile: it counts in the stored table
+            added.append(p)
+    store_frequency_changes(session, added, before, freq)
+
+    # Travellers the index joined through a new crossing: the database follows.
+    first_of: dict[int, object] = {}
+    for r, neg in records:
+        first_of.setdefault(-neg, r.crossing_id)
+    merged = {tid: index.key_of(c) for tid, c in first_of.items() if index.key_of(c) != -tid}
+    fresh = sorted({index.key_of(rec.crossing_id) for rec, _, _ in work} | set(merged.values()))
+    fresh = [k for k in fresh if k > 0]
+    new_rows = [Traveller(created_at=now, updated_at=now) for _ in fresh]
+    if new_rows:
+        session.add_all(new_rows)
+        session.flush()
+    tid_of = {k: t.id for k, t in zip(fresh, new_rows, strict=True)}
+
+    def tid(key) -> int:
+        return tid_of[key] if key > 0 else -key
+
+    emptied = {gone: tid(k) for gone, k in merged.items()}
+    for gone, survivor in emptied.items():
+        _merge_into(session, gone, survivor)
+    out = {rec.crossing_id: tid(index.key_of(rec.crossing_id)) for rec, _, _ in work}
+    session.execute(update(Crossing).execution_options(synchronize_session=False),
+                    [{"id": c, "traveller_id": t} for c, t in out.items()])
+    key_rows_out: dict[tuple[int, int], None] = {}
+    for rec, p, _ in work:
+        for k in store_keys(p, config.match.min_document_length):
+            key_rows_out[(k, out[rec.crossing_id])] = None
+    _add_key_rows(session, sorted(key_rows_out))
+    return out, emptied
+
+
+def _merge_into(session: Session, gone: int, survivor: int) -> None:
+    session.execute(update(Crossing).where(Crossing.traveller_id == gone).values(traveller_id=survivor)
+                    .execution_options(synchronize_session=False))
+    session.execute(update(RiskFindingRecord).where(RiskFindingRecord.traveller_id == gone)
+                    .values(traveller_id=survivor).execution_options(synchronize_session=False))
+    move_keys(session, gone, survivor)
+    session.execute(update(Traveller).where(Traveller.id == gone).values(merged_into_id=survivor)
+                    .execution_options(synchronize_session=False))
+    log.info("traveller %s joined traveller %s through a new crossing", gone, survivor)
+
+
+def _add_key_rows(session: Session, pairs: list[tuple[int, int]]) -> None:
+    if pairs:
+        session.execute(_insert(session, TravellerKey.__table__), [{"key": k, "traveller_id": t} for k, t in pairs])
+
+
+def add_keys(session: Session, traveller_id: int, keys: Iterable[int]) -> None:
+    _add_key_rows(session, [(k, traveller_id) for k in dict.fromkeys(keys)])
+
+
+def move_keys(session: Session, source: int, target: int) -> None:
+    keys = list(session.execute(select(TravellerKey.key).where(TravellerKey.traveller_id == source)).scalars())
+    session.execute(delete(TravellerKey).where(TravellerKey.traveller_id == source))
+    add_keys(session, target, keys)
+
+
+# --- keeping the tables in step --------------------------------------------------------------------
+
+
+def refresh_keys(session: Session, traveller_ids: Iterable[int], config: ResolveConfig) -> None:
+    """Recompute the keys of these travellers from their crossings (after a split, retention)."""
+    ids = sorted(set(traveller_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        session.execute(delete(TravellerKey).where(TravellerKey.traveller_id.in_(chunk)))
+        for rec, neg in candidate_records(session, chunk):
+            add_keys(session, -neg, store_keys(prepare(rec.identity()), config.match.min_document_length))
+
+
+def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
+    """Recompute both tables from every attached crossing (upgrade, re-resolution); (key rows, tokens).
+
+    Streams crossings in traveller order, so memory holds one traveller's profiles and the token table.
+    """
+    from screening.tracing import record_of
+
+    session.execute(delete(TravellerKey))
+    session.execute(delete(NameTokenCount))
+    judged = set(session.execute(select(TravellerJudgementCrossing.crossing_id)).scalars())
+    freq = NameFrequencies()
+    scratch = TravellerIndex(config)
+    rows_out: list[dict] = []
+    n_keys = 0
+    current, seen, keys = None, set(), set()
+    prepared: dict[tuple, Prepared] = {}
+
+    def emit():
+        nonlocal n_keys
+        if current is not None:
+            rows_out.extend({"key": k, "traveller_id": current} for k in keys)
+            n_keys += len(keys)
+
+    stmt = (select(Crossing.id, *_IDENTITY).where(Crossing.traveller_id.is_not(None),
+                                                  Crossing.pseudonymised_at.is_(None))
+            .order_by(Crossing.traveller_id, Crossing.id).execution_options(yield_per=20_000))
+    for r in session.execute(stmt):
+        if r.traveller_id != current:
+            emit()
+            current, seen, keys = r.traveller_id, set(), set()
+            if len(rows_out) >= 50_000:
+                _write_keys(session, rows_out)
+                rows_out = []
+            if len(prepared) > 200_000:
+                prepared.clear()
+        rec = record_of(r)
+        raw = rec.raw_key()
+        p = prepared.get(raw)
+        if p is None:
+            p = prepared[raw] = scratch._prepare(rec)  # memoises each name string: a batch command
+        sig = (p.variants, p.dob, p.sex, p.nationality, p.documents, p.address)
+        if r.id in judged or sig not in seen:  # one profile per spelling per traveller, as the index
+            seen.add(sig)
+            freq.add(p)
+            keys.update(store_keys(p, config.match.min_document_length))
+    emit()
+    _write_keys(session, rows_out)
+    counts = [{"token": t, "n": n} for t, n in freq.counts.items()]
+    counts += [{"token": k, "n": v} for k, v in zip(_TOTALS, (freq.total, freq.sum_counts, freq.sum_squares),
+                                                     strict=True)]
+    for start in range(0, len(counts), 5000):
+        session.execute(insert(NameTokenCount), counts[start:start + 5000])
+    return n_keys, len(freq.counts)
+
+
+def _write_keys(session: Session, rows: list[dict]) -> None:
+    if not rows:
+        return
+    if _is_pg(session):
+        cur = session.connection().connection.cursor()
+        with cur.copy("COPY traveller_keys (key, traveller_id) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r["key"], r["traveller_id"]))
+        return
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(TravellerKey), rows[start:start + 5000])
+
+
+def ensure_keys(session: Session) -> None:
+    """Fill the tables on the first attach after an upgrade (travellers exist, no key does)."""
+    if session.execute(select(TravellerKey.key).limit(1)).first() is not None:
+        return
+    if session.execute(select(Crossing.id).where(Crossing.traveller_id.is_not(None)).limit(1)).first() is None:
+        return
+    if _is_pg(session):  # one worker rebuilds; the others wait for it and find the keys
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :slot)"), {"ns": LOCK_NAMESPACE, "slot": LOCK_SLOTS})
+        if session.execute(select(TravellerKey.key).limit(1)).first() is not None:
+            return
+    from screening.tracing import resolve_config
+
+    n, t = rebuild_keys(session, resolve_config())
+    log.info("traveller keys rebuilt: %d keys, %d name tokens", n, t)
