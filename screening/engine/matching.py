@@ -62,6 +62,7 @@ __all__ = [
     "name_weight",
     "partial_weight",
     "prepare",
+    "prior_log_odds",
     "token_distance",
 ]
 
@@ -869,9 +870,29 @@ def dob_rule_applies(p: Prepared, c: Prepared, dob: str, doc: str) -> bool:
     return dob == "disagree" and doc not in ("exact", "near") and _full(p.dob) and _full(c.dob)
 
 
+def prior_log_odds(cfg: MatchConfig) -> float:
+    """log2 prior odds for the population compared against: the model's prior scaled to its size.
+
+    The population is the frequency table's (the index's or traveller resolution's own records);
+    without a table, or one under `tf_min_population` records, the model's fitted prior is used
+    unchanged (too small a table says little about how many namesakes there are).
+    """
+    freq = cfg.frequencies
+    if freq is None or freq.total < cfg.tf_min_population:
+        return cfg.model.prior_log_odds
+    return cfg.model.prior_log_odds_for(freq.total)
+
+
+def _probability(log2_odds: float) -> float:
+    if log2_odds >= 0:
+        return 1.0 / (1.0 + 2.0 ** -log2_odds)
+    odds = 2.0 ** log2_odds
+    return odds / (1.0 + odds)
+
+
 def probability(total_weight: float, rule: bool, cfg: MatchConfig) -> float:
     """Match probability from the summed weights, capped when the hard rule applies."""
-    prob = cfg.model.probability(total_weight)
+    prob = _probability(prior_log_odds(cfg) + total_weight)
     return min(prob, cfg.dob_rule_cap) if rule else prob
 
 
@@ -928,7 +949,7 @@ def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
         return MatchResult(0.0, features, 0.0)  # nothing to compare: no evidence of a match
     rule = dob_rule_applies(p, c, dob, doc)
     prob = probability(total, rule, cfg)
-    if rule and cfg.model.probability(total) > cfg.dob_rule_cap:
+    if rule and _probability(prior_log_odds(cfg) + total) > cfg.dob_rule_cap:
         features.append(FeatureResult(
             "dob_rule", None, 0.0,
             say("Rule: full dates of birth differ by more than a typo and no document agrees, so these are kept "

@@ -244,4 +244,4 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     n = len(distinct)
     prior = min(max(blocked_prior * found / (n * (n - 1) / 2), 1e-9), 0.5)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when)
+    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when, population=n)

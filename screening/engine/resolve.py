@@ -57,6 +57,7 @@ from screening.engine.matching import (
     max_name_weight,
     name_weight,
     partial_weight,
+    prior_log_odds,
 )
 from screening.engine.normalize import (
     PartialDate,
@@ -239,7 +240,7 @@ class TravellerIndex:
         self._match = replace(self.config.match, frequencies=self.frequencies)
         model = self._match.model
         self._name_max = max_name_weight(self._match)
-        self._prior = model.prior_log_odds
+        self._prior = model.prior_log_odds  # scaled to the population by `_rescale_prior`
         self._judged = self.judgements.crossings()
         for pair in self.judgements.cannot_link:
             self._add_cannot(*pair)
@@ -297,6 +298,7 @@ class TravellerIndex:
         for parts, _, _ in units:
             for _, p, _ in parts:
                 index.frequencies.add(p)
+        index._rescale_prior()
         units.sort(key=lambda u: -u[1])  # stable: ties keep input order
         for parts, _, _ in units:
             index._place(parts)
@@ -327,6 +329,7 @@ class TravellerIndex:
             if sig is not None:
                 slot_of[(key, sig)] = slot
             members.setdefault(key, []).append(slot)
+        index._rescale_prior()
         for key, slots in members.items():
             tnum = index._next_traveller
             index._next_traveller += 1
@@ -409,6 +412,7 @@ class TravellerIndex:
             return (self._travellers[self._traveller_of[slot]].key, 1.0,
                     "Same names, date of birth and documents as an earlier crossing of this traveller")
         self.frequencies.add(p)
+        self._rescale_prior()
         tnum, link_slot, score = self._place([(sig, p, [record.crossing_id])])
         key = self._travellers[tnum].key
         if link_slot is None:
@@ -429,6 +433,7 @@ class TravellerIndex:
         p = self._profiles[slot]
         self._profiles[slot] = None
         self.frequencies.remove(p)
+        self._rescale_prior()
         sig = self._signature(p)
         if self._slot_of_profile.get(sig) == slot:
             del self._slot_of_profile[sig]
@@ -518,6 +523,11 @@ class TravellerIndex:
         return nt.key
 
     # --- internals ---------------------------------------------------------------------------------
+
+    def _rescale_prior(self) -> None:
+        """The prior for the profiles now indexed (`matching.prior_log_odds`): more profiles, more
+        namesakes, a lower prior. Called whenever the frequency table changes."""
+        self._prior = prior_log_odds(self._match)
 
     def _traveller_list(self) -> list[_Traveller | None]:
         out: list[_Traveller | None] = [None] * self._next_traveller
