@@ -79,10 +79,14 @@ class MatchModel:
     # {feature: {level: weight}} and log2 prior odds, computed once (the hot path reads these).
     weights: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False, hash=False)
     prior_log_odds: float = field(init=False, repr=False, compare=False, hash=False)
+    # {feature: u of its "exact" level}: the name-frequency adjustment's reference, read per comparison.
+    exact_u: dict[str, float] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         table = {f.name: {lv.name: lv.weight for lv in f.levels} for f in self.features}
         object.__setattr__(self, "weights", table)
+        object.__setattr__(self, "exact_u", {f.name: lv.u for f in self.features for lv in f.levels
+                                             if lv.name == "exact"})
         object.__setattr__(self, "prior_log_odds", math.log2(self.prior / (1.0 - self.prior)))
 
     def weight(self, feature: str, level: str) -> float:

@@ -587,7 +587,7 @@ def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig, feature: s
     freq = cfg.frequencies
     if freq is None or not tokens or freq.total < cfg.tf_min_population:
         return 0.0
-    ref = cfg.model.feature(feature).level("exact").u
+    ref = cfg.model.exact_u[feature]
     share = freq.share
     adjust = sum(math.log2(ref / share(a, b)) for a, b in tokens) / len(tokens)
     cap = cfg.tf_max_adjust
@@ -664,14 +664,33 @@ def _year_level(d: PartialDate) -> bool:
     return d.precision in ("year", "estimated") or d.is_placeholder
 
 
-def _digits(d: PartialDate) -> str:
-    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+@lru_cache(maxsize=1 << 16)
+def _digits(year: int, month: int, day: int) -> str:
+    return f"{year:04d}{month:02d}{day:02d}"
 
 
 def dob_level(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) -> str:
     """Level of two dates of birth, compared at the precision both sides actually know."""
     if a is None or b is None:
         return MISSING
+    if a.precision == "day" and b.precision == "day":
+        # Two full dates, the commonest case of the hot path: read as plain ints (no dataclass
+        # comparison); the same levels as the general path below.
+        ya, ma, da, yb, mb, db = a.year, a.month, a.day, b.year, b.month, b.day
+        if not (ma == 1 and da == 1) and not (mb == 1 and db == 1):
+            if ma == mb and da == db:
+                if ya == yb:
+                    return "exact"
+                if ya - yb == 1 or yb - ya == 1:
+                    return "typo"
+            elif ma == db and da == mb:
+                if ya == yb:
+                    return "swapped"
+                if ya - yb == 1 or yb - ya == 1:
+                    return "slips"
+            if token_distance(_digits(ya, ma, da), _digits(yb, mb, db), 1) <= 1:
+                return "typo"  # one digit mistyped, or two adjacent digits transposed
+            return "disagree"
     if a.precision == "estimated" or b.precision == "estimated":
         return "estimated" if abs(a.year - b.year) <= cfg.dob_estimated_window else "disagree"
     if not _year_level(a) and not _year_level(b):
@@ -686,7 +705,7 @@ def dob_level(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) ->
                     return "typo"
                 if swapped:
                     return "slips"
-            if token_distance(_digits(a), _digits(b), 1) <= 1:
+            if token_distance(_digits(a.year, a.month, a.day), _digits(b.year, b.month, b.day), 1) <= 1:
                 return "typo"  # one digit mistyped, or two adjacent digits transposed
             return "disagree"
         if a.year == b.year and a.month == b.month:
@@ -854,7 +873,13 @@ def partial_weight(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[float, s
     """(weight of every feature but the names, document level, date-of-birth level): the hot path."""
     weights = cfg.model.weights
     dob = dob_level(p.dob, c.dob, cfg)
-    doc = document_level(p, c, cfg)[0] if p.documents and c.documents else MISSING
+    pd, cd = p.documents, c.documents
+    if not pd or not cd:
+        doc = MISSING
+    elif len(pd) == 1 and len(cd) == 1:  # one document each, the common case: no best pair to pick
+        doc = _document_pair_level(pd[0], cd[0], cfg, p.dob, c.dob)
+    else:
+        doc = document_level(p, c, cfg)[0]
     w = weights["date_of_birth"][dob] + weights["document"][doc]
     if p.sex is not None and c.sex is not None:
         w += weights["sex"]["agree" if p.sex == c.sex else "disagree"]
