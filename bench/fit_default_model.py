@@ -45,7 +45,7 @@ def fit_default(persons: int = 20_000, per_person: int = 5, seed: int = 101, max
     fitted = fit(identities, max_pairs=max_pairs, seed=seed, start=default_model(),
                  now=datetime(2026, 1, 1, tzinfo=UTC))
     fitted = fitted.with_levels(UNFITTED, prior=fitted.prior, pairs=fitted.pairs, fitted_at=None)
-    return MatchModel(fitted.features, fitted.prior, None, fitted.pairs, "default")
+    return MatchModel(fitted.features, fitted.prior, None, fitted.pairs, "default", fitted.population)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     model = fit_default(args.persons, seed=args.seed)
-    print(f"prior {model.prior:.4g}, {model.pairs:,} pairs")
+    print(f"prior {model.prior:.4g} over {model.population:,} distinct records, {model.pairs:,} pairs")
     for f in model.features:
         print(f"{f.title}:")
         for lv in f.levels:

@@ -72,13 +72,21 @@ class MatchModel:
     fitted_at: str | None = None
     pairs: int = 0
     source: str = "default"  # "default" | "fitted"
+    # Distinct records the prior was measured over (0: unknown). prior x (population - 1) is the
+    # expected number of other records of the same person per record; `prior_log_odds_for` divides
+    # it by the size of the population actually searched.
+    population: int = 0
     # {feature: {level: weight}} and log2 prior odds, computed once (the hot path reads these).
     weights: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False, hash=False)
     prior_log_odds: float = field(init=False, repr=False, compare=False, hash=False)
+    # {feature: u of its "exact" level}: the name-frequency adjustment's reference, read per comparison.
+    exact_u: dict[str, float] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         table = {f.name: {lv.name: lv.weight for lv in f.levels} for f in self.features}
         object.__setattr__(self, "weights", table)
+        object.__setattr__(self, "exact_u", {f.name: lv.u for f in self.features for lv in f.levels
+                                             if lv.name == "exact"})
         object.__setattr__(self, "prior_log_odds", math.log2(self.prior / (1.0 - self.prior)))
 
     def weight(self, feature: str, level: str) -> float:
@@ -101,9 +109,27 @@ class MatchModel:
         """Posterior match probability from the prior and the summed weights."""
         return probability(self.prior_log_odds + total_weight)
 
+    def prior_for(self, population: int) -> float:
+        """The prior scaled to a population of this many records (as record linkage scales it).
+
+        The prior is expected matches / candidate pairs: a record has about prior x (fitted
+        population - 1) other records of its person, whatever the population's size, so among n
+        records the chance that a given one is its person's is that over n - 1. A list ten times
+        larger holds ten times the namesakes of a name and lowers the prior ~3.3 bits. Unknown
+        population (0) or under two records: the fitted prior unchanged.
+        """
+        if self.population < 2 or population < 2:
+            return self.prior
+        expected = self.prior * (self.population - 1)
+        return min(max(expected / (population - 1), 1e-12), 0.5)
+
+    def prior_log_odds_for(self, population: int) -> float:
+        prior = self.prior_for(population)
+        return self.prior_log_odds if prior == self.prior else math.log2(prior / (1.0 - prior))
+
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "source": self.source, "fitted_at": self.fitted_at, "pairs": self.pairs,
-                "prior": self.prior,
+                "prior": self.prior, "population": self.population,
                 "features": [{"name": f.name, "title": f.title,
                               "levels": [{"name": lv.name, "label": lv.label, "m": lv.m, "u": lv.u}
                                          for lv in f.levels]} for f in self.features]}
@@ -125,6 +151,9 @@ class MatchModel:
         if not isinstance(pairs, int) or isinstance(pairs, bool) or pairs < 0:
             raise ValueError("pairs: expected a non-negative integer")
         prior = _probability_field(d.get("prior"), "prior", open_top=True)
+        population = d.get("population", 0)  # absent in models stored before it was recorded
+        if not isinstance(population, int) or isinstance(population, bool) or population < 0:
+            raise ValueError("population: expected a non-negative integer")
         raw_features = d.get("features")
         if not isinstance(raw_features, list) or not raw_features:
             raise ValueError("features: expected a non-empty list")
@@ -164,17 +193,18 @@ class MatchModel:
         absent = [n for n in FEATURE_NAMES if n not in seen]
         if absent:
             raise ValueError(f"features: missing {', '.join(absent)}")
-        return cls(tuple(features), prior, fitted_at, pairs, source)
+        return cls(tuple(features), prior, fitted_at, pairs, source, population)
 
     def with_levels(self, updates: dict[str, dict[str, tuple[float, float]]], *, prior: float, pairs: int,
-                    fitted_at: str | None, source: str = "fitted") -> MatchModel:
+                    fitted_at: str | None, source: str = "fitted", population: int | None = None) -> MatchModel:
         """A copy with new (m, u) for the given feature levels (the others kept)."""
         features = []
         for f in self.features:
             new = updates.get(f.name, {})
             features.append(FeatureModel(f.name, f.title, tuple(
                 Level(lv.name, lv.label, *new[lv.name]) if lv.name in new else lv for lv in f.levels)))
-        return MatchModel(tuple(features), prior, fitted_at, pairs, source)
+        return MatchModel(tuple(features), prior, fitted_at, pairs, source,
+                          self.population if population is None else population)
 
 
 def _probability_field(value: Any, where: str, *, open_top: bool = False) -> float:

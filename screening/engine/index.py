@@ -51,6 +51,7 @@ from screening.engine.matching import (
     max_name_weight,
     name_weight,
     prepare,
+    prior_log_odds,
 )
 from screening.engine.normalize import PartialDate, phonetic_key
 from screening.engine.postings import add_slot, discard_slot, exact_ordinal, extend_slots
@@ -237,7 +238,7 @@ class CandidateIndex:
         name_best = max_name_weight(cfg)
         doc_best, address_best = model.max_weight("document"), model.max_weight("address")
         # Weight needed to reach the threshold (a probability of 0 needs nothing).
-        need = -math.inf if floor <= 0.0 else (math.log2(floor / (1.0 - floor)) - model.prior_log_odds
+        need = -math.inf if floor <= 0.0 else (math.log2(floor / (1.0 - floor)) - prior_log_odds(cfg)
                                                if floor < 1.0 else math.inf)
         names: dict[Any, NameComparison] = {}
         hits = []

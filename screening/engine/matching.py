@@ -62,6 +62,7 @@ __all__ = [
     "name_weight",
     "partial_weight",
     "prepare",
+    "prior_log_odds",
     "token_distance",
 ]
 
@@ -586,7 +587,7 @@ def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig, feature: s
     freq = cfg.frequencies
     if freq is None or not tokens or freq.total < cfg.tf_min_population:
         return 0.0
-    ref = cfg.model.feature(feature).level("exact").u
+    ref = cfg.model.exact_u[feature]
     share = freq.share
     adjust = sum(math.log2(ref / share(a, b)) for a, b in tokens) / len(tokens)
     cap = cfg.tf_max_adjust
@@ -663,14 +664,33 @@ def _year_level(d: PartialDate) -> bool:
     return d.precision in ("year", "estimated") or d.is_placeholder
 
 
-def _digits(d: PartialDate) -> str:
-    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+@lru_cache(maxsize=1 << 16)
+def _digits(year: int, month: int, day: int) -> str:
+    return f"{year:04d}{month:02d}{day:02d}"
 
 
 def dob_level(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) -> str:
     """Level of two dates of birth, compared at the precision both sides actually know."""
     if a is None or b is None:
         return MISSING
+    if a.precision == "day" and b.precision == "day":
+        # Two full dates, the commonest case of the hot path: read as plain ints (no dataclass
+        # comparison); the same levels as the general path below.
+        ya, ma, da, yb, mb, db = a.year, a.month, a.day, b.year, b.month, b.day
+        if not (ma == 1 and da == 1) and not (mb == 1 and db == 1):
+            if ma == mb and da == db:
+                if ya == yb:
+                    return "exact"
+                if ya - yb == 1 or yb - ya == 1:
+                    return "typo"
+            elif ma == db and da == mb:
+                if ya == yb:
+                    return "swapped"
+                if ya - yb == 1 or yb - ya == 1:
+                    return "slips"
+            if token_distance(_digits(ya, ma, da), _digits(yb, mb, db), 1) <= 1:
+                return "typo"  # one digit mistyped, or two adjacent digits transposed
+            return "disagree"
     if a.precision == "estimated" or b.precision == "estimated":
         return "estimated" if abs(a.year - b.year) <= cfg.dob_estimated_window else "disagree"
     if not _year_level(a) and not _year_level(b):
@@ -685,7 +705,7 @@ def dob_level(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) ->
                     return "typo"
                 if swapped:
                     return "slips"
-            if token_distance(_digits(a), _digits(b), 1) <= 1:
+            if token_distance(_digits(a.year, a.month, a.day), _digits(b.year, b.month, b.day), 1) <= 1:
                 return "typo"  # one digit mistyped, or two adjacent digits transposed
             return "disagree"
         if a.year == b.year and a.month == b.month:
@@ -853,7 +873,13 @@ def partial_weight(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[float, s
     """(weight of every feature but the names, document level, date-of-birth level): the hot path."""
     weights = cfg.model.weights
     dob = dob_level(p.dob, c.dob, cfg)
-    doc = document_level(p, c, cfg)[0] if p.documents and c.documents else MISSING
+    pd, cd = p.documents, c.documents
+    if not pd or not cd:
+        doc = MISSING
+    elif len(pd) == 1 and len(cd) == 1:  # one document each, the common case: no best pair to pick
+        doc = _document_pair_level(pd[0], cd[0], cfg, p.dob, c.dob)
+    else:
+        doc = document_level(p, c, cfg)[0]
     w = weights["date_of_birth"][dob] + weights["document"][doc]
     if p.sex is not None and c.sex is not None:
         w += weights["sex"]["agree" if p.sex == c.sex else "disagree"]
@@ -869,9 +895,29 @@ def dob_rule_applies(p: Prepared, c: Prepared, dob: str, doc: str) -> bool:
     return dob == "disagree" and doc not in ("exact", "near") and _full(p.dob) and _full(c.dob)
 
 
+def prior_log_odds(cfg: MatchConfig) -> float:
+    """log2 prior odds for the population compared against: the model's prior scaled to its size.
+
+    The population is the frequency table's (the index's or traveller resolution's own records);
+    without a table, or one under `tf_min_population` records, the model's fitted prior is used
+    unchanged (too small a table says little about how many namesakes there are).
+    """
+    freq = cfg.frequencies
+    if freq is None or freq.total < cfg.tf_min_population:
+        return cfg.model.prior_log_odds
+    return cfg.model.prior_log_odds_for(freq.total)
+
+
+def _probability(log2_odds: float) -> float:
+    if log2_odds >= 0:
+        return 1.0 / (1.0 + 2.0 ** -log2_odds)
+    odds = 2.0 ** log2_odds
+    return odds / (1.0 + odds)
+
+
 def probability(total_weight: float, rule: bool, cfg: MatchConfig) -> float:
     """Match probability from the summed weights, capped when the hard rule applies."""
-    prob = cfg.model.probability(total_weight)
+    prob = _probability(prior_log_odds(cfg) + total_weight)
     return min(prob, cfg.dob_rule_cap) if rule else prob
 
 
@@ -928,7 +974,7 @@ def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
         return MatchResult(0.0, features, 0.0)  # nothing to compare: no evidence of a match
     rule = dob_rule_applies(p, c, dob, doc)
     prob = probability(total, rule, cfg)
-    if rule and cfg.model.probability(total) > cfg.dob_rule_cap:
+    if rule and _probability(prior_log_odds(cfg) + total) > cfg.dob_rule_cap:
         features.append(FeatureResult(
             "dob_rule", None, 0.0,
             say("Rule: full dates of birth differ by more than a typo and no document agrees, so these are kept "

@@ -44,6 +44,8 @@ def fold(s: str | None) -> str:
     """Fold text so that spelling that differs only in accents, case or punctuation compares equal."""
     if not s:
         return ""
+    if s.isascii():  # no accents or special letters to fold (most records): the same result, faster
+        return _NON_ALNUM.sub(" ", s.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", s.translate(_SPECIAL_LETTERS))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_ALNUM.sub(" ", stripped.casefold()).strip()

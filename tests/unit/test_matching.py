@@ -1,10 +1,11 @@
 """The matcher as a specification: each row is a probe, a candidate and what an officer should see."""
 
 import json
+import math
 
 import pytest
 
-from screening.engine.fellegi_sunter import default_model
+from screening.engine.fellegi_sunter import MatchModel, default_model
 from screening.engine.matching import (
     DEFAULT,
     Document,
@@ -247,17 +248,14 @@ def rare(**kw):
     return person(**{"surname": "Ramokhoro", "given": "Tlotliso", **kw})
 
 
-# Known gap: the shipped prior is the random-pair match rate of the population it was fitted on (20,000
-# persons); against this 10^6-person list a common name born in 1985 has ~1 namesake, but the prior is
-# not yet scaled to the population compared against, so these score ~0.94.
-_PRIOR_NOT_SCALED = pytest.mark.xfail(strict=True, reason="prior not scaled to the population size")
-
 # (id, probe, candidate, flagged?, phrase expected in the surname explanation or None: no adjustment)
 WEIGHTED_CASES = [
-    pytest.param(person(dob="1985", doc=""), BASE, False, "a common name: namesakes are likely",
-                 marks=_PRIOR_NOT_SCALED, id="common-namesake-year-only-no-document-must-not-flag"),
-    pytest.param(person(dob="1985-01-01", doc=""), BASE, False, "namesakes are likely",
-                 marks=_PRIOR_NOT_SCALED, id="common-namesake-placeholder-date-must-not-flag"),
+    # Against this 10^6-person list a common name born in 1985 has namesakes: the prior, scaled to
+    # the list's size, keeps name and birth year alone under the flag threshold.
+    ("common-namesake-year-only-no-document-must-not-flag", person(dob="1985", doc=""), BASE, False,
+     "a common name: namesakes are likely"),
+    ("common-namesake-placeholder-date-must-not-flag", person(dob="1985-01-01", doc=""), BASE, False,
+     "namesakes are likely"),
     ("rare-name-typo-year-only-no-document-must-flag", rare(surname="Ramokohro", dob="1985", doc=""), rare(),
      True, "a rare name: unlikely to be a namesake"),
     ("rare-name-dropped-middle-placeholder-no-document-must-flag", rare(dob="1985-01-01", doc=""),
@@ -375,3 +373,40 @@ def test_namesakes_with_different_full_dates_stay_apart_by_rule():
     with_document = match(person(), person(dob="1985-09-21"))  # the same passport: the rule does not apply
     assert with_document.score >= THRESHOLD
     assert not any(e.startswith("Rule:") for e in with_document.explanations)
+
+
+# --- The prior scaled to the population searched ---------------------------------------------------
+
+
+def test_prior_scales_inversely_with_the_population_searched():
+    model = default_model()
+    assert model.population > 1
+    # At the population it was fitted on the prior is the fitted one; ten times as many records,
+    # ten times the namesakes: a tenth of the prior (3.3 bits lower).
+    assert model.prior_for(model.population) == pytest.approx(model.prior)
+    assert model.prior_for(10 * (model.population - 1) + 1) == pytest.approx(model.prior / 10)
+    assert model.prior_log_odds_for(10 * model.population) == pytest.approx(model.prior_log_odds - math.log2(10),
+                                                                            abs=0.01)
+
+
+def test_score_falls_as_the_same_names_are_searched_in_a_larger_population():
+    probe, candidate = person(dob="1985", doc=""), BASE
+    counts = {"mokwena": 20, "thabo": 15}
+    scores = []
+    for total in (10_000, 100_000, 1_000_000):
+        # The same share of the population carries each name: only the population's size differs.
+        share = {k: v * total // 1000 for k, v in counts.items()}
+        scores.append(match(probe, candidate, MatchConfig(frequencies=NameFrequencies(share, total))).score)
+    assert scores[0] > scores[1] > scores[2]
+
+
+def test_a_table_under_the_minimum_population_keeps_the_fitted_prior():
+    small = MatchConfig(frequencies=NameFrequencies({"mokwena": 5, "thabo": 5}, total=500))
+    result = match(person(dob="1985", doc=""), BASE, small)
+    assert result.score == pytest.approx(default_model().probability(result.weight))
+
+
+def test_a_model_without_a_population_is_not_scaled():
+    model = MatchModel.from_json({k: v for k, v in default_model().to_json().items() if k != "population"})
+    assert model.population == 0
+    assert model.prior_for(10**6) == model.prior
