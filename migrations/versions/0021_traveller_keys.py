@@ -5,14 +5,14 @@ After upgrading an installation that already has travellers, fill them once with
 tables empty, in its own transaction).
 
 Revision ID: 0021_traveller_keys
-Revises: 0016_need_to_know
+Revises: 0020_post_sync
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_traveller_keys"
-down_revision = "0016_need_to_know"
+down_revision = "0020_post_sync"
 branch_labels = None
 depends_on = None
 
