@@ -12,7 +12,7 @@ from screening import postsync, postsync_hq
 from screening.engine.phrases import translate
 from screening.models import Flag
 from screening.postsync_models import PostFlag
-from tip_cases.access import get_or_404, requires
+from tip_cases.access import deny_record, get_or_404, requires
 from tip_cases.extensions import db, utcnow
 
 bp = Blueprint("postnodes", __name__)
@@ -56,12 +56,12 @@ def settle(flag_id: int):
 @requires("flag.review")
 def decide(flag_id: int):
     """At the post: the officer's decision on a local flag, recorded and queued for headquarters together."""
-    if not postsync.is_post():
-        abort(404)
-    flag = db.session.get(PostFlag, flag_id) if flag_id <= 2**31 - 1 else None
     post = getattr(current_user, "border_post", None)
-    if flag is None or (current_user.role == "border_officer" and (post is None or post.code != current_app.config[
-            "TSELA_POST_CODE"])):
+    if not postsync.is_post() or (current_user.role == "border_officer" and (
+            post is None or post.code != current_app.config["TSELA_POST_CODE"])):
+        deny_record("flag.review", "post_flag", flag_id)  # audited, and answered like a missing record
+    flag = db.session.get(PostFlag, flag_id) if flag_id <= 2**31 - 1 else None
+    if flag is None:
         abort(404)
     officer = (current_user.full_name or current_user.username)[:80]
     try:
