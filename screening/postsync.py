@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from screening.engine.phrases import say
 from screening.models import Crossing
 from screening.postnode import get_post_watchlist
 from screening.postsync_models import PostFlag, PostOutbox
@@ -147,13 +148,13 @@ def decide_at_post(flag: PostFlag, decision: str, *, officer: str, reason: str, 
     reason = (reason or "").strip()
     officer = (officer or "").strip()[:80]
     if status is None:
-        raise DecisionError(f"unknown decision {decision!r}")
+        raise DecisionError(say("unknown decision {decision}", decision=repr(decision)))
     if flag.status not in _ALLOWED_FROM[status]:
-        raise DecisionError(f"this flag is already {flag.status.replace('_', ' ')}")
+        raise DecisionError(say("this flag is already {status}", status=flag.status.replace("_", " ")))
     if decision != "acknowledge" and not reason:
-        raise DecisionError("say why: the reason is kept with the decision", "reason")
+        raise DecisionError(say("say why: the reason is kept with the decision"), "reason")
     if not officer:
-        raise DecisionError("name the officer who decided", "officer")
+        raise DecisionError(say("name the officer who decided"), "officer")
     previous = flag.status
     flag.status, flag.decided_by, flag.decision_note, flag.decided_at = status, officer, reason or None, now
     crossing = session.get(Crossing, flag.crossing_id)

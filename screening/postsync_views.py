@@ -1,8 +1,9 @@
-"""Headquarters' page of post nodes (last sync, watchlist, backlog, clock drift) and the flags in conflict."""
+"""Post nodes in the browser: headquarters' page of nodes (last sync, watchlist, backlog, clock drift) and the
+flags in conflict; at the post, the officer's decision on a flag raised there (queued for headquarters)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -10,7 +11,8 @@ from flask_login import current_user, login_required
 from screening import postsync, postsync_hq
 from screening.engine.phrases import translate
 from screening.models import Flag
-from tip_cases.access import get_or_404, requires
+from screening.postsync_models import PostFlag
+from tip_cases.access import deny_record, get_or_404, requires
 from tip_cases.extensions import db, utcnow
 
 bp = Blueprint("postnodes", __name__)
@@ -47,3 +49,28 @@ def settle(flag_id: int):
     db.session.commit()
     flash(_("Conflict settled; both decisions stay in the history."), "success")
     return redirect(url_for("screening.flag", flag_id=flag_id))
+
+
+@bp.post("/screening/post-flags/<int:flag_id>/decide")
+@login_required
+@requires("flag.review")
+def decide(flag_id: int):
+    """At the post: the officer's decision on a local flag, recorded and queued for headquarters together."""
+    post = getattr(current_user, "border_post", None)
+    if not postsync.is_post() or (current_user.role == "border_officer" and (
+            post is None or post.code != current_app.config["TSELA_POST_CODE"])):
+        deny_record("flag.review", "post_flag", flag_id)  # audited, and answered like a missing record
+    flag = db.session.get(PostFlag, flag_id) if flag_id <= 2**31 - 1 else None
+    if flag is None:
+        abort(404)
+    officer = (current_user.full_name or current_user.username)[:80]
+    try:
+        postsync.decide_at_post(flag, request.form.get("decision", ""), officer=officer,
+                                reason=request.form.get("reason", "")[:2000], now=utcnow())
+    except postsync.DecisionError as exc:
+        db.session.rollback()
+        flash(_("Not saved: %(reason)s", reason=translate(exc.args[0], gettext)), "danger")
+    else:
+        db.session.commit()
+        flash(_("Decision saved; it goes to headquarters with the next sync."), "success")
+    return redirect(url_for("screening.crossing", crossing_id=flag.crossing_id))

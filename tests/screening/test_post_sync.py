@@ -379,3 +379,26 @@ def test_another_posts_client_cannot_decide_this_posts_flags(hq, post):
     assert answer["results"][0]["status"] == "rejected" and "no flag at headquarters" in answer["results"][0]["message"]
     assert hq.run(lambda: [(f.status, len(f.events)) for f in db.session.execute(select(Flag)).scalars()]) \
         == [("new", 1)]
+
+
+def test_the_officer_decides_at_the_post_in_the_browser_and_hq_gets_it(hq, post):
+    from tests.factories import make_user
+
+    [result] = capture(post, PALESA)
+    user = make_user("border_officer", post_code="SNP")
+    officer = login(post.test_client(), user)
+    page_url = f"/screening/crossings/{result['crossing_id']}"
+    flag_id = result["flags"][0]["id"]
+    refused = officer.submit(f"/screening/post-flags/{flag_id}/decide", {"decision": "confirm"}, page=page_url,
+                             follow_redirects=True).get_data(as_text=True)
+    assert "say why" in refused and db.session.get(PostFlag, flag_id).status == "new"
+    officer.submit(f"/screening/post-flags/{flag_id}/decide", {"decision": "confirm", "reason": "Papers match"},
+                   page=page_url)
+    page = officer.get(page_url).get_data(as_text=True)
+    assert "Decided here: confirmed (Test border_officer)." in page
+    outsider = login(post.test_client(), make_user("border_officer", post_code="MSB"))
+    assert outsider.submit(f"/screening/post-flags/{flag_id}/decide", {"decision": "acknowledge"},
+                           page="/").status_code == 404
+    sync(post)
+    hq_id = db.session.get(PostFlag, flag_id).hq_flag_id
+    assert hq.run(lambda: db.session.get(Flag, hq_id).status) == "confirmed"
