@@ -219,17 +219,21 @@ def post_all(port: int, token: str, bodies: list[bytes], clients: int) -> tuple[
     errors: list[str] = []
 
     def run():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         while True:
             with lock:
                 if not queue:
                     return
                 body = queue.pop(0)
             t = time.perf_counter()
+            # A connection per batch: a kept-alive one stays with the worker that accepted it, and
+            # both clients' would end up on one worker.
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
             conn.request("POST", "/api/v1/crossings", body=body,
-                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                  "Connection": "close"})
             resp = conn.getresponse()
             data = resp.read()
+            conn.close()
             dt = time.perf_counter() - t
             with lock:
                 latencies.append(dt)
