@@ -24,7 +24,7 @@ def main(n: int) -> None:
     from sqlalchemy import select
 
     from bench.generate import generate_crossings, generate_persons
-    from screening import services, tracing
+    from screening import records, services, tracing
     from screening.engine.normalize import parse_partial_date
     from screening.engine.resolve import TravellerIndex, pairwise_metrics, resolve
     from screening.models import Crossing
@@ -49,7 +49,7 @@ def main(n: int) -> None:
             services.store_crossings(items[s:s + 100], source="check", actor=None,
                                      now=datetime(2026, 1, 1, tzinfo=UTC))
             db.session.commit()
-        stored_rows = db.session.execute(select(*tracing._IDENTITY_COLUMNS).order_by(Crossing.id)).all()
+        stored_rows = db.session.execute(select(*records.IDENTITY_COLUMNS).order_by(Crossing.id)).all()
         stored = {r.id: r.traveller_id for r in stored_rows}
         records = [tracing.record_of(r) for r in stored_rows]
         cfg = tracing.resolve_config()

@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from screening import match_models, tracing
+from screening import match_models, online, records, tracing
 from screening.engine.ingest import RowError, parse_persons_csv
 from screening.engine.matching import Document, Identity
 from screening.engine.model_fit import NotEnoughData
@@ -107,10 +107,9 @@ def screening_rebuild_keys() -> None:
     """
     import time
 
-    from screening import online
 
     started = time.perf_counter()
-    keys, tokens = online.rebuild_keys(db.session, tracing.resolve_config())
+    keys, tokens = online.rebuild_keys(db.session, records.resolve_config())
     db.session.commit()
     click.echo(f"traveller keys: {keys}")
     click.echo(f"name tokens: {tokens}")

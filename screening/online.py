@@ -39,6 +39,7 @@ from screening.models import (
     TravellerJudgementCrossing,
     TravellerKey,
 )
+from screening.records import record_of, resolve_config
 
 log = logging.getLogger("tsela.tracing")
 
@@ -165,7 +166,6 @@ def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tu
     One row per spelling rather than per crossing: a commuter's thousand identical crossings are one
     profile to the index (and to this query's result). In crossing order, as the index restores.
     """
-    from screening.tracing import record_of
 
     ids = sorted(set(traveller_ids))
     rows: list = []
@@ -233,7 +233,7 @@ class _BatchIndex(TravellerIndex):
 
 def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgements: Judgements,
                 now: datetime) -> tuple[dict[int, int], dict[int, int]]:
-    """Attach pending crossings (rows of tracing._IDENTITY_COLUMNS) in id order.
+    """Attach pending crossings (rows of screening.records.IDENTITY_COLUMNS) in id order.
 
     Returns ({crossing id: traveller id}, {traveller emptied by an automatic merge: survivor}).
 
@@ -242,7 +242,6 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
     so a crossing finds a traveller an earlier crossing of the same batch founded. A fixed number of
     queries per batch, whatever its size; memory bounded by batch size x max_candidates.
     """
-    from screening.tracing import record_of
 
     ensure_keys(session)
     with _CACHES_LOCK:  # one batch at a time per process uses the shared caches (threads of a worker)
@@ -360,7 +359,6 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
 
     Streams crossings in traveller order, so memory holds one traveller's profiles and the token table.
     """
-    from screening.tracing import record_of
 
     session.execute(delete(TravellerKey))
     session.execute(delete(NameTokenCount))
@@ -433,7 +431,6 @@ def ensure_keys(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:ns, :slot)"), {"ns": LOCK_NAMESPACE, "slot": LOCK_SLOTS})
         if session.execute(select(TravellerKey.key).limit(1)).first() is not None:
             return
-    from screening.tracing import resolve_config
 
     n, t = rebuild_keys(session, resolve_config())
     log.info("traveller keys rebuilt: %d keys, %d name tokens", n, t)

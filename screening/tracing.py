@@ -32,13 +32,12 @@ from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
+from screening import online
 from screening.counters import bump_counter, read_counter
 from screening.engine import patterns
-from screening.engine.matching import Document
 from screening.engine.normalize import shift
 from screening.engine.phrases import say
-from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex, TravellerRecord
-from screening.match_models import match_config
+from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex
 from screening.models import (
     Crossing,
     Flag,
@@ -51,6 +50,7 @@ from screening.models import (
     TravellerJudgementCrossing,
     dob_of,
 )
+from screening.records import IDENTITY_COLUMNS, record_of, resolve_config
 from tip_cases import audit
 from tip_cases.extensions import db
 from tip_cases.models import BorderPost, User
@@ -96,17 +96,6 @@ class TracingError(ValueError):
 # --- configuration ---------------------------------------------------------------------------------
 
 
-def resolve_config() -> ResolveConfig:
-    """Thresholds from TRACING_* keys; the feature weights are the active fitted model's."""
-    c = current_app.config
-    return ResolveConfig(
-        match=match_config(),
-        link_threshold=float(c.get("TRACING_LINK_THRESHOLD", 0.80)),
-        weak_link_threshold=float(c.get("TRACING_WEAK_LINK_THRESHOLD", 0.70)),
-        merge_threshold=float(c.get("TRACING_MERGE_THRESHOLD", 0.92)),
-    )
-
-
 def online_attach() -> bool:
     """True (the default): attach through the database key table (screening.online), no per-process index.
 
@@ -141,18 +130,6 @@ def evaluation_days() -> int:
 
 
 # --- records ---------------------------------------------------------------------------------------
-
-_IDENTITY_COLUMNS = (Crossing.id, Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.nationality,
-                     Crossing.dob_year, Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision,
-                     Crossing.document_type, Crossing.document_number, Crossing.document_country,
-                     Crossing.traveller_id)
-
-
-def record_of(row) -> TravellerRecord:
-    docs = (Document(row.document_type, row.document_number, row.document_country),) if row.document_number else ()
-    return TravellerRecord(row.id, row.surname or "", row.given_names or "", dob_of(row), row.sex, row.nationality,
-                           docs)
-
 
 # --- judgements ------------------------------------------------------------------------------------
 
@@ -226,7 +203,7 @@ class Tracer:
 
     def build(self, session: Session, config: ResolveConfig) -> TravellerIndex:
         # Pseudonymised crossings (retention) are forgotten: they keep their traveller, not their identity.
-        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_not(None),
+        rows = session.execute(select(*IDENTITY_COLUMNS).where(Crossing.traveller_id.is_not(None),
                                                                 Crossing.pseudonymised_at.is_(None))
                                .execution_options(yield_per=20_000))
         self.index = TravellerIndex.restore(((record_of(r), -r.traveller_id) for r in rows), config,
@@ -302,7 +279,7 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
         return _attach_pending_online(session, now)
     tracer = get_tracer()
     with tracer.lock:
-        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None),
+        rows = session.execute(select(*IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None),
                                                                 Crossing.pseudonymised_at.is_(None))
                                .order_by(Crossing.id)).all()
         if not rows:
@@ -324,9 +301,8 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
 
 def _attach_pending_online(session: Session, now: datetime) -> set[int]:
     """attach_pending through the database (screening.online); rows another worker holds are its own."""
-    from screening import online
 
-    stmt = select(*_IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None), Crossing.pseudonymised_at.is_(None))
+    stmt = select(*IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None), Crossing.pseudonymised_at.is_(None))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Crossing, skip_locked=True)
     else:
@@ -428,7 +404,6 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
                     .values(traveller_id=survivor.id).execution_options(synchronize_session=False))
     gone.merged_into_id = survivor.id
     if online_attach():
-        from screening import online
         online.move_keys(session, gone.id, survivor.id)
     j = _judgement(session, "merge", survivor.id, gone.id, reason, actor, now, a, b)
     refresh_summaries(session, (survivor.id, gone.id), now)
@@ -439,7 +414,6 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
 
 def _merge_online(session: Session, traveller: Traveller, other: Traveller) -> int:
     """Refuse a merge an earlier split forbids; returns the id kept (the traveller with more crossings)."""
-    from screening import online
 
     online.lock_travellers(session, (traveller.id, other.id))
     a, b = set(_member_ids(session, traveller.id)), set(_member_ids(session, other.id))
@@ -465,7 +439,6 @@ def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason
     session.add(new)
     session.flush()
     if online_attach():
-        from screening import online
         online.lock_travellers(session, (traveller.id,))
     else:
         tracer = get_tracer()
@@ -475,7 +448,6 @@ def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason
     session.execute(update(Crossing).where(Crossing.id.in_(moved)).values(traveller_id=new.id)
                     .execution_options(synchronize_session=False))
     if online_attach():
-        from screening import online
         online.refresh_keys(session, (traveller.id, new.id), resolve_config())
     j = _judgement(session, "split", traveller.id, new.id, reason, actor, now, moved, stay)
     refresh_summaries(session, (traveller.id, new.id), now)
@@ -514,7 +486,7 @@ def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSumm
     cfg = resolve_config()
     with tracer.lock:
         bump_generation(session)
-        rows = session.execute(select(*_IDENTITY_COLUMNS).where(Crossing.pseudonymised_at.is_(None))
+        rows = session.execute(select(*IDENTITY_COLUMNS).where(Crossing.pseudonymised_at.is_(None))
                                .order_by(Crossing.id)
                                .execution_options(yield_per=20_000)).all()
         old_of = {r.id: r.traveller_id for r in rows}
@@ -562,7 +534,6 @@ def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSumm
         touched = set(went) | {m["traveller_id"] for m in moves}
         refresh_summaries(session, touched, now)
         if online_attach():
-            from screening import online
             del index
             tracer.index, tracer.generation = None, None
             online.rebuild_keys(session, cfg)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.generate import generate_crossings, generate_persons
-from screening import services, tracing
+from screening import records, services, tracing
 from screening.engine.normalize import parse_partial_date
 from screening.engine.resolve import TravellerIndex, pairwise_metrics, resolve
 from screening.models import Crossing, NameTokenCount, Traveller, TravellerKey
@@ -48,7 +48,7 @@ def _partition(assignment: dict) -> set[frozenset]:
 
 
 def _stored() -> tuple[dict, list]:
-    rows = db.session.execute(select(*tracing._IDENTITY_COLUMNS).order_by(Crossing.id)).all()
+    rows = db.session.execute(select(*records.IDENTITY_COLUMNS).order_by(Crossing.id)).all()
     return {r.id: r.traveller_id for r in rows}, [tracing.record_of(r) for r in rows]
 
 

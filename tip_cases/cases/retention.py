@@ -24,7 +24,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from notifications.scheduler import register_job
-from screening import tracing
+from screening import online, records, tracing
 from screening.models import (
     Crossing,
     Flag,
@@ -120,8 +120,7 @@ def run(*, now: datetime, years: int, dry_run: bool, session: Session | None = N
         tracer = tracing.get_tracer()
         tracer.index, tracer.generation = None, None
         if tracing.online_attach():  # pseudonymised crossings no longer identify: their keys go
-            from screening import online
-            online.refresh_keys(session, touched, tracing.resolve_config())
+            online.refresh_keys(session, touched, records.resolve_config())
         result.travellers_scrubbed = _scrub_travellers(session, touched, now)
     audit.record("retention.run", "crossings", None, detail={
         "before": before.isoformat(), "years": years, "pseudonymised": result.total,
