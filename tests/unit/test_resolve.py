@@ -256,3 +256,15 @@ def test_a_batch_build_keeps_no_record_of_its_merges():
     index = TravellerIndex.build(records, TRACING)
     assert index.take_joined() == {}
     assert set(index.assignment()) == {1, 2, 3, 4}
+
+
+def test_take_joined_follows_a_traveller_joined_twice():
+    # The last crossing joins 76 into 103, then 103 into 83: both keys are reported as 83.
+    index = TravellerIndex(TRACING)
+    for cid, surname, doc, sex in ((76, "Traveller00025", "", "M"), (83, "Traveller00017", "RA0000083", "M"),
+                                   (96, "Traveller00012", "", None), (103, "Traveller00027", "", None),
+                                   (104, "Traveller00018", "RA0000104", "M"), (106, "Traveller00018", "RA0000106", "M"),
+                                   (112, "Traveller00027", "", "M")):
+        index.attach(rec(cid, surname, "Thabo Peter", "1990-01-01", doc, sex=sex))
+    assert index.take_joined() == {76: 83, 103: 83}
+    assert set(index.assignment().values()) == {83}
