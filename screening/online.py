@@ -303,7 +303,7 @@ def _attach_rows(session, rows, config, judgements, now, record_of):
 
     emptied = {gone: tid(k) for gone, k in merged.items()}
     for gone, survivor in emptied.items():
-        _merge_into(session, gone, survivor)
+        merge_into(session, gone, survivor)
     out = {rec.crossing_id: tid(index.key_of(rec.crossing_id)) for rec, _, _ in work}
     session.execute(update(Crossing).execution_options(synchronize_session=False),
                     [{"id": c, "traveller_id": t} for c, t in out.items()])
@@ -315,7 +315,8 @@ def _attach_rows(session, rows, config, judgements, now, record_of):
     return out, emptied
 
 
-def _merge_into(session: Session, gone: int, survivor: int) -> None:
+def merge_into(session: Session, gone: int, survivor: int) -> None:
+    """An automatic merge reaches the database: crossings, findings and keys move; `gone` points at `survivor`."""
     session.execute(update(Crossing).where(Crossing.traveller_id == gone).values(traveller_id=survivor)
                     .execution_options(synchronize_session=False))
     session.execute(update(RiskFindingRecord).where(RiskFindingRecord.traveller_id == gone)

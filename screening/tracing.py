@@ -285,17 +285,27 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
         if not rows:
             return set()
         index = tracer.begin_change(session)
-        keys = {}
         for r in rows:
-            if r.id in index._slot_of_crossing:  # restored from a row another transaction assigned
-                keys[r.id] = index.key_of(r.id)
-                continue
-            keys[r.id] = index.attach(record_of(r))[0]
-        new_ids = _store_new_travellers(session, index, keys.values(), now)
-        assignment = {cid: (new_ids[k] if k > 0 else -k) for cid, k in keys.items()}
-    session.execute(update(Crossing), [{"id": cid, "traveller_id": tid} for cid, tid in assignment.items()])
-    touched = set(assignment.values())
-    refresh_summaries(session, touched, now)
+            if r.id not in index._slot_of_crossing:  # else restored from a row another transaction assigned
+                index.attach(record_of(r))
+        # A later crossing of the batch may join two travellers, one founded earlier in the batch or a
+        # stored one: each crossing's traveller is read after the whole batch, not as it was attached.
+        joined = index.take_joined()
+        keys = {r.id: index.key_of(r.id) for r in rows}
+        new_ids = _store_new_travellers(session, index, [*keys.values(), *joined.values()], now)
+
+        def tid(key: int) -> int:
+            return new_ids[key] if key > 0 else -key
+
+        assignment = {cid: tid(k) for cid, k in keys.items()}
+        emptied = {-gone: tid(k) for gone, k in joined.items() if gone < 0}  # stored travellers merged
+    from screening import online
+
+    for gone, survivor in emptied.items():
+        online.merge_into(session, gone, survivor)
+    session.execute(update(Crossing), [{"id": cid, "traveller_id": t} for cid, t in assignment.items()])
+    touched = set(assignment.values()) | set(emptied.values())
+    refresh_summaries(session, touched | set(emptied), now)
     return touched
 
 

@@ -251,6 +251,8 @@ class TravellerIndex:
         self._name_cache: dict[tuple[int, int], float] = {}
         self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
+        # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
+        self._joined: dict[Any, Any] = {}
         # Name frequencies over the profiles: the model's name weights are adjusted by them (namesakes).
         self.frequencies = NameFrequencies()
         self._match = replace(self.config.match, frequencies=self.frequencies)
@@ -318,6 +320,7 @@ class TravellerIndex:
         units.sort(key=lambda u: -u[1])  # stable: ties keep input order
         for parts, _, _ in units:
             index._place(parts)
+        index._joined.clear()  # a batch's keys are read from `assignment`, after every merge
         return index
 
     @classmethod
@@ -368,6 +371,24 @@ class TravellerIndex:
         tnum = self._tnum_of_key.pop(old)
         self._travellers[tnum].key = new
         self._tnum_of_key[new] = tnum
+        for gone, key in self._joined.items():
+            if key == old:
+                self._joined[gone] = new
+
+    def take_joined(self) -> dict[Any, Any]:
+        """{key of a traveller an attach merged into another: key of the traveller it is now part of}.
+
+        An attach can join two travellers (`_place`), so a key an earlier attach returned may no longer
+        exist: a caller storing a batch reads each crossing's key (`key_of`) after the whole batch, and
+        moves the stored crossings of the travellers named here. The record is cleared.
+        """
+        out = {}
+        for gone, key in self._joined.items():
+            while key not in self._tnum_of_key and key in self._joined:
+                key = self._joined[key]  # joined again later in the same batch
+            out[gone] = key
+        self._joined = {}
+        return out
 
     def _must_components(self, judged_records: dict[Any, TravellerRecord]) -> list[list]:
         parent: dict[Any, Any] = {c: c for c in judged_records}
@@ -762,7 +783,10 @@ class TravellerIndex:
             self._index_slot(s, best, store[s])
         for other in join[1:]:
             if self._may_join(self._travellers[best], self._travellers[other]):
+                key_a, key_b = self._travellers[best].key, self._travellers[other].key
                 best = self._union(best, other)
+                kept = self._travellers[best].key
+                self._joined[key_b if kept == key_a else key_a] = kept
         return best, best_rep, best_s
 
     def _set_anchor(self, t: _Traveller) -> None:

@@ -210,3 +210,61 @@ def test_memoised_prepare_drops_empty_document_numbers_like_the_engine():
 
     record = TravellerRecord("e", "Mokoena", "Thabo", None, "M", "LSO", (Document("P", " - ", "LSO"),))
     assert TravellerIndex()._prepare(record).documents == prepare(record.identity()).documents == ()
+
+
+# Namesakes one character apart, kept apart by their documents, joined by a crossing without one
+# (the thresholds are the tracing service's defaults).
+TRACING = ResolveConfig(link_threshold=0.80, weak_link_threshold=0.70, merge_threshold=0.92)
+
+
+def namesake(cid, surname, doc="", sex="M"):
+    return rec(cid, surname, "Thabo", "1990-01-01", doc, sex=sex)
+
+
+def test_a_key_an_attach_returned_can_be_joined_away_and_take_joined_says_where():
+    index = TravellerIndex(TRACING)
+    for r, key in ((namesake(1, "Traveller00009", "RA0000071"), -1),
+                   (namesake(2, "Traveller00099", "RA0000133", sex=None), -2)):
+        assert index.attach(r)[0] == r.crossing_id
+        index.rekey(r.crossing_id, key)  # stored, as tracing does
+    assert index.take_joined() == {}
+    assert index.attach(namesake(3, "Traveller00099"))[0] == 3  # fits both namesakes: founds its own
+    joined_key = index.attach(namesake(4, "Traveller00009"))[0]  # fits 3 and the first: joins them
+    assert index.key_of(3) == index.key_of(4) == index.key_of(1) == joined_key
+    assert 3 not in index._tnum_of_key and -1 in index._tnum_of_key, "the smaller traveller's key is gone"
+    joined = index.take_joined()
+    assert joined == {3: -1}
+    assert index.take_joined() == {}, "the record is cleared once taken"
+
+
+def test_take_joined_names_stored_travellers_and_follows_rekeys():
+    index = TravellerIndex(TRACING)
+    for r in (namesake(1, "Traveller00099", "RA0000071"), namesake(2, "Traveller00009", "RA0000082", sex=None),
+              namesake(3, "Traveller00009", "RA0000097")):
+        index.rekey(index.attach(r)[0], -r.crossing_id)
+    assert len({index.key_of(c) for c in (1, 2, 3)}) == 3
+    # The new crossing joins all three stored travellers: the keys of two of them disappear.
+    assert index.attach(namesake(4, "Traveller00009"))[0] == -3
+    assert {index.key_of(c) for c in (1, 2, 3, 4)} == {-3}
+    index.rekey(-3, -99)  # renamed before the record was taken: the record follows
+    assert index.take_joined() == {-1: -99, -2: -99}
+
+
+def test_a_batch_build_keeps_no_record_of_its_merges():
+    records = [namesake(1, "Traveller00009", "RA0000071"), namesake(2, "Traveller00099", "RA0000133", sex=None),
+               namesake(3, "Traveller00099"), namesake(4, "Traveller00009")]
+    index = TravellerIndex.build(records, TRACING)
+    assert index.take_joined() == {}
+    assert set(index.assignment()) == {1, 2, 3, 4}
+
+
+def test_take_joined_follows_a_traveller_joined_twice():
+    # The last crossing joins 76 into 103, then 103 into 83: both keys are reported as 83.
+    index = TravellerIndex(TRACING)
+    for cid, surname, doc, sex in ((76, "Traveller00025", "", "M"), (83, "Traveller00017", "RA0000083", "M"),
+                                   (96, "Traveller00012", "", None), (103, "Traveller00027", "", None),
+                                   (104, "Traveller00018", "RA0000104", "M"), (106, "Traveller00018", "RA0000106", "M"),
+                                   (112, "Traveller00027", "", "M")):
+        index.attach(rec(cid, surname, "Thabo Peter", "1990-01-01", doc, sex=sex))
+    assert index.take_joined() == {76: 83, 103: 83}
+    assert set(index.assignment().values()) == {83}
