@@ -299,7 +299,6 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
 
         assignment = {cid: tid(k) for cid, k in keys.items()}
         emptied = {-gone: tid(k) for gone, k in joined.items() if gone < 0}  # stored travellers merged
-    from screening import online
 
     for gone, survivor in emptied.items():
         online.merge_into(session, gone, survivor)

@@ -15,7 +15,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from screening import tracing
+from screening import records, tracing
 from screening.engine.resolve import TravellerIndex
 from screening.models import Crossing, Traveller
 from tests import factories
@@ -50,7 +50,7 @@ def _check_stored(expected_crossings: int) -> dict:
     """Every crossing stored and attached to a live traveller; the grouping is the engine's own, replayed
     crossing by crossing (what either attach mode does), and travellers emptied by a merge say where to."""
     db.session.expire_all()
-    rows = db.session.execute(select(*tracing._IDENTITY_COLUMNS).order_by(Crossing.id)).all()
+    rows = db.session.execute(select(*records.IDENTITY_COLUMNS).order_by(Crossing.id)).all()
     assert len(rows) == expected_crossings
     stored = {r.id: r.traveller_id for r in rows}
     assert all(t is not None for t in stored.values()), "every crossing is attached to a traveller"
