@@ -36,7 +36,7 @@ from screening import online
 from screening.counters import bump_counter, read_counter
 from screening.engine import patterns
 from screening.engine.normalize import shift
-from screening.engine.phrases import say
+from screening.engine.phrases import Phrase, say
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex
 from screening.models import (
     Crossing,
@@ -696,6 +696,12 @@ def _priority(f: patterns.RiskFinding) -> str:
     return "high" if f.severity == "high" else "normal"
 
 
+def _said(sentence: str) -> list | None:
+    """A sentence's templates and values, so the page can say it in the reader's language ("sentences" keeps
+    the English for exports and older readers); None for a sentence that is plain text."""
+    return sentence.to_json() if isinstance(sentence, Phrase) else None
+
+
 def raise_risk_flags(findings: list[patterns.RiskFinding], facts: dict[Any, patterns.CrossingFact], *,
                      now: datetime, session: Session) -> list[Flag]:
     """One risk flag per finding, routed to the post of the traveller's latest crossing in the evidence.
@@ -712,7 +718,8 @@ def raise_risk_flags(findings: list[patterns.RiskFinding], facts: dict[Any, patt
     raised = []
     for key, f in keyed.items():
         evidence = {"rule": f.rule, "label": RULE_LABELS.get(f.rule, f.rule), "severity": f.severity,
-                    "sentences": list(f.evidence), "travellers": list(f.travellers), "crossings": list(f.crossings)}
+                    "sentences": list(f.evidence), "says": [_said(s) for s in f.evidence],
+                    "travellers": list(f.travellers), "crossings": list(f.crossings)}
         record = existing.get(key)
         if record is not None:
             flag = record.flag

@@ -53,6 +53,30 @@ def explain(value) -> str:
     return translate(value, gettext)
 
 
+@bp.app_template_filter("risk_sentences")
+def risk_sentences(evidence) -> list[str]:
+    """A risk flag's evidence sentences in the reader's language; a flag stored before the rules kept their
+    templates (no "says"), or a damaged one, shows its English sentences."""
+    ev = evidence if isinstance(evidence, dict) else {}
+    sentences = [str(s) for s in ev.get("sentences") or []]
+    says = ev.get("says")
+    if not isinstance(says, list) or len(says) != len(sentences):
+        says = [None] * len(sentences)
+    out = []
+    for english, said in zip(sentences, says, strict=True):
+        phrase = Phrase.from_json(said) if said else None
+        out.append(translate(phrase, gettext) if phrase is not None else english)
+    return out
+
+
+@bp.app_template_filter("flag_reason")
+def flag_reason(flag) -> str:
+    """The reason for the alert: a risk flag's is its evidence sentences, said in the reader's language."""
+    if flag.kind == "risk" and isinstance(flag.evidence, dict) and flag.evidence.get("says"):
+        return " ".join(risk_sentences(flag.evidence))
+    return flag.reason or ""
+
+
 def _get(model, ident: int, action: str, **kw):
     """get_or_404, with ids too large for the database answered 404 instead of overflowing."""
     if ident > 2**31 - 1:

@@ -37,6 +37,11 @@ children on one trip are one family outing, not a pattern.
 Ages use `normalize.age_on`, which takes the latest birthday the known precision allows, so a
 traveller who may be a minor is treated as one.
 
+Evidence sentences are `phrases.say` templates, so the flag page says them in the officer's language.
+
+Long because the five rules share one context (recorded groups, inferred companions, the time index)
+built once per evaluation; split apart, each rule would rebuild it or reach into another module's internals.
+
 PURE: standard library and the screening engine only; no Flask, no SQLAlchemy.
 """
 
@@ -52,6 +57,7 @@ from zoneinfo import ZoneInfo
 
 from screening.engine.matching import DEFAULT, Identity, Prepared, name_feature, prepare, token_distance
 from screening.engine.normalize import PartialDate, age_on, canonical, name_tokens, normalize_document, ocr_key, shift
+from screening.engine.phrases import Phrase, say
 
 __all__ = [
     "GUARDIAN_RELATIONS",
@@ -104,7 +110,7 @@ class RiskFinding:
     rule: str
     travellers: tuple  # the traveller the finding is about first, then others involved
     crossings: tuple  # crossing ids that are the evidence
-    evidence: tuple[str, ...]
+    evidence: tuple[str, ...]  # `Phrase`s: English text that an application can translate
     severity: str  # "low" | "medium" | "high"
 
 
@@ -288,34 +294,43 @@ def rule_unaccompanied_minor(crossings: list[CrossingFact], cfg: PatternConfig,
             continue
         adults = [o for o in mates if _is_adult(o, cfg)]
         age = _age(c)
-        head = f"Traveller aged {age} crossed ({c.direction}) at {c.post} on {_when(c, cfg)}"
+        head = say("Traveller aged {age} crossed ({direction}) at {post} on {when}", age=age,
+                   direction=_DIRECTIONS.get(c.direction, c.direction), post=c.post, when=_when(c, cfg))
         involved = [guardian] if guardian is not None else adults
         if relation == "relative":
             if c.consent:
                 continue
-            with_whom = "the relative's crossing found" if guardian is not None else "the relative's crossing not found"
-            text, severity = f"{head} with a relative ({with_whom}); no parental consent letter seen", "medium"
+            with_whom = (say("the relative's crossing found") if guardian is not None
+                         else say("the relative's crossing not found"))
+            text = say("{head} with a relative ({with_whom}); no parental consent letter seen", head=head,
+                       with_whom=with_whom)
+            severity = "medium"
         elif relation == "none":
-            text = f"{head}, recorded as travelling without a parent or guardian"
             if c.consent:
-                text, severity = text + "; parental consent letter seen", "low"
+                text = say("{head}, recorded as travelling without a parent or guardian; parental consent letter "
+                           "seen", head=head)
+                severity = "low"
             else:
-                text, severity = text + "; no parental consent letter seen", "high"
+                text = say("{head}, recorded as travelling without a parent or guardian; no parental consent "
+                           "letter seen", head=head)
+                severity = "high"
         else:
             keys = _surname_keys(c)
             if not mates:
-                text, severity = f"{head} with no recorded group and no parent or guardian recorded", "high"
+                text, severity = say("{head} with no recorded group and no parent or guardian recorded",
+                                     head=head), "high"
             elif not adults:
-                text, severity = f"{head} in a group of {len(mates) + 1} with no adult", "high"
+                text, severity = say("{head} in a group of {size} with no adult", head=head,
+                                     size=len(mates) + 1), "high"
             elif keys and any(keys & _surname_keys(o) for o in adults):
                 if not cfg.surname_guardian_severity:
                     continue
-                text = (f"{head} with an adult sharing the surname, but no parent or guardian recorded: "
-                        f"record who the child travels with")
+                text = say("{head} with an adult sharing the surname, but no parent or guardian recorded: "
+                           "record who the child travels with", head=head)
                 severity = cfg.surname_guardian_severity
             else:
-                text = (f"{head} with {len(adults)} adult(s), none recorded as parent or guardian and none "
-                        f"sharing a surname")
+                text = say("{head} with {adults} adult(s), none recorded as parent or guardian and none "
+                           "sharing a surname", head=head, adults=len(adults))
                 severity = "medium"
         out.append(RiskFinding("unaccompanied_minor", (c.traveller, *sorted({o.traveller for o in involved}, key=repr)),
                                (c.crossing_id, *(o.crossing_id for o in involved)), (text,), severity))
@@ -365,16 +380,17 @@ def rule_frequent_minor_companions(crossings: list[CrossingFact], cfg: PatternCo
         chosen = evs[start:end + 1]
         minors = {e[1] for e in chosen if e[4]}
         days = max((chosen[-1][0] - chosen[0][0]).days, 1)
-        text = (f"Adult crossed with {len(distinct)} different minors or young women within {days} days "
-                f"({len(minors)} of them minors), on {len({e[5] for e in chosen})} different trips; none "
-                f"recorded as the adult's child or ward")
+        text = say("Adult crossed with {distinct} different minors or young women within {days} days "
+                   "({minors} of them minors), on {trips} different trips; none recorded as the adult's child "
+                   "or ward", distinct=len(distinct), days=days, minors=len(minors),
+                   trips=len({e[5] for e in chosen}))
         evidence = [text]
         by_id = ctx.by_id
         claimed = {e[1] for e in chosen if (by_id[e[3]].guardian_relation or "") == "relative"
                    and by_id[e[3]].guardian_document
                    and ocr_key(by_id[e[3]].guardian_document) == ocr_key(by_id[e[2]].document)}
         if claimed:
-            evidence.append(f"Recorded as a relative accompanying {len(claimed)} of them")
+            evidence.append(say("Recorded as a relative accompanying {count} of them", count=len(claimed)))
         out.append(RiskFinding("frequent_minor_companions", (adult, *sorted(distinct, key=repr)),
                                tuple(dict.fromkeys(x for e in chosen for x in (e[2], e[3]))), tuple(evidence),
                                "high" if len(minors) >= 2 else "medium"))
@@ -402,10 +418,11 @@ def rule_no_return(crossings: list[CrossingFact], cfg: PatternConfig, ctx: _Cont
                       if ctx.companion_counts.get(_pair(c.traveller, o.traveller), 0) >= cfg.companion_min_times}
         flagged = sorted(mates & ctx.flagged, key=repr)
         days = (ctx.now - c.at).days
-        text = f"Traveller aged {age} exited at {c.post} on {_when(c, cfg)} and has not re-entered for {days} days"
+        text = say("Traveller aged {age} exited at {post} on {when} and has not re-entered for {days} days",
+                   age=age, post=c.post, when=_when(c, cfg), days=days)
         evidence = [text]
         if flagged:
-            evidence.append(f"Exited together with {len(flagged)} flagged traveller(s)")
+            evidence.append(say("Exited together with {count} flagged traveller(s)", count=len(flagged)))
         out.append(RiskFinding("no_return", (traveller, *flagged), (c.crossing_id,), tuple(evidence),
                                "high" if flagged or age < cfg.adult_age else "medium"))
     return out
@@ -464,6 +481,8 @@ def _held(docs: list[_DocumentUse]) -> list[_DocumentUse]:
 
 
 _DOCUMENT_KINDS = {"P": "passport", "I": "national ID card", "T": "travel document"}
+_DIRECTIONS = {"exit": say("exit"), "entry": say("entry")}
+_DOCUMENT_PHRASES = {"P": say("passport"), "I": say("national ID card"), "T": say("travel document")}
 
 
 def document_label(doc_type: str | None) -> str:
@@ -482,10 +501,30 @@ def mask_document(number: str) -> str:
     return n[:2] + "\u2022" * (len(n) - 4) + n[-2:]
 
 
-def _describe(docs: list[_DocumentUse], cfg: PatternConfig) -> str:
-    return "; ".join(f"{document_label(d.type)} {mask_document(d.number)} ({d.country + ', ' if d.country else ''}"
-                     f"{'once' if d.count == 1 else f'{d.count} times'}, first {_when(d.first, cfg)[:10]})"
-                     for d in docs)
+def _document_phrase(doc_type: str | None) -> Phrase:
+    """`document_label` as a phrase, so the evidence names the document in the reader's language."""
+    t = (doc_type or "").strip().upper()
+    if not t:
+        return say("document")
+    return _DOCUMENT_PHRASES.get(t[0]) or say("document ({type})", type=t)
+
+
+def _describe(docs: list[_DocumentUse], cfg: PatternConfig) -> Phrase:
+    """Each document: kind, masked number, country, how often, first use; "; " between them."""
+    out = Phrase(())
+    for i, d in enumerate(docs):
+        kind, number, first = _document_phrase(d.type), mask_document(d.number), _when(d.first, cfg)[:10]
+        if d.count == 1:
+            part = (say("{kind} {number} ({country}, once, first {first})", kind=kind, number=number,
+                        country=d.country, first=first) if d.country
+                    else say("{kind} {number} (once, first {first})", kind=kind, number=number, first=first))
+        else:
+            part = (say("{kind} {number} ({country}, {count} times, first {first})", kind=kind, number=number,
+                        country=d.country, count=d.count, first=first) if d.country
+                    else say("{kind} {number} ({count} times, first {first})", kind=kind, number=number,
+                             count=d.count, first=first))
+        out = out + ("; " if i else "") + part
+    return out
 
 
 def _distinct_names(names: Iterable[tuple[str, str]], cfg: PatternConfig) -> list[Prepared]:
@@ -538,12 +577,14 @@ def rule_many_identities(crossings: list[CrossingFact], cfg: PatternConfig, ctx:
         days = max((part[-1].at - part[0].at).days, 1)
         evidence = []
         if several_held:
-            evidence.append(f"{len(held)} different documents held within {days} days: {_describe(held, cfg)}")
+            evidence.append(say("{count} different documents held within {days} days: {documents}",
+                                count=len(held), days=days, documents=_describe(held, cfg)))
         if many_numbers and (not several_held or len(docs) > len(held)):
-            evidence.append(f"{len(docs)} different document numbers used within {days} days: "
-                            f"{_describe(docs, cfg)}")
+            evidence.append(say("{count} different document numbers used within {days} days: {documents}",
+                                count=len(docs), days=days, documents=_describe(docs, cfg)))
         if many_names:
-            evidence.append(f"{len(names)} different name spellings used within {days} days")
+            evidence.append(say("{count} different name spellings used within {days} days", count=len(names),
+                                days=days))
         strong = (several_held or many_numbers) and many_names or len(held) >= cfg.identity_min_held + 1
         out.append(RiskFinding("many_identities", (traveller,), tuple(c.crossing_id for c in part), tuple(evidence),
                                "high" if strong else "medium"))
@@ -570,9 +611,9 @@ def rule_suspect_companion(crossings: list[CrossingFact], cfg: PatternConfig,
     out = []
     for (traveller, suspect), pairs in hits.items():
         recorded = sum(1 for o, c in pairs if o in ctx.recorded[c.crossing_id])
-        text = (f"Crossed {len(pairs)} time(s) with a suspect person of interest "
-                f"({recorded} recorded in the same group or vehicle), last at {pairs[-1][0].post} on "
-                f"{_when(pairs[-1][0], cfg)}")
+        text = say("Crossed {count} time(s) with a suspect person of interest ({recorded} recorded in the same "
+                   "group or vehicle), last at {post} on {when}", count=len(pairs), recorded=recorded,
+                   post=pairs[-1][0].post, when=_when(pairs[-1][0], cfg))
         out.append(RiskFinding("suspect_companion", (traveller, suspect),
                                tuple(x for o, c in pairs for x in (o.crossing_id, c.crossing_id)), (text,), "high"))
     return out

@@ -1,5 +1,6 @@
 """Trafficking-pattern rules over resolved crossings (screening/engine/patterns.py): positive and negative cases."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -284,3 +285,26 @@ def test_many_identities_evidence_lists_document_types_and_masked_numbers():
     assert "national ID card 04\u2022\u2022\u2022\u2022\u2022\u202212 (LSO, once, first 2025-03-22)" in text
     assert "3345120" not in text and "940814" not in text  # the numbers themselves are not repeated
     assert len(finding.crossings) == 3
+
+
+def test_evidence_is_said_in_phrases_a_catalog_can_translate():
+    """Every sentence is a Phrase: the English text, and templates and values (documents nested) that a
+    catalog translates, and that survive the JSON a flag stores them in."""
+    from screening.engine.phrases import Phrase, translate
+
+    crossings = [replace(x("t", days=d, doc=n), document_type=k)
+                 for d, n, k in ((0, "RA3345120", "P"), (5, "0494081412", "ID"), (9, "RA3345120", "P"))]
+    [found] = rules_hit(crossings, "many_identities")
+    sentence = found.evidence[0]
+    assert isinstance(sentence, Phrase) and sentence.startswith("2 different document")
+    stored = Phrase.from_json(sentence.to_json())
+    assert stored == sentence
+    upper = {"{count} different document numbers used within {days} days: {documents}":
+             "{count} DOCS {days}: {documents}",
+             "{count} different documents held within {days} days: {documents}": "{count} HELD {days}: {documents}",
+             "{kind} {number} (once, first {first})": "{kind} {number} (ONCE {first})",
+             "{kind} {number} ({count} times, first {first})": "{kind} {number} ({count} TIMES {first})",
+             "passport": "PASS", "national ID card": "NIC"}
+    said = translate(stored, lambda t: upper.get(t, t))
+    assert said.startswith("2 ") and "PASS RA•••••20 (2 TIMES 2025-03-01)" in said and "NIC 04••••••12 (ONCE" in said
+    assert "different" not in said and "first" not in said
