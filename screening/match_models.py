@@ -20,6 +20,7 @@ from datetime import datetime
 from html import escape
 
 from flask import current_app
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -194,18 +195,65 @@ class ModelPage:
     history: list[MatchModelRecord]
 
 
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "extract this, translate it later"
+    return text
+
+
+# The shipped model's feature titles and level labels, for the translators: a model keeps them in English
+# (a fitted one copies them from the shipped one) and the page says them in the reader's language.
+MODEL_WORDS = (
+    N_('Surname'),
+    N_('Agrees exactly'),
+    N_('Agrees but for a typo, variant or compound part'),
+    N_('Agrees in part'),
+    N_('Differs'),
+    N_('Not recorded on one side'),
+    N_('Given names'),
+    N_('Agree exactly'),
+    N_('Agree but for a typo, initial, variant or missing name'),
+    N_('Agree in part'),
+    N_('Differ'),
+    N_('Date of birth'),
+    N_('Same full date'),
+    N_('Day and month swapped'),
+    N_('One slip (a digit, or the year off by one)'),
+    N_('Same year and month (one side knows no day)'),
+    N_('Same year (one side knows only the year)'),
+    N_('Year within an estimated age'),
+    N_('Year off by one (one side knows only the year)'),
+    N_('Two slips (swapped and year off by one)'),
+    N_('Sex'),
+    N_('Same'),
+    N_('Nationality'),
+    N_('Document number'),
+    N_('Same number'),
+    N_('One digit typo, transposition or OCR confusion'),
+    N_('Different numbers on different document types'),
+    N_('Different numbers on the same document type'),
+    N_('Different national ID numbers from one country'),
+    N_('Address'),
+    N_('Same address'),
+    N_('Nearly the same address'),
+    N_('Partly the same address'),
+    N_('Different address'),
+)
+
+
 def model_page(session: Session | None = None) -> ModelPage:
-    """What the model page shows: the active model as stored now (not this process's cache)."""
+    """What the model page shows: the active model as stored now (not this process's cache), its titles
+    and labels in the reader's language (one the catalog does not know stays as stored)."""
     session = session or db.session()
     record = newest_active(session)
     model = model_of(record)
     features = []
     for f in model.features:
-        levels = [(lv.name, lv.label, lv.m, lv.u, lv.weight) for lv in f.levels]
+        title = gettext(f.title)
+        levels = [(lv.name, gettext(lv.label), lv.m, lv.u, lv.weight) for lv in f.levels]
         chart = Markup(weight_chart(  # noqa: S704 - weight_chart escapes every label
-            f"{f.title}: weight of each agreement level, in bits", [lv.label.split(" (")[0] for lv in f.levels],
-            [lv.weight for lv in f.levels]))
-        features.append(FeatureView(f.name, f.title, levels, chart))
+            gettext("%(feature)s: weight of each agreement level, in bits", feature=title),
+            [level[1].split(" (")[0] for level in levels], [lv.weight for lv in f.levels],
+            unit=gettext("bits"), empty=gettext("No levels")))
+        features.append(FeatureView(f.name, title, levels, chart))
     history = list(session.execute(select(MatchModelRecord).order_by(MatchModelRecord.id.desc()).limit(10))
                    .scalars())
     return ModelPage(record, model, features, history)
@@ -214,7 +262,8 @@ def model_page(session: Session | None = None) -> ModelPage:
 _chart_ids = itertools.count(1)
 
 
-def weight_chart(title: str, labels: list[str], weights: list[float], *, width: int = 520, bar: int = 22) -> str:
+def weight_chart(title: str, labels: list[str], weights: list[float], *, width: int = 520, bar: int = 22,
+                 unit: str = "bits", empty: str = "No levels") -> str:
     """Horizontal bars either side of a zero line (for the match, right; against it, left), as SVG.
 
     Drawn like tip_cases.reports.charts (which screening may not import): no script, presentation
@@ -222,7 +271,7 @@ def weight_chart(title: str, labels: list[str], weights: list[float], *, width: 
     the page shows the same figures in a table beside it.
     """
     n = next(_chart_ids)
-    desc = "; ".join(f"{lab}: {w:+.2f} bits" for lab, w in zip(labels, weights, strict=True)) or "No levels"
+    desc = "; ".join(f"{lab}: {w:+.2f} {unit}" for lab, w in zip(labels, weights, strict=True)) or empty
     label_w = min(200, 12 + 7 * max((len(lab) for lab in labels), default=4))
     height = 20 + max(1, len(labels)) * (bar + 6) + 10
     half = (width - label_w - 20 - 100) / 2  # room for the figure beside each bar, on both sides

@@ -86,6 +86,23 @@ def test_model_page_shows_the_default_weights_and_is_audited(app, login_as, db_s
     assert event.actor_user_id == browser.user.id and event.outcome == "allowed" and event.object_id == "default"
 
 
+def test_model_page_reads_sesotho_for_a_sesotho_reader(app, login_as, db_session):
+    """Feature titles, level labels and the charts' titles and descriptions in Sesotho; the figures unchanged."""
+    browser = login_as("manager")
+    browser.user.locale = "st"
+    html = htmllib.unescape(browser.get("/screening/model").get_data(as_text=True))
+    surname = _section(html, "surname")
+    assert '<h2 class="h5" id="feature-surname-title">Fane</h2>' in surname
+    assert "<title" in surname and "Fane: boima ba boemo bo bong le bo bong ba ho tšoana, ka li-bit</title>" in surname
+    exact = default_model().features[0].levels[0]
+    assert re.search(rf'<tr data-level="{exact.name}"><th scope="row">E tšoana hantle</th>', surname)
+    assert f"E tšoana hantle: {exact.weight:+.2f} li-bit" in surname  # the chart's description
+    assert "Ha e a ngoloa ka lehlakoreng le leng" in surname and "Boima (li-bit)" in surname
+    for english in ("Agrees exactly", "Not recorded on one side", "weight of each agreement level", " bits"):
+        assert english not in html
+    assert "Letsatsi le felletseng le tšoanang" in _section(html, "date_of_birth")
+
+
 @pytest.mark.parametrize("role", ["border_officer", "investigator"])
 def test_model_page_is_refused_to_other_roles(app, login_as, db_session, role):
     browser = login_as(role)
