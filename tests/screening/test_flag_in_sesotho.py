@@ -154,6 +154,8 @@ def test_risk_evidence_reads_sesotho_for_a_sesotho_reader_and_english_for_an_eng
 
     patterns = htmllib.unescape(reader.get("/tracing/patterns").get_data(as_text=True))
     assert MINOR_ST in patterns and "Traveller aged" not in patterns
+    crossing = htmllib.unescape(reader.get(f"/screening/crossings/{minor.crossing_id}").get_data(as_text=True))
+    assert MINOR_ST in crossing and "Traveller aged" not in crossing  # the screening result's reason
 
     reader.user.locale = "en"  # the same flag, read in English
     page = htmllib.unescape(reader.get(f"/screening/flags/{minor.id}").get_data(as_text=True))
