@@ -222,7 +222,9 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     start = start or default_model()
     cfg = MatchConfig(model=start, **{k: getattr(config, k) for k in ("min_document_length",)})
     profiles: dict[tuple, Prepared] = {}
+    records = 0
     for identity in identities:
+        records += 1
         p = prepare(identity)
         profiles.setdefault(_signature(p), p)
     distinct = list(profiles.values())
@@ -244,4 +246,4 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     n = len(distinct)
     prior = min(max(blocked_prior * found / (n * (n - 1) / 2), 1e-9), 0.5)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when, population=n)
+    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when, population=records)

@@ -314,7 +314,7 @@ class TravellerIndex:
         for parts, _, _ in units:
             for _, p, _ in parts:
                 index.frequencies.add(p)
-        index._rescale_prior()
+        index._rescale_prior(sum(n for _, n, _ in units))
         units.sort(key=lambda u: -u[1])  # stable: ties keep input order
         for parts, _, _ in units:
             index._place(parts)
@@ -428,7 +428,7 @@ class TravellerIndex:
             return (self._travellers[self._traveller_of[slot]].key, 1.0,
                     "Same names, date of birth and documents as an earlier crossing of this traveller")
         self.frequencies.add(p)
-        self._rescale_prior()
+        self._rescale_prior(len(self._slot_of_crossing) + 1)
         tnum, link_slot, score = self._place([(sig, p, [record.crossing_id])])
         key = self._travellers[tnum].key
         if link_slot is None:
@@ -442,6 +442,7 @@ class TravellerIndex:
         ids = self._crossings[slot]
         ids.remove(crossing_id)
         if ids:
+            self._rescale_prior()
             return
         tnum = self._traveller_of[slot]
         t = self._travellers[tnum]
@@ -540,9 +541,13 @@ class TravellerIndex:
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _rescale_prior(self) -> None:
-        """The prior for the profiles now indexed (`matching.prior_log_odds`): more profiles, more
-        namesakes, a lower prior. Called whenever the frequency table changes."""
+    def _rescale_prior(self, crossings: int | None = None) -> None:
+        """The prior for the crossings now resolved (`matching.prior_log_odds`): more crossings, more
+        namesakes, a lower prior. Called whenever the crossings or the frequency table change; the
+        model's population counts crossings too (profiles per person vary with the noise)."""
+        n = len(self._slot_of_crossing) if crossings is None else crossings
+        if n != self._match.population:
+            self._match = replace(self._match, population=n)
         self._prior = prior_log_odds(self._match)
 
     def _traveller_list(self) -> list[_Traveller | None]:
