@@ -74,7 +74,7 @@ def blocked_pairs(profiles: list[Prepared], *, max_pairs: int, seed: int, max_bu
         docs, pairs_, dates, store = _probe_keys(p, rcfg)
         for k in store:
             buckets.setdefault(k, []).append(i)
-        probes.append(list(dict.fromkeys([*docs, *pairs_, *dates])))
+        probes.append(list(dict.fromkeys(docs + pairs_ + dates)))
     rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
     sampled: dict[int, list[int]] = {}
     for k, members in buckets.items():

@@ -178,42 +178,27 @@ def _store_keys(p: Prepared, min_doc: int) -> list[int]:
     return keys
 
 
-def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], tuple[int, ...], tuple[int, ...], list[int]]:
+def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
     the keys it is then stored under (the same as `_store_keys`, computed once)."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
     names = _name_keys(p)
-    dob = p.dob
-    if dob is None:
-        own_pairs, pairs = _name_year_keys(names, 0, ())
+    name_pairs = list(combinations(names, 2))
+    year = p.dob.year if p.dob is not None else 0
+    own_pairs = [hash((_PAIR, a, b, year)) for a, b in name_pairs]
+    if p.dob is None:
+        years = []
     else:
-        year = dob.year
-        w = 2 if dob.precision == "estimated" else cfg.block_year_window
-        own_pairs, pairs = _name_year_keys(names, year, (0, *(y for y in range(year - w, year + w + 1)
-                                                              if y != year)))
-    own_dates: tuple[int, ...] = ()
-    dates: tuple[int, ...] = ()
-    if exact_ordinal(dob) is not None:
-        own_dates, dates = _name_date_keys(names, dob)
-    return docs, pairs, dates, [*docs, *own_pairs, *own_dates]
-
-
-# Profiles of one person (and namesakes) share names and a year or date of birth: their name keys are
-# hashed once. Bounded caches: a few MiB, whatever the history.
-@lru_cache(maxsize=1 << 16)
-def _name_year_keys(names: tuple[str, ...], year: int, years: tuple[int, ...]) -> tuple[tuple[int, ...],
-                                                                                        tuple[int, ...]]:
-    name_pairs = tuple(combinations(names, 2))
-    own = tuple(hash((_PAIR, a, b, year)) for a, b in name_pairs)
-    return own, own + tuple(hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years)
-
-
-@lru_cache(maxsize=1 << 16)
-def _name_date_keys(names: tuple[str, ...], dob: PartialDate) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    ordinal = exact_ordinal(dob)
-    own = tuple(hash((_DATE, k, ordinal)) for k in names)
-    others = [o for o in _date_variants(dob) if o != ordinal]
-    return own, own + tuple(hash((_DATE, k, o)) for k in names for o in others)
+        w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
+        years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
+    pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
+    dates, own_dates = [], []
+    ordinal = exact_ordinal(p.dob)
+    if ordinal is not None:
+        own_dates = [hash((_DATE, k, ordinal)) for k in names]
+        others = [o for o in _date_variants(p.dob) if o != ordinal]
+        dates = own_dates + [hash((_DATE, k, o)) for k in names for o in others]
+    return docs, pairs, dates, docs + own_pairs + own_dates
 
 
 # --- the index -------------------------------------------------------------------------------------
