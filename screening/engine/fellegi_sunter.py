@@ -72,9 +72,9 @@ class MatchModel:
     fitted_at: str | None = None
     pairs: int = 0
     source: str = "default"  # "default" | "fitted"
-    # Distinct records the prior was measured over (0: unknown). prior x (population - 1) is the
-    # expected number of other records of the same person per record; `prior_log_odds_for` divides
-    # it by the size of the population actually searched.
+    # Records (crossings) of the population the prior was measured on (0: unknown). The prior is
+    # ~1/(persons in the population); with a similar number of crossings per person, the number of
+    # crossings stands for it, and `prior_log_odds_for` scales the prior to another population's.
     population: int = 0
     # {feature: {level: weight}} and log2 prior odds, computed once (the hot path reads these).
     weights: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False, hash=False)
@@ -112,13 +112,15 @@ class MatchModel:
     def prior_for(self, population: int) -> float:
         """The prior scaled to a population of this many records (as record linkage scales it).
 
-        The prior is expected matches / candidate pairs: a record has about prior x (fitted
-        population - 1) other records of its person, whatever the population's size, so among n
-        records the chance that a given one is its person's is that over n - 1. A list ten times
-        larger holds ten times the namesakes of a name and lowers the prior ~3.3 bits. Unknown
-        population (0) or under two records: the fitted prior unchanged.
+        The prior is expected matches / candidate pairs: a person has about as many records in a
+        population of any size (a unit's crossings in a year), so the chance that a given record is
+        some other record's person falls as 1/n. A list ten times larger holds ten times the
+        namesakes of a name and lowers the prior ~3.3 bits. Unknown population (0), or one no larger
+        than the fitted one: the fitted prior unchanged. It is never raised for a smaller list: a
+        small list is usually a narrow one (one town, one age group), where the model's chance
+        agreement of birth years and addresses is too low, and a raised prior would flag namesakes.
         """
-        if self.population < 2 or population < 2:
+        if self.population < 2 or population <= self.population:
             return self.prior
         expected = self.prior * (self.population - 1)
         return min(max(expected / (population - 1), 1e-12), 0.5)

@@ -278,6 +278,9 @@ class MatchConfig:
     max_rare_key_pool: int = 30  # a name key this rare in the year window routes on its own
     # Token frequencies of the population compared against (the index sets its own live table).
     frequencies: NameFrequencies | None = field(default=None, compare=False, hash=False, repr=False)
+    # Records (crossings) searched, for the prior; None: the frequency table's count (an index of
+    # crossings counts each one). Traveller resolution sets it, its table counting distinct profiles.
+    population: int | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 DEFAULT = MatchConfig()
@@ -898,14 +901,14 @@ def dob_rule_applies(p: Prepared, c: Prepared, dob: str, doc: str) -> bool:
 def prior_log_odds(cfg: MatchConfig) -> float:
     """log2 prior odds for the population compared against: the model's prior scaled to its size.
 
-    The population is the frequency table's (the index's or traveller resolution's own records);
+    The population is `cfg.population` or else the frequency table's count (the crossings indexed);
     without a table, or one under `tf_min_population` records, the model's fitted prior is used
     unchanged (too small a table says little about how many namesakes there are).
     """
     freq = cfg.frequencies
     if freq is None or freq.total < cfg.tf_min_population:
         return cfg.model.prior_log_odds
-    return cfg.model.prior_log_odds_for(freq.total)
+    return cfg.model.prior_log_odds_for(freq.total if cfg.population is None else cfg.population)
 
 
 def _probability(log2_odds: float) -> float:

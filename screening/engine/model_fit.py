@@ -74,7 +74,7 @@ def blocked_pairs(profiles: list[Prepared], *, max_pairs: int, seed: int, max_bu
         docs, pairs_, dates, store = _probe_keys(p, rcfg)
         for k in store:
             buckets.setdefault(k, []).append(i)
-        probes.append(list(dict.fromkeys([*docs, *pairs_, *dates])))
+        probes.append(list(dict.fromkeys(docs + pairs_ + dates)))
     rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
     sampled: dict[int, list[int]] = {}
     for k, members in buckets.items():
@@ -222,7 +222,9 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     start = start or default_model()
     cfg = MatchConfig(model=start, **{k: getattr(config, k) for k in ("min_document_length",)})
     profiles: dict[tuple, Prepared] = {}
+    records = 0
     for identity in identities:
+        records += 1
         p = prepare(identity)
         profiles.setdefault(_signature(p), p)
     distinct = list(profiles.values())
@@ -244,4 +246,4 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     n = len(distinct)
     prior = min(max(blocked_prior * found / (n * (n - 1) / 2), 1e-9), 0.5)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when, population=n)
+    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when, population=records)

@@ -178,42 +178,27 @@ def _store_keys(p: Prepared, min_doc: int) -> list[int]:
     return keys
 
 
-def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], tuple[int, ...], tuple[int, ...], list[int]]:
+def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
     the keys it is then stored under (the same as `_store_keys`, computed once)."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
     names = _name_keys(p)
-    dob = p.dob
-    if dob is None:
-        own_pairs, pairs = _name_year_keys(names, 0, ())
+    name_pairs = list(combinations(names, 2))
+    year = p.dob.year if p.dob is not None else 0
+    own_pairs = [hash((_PAIR, a, b, year)) for a, b in name_pairs]
+    if p.dob is None:
+        years = []
     else:
-        year = dob.year
-        w = 2 if dob.precision == "estimated" else cfg.block_year_window
-        own_pairs, pairs = _name_year_keys(names, year, (0, *(y for y in range(year - w, year + w + 1)
-                                                              if y != year)))
-    own_dates: tuple[int, ...] = ()
-    dates: tuple[int, ...] = ()
-    if exact_ordinal(dob) is not None:
-        own_dates, dates = _name_date_keys(names, dob)
-    return docs, pairs, dates, [*docs, *own_pairs, *own_dates]
-
-
-# Profiles of one person (and namesakes) share names and a year or date of birth: their name keys are
-# hashed once. Bounded caches: a few MiB, whatever the history.
-@lru_cache(maxsize=1 << 16)
-def _name_year_keys(names: tuple[str, ...], year: int, years: tuple[int, ...]) -> tuple[tuple[int, ...],
-                                                                                        tuple[int, ...]]:
-    name_pairs = tuple(combinations(names, 2))
-    own = tuple(hash((_PAIR, a, b, year)) for a, b in name_pairs)
-    return own, own + tuple(hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years)
-
-
-@lru_cache(maxsize=1 << 16)
-def _name_date_keys(names: tuple[str, ...], dob: PartialDate) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    ordinal = exact_ordinal(dob)
-    own = tuple(hash((_DATE, k, ordinal)) for k in names)
-    others = [o for o in _date_variants(dob) if o != ordinal]
-    return own, own + tuple(hash((_DATE, k, o)) for k in names for o in others)
+        w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
+        years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
+    pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
+    dates, own_dates = [], []
+    ordinal = exact_ordinal(p.dob)
+    if ordinal is not None:
+        own_dates = [hash((_DATE, k, ordinal)) for k in names]
+        others = [o for o in _date_variants(p.dob) if o != ordinal]
+        dates = own_dates + [hash((_DATE, k, o)) for k in names for o in others]
+    return docs, pairs, dates, docs + own_pairs + own_dates
 
 
 # --- the index -------------------------------------------------------------------------------------
@@ -316,7 +301,7 @@ class TravellerIndex:
         for parts, _, _ in units:
             for _, p, _ in parts:
                 index.frequencies.add(p)
-        index._rescale_prior()
+        index._rescale_prior(sum(n for _, n, _ in units))
         units.sort(key=lambda u: -u[1])  # stable: ties keep input order
         for parts, _, _ in units:
             index._place(parts)
@@ -449,7 +434,7 @@ class TravellerIndex:
             return (self._travellers[self._traveller_of[slot]].key, 1.0,
                     "Same names, date of birth and documents as an earlier crossing of this traveller")
         self.frequencies.add(p)
-        self._rescale_prior()
+        self._rescale_prior(len(self._slot_of_crossing) + 1)
         tnum, link_slot, score = self._place([(sig, p, [record.crossing_id])])
         key = self._travellers[tnum].key
         if link_slot is None:
@@ -463,6 +448,7 @@ class TravellerIndex:
         ids = self._crossings[slot]
         ids.remove(crossing_id)
         if ids:
+            self._rescale_prior()
             return
         tnum = self._traveller_of[slot]
         t = self._travellers[tnum]
@@ -561,9 +547,13 @@ class TravellerIndex:
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _rescale_prior(self) -> None:
-        """The prior for the profiles now indexed (`matching.prior_log_odds`): more profiles, more
-        namesakes, a lower prior. Called whenever the frequency table changes."""
+    def _rescale_prior(self, crossings: int | None = None) -> None:
+        """The prior for the crossings now resolved (`matching.prior_log_odds`): more crossings, more
+        namesakes, a lower prior. Called whenever the crossings or the frequency table change; the
+        model's population counts crossings too (profiles per person vary with the noise)."""
+        n = len(self._slot_of_crossing) if crossings is None else crossings
+        if n != self._match.population:
+            self._match = replace(self._match, population=n)
         self._prior = prior_log_odds(self._match)
 
     def _traveller_list(self) -> list[_Traveller | None]:

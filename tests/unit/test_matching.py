@@ -393,7 +393,7 @@ def test_score_falls_as_the_same_names_are_searched_in_a_larger_population():
     probe, candidate = person(dob="1985", doc=""), BASE
     counts = {"mokwena": 20, "thabo": 15}
     scores = []
-    for total in (10_000, 100_000, 1_000_000):
+    for total in (200_000, 1_000_000, 5_000_000):
         # The same share of the population carries each name: only the population's size differs.
         share = {k: v * total // 1000 for k, v in counts.items()}
         scores.append(match(probe, candidate, MatchConfig(frequencies=NameFrequencies(share, total))).score)
@@ -404,6 +404,12 @@ def test_a_table_under_the_minimum_population_keeps_the_fitted_prior():
     small = MatchConfig(frequencies=NameFrequencies({"mokwena": 5, "thabo": 5}, total=500))
     result = match(person(dob="1985", doc=""), BASE, small)
     assert result.score == pytest.approx(default_model().probability(result.weight))
+
+
+def test_the_prior_is_not_raised_for_a_list_smaller_than_the_fitted_population():
+    model = default_model()
+    assert model.prior_for(model.population // 10) == model.prior
+    assert model.prior_for(2) == model.prior
 
 
 def test_a_model_without_a_population_is_not_scaled():
