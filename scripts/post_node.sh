@@ -23,7 +23,9 @@ fi
 
 export TSELA_ROLE=post TSELA_POST_CODE="$CODE" DATABASE_URL="sqlite:///$PWD/$DIR/post.db" \
   POST_EXTRACT_PATH="$PWD/$DIR/watchlist.bin" HQ_URL="$HQ" HQ_API_TOKEN="$(cat "$DIR/hq_token")" \
-  POST_SYNC_SECONDS="${POST_SYNC_SECONDS:-15}" BASE_URL="http://127.0.0.1:$PORT"
+  POST_SYNC_SECONDS="${POST_SYNC_SECONDS:-15}" BASE_URL="http://127.0.0.1:$PORT" \
+  AUDIT_CHECKPOINT_PATH="$PWD/$DIR/audit-checkpoints.jsonl" EVIDENCE_DIR="$PWD/$DIR/evidence"
+# (The node keeps its own audit checkpoints: headquarters' file in instance/ covers headquarters' trail.)
 
 $FLASK db upgrade >/dev/null
 # The post's own officer and a capture client for its border system, once.
