@@ -15,7 +15,7 @@ from itertools import combinations
 
 from screening.engine.matching import Prepared
 from screening.engine.postings import exact_ordinal
-from screening.engine.resolve import _DATE, _DOC, _PAIR, ResolveConfig, _date_variants, _name_keys
+from screening.engine.resolve import _DATE, _DOC, _PAIR, ResolveConfig, _date_variants, _name_keys, _store_keys
 
 __all__ = ["key_of", "probe_keys", "store_keys", "lock_slots"]
 
@@ -26,15 +26,8 @@ def key_of(parts: tuple) -> int:
 
 
 def store_keys(p: Prepared, min_doc: int) -> list[int]:
-    """Keys a profile is filed under (resolve._store_keys, stably hashed)."""
-    keys = [key_of((_DOC, d[1])) for d in p.documents if len(d[1]) >= min_doc]
-    names = _name_keys(p)
-    year = p.dob.year if p.dob is not None else 0
-    keys.extend(key_of((_PAIR, a, b, year)) for a, b in combinations(names, 2))
-    ordinal = exact_ordinal(p.dob)
-    if ordinal is not None:
-        keys.extend(key_of((_DATE, k, ordinal)) for k in names)
-    return list(dict.fromkeys(keys))
+    """Keys a profile is filed under: resolve's own, stably hashed."""
+    return list(dict.fromkeys(_store_keys(p, min_doc, key_of)))
 
 
 def probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int]]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -166,15 +166,16 @@ def _date_variants(dob: PartialDate) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _store_keys(p: Prepared, min_doc: int) -> list[int]:
-    """Keys under which a profile is found."""
-    keys = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= min_doc]
+def _store_keys(p: Prepared, min_doc: int, h: Callable[[tuple], int] = hash) -> list[int]:
+    """Keys under which a profile is found; `h` hashes a key tuple (the database attach passes a stable
+    hash, so its key table and this index block alike)."""
+    keys = [h((_DOC, d[1])) for d in p.documents if len(d[1]) >= min_doc]
     names = _name_keys(p)
     year = p.dob.year if p.dob is not None else 0
-    keys.extend(hash((_PAIR, a, b, year)) for a, b in combinations(names, 2))
+    keys.extend(h((_PAIR, a, b, year)) for a, b in combinations(names, 2))
     ordinal = exact_ordinal(p.dob)
     if ordinal is not None:
-        keys.extend(hash((_DATE, k, ordinal)) for k in names)
+        keys.extend(h((_DATE, k, ordinal)) for k in names)
     return keys
 
 
