@@ -207,20 +207,17 @@ def _node_headers(now: datetime) -> dict[str, str]:
 
 
 def _post(url: str, token: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, Any]:
-    req = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310 - HQ_URL is ours
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            return exc.code, json.loads(exc.read())
-        except ValueError:
-            return exc.code, {"message": str(exc.reason)}
+    return _call(urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310 - HQ_URL is ours
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers}), timeout)
 
 
 def _get(url: str, token: str, headers: dict[str, str], timeout: float) -> tuple[int, Any]:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", **headers})  # noqa: S310
+    return _call(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", **headers}),  # noqa: S310
+                 timeout)
+
+
+def _call(req: urllib.request.Request, timeout: float) -> tuple[int, Any]:
+    """(status, JSON body); headquarters' refusals are answers too, with their JSON error body when they have one."""
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - HQ_URL is ours
             return resp.status, json.loads(resp.read())
