@@ -434,4 +434,4 @@ def ensure_keys(session: Session) -> None:
             return
 
     n, t = rebuild_keys(session, resolve_config())
-    log.info("traveller keys rebuilt: %d keys, %d name tokens", n, t)
+    log.info("traveller keys rebuilt: %d keys, %d counted spelling parts", n, t)
