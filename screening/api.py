@@ -329,17 +329,24 @@ def list_flags():
     return jsonify(flags=[flag_json(f, posts) for f in flags])
 
 
+def _review_in() -> tuple[schemas.ReviewIn | None, tuple[Response, int] | None]:
+    """A decision's body (headquarters' review or the post's), or the 400/422 answer naming what is wrong."""
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        return None, _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
+    try:
+        return schemas.ReviewIn.model_validate(body), None
+    except ValidationError as exc:
+        return None, _error(422, "invalid_request", "the review is not valid", _pydantic_errors(exc))
+
+
 @bp.post("/flags/<int:flag_id>/review")
 @requires("flag.review")
 def review(flag_id: int):
     flag = _load(Flag, flag_id, "flag.review")
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
-    try:
-        data = schemas.ReviewIn.model_validate(body)
-    except ValidationError as exc:
-        return _error(422, "invalid_request", "the review is not valid", _pydantic_errors(exc))
+    data, refusal = _review_in()
+    if refusal is not None:
+        return refusal
     try:
         review_flag(flag, data.decision, actor=g.api_client, now=utcnow(), reason=data.reason, officer=data.officer)
     except ScreeningError as exc:
@@ -399,13 +406,9 @@ def post_flag_review(flag_id: int):
     flag = db.session.get(PostFlag, flag_id) if flag_id <= MAX_ID else None
     if flag is None:
         abort(404)
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
-    try:
-        data = schemas.ReviewIn.model_validate(body)
-    except ValidationError as exc:
-        return _error(422, "invalid_request", "the review is not valid", _pydantic_errors(exc))
+    data, refusal = _review_in()
+    if refusal is not None:
+        return refusal
     try:
         postsync.decide_at_post(flag, data.decision, officer=data.officer, reason=data.reason, now=utcnow())
     except postsync.DecisionError as exc:
