@@ -4,16 +4,15 @@ flags in conflict; at the post, the officer's decision on a flag raised there (q
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from screening import postsync, postsync_hq
-from screening.engine.phrases import translate
 from screening.models import Flag
 from screening.postsync_models import PostFlag
 from tip_cases.access import deny_record, get_or_404, requires
 from tip_cases.extensions import db, utcnow
+from tip_cases.i18n import error_text
 
 bp = Blueprint("postnodes", __name__)
 
@@ -43,8 +42,7 @@ def settle(flag_id: int):
                                     now=utcnow())
     except ValueError as exc:
         db.session.rollback()
-        reason = exc.args[0] if exc.args else ""
-        flash(_("Not settled: %(reason)s", reason=translate(reason, gettext)), "danger")
+        flash(_("Not settled: %(reason)s", reason=error_text(exc)), "danger")
         return redirect(url_for("screening.flag", flag_id=flag_id))
     db.session.commit()
     flash(_("Conflict settled; both decisions stay in the history."), "success")
@@ -69,7 +67,7 @@ def decide(flag_id: int):
                                 reason=request.form.get("reason", "")[:2000], now=utcnow())
     except postsync.DecisionError as exc:
         db.session.rollback()
-        flash(_("Not saved: %(reason)s", reason=translate(exc.args[0], gettext)), "danger")
+        flash(_("Not saved: %(reason)s", reason=error_text(exc)), "danger")
     else:
         db.session.commit()
         flash(_("Decision saved; it goes to headquarters with the next sync."), "success")
