@@ -154,8 +154,12 @@ def keyring() -> Keyring:
     return Keyring(current_id=key_id_for(current.encode()), keys=keys)
 
 
-@event.listens_for(Session, "before_flush")
-def _chain_pending(session: Session, flush_context, instances) -> None:
+def _chain_pending(session: Session) -> None:
+    """Chain the queued rows onto the trail's head, holding the chain's lock until the commit ends.
+
+    Called only from before_commit: the lock serialises every writer, so it is taken at the last
+    moment, after the caller's screening and tracing, not at the first flush of a long transaction.
+    """
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
@@ -165,7 +169,6 @@ def _chain_pending(session: Session, flush_context, instances) -> None:
         select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     ).scalar()
     ring = keyring()
-    # Rows chained by an earlier flush of this transaction are already in the table.
     prev = last or GENESIS
     for fields in pending:
         mac = row_mac(ring.current, prev, fields)
@@ -182,9 +185,7 @@ def _drop_pending(session: Session, previous_transaction) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _flush_pending(session: Session) -> None:
-    # A session with only audit rows queued is clean, and a clean flush skips before_flush.
-    if session.info.get(_PENDING):
-        _chain_pending(session, None, None)
+    _chain_pending(session)
 
 
 # --- checkpoints: the chain's head, signed and kept outside the database ---------------------------

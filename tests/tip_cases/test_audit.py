@@ -99,3 +99,30 @@ def test_user_creation_is_audited_by_cli(app, runner):
     # Logs and audit details never carry the password.
     assert "passphrase" not in str(row.detail)
     assert factories  # builders imported for parity with other modules
+
+
+def test_the_chain_lock_is_taken_at_commit_not_at_the_first_flush(app, runner):
+    """Every writer takes the chain's lock: held from a transaction's first flush to its end, it made
+    API batches wait for each other's screening and tracing. Now a flushed, uncommitted transaction
+    holding a queued row leaves the lock free, and the rows still chain in commit order."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the chain's lock is a PostgreSQL advisory lock (SQLite has a single writer)")
+    audit.record("test.slow", "thing", 1)
+    factories.make_user(username="long-transaction", commit=False)
+    db.session.flush()  # the long transaction's work, written but not committed
+    other = sa.create_engine(db.engine.url)
+    try:
+        with other.connect() as conn:
+            free = conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": audit._PG_LOCK_KEY}).scalar()
+            conn.rollback()
+        assert free, "the audit chain's lock is held before commit"
+        with app.app_context():  # a second writer commits meanwhile, on its own session
+            audit.record("test.quick", "thing", 2)
+            db.session.commit()
+    finally:
+        other.dispose()
+    db.session.commit()
+    rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+    assert [r.action for r in rows if r.action.startswith("test.")] == ["test.quick", "test.slow"]
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
