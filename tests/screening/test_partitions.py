@@ -47,6 +47,11 @@ def test_upgrade_makes_crossings_partitioned_with_months_ahead_and_a_default(app
         "WHERE i.inhparent = 'crossings'::regclass")).scalars())
     this_month = datetime.now(UTC).strftime("%Y%m")
     assert {"crossings_default", f"crossings_p{this_month}"} <= parts
+    from notifications.scheduler import _JOBS
+    from screening.handlers import job_partitions
+
+    assert "crossing-partitions" in app.extensions[_JOBS]
+    assert job_partitions(datetime.now(UTC)) == "partitions created 0"  # the migration made them already
     keys = db.session.execute(text(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'crossings'::regclass "
         "AND contype IN ('p', 'u') ORDER BY contype")).scalars().all()
