@@ -21,6 +21,8 @@ Pure text: no Flask, no models. A change to this SQL needs a new migration that 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 REFERENCING = ("flags", "match_judgements", "traveller_judgement_crossings", "post_flags")
 MONTHS_AHEAD = 3
 
@@ -178,3 +180,18 @@ def ensure(session, months_ahead: int = MONTHS_AHEAD) -> int | None:
     if not is_partitioned(conn):
         return None
     return int(conn.execute(text("SELECT crossings_ensure_partitions(:n)"), {"n": months_ahead}).scalar_one())
+
+
+def add_months(session, first: datetime, last: datetime) -> int:
+    """Partitions for every month from `first` to `last` (UTC), before a bulk load of history, so the rows
+    go straight to their month instead of the default partition; 0 when not partitioned."""
+    from sqlalchemy import text
+
+    conn = session.connection()
+    if not is_partitioned(conn):
+        return 0
+    return int(conn.execute(text(
+        "SELECT count(*) FILTER (WHERE crossings_add_partition(CAST(m AS date))) FROM generate_series("
+        "date_trunc('month', CAST(:a AS timestamptz) AT TIME ZONE 'UTC'), "
+        "date_trunc('month', CAST(:b AS timestamptz) AT TIME ZONE 'UTC'), interval '1 month') m"),
+        {"a": first, "b": last}).scalar_one())
