@@ -39,6 +39,8 @@ DECLARE
   part text := 'crossings_p' || to_char(m, 'YYYYMM');
   cols text;
 BEGIN
+  -- One creator at a time (the nightly job and a manager's command), until this transaction ends.
+  PERFORM pg_advisory_xact_lock(hashtext('crossings_add_partition'));
   IF to_regclass(part) IS NOT NULL THEN
     RETURN false;
   END IF;
