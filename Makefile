@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale
+.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale bench-partitions
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -108,6 +108,12 @@ bench-scale: $(STAMP)
 	-psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE tsela_scale" 2>/dev/null
 	nice -n 10 $(BIN)/python -m bench.scale_bench --sizes $(SCALE_SIZES) --compare-memory-up-to 1000000 \
 		--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/tsela_scale
+
+# Migration 0022 (crossings partitioned by month) at 1M crossings, and month/id queries before and after.
+bench-partitions: $(STAMP)
+	-psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE tsela_partitions" 2>/dev/null
+	nice -n 10 $(BIN)/python -m bench.partition_bench --rows 1000000 \
+		--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/tsela_partitions
 
 bench-dashboard: $(STAMP)
 	-psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE tsela_reports" 2>/dev/null

@@ -53,6 +53,8 @@ class Config:
     TIMEZONE = "Africa/Maseru"
     # Crossings older than this, linked to nothing, are pseudonymised (tip_cases.cases.retention).
     RETENTION_YEARS = int(os.environ.get("TSELA_RETENTION_YEARS", "5"))
+    # PostgreSQL: month partitions of crossings kept ready this many months ahead (screening.partitions).
+    CROSSING_PARTITIONS_AHEAD = int(os.environ.get("TSELA_CROSSING_PARTITIONS_AHEAD", "3"))
     # Interface languages (tip_cases.i18n): a user's choice in their profile wins, else this default.
     LANGUAGES = ("en", "st")
     BABEL_DEFAULT_LOCALE = os.environ.get("TSELA_DEFAULT_LOCALE", "en")

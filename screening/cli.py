@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from screening import match_models, online, records, tracing
+from screening import match_models, online, partitions, records, tracing
 from screening.engine.ingest import RowError, parse_persons_csv
 from screening.engine.matching import Document, Identity
 from screening.engine.model_fit import NotEnoughData
@@ -33,6 +33,16 @@ def crossings_import(path: str, source: str) -> None:
         summary = import_csv(fh, actor=None, now=utcnow(), source=source)
     for line in summary.lines():
         click.echo(line)
+
+
+@crossings_cli.command("partitions")
+@click.option("--ahead", default=partitions.MONTHS_AHEAD, show_default=True, help="Months after this one.")
+def crossings_partitions(ahead: int) -> None:
+    """Create the month partitions of crossings up to --ahead months, and empty the default partition
+    (PostgreSQL; the scheduler's crossing-partitions job does it daily)."""
+    made = partitions.ensure(db.session(), ahead)
+    db.session.commit()
+    click.echo("crossings is not partitioned here (SQLite)" if made is None else f"partitions created: {made}")
 
 
 @screening_cli.command("trace")

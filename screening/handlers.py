@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from notifications.scheduler import register_job
-from screening import postsync, postsync_hq, tracing
+from screening import partitions, postsync, postsync_hq, tracing
 from screening.models import Flag
 from tip_cases import signals as shell_signals
 from tip_cases.extensions import db
@@ -30,6 +30,14 @@ def job_patterns_daily(now: datetime) -> str:
     raised = len(tracing.evaluate_patterns(now=now))
     db.session.commit()
     return f"risk flags raised {raised}"
+
+
+def job_partitions(now: datetime) -> str:
+    """Partitions for the coming months exist before their first crossing arrives (PostgreSQL only)."""
+    ahead = int(current_app.config.get("CROSSING_PARTITIONS_AHEAD", partitions.MONTHS_AHEAD))
+    made = partitions.ensure(db.session(), ahead)
+    db.session.commit()
+    return "crossings not partitioned" if made is None else f"partitions created {made}"
 
 
 def nav_counts(user, *, keys: frozenset[str]) -> dict[str, int]:
@@ -57,6 +65,7 @@ def register(app: Flask) -> None:
     register_job(app, "tracing-patterns", job_patterns, "interval", start_now=True,
                  seconds=float(app.config.get("TRACING_PATTERN_SECONDS", 15)))
     register_job(app, "tracing-patterns-daily", job_patterns_daily, "cron", hour=2, minute=30)
+    register_job(app, "crossing-partitions", job_partitions, "cron", hour=1, minute=45)
     if app.config.get("TSELA_ROLE") == "post":
         app.extensions["tsela_post_capture"] = postsync.store_at_post  # send the outbox whenever headquarters answers
         register_job(app, "post-sync", postsync.job_sync, "interval", start_now=True,

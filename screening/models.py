@@ -82,6 +82,9 @@ class Crossing(_PartialDob, db.Model):
     """One person passing one border post, as a border system, a file or an officer recorded it."""
 
     __tablename__ = "crossings"
+    # On PostgreSQL the table is partitioned by month (screening.partitions): there the primary key is
+    # (id, crossed_at), the unique key (source, external_id, crossed_at), and the foreign keys to
+    # crossings.id below are checked by triggers. The mapper keeps `id` as the identity.
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_crossings_post_crossed_at", "border_post_id", "crossed_at"),
@@ -280,7 +283,7 @@ class MatchJudgement(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
-    crossing_id: Mapped[int | None] = mapped_column(ForeignKey("crossings.id"))
+    crossing_id: Mapped[int | None] = mapped_column(ForeignKey("crossings.id"), index=True)
     identity_key: Mapped[str] = mapped_column(String(64))  # hash of normalised names + date of birth
     document_key: Mapped[str | None] = mapped_column(String(64))  # hash of normalised document number
     verdict: Mapped[str] = mapped_column(String(20), default="different")

@@ -282,7 +282,8 @@ def _insert_ignoring_conflicts(session: Session):
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing(index_elements=["source", "external_id"])
+        # Partitioned by month: the unique key includes the partition key (screening.partitions).
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["source", "external_id", "crossed_at"])
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 

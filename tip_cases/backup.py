@@ -105,6 +105,30 @@ def create(path: Path) -> Path:
     return path
 
 
+def _restore_script(tool: str, path: Path, env: dict[str, str], args: list[str]) -> None:
+    """pg_restore's script, run by psql in one transaction after dropping crossings with its partitions.
+
+    `pg_restore --clean` cannot drop the constraints a partition inherits from its parent (crossings is
+    partitioned by month, screening.partitions), so the table goes first, with its partitions, and the
+    script's own drops of them find nothing; the script streams through a pipe, never to disk. Any error
+    rolls the whole restore back.
+    """
+    psql = _tool("psql")
+    dump = subprocess.Popen([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file", "-",  # noqa: S603
+                             str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result = subprocess.run([psql, "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",  # noqa: S603
+                             "-c", "DROP TABLE IF EXISTS public.crossings CASCADE", "-f", "-", *args],
+                            env=env, stdin=dump.stdout, capture_output=True, text=True)
+    dump.stdout.close()
+    dump_err = dump.stderr.read().decode(errors="replace")
+    dump.stderr.close()
+    dump.wait()
+    if dump.returncode != 0:
+        raise BackupError(f"pg_restore failed (exit {dump.returncode}): {dump_err.strip()[-2000:]}")
+    if result.returncode != 0:
+        raise BackupError(f"psql failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+
+
 def _restore_database(path: Path) -> None:
     db.session.remove()
     db.engine.dispose()  # no pooled connection may hold a lock on a table about to be replaced
@@ -114,8 +138,7 @@ def _restore_database(path: Path) -> None:
         db.session.remove()
         db.engine.dispose()
         env, args = _pg_env_and_args()
-        _run([tool, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-              "--exit-on-error", *args, str(path)], env)
+        _restore_script(tool, path, env, args)
     else:
         with sqlite3.connect(path) as src:
             if src.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
