@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -155,6 +156,7 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
     session = session or db.session()
     results: list[ItemResult] = [ItemResult("accepted", it.external_id) for it in items]
     ext_ids = list({it.external_id for it in items})
+    _lock_external_ids(session, source, ext_ids)
     existing: dict[str, int] = {}
     for chunk_start in range(0, len(ext_ids), 900):
         chunk = ext_ids[chunk_start:chunk_start + 900]
@@ -223,6 +225,23 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         for i, _ in new:
             results[i].flags = flags.get(results[i].crossing_id, [])
     return results
+
+
+_EXTERNAL_ID_LOCKS = 0x7443  # first half of the two-int advisory lock: a sender's (source, external_id)
+
+
+def _lock_external_ids(session: Session, source: str, ext_ids: list[str]) -> None:
+    """Make "already stored?" and the insert one step for each external id, until the transaction ends.
+
+    Partitioned by month (screening.partitions), PostgreSQL's unique key has to include crossed_at, so it
+    no longer stops two concurrent senders storing one external id with two different times. Hashed
+    slots taken in sorted order: two batches never wait on each other in a cycle.
+    """
+    if not ext_ids or session.get_bind().dialect.name != "postgresql":
+        return
+    slots = sorted({zlib.crc32(f"{source}\x00{e}".encode()) & 0x7FFFFFFF for e in ext_ids})
+    session.execute(sa.text("SELECT count(pg_advisory_xact_lock(:ns, s)) FROM unnest(CAST(:slots AS integer[])) s"),
+                    {"ns": _EXTERNAL_ID_LOCKS, "slots": slots})
 
 
 def _store_at_post(results: list[ItemResult], new: list[tuple[int, NewCrossing]], *, source: str, now: datetime,

@@ -155,6 +155,41 @@ def test_resending_a_stored_crossing_adds_nothing(app):
     db.session.rollback()
 
 
+@PG_ONLY
+def test_two_senders_of_one_external_id_at_once_store_it_once(app):
+    """The unique key includes crossed_at once partitioned: a second sender of the same crossing with a
+    corrected time, while the first is still uncommitted, must wait and be told "duplicate"."""
+    import threading
+
+    from screening import services
+    from tests.screening.builders import new_crossing
+
+    first_at, second_at = datetime(2029, 4, 2, tzinfo=UTC), datetime(2029, 6, 9, tzinfo=UTC)
+    first = services.store_crossings([new_crossing("RACE-1", now=first_at)], source="test", actor=None, now=first_at)
+    second: list = []
+
+    def other_sender():
+        with app.app_context():
+            try:
+                second.extend(services.store_crossings([new_crossing("RACE-1", now=second_at)], source="test",
+                                                       actor=None, now=second_at))
+                db.session.commit()
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=other_sender)
+    thread.start()
+    thread.join(timeout=2)
+    assert thread.is_alive(), "the second sender did not wait for the first one's commit"
+    db.session.commit()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert (first[0].status, second[0].status) == ("accepted", "duplicate")
+    assert second[0].crossing_id == first[0].crossing_id
+    stored = db.session.execute(select(Crossing.crossed_at).where(Crossing.external_id == "RACE-1")).scalars().all()
+    assert len(stored) == 1 and stored[0] == first_at
+
+
 # --- the upgrade of an existing installation --------------------------------------------------------
 
 
