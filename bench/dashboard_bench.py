@@ -101,6 +101,12 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
                 "dob_month": parts[1] if len(parts) > 1 else None, "dob_day": parts[2] if len(parts) > 2 else None,
                 "dob_precision": ["year", "month", "day"][len(parts) - 1] if parts else None})
         _copy(conn, Traveller.__table__, traveller_rows, now)
+        from sqlalchemy.orm import Session
+
+        from screening import partitions
+
+        # History goes straight to its month's partition, not to the default one (PostgreSQL, 0022).
+        partitions.add_months(Session(bind=conn), start, now)
         loaded = 0
         chunk = 100_000
         flag_rows = []

@@ -101,6 +101,10 @@ def load(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
 
         by_name = {p.name: p.id for p in db.session.query(BorderPost)}
         posts = {code: by_name[name] for code, name, _ in BORDER_POSTS}
+        from screening import partitions
+
+        # History goes straight to its month's partition, not to the default one (PostgreSQL, 0022).
+        partitions.add_months(db.session, START, NOW)
         t = time.perf_counter()
         conn = db.session.connection().connection
         cur = conn.cursor()
