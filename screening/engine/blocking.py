@@ -33,7 +33,8 @@ def store_keys(p: Prepared, min_doc: int) -> list[int]:
 def probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int]]:
     """(document keys, name keys) a new profile looks up (resolve._probe_keys, stably hashed).
 
-    Documents first: the index scores travellers found by a document before those found by a name.
+    Most selective first, as the index probes them: documents, then names x exact dates, then name
+    pairs x years (a common name and year can hold more namesakes than the candidates read).
     Every store key of the profile is among them, which the advisory locks rely on (`lock_slots`).
     """
     docs = [key_of((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
@@ -45,11 +46,12 @@ def probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int]]:
     else:
         w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
         years = [year, 0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
-    rest = [key_of((_PAIR, a, b, y)) for y in years for a, b in name_pairs]
+    rest = []
     ordinal = exact_ordinal(p.dob)
     if ordinal is not None:
         others = [o for o in _date_variants(p.dob) if o != ordinal]
-        rest += [key_of((_DATE, k, o)) for o in (ordinal, *others) for k in names]
+        rest = [key_of((_DATE, k, o)) for o in (ordinal, *others) for k in names]
+    rest += [key_of((_PAIR, a, b, y)) for y in years for a, b in name_pairs]
     return list(dict.fromkeys(docs)), list(dict.fromkeys(rest))
 
 

@@ -14,6 +14,10 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    middle name still meet); and each single name key with the exact date of birth (also day/month
    swapped and +-1 year), which rescues an initial or a typo. Keys are hashed to ints (a collision
    only adds a candidate, which scoring then rejects) and stored once per traveller, not per crossing.
+   At most `max_candidates` travellers are scored, so the routes are probed most selective first:
+   documents, then name x exact date, then name pairs x years. A common name and birth year holds
+   more namesakes than that at 10^6 crossings; probed first, it filled the candidates and hid the
+   true traveller from a crossing whose document did not agree (a typo, a missing or second one).
 3. Scoring. The engine's features, cheapest first: document, date of birth, sex and nationality are
    computed, and the name feature (the costly one, memoised per pair of spellings) only when it can
    still lift the score over the threshold.
@@ -116,7 +120,7 @@ class ResolveConfig:
     merge_threshold: float = 0.90  # both links needed to merge two travellers through one crossing
     ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
     block_year_window: int = 1
-    max_candidates: int = 24  # travellers scored per new profile (document routes first)
+    max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
 
 
@@ -729,7 +733,8 @@ class TravellerIndex:
             if strong and len(seen) == 1:
                 continue  # a document and the rest agree with one traveller: the name routes add nothing
             done = set(seen)
-            for tnum, rep in self._candidates((pairs, dates), seen).items():
+            # Exact dates before name pairs x years: see the module docstring (blocking).
+            for tnum, rep in self._candidates((dates, pairs), seen).items():
                 if tnum in done:
                     continue
                 s, doc_agree, _ = self._score(p, self._profiles[rep], floor)

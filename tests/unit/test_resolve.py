@@ -268,3 +268,16 @@ def test_take_joined_follows_a_traveller_joined_twice():
         index.attach(rec(cid, surname, "Thabo Peter", "1990-01-01", doc, sex=sex))
     assert index.take_joined() == {76: 83, 103: 83}
     assert set(index.assignment().values()) == {83}
+
+
+def test_a_document_typo_reaches_its_traveller_past_a_full_namesake_bucket():
+    # More namesakes born the same year than travellers scored per profile (max_candidates), all filed
+    # before the true person: the name x year bucket alone would fill the candidates with namesakes, and
+    # the mistyped document number reaches nobody. The name x exact-date route is probed first.
+    cfg = ResolveConfig(max_candidates=4)
+    namesakes = [rec(f"n{i}", "Mokoena", "Thabo", f"1985-{1 + i % 12:02d}-{10 + i:02d}", f"RB{2000000 + 1234567 * i}")
+                 for i in range(8)]
+    true = rec("t0", "Mokoena", "Thabo", "1985-03-04", "RA1234567")
+    index = TravellerIndex.build(namesakes + [true], cfg)
+    key, score, explanation = index.attach(rec("x", "Mokoena", "Thabo", "1985-03-04", "RA1234576"))
+    assert key == index.key_of("t0"), explanation
