@@ -45,7 +45,8 @@ def fit_default(persons: int = 20_000, per_person: int = 5, seed: int = 101, max
     fitted = fit(identities, max_pairs=max_pairs, seed=seed, start=default_model(),
                  now=datetime(2026, 1, 1, tzinfo=UTC))
     fitted = fitted.with_levels(UNFITTED, prior=fitted.prior, pairs=fitted.pairs, fitted_at=None)
-    return MatchModel(fitted.features, fitted.prior, None, fitted.pairs, "default", fitted.population)
+    return MatchModel(fitted.features, fitted.prior, None, fitted.pairs, "default", fitted.population,
+                      fitted.address_groups)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,10 +61,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{f.title}:")
         for lv in f.levels:
             print(f"   {lv.name:12s} m {lv.m:.4f}  u {lv.u:.4f}  weight {model.weight(f.name, lv.name):+.2f}")
+    for g in model.address_groups:
+        print(f"Address given {g.label.lower()} ({', '.join(g.document_levels)}):")
+        for lv, m in g.m.items():
+            w = model.address_weight(g.document_levels[0], lv)
+            print(f"   {lv:12s} m {m:.4f}  u {model.feature('address').level(lv).u:.4f}  weight {w:+.2f}")
     data = model.to_json()
     for f in data["features"]:
         for lv in f["levels"]:
             lv["m"], lv["u"] = float(f"{lv['m']:.6g}"), float(f"{lv['u']:.6g}")
+    for g in data.get("address_given_document", []):
+        g["m"] = {lv: float(f"{m:.6g}") for lv, m in g["m"].items()}
     data["prior"] = float(f"{data['prior']:.6g}")
     if args.write:
         _DEFAULT_PATH.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -150,6 +150,12 @@ def screening_fit(sample: int, seed: int) -> None:
     click.echo(f"{'feature':<{widths[0]}}  {'level':<{widths[1]}}  {'m':>8}  {'u':>8}  {'weight':>7}")
     for title, _name, label, m, u, weight in rows:
         click.echo(f"{title:<{widths[0]}}  {label:<{widths[1]}}  {m:>8.4f}  {u:>8.4f}  {weight:>+7.2f}")
+    pairs = match_models.interaction_rows(result.model)
+    if pairs:
+        click.echo("address given what the documents say (m among matches per group; u the address's own)")
+        width = max(len(r[0]) for r in pairs)
+        for group, _name, label, m, u, weight in pairs:
+            click.echo(f"{group:<{width}}  {label:<{widths[1]}}  {m:>8.4f}  {u:>8.4f}  {weight:>+7.2f}")
 
 
 @screening_cli.command("travellers")

@@ -176,6 +176,14 @@ def weight_rows(model: MatchModel) -> list[tuple[str, str, str, float, float, fl
     return [(f.title, lv.name, lv.label, lv.m, lv.u, lv.weight) for f in model.features for lv in f.levels]
 
 
+def interaction_rows(model: MatchModel) -> list[tuple[str, str, str, float, float, float]]:
+    """(documents group label, address level name, address level label, m, u, weight) for every address
+    level of every group of the document x address interaction; empty for a model without one."""
+    address = model.feature("address")
+    return [(g.label, lv.name, lv.label, g.m[lv.name], lv.u, model.address_weight(g.document_levels[0], lv.name))
+            for g in model.address_groups for lv in address.levels if lv.name in g.m]
+
+
 # --- the page ----------------------------------------------------------------------------------------
 
 
@@ -193,6 +201,10 @@ class ModelPage:
     model: MatchModel
     features: list[FeatureView]
     history: list[MatchModelRecord]
+    # The address's weights given what the documents say: column heads (address levels), then per group
+    # of document levels its label and (m, weight) per column. Empty without the interaction.
+    interaction_head: list[str] = field(default_factory=list)
+    interaction: list[tuple[str, list[tuple[float, float]]]] = field(default_factory=list)
 
 
 def N_(text: str) -> str:  # noqa: N802 - gettext's name for "extract this, translate it later"
@@ -236,6 +248,10 @@ MODEL_WORDS = (
     N_('Nearly the same address'),
     N_('Partly the same address'),
     N_('Different address'),
+    N_('Documents agree'),
+    N_('Documents of different types'),
+    N_('Different numbers on the same document type'),
+    N_('No document on one side'),
 )
 
 
@@ -256,7 +272,11 @@ def model_page(session: Session | None = None) -> ModelPage:
         features.append(FeatureView(f.name, title, levels, chart))
     history = list(session.execute(select(MatchModelRecord).order_by(MatchModelRecord.id.desc()).limit(10))
                    .scalars())
-    return ModelPage(record, model, features, history)
+    addr_levels = [lv for lv in model.feature("address").levels if lv.name != "missing"]
+    head = [gettext(lv.label) for lv in addr_levels] if model.address_groups else []
+    interaction = [(gettext(g.label), [(g.m[lv.name], model.address_weight(g.document_levels[0], lv.name))
+                                       for lv in addr_levels]) for g in model.address_groups]
+    return ModelPage(record, model, features, history, head, interaction)
 
 
 _chart_ids = itertools.count(1)

@@ -25,7 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FEATURE_NAMES", "FeatureModel", "Level", "MatchModel", "default_model", "probability"]
+__all__ = ["DEFAULT_ADDRESS_GROUPS", "FEATURE_NAMES", "AddressGroup", "FeatureModel", "Level", "MatchModel",
+           "default_model", "probability"]
 
 VERSION = 1
 FEATURE_NAMES = ("surname", "given_names", "date_of_birth", "sex", "nationality", "document", "address")
@@ -64,6 +65,35 @@ class FeatureModel:
 
 
 @dataclass(frozen=True)
+class AddressGroup:
+    """The address's m among matches whose documents compare at one of these levels.
+
+    A person who changes document often moves too (a second passport, a forged number: a trafficker
+    changes both), so among matches a different address is far commoner when the documents differ than
+    when they agree. Multiplying the two disagreements as if independent counts that evidence twice.
+    Among *different* persons the document and the address are unrelated, so u stays the address
+    feature's own: the weight of an address level in this group is log2(m[level] / u[level]).
+    """
+
+    name: str
+    label: str
+    document_levels: tuple[str, ...]
+    # address level (missing excluded) -> m among matches, conditional on both addresses recorded
+    m: dict[str, float] = field(hash=False)
+
+
+# Groups `model_fit.fit` learns when its starting model has none (the shipped defaults before the
+# interaction): documents that agree (exactly or but for a typo), that differ (another type, another
+# number), and no comparable document on one side.
+DEFAULT_ADDRESS_GROUPS = (
+    ("agree", "Documents agree", ("exact", "near")),
+    ("other_type", "Documents of different types", ("other_type",)),
+    ("differ", "Different numbers on the same document type", ("disagree", "id_disagree")),
+    (MISSING, "No document on one side", (MISSING,)),
+)
+
+
+@dataclass(frozen=True)
 class MatchModel:
     """The features' levels with m/u, the prior P(match) among blocked pairs, and where they came from."""
 
@@ -76,15 +106,34 @@ class MatchModel:
     # ~1/(persons in the population); with a similar number of crossings per person, the number of
     # crossings stands for it, and `prior_log_odds_for` scales the prior to another population's.
     population: int = 0
+    # The document x address interaction: the address's m given the document level's group. Empty
+    # (models stored before it): the address weighs the same whatever the documents say.
+    address_groups: tuple[AddressGroup, ...] = ()
     # {feature: {level: weight}} and log2 prior odds, computed once (the hot path reads these).
     weights: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False, hash=False)
     prior_log_odds: float = field(init=False, repr=False, compare=False, hash=False)
     # {feature: u of its "exact" level}: the name-frequency adjustment's reference, read per comparison.
     exact_u: dict[str, float] = field(init=False, repr=False, compare=False, hash=False)
+    # {document level: {address level: weight}}: the address weight given the documents' level (the
+    # hot path reads it); {document level: group} for the explanation.
+    address_weights: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False, hash=False)
+    address_group_of: dict[str, AddressGroup] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         table = {f.name: {lv.name: lv.weight for lv in f.levels} for f in self.features}
         object.__setattr__(self, "weights", table)
+        address = self.feature("address")
+        group_of = {d: g for g in self.address_groups for d in g.document_levels}
+        by_doc = {}
+        for doc in (lv.name for lv in self.feature("document").levels):
+            g = group_of.get(doc)
+            if g is None:
+                by_doc[doc] = table["address"]
+            else:
+                by_doc[doc] = {lv.name: 0.0 if lv.name == MISSING else math.log2(g.m[lv.name] / lv.u)
+                               for lv in address.levels}
+        object.__setattr__(self, "address_weights", by_doc)
+        object.__setattr__(self, "address_group_of", group_of)
         object.__setattr__(self, "exact_u", {f.name: lv.u for f in self.features for lv in f.levels
                                              if lv.name == "exact"})
         object.__setattr__(self, "prior_log_odds", math.log2(self.prior / (1.0 - self.prior)))
@@ -103,7 +152,14 @@ class MatchModel:
         raise KeyError(f"no feature {name!r}")
 
     def max_weight(self, feature: str) -> float:
+        """The largest weight of a feature's levels (for the address: whatever the documents say)."""
+        if feature == "address":
+            return max(w for table in self.address_weights.values() for w in table.values())
         return max(self.weights[feature].values())
+
+    def address_weight(self, document: str, address: str) -> float:
+        """Weight of an address level given the pair's document level (the interaction, when fitted)."""
+        return self.address_weights[document][address]
 
     def probability(self, total_weight: float) -> float:
         """Posterior match probability from the prior and the summed weights."""
@@ -134,7 +190,10 @@ class MatchModel:
                 "prior": self.prior, "population": self.population,
                 "features": [{"name": f.name, "title": f.title,
                               "levels": [{"name": lv.name, "label": lv.label, "m": lv.m, "u": lv.u}
-                                         for lv in f.levels]} for f in self.features]}
+                                         for lv in f.levels]} for f in self.features],
+                **({"address_given_document": [
+                    {"name": g.name, "label": g.label, "document_levels": list(g.document_levels), "m": dict(g.m)}
+                    for g in self.address_groups]} if self.address_groups else {})}
 
     @classmethod
     def from_json(cls, d: dict) -> MatchModel:
@@ -195,18 +254,51 @@ class MatchModel:
         absent = [n for n in FEATURE_NAMES if n not in seen]
         if absent:
             raise ValueError(f"features: missing {', '.join(absent)}")
-        return cls(tuple(features), prior, fitted_at, pairs, source, population)
+        groups = _address_groups(d.get("address_given_document", []), {f.name: f for f in features})
+        return cls(tuple(features), prior, fitted_at, pairs, source, population, groups)
 
     def with_levels(self, updates: dict[str, dict[str, tuple[float, float]]], *, prior: float, pairs: int,
-                    fitted_at: str | None, source: str = "fitted", population: int | None = None) -> MatchModel:
-        """A copy with new (m, u) for the given feature levels (the others kept)."""
+                    fitted_at: str | None, source: str = "fitted", population: int | None = None,
+                    address_groups: tuple[AddressGroup, ...] | None = None) -> MatchModel:
+        """A copy with new (m, u) for the given feature levels (the others kept), and new address groups."""
         features = []
         for f in self.features:
             new = updates.get(f.name, {})
             features.append(FeatureModel(f.name, f.title, tuple(
                 Level(lv.name, lv.label, *new[lv.name]) if lv.name in new else lv for lv in f.levels)))
         return MatchModel(tuple(features), prior, fitted_at, pairs, source,
-                          self.population if population is None else population)
+                          self.population if population is None else population,
+                          self.address_groups if address_groups is None else address_groups)
+
+
+def _address_groups(raw: Any, features: dict[str, FeatureModel]) -> tuple[AddressGroup, ...]:
+    """Validate the stored interaction (absent: none); a ValueError names the first bad field."""
+    if not isinstance(raw, list):
+        raise ValueError("address_given_document: expected a list")
+    doc_levels = {lv.name for lv in features["document"].levels}
+    addr_levels = [lv.name for lv in features["address"].levels if lv.name != MISSING]
+    groups, names, covered = [], set(), set()
+    for i, g in enumerate(raw):
+        where = f"address_given_document[{i}]"
+        if not isinstance(g, dict):
+            raise ValueError(f"{where}: expected an object")
+        name, label, levels, m = g.get("name"), g.get("label"), g.get("document_levels"), g.get("m")
+        if not isinstance(name, str) or not name or name in names:
+            raise ValueError(f"{where}.name: expected a new non-empty string, got {name!r}")
+        names.add(name)
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"{where}.label: expected a non-empty string")
+        if not isinstance(levels, list) or not levels:
+            raise ValueError(f"{where}.document_levels: expected a non-empty list")
+        for lv in levels:
+            if lv not in doc_levels or lv in covered:
+                raise ValueError(f"{where}.document_levels: {lv!r} is not a document level or is in another group")
+            covered.add(lv)
+        if not isinstance(m, dict) or set(m) != set(addr_levels):
+            raise ValueError(f"{where}.m: expected m for the address levels {', '.join(addr_levels)}")
+        groups.append(AddressGroup(name, label, tuple(levels),
+                                   {lv: _probability_field(m[lv], f"{where}.m.{lv}") for lv in addr_levels}))
+    return tuple(groups)
 
 
 def _probability_field(value: Any, where: str, *, open_top: bool = False) -> float:

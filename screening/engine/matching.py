@@ -869,6 +869,19 @@ _ADDRESS_TEXT = {"exact": say("Address matches"), "near": say("Address nearly ma
                  MISSING: say("Address not recorded on one side")}
 
 
+def _address_feature(addr: str, doc: str, cfg: MatchConfig) -> FeatureResult:
+    """The address's result, weighed given the documents' level when the model has that interaction."""
+    w = cfg.model.address_weights[doc][addr]
+    verdict = "agree" if addr in ("exact", "near") else "partial" if addr == "fuzzy" else "disagree"
+    score = {"exact": 1.0, "near": 0.9, "fuzzy": 0.6}.get(addr, 0.0)
+    group = cfg.model.address_group_of.get(doc)
+    if group is None or addr == MISSING:
+        return _simple("address", addr, w, _ADDRESS_TEXT[addr], verdict, score)
+    return FeatureResult("address", score, w, _ADDRESS_TEXT[addr] + say(
+        " (weight {weight} given what the documents say: {given})", weight=_bits(w), given=say(group.label)),
+        verdict, w, addr)
+
+
 # --- Scoring ---------------------------------------------------------------------------------------
 
 
@@ -889,7 +902,7 @@ def partial_weight(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[float, s
     if p.nationality is not None and c.nationality is not None:
         w += weights["nationality"]["agree" if p.nationality == c.nationality else "disagree"]
     if p.address and c.address:
-        w += weights["address"][address_level(p.address, c.address, cfg)]
+        w += cfg.model.address_weights[doc][address_level(p.address, c.address, cfg)]
     return w, doc, dob
 
 
@@ -969,9 +982,7 @@ def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
                                 say("Nationality differs ({a} / {b})", a=p.nationality, b=c.nationality),
                                 "disagree", 0.0))
     addr = address_level(p.address, c.address, cfg)
-    features.append(_simple("address", addr, weights["address"][addr], _ADDRESS_TEXT[addr],
-                            "agree" if addr in ("exact", "near") else "partial" if addr == "fuzzy" else "disagree",
-                            {"exact": 1.0, "near": 0.9, "fuzzy": 0.6}.get(addr, 0.0)))
+    features.append(_address_feature(addr, doc, cfg))
     total = sum(f.contribution for f in features)
     if all(f.verdict == "missing" for f in features):
         return MatchResult(0.0, features, 0.0)  # nothing to compare: no evidence of a match

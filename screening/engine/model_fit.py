@@ -21,7 +21,14 @@ import random
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from screening.engine.fellegi_sunter import FEATURE_NAMES, MISSING, MatchModel, default_model
+from screening.engine.fellegi_sunter import (
+    DEFAULT_ADDRESS_GROUPS,
+    FEATURE_NAMES,
+    MISSING,
+    AddressGroup,
+    MatchModel,
+    default_model,
+)
 from screening.engine.matching import (
     DEFAULT,
     Identity,
@@ -35,7 +42,8 @@ from screening.engine.matching import (
 )
 from screening.engine.resolve import ResolveConfig, _probe_keys
 
-__all__ = ["NotEnoughData", "blocked_pairs", "comparison_vector", "estimate", "fit", "random_u"]
+__all__ = ["NotEnoughData", "blocked_pairs", "comparison_vector", "estimate", "estimate_with_groups", "fit",
+           "random_u", "start_groups"]
 
 
 class NotEnoughData(ValueError):
@@ -109,8 +117,28 @@ def estimate(counts: dict[tuple[str, ...], int], start: MatchModel, *, max_itera
 
     `start` gives the first m, u and prior and the smoothing targets; vectors list levels in
     FEATURE_NAMES order. No m or u ends under `floor`: a level never seen among matches in this data
-    (a moved address, a mistyped sex) still weighs as strong evidence, not as an absolute veto.
+    (a moved address, a mistyped sex) still weighs as strong evidence, not as an absolute veto. The
+    start model's document x address interaction, if any, is fitted too (`estimate_with_groups`).
     """
+    levels, prior, _groups = estimate_with_groups(counts, start, max_iterations=max_iterations,
+                                                  tolerance=tolerance, pseudo_pairs=pseudo_pairs, floor=floor)
+    return levels, prior
+
+
+def estimate_with_groups(counts: dict[tuple[str, ...], int], start: MatchModel, *,
+                         groups: tuple[AddressGroup, ...] | None = None, max_iterations: int = 500,
+                         tolerance: float = 1e-8, pseudo_pairs: float = 5.0, floor: float = 1e-3,
+                         ) -> tuple[dict[str, dict[str, tuple[float, float]]], float, tuple[AddressGroup, ...]]:
+    """`estimate`, with the address's m per group of document levels: (levels, prior, fitted groups).
+
+    `groups` (default: the start model's) say which document levels share an address m. Among matches
+    the E-step weighs the address by its group's m, and the M-step counts each group's address levels
+    with the same posteriors (smoothed towards the start group's m, or the marginal m for a new one):
+    the dependence is learned without labels, like every other m. u stays per feature (among
+    different persons the document and the address are unrelated). The marginal address m is fitted
+    too: it is what document levels outside every group use.
+    """
+    groups = start.address_groups if groups is None else groups
     features = [start.feature(name) for name in FEATURE_NAMES]
     levels = [[lv.name for lv in f.levels if lv.name != MISSING] for f in features]
     index = [{name: i for i, name in enumerate(ls)} for ls in levels]
@@ -120,31 +148,49 @@ def estimate(counts: dict[tuple[str, ...], int], start: MatchModel, *, max_itera
         us = [f.level(name).u for name in ls]
         m0.append([x / sum(ms) for x in ms])
         u0.append([x / sum(us) for x in us])
-    # Vectors as level indices (-1 = missing), with their counts.
+    k_doc, k_addr = FEATURE_NAMES.index("document"), FEATURE_NAMES.index("address")
+    addr_levels = levels[k_addr]
+    # Group of each document level index (-1 = missing); None: outside every group (marginal m).
+    group_index = {d: gi for gi, g in enumerate(groups) for d in g.document_levels}
+    doc_group = {j: group_index.get(name) for j, name in enumerate(levels[k_doc])}
+    doc_group[-1] = group_index.get(MISSING)
+    g0 = []
+    for g in groups:
+        ms = [g.m[name] for name in addr_levels] if set(g.m) == set(addr_levels) else m0[k_addr]
+        g0.append([x / sum(ms) for x in ms])
+    # Vectors as level indices (-1 = missing), with their counts and their address group.
     rows = []
     for vector, n in counts.items():
-        rows.append(([index[k].get(level, -1) for k, level in enumerate(vector)], n))
-    total = sum(n for _, n in rows)
+        lv = [index[k].get(level, -1) for k, level in enumerate(vector)]
+        rows.append((lv, n, doc_group[lv[k_doc]]))
+    total = sum(n for _, n, _g in rows)
     if not total:
         raise NotEnoughData("no pairs to fit on")
     m = [list(x) for x in m0]
     u = [list(x) for x in u0]
+    gm = [list(x) for x in g0]
     prior = start.prior
     missing_m = [0.0] * len(features)
     missing_u = [0.0] * len(features)
+
+    def smooth(row: list[float], targets: list[float]) -> list[float]:
+        return [(a + pseudo_pairs * t) / (sum(row) + pseudo_pairs) for a, t in zip(row, targets, strict=True)]
+
     for _ in range(max_iterations):
         log_m = [[math.log(x) for x in xs] for xs in m]
         log_u = [[math.log(x) for x in xs] for xs in u]
+        log_gm = [[math.log(x) for x in xs] for xs in gm]
         log_odds_prior = math.log(prior / (1 - prior))
         am = [[0.0] * len(ls) for ls in levels]
         au = [[0.0] * len(ls) for ls in levels]
+        ag = [[0.0] * len(addr_levels) for _g in groups]
         mm, mu = [0.0] * len(features), [0.0] * len(features)
         matched = 0.0
-        for lv, n in rows:
+        for lv, n, g in rows:
             s = log_odds_prior
             for k, j in enumerate(lv):
                 if j >= 0:
-                    s += log_m[k][j] - log_u[k][j]
+                    s += (log_gm[g][j] if k == k_addr and g is not None else log_m[k][j]) - log_u[k][j]
             post = 1.0 / (1.0 + math.exp(-s)) if s > -700 else 0.0
             wm, wu = n * post, n * (1.0 - post)
             matched += wm
@@ -155,15 +201,17 @@ def estimate(counts: dict[tuple[str, ...], int], start: MatchModel, *, max_itera
                 else:
                     mm[k] += wm
                     mu[k] += wu
-        new_m = [[(a + pseudo_pairs * t) / (sum(row) + pseudo_pairs) for a, t in zip(row, targets, strict=True)]
-                 for row, targets in zip(am, m0, strict=True)]
-        new_u = [[(a + pseudo_pairs * t) / (sum(row) + pseudo_pairs) for a, t in zip(row, targets, strict=True)]
-                 for row, targets in zip(au, u0, strict=True)]
+            if g is not None and lv[k_addr] >= 0:
+                ag[g][lv[k_addr]] += wm
+        new_m = [smooth(row, targets) for row, targets in zip(am, m0, strict=True)]
+        new_u = [smooth(row, targets) for row, targets in zip(au, u0, strict=True)]
+        new_gm = [smooth(row, targets) for row, targets in zip(ag, g0, strict=True)]
         new_prior = min(max(matched / total, 1e-6), 1 - 1e-6)
-        change = max(abs(new_prior - prior), *(abs(a - b) for r1, r2 in zip(new_m, m, strict=True)
-                                               for a, b in zip(r1, r2, strict=True)),
+        change = max(abs(new_prior - prior),
+                     *(abs(a - b) for r1, r2 in zip(new_m + new_gm, m + gm, strict=True)
+                       for a, b in zip(r1, r2, strict=True)),
                      *(abs(a - b) for r1, r2 in zip(new_u, u, strict=True) for a, b in zip(r1, r2, strict=True)))
-        m, u, prior = new_m, new_u, new_prior
+        m, u, gm, prior = new_m, new_u, new_gm, new_prior
         unmatched = total - matched
         missing_m = [x / matched if matched else 0.0 for x in mm]
         missing_u = [x / unmatched if unmatched else 0.0 for x in mu]
@@ -174,7 +222,10 @@ def estimate(counts: dict[tuple[str, ...], int], start: MatchModel, *, max_itera
         table = {name: (_clip(m[k][j], floor), _clip(u[k][j], floor)) for j, name in enumerate(levels[k])}
         table[MISSING] = (_clip(missing_m[k], floor), _clip(missing_u[k], floor))
         out[f.name] = table
-    return out, prior
+    fitted = tuple(AddressGroup(g.name, g.label, g.document_levels,
+                                {name: _clip(gm[gi][j], floor) for j, name in enumerate(addr_levels)})
+                   for gi, g in enumerate(groups))
+    return out, prior, fitted
 
 
 def _clip(x: float, floor: float) -> float:
@@ -237,7 +288,7 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     for a, b in pairs:
         v = comparison_vector(distinct[a], distinct[b], cfg)
         counts[v] = counts.get(v, 0) + 1
-    levels, blocked_prior = estimate(counts, start)
+    levels, blocked_prior, groups = estimate_with_groups(counts, start, groups=start_groups(start))
     u = random_u(distinct, pairs=random_pairs, seed=seed, cfg=cfg)
     for name, table in levels.items():
         for lv, (m_, _u) in list(table.items()):
@@ -246,4 +297,15 @@ def fit(identities: Iterable[Identity], *, min_pairs: int = 2000, max_pairs: int
     n = len(distinct)
     prior = min(max(blocked_prior * found / (n * (n - 1) / 2), 1e-9), 0.5)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when, population=records)
+    return start.with_levels(levels, prior=prior, pairs=len(pairs), fitted_at=when, population=records,
+                             address_groups=groups)
+
+
+def start_groups(start: MatchModel) -> tuple[AddressGroup, ...]:
+    """The document x address groups a fit learns: the start model's, else the default grouping
+    (each starting from the start model's marginal address m)."""
+    if start.address_groups:
+        return start.address_groups
+    address = start.feature("address")
+    m = {lv.name: lv.m for lv in address.levels if lv.name != MISSING}
+    return tuple(AddressGroup(name, label, levels, dict(m)) for name, label, levels in DEFAULT_ADDRESS_GROUPS)

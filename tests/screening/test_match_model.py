@@ -43,6 +43,18 @@ def _assert_page_shows(html: str, model: MatchModel) -> None:
             assert f"{lv.weight:+.2f}" in cells
             # The chart's description carries the same figure (for screen readers that reach it).
             assert f"{lv.label.split(' (')[0]}: {lv.weight:+.2f} bits" in htmllib.unescape(section)
+    # The document x address interaction: one row per group of document levels, m and weight per level.
+    if model.address_groups:
+        found = re.search(r'<section[^>]*data-testid="address-given-document".*?</section>', html, re.S)
+        assert found, "no table of the address given the documents"
+        table = found.group(0)
+        for g in model.address_groups:
+            row = re.search(rf"<tr><th scope=\"row\">{re.escape(g.label)}</th>(.*?)</tr>", table, re.S)
+            assert row, g.name
+            for level, m in g.m.items():
+                assert f"{m:.4f} · {model.address_weight(g.document_levels[0], level):+.2f}" in row.group(1)
+    else:
+        assert 'data-testid="address-given-document"' not in html
 
 
 def _store_generated(n_persons: int, n_crossings: int, seed: int = 7) -> int:
@@ -139,8 +151,18 @@ def test_fit_stores_an_active_model_that_the_page_shows_and_screening_uses(app, 
     # The printed table: one line per feature level with m, u and the weight.
     lines = result.output.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["feature", "level"])
-    body = lines[header + 1:]
+    given = next(i for i, line in enumerate(lines) if line.startswith("address given what the documents say"))
+    body = lines[header + 1:given]
     assert len(body) == sum(len(f.levels) for f in fitted.features)
+    # Then the address's weights given what the documents say, learned by the fit.
+    assert fitted.address_groups and fitted.address_groups[1].m["disagree"] != fitted.address_groups[0].m["disagree"]
+    interaction = lines[given + 1:]
+    assert len(interaction) == sum(len(g.m) for g in fitted.address_groups)
+    for g in fitted.address_groups:
+        for level, m in g.m.items():
+            weight = fitted.address_weight(g.document_levels[0], level)
+            assert any(line.startswith(g.label) and f"{m:.4f}" in line and line.rstrip().endswith(f"{weight:+.2f}")
+                       for line in interaction), (g.name, level)
     for f in fitted.features:
         for lv in f.levels:
             assert any(line.startswith(f.title) and lv.label in line and f"{lv.m:.4f}" in line
