@@ -45,7 +45,7 @@ from screening.engine.resolve import (
     _probe_keys,
 )
 
-__all__ = ["BatchStats", "resolve_out_of_core", "resolve_shard"]
+__all__ = ["BatchStats", "resolve_out_of_core", "resolve_shard", "resolve_shards"]
 
 _BATCH = 50_000
 
@@ -144,15 +144,23 @@ def _stable_key(*parts: Any) -> int:
 
 
 def resolve_out_of_core(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
-                        judgements: Judgements | None = None, *, workdir: str | Path | None = None,
-                        memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
-                        map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
-                        stats: BatchStats | None = None) -> Iterator[tuple[Any, Any]]:
+                        judgements: Judgements | None = None, **options: Any) -> Iterator[tuple[Any, Any]]:
     """Yield (crossing id, traveller key) for every record, as `resolve(records, config, judgements)`
-    would assign them, holding at most one shard (plus DuckDB's `memory_limit`) in memory.
+    would assign them, holding at most one shard (plus DuckDB's `memory_limit`) in memory."""
+    for shard in resolve_shards(records, config, judgements, **options):
+        yield from shard
 
-    `map_shards` takes an iterator of `resolve_shard` argument tuples and yields their results in any
-    order (a distributed engine's map); by default shards are resolved here, one after another.
+
+def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
+                   judgements: Judgements | None = None, *, workdir: str | Path | None = None,
+                   memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
+                   map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
+                   stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
+    """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
+
+    `records` is read once, to the end, before the first shard is yielded. `map_shards` takes an
+    iterator of `resolve_shard` argument tuples and yields their results in any order (a distributed
+    engine's map); by default shards are resolved here, one after another.
     """
     import duckdb
 
@@ -163,16 +171,18 @@ def resolve_out_of_core(records: Iterable[TravellerRecord], config: ResolveConfi
     work = Path(tempfile.mkdtemp(prefix="tsela-resolve-")) if own_dir else Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(work / "resolve.duckdb"))
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-        con.execute(f"SET threads = {int(threads)}")
-        con.execute(f"SET temp_directory = '{work / 'spill'}'")
-        con.execute("SET preserve_insertion_order = false")
-        yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards)
-        con.close()
+        con = duckdb.connect(str(work / "resolve.duckdb"), config={
+            "memory_limit": memory_limit, "threads": int(threads), "temp_directory": str(work / "spill"),
+            "preserve_insertion_order": False})
+        try:
+            yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards)
+        finally:
+            con.close()
     finally:
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)
+        else:
+            (work / "resolve.duckdb").unlink(missing_ok=True)
 
 
 def _copy_csv(con, table: str, path: Path, columns: str) -> None:
@@ -306,8 +316,7 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
 
     if map_shards is None:
         for args in shard_args():
-            yield from resolve_shard(*args)
+            yield resolve_shard(*args)
     else:
-        for result in map_shards(shard_args()):
-            yield from result
+        yield from map_shards(shard_args())
     stats.seconds["resolve"] = time.perf_counter() - t0
