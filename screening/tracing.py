@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import logging
 import threading
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from screening.engine import patterns
 from screening.engine.normalize import shift
 from screening.engine.phrases import Phrase, say
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex
+from screening.engine.resolve_batch import resolve_shards
 from screening.models import (
     Crossing,
     Flag,
@@ -575,10 +577,6 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     does, most crossings first; an old traveller whose crossings now fall in two shards goes to the
     first shard's cluster that claims it (the in-memory path would give it to the larger cluster).
     """
-    from array import array
-
-    from screening.engine.resolve_batch import resolve_shards
-
     bump_generation(session)
     old = array("q")
     summary = ResolveSummary()
