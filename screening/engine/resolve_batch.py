@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,14 @@ def _content(r: TravellerRecord) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
+@lru_cache(maxsize=1 << 16)  # bounded by the calendar
+def _date(year: int, month: int | None, day: int | None, precision: str) -> PartialDate:
+    return PartialDate(year, month, day, precision)
+
+
 def _record(cid: Any, content: str) -> TravellerRecord:
     sur, given, dob, sex, nat, docs, address = json.loads(content)
-    return TravellerRecord(cid, sur, given, None if dob is None else PartialDate(*dob), sex, nat,
+    return TravellerRecord(cid, sur, given, None if dob is None else _date(*dob), sex, nat,
                            tuple(Document(*x) for x in docs), address)
 
 
