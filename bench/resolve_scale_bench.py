@@ -4,7 +4,7 @@ For each size: generates crossings with `bench.generate` (as bench/tracing_bench
 crossings, 365 days, the default noise model), writes them as TSV, then runs each method in its own
 subprocess that streams the TSV: `memory` (today's `resolve`, every record in a list), `duckdb`
 (`resolve_out_of_core`, shards resolved one at a time in the process) and `dask` (the same, shards
-mapped over a `dask.distributed.LocalCluster` of worker processes). Prints stage times, component
+and the blocking keys mapped over a `dask.distributed.LocalCluster` of worker processes). Prints stage times, component
 statistics, wall and CPU, peak RSS of all the method's processes (sampled every 0.2 s with psutil, the
 Dask workers included) and pairwise P/R/F1 against the generator's truth and against in-memory
 `resolve` on the same data.
@@ -122,32 +122,33 @@ def worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
     else:
         from dask.distributed import Client, LocalCluster, as_completed
 
-        from screening.engine.resolve_batch import resolve_shard
+        from screening.engine.resolve_batch import profile_keys, resolve_shard
 
         cluster = LocalCluster(n_workers=args.dask_workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, memory_limit=args.dask_worker_memory)
         client = Client(cluster)
         extra["dask_workers"] = args.dask_workers
 
-        def map_shards(shards):
-            """At most two shards per worker in flight: the driver holds only those."""
-            shards = iter(shards)
+        def bounded_map(fn, items):
+            """At most two tasks per worker in flight: the driver holds only those."""
+            items = iter(items)
             pending = as_completed()
             for _ in range(2 * args.dask_workers):
-                nxt = next(shards, None)
+                nxt = next(items, None)
                 if nxt is not None:
-                    pending.add(client.submit(resolve_shard, *nxt, pure=False))
+                    pending.add(client.submit(fn, *nxt, pure=False))
             for fut in pending:
                 result = fut.result()
                 fut.release()
-                nxt = next(shards, None)
+                nxt = next(items, None)
                 if nxt is not None:
-                    pending.add(client.submit(resolve_shard, *nxt, pure=False))
+                    pending.add(client.submit(fn, *nxt, pure=False))
                 yield result
 
         pairs = resolve_out_of_core(stream_records(data), ResolveConfig(), workdir=work / "dask",
                                     memory_limit=args.memory_limit, shard_crossings=args.shard_crossings,
-                                    map_shards=map_shards, stats=stats)
+                                    map_shards=lambda shards: bounded_map(resolve_shard, shards),
+                                    map_keys=lambda batches: bounded_map(profile_keys, batches), stats=stats)
     n = 0
     with out.open("w", encoding="utf-8") as f:
         for c, k in pairs:

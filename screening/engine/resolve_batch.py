@@ -14,10 +14,9 @@ the relative order of units is the global one. Hash collisions only join compone
 same result).
 
 Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
-bench/resolve_scale_bench.py) or in this process, one at a time.
-
-Blocking keys are Python `hash()` values: every key of one run must come from one process, or from
-processes started with the same PYTHONHASHSEED.
+bench/resolve_scale_bench.py) or in this process, one at a time; the blocking keys likewise
+(`map_keys`). Keys are Python `hash()` values: every key of one run must come from one process, or
+from processes started with the same PYTHONHASHSEED (Dask's nannies set one for all workers).
 
 PURE: standard library, DuckDB and the screening engine; no Flask, no SQLAlchemy.
 """
@@ -26,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import io
 import json
 import shutil
 import tempfile
@@ -46,7 +46,7 @@ from screening.engine.resolve import (
     _probe_keys,
 )
 
-__all__ = ["BatchStats", "resolve_out_of_core", "resolve_shard", "resolve_shards"]
+__all__ = ["BatchStats", "profile_keys", "resolve_out_of_core", "resolve_shard", "resolve_shards"]
 
 _BATCH = 50_000
 
@@ -142,6 +142,33 @@ def resolve_shard(rows: list[tuple[str, str]], id_type: type, config: ResolveCon
             gc.enable()
 
 
+def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, list[int]]) -> tuple[str, str]:
+    """CSV rows (profile, key, stored) and (unit, name token) for a batch of (pid, cid, judged, content).
+
+    A plain function of picklable arguments, so a distributed engine can run it on any worker, as long
+    as every worker hashes alike (Dask's nannies start every worker with one PYTHONHASHSEED).
+    """
+    helper = TravellerIndex(config)
+    fe, ft = io.StringIO(), io.StringIO()
+    we, wt = csv.writer(fe), csv.writer(ft)
+    for pid, cid, is_judged, content in batch:
+        p = helper._prepare(_record(cid, content))
+        docs, pairs, dates, store = _probe_keys(p, config)
+        stored = set(store)
+        we.writerows((pid, k, 1) for k in stored)
+        we.writerows((pid, k, 0) for k in {*docs, *pairs, *dates} - stored)
+        if is_judged:
+            unit = f"j{pid}"
+            we.writerows((pid, k, 1) for k in must_of.get(cid, ()))
+        else:
+            sig = _stable_key("sig", helper._signature(p))
+            we.writerow((pid, sig, 1))  # equal normalised profiles are one profile
+            unit = str(sig)
+        wt.writerow((unit, ""))  # every unit counts in the total, with or without name tokens
+        wt.writerows((unit, t) for t in NameFrequencies.tokens_of(p))
+    return fe.getvalue(), ft.getvalue()
+
+
 # --- the batch -----------------------------------------------------------------------------------
 
 
@@ -161,12 +188,14 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
                    judgements: Judgements | None = None, *, workdir: str | Path | None = None,
                    memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
                    map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
+                   map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
                    stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
     """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
 
     `records` is read once, to the end, before the first shard is yielded. `map_shards` takes an
     iterator of `resolve_shard` argument tuples and yields their results in any order (a distributed
-    engine's map); by default shards are resolved here, one after another.
+    engine's map); by default shards are resolved here, one after another. `map_keys` likewise maps
+    `profile_keys` over batches of profiles (every worker must hash alike: same PYTHONHASHSEED).
     """
     import duckdb
 
@@ -181,7 +210,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
             "memory_limit": memory_limit, "threads": int(threads), "temp_directory": str(work / "spill"),
             "preserve_insertion_order": False})
         try:
-            yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards)
+            yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards, map_keys)
         finally:
             con.close()
     finally:
@@ -199,7 +228,7 @@ def _copy_csv(con, table: str, path: Path, columns: str) -> None:
 
 
 def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, stats: BatchStats,
-         shard_crossings: int, map_shards) -> Iterator[tuple[Any, Any]]:
+         shard_crossings: int, map_shards, map_keys) -> Iterator[list[tuple[Any, Any]]]:
     t0 = time.perf_counter()
     judged = judgements.crossings()
     id_type: type = str
@@ -233,32 +262,19 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
         k = _stable_key("must", *map(repr, members))
         for c in members:
             must_of.setdefault(str(c), []).append(k)
-    helper = TravellerIndex(cfg)
     edges_path, tokens_path = work / "edges.csv", work / "tokens.csv"
     cur = con.execute("SELECT pid, cid, judged, content FROM profile")
-    with edges_path.open("w", newline="", encoding="utf-8") as fe, \
-            tokens_path.open("w", newline="", encoding="utf-8") as ft:
-        we, wt = csv.writer(fe), csv.writer(ft)
-        profiles = 0
+
+    def key_args() -> Iterator[tuple]:
         while batch := cur.fetchmany(_BATCH):
-            for pid, cid, is_judged, content in batch:
-                profiles += 1
-                p = helper._prepare(_record(cid, content))
-                docs, pairs, dates, store = _probe_keys(p, cfg)
-                stored = set(store)
-                we.writerows((pid, k, 1) for k in stored)
-                we.writerows((pid, k, 0) for k in {*docs, *pairs, *dates} - stored)
-                if is_judged:
-                    unit = f"j{pid}"
-                    we.writerows((pid, k, 1) for k in must_of.get(cid, ()))
-                else:
-                    sig = _stable_key("sig", helper._signature(p))
-                    we.writerow((pid, sig, 1))  # equal normalised profiles are one profile
-                    unit = str(sig)
-                wt.writerow((unit, ""))  # every unit counts in the total, with or without name tokens
-                wt.writerows((unit, t) for t in NameFrequencies.tokens_of(p))
-        stats.profiles = profiles
-    del helper
+            stats.profiles += len(batch)
+            yield (batch, cfg, must_of)
+
+    with edges_path.open("w", encoding="utf-8") as fe, tokens_path.open("w", encoding="utf-8") as ft:
+        results = (profile_keys(*a) for a in key_args()) if map_keys is None else map_keys(key_args())
+        for edges, tokens in results:
+            fe.write(edges)
+            ft.write(tokens)
     _copy_csv(con, "edge_raw", edges_path, "{'pid': 'BIGINT', 'k': 'BIGINT', 'store': 'INTEGER'}")
     _copy_csv(con, "token", tokens_path, "{'unit': 'VARCHAR', 't': 'VARCHAR'}")
     counts = dict(con.execute("SELECT t, count(DISTINCT unit) FROM token WHERE t IS NOT NULL AND t <> '' "

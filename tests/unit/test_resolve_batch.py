@@ -48,9 +48,16 @@ def test_judgements_are_honoured_across_the_shards(tmp_path):
     assert c in got
 
 
-def test_shards_can_be_mapped_by_another_engine(tmp_path):
+def test_shards_and_keys_can_be_mapped_by_another_engine(tmp_path):
     records = generated(1500, seed=13)
-    calls = []
+    calls, key_calls = [], []
+
+    def map_keys(batches):
+        from screening.engine.resolve_batch import profile_keys
+
+        for args in batches:
+            key_calls.append(len(args[0]))
+            yield profile_keys(*args)
 
     def map_shards(shards):  # what a distributed engine's map does: run resolve_shard on each argument tuple
         from screening.engine.resolve_batch import resolve_shard
@@ -59,6 +66,8 @@ def test_shards_can_be_mapped_by_another_engine(tmp_path):
             calls.append(len(args[0]))
             yield resolve_shard(*args)
 
-    got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=250, map_shards=map_shards))
+    got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=250, map_shards=map_shards,
+                                   map_keys=map_keys))
     assert len(calls) > 2 and sum(calls) == len(records)
+    assert key_calls and sum(key_calls) < len(records)  # one call per batch of profiles
     assert got == resolve(records)
