@@ -189,13 +189,17 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
                    memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
                    map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
                    map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
-                   stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
+                   key_cap: int | None = None, stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
     """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
 
     `records` is read once, to the end, before the first shard is yielded. `map_shards` takes an
     iterator of `resolve_shard` argument tuples and yields their results in any order (a distributed
     engine's map); by default shards are resolved here, one after another. `map_keys` likewise maps
     `profile_keys` over batches of profiles (every worker must hash alike: same PYTHONHASHSEED).
+
+    `key_cap`: a key shared by more profiles than this does not join components. Exactness is lost
+    (a profile no longer meets those profiles across shards) for bounded shards: common names and
+    year-only dates chain the blocking graph into one giant component as the population grows.
     """
     import duckdb
 
@@ -210,7 +214,8 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
             "memory_limit": memory_limit, "threads": int(threads), "temp_directory": str(work / "spill"),
             "preserve_insertion_order": False})
         try:
-            yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards, map_keys)
+            yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards, map_keys,
+                            key_cap)
         finally:
             con.close()
     finally:
@@ -228,7 +233,7 @@ def _copy_csv(con, table: str, path: Path, columns: str) -> None:
 
 
 def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, stats: BatchStats,
-         shard_crossings: int, map_shards, map_keys) -> Iterator[list[tuple[Any, Any]]]:
+         shard_crossings: int, map_shards, map_keys, key_cap: int | None) -> Iterator[list[tuple[Any, Any]]]:
     t0 = time.perf_counter()
     judged = judgements.crossings()
     id_type: type = str
@@ -286,7 +291,8 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     # profiles probing it to those stored under it, so a key nobody is stored under links nothing.
     t0 = time.perf_counter()
     con.execute("""CREATE TABLE edge AS SELECT DISTINCT pid, k FROM edge_raw
-        WHERE k IN (SELECT k FROM edge_raw GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""")
+        WHERE k IN (SELECT k FROM edge_raw GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1
+                    AND count(DISTINCT pid) <= ?)""", [key_cap or 2**62])
     con.execute("DROP TABLE edge_raw")
     con.execute("DROP TABLE token")
     stats.edges = con.execute("SELECT count(*) FROM edge").fetchone()[0]

@@ -71,3 +71,13 @@ def test_shards_and_keys_can_be_mapped_by_another_engine(tmp_path):
     assert len(calls) > 2 and sum(calls) == len(records)
     assert key_calls and sum(key_calls) < len(records)  # one call per batch of profiles
     assert got == resolve(records)
+
+
+def test_a_key_cap_breaks_components_and_still_assigns_every_crossing(tmp_path):
+    records = generated(2000, seed=17)
+    exact, capped = BatchStats(), BatchStats()
+    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=exact))
+    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", key_cap=2, stats=capped))
+    assert set(got) == {r.crossing_id for r in records}
+    assert capped.edges < exact.edges and capped.largest_component <= exact.largest_component
+    assert capped.components > exact.components
