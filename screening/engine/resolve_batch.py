@@ -161,7 +161,8 @@ def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, l
             unit = f"j{pid}"
             we.writerows((pid, k, 1) for k in must_of.get(cid, ()))
         else:
-            sig = _stable_key("sig", helper._signature(p))
+            # repr, not the tuple: on Python 3.11 hash(None) differs between processes.
+            sig = _stable_key("sig", repr(helper._signature(p)))
             we.writerow((pid, sig, 1))  # equal normalised profiles are one profile
             unit = str(sig)
         wt.writerow((unit, ""))  # every unit counts in the total, with or without name tokens
