@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale bench-partitions
+.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale bench-partitions bench-resolve
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -114,6 +114,12 @@ bench-partitions: $(STAMP)
 	-psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE tsela_partitions" 2>/dev/null
 	nice -n 10 $(BIN)/python -m bench.partition_bench --rows 1000000 \
 		--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/tsela_partitions
+# Issue 10: resolution out of core (DuckDB) and on Dask local mode, against in-memory resolve.
+# Sizes: make bench-resolve RESOLVE_SIZES="100000 1000000 5000000"
+RESOLVE_SIZES ?= 100000 1000000
+bench-resolve: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	nice -n 10 $(BIN)/python -m bench.resolve_scale_bench --crossings $(RESOLVE_SIZES)
 
 bench-dashboard: $(STAMP)
 	-psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE tsela_reports" 2>/dev/null

@@ -6,8 +6,9 @@ import csv
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
 from screening import match_models, online, partitions, records, tracing
 from screening.engine.ingest import RowError, parse_persons_csv
@@ -88,7 +89,12 @@ def screening_trace(path: str, out_path: str, min_score: float) -> None:
 
 
 @screening_cli.command("resolve")
-def screening_resolve() -> None:
+@click.option("--out-of-core/--in-memory", default=None,
+              help="Resolve in bounded memory (DuckDB on disk, one shard of travellers at a time). "
+                   "Default: out of core above TRACING_OUT_OF_CORE_ABOVE crossings (500,000).")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="Directory for DuckDB's files (default: a temporary directory).")
+def screening_resolve(out_of_core: bool | None, workdir: str | None) -> None:
     """Re-resolve every crossing into travellers (after a threshold change or a large import).
 
     Investigators' merges and splits are always honoured; traveller numbers are kept where most of a
@@ -98,7 +104,10 @@ def screening_resolve() -> None:
 
     started = time.perf_counter()
     now = utcnow()
-    summary = tracing.resolve_all(now=now)
+    if out_of_core is None:
+        stored = db.session.execute(select(func.count()).select_from(Crossing)).scalar_one()
+        out_of_core = stored > int(current_app.config.get("TRACING_OUT_OF_CORE_ABOVE", 500_000))
+    summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir)
     db.session.commit()
     flags = tracing.evaluate_patterns(now=now)
     db.session.commit()

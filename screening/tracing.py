@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import logging
 import threading
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
@@ -38,6 +39,7 @@ from screening.engine import patterns
 from screening.engine.normalize import shift
 from screening.engine.phrases import Phrase, say
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex
+from screening.engine.resolve_batch import resolve_shards
 from screening.models import (
     Crossing,
     Flag,
@@ -484,15 +486,24 @@ class ResolveSummary:
                 f"travellers created: {self.travellers_created}", f"travellers emptied: {self.travellers_emptied}"]
 
 
-def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSummary:
+def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: bool = False,
+                workdir: str | None = None) -> ResolveSummary:
     """Resolve every crossing again (new thresholds, a large import), honouring every stored judgement.
 
     Existing traveller ids are kept where most of a traveller's crossings stay together, so pages,
-    case links and flags keep pointing at the same person.
+    case links and flags keep pointing at the same person. `out_of_core` resolves the same partition
+    in bounded memory (`screening.engine.resolve_batch`, DuckDB files under `workdir`).
     """
     session = session or db.session()
     tracer = get_tracer()
     cfg = resolve_config()
+    if out_of_core:
+        with tracer.lock:
+            summary = _resolve_all_out_of_core(session, tracer, cfg, now, workdir)
+        audit.record("traveller.resolve", "traveller", None, detail={
+            "crossings": summary.crossings, "before": summary.travellers_before,
+            "after": summary.travellers_after, "moved": summary.crossings_moved, "out_of_core": True})
+        return summary
     with tracer.lock:
         bump_generation(session)
         rows = session.execute(select(*IDENTITY_COLUMNS).where(Crossing.pseudonymised_at.is_(None))
@@ -554,6 +565,79 @@ def resolve_all(*, now: datetime, session: Session | None = None) -> ResolveSumm
     audit.record("traveller.resolve", "traveller", None, detail={
         "crossings": summary.crossings, "before": summary.travellers_before, "after": summary.travellers_after,
         "moved": summary.crossings_moved})
+    return summary
+
+
+def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfig, now: datetime,
+                             workdir: str | None) -> ResolveSummary:
+    """`resolve_all` one shard of whole travellers at a time: memory bounded by the largest shard.
+
+    Crossings are streamed into DuckDB (the stored old traveller of each kept in an array indexed by
+    crossing id, 8 bytes a crossing). Each shard's clusters take old traveller ids as `resolve_all`
+    does, most crossings first; an old traveller whose crossings now fall in two shards goes to the
+    first shard's cluster that claims it (the in-memory path would give it to the larger cluster).
+    """
+    bump_generation(session)
+    old = array("q")
+    summary = ResolveSummary()
+
+    def records():
+        rows = session.execute(select(*IDENTITY_COLUMNS).where(Crossing.pseudonymised_at.is_(None))
+                               .order_by(Crossing.id).execution_options(yield_per=20_000))
+        for r in rows:
+            if r.id >= len(old):
+                old.extend([-1] * max(r.id + 1 - len(old), len(old)))
+            old[r.id] = -1 if r.traveller_id is None else r.traveller_id
+            summary.crossings += 1
+            yield record_of(r)
+
+    summary.travellers_before = session.execute(
+        select(func.count(func.distinct(Crossing.traveller_id))).where(Crossing.pseudonymised_at.is_(None))
+    ).scalar_one()
+    used: set[int] = set()
+    went: dict[int, Counter] = defaultdict(Counter)
+    for shard in resolve_shards(records(), cfg, load_judgements(session), workdir=workdir):
+        clusters: dict[Any, list[int]] = defaultdict(list)
+        for cid, key in shard:
+            clusters[key].append(cid)
+        del shard
+        mapping: dict[Any, int] = {}
+        for key, cids in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            for tid, _n in Counter(old[c] for c in cids if old[c] >= 0).most_common():
+                if tid not in used:
+                    mapping[key] = tid
+                    used.add(tid)
+                    break
+        fresh = [k for k in clusters if k not in mapping]
+        rows_new = [Traveller(created_at=now, updated_at=now) for _ in fresh]
+        session.add_all(rows_new)
+        session.flush()
+        mapping.update({k: t.id for k, t in zip(fresh, rows_new, strict=True)})
+        summary.travellers_created += len(fresh)
+        summary.travellers_after += len(clusters)
+        moves = [{"id": c, "traveller_id": mapping[key]} for key, cids in clusters.items() for c in cids
+                 if old[c] != mapping[key]]
+        for start in range(0, len(moves), 5000):
+            session.execute(update(Crossing), moves[start:start + 5000])
+        summary.crossings_moved += len(moves)
+        touched = {m["traveller_id"] for m in moves}
+        for m in moves:
+            if old[m["id"]] >= 0:
+                went[old[m["id"]]][m["traveller_id"]] += 1
+                touched.add(old[m["id"]])
+        refresh_summaries(session, touched, now)
+        for t in rows_new:
+            session.expunge(t)
+    # Travellers left empty point at where most of their crossings went.
+    emptied = [t for t in went if t not in used]
+    for tid in emptied:
+        session.execute(update(Traveller).where(Traveller.id == tid)
+                        .values(merged_into_id=went[tid].most_common(1)[0][0]))
+    summary.travellers_emptied = len(emptied)
+    # Every process restores its index (or reads the key table) from what was just written.
+    tracer.index, tracer.generation = None, None
+    if online_attach():
+        online.rebuild_keys(session, cfg)
     return summary
 
 

@@ -48,7 +48,8 @@ ALLOWED_IN_FUNCTION: dict[tuple[str, str], str] = {
 }
 
 # The engine's modules import the standard library, rapidfuzz and each other; nothing else.
-ENGINE_THIRD_PARTY = {"rapidfuzz"}
+# DuckDB: the out-of-core batch resolution (resolve_batch) stages and orders crossings on disk with it.
+ENGINE_THIRD_PARTY = {"rapidfuzz", "duckdb"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,259 @@
+"""Batch resolution out of core (issue 10): DuckDB single machine and Dask local mode vs in-memory resolve.
+
+For each size: generates crossings with `bench.generate` (as bench/tracing_bench.py: one person per 5
+crossings, 365 days, the default noise model), writes them as TSV, then runs each method in its own
+subprocess that streams the TSV: `memory` (today's `resolve`, every record in a list), `duckdb`
+(`resolve_out_of_core`, shards resolved one at a time in the process) and `dask` (the same, shards
+and the blocking keys mapped over a `dask.distributed.LocalCluster` of worker processes). Prints stage times, component
+statistics, wall and CPU, peak RSS of all the method's processes (sampled every 0.2 s with psutil, the
+Dask workers included) and pairwise P/R/F1 against the generator's truth and against in-memory
+`resolve` on the same data.
+
+    .venv/bin/python -m bench.resolve_scale_bench --crossings 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = ("external_id", "surname", "given_names", "date_of_birth", "sex", "nationality", "document_type",
+           "document_number", "document_country", "address", "person_id")
+
+
+def _cell(v) -> str:
+    return "" if v is None else str(v).replace("\t", " ").replace("\n", " ")
+
+
+def make_data(n: int, seed: int, per_person: int, names: str, path: Path) -> float:
+    from bench.generate import generate_crossings, generate_persons
+
+    t0 = time.perf_counter()
+    persons = generate_persons(max(n // per_person, 1), seed=seed, names=names)
+    rows = generate_crossings(persons, n, seed=seed + 1, start=datetime(2025, 1, 1, tzinfo=UTC), days=365)
+    with path.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write("\t".join(_cell(r[c]) for c in COLUMNS) + "\n")
+    return time.perf_counter() - t0
+
+
+def stream_records(path: Path):
+    """TravellerRecords as the app builds them (`screening.records.record_of`), one at a time."""
+    from screening.engine.matching import Document
+    from screening.engine.normalize import parse_partial_date
+    from screening.engine.resolve import TravellerRecord
+
+    dates: dict = {}
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            cid, sur, given, dob, sex, nat, dtype, dnum, dcountry, address, _pid = line.rstrip("\n").split("\t")
+            if dob and dob not in dates:
+                dates[dob] = parse_partial_date(dob)
+            docs = (Document(dtype or None, dnum, dcountry or None),) if dnum else ()
+            yield TravellerRecord(cid, sur, given, dates.get(dob), sex or None, nat or None, docs, address)
+
+
+class PeakRSS:
+    """Largest sum of RSS over this process and all its descendants, sampled in a thread."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._every = every
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def sample(self) -> None:
+        import psutil
+
+        total = 0
+        for p in [self._me, *self._me.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                continue
+        self.peak = max(self.peak, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self._every)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        return self.peak
+
+
+def _cpu() -> float:
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
+    from screening.engine.resolve import ResolveConfig, resolve
+    from screening.engine.resolve_batch import BatchStats, resolve_out_of_core
+
+    peak = PeakRSS()
+    wall, cpu0 = time.perf_counter(), _cpu()
+    stats = BatchStats()
+    extra: dict = {}
+    if kind == "memory":
+        pairs = resolve(list(stream_records(data)), ResolveConfig()).items()
+    elif kind == "duckdb":
+        pairs = resolve_out_of_core(stream_records(data), ResolveConfig(), workdir=work / "duckdb",
+                                    memory_limit=args.memory_limit, shard_crossings=args.shard_crossings,
+                                    stats=stats)
+    else:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        from screening.engine.resolve_batch import profile_keys, resolve_shard
+
+        cluster = LocalCluster(n_workers=args.dask_workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, memory_limit=args.dask_worker_memory)
+        client = Client(cluster)
+        extra["dask_workers"] = args.dask_workers
+
+        def bounded_map(fn, items):
+            """At most two tasks per worker in flight: the driver holds only those."""
+            items = iter(items)
+            pending = as_completed()
+            for _ in range(2 * args.dask_workers):
+                nxt = next(items, None)
+                if nxt is not None:
+                    pending.add(client.submit(fn, *nxt, pure=False))
+            for fut in pending:
+                result = fut.result()
+                fut.release()
+                nxt = next(items, None)
+                if nxt is not None:
+                    pending.add(client.submit(fn, *nxt, pure=False))
+                yield result
+
+        pairs = resolve_out_of_core(stream_records(data), ResolveConfig(), workdir=work / "dask",
+                                    memory_limit=args.memory_limit, shard_crossings=args.shard_crossings,
+                                    map_shards=lambda shards: bounded_map(resolve_shard, shards),
+                                    map_keys=lambda batches: bounded_map(profile_keys, batches), stats=stats)
+    n = 0
+    with out.open("w", encoding="utf-8") as f:
+        for c, k in pairs:
+            f.write(f"{c}\t{k}\n")
+            n += 1
+    wall = time.perf_counter() - wall
+    cpu_driver = _cpu() - cpu0
+    if kind == "dask":
+        worker_cpu = sum(sum(v) for v in client.run(_worker_cpu).values())
+        extra["worker_cpu_seconds"] = worker_cpu
+        client.close()
+        cluster.close()
+    cpu = cpu_driver + extra.get("worker_cpu_seconds", 0)
+    return {"kind": kind, "crossings": n, "seconds": wall, "cpu_seconds": cpu,
+            "peak_mib": peak.stop() / 2**20, "stats": stats.__dict__, **extra}
+
+
+def _worker_cpu() -> tuple[float, float]:
+    import resource
+
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return (u.ru_utime, u.ru_stime)
+
+
+def run_worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
+    cmd = [sys.executable, "-m", "bench.resolve_scale_bench", "--worker", kind, "--data", str(data), "--out",
+           str(out), "--work", str(work), "--memory-limit", args.memory_limit, "--shard-crossings",
+           str(args.shard_crossings), "--dask-workers", str(args.dask_workers),
+           "--dask-worker-memory", args.dask_worker_memory]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def read_assignment(path: Path) -> dict[str, str]:
+    with path.open(encoding="utf-8") as f:
+        return dict(line.rstrip("\n").split("\t") for line in f)
+
+
+def run(n: int, args, work: Path) -> None:
+    from screening.engine.resolve import pairwise_metrics
+
+    data = work / f"crossings_{n}.tsv"
+    gen = make_data(n, args.seed, args.per_person, args.names, data)
+    print(f"\n== {n:,} crossings, ~{n // args.per_person:,} persons ({args.names} names), generated in "
+          f"{gen:.0f} s, load {os.getloadavg()[0]:.1f} ==", flush=True)
+    with data.open(encoding="utf-8") as f:
+        truth = {line.split("\t", 1)[0]: line.rstrip("\n").rsplit("\t", 1)[1] for line in f}
+    results, assigned = {}, {}
+    for kind in args.methods:
+        out = work / f"{kind}.tsv"
+        load = os.getloadavg()[0]
+        r = run_worker(kind, data, out, work, args)
+        r["load"] = load
+        assigned[kind] = read_assignment(out)
+        out.unlink()
+        results[kind] = r
+        m = pairwise_metrics(truth, assigned[kind])
+        line = (f"{kind:>7}: wall {r['seconds']:7.1f} s  CPU {r['cpu_seconds']:7.1f} s  peak RSS (all processes) "
+                f"{r['peak_mib']:7.0f} MiB  P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}  "
+                f"load {load:.1f}")
+        if "memory" in assigned and kind != "memory":
+            same = pairwise_metrics(assigned["memory"], assigned[kind])
+            line += (f"  vs in-memory: P {same['precision']:.4f} R {same['recall']:.4f} F1 {same['f1']:.4f}, "
+                     f"identical keys {assigned['memory'] == assigned[kind]}")
+        print(line, flush=True)
+        s = r["stats"]
+        if kind != "memory":
+            sec = s["seconds"]
+            print(f"         DuckDB stage {sec.get('stage', 0):.1f} s, keys {sec.get('keys', 0):.1f} s, components "
+                  f"{sec.get('components', 0):.1f} s ({s['iterations']} rounds), shards resolved "
+                  f"{sec.get('resolve', 0):.1f} s; {s['profiles']:,} profiles, {s['edges']:,} profile-key edges, "
+                  f"{s['components']:,} components, largest {s['largest_component']:,} crossings; "
+                  f"{s['shards']} shards, largest {s['largest_shard']:,} crossings", flush=True)
+    print(json.dumps({"crossings": n, "load_end": os.getloadavg(), "results": results}), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--crossings", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--per-person", type=int, default=5)
+    parser.add_argument("--names", default="realistic", choices=("realistic", "namesakes"))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--methods", nargs="+", default=["memory", "duckdb", "dask"],
+                        choices=("memory", "duckdb", "dask"))
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit (it spills beyond)")
+    parser.add_argument("--shard-crossings", type=int, default=200_000)
+    parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument("--dask-worker-memory", default="1.5GiB")
+    parser.add_argument("--worker", choices=("memory", "duckdb", "dask"), help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.data, args.out, args.work, args)))
+        return
+    print(f"resolve scale benchmark (issue 10), seed {args.seed}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at start, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
+    for n in args.crossings:
+        with tempfile.TemporaryDirectory(prefix="resolve_scale_bench_") as tmp:
+            run(n, args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""Batch resolution out of core: the same partition as `resolve.resolve`, in bounded memory.
+
+`resolve` holds every record and one `TravellerIndex` in memory (about 1.9 GiB at 10^6 crossings). The
+resolver only ever compares a profile with profiles found under its blocking keys, so the crossings fall
+into independent groups: connected components of the graph "profile probes a key another profile is
+stored under". This module finds those components with DuckDB (embedded, spills to disk under its
+`memory_limit`; no hand-written external sort) and resolves them with the unchanged in-memory engine,
+a bounded shard of whole components at a time.
+
+Every shard is resolved with the global name frequencies and population (`_GlobalIndex`), and its
+records in input order, so placements, ties and traveller keys are those of one global `resolve`: a
+unit never meets a traveller of another component (no blocking key in common), and within a component
+the relative order of units is the global one. Hash collisions only join components (more work, the
+same result).
+
+Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
+bench/resolve_scale_bench.py) or in this process, one at a time; the blocking keys likewise
+(`map_keys`). Keys are Python `hash()` values: every key of one run must come from one process, or
+from processes started with the same PYTHONHASHSEED (Dask's nannies set one for all workers).
+
+PURE: standard library, DuckDB and the screening engine; no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from screening.engine.matching import Document, NameFrequencies
+from screening.engine.normalize import PartialDate
+from screening.engine.resolve import (
+    Judgements,
+    ResolveConfig,
+    TravellerIndex,
+    TravellerRecord,
+    _probe_keys,
+)
+
+__all__ = ["BatchStats", "profile_keys", "resolve_out_of_core", "resolve_shard", "resolve_shards"]
+
+_BATCH = 50_000
+
+
+@dataclass
+class BatchStats:
+    """What a run cost, for the benchmark and the CLI."""
+
+    crossings: int = 0
+    profiles: int = 0
+    edges: int = 0
+    iterations: int = 0
+    components: int = 0
+    largest_component: int = 0  # crossings
+    shards: int = 0
+    largest_shard: int = 0  # crossings
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+# --- record <-> text -----------------------------------------------------------------------------
+
+
+def _content(r: TravellerRecord) -> str:
+    """Raw content as text: equal for records equal on `raw_key`, so DuckDB groups profiles by it."""
+    d = r.dob
+    dob = None if d is None else [d.year, d.month, d.day, d.precision]
+    docs = [[x.type, x.number, x.country] for x in r.documents]
+    return json.dumps([r.surname, r.given_names, dob, r.sex, r.nationality, docs, r.address],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+@lru_cache(maxsize=1 << 16)  # bounded by the calendar
+def _date(year: int, month: int | None, day: int | None, precision: str) -> PartialDate:
+    return PartialDate(year, month, day, precision)
+
+
+def _record(cid: Any, content: str) -> TravellerRecord:
+    sur, given, dob, sex, nat, docs, address = json.loads(content)
+    return TravellerRecord(cid, sur, given, None if dob is None else _date(*dob), sex, nat,
+                           tuple(Document(*x) for x in docs), address)
+
+
+# --- one shard -----------------------------------------------------------------------------------
+
+
+class _FrozenFrequencies(NameFrequencies):
+    """The global name frequencies: a shard's build must not count its profiles a second time."""
+
+    __slots__ = ()
+
+    def add(self, p) -> None:
+        return None
+
+
+class _GlobalIndex(TravellerIndex):
+    """A TravellerIndex that weighs names and the prior as the whole batch does, not as its shard."""
+
+    global_counts: dict[str, int] = {}
+    global_total = 0
+    global_population = 0
+
+    def __init__(self, config: ResolveConfig | None = None, judgements: Judgements | None = None) -> None:
+        super().__init__(config, judgements)
+        full = NameFrequencies(self.global_counts, self.global_total)
+        f = self.frequencies  # the object the match config holds: filled in place
+        f.counts, f.total, f.sum_counts, f.sum_squares = full.counts, full.total, full.sum_counts, full.sum_squares
+        f.__class__ = _FrozenFrequencies
+
+    def _rescale_prior(self, crossings: int | None = None) -> None:
+        super()._rescale_prior(self.global_population)
+
+
+def resolve_shard(rows: list[tuple[str, str]], id_type: type, config: ResolveConfig | None,
+                  judgements: Judgements | None, counts: dict[str, int], total: int,
+                  population: int) -> list[tuple[Any, Any]]:
+    """Resolve one shard (rows of (crossing id text, content), in input order) as the global batch would.
+
+    A plain function of picklable arguments, so a distributed engine can run it on any worker.
+    """
+    index_cls = type("_ShardIndex", (_GlobalIndex,), {"global_counts": counts, "global_total": total,
+                                                     "global_population": population})
+    records = [_record(id_type(cid), content) for cid, content in rows]
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        index = index_cls._build(records, config, judgements)
+        del records
+        out = list(index.assignment().items())
+        del index
+        return out
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, list[int]]) -> tuple[str, str]:
+    """CSV rows (profile, key, stored) and (unit, name token) for a batch of (pid, cid, judged, content).
+
+    A plain function of picklable arguments, so a distributed engine can run it on any worker, as long
+    as every worker hashes alike (Dask's nannies start every worker with one PYTHONHASHSEED).
+    """
+    helper = TravellerIndex(config)
+    fe, ft = io.StringIO(), io.StringIO()
+    we, wt = csv.writer(fe), csv.writer(ft)
+    for pid, cid, is_judged, content in batch:
+        p = helper._prepare(_record(cid, content))
+        docs, pairs, dates, store = _probe_keys(p, config)
+        stored = set(store)
+        we.writerows((pid, k, 1) for k in stored)
+        we.writerows((pid, k, 0) for k in {*docs, *pairs, *dates} - stored)
+        if is_judged:
+            unit = f"j{pid}"
+            we.writerows((pid, k, 1) for k in must_of.get(cid, ()))
+        else:
+            # repr, not the tuple: on Python 3.11 hash(None) differs between processes.
+            sig = _stable_key("sig", repr(helper._signature(p)))
+            we.writerow((pid, sig, 1))  # equal normalised profiles are one profile
+            unit = str(sig)
+        wt.writerow((unit, ""))  # every unit counts in the total, with or without name tokens
+        wt.writerows((unit, t) for t in NameFrequencies.tokens_of(p))
+    return fe.getvalue(), ft.getvalue()
+
+
+# --- the batch -----------------------------------------------------------------------------------
+
+
+def _stable_key(*parts: Any) -> int:
+    return hash(parts)
+
+
+def resolve_out_of_core(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
+                        judgements: Judgements | None = None, **options: Any) -> Iterator[tuple[Any, Any]]:
+    """Yield (crossing id, traveller key) for every record, as `resolve(records, config, judgements)`
+    would assign them, holding at most one shard (plus DuckDB's `memory_limit`) in memory."""
+    for shard in resolve_shards(records, config, judgements, **options):
+        yield from shard
+
+
+def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
+                   judgements: Judgements | None = None, *, workdir: str | Path | None = None,
+                   memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
+                   map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
+                   map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
+                   key_cap: int | None = None, stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
+    """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
+
+    `records` is read once, to the end, before the first shard is yielded. `map_shards` takes an
+    iterator of `resolve_shard` argument tuples and yields their results in any order (a distributed
+    engine's map); by default shards are resolved here, one after another. `map_keys` likewise maps
+    `profile_keys` over batches of profiles (every worker must hash alike: same PYTHONHASHSEED).
+
+    `key_cap`: a key shared by more profiles than this does not join components. Exactness is lost
+    (a profile no longer meets those profiles across shards) for bounded shards: common names and
+    year-only dates chain the blocking graph into one giant component as the population grows.
+    """
+    import duckdb
+
+    cfg = config or ResolveConfig()
+    judgements = judgements or Judgements()
+    stats = stats if stats is not None else BatchStats()
+    own_dir = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="tsela-resolve-")) if own_dir else Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(work / "resolve.duckdb"), config={
+            "memory_limit": memory_limit, "threads": int(threads), "temp_directory": str(work / "spill"),
+            "preserve_insertion_order": False})
+        try:
+            yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards, map_keys,
+                            key_cap)
+        finally:
+            con.close()
+    finally:
+        if own_dir:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            (work / "resolve.duckdb").unlink(missing_ok=True)
+
+
+def _copy_csv(con, table: str, path: Path, columns: str) -> None:
+    # Table and column names are this module's constants; the path is a parameter.
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, header=false, columns={columns}, "  # noqa: S608
+                "quote='\"', escape='\"', delim=',', strict_mode=false, parallel=true)", [str(path)])
+    path.unlink()
+
+
+def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, stats: BatchStats,
+         shard_crossings: int, map_shards, map_keys, key_cap: int | None) -> Iterator[list[tuple[Any, Any]]]:
+    t0 = time.perf_counter()
+    judged = judgements.crossings()
+    id_type: type = str
+    path = work / "crossings.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        n = 0
+        for n, r in enumerate(records, 1):  # noqa: B007
+            if n == 1:
+                id_type = type(r.crossing_id)
+            w.writerow((n, r.crossing_id, int(r.crossing_id in judged), _content(r)))
+    stats.crossings = n
+    _copy_csv(con, "crossing", path, "{'seq': 'BIGINT', 'cid': 'VARCHAR', 'judged': 'INTEGER', "
+                                     "'content': 'VARCHAR'}")
+    # A profile: unjudged crossings of equal raw content (as `TravellerIndex.build` groups them); a
+    # judged crossing is a profile of its own.
+    con.execute("""CREATE TABLE profile AS
+        SELECT min(seq) AS pid, any_value(cid) AS cid, false AS judged, content FROM crossing
+        WHERE judged = 0 GROUP BY content
+        UNION ALL SELECT seq, cid, true, content FROM crossing WHERE judged = 1""")
+    con.execute("""CREATE TABLE member AS
+        SELECT c.seq, p.pid FROM crossing c JOIN profile p ON p.content = c.content AND c.judged = 0 AND NOT p.judged
+        UNION ALL SELECT seq, seq FROM crossing WHERE judged = 1""")
+    stats.seconds["stage"] = time.perf_counter() - t0
+
+    # Blocking keys, computed by the engine's own functions, and the name tokens of every profile.
+    t0 = time.perf_counter()
+    must_of: dict[Any, list[int]] = {}
+    for pair in judgements.must_link:
+        members = sorted(pair, key=repr)
+        k = _stable_key("must", *map(repr, members))
+        for c in members:
+            must_of.setdefault(str(c), []).append(k)
+    edges_path, tokens_path = work / "edges.csv", work / "tokens.csv"
+    cur = con.execute("SELECT pid, cid, judged, content FROM profile")
+
+    def key_args() -> Iterator[tuple]:
+        while batch := cur.fetchmany(_BATCH):
+            stats.profiles += len(batch)
+            yield (batch, cfg, must_of)
+
+    with edges_path.open("w", encoding="utf-8") as fe, tokens_path.open("w", encoding="utf-8") as ft:
+        results = (profile_keys(*a) for a in key_args()) if map_keys is None else map_keys(key_args())
+        for edges, tokens in results:
+            fe.write(edges)
+            ft.write(tokens)
+    _copy_csv(con, "edge_raw", edges_path, "{'pid': 'BIGINT', 'k': 'BIGINT', 'store': 'INTEGER'}")
+    _copy_csv(con, "token", tokens_path, "{'unit': 'VARCHAR', 't': 'VARCHAR'}")
+    counts = dict(con.execute("SELECT t, count(DISTINCT unit) FROM token WHERE t IS NOT NULL AND t <> '' "
+                              "GROUP BY t").fetchall())
+    total = con.execute("SELECT count(DISTINCT unit) FROM token").fetchone()[0]
+    stats.seconds["keys"] = time.perf_counter() - t0
+
+    # Connected components: min-label propagation over the profile-key graph, in SQL. A key links the
+    # profiles probing it to those stored under it, so a key nobody is stored under links nothing.
+    t0 = time.perf_counter()
+    con.execute("""CREATE TABLE edge AS SELECT DISTINCT pid, k FROM edge_raw
+        WHERE k IN (SELECT k FROM edge_raw GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1
+                    AND count(DISTINCT pid) <= ?)""", [key_cap or 2**62])
+    con.execute("DROP TABLE edge_raw")
+    con.execute("DROP TABLE token")
+    stats.edges = con.execute("SELECT count(*) FROM edge").fetchone()[0]
+    con.execute("CREATE TABLE label AS SELECT pid, min(pid) AS c FROM edge GROUP BY pid")
+    while True:
+        stats.iterations += 1
+        con.execute("""CREATE OR REPLACE TABLE klabel AS
+            SELECT e.k, min(l.c) AS c FROM edge e JOIN label l USING (pid) GROUP BY e.k""")
+        con.execute("""CREATE OR REPLACE TABLE label2 AS
+            SELECT e.pid, min(k.c) AS c FROM edge e JOIN klabel k USING (k) GROUP BY e.pid""")
+        # Pointer jumping: a profile takes its label's label, halving the rounds on long chains.
+        con.execute("""CREATE OR REPLACE TABLE label3 AS
+            SELECT a.pid, least(a.c, coalesce(b.c, a.c)) AS c FROM label2 a LEFT JOIN label2 b ON b.pid = a.c""")
+        changed = con.execute("SELECT count(*) FROM label3 n JOIN label o USING (pid) WHERE n.c <> o.c").fetchone()[0]
+        con.execute("DROP TABLE label")
+        con.execute("ALTER TABLE label3 RENAME TO label")
+        if not changed:
+            break
+    con.execute("""CREATE TABLE comp AS
+        SELECT m.seq, coalesce(l.c, m.pid) AS c FROM member m LEFT JOIN label l USING (pid)""")
+    con.execute("CREATE TABLE comp_size AS SELECT c, count(*) AS n FROM comp GROUP BY c")
+    stats.components, stats.largest_component = con.execute("SELECT count(*), max(n) FROM comp_size").fetchone()
+    # Whole components packed into shards of about `shard_crossings`, in component order.
+    con.execute("""CREATE TABLE shard_of AS SELECT c,
+        (sum(n) OVER (ORDER BY c ROWS UNBOUNDED PRECEDING) - n) // ? AS shard
+        FROM comp_size""", [int(shard_crossings)])
+    con.execute("""CREATE TABLE work AS SELECT s.shard, x.seq, x.cid, x.content
+        FROM crossing x JOIN comp USING (seq) JOIN shard_of s USING (c)""")
+    for t in ("crossing", "member", "comp", "label", "label2", "klabel", "edge", "profile"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    sizes = con.execute("SELECT count(*), max(n) FROM (SELECT shard, count(*) n FROM work GROUP BY shard)").fetchone()
+    stats.shards, stats.largest_shard = sizes
+    stats.seconds["components"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+
+    def shard_args() -> Iterator[tuple]:
+        cur = con.execute("SELECT shard, cid, content FROM work ORDER BY shard, seq")
+        current, rows = None, []
+        while batch := cur.fetchmany(_BATCH):
+            for shard, cid, content in batch:
+                if shard != current and rows:
+                    yield (rows, id_type, cfg, judgements, counts, total, stats.crossings)
+                    rows = []
+                current = shard
+                rows.append((cid, content))
+        if rows:
+            yield (rows, id_type, cfg, judgements, counts, total, stats.crossings)
+
+    if map_shards is None:
+        for args in shard_args():
+            yield resolve_shard(*args)
+    else:
+        yield from map_shards(shard_args())
+    stats.seconds["resolve"] = time.perf_counter() - t0
