@@ -125,7 +125,7 @@ def store_frequency_changes(session: Session, added: list[Prepared], before: tup
 
 _IDENTITY = (Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.nationality, Crossing.dob_year,
              Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.document_type,
-             Crossing.document_number, Crossing.document_country, Crossing.traveller_id)
+             Crossing.document_number, Crossing.document_country, Crossing.address, Crossing.traveller_id)
 
 
 def key_rows(session: Session, keys: list[int], per_key: int) -> dict[int, list[int]]:

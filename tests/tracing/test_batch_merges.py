@@ -25,8 +25,8 @@ from tip_cases.extensions import db
 MODES = ["memory", "database"]
 
 
-def _item(ext: str, surname: str, document: str | None, sex: str | None = "M") -> dict:
-    return crossing_item(ext, surname=surname, given_names="Thabo", dob="1990-01-01", sex=sex,
+def _item(ext: str, surname: str, document: str | None, sex: str | None = "M", dob: str = "1990-01-01") -> dict:
+    return crossing_item(ext, surname=surname, given_names="Thabo", dob=dob, sex=sex,
                          document_number=document, crossed_at="2026-11-20T10:15:00+02:00")
 
 
@@ -92,11 +92,11 @@ def test_a_crossing_joining_stored_travellers_moves_their_crossings_in_the_datab
                                                                                     mode):
     app.config["TRACING_ATTACH"] = mode
     _, token = factories.make_api_client(post_code="MSB")
-    _post(client, token, [_item("S1", "Traveller00099", "RA0000071"),
-                          _item("S2", "Traveller00009", "RA0000082", sex=None),
+    _post(client, token, [_item("S1", "Traveller00099", "RA0000071", dob="1990-01-10"),
+                          _item("S2", "Traveller00009", "RA0000082", sex=None, dob="1990-01-02"),
                           _item("S3", "Traveller00009", "RA0000097")])
     before = db.session.scalar(select(func.count(func.distinct(Crossing.traveller_id))))
-    assert before == 3, "three travellers: the documents keep the namesakes apart"
-    _post(client, token, [_item("J1", "Traveller00009", None)])
+    assert before == 3, "three travellers: dates of birth and documents keep the namesakes apart"
+    _post(client, token, [_item("J1", "Traveller00009", None, dob="1990")])
     stored = _check_stored(4)
     assert len(set(stored.values())) < before, "the new crossing joined stored travellers"
