@@ -91,7 +91,7 @@ def screening_trace(path: str, out_path: str, min_score: float) -> None:
 @screening_cli.command("resolve")
 @click.option("--out-of-core/--in-memory", default=None,
               help="Resolve in bounded memory (DuckDB on disk, one shard of travellers at a time). "
-                   "Default: out of core above TRACING_OUT_OF_CORE_ABOVE crossings (500,000).")
+                   "Default: out of core above TRACING_OUT_OF_CORE_ABOVE crossings (2,000,000).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Directory for DuckDB's files (default: a temporary directory).")
 def screening_resolve(out_of_core: bool | None, workdir: str | None) -> None:
@@ -106,7 +106,7 @@ def screening_resolve(out_of_core: bool | None, workdir: str | None) -> None:
     now = utcnow()
     if out_of_core is None:
         stored = db.session.execute(select(func.count()).select_from(Crossing)).scalar_one()
-        out_of_core = stored > int(current_app.config.get("TRACING_OUT_OF_CORE_ABOVE", 500_000))
+        out_of_core = stored > int(current_app.config.get("TRACING_OUT_OF_CORE_ABOVE", 2_000_000))
     summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir)
     db.session.commit()
     flags = tracing.evaluate_patterns(now=now)
