@@ -115,10 +115,11 @@ class ResolveConfig:
     match: MatchConfig = DEFAULT
     # Set on the generator's tuning seeds (101, checked on 202; never the reported 15) with the
     # calibrated model: with the document x address interaction a changed document and a move no
-    # longer count twice, so pairs of namesakes score higher too, and a link at 0.7 (was 0.6) is the
-    # one that keeps both precision and recall over 0.995 on heavy namesakes (bench/matching_bench.py).
-    link_threshold: float = 0.70  # best link needed to attach a crossing to a traveller
-    weak_link_threshold: float = 0.60  # accepted only when no other traveller is in reach
+    # longer count twice, so pairs of namesakes score higher too; with the selective routes probed
+    # first, more of them are scored. A link at 0.8 (weak 0.7) is the one that keeps both precision
+    # and recall over 0.995 on heavy namesakes on both seeds (docs/performance.md, session 5).
+    link_threshold: float = 0.80  # best link needed to attach a crossing to a traveller
+    weak_link_threshold: float = 0.70  # accepted only when no other traveller is in reach
     merge_threshold: float = 0.90  # both links needed to merge two travellers through one crossing
     ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
     block_year_window: int = 1
