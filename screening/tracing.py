@@ -23,7 +23,7 @@ import logging
 import threading
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -517,20 +517,9 @@ def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: b
         clusters: dict[Any, list[int]] = defaultdict(list)
         for cid, key in index.assignment().items():
             clusters[key].append(cid)
-        mapping: dict[Any, int] = {}
         used: set[int] = set()
-        for key, cids in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            for tid, _n in Counter(old_of[c] for c in cids if old_of[c] is not None).most_common():
-                if tid not in used:
-                    mapping[key] = tid
-                    used.add(tid)
-                    break
-        fresh = [k for k in clusters if k not in mapping]
-        rows_new = [Traveller(created_at=now, updated_at=now) for _ in fresh]
-        session.add_all(rows_new)
-        session.flush()
-        mapping.update({k: t.id for k, t in zip(fresh, rows_new, strict=True)})
-        summary.travellers_created = len(fresh)
+        mapping, rows_new = _traveller_ids(session, clusters, old_of.get, used, now)
+        summary.travellers_created = len(rows_new)
         moves = []
         for key, cids in clusters.items():
             tid = mapping[key]
@@ -601,19 +590,8 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
         for cid, key in shard:
             clusters[key].append(cid)
         del shard
-        mapping: dict[Any, int] = {}
-        for key, cids in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            for tid, _n in Counter(old[c] for c in cids if old[c] >= 0).most_common():
-                if tid not in used:
-                    mapping[key] = tid
-                    used.add(tid)
-                    break
-        fresh = [k for k in clusters if k not in mapping]
-        rows_new = [Traveller(created_at=now, updated_at=now) for _ in fresh]
-        session.add_all(rows_new)
-        session.flush()
-        mapping.update({k: t.id for k, t in zip(fresh, rows_new, strict=True)})
-        summary.travellers_created += len(fresh)
+        mapping, rows_new = _traveller_ids(session, clusters, lambda c: old[c] if old[c] >= 0 else None, used, now)
+        summary.travellers_created += len(rows_new)
         summary.travellers_after += len(clusters)
         moves = [{"id": c, "traveller_id": mapping[key]} for key, cids in clusters.items() for c in cids
                  if old[c] != mapping[key]]
@@ -639,6 +617,26 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     if online_attach():
         online.rebuild_keys(session, cfg)
     return summary
+
+
+def _traveller_ids(session: Session, clusters: dict[Any, list[int]], old_of: Callable[[int], int | None],
+                   used: set[int], now: datetime) -> tuple[dict[Any, int], list[Traveller]]:
+    """Each cluster keeps the stored traveller most of its crossings had (largest cluster first, each id
+    once, `used` across calls), so pages, case links and flags keep pointing at the same person; the
+    rest get new travellers. Returns cluster key -> traveller id, and the new Traveller rows."""
+    mapping: dict[Any, int] = {}
+    for key, cids in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        for tid, _n in Counter(t for t in map(old_of, cids) if t is not None).most_common():
+            if tid not in used:
+                mapping[key] = tid
+                used.add(tid)
+                break
+    fresh = [k for k in clusters if k not in mapping]
+    rows_new = [Traveller(created_at=now, updated_at=now) for _ in fresh]
+    session.add_all(rows_new)
+    session.flush()
+    mapping.update({k: t.id for k, t in zip(fresh, rows_new, strict=True)})
+    return mapping, rows_new
 
 
 def write_assignment(out, session: Session | None = None) -> int:
