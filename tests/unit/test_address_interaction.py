@@ -10,6 +10,7 @@ import pytest
 from screening.engine.fellegi_sunter import FEATURE_NAMES, MatchModel, default_model
 from screening.engine.matching import Identity, MatchConfig, match, partial_weight, prepare
 from screening.engine.model_fit import estimate_with_groups, start_groups
+from tests.unit.test_fellegi_sunter import _draw  # one way of drawing a level from its probabilities
 
 
 def _without_interaction() -> dict:
@@ -17,15 +18,6 @@ def _without_interaction() -> dict:
     data = copy.deepcopy(default_model().to_json())
     data.pop("address_given_document", None)
     return data
-
-
-def _draw(rng, probs):
-    r, acc = rng.random(), 0.0
-    for name, p in probs:
-        acc += p
-        if r < acc:
-            return name
-    return probs[-1][0]
 
 
 def test_em_learns_a_planted_dependence_of_the_address_on_the_document_without_labels():
