@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from screening import partitions
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -99,6 +101,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # Crossings are partitioned on PostgreSQL only (screening.partitions): autogenerate must not
+        # propose dropping the partitions or restoring the foreign keys their triggers replace.
+        postgresql = connection.dialect.name == "postgresql"
+        conf_args.setdefault(
+            "include_object",
+            lambda obj, name, type_, reflected, compare_to: not partitions.by_design(
+                name, type_, postgresql=postgresql))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -101,12 +101,12 @@ def test_user_creation_is_audited_by_cli(app, runner):
     assert factories  # builders imported for parity with other modules
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_the_chain_lock_is_taken_at_commit_not_at_the_first_flush(app, runner):
     """Every writer takes the chain's lock: held from a transaction's first flush to its end, it made
     API batches wait for each other's screening and tracing. Now a flushed, uncommitted transaction
-    holding a queued row leaves the lock free, and the rows still chain in commit order."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the chain's lock is a PostgreSQL advisory lock (SQLite has a single writer)")
+    holding a queued row leaves the lock free, and the rows still chain in commit order. PostgreSQL
+    only: the lock is an advisory lock; SQLite has a single writer."""
     audit.record("test.slow", "thing", 1)
     factories.make_user(username="long-transaction", commit=False)
     db.session.flush()  # the long transaction's work, written but not committed
