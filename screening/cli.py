@@ -106,7 +106,7 @@ def screening_resolve(out_of_core: bool | None, workdir: str | None) -> None:
     now = utcnow()
     if out_of_core is None:
         stored = db.session.execute(select(func.count()).select_from(Crossing)).scalar_one()
-        out_of_core = stored > int(current_app.config.get("TRACING_OUT_OF_CORE_ABOVE", 2_000_000))
+        out_of_core = stored > current_app.config["TRACING_OUT_OF_CORE_ABOVE"]
     summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir)
     db.session.commit()
     flags = tracing.evaluate_patterns(now=now)

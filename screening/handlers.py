@@ -34,7 +34,7 @@ def job_patterns_daily(now: datetime) -> str:
 
 def job_partitions(now: datetime) -> str:
     """Partitions for the coming months exist before their first crossing arrives (PostgreSQL only)."""
-    ahead = int(current_app.config.get("CROSSING_PARTITIONS_AHEAD", partitions.MONTHS_AHEAD))
+    ahead = current_app.config["CROSSING_PARTITIONS_AHEAD"]
     made = partitions.ensure(db.session(), ahead)
     db.session.commit()
     return "crossings not partitioned" if made is None else f"partitions created {made}"
