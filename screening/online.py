@@ -39,7 +39,7 @@ from screening.models import (
     TravellerJudgementCrossing,
     TravellerKey,
 )
-from screening.records import record_of, resolve_config
+from screening.records import IDENTITY_COLUMNS, record_of, resolve_config
 
 log = logging.getLogger("tsela.tracing")
 
@@ -123,9 +123,8 @@ def store_frequency_changes(session: Session, added: list[Prepared], before: tup
 
 # --- candidates ------------------------------------------------------------------------------------
 
-_IDENTITY = (Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.nationality, Crossing.dob_year,
-             Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.document_type,
-             Crossing.document_number, Crossing.document_country, Crossing.address, Crossing.traveller_id)
+# What record_of reads, without the id that the candidate queries select on their own.
+_IDENTITY = IDENTITY_COLUMNS[1:]
 
 
 def key_rows(session: Session, keys: list[int], per_key: int) -> dict[int, list[int]]:
