@@ -57,6 +57,8 @@ class Config:
     CROSSING_PARTITIONS_AHEAD = int(os.environ.get("TSELA_CROSSING_PARTITIONS_AHEAD", "3"))
     # `screening resolve` goes out of core (DuckDB, screening.engine.resolve_batch) above this many crossings.
     TRACING_OUT_OF_CORE_ABOVE = int(os.environ.get("TSELA_TRACING_OUT_OF_CORE_ABOVE", "2000000"))
+    # The nightly risk rules take recently seen travellers this many at a time (bounded scheduler memory).
+    TRACING_PATTERN_CHUNK = int(os.environ.get("TSELA_TRACING_PATTERN_CHUNK", "2000"))
     # Interface languages (tip_cases.i18n): a user's choice in their profile wins, else this default.
     LANGUAGES = ("en", "st")
     BABEL_DEFAULT_LOCALE = os.environ.get("TSELA_DEFAULT_LOCALE", "en")

@@ -734,21 +734,39 @@ def _risk_flagged(session: Session, traveller_ids: Iterable[int]) -> set[int]:
 
 
 def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = None,
-                      session: Session | None = None) -> list[Flag]:
-    """Run the risk rules for these travellers (all recent crossings when None) and raise new findings."""
+                      session: Session | None = None, chunk: int | None = None) -> list[Flag]:
+    """Run the risk rules for these travellers (every recently seen traveller when None); raise new findings.
+
+    The nightly run over every recent traveller takes them `chunk` at a time (TRACING_PATTERN_CHUNK),
+    each with its neighbourhood, so the scheduler holds one chunk's crossings, never the whole look-back
+    window's: at national traffic that window is millions of crossings.
+    """
     session = session or db.session()
+    since = now - timedelta(days=evaluation_days())
+    if traveller_ids is not None:
+        return _evaluate(session, set(traveller_ids), since, now, subjects_only=False)
+    size = chunk or current_app.config["TRACING_PATTERN_CHUNK"]
+    raised: list[Flag] = []
+    last = 0
+    while True:
+        # Keyset over travellers.last_crossed_at (kept by refresh_summaries on every attach, merge, split
+        # and resolution): the index answers it without reading the window's crossings.
+        ids = list(session.execute(select(Traveller.id).where(Traveller.last_crossed_at >= since, Traveller.id > last)
+                                   .order_by(Traveller.id).limit(size)).scalars())
+        if not ids:
+            return raised
+        raised += _evaluate(session, set(ids), since, now, subjects_only=True)
+        last = ids[-1]
+
+
+def _evaluate(session: Session, ids: set[int], since: datetime, now: datetime, *, subjects_only: bool) -> list[Flag]:
+    """The rules over these travellers' neighbourhood; findings about their companions too unless subjects_only
+    (a nightly chunk: each companion is the subject of its own chunk, and judged there)."""
+    if not ids:
+        return []
     cfg = pattern_config()
     posts = dict(session.execute(select(BorderPost.id, BorderPost.code)).all())
-    since = now - timedelta(days=evaluation_days())
-    if traveller_ids is None:
-        rows = session.execute(select(*_FACT_COLUMNS).where(Crossing.traveller_id.is_not(None),
-                                                            Crossing.crossed_at >= since)).all()
-        scope = None
-    else:
-        ids = set(traveller_ids)
-        if not ids:
-            return []
-        rows, scope = neighbourhood(session, ids, since, cfg.together_minutes)
+    rows, scope = neighbourhood(session, ids, since, cfg.together_minutes)
     if not rows:
         return []
     facts = [_fact(r, posts) for r in rows]
@@ -756,8 +774,8 @@ def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = No
     findings = patterns.evaluate(facts, now=now, config=cfg, rules=enabled_rules(),
                                  suspects=_suspect_travellers(session, in_facts),
                                  flagged=_risk_flagged(session, in_facts))
-    if scope is not None:
-        findings = [f for f in findings if f.travellers[0] in scope]
+    keep = ids if subjects_only else scope
+    findings = [f for f in findings if f.travellers[0] in keep]
     by_id = {f.crossing_id: f for f in facts}
     return raise_risk_flags(findings, by_id, now=now, session=session)
 

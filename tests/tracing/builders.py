@@ -17,7 +17,8 @@ NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 def arrive(surname="Mokoena", given_names="Thabo", *, dob="1985-04-02", sex="M", document="RA1234567",
            post_code="MSB", direction="exit", at=None, days_ago=0, minutes=0, group=None, vehicle=None,
-           nationality="LSO", external_id=None, relation=None, guardian=None, consent=False, now=NOW) -> Crossing:
+           nationality="LSO", external_id=None, relation=None, guardian=None, consent=False, now=NOW,
+           evaluate=True) -> Crossing:
     """Store one crossing through store_crossings (attached at once), let the scheduler's pattern job run
     over it as it would within seconds, and commit; returns it."""
     at = at or (now - timedelta(days=days_ago) + timedelta(minutes=minutes))
@@ -30,7 +31,8 @@ def arrive(surname="Mokoena", given_names="Thabo", *, dob="1985-04-02", sex="M",
         guardian_relation=relation, guardian_document_number=guardian, consent_document=consent)
     [result] = services.store_crossings([item], source="test", actor=None, now=now)
     db.session.commit()
-    run_pattern_job(now)
+    if evaluate:
+        run_pattern_job(now)
     return db.session.get(Crossing, result.crossing_id)
 
 
