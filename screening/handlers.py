@@ -27,8 +27,10 @@ def job_patterns(now: datetime) -> str:
 
 def job_patterns_daily(now: datetime) -> str:
     """All recent travellers once a day: "not returned after N days" becomes true with time alone."""
-    raised = len(tracing.evaluate_patterns(now=now))
-    db.session.commit()
+    raised = 0
+    for flags in tracing.evaluate_recent(now=now):
+        raised += len(flags)
+        db.session.commit()
     return f"risk flags raised {raised}"
 
 

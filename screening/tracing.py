@@ -23,7 +23,7 @@ import logging
 import threading
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -742,11 +742,21 @@ def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = No
     window's: at national traffic that window is millions of crossings.
     """
     session = session or db.session()
-    since = now - timedelta(days=evaluation_days())
     if traveller_ids is not None:
+        since = now - timedelta(days=evaluation_days())
         return _evaluate(session, set(traveller_ids), since, now, subjects_only=False)
+    return [flag for flags in evaluate_recent(now=now, session=session, chunk=chunk) for flag in flags]
+
+
+def evaluate_recent(*, now: datetime, session: Session | None = None, chunk: int | None = None) -> Iterator[list[Flag]]:
+    """The flags raised for each chunk of recently seen travellers, chunk by chunk.
+
+    The nightly job commits after each chunk, so neither the crossings read nor the flags raised pile up
+    in the session: the first run over years of history raises its whole backlog in bounded memory.
+    """
+    session = session or db.session()
+    since = now - timedelta(days=evaluation_days())
     size = chunk or current_app.config["TRACING_PATTERN_CHUNK"]
-    raised: list[Flag] = []
     last = 0
     while True:
         # Keyset over travellers.last_crossed_at (kept by refresh_summaries on every attach, merge, split
@@ -754,8 +764,8 @@ def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = No
         ids = list(session.execute(select(Traveller.id).where(Traveller.last_crossed_at >= since, Traveller.id > last)
                                    .order_by(Traveller.id).limit(size)).scalars())
         if not ids:
-            return raised
-        raised += _evaluate(session, set(ids), since, now, subjects_only=True)
+            return
+        yield _evaluate(session, set(ids), since, now, subjects_only=True)
         last = ids[-1]
 
 
