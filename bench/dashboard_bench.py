@@ -199,7 +199,8 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
     engine.dispose()
 
 
-def measure(url: str, n_requests: int, path: str) -> list[float]:
+def measure(url: str, n_requests: int, path, role: str = "manager", post_code: str | None = None) -> list[float]:
+    """Milliseconds of n_requests GETs of path (a str, or a function of the request number) signed in as role."""
     from tests import factories
     from tests.conftest import IsolatedClient, login
     from tip_cases import create_app
@@ -208,13 +209,13 @@ def measure(url: str, n_requests: int, path: str) -> list[float]:
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "SERVER_NAME": "localhost"})
     app.test_client_class = IsolatedClient  # each request in its own app context, as in production
     with app.app_context():
-        manager = factories.make_user("manager", username=f"benchmgr{time.time_ns()}")
+        user = factories.make_user(role, post_code=post_code, username=f"bench{role[:4]}{time.time_ns()}")
         client = app.test_client()
-        browser = login(client, manager)
+        browser = login(client, user)
         times = []
         for i in range(n_requests + 3):
             t = time.perf_counter()
-            resp = browser.get(path)
+            resp = browser.get(path(i) if callable(path) else path)
             elapsed = (time.perf_counter() - t) * 1000
             assert resp.status_code == 200, resp.status_code
             if i >= 3:  # warm-up: the first requests compile templates and fill caches

@@ -10,7 +10,12 @@ For each size N, on PostgreSQL (the database named by --pg-url is wiped first):
 3. starts gunicorn (`--workers`, scripts/gunicorn_conf.py, attach through the database), warms each
    worker up with API batches of new crossings by the same people, and prints each worker's RSS;
 4. prints attach p50/p95 (one crossing per transaction, in this process, `tracing.attach_pending`) and
-   the API's end-to-end crossings/s with one client per worker posting batches of 500.
+   the API's end-to-end crossings/s with one client per worker posting batches of 500;
+5. runs the scheduler (`flask scheduler run`) beside the workers and prints its RSS once its pattern
+   job has worked off the API's travellers, then the nightly rules (`flask screening patterns`) in a
+   process of their own with their peak RSS;
+6. times the officer's flag queue, a traveller page, the dashboard and the 12-month statistics
+   (p50/p95, signed in through the real login, `--pages` requests each).
 With --compare-memory-up-to N the worker RSS is also measured with TRACING_ATTACH=memory (the per-process
 index this issue replaces), for the before/after figure.
 """
@@ -32,8 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hd_scale"
-START = datetime(2025, 1, 1, tzinfo=UTC)
-NOW = datetime(2026, 1, 10, tzinfo=UTC)
+# History ends today, so the scheduler's rules (which look back from the real present) see its last months.
+NOW = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+START = NOW - timedelta(days=375)
 
 
 def _wipe(url: str) -> None:
@@ -109,12 +115,18 @@ def load(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
         conn = db.session.connection().connection
         cur = conn.cursor()
         counts: dict[int, int] = {}
-        with cur.copy("COPY travellers (id, surname, given_names, crossing_count, patterns_due, created_at, "
-                      "updated_at) FROM STDIN") as copy:
+        first: dict[int, str] = {}
+        last: dict[int, str] = {}
+        with cur.copy("COPY travellers (id, surname, given_names, crossing_count, first_crossed_at, "
+                      "last_crossed_at, patterns_due, created_at, updated_at) FROM STDIN") as copy:
             for cid in range(1, n + 1):
-                counts[tids[assignment[cid]]] = counts.get(tids[assignment[cid]], 0) + 1
+                tid, at = tids[assignment[cid]], rows[cid - 1]["crossed_at"]  # ISO strings, one format
+                counts[tid] = counts.get(tid, 0) + 1
+                first[tid] = min(first.get(tid, at), at)
+                last[tid] = max(last.get(tid, at), at)
             for tid, c in counts.items():
-                copy.write_row((tid, "", "", c, False, NOW, NOW))
+                copy.write_row((tid, "", "", c, first[tid], last[tid], False, NOW, NOW))
+        del first, last
         with cur.copy("COPY crossings (id, source, external_id, border_post_id, direction, crossed_at, surname, "
                       "given_names, sex, dob_year, dob_month, dob_day, dob_precision, nationality, document_type, "
                       "document_number, document_country, consent_document, created_at, traveller_id) "
@@ -214,6 +226,71 @@ class Server:
         self.log.close()
 
 
+class Scheduler:
+    """The one scheduler process (`flask scheduler run`), as production runs it beside the workers."""
+
+    def __init__(self, url: str) -> None:
+        env = {**os.environ, "DATABASE_URL": url, "TSELA_CONFIG": "development"}
+        self.log = open("/tmp/scale-bench-scheduler.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "tip_cases", "scheduler", "run"],
+                                     cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def patterns_due(url: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM travellers WHERE patterns_due")).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def nightly_patterns(url: str) -> tuple[float, float, str]:
+    """`flask screening patterns` (the nightly job's work) in its own process: (seconds, peak RSS MiB, output)."""
+    env = {**os.environ, "DATABASE_URL": url, "TSELA_CONFIG": "development"}
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "tip_cases", "screening", "patterns"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t
+    if status:
+        raise RuntimeError("screening patterns failed: " + out[-500:])
+    return secs, usage.ru_maxrss / 1024, out.strip().splitlines()[0] if out.strip() else ""
+
+
+def page_times(url: str, travellers: int, requests: int) -> dict[str, list[float]]:
+    """The pages issue 10 names, each through the real login and views (in process, as bench.dashboard_bench)."""
+    import random
+
+    from bench.dashboard_bench import measure
+
+    rnd = random.Random(5)
+    sample = [rnd.randint(1, travellers) for _ in range(requests + 3)]
+    return {
+        "flag queue (officer, Maseru Bridge)": measure(url, requests, "/screening/queue", "border_officer", "MSB"),
+        "traveller page (investigator)": measure(url, requests, lambda i: f"/tracing/travellers/{sample[i]}",
+                                                 "investigator"),
+        "dashboard (manager, 30 days)": measure(url, requests, "/reports/"),
+        "statistics (12 months, all posts)": measure(url, max(5, requests // 4), "/reports/statistics"),
+    }
+
+
 def post_all(port: int, token: str, bodies: list[bytes], clients: int) -> tuple[int, float, list[float]]:
     """Post the bodies from `clients` threads; (crossings accepted, seconds, batch latencies)."""
     lock = threading.Lock()
@@ -310,6 +387,7 @@ def run_size(n: int, args) -> dict:
     result = {"n": n, **{k: v for k, v in f.items() if k != "token"}}
     for mode in modes:
         server = Server(args.pg_url, args.workers, args.port, mode)
+        scheduler = Scheduler(args.pg_url) if mode == "database" else None
         try:
             server.wait_warm()
             warm = traffic(persons, 2000, seed=7 + len(mode), prefix=f"W{mode[0]}")
@@ -326,8 +404,28 @@ def run_size(n: int, args) -> dict:
                       f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms)", flush=True)
                 print(f"[{mode}] worker RSS after the API run: " + ", ".join(f"{r:.0f} MiB" for r in rss_after))
                 result.update(api_per_s=accepted / secs, rss_after=rss_after)
+                # The scheduler has warmed up when its pattern job has worked off the API's travellers.
+                deadline = time.time() + 900
+                while patterns_due(args.pg_url) and time.time() < deadline:
+                    time.sleep(5)
+                left = patterns_due(args.pg_url)
+                result["rss_scheduler"] = scheduler.rss_mib()
+                print(f"[{mode}] scheduler RSS after its pattern job worked off the API run: "
+                      f"{result['rss_scheduler']:.0f} MiB ({left:,} travellers still due)", flush=True)
         finally:
             server.stop()
+            if scheduler is not None:
+                scheduler.stop()
+    secs, peak, said = nightly_patterns(args.pg_url)
+    result.update(nightly_s=secs, nightly_peak_mib=peak)
+    print(f"nightly risk rules (`flask screening patterns`, own process): {secs:.0f} s, peak RSS {peak:.0f} MiB; "
+          f"{said}", flush=True)
+    if args.pages:
+        pages = page_times(args.pg_url, f["travellers"], args.pages)
+        for label, times in pages.items():
+            print(f"{label:38s} p50 {pct(times, 0.5):7.1f} ms  p95 {pct(times, 0.95):7.1f} ms  (n={len(times)})",
+                  flush=True)
+        result["pages"] = {k: (pct(v, 0.5), pct(v, 0.95)) for k, v in pages.items()}
     lat = attach_latencies(args.pg_url, persons, args.attach)
     print(f"attach (database path, one crossing per transaction, {len(lat)} crossings): "
           f"p50 {statistics.median(lat) * 1000:.1f} ms, p95 {pct(lat, 0.95) * 1000:.1f} ms, "
@@ -345,6 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--attach", type=int, default=300, help="crossings attached one by one for p50/p95")
     parser.add_argument("--api-crossings", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=31)
+    parser.add_argument("--pages", type=int, default=40, metavar="N",
+                        help="requests per page for the queue, traveller, dashboard and statistics timings (0: skip)")
     parser.add_argument("--compare-memory-up-to", type=int, default=0, metavar="N",
                         help="up to N stored crossings, also measure worker RSS with the per-process index "
                              "(TRACING_ATTACH=memory, what issue 10 replaces)")
@@ -356,14 +456,20 @@ def main(argv: list[str] | None = None) -> None:
                 + "/".join(f"{x:.0f}" for x in r["rss_database"]) + " MiB")
         if "rss_memory" in r:
             line += " vs (memory) " + "/".join(f"{x:.0f}" for x in r["rss_memory"]) + " MiB"
-        line += (f"; attach p50 {r['attach_p50_ms']:.1f} ms p95 {r['attach_p95_ms']:.1f} ms; "
+        line += (f"; scheduler {r['rss_scheduler']:.0f} MiB; nightly rules peak {r['nightly_peak_mib']:.0f} MiB; "
+                 f"attach p50 {r['attach_p50_ms']:.1f} ms p95 {r['attach_p95_ms']:.1f} ms; "
                  f"API {r['api_per_s']:,.0f} crossings/s")
         print(line)
+        for label, (p50, p95) in r.get("pages", {}).items():
+            print(f"{'':12}{label}: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     if len(results) > 1:
         lo, hi = results[0], results[-1]
-        growth = max(hi["rss_database"]) / max(lo["rss_database"]) - 1
-        print(f"worker RSS growth {lo['n']:,} -> {hi['n']:,}: {growth:+.0%} (target within 15%: "
-              f"{'met' if abs(growth) <= 0.15 else 'NOT met'})")
+        for label, key in (("worker RSS", "rss_database"), ("scheduler RSS", "rss_scheduler"),
+                           ("nightly rules peak RSS", "nightly_peak_mib")):
+            a, b = (max(r[key]) if isinstance(r[key], list) else r[key] for r in (lo, hi))
+            growth = b / a - 1
+            print(f"{label} growth {lo['n']:,} -> {hi['n']:,}: {growth:+.0%} (target within 15%: "
+                  f"{'met' if abs(growth) <= 0.15 else 'NOT met'})")
     sys.stdout.flush()
 
 
