@@ -299,26 +299,48 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
     return out
 
 
+def reuse(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
+    """The people and a new API token of a database `load` filled before (for before/after runs of one load)."""
+    from bench.generate import generate_persons
+    from tip_cases import accounts
+    from tip_cases.extensions import db
+
+    app = _app(url)
+    with app.app_context():
+        stored = db.session.execute(db.text("SELECT count(*) FROM crossings WHERE source = 'scale'")).scalar_one()
+        if stored != n:
+            raise SystemExit(f"--reuse: the database holds {stored:,} loaded crossings, not {n:,}")
+        _, token = accounts.create_api_client(f"scale-bench-{time.time_ns()}", None)
+        db.session.commit()
+        db.session.remove()
+    return generate_persons(max(n // 5, 1), seed=seed), {"token": token}
+
+
 def run_size(n: int, args) -> dict:
     print(f"\n== {n:,} stored crossings ==", flush=True)
-    persons, f = load(args.pg_url, n, seed=args.seed)
-    print(f"generated in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s "
-          f"({f['travellers']:,} travellers)")
-    print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
-    print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
+    if args.reuse:
+        persons, f = reuse(args.pg_url, n, seed=args.seed)
+        print("reusing the loaded database (no load, no key rebuild)")
+    else:
+        persons, f = load(args.pg_url, n, seed=args.seed)
+        print(f"generated in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s "
+              f"({f['travellers']:,} travellers)")
+        print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
+        print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
+    run = f"{time.time_ns() % 10**9}-" if args.reuse else ""  # new external ids on every reuse
     modes = ["database", "memory"] if n <= args.compare_memory_up_to else ["database"]
     result = {"n": n, **{k: v for k, v in f.items() if k != "token"}}
-    for mode in modes:
+    for mode in [] if args.skip_api else modes:
         server = Server(args.pg_url, args.workers, args.port, mode)
         try:
             server.wait_warm()
-            warm = traffic(persons, 2000, seed=7 + len(mode), prefix=f"W{mode[0]}")
+            warm = traffic(persons, 2000, seed=7 + len(mode), prefix=f"W{run}{mode[0]}")
             post_all(server.port, f["token"], bodies_of(warm, 250), args.workers)
             rss = server.rss_mib()
             print(f"[{mode}] worker RSS after warm-up: " + ", ".join(f"{r:.0f} MiB" for r in rss), flush=True)
             result[f"rss_{mode}"] = rss
             if mode == "database":
-                items = traffic(persons, args.api_crossings, seed=21, prefix="API")
+                items = traffic(persons, args.api_crossings, seed=21, prefix=f"API{run}")
                 accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, 500), args.workers)
                 rss_after = server.rss_mib()
                 print(f"[{mode}] API: {accepted:,} crossings in {secs:.1f} s = {accepted / secs:,.0f} crossings/s "
@@ -348,18 +370,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compare-memory-up-to", type=int, default=0, metavar="N",
                         help="up to N stored crossings, also measure worker RSS with the per-process index "
                              "(TRACING_ATTACH=memory, what issue 10 replaces)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure on the database a previous run loaded (one size), e.g. before and after "
+                             "a migration")
+    parser.add_argument("--skip-api", action="store_true", help="attach latencies only")
     args = parser.parse_args(argv)
     results = [run_size(n, args) for n in args.sizes]
     print("\n== summary ==")
     for r in results:
         line = (f"{r['n']:>10,} crossings: worker RSS (database) "
-                + "/".join(f"{x:.0f}" for x in r["rss_database"]) + " MiB")
+                + "/".join(f"{x:.0f}" for x in r.get("rss_database", [])) + " MiB")
         if "rss_memory" in r:
             line += " vs (memory) " + "/".join(f"{x:.0f}" for x in r["rss_memory"]) + " MiB"
         line += (f"; attach p50 {r['attach_p50_ms']:.1f} ms p95 {r['attach_p95_ms']:.1f} ms; "
-                 f"API {r['api_per_s']:,.0f} crossings/s")
+                 f"API {r.get('api_per_s', 0):,.0f} crossings/s")
         print(line)
-    if len(results) > 1:
+    if len(results) > 1 and all("rss_database" in r for r in results):
         lo, hi = results[0], results[-1]
         growth = max(hi["rss_database"]) / max(lo["rss_database"]) - 1
         print(f"worker RSS growth {lo['n']:,} -> {hi['n']:,}: {growth:+.0%} (target within 15%: "
