@@ -83,8 +83,9 @@ class Crossing(_PartialDob, db.Model):
 
     __tablename__ = "crossings"
     # On PostgreSQL the table is partitioned by month (screening.partitions): there the primary key is
-    # (id, crossed_at), the unique key (source, external_id, crossed_at), and the foreign keys to
-    # crossings.id below are checked by triggers. The mapper keeps `id` as the identity.
+    # (id, crossed_at), the unique key (source, external_id, crossed_at) (CrossingKey keeps one crossing
+    # per external id), and the foreign keys to crossings.id below are checked by triggers. The mapper
+    # keeps `id` as the identity.
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_crossings_post_crossed_at", "border_post_id", "crossed_at"),

@@ -5,8 +5,9 @@ Why this shape (docs/operations.md, "Crossings partitioned by month"):
 - `crossings` is PARTITION BY RANGE (crossed_at), one partition per UTC month (crossings_pYYYYMM) and a
   DEFAULT partition, so an insert for a month nobody created a partition for is stored, never refused.
 - PostgreSQL wants the partition key in every unique constraint: the primary key is (id, crossed_at)
-  and the idempotency key is (source, external_id, crossed_at). `id` still comes from one sequence, so it
-  stays unique, and the ORM keeps `id` alone as the mapper's primary key.
+  and the table's unique key is (source, external_id, crossed_at); one crossing per (source, external_id)
+  is kept by the plain table crossing_keys (migration 0023, below). `id` still comes from one sequence,
+  so it stays unique, and the ORM keeps `id` alone as the mapper's primary key.
 - A foreign key can reference a partitioned table only through such a composite key, so the four tables
   that point at a crossing (flags, match_judgements, traveller_judgement_crossings, post_flags) keep
   `crossing_id` alone, and triggers do what the foreign keys did: an insert or a change of crossing_id
