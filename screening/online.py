@@ -325,11 +325,14 @@ def set_travellers(session: Session, moves: list[tuple[int, datetime | None, int
         return
     if _is_pg(session) and all(at is not None for _, at, _ in moves):
         moves = sorted(moves)  # one lock order for every writer
+        ats = [m[1] for m in moves]
+        # The range lets the planner leave out the other months' partitions (planning is most of the cost
+        # of a one-crossing update); the join then probes each crossing's own partition only.
         session.execute(text(
             "UPDATE crossings c SET traveller_id = v.t FROM unnest(CAST(:ids AS integer[]), "
             "CAST(:ats AS timestamptz[]), CAST(:ts AS integer[])) AS v(id, at, t) "
-            "WHERE c.id = v.id AND c.crossed_at = v.at"),
-            {"ids": [m[0] for m in moves], "ats": [m[1] for m in moves], "ts": [m[2] for m in moves]})
+            "WHERE c.id = v.id AND c.crossed_at = v.at AND c.crossed_at BETWEEN :lo AND :hi"),
+            {"ids": [m[0] for m in moves], "ats": ats, "ts": [m[2] for m in moves], "lo": min(ats), "hi": max(ats)})
         return
     session.execute(update(Crossing).execution_options(synchronize_session=False),
                     [{"id": c, "traveller_id": t} for c, _, t in moves])
