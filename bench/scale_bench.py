@@ -208,6 +208,15 @@ class Server:
                 return
             time.sleep(1)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the workers have used so far: fairer than wall time on a loaded box."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / tick
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(60)
@@ -269,7 +278,8 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
     from tip_cases.models import BorderPost
 
     app = _app(url)
-    out = []
+    out: list[float] = []
+    cpu: list[float] = []
     with app.app_context():
         posts = {p.name: p.id for p in db.session.query(BorderPost)}
         for it in traffic(persons, n, seed=99, prefix=f"ATT{time.time_ns()}"):
@@ -291,11 +301,14 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
             c.dob = item.dob
             db.session.add(c)
             db.session.flush()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             tracing.attach_pending(now=NOW)
             out.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
             db.session.commit()
         db.session.remove()
+    print(f"attach CPU of this process (Python side): p50 {statistics.median(cpu) * 1000:.1f} ms, "
+          f"p95 {pct(cpu, 0.95) * 1000:.1f} ms (load average {os.getloadavg()[0]:.1f})", flush=True)
     return out
 
 
@@ -341,7 +354,11 @@ def run_size(n: int, args) -> dict:
             result[f"rss_{mode}"] = rss
             if mode == "database":
                 items = traffic(persons, args.api_crossings, seed=21, prefix=f"API{run}")
+                cpu0 = server.cpu_s()
                 accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, 500), args.workers)
+                cpu = server.cpu_s() - cpu0
+                print(f"[{mode}] API workers' CPU: {cpu:.1f} s = {cpu / max(accepted, 1) * 1000:.2f} ms a crossing "
+                      f"(load average {os.getloadavg()[0]:.1f})", flush=True)
                 rss_after = server.rss_mib()
                 print(f"[{mode}] API: {accepted:,} crossings in {secs:.1f} s = {accepted / secs:,.0f} crossings/s "
                       f"({args.workers} workers, {args.workers} clients, batches of 500; batch p50 "
