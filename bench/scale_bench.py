@@ -220,6 +220,15 @@ class Server:
                 return
             time.sleep(1)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the workers have used so far: fairer than wall time on a loaded box."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / tick
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(60)
@@ -346,7 +355,8 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
     from tip_cases.models import BorderPost
 
     app = _app(url)
-    out = []
+    out: list[float] = []
+    cpu: list[float] = []
     with app.app_context():
         posts = {p.name: p.id for p in db.session.query(BorderPost)}
         for it in traffic(persons, n, seed=99, prefix=f"ATT{time.time_ns()}"):
@@ -368,36 +378,66 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
             c.dob = item.dob
             db.session.add(c)
             db.session.flush()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             tracing.attach_pending(now=NOW)
             out.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
             db.session.commit()
         db.session.remove()
+    print(f"attach CPU of this process (Python side): p50 {statistics.median(cpu) * 1000:.1f} ms, "
+          f"p95 {pct(cpu, 0.95) * 1000:.1f} ms (load average {os.getloadavg()[0]:.1f})", flush=True)
     return out
+
+
+def reuse(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
+    """The people and a new API token of a database `load` filled before (for before/after runs of one load)."""
+    from bench.generate import generate_persons
+    from tip_cases import accounts
+    from tip_cases.extensions import db
+
+    app = _app(url)
+    with app.app_context():
+        stored = db.session.execute(db.text("SELECT count(*) FROM crossings WHERE source = 'scale'")).scalar_one()
+        if stored != n:
+            raise SystemExit(f"--reuse: the database holds {stored:,} loaded crossings, not {n:,}")
+        travellers = db.session.execute(db.text("SELECT max(id) FROM travellers")).scalar_one()
+        _, token = accounts.create_api_client(f"scale-bench-{time.time_ns()}", None)
+        db.session.commit()
+        db.session.remove()
+    return generate_persons(max(n // 5, 1), seed=seed), {"token": token, "travellers": travellers}
 
 
 def run_size(n: int, args) -> dict:
     print(f"\n== {n:,} stored crossings ==", flush=True)
-    persons, f = load(args.pg_url, n, seed=args.seed)
-    print(f"generated in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s "
-          f"({f['travellers']:,} travellers)")
-    print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
-    print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
+    if args.reuse:
+        persons, f = reuse(args.pg_url, n, seed=args.seed)
+        print("reusing the loaded database (no load, no key rebuild)")
+    else:
+        persons, f = load(args.pg_url, n, seed=args.seed)
+        print(f"generated in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s "
+              f"({f['travellers']:,} travellers)")
+        print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
+        print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
+    run = f"{time.time_ns() % 10**9}-" if args.reuse else ""  # new external ids on every reuse
     modes = ["database", "memory"] if n <= args.compare_memory_up_to else ["database"]
     result = {"n": n, **{k: v for k, v in f.items() if k != "token"}}
-    for mode in modes:
+    for mode in [] if args.skip_api else modes:
         server = Server(args.pg_url, args.workers, args.port, mode)
         scheduler = Scheduler(args.pg_url) if mode == "database" else None
         try:
             server.wait_warm()
-            warm = traffic(persons, 2000, seed=7 + len(mode), prefix=f"W{mode[0]}")
+            warm = traffic(persons, 2000, seed=7 + len(mode), prefix=f"W{run}{mode[0]}")
             post_all(server.port, f["token"], bodies_of(warm, 250), args.workers)
             rss = server.rss_mib()
             print(f"[{mode}] worker RSS after warm-up: " + ", ".join(f"{r:.0f} MiB" for r in rss), flush=True)
             result[f"rss_{mode}"] = rss
             if mode == "database":
-                items = traffic(persons, args.api_crossings, seed=21, prefix="API")
+                items = traffic(persons, args.api_crossings, seed=21, prefix=f"API{run}")
+                cpu0 = server.cpu_s()
                 accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, 500), args.workers)
+                cpu = server.cpu_s() - cpu0
+                print(f"[{mode}] API workers' CPU: {cpu:.1f} s = {cpu / max(accepted, 1) * 1000:.2f} ms a crossing "
+                      f"(load average {os.getloadavg()[0]:.1f})", flush=True)
                 rss_after = server.rss_mib()
                 print(f"[{mode}] API: {accepted:,} crossings in {secs:.1f} s = {accepted / secs:,.0f} crossings/s "
                       f"({args.workers} workers, {args.workers} clients, batches of 500; batch p50 "
@@ -448,21 +488,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compare-memory-up-to", type=int, default=0, metavar="N",
                         help="up to N stored crossings, also measure worker RSS with the per-process index "
                              "(TRACING_ATTACH=memory, what issue 10 replaces)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure on the database a previous run loaded (one size), e.g. before and after "
+                             "a migration")
+    parser.add_argument("--skip-api", action="store_true", help="attach latencies only")
     args = parser.parse_args(argv)
     results = [run_size(n, args) for n in args.sizes]
     print("\n== summary ==")
     for r in results:
         line = (f"{r['n']:>10,} crossings: worker RSS (database) "
-                + "/".join(f"{x:.0f}" for x in r["rss_database"]) + " MiB")
+                + "/".join(f"{x:.0f}" for x in r.get("rss_database", [])) + " MiB")
         if "rss_memory" in r:
             line += " vs (memory) " + "/".join(f"{x:.0f}" for x in r["rss_memory"]) + " MiB"
-        line += (f"; scheduler {r['rss_scheduler']:.0f} MiB; nightly rules peak {r['nightly_peak_mib']:.0f} MiB; "
-                 f"attach p50 {r['attach_p50_ms']:.1f} ms p95 {r['attach_p95_ms']:.1f} ms; "
-                 f"API {r['api_per_s']:,.0f} crossings/s")
+        line += (f"; scheduler {r.get('rss_scheduler', 0):.0f} MiB; nightly rules peak "
+                 f"{r.get('nightly_peak_mib', 0):.0f} MiB; attach p50 {r['attach_p50_ms']:.1f} ms "
+                 f"p95 {r['attach_p95_ms']:.1f} ms; API {r.get('api_per_s', 0):,.0f} crossings/s")
         print(line)
         for label, (p50, p95) in r.get("pages", {}).items():
             print(f"{'':12}{label}: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
-    if len(results) > 1:
+    if len(results) > 1 and all("rss_database" in r and "rss_scheduler" in r for r in results):
         lo, hi = results[0], results[-1]
         for label, key in (("worker RSS", "rss_database"), ("scheduler RSS", "rss_scheduler"),
                            ("nightly rules peak RSS", "nightly_peak_mib")):

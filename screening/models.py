@@ -83,8 +83,9 @@ class Crossing(_PartialDob, db.Model):
 
     __tablename__ = "crossings"
     # On PostgreSQL the table is partitioned by month (screening.partitions): there the primary key is
-    # (id, crossed_at), the unique key (source, external_id, crossed_at), and the foreign keys to
-    # crossings.id below are checked by triggers. The mapper keeps `id` as the identity.
+    # (id, crossed_at), the unique key (source, external_id, crossed_at) (CrossingKey keeps one crossing
+    # per external id), and the foreign keys to crossings.id below are checked by triggers. The mapper
+    # keeps `id` as the identity.
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_crossings_post_crossed_at", "border_post_id", "crossed_at"),
@@ -131,6 +132,23 @@ class Crossing(_PartialDob, db.Model):
     @property
     def display_name(self) -> str:
         return " ".join(p for p in (self.surname, self.given_names) if p) or "(name not recorded)"
+
+
+class CrossingKey(db.Model):
+    """One row per sender's crossing, whatever its month: the key that makes (source, external_id) unique.
+
+    Partitioned by month, PostgreSQL's unique key on crossings must include crossed_at; this plain table
+    is what refuses a second crossing of the same external id (migration 0023_crossing_keys).
+    store_crossings claims keys here before it stores; a trigger keys every other insert
+    (screening.partitions.key_triggers). crossed_at locates the crossing's partition.
+    """
+
+    __tablename__ = "crossing_keys"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    crossing_id: Mapped[int] = mapped_column(autoincrement=False)
+    crossed_at: Mapped[datetime] = mapped_column()
 
 
 class Person(_PartialDob, db.Model):

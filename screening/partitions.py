@@ -5,8 +5,9 @@ Why this shape (docs/operations.md, "Crossings partitioned by month"):
 - `crossings` is PARTITION BY RANGE (crossed_at), one partition per UTC month (crossings_pYYYYMM) and a
   DEFAULT partition, so an insert for a month nobody created a partition for is stored, never refused.
 - PostgreSQL wants the partition key in every unique constraint: the primary key is (id, crossed_at)
-  and the idempotency key is (source, external_id, crossed_at). `id` still comes from one sequence, so it
-  stays unique, and the ORM keeps `id` alone as the mapper's primary key.
+  and the table's unique key is (source, external_id, crossed_at); one crossing per (source, external_id)
+  is kept by the plain table crossing_keys (migration 0023, below). `id` still comes from one sequence,
+  so it stays unique, and the ORM keeps `id` alone as the mapper's primary key.
 - A foreign key can reference a partitioned table only through such a composite key, so the four tables
   that point at a crossing (flags, match_judgements, traveller_judgement_crossings, post_flags) keep
   `crossing_id` alone, and triggers do what the foreign keys did: an insert or a change of crossing_id
@@ -217,3 +218,58 @@ def add_months(session, first: datetime, last: datetime) -> int:
         "date_trunc('month', CAST(:a AS timestamptz) AT TIME ZONE 'UTC'), "
         "date_trunc('month', CAST(:b AS timestamptz) AT TIME ZONE 'UTC'), interval '1 month') m"),
         {"a": first, "b": last}).scalar_one())
+
+
+# --- one crossing per (source, external_id), across all months (migration 0023_crossing_keys) ----------
+#
+# `crossing_keys` is a plain table with (source, external_id) as its primary key. store_crossings claims
+# a batch's keys there first (INSERT ... ON CONFLICT DO NOTHING RETURNING) and stores only the crossings
+# it won; a concurrent sender of the same external id waits on the claim and is told "duplicate". This
+# trigger is the backstop for every other way a crossing gets in (COPY loaders, an ORM insert, an
+# operator's SQL): it writes the key of a crossing that has none, and a crossing whose key another
+# crossing holds fails with unique_violation. One statement per INSERT or COPY, not one per row.
+
+KEYS_FILL_PG = """
+CREATE OR REPLACE FUNCTION crossing_keys_fill() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO crossing_keys (source, external_id, crossing_id, crossed_at)
+  SELECT n.source, n.external_id, n.id, n.crossed_at FROM new_rows n
+  WHERE NOT EXISTS (SELECT 1 FROM crossing_keys k WHERE k.source = n.source AND k.external_id = n.external_id
+                    AND k.crossing_id = n.id);
+  RETURN NULL;
+END
+$fn$"""
+
+KEYS_TRIGGER_PG = ("CREATE TRIGGER crossing_keys_fill AFTER INSERT ON crossings REFERENCING NEW TABLE AS new_rows "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION crossing_keys_fill()")
+
+KEYS_TRIGGER_SQLITE = """
+CREATE TRIGGER crossing_keys_fill AFTER INSERT ON crossings FOR EACH ROW
+WHEN NOT EXISTS (SELECT 1 FROM crossing_keys WHERE source = NEW.source AND external_id = NEW.external_id
+                 AND crossing_id = NEW.id)
+BEGIN
+  INSERT INTO crossing_keys (source, external_id, crossing_id, crossed_at)
+  VALUES (NEW.source, NEW.external_id, NEW.id, NEW.crossed_at);
+END"""
+
+# An installation upgraded to 0023 gets the key of every stored crossing: on PostgreSQL the first (lowest
+# id) of each key, should two senders have raced before session 5's advisory locks (the later ones keep no
+# key and are counted by the migration); SQLite's plain table never allowed two.
+def keys_backfill(dialect: str) -> str:
+    if dialect == "postgresql":
+        return ("INSERT INTO crossing_keys (source, external_id, crossing_id, crossed_at) "
+                "SELECT DISTINCT ON (source, external_id) source, external_id, id, crossed_at FROM crossings "
+                "ORDER BY source, external_id, id")
+    return ("INSERT INTO crossing_keys (source, external_id, crossing_id, crossed_at) "
+            "SELECT source, external_id, id, crossed_at FROM crossings")
+
+
+def key_triggers(dialect: str) -> list[str]:
+    return [KEYS_FILL_PG, KEYS_TRIGGER_PG] if dialect == "postgresql" else [KEYS_TRIGGER_SQLITE]
+
+
+def drop_key_triggers(dialect: str) -> list[str]:
+    out = ["DROP TRIGGER IF EXISTS crossing_keys_fill" + (" ON crossings" if dialect == "postgresql" else "")]
+    if dialect == "postgresql":
+        out.append("DROP FUNCTION IF EXISTS crossing_keys_fill()")
+    return out

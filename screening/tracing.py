@@ -281,8 +281,8 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
         return _attach_pending_online(session, now)
     tracer = get_tracer()
     with tracer.lock:
-        rows = session.execute(select(*IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None),
-                                                                Crossing.pseudonymised_at.is_(None))
+        rows = session.execute(select(*IDENTITY_COLUMNS, Crossing.crossed_at)
+                               .where(Crossing.traveller_id.is_(None), Crossing.pseudonymised_at.is_(None))
                                .order_by(Crossing.id)).all()
         if not rows:
             return set()
@@ -304,7 +304,8 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
 
     for gone, survivor in emptied.items():
         online.merge_into(session, gone, survivor)
-    session.execute(update(Crossing), [{"id": cid, "traveller_id": t} for cid, t in assignment.items()])
+    at = {r.id: r.crossed_at for r in rows}
+    online.set_travellers(session, [(cid, at[cid], t) for cid, t in assignment.items()])
     touched = set(assignment.values()) | set(emptied.values())
     refresh_summaries(session, touched | set(emptied), now)
     return touched
@@ -313,7 +314,9 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
 def _attach_pending_online(session: Session, now: datetime) -> set[int]:
     """attach_pending through the database (screening.online); rows another worker holds are its own."""
 
-    stmt = select(*IDENTITY_COLUMNS).where(Crossing.traveller_id.is_(None), Crossing.pseudonymised_at.is_(None))
+    # crossed_at too: the traveller_id update addresses each crossing by its primary key (id, crossed_at).
+    stmt = select(*IDENTITY_COLUMNS, Crossing.crossed_at).where(Crossing.traveller_id.is_(None),
+                                                                Crossing.pseudonymised_at.is_(None))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Crossing, skip_locked=True)
     else:
