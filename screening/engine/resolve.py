@@ -122,6 +122,9 @@ class ResolveConfig:
     weak_link_threshold: float = 0.70  # accepted only when no other traveller is in reach
     merge_threshold: float = 0.90  # both links needed to merge two travellers through one crossing
     ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
+    # Per-profile posterior (module docstring, 4): odds of "someone not among the candidates found",
+    # against the pair odds of each candidate traveller. 1.0 gives the pair posterior back (no rescue).
+    new_person_odds: float = 0.25
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
@@ -246,6 +249,7 @@ class TravellerIndex:
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
         self._joined: dict[Any, Any] = {}
+        self._rescued = 0  # candidates weighed when the last `_place` linked by the per-profile posterior
         # Name frequencies over the profiles: the model's name weights are adjusted by them (namesakes).
         self.frequencies = NameFrequencies()
         self._match = replace(self.config.match, frequencies=self.frequencies)
@@ -448,7 +452,11 @@ class TravellerIndex:
         if link_slot is None:
             return key, score, "No earlier crossing matches: a new traveller"
         result = match_prepared(p, self._profiles[link_slot], self._match)
-        return key, score, "; ".join(result.explanations[:5])
+        text = "; ".join(result.explanations[:5])
+        if self._rescued:
+            text = (f"Best of {self._rescued} candidate travellers with these names: {score:.0%} against the others "
+                    f"and a new person, though {result.score:.0%} as a pair; " + text)
+        return key, score, text
 
     def detach(self, crossing_id: Any) -> None:
         """Remove a crossing (deleted or corrected); a traveller left empty disappears."""
@@ -722,6 +730,12 @@ class TravellerIndex:
         unit_ids = [c for _, _, ids in parts for c in ids]
         scored: dict[int, tuple[float, int, bool]] = {}
         floor = cfg.weak_link_threshold
+        # Under the weak floor, a candidate can still be linked by the per-profile posterior; the
+        # scoring floor is the least pair probability that can reach the link threshold that way.
+        low_floor = min(floor, _rescue_floor(cfg)) if len(unit_ids) == 1 else floor
+        complete = True  # every traveller the routes reach was scored, or those left differ on a full date
+        low: dict[int, tuple[float, int]] = {}  # candidates in [low_floor, floor)
+        seen: dict[int, int] = {}
         store: dict[int, list[int]] = {}
         for slot in slots:
             p = self._profiles[slot]
@@ -729,20 +743,31 @@ class TravellerIndex:
             seen = self._candidates((docs,), {})
             strong = False
             for tnum, rep in seen.items():
-                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
+                s, doc_agree, _ = self._score(p, self._profiles[rep], low_floor)
                 if s >= floor and (tnum not in scored or s > scored[tnum][0]):
                     scored[tnum] = (s, rep, doc_agree)
                     strong = strong or (doc_agree and s >= cfg.merge_threshold)
+                elif s >= low_floor:
+                    low[tnum] = (s, rep)
             if strong and len(seen) == 1:
                 continue  # a document and the rest agree with one traveller: the name routes add nothing
             done = set(seen)
             # Exact dates before name pairs x years: see the module docstring (blocking).
-            for tnum, rep in self._candidates((dates, pairs), seen).items():
+            self._candidates((dates,), seen)
+            complete = len(seen) < cfg.max_candidates
+            if complete:  # (a full candidate set stops the probe, as one call over both routes would)
+                self._candidates((pairs,), seen)
+                # Travellers left unscored share only names and a birth year: with a full date of
+                # birth, the date rule keeps them apart, so they weigh nothing in the posterior.
+                complete = len(seen) < cfg.max_candidates or exact_ordinal(p.dob) is not None
+            for tnum, rep in seen.items():
                 if tnum in done:
                     continue
-                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
+                s, doc_agree, _ = self._score(p, self._profiles[rep], low_floor)
                 if s >= floor and (tnum not in scored or s > scored[tnum][0]):
                     scored[tnum] = (s, rep, doc_agree)
+                elif s >= low_floor:
+                    low[tnum] = (s, rep)
         ranked = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))
         unit = _Traveller(None, slots[0])
         unit.judged = {c for c in unit_ids if c in self._cannot} or None
@@ -756,6 +781,12 @@ class TravellerIndex:
             if all(self._conflicts(self._profiles[sl], anchor) for sl in slots):
                 continue
             allowed.append((tnum, s, rep, doc_agree))
+        self._rescued = 0
+        if low_floor < floor and complete and (not allowed or allowed[0][1] < cfg.link_threshold):
+            rescue = self._profile_posterior(unit, self._profiles[slots[0]], seen, scored, low)
+            if rescue is not None and rescue[1] >= cfg.link_threshold:
+                allowed = [rescue]
+                self._rescued = len(seen)
         if not allowed:
             return self._found(slots, unit_ids, store), None, 0.0
         best, best_s, best_rep, best_doc = allowed[0]
@@ -787,6 +818,40 @@ class TravellerIndex:
                 kept = self._travellers[best].key
                 self._joined[key_b if kept == key_a else key_a] = kept
         return best, best_rep, best_s
+
+    def _profile_posterior(self, unit: _Traveller, p: Prepared, seen: dict[int, int],
+                           scored: dict[int, tuple[float, int, bool]],
+                           low: dict[int, tuple[float, int]]) -> tuple[int, float, int, bool] | None:
+        """The best candidate traveller when it holds `link_threshold` of the per-profile posterior.
+
+        A pair's probability weighs one candidate against the whole population's prior; here the best
+        candidate is weighed against every other traveller the routes found for this profile and
+        against "someone not found" (`new_person_odds`): posterior = O_best / (sum of O_j + that).
+        Namesakes that fit as well share the posterior, so none is linked (as the ambiguity rule says).
+        The caller asks only for a unit of one crossing whose candidate set is complete (`_place`).
+        Returns (traveller, posterior, representative, documents agree) or None.
+        """
+        cfg = self.config
+        best = None
+        for tnum, (s, rep, *_rest) in (*scored.items(), *low.items()):
+            if best is None or (s, -tnum) > (best[1], -best[0]):
+                best = (tnum, s, rep)
+        if best is None:
+            return None
+        tnum, best_s, rep = best
+        t = self._travellers[tnum]
+        # The hard date-of-birth rule and judgements are vetoes here as everywhere.
+        if not self._may_join(unit, t) or self._conflicts(p, self._profiles[t.anchor]):
+            return None
+        total = cfg.new_person_odds
+        for other, orep in seen.items():
+            s = best_s if other == tnum else self._score(p, self._profiles[orep], 0.0)[0]
+            if s >= 1.0:
+                return None
+            total += s / (1.0 - s)
+        posterior = (best_s / (1.0 - best_s)) / total
+        doc = _document_agreement(p, self._profiles[rep], self._match)
+        return tnum, posterior, rep, doc in ("exact", "near")
 
     def _set_anchor(self, t: _Traveller) -> None:
         if exact_ordinal(self._profiles[t.anchor].dob) is None:
@@ -836,6 +901,15 @@ def _log_odds(p: float) -> float:
     if p >= 1.0:
         return math.inf
     return math.log2(p / (1.0 - p))
+
+
+def _rescue_floor(cfg: ResolveConfig) -> float:
+    """Least pair probability that the per-profile posterior can lift to the link threshold (alone,
+    against "someone not found"): O_best >= new_person_odds x link odds."""
+    if cfg.new_person_odds >= 1.0:
+        return cfg.link_threshold
+    odds = cfg.new_person_odds * cfg.link_threshold / (1.0 - cfg.link_threshold)
+    return odds / (1.0 + odds)
 
 
 def _probability(log2_odds: float) -> float:

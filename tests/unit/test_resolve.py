@@ -283,3 +283,61 @@ def test_a_document_typo_reaches_its_traveller_past_a_full_namesake_bucket():
     index = TravellerIndex.build(namesakes + [true], cfg)
     key, score, explanation = index.attach(rec("x", "Mokoena", "Thabo", "1985-03-04", "RA1234576"))
     assert key == index.key_of("t0"), explanation
+
+
+def _sparse_prior(cfg: ResolveConfig | None = None) -> ResolveConfig:
+    """A prior as low as a population of ~10^9 crossings makes it: a crossing with the traveller's name
+    and date of birth but another document scores ~0.6 as a pair, under the weak link threshold."""
+    from dataclasses import replace
+
+    cfg = cfg or ResolveConfig()
+    return replace(cfg, match=replace(cfg.match, model=replace(cfg.match.model, prior=1.3e-8)))
+
+
+def _second_document(cid):
+    return rec(cid, "Mokoena", "Thabo", "1985-03-04", "0012345678", doc_type="ID")
+
+
+# Namesakes: the same name and birth year, born on other days (each with a passport of their own).
+YEAR_NAMESAKES = [rec(f"n{i}", "Mokoena", "Thabo", f"1985-{1 + i:02d}-{20 + i:02d}", f"RB{3000000 + 7654321 * i}")
+                  for i in range(4)]
+TRUE_THABO = [rec(f"t{i}", "Mokoena", "Thabo", "1985-03-04", "RA1234567") for i in range(2)]
+
+
+def test_a_second_document_links_when_its_traveller_dominates_the_candidates():
+    cfg = _sparse_prior()
+    index = TravellerIndex.build(YEAR_NAMESAKES + TRUE_THABO, cfg)
+    p = index._prepare(_second_document("x"))
+    pair = index._score(p, index._profiles[index._slot_of_crossing["t0"]], 0.0)[0]
+    assert 0.5 < pair < cfg.weak_link_threshold  # as a pair, too weak to link on its own
+    key, score, explanation = index.attach(_second_document("x"))
+    assert key == index.key_of("t0"), explanation
+    assert score >= cfg.link_threshold
+    assert "candidate" in explanation  # the officer is told the link was weighed against the others
+    assert partition(index.assignment()) == partition(resolve([*YEAR_NAMESAKES, *TRUE_THABO, _second_document("x")],
+                                                               cfg)), "batch and attach differ"
+    # With "someone not found" weighed as a pair's prior does (odds 1), nothing is rescued: the old rule.
+    from dataclasses import replace
+
+    plain = replace(cfg, new_person_odds=1.0)
+    index = TravellerIndex.build(YEAR_NAMESAKES + TRUE_THABO, plain)
+    assert index.attach(_second_document("x"))[0] != index.key_of("t0")
+
+
+def test_a_second_document_fitting_two_namesakes_equally_links_to_neither():
+    # Two people share the name and the full date of birth (each with a passport of their own); a
+    # crossing with an ID card fits both as well: the posterior is split, nothing is guessed.
+    cfg = _sparse_prior()
+    twin = [rec(f"u{i}", "Mokoena", "Thabo", "1985-03-04", "RB7654321") for i in range(2)]
+    index = TravellerIndex.build(YEAR_NAMESAKES + TRUE_THABO + twin, cfg)
+    assert index.key_of("u0") != index.key_of("t0")
+    key, _score, explanation = index.attach(_second_document("x"))
+    assert key not in (index.key_of("t0"), index.key_of("u0")), explanation
+
+
+def test_the_per_profile_posterior_keeps_the_date_of_birth_veto():
+    # Only namesakes born on other days are in reach: however dominant, none is linked.
+    cfg = _sparse_prior()
+    index = TravellerIndex.build(YEAR_NAMESAKES[:1], cfg)
+    key, _score, explanation = index.attach(_second_document("x"))
+    assert key == "x", explanation
