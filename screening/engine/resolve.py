@@ -28,6 +28,17 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    are merged through a profile only when both links reach `merge_threshold` and the two founders do
    not conflict; a profile that fits two unrelated travellers equally (namesakes known only by year of
    birth, no document in common) founds a traveller of its own instead of guessing.
+   Per-profile posterior: a pair's probability weighs one candidate against the whole population's
+   prior, so at 10^6 crossings a second or forged document among heavy namesakes scores under the
+   link threshold even when its traveller is the only one that fits. A crossing left unlinked is
+   weighed again: its best candidate's pair odds against the sum of every candidate's odds plus
+   `new_person_odds` ("someone not found"); it links when that posterior reaches `link_threshold`.
+   Namesakes that fit as well share the posterior, so nothing is guessed (the rule above, in odds).
+   Only for a profile of one crossing (a profile repeated on several crossings is a person's usual
+   identity: in the tuning runs none was ever rightly linked this way) and a complete candidate set
+   (`max_candidates` not reached, or reached only in the name x year route by a profile with a full
+   date of birth, whose unscored namesakes the date rule keeps apart). The date-of-birth rule and
+   judgements stay vetoes; the explanation says the link was weighed against the other candidates.
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -123,8 +134,11 @@ class ResolveConfig:
     merge_threshold: float = 0.90  # both links needed to merge two travellers through one crossing
     ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
     # Per-profile posterior (module docstring, 4): odds of "someone not among the candidates found",
-    # against the pair odds of each candidate traveller. 1.0 gives the pair posterior back (no rescue).
-    new_person_odds: float = 0.25
+    # against the pair odds of each candidate traveller; 1.0 gives the pair posterior back (no rescue,
+    # the results of the pair rule exactly). Off by default: 0.25 raised 1M-namesake recall from
+    # 0.9823 to 0.9885 but lowered precision from 0.9951 to 0.9940, under the 0.995 bar; a rescue
+    # was wrong about one time in seven on the tuning seeds (docs/performance.md, session 6).
+    new_person_odds: float = 1.0
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000

@@ -286,11 +286,12 @@ def test_a_document_typo_reaches_its_traveller_past_a_full_namesake_bucket():
 
 
 def _sparse_prior(cfg: ResolveConfig | None = None) -> ResolveConfig:
-    """A prior as low as a population of ~10^9 crossings makes it: a crossing with the traveller's name
-    and date of birth but another document scores ~0.6 as a pair, under the weak link threshold."""
+    """The per-profile posterior on ("someone not found" at odds 0.25), and a prior as low as a
+    population of ~10^9 crossings makes it: a crossing with the traveller's name and date of birth
+    but another document scores ~0.6 as a pair, under the weak link threshold."""
     from dataclasses import replace
 
-    cfg = cfg or ResolveConfig()
+    cfg = cfg or ResolveConfig(new_person_odds=0.25)
     return replace(cfg, match=replace(cfg.match, model=replace(cfg.match.model, prior=1.3e-8)))
 
 
