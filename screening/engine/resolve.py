@@ -38,7 +38,11 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    identity: in the tuning runs none was ever rightly linked this way) and a complete candidate set
    (`max_candidates` not reached, or reached only in the name x year route by a profile with a full
    date of birth, whose unscored namesakes the date rule keeps apart). The date-of-birth rule and
-   judgements stay vetoes; the explanation says the link was weighed against the other candidates.
+   judgements stay vetoes. Batch only: such a crossing founds a traveller for now and is placed again
+   after every other profile, when its own person's traveller (founded later in the order) competes
+   with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
+   still to come (a new person's first crossing would join the one namesake in reach), so it keeps
+   the pair rule; the batch (`flask screening resolve`) links those crossings later.
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -135,10 +139,9 @@ class ResolveConfig:
     ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
     # Per-profile posterior (module docstring, 4): odds of "someone not among the candidates found",
     # against the pair odds of each candidate traveller; 1.0 gives the pair posterior back (no rescue,
-    # the results of the pair rule exactly). Off by default: 0.25 raised 1M-namesake recall from
-    # 0.9823 to 0.9885 but lowered precision from 0.9951 to 0.9940, under the 0.995 bar; a rescue
-    # was wrong about one time in seven on the tuning seeds (docs/performance.md, session 6).
-    new_person_odds: float = 1.0
+    # the results of the pair rule exactly). 0.03 set on seeds 101 and 202 (300k heavy namesakes):
+    # recall 0.9915 -> 0.9944 with precision unchanged to within 0.0001 (docs/performance.md, s6-A).
+    new_person_odds: float = 0.03
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
@@ -263,7 +266,6 @@ class TravellerIndex:
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
         self._joined: dict[Any, Any] = {}
-        self._rescued = 0  # candidates weighed when the last `_place` linked by the per-profile posterior
         # Name frequencies over the profiles: the model's name weights are adjusted by them (namesakes).
         self.frequencies = NameFrequencies()
         self._match = replace(self.config.match, frequencies=self.frequencies)
@@ -329,8 +331,16 @@ class TravellerIndex:
                 index.frequencies.add(p)
         index._rescale_prior(sum(n for _, n, _ in units))
         units.sort(key=lambda u: -u[1])  # stable: ties keep input order
+        deferred: list[int] = []
         for parts, _, _ in units:
-            index._place(parts)
+            index._place(parts, deferred)
+        # A crossing the per-profile posterior alone would link is placed last, when every traveller
+        # that could compete with its best candidate (its own person's, founded later) is known.
+        for slot in deferred:
+            t = index._travellers[index._traveller_of[slot]]
+            if t.slots == [slot]:
+                index._unfound(slot)
+                index._place([], reuse=slot)
         index._joined.clear()  # a batch's keys are read from `assignment`, after every merge
         return index
 
@@ -466,11 +476,7 @@ class TravellerIndex:
         if link_slot is None:
             return key, score, "No earlier crossing matches: a new traveller"
         result = match_prepared(p, self._profiles[link_slot], self._match)
-        text = "; ".join(result.explanations[:5])
-        if self._rescued:
-            text = (f"Best of {self._rescued} candidate travellers with these names: {score:.0%} against the others "
-                    f"and a new person, though {result.score:.0%} as a pair; " + text)
-        return key, score, text
+        return key, score, "; ".join(result.explanations[:5])
 
     def detach(self, crossing_id: Any) -> None:
         """Remove a crossing (deleted or corrected); a traveller left empty disappears."""
@@ -737,11 +743,20 @@ class TravellerIndex:
                             return seen
         return seen
 
-    def _place(self, parts: list[tuple[tuple | None, Prepared, list]]) -> tuple[int, int | None, float]:
-        """Attach a unit (one profile, or a must-linked group) to a traveller or found a new one."""
+    def _place(self, parts: list[tuple[tuple | None, Prepared, list]], deferred: list[int] | None = None,
+               reuse: int | None = None) -> tuple[int, int | None, float]:
+        """Attach a unit (one profile, or a must-linked group) to a traveller or found a new one.
+
+        A unit the per-profile posterior alone would link founds a traveller for now; a batch passes
+        `deferred`, where its slot is listed, and places it again at the end (`reuse`), the only
+        placement that takes such a link. An attach (neither) keeps the pair rule's answer.
+        """
         cfg = self.config
-        slots = [self._new_slot(p, ids, sig) for sig, p, ids in parts]  # traveller -1 until placed
-        unit_ids = [c for _, _, ids in parts for c in ids]
+        if reuse is None:
+            slots = [self._new_slot(p, ids, sig) for sig, p, ids in parts]  # traveller -1 until placed
+            unit_ids = [c for _, _, ids in parts for c in ids]
+        else:
+            slots, unit_ids = [reuse], list(self._crossings[reuse])
         scored: dict[int, tuple[float, int, bool]] = {}
         floor = cfg.weak_link_threshold
         # Under the weak floor, a candidate can still be linked by the per-profile posterior; the
@@ -795,12 +810,14 @@ class TravellerIndex:
             if all(self._conflicts(self._profiles[sl], anchor) for sl in slots):
                 continue
             allowed.append((tnum, s, rep, doc_agree))
-        self._rescued = 0
         if low_floor < floor and complete and (not allowed or allowed[0][1] < cfg.link_threshold):
             rescue = self._profile_posterior(unit, self._profiles[slots[0]], seen, scored, low)
             if rescue is not None and rescue[1] >= cfg.link_threshold:
-                allowed = [rescue]
-                self._rescued = len(seen)
+                if reuse is not None:
+                    allowed = [rescue]
+                elif deferred is not None:
+                    deferred.append(slots[0])
+                    return self._found(slots, unit_ids, store), None, 0.0
         if not allowed:
             return self._found(slots, unit_ids, store), None, 0.0
         best, best_s, best_rep, best_doc = allowed[0]
@@ -866,6 +883,15 @@ class TravellerIndex:
         posterior = (best_s / (1.0 - best_s)) / total
         doc = _document_agreement(p, self._profiles[rep], self._match)
         return tnum, posterior, rep, doc in ("exact", "near")
+
+    def _unfound(self, slot: int) -> None:
+        """Undo `_found` for a traveller of this one slot (its slot stays, unplaced)."""
+        tnum = self._traveller_of[slot]
+        t = self._travellers.pop(tnum)
+        del self._tnum_of_key[t.key]
+        for k in _store_keys(self._profiles[slot], self.config.match.min_document_length):
+            discard_slot(self._buckets, k, slot)
+        self._traveller_of[slot] = -1
 
     def _set_anchor(self, t: _Traveller) -> None:
         if exact_ordinal(self._profiles[t.anchor].dob) is None:
