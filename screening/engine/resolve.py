@@ -759,9 +759,10 @@ class TravellerIndex:
             slots, unit_ids = [reuse], list(self._crossings[reuse])
         scored: dict[int, tuple[float, int, bool]] = {}
         floor = cfg.weak_link_threshold
-        # Under the weak floor, a candidate can still be linked by the per-profile posterior; the
-        # scoring floor is the least pair probability that can reach the link threshold that way.
-        low_floor = min(floor, _rescue_floor(cfg)) if len(unit_ids) == 1 else floor
+        # Under the weak floor, a candidate can still be linked by the per-profile posterior (a batch
+        # only); the scoring floor is the least pair probability that can reach the link threshold so.
+        batch = deferred is not None or reuse is not None
+        low_floor = min(floor, _rescue_floor(cfg)) if batch and len(unit_ids) == 1 else floor
         complete = True  # every traveller the routes reach was scored, or those left differ on a full date
         low: dict[int, tuple[float, int]] = {}  # candidates in [low_floor, floor)
         seen: dict[int, int] = {}
@@ -853,7 +854,7 @@ class TravellerIndex:
     def _profile_posterior(self, unit: _Traveller, p: Prepared, seen: dict[int, int],
                            scored: dict[int, tuple[float, int, bool]],
                            low: dict[int, tuple[float, int]]) -> tuple[int, float, int, bool] | None:
-        """The best candidate traveller when it holds `link_threshold` of the per-profile posterior.
+        """The best candidate traveller and its per-profile posterior (linked at `link_threshold`).
 
         A pair's probability weighs one candidate against the whole population's prior; here the best
         candidate is weighed against every other traveller the routes found for this profile and
