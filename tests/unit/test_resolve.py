@@ -1,5 +1,7 @@
 """Traveller resolution: which crossings were made by the same person (screening/engine/resolve.py)."""
 
+from dataclasses import replace
+
 import pytest
 
 from screening.engine.matching import Document
@@ -176,7 +178,9 @@ def test_detach_merge_split_and_judgements_persist():
 
 
 def test_config_threshold_is_a_parameter():
-    strict = ResolveConfig(link_threshold=0.99, weak_link_threshold=0.99)
+    # The per-profile posterior would weigh the one candidate in reach against "someone not found"
+    # only (odds 0.03): strict pair thresholds alone are asked for here, so it is switched off.
+    strict = ResolveConfig(link_threshold=0.99, weak_link_threshold=0.99, new_person_odds=1.0)
     assignment = resolve([THABO[0], rec("x", "Mokoena", "Thabo", "1985")], config=strict)
     assert assignment["x"] != assignment["t0"]
 
@@ -283,3 +287,56 @@ def test_a_document_typo_reaches_its_traveller_past_a_full_namesake_bucket():
     index = TravellerIndex.build(namesakes + [true], cfg)
     key, score, explanation = index.attach(rec("x", "Mokoena", "Thabo", "1985-03-04", "RA1234576"))
     assert key == index.key_of("t0"), explanation
+
+
+def _sparse_prior(cfg: ResolveConfig | None = None) -> ResolveConfig:
+    """The per-profile posterior on ("someone not found" at odds 0.25), and a prior as low as a
+    population of ~10^9 crossings makes it: a crossing with the traveller's name and date of birth
+    but another document scores ~0.6 as a pair, under the weak link threshold."""
+    from dataclasses import replace
+
+    cfg = cfg or ResolveConfig(new_person_odds=0.25)
+    return replace(cfg, match=replace(cfg.match, model=replace(cfg.match.model, prior=1.3e-8)))
+
+
+def _second_document(cid):
+    return rec(cid, "Mokoena", "Thabo", "1985-03-04", "0012345678", doc_type="ID")
+
+
+# Namesakes: the same name and birth year, born on other days (each with a passport of their own).
+YEAR_NAMESAKES = [rec(f"n{i}", "Mokoena", "Thabo", f"1985-{1 + i:02d}-{20 + i:02d}", f"RB{3000000 + 7654321 * i}")
+                  for i in range(4)]
+TRUE_THABO = [rec(f"t{i}", "Mokoena", "Thabo", "1985-03-04", "RA1234567") for i in range(2)]
+
+
+def test_a_second_document_links_when_its_traveller_dominates_the_candidates():
+    cfg = _sparse_prior()
+    records = [*YEAR_NAMESAKES, *TRUE_THABO, _second_document("x")]
+    index = TravellerIndex.build(records, cfg)
+    p = index._prepare(_second_document("x"))
+    pair = index._score(p, index._profiles[index._slot_of_crossing["t0"]], 0.0)[0]
+    assert 0.5 < pair < cfg.weak_link_threshold  # as a pair, too weak to link on its own
+    assert index.key_of("x") == index.key_of("t0")
+    assert len({index.key_of(r.crossing_id) for r in YEAR_NAMESAKES} | {index.key_of("t0")}) == 5
+    # With "someone not found" weighed as a pair's prior does (odds 1), nothing is rescued: the old rule.
+    plain = replace(cfg, new_person_odds=1.0)
+    assert resolve(records, plain)["x"] != resolve(records, plain)["t0"]
+    # An attach cannot wait for the persons still to come: it keeps the pair rule's answer.
+    online = TravellerIndex.build(YEAR_NAMESAKES + TRUE_THABO, cfg)
+    assert online.attach(_second_document("x"))[0] != online.key_of("t0")
+
+
+def test_a_second_document_fitting_two_namesakes_equally_links_to_neither():
+    # Two people share the name and the full date of birth (each with a passport of their own); a
+    # crossing with an ID card fits both as well: the posterior is split, nothing is guessed.
+    cfg = _sparse_prior()
+    twin = [rec(f"u{i}", "Mokoena", "Thabo", "1985-03-04", "RB7654321") for i in range(2)]
+    assignment = resolve([*YEAR_NAMESAKES, *TRUE_THABO, *twin, _second_document("x")], cfg)
+    assert assignment["u0"] != assignment["t0"]
+    assert assignment["x"] not in (assignment["t0"], assignment["u0"])
+
+
+def test_the_per_profile_posterior_keeps_the_date_of_birth_veto():
+    # Only a namesake born on another day is in reach: however dominant, it is not linked.
+    assignment = resolve([YEAR_NAMESAKES[0], _second_document("x")], _sparse_prior())
+    assert assignment["x"] == "x"
