@@ -21,9 +21,9 @@ the same computation without building explanations.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
@@ -60,6 +60,7 @@ __all__ = [
     "match_prepared",
     "name_feature",
     "name_weight",
+    "partial_weigher",
     "partial_weight",
     "prepare",
     "prior_log_odds",
@@ -392,6 +393,7 @@ def _token_score(a: str, b: str, cfg: MatchConfig) -> tuple[float, int]:
 
 
 _Aligned = tuple[float, int, tuple[tuple[str, str], ...]]  # (score, flags, agreeing full tokens)
+_UNSEEN = object()
 
 
 def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned | None:
@@ -436,6 +438,14 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned
     score = (total / shortest - cfg.extra_token_penalty * (longest - shortest)
              - cfg.differing_token_penalty * (shortest - len(matched)))
     return max(score, 0.0), flags, tuple(agreeing)
+
+
+def _memo_align(memo: dict, a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned | None:
+    key = (a, b)
+    hit = memo.get(key, _UNSEEN)
+    if hit is _UNSEEN:
+        hit = memo[key] = _align(a, b, cfg)
+    return hit
 
 
 def _name_level(r: _Aligned | None, cfg: MatchConfig) -> str:
@@ -538,14 +548,17 @@ _MIXED_SURNAME = say("Name parts match but are recorded in different fields")
 _MIXED_GIVEN = say("Given names compared with the surname above")
 
 
-def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
+def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig, aligned: dict | None = None) -> NameComparison:
     """Best reading over both sides' names and aliases: as recorded, swapped, or parts in other fields.
 
     The reading with the largest summed model weight wins (before the frequency adjustment). The
-    costly part of matching: resolution memoises it per pair of spellings.
+    costly part of matching: resolution memoises it per pair of spellings, and passes `aligned`, a
+    memo of token alignments its owner keeps for one `cfg` (a surname pair recurs under many given
+    names, so most alignments of a new pair of spellings were made before).
     """
     if not p.variants or not c.variants:
         return _NO_NAMES
+    align = _align if aligned is None else partial(_memo_align, aligned)
     weights = cfg.model.weights
     ws, wg = weights["surname"], weights["given_names"]
     top = ws["exact"] + wg["exact"]
@@ -553,7 +566,7 @@ def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
     for i, (ps, pg) in enumerate(p.variants):
         for j, (cs, cg) in enumerate(c.variants):
             alias = bool(i or j)
-            r = _reading(_align(ps, cs, cfg), _align(pg, cg, cfg), cfg, "", alias)
+            r = _reading(align(ps, cs, cfg), align(pg, cg, cfg), cfg, "", alias)
             w = ws[r.surname] + wg[r.given]
             if w > best_w:
                 best, best_w = r, w
@@ -561,13 +574,13 @@ def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
                 return best
             if r.surname in ("exact", "near") and r.given in ("exact", "near"):
                 continue
-            xs, xg = _align(ps, cg, cfg), _align(pg, cs, cfg)
+            xs, xg = align(ps, cg, cfg), align(pg, cs, cfg)
             if xs is not None and xg is not None:
                 r = _reading(xs, xg, cfg, "swapped", alias)
                 w = ws[r.surname] + wg[r.given]
                 if w > best_w:
                     best, best_w = r, w
-            mixed = _align(ps + pg, cs + cg, cfg)
+            mixed = align(ps + pg, cs + cg, cfg)
             if mixed is not None:
                 lv = _name_level(mixed, cfg)
                 if lv in ("exact", "near"):
@@ -904,6 +917,40 @@ def partial_weight(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[float, s
     if p.address and c.address:
         w += cfg.model.address_weights[doc][address_level(p.address, c.address, cfg)]
     return w, doc, dob
+
+
+def partial_weigher(p: Prepared, cfg: MatchConfig) -> Callable[[Prepared], tuple[float, str, str]]:
+    """`partial_weight(p, c, cfg)` as a function of c: resolution scores one profile against its
+    candidates, so p's fields and the weight tables are read once. The same additions in the same
+    order, hence the same floats (tests/unit/test_resolve_scoring.py checks it)."""
+    model = cfg.model
+    weights = model.weights
+    w_dob, w_doc = weights["date_of_birth"], weights["document"]
+    sex_agree, sex_disagree = weights["sex"]["agree"], weights["sex"]["disagree"]
+    nat_agree, nat_disagree = weights["nationality"]["agree"], weights["nationality"]["disagree"]
+    w_address = model.address_weights
+    pdob, pdocs, psex, pnat, paddr = p.dob, p.documents, p.sex, p.nationality, p.address
+    pdoc = pdocs[0] if len(pdocs) == 1 else None
+
+    def weigh(c: Prepared) -> tuple[float, str, str]:
+        cdob, cdocs = c.dob, c.documents
+        dob = dob_level(pdob, cdob, cfg)
+        if not pdocs or not cdocs:
+            doc = MISSING
+        elif pdoc is not None and len(cdocs) == 1:  # one document each, the common case
+            doc = _document_pair_level(pdoc, cdocs[0], cfg, pdob, cdob)
+        else:
+            doc = document_level(p, c, cfg)[0]
+        w = w_dob[dob] + w_doc[doc]
+        if psex is not None and c.sex is not None:
+            w += sex_agree if psex == c.sex else sex_disagree
+        if pnat is not None and c.nationality is not None:
+            w += nat_agree if pnat == c.nationality else nat_disagree
+        if paddr and c.address:
+            w += w_address[doc][address_level(paddr, c.address, cfg)]
+        return w, doc, dob
+
+    return weigh
 
 
 def dob_rule_applies(p: Prepared, c: Prepared, dob: str, doc: str) -> bool:

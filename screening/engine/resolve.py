@@ -60,7 +60,7 @@ from screening.engine.matching import (
     match_prepared,
     max_name_weight,
     name_weight,
-    partial_weight,
+    partial_weigher,
     prior_log_odds,
 )
 from screening.engine.normalize import (
@@ -242,6 +242,7 @@ class TravellerIndex:
         self._names_cache: dict[tuple, tuple] = {}
         self._token_cache: dict[str, tuple[str, ...]] = {}
         self._name_cache: dict[tuple[int, int], float] = {}
+        self._aligned: dict[tuple, Any] = {}  # token alignments, for compare_names
         self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
@@ -660,32 +661,55 @@ class TravellerIndex:
         """
         vid = self._variant_ids
         a = vid.setdefault(p.variants, len(vid))
+        return self._name_weight_of(a, p, c)
+
+    def _name_weight_of(self, a: int, p: Prepared, c: Prepared) -> float:
+        """`_name_weight` with the first profile's spelling id already looked up (`_scorer`)."""
+        vid = self._variant_ids
         b = vid.setdefault(c.variants, len(vid))
         key = (a, b) if a <= b else (b, a)
         hit = self._name_cache.get(key)
         if hit is None:
-            hit = name_weight(compare_names(p, c, self._match), self._match)
+            aligned = self._aligned
+            if len(aligned) >= self.config.name_cache_size:
+                aligned.clear()
+            hit = name_weight(compare_names(p, c, self._match, aligned), self._match)
             if len(self._name_cache) >= self.config.name_cache_size:
                 self._name_cache.clear()
             self._name_cache[key] = hit
         return hit
 
     def _score(self, p: Prepared, c: Prepared, floor: float) -> tuple[float, bool, bool]:
-        """(match probability, documents agree, hard date-of-birth rule applies).
+        """(match probability, documents agree, hard date-of-birth rule applies); see `_scorer`."""
+        return self._scorer(p, floor)(c)
 
-        The names (the costly feature, memoised) are compared only when they can still lift the
-        probability to `floor`; a pair left under it gets a probability under `floor`, not its exact one.
+    def _scorer(self, p: Prepared, floor: float) -> Callable[[Prepared], tuple[float, bool, bool]]:
+        """Score one profile against its candidates: (match probability, documents agree, hard rule).
+
+        `matching.partial_weigher` plus the memoised name weight, the profile's side (its fields, the
+        weight tables, the log-odds the names must lift it to) read once for all its candidates. The
+        names (the costly feature) are compared only when they can still lift the probability to
+        `floor`; a pair left under it gets a probability under `floor`, not its exact one.
         """
         cfg = self._match
-        w, doc, dob = partial_weight(p, c, cfg)
-        doc_agree = doc == "exact" or doc == "near"
-        rule = dob == "disagree" and dob_rule_applies(p, c, dob, doc)
-        need = _log_odds(floor) - self._prior  # _log_odds is memoised: few distinct floors
-        if w + self._name_max < need or (rule and cfg.dob_rule_cap < floor):
-            return min(_probability(self._prior + w), cfg.dob_rule_cap if rule else 1.0, floor * 0.999), \
-                doc_agree, rule
-        p_ = _probability(self._prior + w + self._name_weight(p, c))
-        return (min(p_, cfg.dob_rule_cap) if rule else p_), doc_agree, rule
+        weigh = partial_weigher(p, cfg)
+        prior, cap, name_max = self._prior, cfg.dob_rule_cap, self._name_max
+        need = _log_odds(floor) - prior  # _log_odds is memoised: few distinct floors
+        low = floor * 0.999
+        capped_low = cap < floor
+        pvid = self._variant_ids.setdefault(p.variants, len(self._variant_ids))
+        name_weight_of = self._name_weight_of
+
+        def score(c: Prepared) -> tuple[float, bool, bool]:
+            w, doc, dob = weigh(c)
+            doc_agree = doc == "exact" or doc == "near"
+            rule = dob == "disagree" and dob_rule_applies(p, c, dob, doc)
+            if w + name_max < need or (rule and capped_low):
+                return min(_probability(prior + w), cap if rule else 1.0, low), doc_agree, rule
+            p_ = _probability(prior + w + name_weight_of(pvid, p, c))
+            return (min(p_, cap) if rule else p_), doc_agree, rule
+
+        return score
 
     def _conflicts(self, p: Prepared, q: Prepared) -> bool:
         """Strong evidence of two people, whatever the rest says: the engine's hard date-of-birth rule
@@ -728,8 +752,9 @@ class TravellerIndex:
             docs, pairs, dates, store[slot] = _probe_keys(p, cfg)
             seen = self._candidates((docs,), {})
             strong = False
+            score = self._scorer(p, floor)
             for tnum, rep in seen.items():
-                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
+                s, doc_agree, _ = score(self._profiles[rep])
                 if s >= floor and (tnum not in scored or s > scored[tnum][0]):
                     scored[tnum] = (s, rep, doc_agree)
                     strong = strong or (doc_agree and s >= cfg.merge_threshold)
@@ -740,7 +765,7 @@ class TravellerIndex:
             for tnum, rep in self._candidates((dates, pairs), seen).items():
                 if tnum in done:
                     continue
-                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
+                s, doc_agree, _ = score(self._profiles[rep])
                 if s >= floor and (tnum not in scored or s > scored[tnum][0]):
                     scored[tnum] = (s, rep, doc_agree)
         ranked = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))
