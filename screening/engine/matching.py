@@ -189,13 +189,14 @@ class NameFrequencies:
     as common as that gets no adjustment, commoner ones weigh less, rarer ones more.
     """
 
-    __slots__ = ("counts", "total", "sum_counts", "sum_squares")
+    __slots__ = ("counts", "total", "sum_counts", "sum_squares", "version")
 
     def __init__(self, counts: dict[str, int] | None = None, total: int = 0) -> None:
         self.counts: dict[str, int] = dict(counts or {})
         self.total = total
         self.sum_counts = sum(self.counts.values())
         self.sum_squares = sum(c * c for c in self.counts.values())
+        self.version = 0  # bumped by every change: a memo of adjustments (`name_weight`) is valid for one
 
     @classmethod
     def from_identities(cls, identities: Iterable[Identity]) -> NameFrequencies:
@@ -216,6 +217,7 @@ class NameFrequencies:
             self.sum_counts += 1
             self.sum_squares += 2 * n + 1
         self.total += 1
+        self.version += 1
 
     def remove(self, p: Prepared) -> None:
         counts = self.counts
@@ -230,6 +232,7 @@ class NameFrequencies:
             else:
                 del counts[t]
         self.total = max(self.total - 1, 0)
+        self.version += 1
 
     def share(self, a: str, b: str) -> float:
         """Share of persons carrying token a or b (the commoner of two spellings); at least 1/total."""
@@ -610,12 +613,27 @@ def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig, feature: s
     return min(max(adjust, -cap), cap)
 
 
-def name_weight(names: NameComparison, cfg: MatchConfig) -> float:
-    """Surname plus given-names weight of a comparison, frequency adjustment included."""
+def name_weight(names: NameComparison, cfg: MatchConfig, adjusted: dict | None = None) -> float:
+    """Surname plus given-names weight of a comparison, frequency adjustment included.
+
+    `adjusted` memoises the adjustment per agreeing tokens (resolution compares thousands of pairs
+    agreeing on "mokoena"); its owner clears it whenever the frequency table's `version` changes.
+    """
     weights = cfg.model.weights
     w = weights["surname"][names.surname] + weights["given_names"][names.given]
     if cfg.frequencies is not None:
-        w += _tf_adjust(names.surname_tokens, cfg, "surname") + _tf_adjust(names.given_tokens, cfg, "given_names")
+        if adjusted is None:
+            w += _tf_adjust(names.surname_tokens, cfg, "surname") + _tf_adjust(names.given_tokens, cfg, "given_names")
+        else:
+            tokens = names.surname_tokens
+            a = adjusted.get((tokens, 0))
+            if a is None:
+                a = adjusted[(tokens, 0)] = _tf_adjust(tokens, cfg, "surname")
+            tokens = names.given_tokens
+            b = adjusted.get((tokens, 1))
+            if b is None:
+                b = adjusted[(tokens, 1)] = _tf_adjust(tokens, cfg, "given_names")
+            w += a + b
     return w
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -69,7 +69,7 @@ from screening.engine.normalize import (
     name_tokens,
     normalize_address,
     normalize_document,
-    ocr_key,
+    ocr_key_of_normalized,
     phonetic_key,
 )
 from screening.engine.postings import discard_slot, exact_ordinal
@@ -189,24 +189,45 @@ def _store_keys(p: Prepared, min_doc: int, h: Callable[[tuple], int] = hash) -> 
 def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
     the keys it is then stored under (the same as `_store_keys`, computed once)."""
+    docs, pairs, dates, store = _probe_routes(p, cfg)
+    return docs, list(pairs), list(dates), store
+
+
+def _probe_routes(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], Iterator[int], Iterator[int], list[int]]:
+    """`_probe_keys` with the name routes as generators, in the same order: a profile whose document
+    finds its traveller never probes them, and a probe that fills `max_candidates` stops early, so
+    most of the keys for other years and date slips are never hashed."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
     names = _name_keys(p)
     name_pairs = list(combinations(names, 2))
-    year = p.dob.year if p.dob is not None else 0
+    dob = p.dob
+    year = dob.year if dob is not None else 0
     own_pairs = [hash((_PAIR, a, b, year)) for a, b in name_pairs]
-    if p.dob is None:
-        years = []
-    else:
-        w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
-        years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
-    pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
-    dates, own_dates = [], []
-    ordinal = exact_ordinal(p.dob)
+    own_dates: list[int] = []
+    ordinal = exact_ordinal(dob)
     if ordinal is not None:
         own_dates = [hash((_DATE, k, ordinal)) for k in names]
-        others = [o for o in _date_variants(p.dob) if o != ordinal]
-        dates = own_dates + [hash((_DATE, k, o)) for k in names for o in others]
-    return docs, pairs, dates, docs + own_pairs + own_dates
+
+    def pairs() -> Iterator[int]:
+        yield from own_pairs
+        if dob is None:
+            return
+        w = 2 if dob.precision == "estimated" else cfg.block_year_window
+        years = [0, *(y for y in range(dob.year - w, dob.year + w + 1) if y != year)]
+        for a, b in name_pairs:
+            for y in years:
+                yield hash((_PAIR, a, b, y))
+
+    def dates() -> Iterator[int]:
+        if ordinal is None:
+            return
+        yield from own_dates
+        others = [o for o in _date_variants(dob) if o != ordinal]
+        for k in names:
+            for o in others:
+                yield hash((_DATE, k, o))
+
+    return docs, pairs(), dates(), docs + own_pairs + own_dates
 
 
 # --- the index -------------------------------------------------------------------------------------
@@ -243,6 +264,8 @@ class TravellerIndex:
         self._token_cache: dict[str, tuple[str, ...]] = {}
         self._name_cache: dict[tuple[int, int], float] = {}
         self._aligned: dict[tuple, Any] = {}  # token alignments, for compare_names
+        self._adjusted: dict[tuple, float] = {}  # name-frequency adjustments, for name_weight
+        self._adjusted_version = -1
         self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
@@ -606,7 +629,7 @@ class TravellerIndex:
     def _document(d: Document) -> tuple:
         # As prepare(): (normalised number, OCR key or the number itself, country, type).
         n = normalize_document(d.number)
-        k = ocr_key(n)
+        k = ocr_key_of_normalized(n)
         return (n, n if k == n else k, (d.country or "").upper() or None, (d.type or "").upper() or None)
 
     def _signature(self, p: Prepared) -> tuple:
@@ -670,10 +693,13 @@ class TravellerIndex:
         key = (a, b) if a <= b else (b, a)
         hit = self._name_cache.get(key)
         if hit is None:
-            aligned = self._aligned
+            aligned, adjusted = self._aligned, self._adjusted
             if len(aligned) >= self.config.name_cache_size:
                 aligned.clear()
-            hit = name_weight(compare_names(p, c, self._match, aligned), self._match)
+            if self._adjusted_version != self.frequencies.version or len(adjusted) >= self.config.name_cache_size:
+                adjusted.clear()  # the frequency table changed (an attach, a detach): adjustments with it
+                self._adjusted_version = self.frequencies.version
+            hit = name_weight(compare_names(p, c, self._match, aligned), self._match, adjusted)
             if len(self._name_cache) >= self.config.name_cache_size:
                 self._name_cache.clear()
             self._name_cache[key] = hit
@@ -749,7 +775,7 @@ class TravellerIndex:
         store: dict[int, list[int]] = {}
         for slot in slots:
             p = self._profiles[slot]
-            docs, pairs, dates, store[slot] = _probe_keys(p, cfg)
+            docs, pairs, dates, store[slot] = _probe_routes(p, cfg)
             seen = self._candidates((docs,), {})
             strong = False
             score = self._scorer(p, floor)
