@@ -266,6 +266,7 @@ class TravellerIndex:
         self._aligned: dict[tuple, Any] = {}  # token alignments, for compare_names
         self._adjusted: dict[tuple, float] = {}  # name-frequency adjustments, for name_weight
         self._adjusted_version = -1
+        self._last_scorer: tuple = (None, None, None, None)  # (profile, floor, match config, scorer)
         self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
@@ -587,6 +588,7 @@ class TravellerIndex:
         if n != self._match.population:
             self._match = replace(self._match, population=n)
         self._prior = prior_log_odds(self._match)
+        self._last_scorer = (None, None, None, None)  # it read the prior
 
     def _traveller_list(self) -> list[_Traveller | None]:
         out: list[_Traveller | None] = [None] * self._next_traveller
@@ -706,8 +708,15 @@ class TravellerIndex:
         return hit
 
     def _score(self, p: Prepared, c: Prepared, floor: float) -> tuple[float, bool, bool]:
-        """(match probability, documents agree, hard date-of-birth rule applies); see `_scorer`."""
-        return self._scorer(p, floor)(c)
+        """(match probability, documents agree, hard date-of-birth rule applies); see `_scorer`.
+
+        A new profile is scored against its candidates one after another: its scorer is made at its
+        first candidate (most profiles have none) and kept until another profile, floor or prior.
+        """
+        last = self._last_scorer
+        if last[0] is not p or last[1] != floor or last[2] is not self._match:
+            last = self._last_scorer = (p, floor, self._match, self._scorer(p, floor))
+        return last[3](c)
 
     def _scorer(self, p: Prepared, floor: float) -> Callable[[Prepared], tuple[float, bool, bool]]:
         """Score one profile against its candidates: (match probability, documents agree, hard rule).
@@ -778,9 +787,8 @@ class TravellerIndex:
             docs, pairs, dates, store[slot] = _probe_routes(p, cfg)
             seen = self._candidates((docs,), {})
             strong = False
-            score = self._scorer(p, floor)
             for tnum, rep in seen.items():
-                s, doc_agree, _ = score(self._profiles[rep])
+                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
                 if s >= floor and (tnum not in scored or s > scored[tnum][0]):
                     scored[tnum] = (s, rep, doc_agree)
                     strong = strong or (doc_agree and s >= cfg.merge_threshold)
@@ -791,7 +799,7 @@ class TravellerIndex:
             for tnum, rep in self._candidates((dates, pairs), seen).items():
                 if tnum in done:
                     continue
-                s, doc_agree, _ = score(self._profiles[rep])
+                s, doc_agree, _ = self._score(p, self._profiles[rep], floor)
                 if s >= floor and (tnum not in scored or s > scored[tnum][0]):
                     scored[tnum] = (s, rep, doc_agree)
         ranked = sorted(scored.items(), key=lambda kv: (-kv[1][0], kv[0]))
