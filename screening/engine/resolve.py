@@ -759,14 +759,21 @@ class TravellerIndex:
 
     def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int]) -> dict[int, int]:
         """Travellers (with a representative profile) found under the given keys, up to max_candidates."""
-        buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
+        get, tof, profiles = self._buckets.get, self._traveller_of, self._profiles
         cap = self.config.max_candidates
         for route in routes:
             for k in route:
-                cur = buckets.get(k)
+                cur = get(k)
                 if cur is None:
                     continue
-                for s in (cur if isinstance(cur, list) else (cur,)):
+                if type(cur) is int:  # most keys hold one profile (postings): no tuple to loop over
+                    t = tof[cur]
+                    if t not in seen and t >= 0 and profiles[cur] is not None:
+                        seen[t] = cur
+                        if len(seen) >= cap:
+                            return seen
+                    continue
+                for s in cur:
                     t = tof[s]
                     if t not in seen and t >= 0 and profiles[s] is not None:
                         seen[t] = s
