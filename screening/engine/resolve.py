@@ -617,8 +617,11 @@ class TravellerIndex:
         if variants is None:
             variants = self._names_cache[(sur, given)] = ((sur, given),) if sur or given else ()
         docs: tuple = ()
-        if r.documents:
-            docs = tuple(x for x in map(self._document, r.documents) if x[0])  # as prepare(): empty numbers dropped
+        if len(r.documents) == 1:  # the common case, without a generator
+            x = self._document(r.documents[0])
+            docs = (x,) if x[0] else ()  # as prepare(): empty numbers dropped
+        elif r.documents:
+            docs = tuple(x for x in map(self._document, r.documents) if x[0])
         sex = r.sex if r.sex in ("M", "F") else None  # as prepare(): "X" and unknown do not discriminate
         address = None
         if r.address:
