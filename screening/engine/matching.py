@@ -21,7 +21,7 @@ the same computation without building explanations.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
@@ -60,7 +60,6 @@ __all__ = [
     "match_prepared",
     "name_feature",
     "name_weight",
-    "partial_weigher",
     "partial_weight",
     "prepare",
     "prior_log_odds",
@@ -935,40 +934,6 @@ def partial_weight(p: Prepared, c: Prepared, cfg: MatchConfig) -> tuple[float, s
     if p.address and c.address:
         w += cfg.model.address_weights[doc][address_level(p.address, c.address, cfg)]
     return w, doc, dob
-
-
-def partial_weigher(p: Prepared, cfg: MatchConfig) -> Callable[[Prepared], tuple[float, str, str]]:
-    """`partial_weight(p, c, cfg)` as a function of c: resolution scores one profile against its
-    candidates, so p's fields and the weight tables are read once. The same additions in the same
-    order, hence the same floats (tests/unit/test_resolve_scoring.py checks it)."""
-    model = cfg.model
-    weights = model.weights
-    w_dob, w_doc = weights["date_of_birth"], weights["document"]
-    sex_agree, sex_disagree = weights["sex"]["agree"], weights["sex"]["disagree"]
-    nat_agree, nat_disagree = weights["nationality"]["agree"], weights["nationality"]["disagree"]
-    w_address = model.address_weights
-    pdob, pdocs, psex, pnat, paddr = p.dob, p.documents, p.sex, p.nationality, p.address
-    pdoc = pdocs[0] if len(pdocs) == 1 else None
-
-    def weigh(c: Prepared) -> tuple[float, str, str]:
-        cdob, cdocs = c.dob, c.documents
-        dob = dob_level(pdob, cdob, cfg)
-        if not pdocs or not cdocs:
-            doc = MISSING
-        elif pdoc is not None and len(cdocs) == 1:  # one document each, the common case
-            doc = _document_pair_level(pdoc, cdocs[0], cfg, pdob, cdob)
-        else:
-            doc = document_level(p, c, cfg)[0]
-        w = w_dob[dob] + w_doc[doc]
-        if psex is not None and c.sex is not None:
-            w += sex_agree if psex == c.sex else sex_disagree
-        if pnat is not None and c.nationality is not None:
-            w += nat_agree if pnat == c.nationality else nat_disagree
-        if paddr and c.address:
-            w += w_address[doc][address_level(paddr, c.address, cfg)]
-        return w, doc, dob
-
-    return weigh
 
 
 def dob_rule_applies(p: Prepared, c: Prepared, dob: str, doc: str) -> bool:

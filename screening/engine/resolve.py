@@ -60,7 +60,7 @@ from screening.engine.matching import (
     match_prepared,
     max_name_weight,
     name_weight,
-    partial_weigher,
+    partial_weight,
     prior_log_odds,
 )
 from screening.engine.normalize import (
@@ -266,7 +266,6 @@ class TravellerIndex:
         self._aligned: dict[tuple, Any] = {}  # token alignments, for compare_names
         self._adjusted: dict[tuple, float] = {}  # name-frequency adjustments, for name_weight
         self._adjusted_version = -1
-        self._last_scorer: tuple = (None, None, None, None)  # (profile, floor, match config, scorer)
         self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
@@ -588,7 +587,6 @@ class TravellerIndex:
         if n != self._match.population:
             self._match = replace(self._match, population=n)
         self._prior = prior_log_odds(self._match)
-        self._last_scorer = (None, None, None, None)  # it read the prior
 
     def _traveller_list(self) -> list[_Traveller | None]:
         out: list[_Traveller | None] = [None] * self._next_traveller
@@ -685,15 +683,12 @@ class TravellerIndex:
         """Name weight (frequency adjustment included), memoised per pair of spellings.
 
         The adjustment reads the frequency table as it was when the pair was first compared; in a batch
-        the table is complete before any comparison, and an attach changes it by one profile.
+        the table is complete before any comparison, and an attach changes it by one profile. A new
+        pair of spellings mostly repeats token alignments and agreeing tokens compared before:
+        `compare_names` and `name_weight` memoise those (the adjustments for one table version only).
         """
         vid = self._variant_ids
         a = vid.setdefault(p.variants, len(vid))
-        return self._name_weight_of(a, p, c)
-
-    def _name_weight_of(self, a: int, p: Prepared, c: Prepared) -> float:
-        """`_name_weight` with the first profile's spelling id already looked up (`_scorer`)."""
-        vid = self._variant_ids
         b = vid.setdefault(c.variants, len(vid))
         key = (a, b) if a <= b else (b, a)
         hit = self._name_cache.get(key)
@@ -711,43 +706,21 @@ class TravellerIndex:
         return hit
 
     def _score(self, p: Prepared, c: Prepared, floor: float) -> tuple[float, bool, bool]:
-        """(match probability, documents agree, hard date-of-birth rule applies); see `_scorer`.
+        """(match probability, documents agree, hard date-of-birth rule applies).
 
-        A new profile is scored against its candidates one after another: its scorer is made at its
-        first candidate (most profiles have none) and kept until another profile, floor or prior.
-        """
-        last = self._last_scorer
-        if last[0] is not p or last[1] != floor or last[2] is not self._match:
-            last = self._last_scorer = (p, floor, self._match, self._scorer(p, floor))
-        return last[3](c)
-
-    def _scorer(self, p: Prepared, floor: float) -> Callable[[Prepared], tuple[float, bool, bool]]:
-        """Score one profile against its candidates: (match probability, documents agree, hard rule).
-
-        `matching.partial_weigher` plus the memoised name weight, the profile's side (its fields, the
-        weight tables, the log-odds the names must lift it to) read once for all its candidates. The
-        names (the costly feature) are compared only when they can still lift the probability to
-        `floor`; a pair left under it gets a probability under `floor`, not its exact one.
+        The names (the costly feature, memoised) are compared only when they can still lift the
+        probability to `floor`; a pair left under it gets a probability under `floor`, not its exact one.
         """
         cfg = self._match
-        weigh = partial_weigher(p, cfg)
-        prior, cap, name_max = self._prior, cfg.dob_rule_cap, self._name_max
-        need = _log_odds(floor) - prior  # _log_odds is memoised: few distinct floors
-        low = floor * 0.999
-        capped_low = cap < floor
-        pvid = self._variant_ids.setdefault(p.variants, len(self._variant_ids))
-        name_weight_of = self._name_weight_of
-
-        def score(c: Prepared) -> tuple[float, bool, bool]:
-            w, doc, dob = weigh(c)
-            doc_agree = doc == "exact" or doc == "near"
-            rule = dob == "disagree" and dob_rule_applies(p, c, dob, doc)
-            if w + name_max < need or (rule and capped_low):
-                return min(_probability(prior + w), cap if rule else 1.0, low), doc_agree, rule
-            p_ = _probability(prior + w + name_weight_of(pvid, p, c))
-            return (min(p_, cap) if rule else p_), doc_agree, rule
-
-        return score
+        w, doc, dob = partial_weight(p, c, cfg)
+        doc_agree = doc == "exact" or doc == "near"
+        rule = dob == "disagree" and dob_rule_applies(p, c, dob, doc)
+        need = _log_odds(floor) - self._prior  # _log_odds is memoised: few distinct floors
+        if w + self._name_max < need or (rule and cfg.dob_rule_cap < floor):
+            return min(_probability(self._prior + w), cfg.dob_rule_cap if rule else 1.0, floor * 0.999), \
+                doc_agree, rule
+        p_ = _probability(self._prior + w + self._name_weight(p, c))
+        return (min(p_, cfg.dob_rule_cap) if rule else p_), doc_agree, rule
 
     def _conflicts(self, p: Prepared, q: Prepared) -> bool:
         """Strong evidence of two people, whatever the rest says: the engine's hard date-of-birth rule
