@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
@@ -188,14 +188,13 @@ class NameFrequencies:
     as common as that gets no adjustment, commoner ones weigh less, rarer ones more.
     """
 
-    __slots__ = ("counts", "total", "sum_counts", "sum_squares", "version")
+    __slots__ = ("counts", "total", "sum_counts", "sum_squares")
 
     def __init__(self, counts: dict[str, int] | None = None, total: int = 0) -> None:
         self.counts: dict[str, int] = dict(counts or {})
         self.total = total
         self.sum_counts = sum(self.counts.values())
         self.sum_squares = sum(c * c for c in self.counts.values())
-        self.version = 0  # bumped by every change: a memo of adjustments (`name_weight`) is valid for one
 
     @classmethod
     def from_identities(cls, identities: Iterable[Identity]) -> NameFrequencies:
@@ -216,7 +215,6 @@ class NameFrequencies:
             self.sum_counts += 1
             self.sum_squares += 2 * n + 1
         self.total += 1
-        self.version += 1
 
     def remove(self, p: Prepared) -> None:
         counts = self.counts
@@ -231,7 +229,6 @@ class NameFrequencies:
             else:
                 del counts[t]
         self.total = max(self.total - 1, 0)
-        self.version += 1
 
     def share(self, a: str, b: str) -> float:
         """Share of persons carrying token a or b (the commoner of two spellings); at least 1/total."""
@@ -395,7 +392,6 @@ def _token_score(a: str, b: str, cfg: MatchConfig) -> tuple[float, int]:
 
 
 _Aligned = tuple[float, int, tuple[tuple[str, str], ...]]  # (score, flags, agreeing full tokens)
-_UNSEEN = object()
 
 
 def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned | None:
@@ -440,14 +436,6 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned
     score = (total / shortest - cfg.extra_token_penalty * (longest - shortest)
              - cfg.differing_token_penalty * (shortest - len(matched)))
     return max(score, 0.0), flags, tuple(agreeing)
-
-
-def _memo_align(memo: dict, a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned | None:
-    key = (a, b)
-    hit = memo.get(key, _UNSEEN)
-    if hit is _UNSEEN:
-        hit = memo[key] = _align(a, b, cfg)
-    return hit
 
 
 def _name_level(r: _Aligned | None, cfg: MatchConfig) -> str:
@@ -550,17 +538,14 @@ _MIXED_SURNAME = say("Name parts match but are recorded in different fields")
 _MIXED_GIVEN = say("Given names compared with the surname above")
 
 
-def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig, aligned: dict | None = None) -> NameComparison:
+def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig) -> NameComparison:
     """Best reading over both sides' names and aliases: as recorded, swapped, or parts in other fields.
 
     The reading with the largest summed model weight wins (before the frequency adjustment). The
-    costly part of matching: resolution memoises it per pair of spellings, and passes `aligned`, a
-    memo of token alignments its owner keeps for one `cfg` (a surname pair recurs under many given
-    names, so most alignments of a new pair of spellings were made before).
+    costly part of matching: resolution memoises it per pair of spellings.
     """
     if not p.variants or not c.variants:
         return _NO_NAMES
-    align = _align if aligned is None else partial(_memo_align, aligned)
     weights = cfg.model.weights
     ws, wg = weights["surname"], weights["given_names"]
     top = ws["exact"] + wg["exact"]
@@ -568,7 +553,7 @@ def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig, aligned: dict | No
     for i, (ps, pg) in enumerate(p.variants):
         for j, (cs, cg) in enumerate(c.variants):
             alias = bool(i or j)
-            r = _reading(align(ps, cs, cfg), align(pg, cg, cfg), cfg, "", alias)
+            r = _reading(_align(ps, cs, cfg), _align(pg, cg, cfg), cfg, "", alias)
             w = ws[r.surname] + wg[r.given]
             if w > best_w:
                 best, best_w = r, w
@@ -576,13 +561,13 @@ def compare_names(p: Prepared, c: Prepared, cfg: MatchConfig, aligned: dict | No
                 return best
             if r.surname in ("exact", "near") and r.given in ("exact", "near"):
                 continue
-            xs, xg = align(ps, cg, cfg), align(pg, cs, cfg)
+            xs, xg = _align(ps, cg, cfg), _align(pg, cs, cfg)
             if xs is not None and xg is not None:
                 r = _reading(xs, xg, cfg, "swapped", alias)
                 w = ws[r.surname] + wg[r.given]
                 if w > best_w:
                     best, best_w = r, w
-            mixed = align(ps + pg, cs + cg, cfg)
+            mixed = _align(ps + pg, cs + cg, cfg)
             if mixed is not None:
                 lv = _name_level(mixed, cfg)
                 if lv in ("exact", "near"):
@@ -612,27 +597,12 @@ def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig, feature: s
     return min(max(adjust, -cap), cap)
 
 
-def name_weight(names: NameComparison, cfg: MatchConfig, adjusted: dict | None = None) -> float:
-    """Surname plus given-names weight of a comparison, frequency adjustment included.
-
-    `adjusted` memoises the adjustment per agreeing tokens (resolution compares thousands of pairs
-    agreeing on "mokoena"); its owner clears it whenever the frequency table's `version` changes.
-    """
+def name_weight(names: NameComparison, cfg: MatchConfig) -> float:
+    """Surname plus given-names weight of a comparison, frequency adjustment included."""
     weights = cfg.model.weights
     w = weights["surname"][names.surname] + weights["given_names"][names.given]
     if cfg.frequencies is not None:
-        if adjusted is None:
-            w += _tf_adjust(names.surname_tokens, cfg, "surname") + _tf_adjust(names.given_tokens, cfg, "given_names")
-        else:
-            tokens = names.surname_tokens
-            a = adjusted.get((tokens, 0))
-            if a is None:
-                a = adjusted[(tokens, 0)] = _tf_adjust(tokens, cfg, "surname")
-            tokens = names.given_tokens
-            b = adjusted.get((tokens, 1))
-            if b is None:
-                b = adjusted[(tokens, 1)] = _tf_adjust(tokens, cfg, "given_names")
-            w += a + b
+        w += _tf_adjust(names.surname_tokens, cfg, "surname") + _tf_adjust(names.given_tokens, cfg, "given_names")
     return w
 
 

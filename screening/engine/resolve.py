@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -189,45 +189,24 @@ def _store_keys(p: Prepared, min_doc: int, h: Callable[[tuple], int] = hash) -> 
 def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
     the keys it is then stored under (the same as `_store_keys`, computed once)."""
-    docs, pairs, dates, store = _probe_routes(p, cfg)
-    return docs, list(pairs), list(dates), store
-
-
-def _probe_routes(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], Iterator[int], Iterator[int], list[int]]:
-    """`_probe_keys` with the name routes as generators, in the same order: a profile whose document
-    finds its traveller never probes them, and a probe that fills `max_candidates` stops early, so
-    most of the keys for other years and date slips are never hashed."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
     names = _name_keys(p)
     name_pairs = list(combinations(names, 2))
-    dob = p.dob
-    year = dob.year if dob is not None else 0
+    year = p.dob.year if p.dob is not None else 0
     own_pairs = [hash((_PAIR, a, b, year)) for a, b in name_pairs]
-    own_dates: list[int] = []
-    ordinal = exact_ordinal(dob)
+    if p.dob is None:
+        years = []
+    else:
+        w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
+        years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
+    pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
+    dates, own_dates = [], []
+    ordinal = exact_ordinal(p.dob)
     if ordinal is not None:
         own_dates = [hash((_DATE, k, ordinal)) for k in names]
-
-    def pairs() -> Iterator[int]:
-        yield from own_pairs
-        if dob is None:
-            return
-        w = 2 if dob.precision == "estimated" else cfg.block_year_window
-        years = [0, *(y for y in range(dob.year - w, dob.year + w + 1) if y != year)]
-        for a, b in name_pairs:
-            for y in years:
-                yield hash((_PAIR, a, b, y))
-
-    def dates() -> Iterator[int]:
-        if ordinal is None:
-            return
-        yield from own_dates
-        others = [o for o in _date_variants(dob) if o != ordinal]
-        for k in names:
-            for o in others:
-                yield hash((_DATE, k, o))
-
-    return docs, pairs(), dates(), docs + own_pairs + own_dates
+        others = [o for o in _date_variants(p.dob) if o != ordinal]
+        dates = own_dates + [hash((_DATE, k, o)) for k in names for o in others]
+    return docs, pairs, dates, docs + own_pairs + own_dates
 
 
 # --- the index -------------------------------------------------------------------------------------
@@ -263,9 +242,6 @@ class TravellerIndex:
         self._names_cache: dict[tuple, tuple] = {}
         self._token_cache: dict[str, tuple[str, ...]] = {}
         self._name_cache: dict[tuple[int, int], float] = {}
-        self._aligned: dict[tuple, Any] = {}  # token alignments, for compare_names
-        self._adjusted: dict[tuple, float] = {}  # name-frequency adjustments, for name_weight
-        self._adjusted_version = -1
         self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
@@ -683,9 +659,7 @@ class TravellerIndex:
         """Name weight (frequency adjustment included), memoised per pair of spellings.
 
         The adjustment reads the frequency table as it was when the pair was first compared; in a batch
-        the table is complete before any comparison, and an attach changes it by one profile. A new
-        pair of spellings mostly repeats token alignments and agreeing tokens compared before:
-        `compare_names` and `name_weight` memoise those (the adjustments for one table version only).
+        the table is complete before any comparison, and an attach changes it by one profile.
         """
         vid = self._variant_ids
         a = vid.setdefault(p.variants, len(vid))
@@ -693,13 +667,7 @@ class TravellerIndex:
         key = (a, b) if a <= b else (b, a)
         hit = self._name_cache.get(key)
         if hit is None:
-            aligned, adjusted = self._aligned, self._adjusted
-            if len(aligned) >= self.config.name_cache_size:
-                aligned.clear()
-            if self._adjusted_version != self.frequencies.version or len(adjusted) >= self.config.name_cache_size:
-                adjusted.clear()  # the frequency table changed (an attach, a detach): adjustments with it
-                self._adjusted_version = self.frequencies.version
-            hit = name_weight(compare_names(p, c, self._match, aligned), self._match, adjusted)
+            hit = name_weight(compare_names(p, c, self._match), self._match)
             if len(self._name_cache) >= self.config.name_cache_size:
                 self._name_cache.clear()
             self._name_cache[key] = hit
@@ -767,7 +735,7 @@ class TravellerIndex:
         store: dict[int, list[int]] = {}
         for slot in slots:
             p = self._profiles[slot]
-            docs, pairs, dates, store[slot] = _probe_routes(p, cfg)
+            docs, pairs, dates, store[slot] = _probe_keys(p, cfg)
             seen = self._candidates((docs,), {})
             strong = False
             for tnum, rep in seen.items():
