@@ -30,6 +30,7 @@ __all__ = [
     "normalize_address",
     "normalize_document",
     "ocr_key",
+    "ocr_key_of_normalized",
     "parse_partial_date",
     "phonetic_key",
 ]
@@ -358,6 +359,12 @@ def normalize_document(s: str | None) -> str:
 def ocr_key(s: str | None) -> str:
     """Collapse letters that OCR and typing confuse with digits (O/0, I/1, L/1, S/5, B/8, Z/2, G/6)."""
     return normalize_document(s).translate(_OCR_TABLE)
+
+
+def ocr_key_of_normalized(n: str) -> str:
+    """`ocr_key(n)` for an `n` that `normalize_document` returned, without normalising it again: on
+    ASCII the normalisation is idempotent (upper case, a character class stripped)."""
+    return n.translate(_OCR_TABLE) if n.isascii() else ocr_key(n)
 
 
 # Street-type and other address words as people abbreviate them, written one way for comparison.

@@ -84,7 +84,7 @@ from screening.engine.normalize import (
     name_tokens,
     normalize_address,
     normalize_document,
-    ocr_key,
+    ocr_key_of_normalized,
     phonetic_key,
 )
 from screening.engine.postings import discard_slot, exact_ordinal
@@ -619,8 +619,11 @@ class TravellerIndex:
         if variants is None:
             variants = self._names_cache[(sur, given)] = ((sur, given),) if sur or given else ()
         docs: tuple = ()
-        if r.documents:
-            docs = tuple(x for x in map(self._document, r.documents) if x[0])  # as prepare(): empty numbers dropped
+        if len(r.documents) == 1:  # the common case, without a generator
+            x = self._document(r.documents[0])
+            docs = (x,) if x[0] else ()  # as prepare(): empty numbers dropped
+        elif r.documents:
+            docs = tuple(x for x in map(self._document, r.documents) if x[0])
         sex = r.sex if r.sex in ("M", "F") else None  # as prepare(): "X" and unknown do not discriminate
         address = None
         if r.address:
@@ -633,7 +636,7 @@ class TravellerIndex:
     def _document(d: Document) -> tuple:
         # As prepare(): (normalised number, OCR key or the number itself, country, type).
         n = normalize_document(d.number)
-        k = ocr_key(n)
+        k = ocr_key_of_normalized(n)
         return (n, n if k == n else k, (d.country or "").upper() or None, (d.type or "").upper() or None)
 
     def _signature(self, p: Prepared) -> tuple:
@@ -728,14 +731,21 @@ class TravellerIndex:
 
     def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int]) -> dict[int, int]:
         """Travellers (with a representative profile) found under the given keys, up to max_candidates."""
-        buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
+        get, tof, profiles = self._buckets.get, self._traveller_of, self._profiles
         cap = self.config.max_candidates
         for route in routes:
             for k in route:
-                cur = buckets.get(k)
+                cur = get(k)
                 if cur is None:
                     continue
-                for s in (cur if isinstance(cur, list) else (cur,)):
+                if type(cur) is int:  # most keys hold one profile (postings): no tuple to loop over
+                    t = tof[cur]
+                    if t not in seen and t >= 0 and profiles[cur] is not None:
+                        seen[t] = cur
+                        if len(seen) >= cap:
+                            return seen
+                    continue
+                for s in cur:
                     t = tof[s]
                     if t not in seen and t >= 0 and profiles[s] is not None:
                         seen[t] = s

@@ -12,6 +12,7 @@ from screening.engine.normalize import (
     name_tokens,
     normalize_document,
     ocr_key,
+    ocr_key_of_normalized,
     parse_partial_date,
     phonetic_key,
 )
@@ -123,10 +124,15 @@ def test_age_on_errs_towards_minor(dob, on, age):
     pytest.param("L898902C3<<", "L898902C3", "1898902C3", id="mrz-filler"),
     pytest.param("RA12O4S67", "RA12O4S67", "RA1204567", id="ocr-letters-to-digits"),
     pytest.param("", "", "", id="empty"),
+    pytest.param("ﬁ-12ß", "FI12SS", "F11255", id="non-ascii-folded"),
+    pytest.param("ra ı23ǅ", None, None, id="non-ascii-kept"),
 ])
 def test_document_normalisation(raw, normalised, key):
-    assert normalize_document(raw) == normalised
-    assert ocr_key(raw) == key
+    if normalised is not None:
+        assert normalize_document(raw) == normalised
+        assert ocr_key(raw) == key
+    # Resolution keys an already normalised number without normalising it twice: the same key.
+    assert ocr_key_of_normalized(normalize_document(raw)) == ocr_key(raw)
 
 
 def test_ocr_key_equates_confusable_characters():
