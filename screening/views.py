@@ -119,9 +119,12 @@ def queue():
     # The queue shows travellers' and alert-list persons' names: audited like the other lists.
     audit.record("flag.list", "flag", None, detail={"ids": [f.id for f in page.items]})
     services.record_need_to_know(current_user, [f.person for f in page.items], "queue")
-    db.session.commit()
-    return render_template("screening/queue.html", page=page, posts=_posts(), post_code=post_code, status=status,
+    # Rendered before the commit: a commit expires the loaded flags, and the template would then load
+    # each flag and its crossing again, one query at a time (104 statements for 50 rows instead of 12).
+    html = render_template("screening/queue.html", page=page, posts=_posts(), post_code=post_code, status=status,
                            all_posts=scope_for(current_user.role, "flag.view") == "all")
+    db.session.commit()
+    return html
 
 
 def _compare(crossing: Crossing, person: Person | None, features: list[dict]) -> list[dict]:

@@ -58,6 +58,38 @@ def test_capture_requires_a_name_or_document(app, login_as, db_session):
     assert db_session.scalar(select(func.count()).select_from(Crossing)) == 0
 
 
+def test_queue_statements_do_not_grow_with_its_rows(app, login_as, db_session):
+    """The officer's queue reads its page in a fixed number of statements, not one or two per flag."""
+    from sqlalchemy import event
+
+    from tip_cases.extensions import db
+
+    make_person()
+    officer = login_as("border_officer", post_code="MSB")
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    def statements_for_queue() -> tuple[int, int]:
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            html = officer.get("/screening/queue").get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen), html.count('data-testid="flag-row"')
+
+    for i in range(2):
+        _flag_for(new_crossing(f"Q{i}", post_code="MSB"))
+    few, rows_few = statements_for_queue()
+    for i in range(2, 12):
+        _flag_for(new_crossing(f"Q{i}", post_code="MSB"))
+    many, rows_many = statements_for_queue()
+    assert (rows_few, rows_many) == (2, 12)
+    assert many == few, (few, many)
+
+
 def test_queue_is_scoped_to_the_post_and_flag_page_forbids_other_posts(app, login_as, db_session):
     make_person()
     msb = _flag_for(new_crossing(post_code="MSB")).flags[0].id
