@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from screening.engine.mrz import check_digit
@@ -84,6 +85,8 @@ def test_a_bad_check_digit_is_shown_plainly_and_ctrl_enter_saves(app, live_serve
     zone = td3("NDLOVU", "SIPHO", "ZA9988776", "ZAF", "800102", "M", "300101")
     line1, line2 = zone.split("\n")
     line2 = line2[:9] + str((int(line2[9]) + 1) % 10) + line2[10:]  # the document number's check digit misread
+    # The zone box takes the focus on load; a loaded box can be slow to, and keys typed before go nowhere.
+    expect(page.get_by_label("Scan or paste the MRZ")).to_be_focused()
     page.keyboard.type(line1)
     page.keyboard.press("Enter")
     page.keyboard.type(line2)
