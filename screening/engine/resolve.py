@@ -619,11 +619,8 @@ class TravellerIndex:
         if variants is None:
             variants = self._names_cache[(sur, given)] = ((sur, given),) if sur or given else ()
         docs: tuple = ()
-        if len(r.documents) == 1:  # the common case, without a generator
-            x = self._document(r.documents[0])
-            docs = (x,) if x[0] else ()  # as prepare(): empty numbers dropped
-        elif r.documents:
-            docs = tuple(x for x in map(self._document, r.documents) if x[0])
+        if r.documents:
+            docs = tuple(x for x in map(self._document, r.documents) if x[0])  # as prepare(): empty numbers dropped
         sex = r.sex if r.sex in ("M", "F") else None  # as prepare(): "X" and unknown do not discriminate
         address = None
         if r.address:
@@ -731,21 +728,14 @@ class TravellerIndex:
 
     def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int]) -> dict[int, int]:
         """Travellers (with a representative profile) found under the given keys, up to max_candidates."""
-        get, tof, profiles = self._buckets.get, self._traveller_of, self._profiles
+        buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
         cap = self.config.max_candidates
         for route in routes:
             for k in route:
-                cur = get(k)
+                cur = buckets.get(k)
                 if cur is None:
                     continue
-                if type(cur) is int:  # most keys hold one profile (postings): no tuple to loop over
-                    t = tof[cur]
-                    if t not in seen and t >= 0 and profiles[cur] is not None:
-                        seen[t] = cur
-                        if len(seen) >= cap:
-                            return seen
-                    continue
-                for s in cur:
+                for s in (cur if isinstance(cur, list) else (cur,)):
                     t = tof[s]
                     if t not in seen and t >= 0 and profiles[s] is not None:
                         seen[t] = s
