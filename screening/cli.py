@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from screening import match_models, online, partitions, records, tracing
+from screening import handlers, match_models, online, partitions, records, tracing
 from screening.engine.ingest import RowError, parse_persons_csv
 from screening.engine.matching import Document, Identity
 from screening.engine.model_fit import NotEnoughData
@@ -109,10 +109,7 @@ def screening_resolve(out_of_core: bool | None, workdir: str | None) -> None:
         out_of_core = stored > current_app.config["TRACING_OUT_OF_CORE_ABOVE"]
     summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir)
     db.session.commit()
-    raised = 0
-    for flags in tracing.evaluate_recent(now=now):
-        raised += len(flags)
-        db.session.commit()
+    raised = handlers.nightly_rules(now).total()
     for line in summary.lines():
         click.echo(line)
     click.echo(f"risk flags raised: {raised}")
@@ -188,12 +185,7 @@ def screening_travellers(out_path: str) -> None:
 @screening_cli.command("patterns")
 def screening_patterns() -> None:
     """Run the risk-pattern rules over recent crossings (e.g. nightly: "not returned after N days")."""
-    from collections import Counter
-
-    rules: Counter = Counter()
-    for flags in tracing.evaluate_recent(now=utcnow()):
-        rules.update(f.rule for f in flags)
-        db.session.commit()
+    rules = handlers.nightly_rules(utcnow())
     click.echo(f"risk flags raised: {rules.total()}")
     for rule, n in sorted(rules.items()):
         click.echo(f"  {rule}: {n}")

@@ -754,8 +754,9 @@ def evaluate_patterns(*, now: datetime, traveller_ids: Iterable[int] | None = No
 def evaluate_recent(*, now: datetime, session: Session | None = None, chunk: int | None = None) -> Iterator[list[Flag]]:
     """The flags raised for each chunk of recently seen travellers, chunk by chunk.
 
-    The nightly job commits after each chunk, so neither the crossings read nor the flags raised pile up
-    in the session: the first run over years of history raises its whole backlog in bounded memory.
+    The caller commits after each chunk (screening.handlers.nightly_rules), so neither the crossings read
+    nor the flags raised pile up in the session. A first run over a history's backlog still peaks higher
+    where traffic is dense around a chunk (docs/performance.md, session 6).
     """
     session = session or db.session()
     since = now - timedelta(days=evaluation_days())
