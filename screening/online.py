@@ -304,7 +304,7 @@ def _attach_rows(session, rows, config, judgements, now, record_of):
     for gone, survivor in emptied.items():
         merge_into(session, gone, survivor)
     out = {rec.crossing_id: tid(index.key_of(rec.crossing_id)) for rec, _, _ in work}
-    at = {r.id: getattr(r, "crossed_at", None) for r in rows}
+    at = {r.id: r.crossed_at for r in rows}
     set_travellers(session, [(c, at[c], t) for c, t in out.items()])
     key_rows_out: dict[tuple[int, int], None] = {}
     for rec, p, _ in work:
@@ -314,16 +314,16 @@ def _attach_rows(session, rows, config, judgements, now, record_of):
     return out, emptied
 
 
-def set_travellers(session: Session, moves: list[tuple[int, datetime | None, int]]) -> None:
+def set_travellers(session: Session, moves: list[tuple[int, datetime, int]]) -> None:
     """Set traveller_id of crossings given as (id, crossed_at, traveller id).
 
     PostgreSQL: one UPDATE for the lot, each crossing addressed by (id, crossed_at), its primary key, so
     only its month's partition is probed and the rollup statement triggers run once, not once a crossing
-    (docs/performance.md, session 6). Without crossed_at (None) a crossing is found by id alone.
+    (docs/performance.md, session 6). SQLite's table is not partitioned: there the id alone finds it.
     """
     if not moves:
         return
-    if _is_pg(session) and all(at is not None for _, at, _ in moves):
+    if _is_pg(session):
         moves = sorted(moves)  # one lock order for every writer
         ats = [m[1] for m in moves]
         # The range lets the planner leave out the other months' partitions (planning is most of the cost
