@@ -79,6 +79,23 @@ def pg_schema() -> str:
     return PG_URL
 
 
+def scratch_database(pg_url: str, suffix: str):
+    """A PostgreSQL database of its own beside the test database, for an upgrade from an older revision;
+    yields its URL and drops it afterwards. From a fixture: `yield from scratch_database(pg_schema, "_x")`."""
+    import sqlalchemy as sa
+
+    base, name = pg_url.rsplit("/", 1)
+    name += suffix
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _reset_postgres(url: str) -> None:
     """Empty every table but the migration marker, then restore the reference data."""
     import sqlalchemy as sa

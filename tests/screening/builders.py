@@ -49,3 +49,18 @@ def new_crossing(external_id=None, *, post_code="MSB", surname="Mokoena", given_
         crossed_at=now, surname=surname, given_names=given_names,
         dob=parse_partial_date(dob) if dob else None, document_number=document_number, sex=kw.pop("sex", "F"),
         nationality=kw.pop("nationality", "LSO"), **kw)
+
+
+def insert_old_crossings(n: int, *, alternate: bool = False) -> None:
+    """n crossings 'E1'..'En' of source 'old', 97 minutes apart from 2024-01-01, stored by SQL as an older
+    revision's installation holds them (no service, no key); entries, or entries and exits by turns."""
+    from sqlalchemy import text
+
+    from tip_cases.extensions import db
+
+    db.session.execute(text(
+        "INSERT INTO crossings (source, external_id, border_post_id, direction, crossed_at, surname, "
+        "given_names, created_at, consent_document) SELECT 'old', 'E' || g, (SELECT min(id) FROM border_posts), "
+        "CASE WHEN CAST(:alternate AS boolean) AND g % 2 = 1 THEN 'exit' ELSE 'entry' END, "
+        "timestamptz '2024-01-01 00:00+00' + g * interval '97 minutes', 'S', 'G', now(), false "
+        "FROM generate_series(1, :n) g"), {"n": n, "alternate": alternate})

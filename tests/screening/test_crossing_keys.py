@@ -10,15 +10,15 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from screening import services
 from screening.models import Crossing, CrossingKey
 from tests import factories
+from tests.conftest import scratch_database
 from tests.reports import builders as b
-from tests.screening.builders import crossing_item, new_crossing
+from tests.screening.builders import crossing_item, insert_old_crossings, new_crossing
 from tip_cases.extensions import db
 
 PG_ONLY = pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -122,16 +122,7 @@ def test_concurrent_senders_of_overlapping_batches_store_each_crossing_once(app)
 @pytest.fixture
 def old_url(pg_schema):
     """A database of its own for the upgrade from 0022; dropped afterwards."""
-    base, name = pg_schema.rsplit("/", 1)
-    name = f"{name}_keys_upgrade"
-    admin = sa.create_engine(pg_schema, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from scratch_database(pg_schema, "_keys_upgrade")
 
 
 @pytest.mark.postgres
@@ -143,12 +134,7 @@ def test_upgrade_keys_every_stored_crossing_and_the_earliest_of_a_pair(old_url):
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": old_url})
     with app.app_context():
         upgrade(revision="0022_crossings_partitioned")
-        db.session.execute(text(
-            "INSERT INTO crossings (source, external_id, border_post_id, direction, crossed_at, surname, "
-            "given_names, created_at, consent_document) "
-            "SELECT 'old', 'E' || g, (SELECT min(id) FROM border_posts), 'entry', "
-            "timestamptz '2024-01-01 00:00+00' + g * interval '97 minutes', 'S', 'G', now(), false "
-            "FROM generate_series(1, 2000) g"))
+        insert_old_crossings(2000)
         # Two senders raced before session 5's locks: one key, two crossings of different months.
         db.session.execute(text(
             "INSERT INTO crossings (source, external_id, border_post_id, direction, crossed_at, surname, "

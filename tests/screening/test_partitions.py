@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from screening import partitions
 from screening.models import Crossing, Flag
+from tests.conftest import scratch_database
 from tests.reports import builders as b
+from tests.screening.builders import insert_old_crossings
 from tip_cases.extensions import db
 
 PG_ONLY = pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -193,24 +195,10 @@ def test_two_senders_of_one_external_id_at_once_store_it_once(app):
 # --- the upgrade of an existing installation --------------------------------------------------------
 
 
-def _other_database(url: str, suffix: str) -> str:
-    base, name = url.rsplit("/", 1)
-    return f"{base}/{name}{suffix}"
-
-
 @pytest.fixture
 def unpartitioned_url(pg_schema):
     """A database of its own at revision 0021 (crossings not yet partitioned); dropped afterwards."""
-    url = _other_database(pg_schema, "_partition_upgrade")
-    name = url.rsplit("/", 1)[1]
-    admin = sa.create_engine(pg_schema, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from scratch_database(pg_schema, "_partition_upgrade")
 
 
 def test_upgrade_converts_an_existing_table_without_losing_a_row(unpartitioned_url):
@@ -221,12 +209,7 @@ def test_upgrade_converts_an_existing_table_without_losing_a_row(unpartitioned_u
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": unpartitioned_url})
     with app.app_context():
         upgrade(revision="0021_traveller_keys")
-        db.session.execute(text(
-            "INSERT INTO crossings (source, external_id, border_post_id, direction, crossed_at, surname, "
-            "given_names, created_at, consent_document) "
-            "SELECT 'old', 'E' || g, (SELECT min(id) FROM border_posts), CASE WHEN g % 2 = 0 THEN 'entry' "
-            "ELSE 'exit' END, timestamptz '2024-01-01 00:00+00' + g * interval '97 minutes', 'S', 'G', now(), false "
-            "FROM generate_series(1, 3000) g"))
+        insert_old_crossings(3000, alternate=True)
         db.session.execute(text("DELETE FROM crossings WHERE id % 7 = 0"))  # gaps in the ids, as in real life
         db.session.execute(text(
             "INSERT INTO flags (kind, crossing_id, border_post_id, score, priority, reason, action, status, "
