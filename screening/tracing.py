@@ -675,19 +675,34 @@ def _fact(r, posts: dict[int, str]) -> patterns.CrossingFact:
         document_type=r.document_type, document_country=r.document_country)
 
 
-def _rows_of(session: Session, traveller_ids: Iterable[int], since: datetime | None) -> list:
+def _rows_of(session: Session, traveller_ids: Iterable[int], since: datetime | None,
+             seen: dict[int, Any]) -> list:
+    """These travellers' crossings, each held once in `seen` (by id) whatever query read it first."""
     ids = sorted(set(traveller_ids))
     out = []
     for start in range(0, len(ids), 900):
         stmt = select(*_FACT_COLUMNS).where(Crossing.traveller_id.in_(ids[start:start + 900]))
         if since is not None:
             stmt = stmt.where(Crossing.crossed_at >= since)
-        out.extend(session.execute(stmt).all())
+        out.extend(seen.setdefault(r.id, r) for r in session.execute(stmt))
     return out
 
 
-def _neighbours(session: Session, rows: list, minutes: float) -> list:
-    """Crossings at the same post, in the same direction, within `minutes`, or in the same travel group."""
+def _unseen(result, seen: dict[int, Any]) -> list:
+    """Rows not met before. Windows of neighbouring crossings overlap, and in dense traffic each row comes back
+    once per window that holds it: keeping only the first copy is what bounds a chunk's memory."""
+    out = []
+    for r in result:
+        if r.id not in seen:
+            seen[r.id] = r
+            out.append(r)
+    return out
+
+
+def _neighbours(session: Session, rows: list, minutes: float, seen: dict[int, Any] | None = None) -> list:
+    """Crossings at the same post, in the same direction, within `minutes`, or in the same travel group,
+    not already in `seen` (they join it)."""
+    seen = {} if seen is None else seen
     window = timedelta(minutes=minutes)
     out = []
     for start in range(0, len(rows), 150):
@@ -699,8 +714,8 @@ def _neighbours(session: Session, rows: list, minutes: float) -> list:
         groups = sorted({r.travel_group for r in chunk if r.travel_group})
         if groups:
             near.append(Crossing.travel_group.in_(groups))
-        out.extend(session.execute(select(*_FACT_COLUMNS).where(Crossing.traveller_id.is_not(None), or_(*near)))
-                   .all())
+        out.extend(_unseen(session.execute(select(*_FACT_COLUMNS)
+                                           .where(Crossing.traveller_id.is_not(None), or_(*near))), seen))
     return out
 
 
@@ -708,13 +723,13 @@ def neighbourhood(session: Session, traveller_ids: Iterable[int], since: datetim
                   minutes: float) -> tuple[list, set[int]]:
     """Crossings the rules need to judge these travellers: theirs, their companions', and those around both."""
     t0 = set(traveller_ids)
-    own = _rows_of(session, t0, since)
-    near = _neighbours(session, own, minutes)
+    seen: dict[int, Any] = {}
+    own = _rows_of(session, t0, since, seen)
+    near = _neighbours(session, own, minutes, seen)
     t1 = {r.traveller_id for r in near} - t0
-    theirs = _rows_of(session, t1, since)
-    around = _neighbours(session, theirs, minutes)
-    rows = {r.id: r for r in (*own, *near, *theirs, *around)}
-    return list(rows.values()), t0 | t1
+    theirs = _rows_of(session, t1, since, seen)
+    _neighbours(session, theirs, minutes, seen)
+    return list(seen.values()), t0 | t1
 
 
 def _suspect_travellers(session: Session, traveller_ids: set[int] | None) -> set[int]:
