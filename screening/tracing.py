@@ -699,14 +699,21 @@ def _unseen(result, seen: dict[int, Any]) -> list:
     return out
 
 
+_WINDOWS = 150  # windows per neighbour query
+
+
 def _neighbours(session: Session, rows: list, minutes: float, seen: dict[int, Any] | None = None) -> list:
     """Crossings at the same post, in the same direction, within `minutes`, or in the same travel group,
     not already in `seen` (they join it)."""
     seen = {} if seen is None else seen
     window = timedelta(minutes=minutes)
     out = []
-    for start in range(0, len(rows), 150):
-        chunk = rows[start:start + 150]
+    for start in range(0, len(rows), _WINDOWS):
+        chunk = rows[start:start + _WINDOWS]
+        # Padded to a whole batch (a repeated window changes nothing): every statement then has one shape, so
+        # the engine's compiled-statement cache keeps one entry instead of one per remainder, ~1 MiB each,
+        # which grew the scheduler by ~2 MiB per nightly chunk.
+        chunk = chunk + chunk[-1:] * (_WINDOWS - len(chunk))
         near = [and_(Crossing.border_post_id == r.border_post_id, Crossing.direction == r.direction,
                      Crossing.crossed_at >= shift(r.crossed_at, -window),
                      Crossing.crossed_at <= shift(r.crossed_at, window))

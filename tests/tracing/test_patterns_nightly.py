@@ -59,3 +59,19 @@ def test_nightly_rules_by_chunks_of_one_traveller_find_what_one_pass_finds(app, 
     assert len(flags) == len(expected)  # each finding once, though companions appear in several chunks
     # the scheduler's nightly job, with its configured chunk, raises nothing twice
     assert tracing.evaluate_patterns(now=NOW) == []
+
+
+def test_neighbour_queries_compile_to_one_shape_whatever_the_number_of_windows(app, db_session):
+    """Each nightly chunk ends with a partial batch of windows; unpadded, each remainder compiled a statement of
+    its own into the engine's cache (~1 MiB each at 150 windows), and the scheduler grew chunk after chunk."""
+    _plant()
+    rows = db.session.execute(select(*tracing._FACT_COLUMNS).where(Crossing.traveller_id.is_not(None))).all()
+    assert len(rows) >= 7
+    cache = db.engine._compiled_cache
+    tracing._neighbours(db.session, rows[:1], 10)
+    size = len(cache)
+    found = {n: {r.id for r in tracing._neighbours(db.session, rows[:n], 10)} for n in (2, 3, 5, 7)}
+    assert len(cache) == size  # the same statement, four remainders
+    # padding changes nothing that is found: a crossing is its own neighbour, and n windows find at least n rows
+    assert all(len(ids) >= n for n, ids in found.items())
+    assert found[2] <= found[3] <= found[5] <= found[7]
