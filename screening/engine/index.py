@@ -29,7 +29,7 @@ slots; single-slot buckets hold the bare int.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 from datetime import date
 from itertools import chain
@@ -52,6 +52,7 @@ from screening.engine.matching import (
     name_weight,
     prepare,
     prior_log_odds,
+    share_among,
 )
 from screening.engine.normalize import PartialDate, phonetic_key
 from screening.engine.postings import add_slot, discard_slot, exact_ordinal, extend_slots
@@ -219,16 +220,23 @@ class CandidateIndex:
         slots = self._slots
         return {slots[s].id for s in self._candidate_slots(prepare(probe))}
 
-    def screen(self, probe: Identity, threshold: float | None = None,
-               limit: int = 20) -> list[tuple[Any, MatchResult]]:
-        """Score the candidates and return those at or above the threshold, best first.
+    def screen(self, probe: Identity, threshold: float | None = None, limit: int = 20, *,
+               person_of: Callable[[Any], Hashable] | None = None) -> list[tuple[Any, MatchResult]]:
+        """Score the candidates and return those whose pair reaches the threshold, best first.
+
+        The score returned is the probability shared among the persons found (`share_among`): every
+        candidate from `compete_floor` up weighs against the others, so two namesakes that fit as well
+        each get about half. `person_of` maps an indexed id to its person (a crossing to its
+        traveller) so that one person's records do not compete; by default each id is one person.
+        The threshold applies to the pair's own probability (`pair_score`), as a flag's always has.
 
         Exact pruning: a candidate is skipped only when an upper bound of its match probability (a
         perfect name at the largest frequency bonus, the best document and address levels) is under
-        the threshold; the bound tightens as features are computed, costliest (the names) last.
+        the floor; the bound tightens as features are computed, costliest (the names) last.
         """
         cfg = self.config
-        floor = cfg.flag_threshold if threshold is None else threshold
+        threshold = cfg.flag_threshold if threshold is None else threshold
+        floor = min(threshold, cfg.compete_floor)
         p = prepare(probe)
         slots = self._slots
         model = cfg.model
@@ -237,11 +245,11 @@ class CandidateIndex:
                                       weights["document"])
         name_best = max_name_weight(cfg)
         doc_best, address_best = model.max_weight("document"), model.max_weight("address")
-        # Weight needed to reach the threshold (a probability of 0 needs nothing).
+        # Weight needed to reach the floor (a probability of 0 needs nothing).
         need = -math.inf if floor <= 0.0 else (math.log2(floor / (1.0 - floor)) - prior_log_odds(cfg)
                                                if floor < 1.0 else math.inf)
         names: dict[Any, NameComparison] = {}
-        hits = []
+        scored: list[tuple[Any, Hashable, MatchResult]] = []
         for s in self._candidate_slots(p):
             c = slots[s]
             dob = dob_level(p.dob, c.dob, cfg)
@@ -260,7 +268,7 @@ class CandidateIndex:
             if bound < need:
                 continue
             if dob == "disagree" and floor > cfg.dob_rule_cap and dob_rule_applies(p, c, dob, doc):
-                continue  # the hard rule caps this pair under the threshold
+                continue  # the hard rule caps this pair under the floor
             cmp = names.get(c.variants)
             if cmp is None:
                 cmp = names[c.variants] = compare_names(p, c, cfg)
@@ -269,6 +277,7 @@ class CandidateIndex:
             self.full_scores += 1
             r = match_prepared(p, c, cfg, names=cmp)
             if r.score >= floor:
-                hits.append((c.id, r))
-        hits.sort(key=lambda h: -h[1].score)
+                scored.append((c.id, c.id if person_of is None else person_of(c.id), r))
+        hits = [h for h in share_among(scored, cfg) if h[1].pair_score >= threshold]
+        hits.sort(key=lambda h: (-h[1].score, -h[1].pair_score))
         return hits[:limit]
