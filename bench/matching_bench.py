@@ -424,7 +424,8 @@ def run(n: int, args, work: Path) -> dict:
         print(line)
 
     print(f"\ntracing {len(poi_ids):,} persons of interest ({sum(p < OUTSIDER for p in poi_ids):,} who crossed): "
-          f"index build {tr['build_seconds']:.1f} s, {tr['ms_per_probe']:.1f} ms per person wall, peak "
+          f"index build {tr['build_seconds']:.1f} s, {tr['ms_per_probe']:.1f} ms per person wall, screening CPU "
+          f"{tr['cpu_seconds']:.1f} s, peak "
           f"{tr['peak_mib']:.0f} MiB; flag threshold {tr['flag_threshold']}; address "
           f"{'passed' if tr['address_used'] else 'not in the API, not passed'}")
     print(f"{'class':18s}{'crossings':>10s}{'recall':>8s}{'flags':>8s}{'precision':>10s}")
