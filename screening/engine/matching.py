@@ -1041,9 +1041,10 @@ def share_posterior(own: float, others: Iterable[float], new_person_odds: float)
 _RIVAL_BITS = math.log2(10)  # another person within a factor 10 of the odds is named as sharing
 
 
-def share_among(results: list[tuple[Any, Hashable, MatchResult]],
-                config: MatchConfig = DEFAULT) -> list[tuple[Any, MatchResult]]:
-    """Each (id, person key, pair result) with its probability shared among the persons found.
+def share_among(results: list[tuple[Any, Hashable, MatchResult]], config: MatchConfig = DEFAULT,
+                threshold: float = 0.0) -> list[tuple[Any, MatchResult]]:
+    """Each (id, person key, pair result) whose pair reaches `threshold`, its probability shared among
+    all the persons found.
 
     `results` are one probe's scored candidates; a person key groups candidates that are one person
     (the crossings of one traveller), whose best pair stands for it: a person's own crossings never
@@ -1062,6 +1063,8 @@ def share_among(results: list[tuple[Any, Hashable, MatchResult]],
             best[key] = o
     out = []
     for (cid, key, r), o in zip(results, odds, strict=True):
+        if r.score < threshold:
+            continue  # it weighs as a rival, but is not returned
         others = [b for k, b in best.items() if k != key]
         shared = share_posterior(o, others, config.new_person_odds)
         rivals = sum(b >= o - _RIVAL_BITS for b in others)

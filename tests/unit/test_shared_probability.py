@@ -69,3 +69,13 @@ def test_one_persons_records_do_not_compete():
     index = CandidateIndex.build(TWINS)
     hits = dict(index.screen(PROBE, 0.5, person_of={"a": 1, "b": 1}.get))
     assert hits["a"].score == pytest.approx(hits["b"].score) and hits["a"].score > 0.6
+
+
+def test_a_rival_under_the_threshold_still_shares():
+    # The probe has no middle name; b's extra one makes her pair a little weaker than a's.
+    index = CandidateIndex.build([TWINS[0], ident("b", "Mokoena", "Palesa Mary", "1990-11-20", "RB7654321")])
+    both = dict(index.screen(PROBE, 0.5))
+    between = (both["a"].pair_score + both["b"].pair_score) / 2
+    [(cid, r)] = index.screen(PROBE, between)  # only a reaches the threshold...
+    assert cid == "a" and r.score == pytest.approx(both["a"].score)  # ...but b still takes her share
+    assert r.score < r.pair_score - 0.05
