@@ -103,7 +103,8 @@ def flag_json(flag: Flag, posts: dict[int, str], person: Person | None = None) -
                 "expected_action": expected_action(flag.action, person.contact or "") or "",
                 "explanations": [], "features": [], "created_at": flag.created_at.isoformat()}
     features = flag.features or []
-    ranked = sorted(features, key=lambda f: -abs(f.get("contribution") or 0))
+    # The sentence saying whether the probability is shared comes first, as on the flag page.
+    ranked = sorted(features, key=lambda f: (f.get("level") != "posterior", -abs(f.get("contribution") or 0)))
     return {
         "id": flag.id, "kind": flag.kind, "crossing_id": flag.crossing_id, "person_id": flag.person_id,
         "border_post": posts.get(flag.border_post_id, ""), "score": flag.score, "priority": flag.priority,

@@ -251,8 +251,8 @@ class PostWatchlist:
                 if e is None or (review is not None and review < today):
                     continue  # expired since it was published: headquarters would skip it too
                 out.append(LocalFlag(
-                    person_id=pid, score=round(result.score, 4),
-                    priority=flag_priority(e["category"], result.score, self.threshold), category=e["category"],
+                    person_id=pid, score=round(result.score, 4),  # the threshold and priority: the pair's own
+                    priority=flag_priority(e["category"], result.alone().score, self.threshold), category=e["category"],
                     alert_kind=e["alert_kind"], discreet=bool(e["discreet"]), action=e["action"],
                     reason="" if e["discreet"] else e.get("reason", ""),
                     features=[f.to_dict() for f in result.features]))

@@ -390,9 +390,11 @@ def _raise_flags(hits, alerts, *, now: datetime, session: Session) -> dict[int, 
         keys = {identity_key(c.surname, c.given_names, c.dob), document_key(c.document_number)} - {None}
         if any((pid, k) in judged for k in keys):
             continue
+        # The score stored and shown is shared among the persons of interest the crossing fits
+        # (`share_among`); the threshold and the priority's margin are on the pair's own probability.
         flag = Flag(kind="identity", crossing_id=cid, person_id=pid, border_post_id=c.border_post_id,
                     score=round(result.score, 4), features=[f.to_dict() for f in result.features],
-                    priority=flag_priority(info.category, result.score, floor),
+                    priority=flag_priority(info.category, result.alone().score, floor),
                     reason=info.reason, action=info.action, status="new", created_at=now)
         session.add(flag)
         already.add((cid, pid))

@@ -28,12 +28,14 @@ def crossing_identity(c: Crossing) -> Identity:
                     nationality=c.nationality, documents=docs)
 
 
-def crossings_index(session: Session | None = None):
-    """A candidate index over stored crossings (tracing looks for a person among travellers, not persons)."""
+def crossings_index(session: Session | None = None) -> tuple[CandidateIndex, dict[int, int]]:
+    """A candidate index over stored crossings (tracing looks for a person among travellers, not persons),
+    and each resolved crossing's traveller: one traveller's crossings do not compete for a hit's share."""
     session = session or db.session()
     index = CandidateIndex(match_config())
-    stmt = select(Crossing.id, Crossing.surname, Crossing.given_names, Crossing.sex, Crossing.dob_year,
-                  Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.nationality,
+    travellers: dict[int, int] = {}
+    stmt = select(Crossing.id, Crossing.traveller_id, Crossing.surname, Crossing.given_names, Crossing.sex,
+                  Crossing.dob_year, Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.nationality,
                   Crossing.document_type, Crossing.document_number, Crossing.document_country)
     for row in session.execute(stmt.execution_options(yield_per=5000)):
         dob = dob_of(row)
@@ -41,16 +43,24 @@ def crossings_index(session: Session | None = None):
             if row.document_number else []
         index.add(Identity(id=row.id, surname=row.surname or "", given_names=row.given_names or "", dob=dob,
                            sex=row.sex, nationality=row.nationality, documents=docs))
-    return index
+        if row.traveller_id is not None:
+            travellers[row.id] = row.traveller_id
+    return index, travellers
 
 
 def trace(probes: Iterable[tuple[str, Identity]], *, min_score: float, index=None,
           limit: int = 50) -> list[tuple[str, int, MatchResult]]:
-    """(ref, crossing id, result) for every crossing matching each probe, best first per ref."""
-    index = index or crossings_index()
+    """(ref, crossing id, result) for every crossing whose pair reaches `min_score` for each probe, best
+    first per ref; the score is shared among the travellers found (an unresolved crossing is its own)."""
+    index, travellers = index or crossings_index()
+
+    def person_of(cid: int) -> tuple[str, int]:
+        t = travellers.get(cid)
+        return ("crossing", cid) if t is None else ("traveller", t)
+
     out: list[tuple[str, int, MatchResult]] = []
     for ref, identity in probes:
-        for cid, result in index.screen(identity, min_score, limit=limit):
+        for cid, result in index.screen(identity, min_score, limit=limit, person_of=person_of):
             out.append((ref, cid, result))
     return out
 

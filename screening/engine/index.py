@@ -29,7 +29,7 @@ slots; single-slot buckets hold the bare int.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 from datetime import date
 from itertools import chain
@@ -47,11 +47,13 @@ from screening.engine.matching import (
     dob_level,
     dob_rule_applies,
     document_level,
+    log2_odds,
     match_prepared,
     max_name_weight,
     name_weight,
     prepare,
     prior_log_odds,
+    share_among,
 )
 from screening.engine.normalize import PartialDate, phonetic_key
 from screening.engine.postings import add_slot, discard_slot, exact_ordinal, extend_slots
@@ -59,6 +61,7 @@ from screening.engine.postings import add_slot, discard_slot, exact_ordinal, ext
 __all__ = ["CandidateIndex"]
 
 _EMPTY: tuple[int, ...] = ()
+_RIVAL_RANGE = math.log2(1e4)  # bits under the weakest hit's odds from which a rival is scored
 _UNKNOWN_YEAR = 0
 
 
@@ -219,16 +222,23 @@ class CandidateIndex:
         slots = self._slots
         return {slots[s].id for s in self._candidate_slots(prepare(probe))}
 
-    def screen(self, probe: Identity, threshold: float | None = None,
-               limit: int = 20) -> list[tuple[Any, MatchResult]]:
-        """Score the candidates and return those at or above the threshold, best first.
+    def screen(self, probe: Identity, threshold: float | None = None, limit: int = 20, *,
+               person_of: Callable[[Any], Hashable] | None = None) -> list[tuple[Any, MatchResult]]:
+        """Score the candidates and return those whose pair reaches the threshold, best first.
+
+        The score returned is the probability shared among the persons found (`share_among`): every
+        candidate from `compete_floor` up weighs against the others, so two namesakes that fit as well
+        each get about half. `person_of` maps an indexed id to its person (a crossing to its
+        traveller) so that one person's records do not compete; by default each id is one person.
+        The threshold applies to the pair's own probability (`pair_score`), as a flag's always has.
 
         Exact pruning: a candidate is skipped only when an upper bound of its match probability (a
         perfect name at the largest frequency bonus, the best document and address levels) is under
-        the threshold; the bound tightens as features are computed, costliest (the names) last.
+        the floor; the bound tightens as features are computed, costliest (the names) last.
         """
         cfg = self.config
-        floor = cfg.flag_threshold if threshold is None else threshold
+        threshold = cfg.flag_threshold if threshold is None else threshold
+        floor = min(threshold, cfg.compete_floor)
         p = prepare(probe)
         slots = self._slots
         model = cfg.model
@@ -237,13 +247,15 @@ class CandidateIndex:
                                       weights["document"])
         name_best = max_name_weight(cfg)
         doc_best, address_best = model.max_weight("document"), model.max_weight("address")
-        # Weight needed to reach the threshold (a probability of 0 needs nothing).
-        need = -math.inf if floor <= 0.0 else (math.log2(floor / (1.0 - floor)) - prior_log_odds(cfg)
-                                               if floor < 1.0 else math.inf)
+        prior = prior_log_odds(cfg)
         names: dict[Any, NameComparison] = {}
-        hits = []
-        for s in self._candidate_slots(p):
-            c = slots[s]
+
+        def score(c: Prepared, least: float) -> MatchResult | None:
+            """The pair's result if it reaches `floor`, or None (also when it cannot reach `least`:
+            checked cheapest first)."""
+            # Weight needed to reach it (a probability of 0 needs nothing).
+            need = -math.inf if least <= 0.0 else (math.log2(least / (1.0 - least)) - prior
+                                                   if least < 1.0 else math.inf)
             dob = dob_level(p.dob, c.dob, cfg)
             bound = name_best + w_dob[dob]
             if p.sex is not None and c.sex is not None:
@@ -254,21 +266,45 @@ class CandidateIndex:
                 bound += address_best
             both_documents = bool(p.documents and c.documents)
             if bound + (doc_best if both_documents else 0.0) < need:
-                continue
+                return None
             doc = document_level(p, c, cfg)[0] if both_documents else "missing"
             bound += w_doc[doc]
             if bound < need:
-                continue
-            if dob == "disagree" and floor > cfg.dob_rule_cap and dob_rule_applies(p, c, dob, doc):
-                continue  # the hard rule caps this pair under the threshold
+                return None
+            if dob == "disagree" and least > cfg.dob_rule_cap and dob_rule_applies(p, c, dob, doc):
+                return None  # the hard rule caps this pair under `least`
             cmp = names.get(c.variants)
             if cmp is None:
                 cmp = names[c.variants] = compare_names(p, c, cfg)
             if bound - name_best + name_weight(cmp, cfg) < need - 1e-9:
-                continue
+                return None
             self.full_scores += 1
             r = match_prepared(p, c, cfg, names=cmp)
-            if r.score >= floor:
-                hits.append((c.id, r))
-        hits.sort(key=lambda h: -h[1].score)
+            return r if r.score >= floor else None
+
+        # Rivals under the threshold matter only when something is returned, and only if they can
+        # weigh against the weakest hit: most probes (a crossing against persons of interest) have no
+        # hit, and most hits are near certain, so the names of a common-name bucket are compared again
+        # only for a hit that namesakes could share (a rival at 1/10^4 of its odds is left out).
+        scored: list[tuple[Any, Hashable, MatchResult]] = []
+        later: list[Prepared] = []
+        for s in self._candidate_slots(p):
+            c = slots[s]
+            r = score(c, threshold)
+            if r is not None:
+                scored.append((c.id, c.id if person_of is None else person_of(c.id), r))
+            else:
+                later.append(c)
+        weakest = min((log2_odds(r.score) if r.score < 1.0 else prior + r.weight
+                       for _, _, r in scored if r.score >= threshold), default=None)
+        if weakest is None:
+            return []
+        least = max(floor, 1.0 / (1.0 + 2.0 ** min(_RIVAL_RANGE - weakest, 1000.0)))
+        if least < threshold:
+            for c in later:
+                r = score(c, least)
+                if r is not None:
+                    scored.append((c.id, c.id if person_of is None else person_of(c.id), r))
+        hits = share_among(scored, cfg, threshold)
+        hits.sort(key=lambda h: (-h[1].score, -h[1].pair_score))
         return hits[:limit]

@@ -21,7 +21,7 @@ the same computation without building explanations.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -144,9 +144,10 @@ class FeatureResult:
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
-    score: float  # the match probability
+    score: float  # the match probability (shared with the other persons found, see `share_among`)
     features: list[FeatureResult]
     weight: float = 0.0  # summed feature weights (bits), without the prior
+    pair_score: float | None = None  # this pair's own probability when `score` is shared; else None
 
     @property
     def headline(self) -> str:
@@ -155,12 +156,19 @@ class MatchResult:
     @property
     def explanations(self) -> list[str]:
         """The officer-facing sentences: the probability, then the strongest evidence first."""
-        ranked = sorted(self.features, key=lambda f: (f.level != "rule", -abs(f.contribution)))
+        ranked = sorted(self.features, key=lambda f: (f.level != "posterior", f.level != "rule", -abs(f.contribution)))
         return [self.headline] + [f.explanation for f in ranked
                                   if f.verdict != "missing" or f.name in _ALWAYS_SAID]
 
+    def alone(self) -> MatchResult:
+        """The pair's own result, as if no other person had been found."""
+        if self.pair_score is None:
+            return self
+        return MatchResult(self.pair_score, [f for f in self.features if f.level != "posterior"], self.weight)
+
     def to_dict(self) -> dict[str, Any]:
         return {"score": round(self.score, 4), "weight": round(self.weight, 4),
+                **({} if self.pair_score is None else {"pair_score": round(self.pair_score, 4)}),
                 "features": [f.to_dict() for f in self.features], "explanations": self.explanations}
 
 
@@ -246,7 +254,12 @@ class NameFrequencies:
 class MatchConfig:
     """The model, thresholds and comparison details of the matcher, in one place."""
 
-    flag_threshold: float = 0.80  # match probability at which screening raises a flag
+    flag_threshold: float = 0.80  # this pair's own probability at which screening raises a flag
+    # The probability shown is shared among the persons a probe finds (`share_among`): candidates
+    # from `compete_floor` up weigh against each other and against "someone not found" at these odds
+    # (set on the generator's tuning seeds 101 and 202: docs/performance.md, session 7 s7c).
+    new_person_odds: float = 5.0
+    compete_floor: float = 0.5
     model: MatchModel = field(default_factory=default_model, compare=False)
     # Name details: a token pair's similarity, then the field's level from the aligned tokens.
     variant_token_score: float = 0.95  # equal after the loose spelling rules (ph/f, v/f, ie/y)
@@ -995,6 +1008,76 @@ def match_prepared(p: Prepared, c: Prepared, config: MatchConfig = DEFAULT, *,
                 "apart as namesakes (probability capped at {cap})", cap=_percent(cfg.dob_rule_cap)),
             "disagree", 0.0, "rule"))
     return MatchResult(prob, features, total)
+
+
+def log2_odds(p: float) -> float:
+    """log2 odds of a probability (infinite at 0 and 1)."""
+    if p <= 0.0:
+        return -math.inf
+    if p >= 1.0:
+        return math.inf
+    return math.log2(p / (1.0 - p))
+
+
+def share_posterior(own: float, others: Iterable[float], new_person_odds: float) -> float:
+    """P(this candidate) = O / (O + the other candidates' O + new_person_odds), from log2 odds.
+
+    A pair's probability weighs one candidate against a random member of the population; once a
+    probe's candidates are scored, the alternatives left are those candidates and "someone not found"
+    (`new_person_odds`). Namesakes that fit as well share the probability; a lone strong candidate
+    keeps about its own. Used by resolution (`TravellerIndex._profile_posterior`) and screening.
+    """
+    others = [o for o in others if o != -math.inf]
+    if own == -math.inf:
+        return 0.0
+    top = max([own, *others])
+    if top == math.inf:  # certain pairs (probability 1.0) share only among themselves
+        return 1.0 / (1 + sum(o == math.inf for o in others)) if own == math.inf else 0.0
+    total = sum(2.0 ** (o - top) for o in others) + new_person_odds * 2.0 ** -top
+    mine = 2.0 ** (own - top)
+    return mine / (mine + total)
+
+
+_RIVAL_BITS = math.log2(10)  # another person within a factor 10 of the odds is named as sharing
+
+
+def share_among(results: list[tuple[Any, Hashable, MatchResult]], config: MatchConfig = DEFAULT,
+                threshold: float = 0.0) -> list[tuple[Any, MatchResult]]:
+    """Each (id, person key, pair result) whose pair reaches `threshold`, its probability shared among
+    all the persons found.
+
+    `results` are one probe's scored candidates; a person key groups candidates that are one person
+    (the crossings of one traveller), whose best pair stands for it: a person's own crossings never
+    compete with each other. Each result's score becomes `share_posterior` of its own odds against the
+    other persons' best odds and `config.new_person_odds`; `pair_score` keeps the pair's own, and a
+    sentence says how many other persons found share the probability.
+    """
+    best: dict[Hashable, float] = {}
+    odds = []
+    prior = prior_log_odds(config)
+    for _, key, r in results:
+        # A probability rounded to 1.0 still has its weight: certain pairs are compared by it.
+        o = log2_odds(r.score) if r.score < 1.0 else prior + r.weight
+        odds.append(o)
+        if o > best.get(key, -math.inf):
+            best[key] = o
+    out = []
+    for (cid, key, r), o in zip(results, odds, strict=True):
+        if r.score < threshold:
+            continue  # it weighs as a rival, but is not returned
+        others = [b for k, b in best.items() if k != key]
+        shared = share_posterior(o, others, config.new_person_odds)
+        rivals = sum(b >= o - _RIVAL_BITS for b in others)
+        if rivals:
+            note = say("Probability shared with {count} other person(s) found who fit nearly as well "
+                       "(this pair alone: {percent})", count=rivals, percent=_percent(r.score))
+        else:
+            note = say("No other person found fits nearly as well (this pair alone: {percent})",
+                       percent=_percent(r.score))
+        features = [*r.features, FeatureResult("shared", None, 0.0, note,
+                                               "partial" if rivals else "agree", 0.0, "posterior")]
+        out.append((cid, MatchResult(shared, features, r.weight, r.score)))
+    return out
 
 
 def match(probe: Identity, candidate: Identity, config: MatchConfig = DEFAULT) -> MatchResult:

@@ -72,11 +72,13 @@ from screening.engine.matching import (
     dob_level,
     dob_rule_applies,
     document_level,
+    log2_odds,
     match_prepared,
     max_name_weight,
     name_weight,
     partial_weight,
     prior_log_odds,
+    share_posterior,
 )
 from screening.engine.normalize import (
     PartialDate,
@@ -875,13 +877,14 @@ class TravellerIndex:
         # The hard date-of-birth rule and judgements are vetoes here as everywhere.
         if not self._may_join(unit, t) or self._conflicts(p, self._profiles[t.anchor]):
             return None
-        total = cfg.new_person_odds
+        others = []
         for other, orep in seen.items():
             s = best_s if other == tnum else self._score(p, self._profiles[orep], 0.0)[0]
             if s >= 1.0:
                 return None
-            total += s / (1.0 - s)
-        posterior = (best_s / (1.0 - best_s)) / total
+            if other != tnum:
+                others.append(log2_odds(s))
+        posterior = share_posterior(log2_odds(best_s), others, cfg.new_person_odds)
         doc = _document_agreement(p, self._profiles[rep], self._match)
         return tnum, posterior, rep, doc in ("exact", "near")
 

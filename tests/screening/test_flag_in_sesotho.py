@@ -53,8 +53,10 @@ def test_an_officer_reading_sesotho_sees_the_flag_explained_in_sesotho(app, logi
     lines = _section(page, "explanations", "ul")
     assert f"<strong>Fane</strong>: Fane e tšoana hantle (boima {weight})" in lines
     assert "Letsatsi la tsoalo lea tšoana" in lines and "Nomoro ea tokomane ea tšoana" in lines
-    for english in ("Surname agrees", "weight", "Date of birth matches", "Document number matches"):
+    for english in ("Surname agrees", "weight", "Date of birth matches", "Document number matches",
+                    "this pair alone"):
         assert english not in lines
+    assert "(para ena e le " in lines  # whether the probability is shared, and the pair's own
     # every line kept its figure: as many weights in Sesotho as the matcher stored
     assert lines.count("(boima ") == sum(htmllib.escape(f["explanation"]).count("(weight ")
                                          for f in flag.features if f["name"] != "namesakes" or f["contribution"])

@@ -263,7 +263,7 @@ def test_flag_page_and_queue_show_the_match_probability_and_explanations(app, lo
     page = officer.get(f"/screening/flags/{flag.id}").get_data(as_text=True)
     shown = re.search(r'data-testid="match-probability">(.*?)</p>', page, re.S).group(1)
     assert f"Match probability <strong>{percent}</strong>" in shown
-    assert "flags are raised from 80%" in shown
+    assert "A flag is raised when this pair alone reaches 80%" in shown
     listed = re.search(r'<ul data-testid="explanations">(.*?)</ul>', page, re.S).group(1)
     for f in flag.features:
         if f["name"] != "namesakes" or f["contribution"]:

@@ -212,7 +212,10 @@ def find_person_matches(cp: CasePerson, actor, *, now: datetime, threshold: floa
                                  + [_identity(p, ("poi", p.id)) for p in alerts], match_config())
     hits: dict[tuple, tuple[float, list[str]]] = {}
     for key, result in index.screen(probe, threshold=threshold, limit=50):
-        hits[key] = (result.score, result.explanations[:4])
+        # The pair's own probability: one person's records in several cases are not rival answers,
+        # so the share among the persons found (the screening score) does not apply here.
+        pair = result.alone()
+        hits[key] = (pair.score, pair.explanations[:4])
     for o in others:  # the very same person record in another case is a certain match
         if o.person_id == cp.person_id:
             hits[("cp", o.id)] = (1.0, ["Same person record"])
