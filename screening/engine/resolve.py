@@ -43,6 +43,10 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
    still to come (a new person's first crossing would join the one namesake in reach), so it keeps
    the pair rule; the batch (`flask screening resolve`) links those crossings later.
+   Rejoin pass (batch, last): a second document used twice founds a traveller of its own and the
+   founders' rule keeps it from its person's. A traveller with no home of its own (every profile on
+   one crossing, no address given twice) is weighed as one against its candidates, with
+   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold`.
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -144,8 +148,9 @@ class ResolveConfig:
     new_person_odds: float = 0.03
     # Rejoin pass (module docstring, 4; batch only): odds of "a namesake not found" against which a
     # traveller with no home of its own is weighed for joining the one it fits; None turns it off.
-    # 1.0 set on seeds 101 and 202 (300k heavy namesakes; docs/performance.md, session 7 s7a).
-    rejoin_odds: float | None = 1.0
+    # 3.0 set on seed 101 at 1M heavy namesakes: precision 0.9954 -> 0.9953 (as with 10.0), recall
+    # 0.9887 -> 0.9912 (docs/performance.md, session 7 s7a).
+    rejoin_odds: float | None = 3.0
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
