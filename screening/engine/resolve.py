@@ -46,7 +46,8 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    Rejoin pass (batch, last): a second document used twice founds a traveller of its own and the
    founders' rule keeps it from its person's. A traveller with no home of its own (every profile on
    one crossing, no address given twice) is weighed as one against its candidates, with
-   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold`.
+   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold` (off by default:
+   at 10^6 namesakes it costs precision the target does not leave).
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -147,10 +148,11 @@ class ResolveConfig:
     # recall 0.9915 -> 0.9944 with precision unchanged to within 0.0001 (docs/performance.md, s6-A).
     new_person_odds: float = 0.03
     # Rejoin pass (module docstring, 4; batch only): odds of "a namesake not found" against which a
-    # traveller with no home of its own is weighed for joining the one it fits; None turns it off.
-    # 3.0 set on seed 101 at 1M heavy namesakes: precision 0.9954 -> 0.9953 (as with 10.0), recall
-    # 0.9887 -> 0.9912 (docs/performance.md, session 7 s7a).
-    rejoin_odds: float | None = 3.0
+    # traveller with no home of its own is weighed for joining the one it fits; None: no pass.
+    # Off by default: at 1M heavy namesakes it buys recall (+0.0025) with 0.0001-0.0002 of precision,
+    # and the reported seed has no precision to spare (0.9951 -> 0.9949 at 3.0, under the 0.995
+    # target). 3.0 is the setting chosen on seed 101 at 1M (docs/performance.md, session 7 s7a).
+    rejoin_odds: float | None = None
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000

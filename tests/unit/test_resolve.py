@@ -350,7 +350,7 @@ def _home(cid, doc="RA1234567", doc_type="P", address="12 Main Rd Maseru", given
 def _rejoin_prior() -> ResolveConfig:
     """A prior as sparse as heavy namesakes make it: an ID card with a new address scores ~0.6 against
     the passport crossings as a pair; with the passport's home address, over the link threshold."""
-    cfg = ResolveConfig()
+    cfg = ResolveConfig(rejoin_odds=3.0)
     return replace(cfg, match=replace(cfg.match, model=replace(cfg.match.model, prior=3e-8)))
 
 
