@@ -43,6 +43,11 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
    still to come (a new person's first crossing would join the one namesake in reach), so it keeps
    the pair rule; the batch (`flask screening resolve`) links those crossings later.
+   Rejoin pass (batch, last): a second document used twice founds a traveller of its own and the
+   founders' rule keeps it from its person's. A traveller with no home of its own (every profile on
+   one crossing, no address given twice) is weighed as one against its candidates, with
+   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold` (off by default:
+   at 10^6 namesakes it costs precision the target does not leave).
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -144,6 +149,12 @@ class ResolveConfig:
     # the results of the pair rule exactly). 0.03 set on seeds 101 and 202 (300k heavy namesakes):
     # recall 0.9915 -> 0.9944 with precision unchanged to within 0.0001 (docs/performance.md, s6-A).
     new_person_odds: float = 0.03
+    # Rejoin pass (module docstring, 4; batch only): odds of "a namesake not found" against which a
+    # traveller with no home of its own is weighed for joining the one it fits; None: no pass.
+    # Off by default: at 1M heavy namesakes it buys recall (+0.0025) with 0.0001-0.0002 of precision,
+    # and the reported seed has no precision to spare (0.9951 -> 0.9949 at 3.0, under the 0.995
+    # target). 3.0 is the setting chosen on seed 101 at 1M (docs/performance.md, session 7 s7a).
+    rejoin_odds: float | None = None
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
@@ -232,6 +243,9 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
 
 
 # --- the index -------------------------------------------------------------------------------------
+
+
+_REJOIN_PROFILES = 8  # profiles of each side compared by the rejoin pass (bounds its cost)
 
 
 class _Traveller:
@@ -343,6 +357,8 @@ class TravellerIndex:
             if t.slots == [slot]:
                 index._unfound(slot)
                 index._place([], reuse=slot)
+        if index.config.rejoin_odds is not None:
+            index._rejoin_splits()
         index._joined.clear()  # a batch's keys are read from `assignment`, after every merge
         return index
 
@@ -888,6 +904,63 @@ class TravellerIndex:
         doc = _document_agreement(p, self._profiles[rep], self._match)
         return tnum, posterior, rep, doc in ("exact", "near")
 
+    def _rejoin_splits(self) -> None:
+        """Last batch pass: join a traveller that has no home of its own to the one traveller it fits.
+
+        A second or forged document with a new address founds a traveller of its own, and later
+        crossings with the same document join it there, not the person's: the founders' rule then
+        keeps the two apart. Such a traveller is weighed as one: its best pair with each candidate
+        traveller (profiles x profiles, first `_REJOIN_PROFILES` of each), the best candidate against
+        all the others plus `rejoin_odds` ("a namesake not found"), joined at `link_threshold`.
+        Only a traveller whose profiles are each on one crossing and which never gave the same address
+        twice: a namesake who is another person repeats his own identity and home (in the tuning runs,
+        travellers with a repeated profile or address were wrongly joined as often as rightly), the
+        date-of-birth rule and judgements stay vetoes, and the smaller traveller joins the larger.
+        """
+        cfg = self.config
+        profiles, crossings = self._profiles, self._crossings
+        order = sorted(self._travellers, key=lambda n: len(self._travellers[n].slots))
+        for tnum in order:
+            t = self._travellers.get(tnum)
+            if t is None or any(len(crossings[s]) != 1 for s in t.slots):
+                continue
+            live = [profiles[s] for s in t.slots if profiles[s] is not None]
+            addresses = [q.address for q in live if q.address]
+            if len(set(addresses)) < len(addresses) or not live:
+                continue
+            mine = live[:_REJOIN_PROFILES]
+            anchor = profiles[t.anchor]
+            if anchor is None or exact_ordinal(anchor.dob) is None:
+                continue
+            docs, pairs, dates, _ = _probe_keys(anchor, cfg)
+            seen = self._candidates((docs,), {})
+            self._candidates((dates,), seen)
+            if len(seen) >= cfg.max_candidates:
+                continue  # candidates left unscored: the posterior would be too high
+            self._candidates((pairs,), seen)
+            seen.pop(tnum, None)
+            best, best_s, total = None, 0.0, cfg.rejoin_odds
+            for other in seen:
+                c = self._travellers[other]
+                c_anchor = profiles[c.anchor]
+                theirs = [profiles[s] for s in c.slots if profiles[s] is not None][:_REJOIN_PROFILES]
+                s = max((self._score(q, r, 0.0)[0] for q in mine if not self._conflicts(q, c_anchor)
+                         for r in theirs), default=0.0)
+                total += _odds(s)
+                if s > best_s:
+                    best, best_s = other, s
+            if best is None:
+                continue
+            c = self._travellers[best]
+            if self._crossing_count(c) < self._crossing_count(t) or not self._may_join(t, c) \
+                    or self._conflicts(anchor, profiles[c.anchor]):
+                continue
+            if _odds(best_s) / total >= cfg.link_threshold:
+                self._union(best, tnum)
+
+    def _crossing_count(self, t: _Traveller) -> int:
+        return sum(len(self._crossings[s]) for s in t.slots)
+
     def _unfound(self, slot: int) -> None:
         """Undo `_found` for a traveller of this one slot (its slot stays, unplaced)."""
         tnum = self._traveller_of[slot]
@@ -945,6 +1018,11 @@ def _log_odds(p: float) -> float:
     if p >= 1.0:
         return math.inf
     return math.log2(p / (1.0 - p))
+
+
+def _odds(p: float) -> float:
+    """p / (1 - p), finite: a probability rounded to 1.0 counts as overwhelming odds, not a division by 0."""
+    return p / (1.0 - p) if p < 1.0 else 1e12
 
 
 def _rescue_floor(cfg: ResolveConfig) -> float:

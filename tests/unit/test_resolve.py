@@ -340,3 +340,40 @@ def test_the_per_profile_posterior_keeps_the_date_of_birth_veto():
     # Only a namesake born on another day is in reach: however dominant, it is not linked.
     assignment = resolve([YEAR_NAMESAKES[0], _second_document("x")], _sparse_prior())
     assert assignment["x"] == "x"
+
+
+def _home(cid, doc="RA1234567", doc_type="P", address="12 Main Rd Maseru", given="Thabo"):
+    docs = (Document(doc_type, doc, "LSO"),) if doc else ()
+    return TravellerRecord(cid, "Mokoena", given, parse_partial_date("1985-03-04"), "M", "LSO", docs, address)
+
+
+def _rejoin_prior() -> ResolveConfig:
+    """A prior as sparse as heavy namesakes make it: an ID card with a new address scores ~0.6 against
+    the passport crossings as a pair; with the passport's home address, over the link threshold."""
+    cfg = ResolveConfig(rejoin_odds=3.0)
+    return replace(cfg, match=replace(cfg.match, model=replace(cfg.match.model, prior=3e-8)))
+
+
+def test_a_second_document_traveller_without_a_home_of_its_own_rejoins_its_person():
+    # The ID card's first crossing (new address) is too weak to link and founds a traveller; its second
+    # (home address) fits the passport traveller too, but the founders' rule keeps the two travellers
+    # apart, so the card's crossings stay a second traveller. The rejoin pass weighs that traveller as
+    # one: its best pair (the home address) against everyone else it could be.
+    cfg = _rejoin_prior()
+    card = [_home("x1", "0012345678", "ID", "4 Hill St Leribe"), _home("x2", "0012345678", "ID")]
+    records = [*YEAR_NAMESAKES, *(_home(f"t{i}") for i in range(3)), *card]
+    before = resolve(records, replace(cfg, rejoin_odds=None))
+    assert before["x1"] == before["x2"] != before["t0"]
+    after = resolve(records, cfg)
+    assert after["x1"] == after["x2"] == after["t0"]
+    assert len({after[r.crossing_id] for r in YEAR_NAMESAKES} | {after["t0"]}) == 5
+
+
+def test_a_traveller_that_gave_one_address_twice_has_a_home_and_is_not_rejoined():
+    # The same card traveller, once more at its own address (another spelling of the name, so another
+    # profile): a home of its own, as a namesake who is another person has; it stays apart.
+    cfg = _rejoin_prior()
+    card = [_home("x1", "0012345678", "ID", "4 Hill St Leribe"), _home("x2", "0012345678", "ID"),
+            _home("x3", "0012345678", "ID", "4 Hill St Leribe", given="Thabo T")]
+    assignment = resolve([*YEAR_NAMESAKES, *(_home(f"t{i}") for i in range(3)), *card], cfg)
+    assert assignment["x1"] == assignment["x2"] == assignment["x3"] != assignment["t0"]
