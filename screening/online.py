@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -231,10 +232,12 @@ class _BatchIndex(TravellerIndex):
 
 
 def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgements: Judgements,
-                now: datetime) -> tuple[dict[int, int], dict[int, int]]:
-    """Attach pending crossings (rows of screening.records.IDENTITY_COLUMNS) in id order.
+                now: datetime, stored: bool = True) -> tuple[dict[int, int], dict[int, int]]:
+    """Attach crossings (rows of screening.records.IDENTITY_COLUMNS and crossed_at) in id order.
 
     Returns ({crossing id: traveller id}, {traveller emptied by an automatic merge: survivor}).
+    `stored=False`: the crossings are not in the table yet (store_crossings attaches before its COPY and
+    stores them with their traveller id), so no traveller_id UPDATE is written.
 
     One small TravellerIndex per transaction: the candidate travellers of all its crossings, read
     from the database, restored, then the crossings attached in order by the index's own `attach`,
@@ -244,10 +247,10 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
 
     ensure_keys(session)
     with _CACHES_LOCK:  # one batch at a time per process uses the shared caches (threads of a worker)
-        return _attach_rows(session, rows, config, judgements, now, record_of)
+        return _attach_rows(session, rows, config, judgements, now, stored)
 
 
-def _attach_rows(session, rows, config, judgements, now, record_of):
+def _attach_rows(session, rows, config, judgements, now, stored):
     _BatchIndex.caches = _CACHES.fit(config.match.model)
     index_class = _BatchIndex
     scratch = index_class(config)
@@ -304,8 +307,9 @@ def _attach_rows(session, rows, config, judgements, now, record_of):
     for gone, survivor in emptied.items():
         merge_into(session, gone, survivor)
     out = {rec.crossing_id: tid(index.key_of(rec.crossing_id)) for rec, _, _ in work}
-    at = {r.id: r.crossed_at for r in rows}
-    set_travellers(session, [(c, at[c], t) for c, t in out.items()])
+    if stored:
+        at = {r.id: r.crossed_at for r in rows}
+        set_travellers(session, [(c, at[c], t) for c, t in out.items()])
     key_rows_out: dict[tuple[int, int], None] = {}
     for rec, p, _ in work:
         for k in store_keys(p, config.match.min_document_length):
@@ -445,9 +449,19 @@ def _write_keys(session: Session, rows: list[dict]) -> None:
         session.execute(insert(TravellerKey), rows[start:start + 5000])
 
 
+# Engines (databases) whose key table this process has seen filled: it is filled once, on the first attach
+# after the upgrade, and only ever refilled in the transaction that empties it (rebuild_keys), so the check
+# is one query per process rather than one per attach.
+_KEYED: weakref.WeakSet = weakref.WeakSet()
+
+
 def ensure_keys(session: Session) -> None:
     """Fill the tables on the first attach after an upgrade (travellers exist, no key does)."""
+    bind = session.get_bind()
+    if bind in _KEYED:
+        return
     if session.execute(select(TravellerKey.key).limit(1)).first() is not None:
+        _KEYED.add(bind)
         return
     if session.execute(select(Crossing.id).where(Crossing.traveller_id.is_not(None)).limit(1)).first() is None:
         return

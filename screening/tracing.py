@@ -331,6 +331,52 @@ def _attach_pending_online(session: Session, now: datetime) -> set[int]:
     return touched
 
 
+def attach_before_insert(session: Session) -> bool:
+    """True when store_crossings attaches a batch before storing it (PostgreSQL, database attach).
+
+    The crossings are then stored with their traveller id: no NULL traveller_id index entries, no
+    UPDATE and no rollup update trigger per batch, and no pending-rows query planned over every month
+    partition (docs/performance.md, session 7). SQLite stores, then attaches what is pending.
+    """
+    return online_attach() and session.get_bind().dialect.name == "postgresql"
+
+
+@dataclass
+class Attached:
+    """What `attach_new` decided for crossings not yet stored; `on_arrival` finishes it once they are."""
+
+    traveller_of: dict[int, int]  # crossing id -> traveller id
+    touched: set[int]  # travellers given a crossing, or surviving an automatic merge
+    emptied: set[int]  # travellers merged into another by a new crossing
+
+
+def attach_new(session: Session, rows: list, *, now: datetime) -> Attached:
+    """Place crossings that are about to be stored (store_crossings then stores them with their traveller).
+
+    `rows` carry the crossings' ids (drawn from the sequence), identity columns and crossed_at, in id
+    order. Runs in the caller's transaction; pass the result to `on_arrival` once they are stored.
+    """
+    if not rows:
+        return Attached({}, set(), set())
+    assignment, emptied = online.attach_rows(session, rows, config=resolve_config(),
+                                             judgements=load_judgements(session), now=now, stored=False)
+    return Attached(assignment, set(assignment.values()) | set(emptied.values()), set(emptied))
+
+
+def attach_stranded(*, now: datetime, session: Session | None = None) -> set[int]:
+    """The scheduler's sweep: attach crossings stored without a traveller (by a bulk load, an import made
+    with attach off, an older version), so none stays unattached; returns the travellers touched.
+
+    Where store_crossings attaches before storing, the API path never runs the pending-rows query;
+    this job is then what finds the rest, within one job interval.
+    """
+    session = session or db.session()
+    touched = attach_pending(now=now, session=session)
+    if touched:
+        session.execute(update(Traveller).where(Traveller.id.in_(touched)).values(patterns_due=True))
+    return touched
+
+
 def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datetime) -> None:
     """Recompute list columns: most used spelling and date of birth, counts, first/last crossing."""
     ids = sorted(set(traveller_ids))
@@ -865,12 +911,20 @@ def raise_risk_flags(findings: list[patterns.RiskFinding], facts: dict[Any, patt
     return raised
 
 
-def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session | None = None) -> list[Flag]:
-    """What store_crossings calls: attach the new crossings, then run the rules around their travellers."""
+def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session | None = None,
+               attached: Attached | None = None) -> list[Flag]:
+    """What store_crossings calls: attach the new crossings, then run the rules around their travellers.
+
+    `attached`: what `attach_new` decided before they were stored; only the summaries are left to do.
+    """
     session = session or db.session()
     if not crossing_ids:
         return []
-    touched = attach_pending(now=now, session=session)
+    if attached is not None:
+        touched = attached.touched
+        refresh_summaries(session, touched | attached.emptied, now)
+    else:
+        touched = attach_pending(now=now, session=session)
     if current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", False):
         return evaluate_patterns(now=now, traveller_ids=touched, session=session)
     if touched:
