@@ -347,6 +347,44 @@ def bodies_of(items: list[dict], batch: int) -> list[bytes]:
     return [json.dumps({"crossings": items[s:s + batch]}).encode() for s in range(0, len(items), batch)]
 
 
+class StatementProfile:
+    """Wall time of each SQL statement the engine runs, summed by its text's opening (SQLAlchemy events)."""
+
+    def __init__(self, engine) -> None:
+        import sqlalchemy as sa
+
+        self.engine, self.sa = engine, sa
+        self.totals: dict[str, list[float]] = {}
+        self.active = False  # statements are counted only while this is set (the timed part)
+
+    def __enter__(self) -> StatementProfile:
+        self.sa.event.listen(self.engine, "before_cursor_execute", self._before)
+        self.sa.event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sa.event.remove(self.engine, "before_cursor_execute", self._before)
+        self.sa.event.remove(self.engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_t"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        if not self.active:
+            return
+        key = " ".join(statement.split())[:90]
+        t = self.totals.setdefault(key, [0.0, 0])
+        t[0] += time.perf_counter() - conn.info.pop("bench_t")
+        t[1] += 1
+
+    def print(self, per: int) -> None:
+        total = sum(v[0] for v in self.totals.values())
+        print(f"statements per attach: {sum(v[1] for v in self.totals.values()) / per:.1f}, "
+              f"their time {total / per * 1000:.1f} ms; by statement (ms per attach, count per attach):")
+        for key, (sec, count) in sorted(self.totals.items(), key=lambda kv: -kv[1][0])[:16]:
+            print(f"  {sec / per * 1000:6.2f} ms  {count / per:4.1f}  {key}")
+
+
 def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
     """Seconds of attaching n new crossings, one per transaction, as store_crossings attaches them.
 
@@ -367,9 +405,10 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
     out: list[float] = []
     cpu: list[float] = []
     inserts: list[float] = []
-    with app.app_context():
+    with app.app_context(), StatementProfile(db.engine) as profile:
         app.config["TRACING_ATTACH"] = "database"
-        before_insert = tracing.attach_before_insert(db.session())
+        # getattr: the same bench measures code from before session 7 (before/after runs of one database).
+        before_insert = getattr(tracing, "attach_before_insert", lambda _s: False)(db.session())
         print(f"attach step: {'attach before insert (attach_new)' if before_insert else 'attach_pending'}")
         posts = {p.name: p.id for p in db.session.query(BorderPost)}
         for it in traffic(persons, n, seed=99, prefix=f"ATT{time.time_ns()}"):
@@ -393,28 +432,31 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
                     "id", "surname", "given_names", "sex", "nationality", "dob_year", "dob_month", "dob_day",
                     "dob_precision", "document_type", "document_number", "document_country", "address",
                     "crossed_at")}, traveller_id=None)
-                t, p = time.perf_counter(), time.process_time()
+                t, p, profile.active = time.perf_counter(), time.process_time(), True
                 done = tracing.attach_new(db.session(), [row], now=NOW)
-                elapsed, used = time.perf_counter() - t, time.process_time() - p
+                elapsed, used, profile.active = time.perf_counter() - t, time.process_time() - p, False
                 c.traveller_id = done.traveller_of[c.id]
                 t = time.perf_counter()
                 db.session.add(c)
                 db.session.flush()
                 inserts.append(time.perf_counter() - t)
-                t, p = time.perf_counter(), time.process_time()
+                t, p, profile.active = time.perf_counter(), time.process_time(), True
                 tracing.refresh_summaries(db.session(), done.touched | done.emptied, NOW)
                 out.append(elapsed + time.perf_counter() - t)
                 cpu.append(used + time.process_time() - p)
+                profile.active = False
             else:
                 # Store without attaching (the timed call does that), as store_crossings did before.
                 db.session.add(c)
                 db.session.flush()
-                t, p = time.perf_counter(), time.process_time()
+                t, p, profile.active = time.perf_counter(), time.process_time(), True
                 tracing.attach_pending(now=NOW)
                 out.append(time.perf_counter() - t)
                 cpu.append(time.process_time() - p)
+                profile.active = False
             db.session.commit()
         db.session.remove()
+        profile.print(n)
     print(f"attach CPU of this process (Python side): p50 {statistics.median(cpu) * 1000:.1f} ms, "
           f"p95 {pct(cpu, 0.95) * 1000:.1f} ms (load average {os.getloadavg()[0]:.1f})", flush=True)
     if inserts:

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import any_, delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from screening.engine.blocking import lock_slots, probe_keys, store_keys
@@ -61,6 +61,16 @@ def _dialect_insert(session: Session):
         return pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
     return sqlite_insert
+
+
+def in_ids(session: Session, column, ids: list):
+    """`column IN ids`; on PostgreSQL `column = ANY(array)`, one statement text whatever the number of ids,
+    so the driver prepares it once per connection and the server does not plan it over every month
+    partition each time (docs/performance.md, session 7)."""
+    if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import ARRAY
+        return column == any_(literal(list(ids), ARRAY(column.type)))
+    return column.in_(ids)
 
 
 def _insert(session: Session, table):
@@ -98,28 +108,41 @@ def load_frequencies(session: Session, target: NameFrequencies, tokens: set[str]
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 5000):
         found.update(session.execute(select(NameTokenCount.token, NameTokenCount.n)
-                                     .where(NameTokenCount.token.in_(wanted[start:start + 5000]))).all())
+                                     .where(in_ids(session, NameTokenCount.token, wanted[start:start + 5000]))).all())
     target.counts = {t: int(found[t]) for t in tokens if found.get(t)}
     target.total, target.sum_counts, target.sum_squares = (int(found.get(k, 0)) for k in _TOTALS)
 
 
-def store_frequency_changes(session: Session, added: list[Prepared], before: tuple[int, int, int],
-                            after: NameFrequencies) -> None:
-    """Add this transaction's new profiles to the stored counts, in token order (one lock order)."""
+def frequency_changes(added: list[Prepared], before: tuple[int, int, int],
+                      after: NameFrequencies) -> list[tuple[str, int]]:
+    """(token, delta) of this transaction's new profiles for the stored counts, in token order (one lock order)."""
     delta: dict[str, int] = defaultdict(int)
     for p in added:
         for t in NameFrequencies.tokens_of(p):
             delta[t] += 1
     totals = (after.total - before[0], after.sum_counts - before[1], after.sum_squares - before[2])
-    rows = [{"token": t, "n": d} for t, d in sorted(delta.items())]
+    rows = sorted(delta.items())
     # "#..." sorts before every name token; totals go last all the same, after the tokens.
-    rows += [{"token": k, "n": v} for k, v in zip(_TOTALS, totals, strict=True) if v]
-    if not rows:
+    return rows + [(k, v) for k, v in zip(_TOTALS, totals, strict=True) if v]
+
+
+def write_keys_and_counts(session: Session, keys: list[tuple[int, int]], counts: list[tuple[str, int]]) -> None:
+    """Add (key, traveller id) rows and (token, delta) counts; PostgreSQL does both in one statement."""
+    if _is_pg(session) and keys and counts:
+        session.execute(text(
+            "WITH k AS (INSERT INTO traveller_keys (key, traveller_id) SELECT * FROM "
+            "unnest(CAST(:keys AS bigint[]), CAST(:tids AS integer[])) ON CONFLICT DO NOTHING) "
+            "INSERT INTO name_token_counts (token, n) SELECT * FROM unnest(CAST(:tokens AS varchar[]), "
+            "CAST(:ns AS bigint[])) ON CONFLICT (token) DO UPDATE SET n = name_token_counts.n + excluded.n"),
+            {"keys": [k for k, _ in keys], "tids": [t for _, t in keys],
+             "tokens": [t for t, _ in counts], "ns": [n for _, n in counts]})
         return
-    table = NameTokenCount.__table__
-    ins = _dialect_insert(session)(table)
-    ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
-    session.execute(ins, rows)
+    if counts:
+        table = NameTokenCount.__table__
+        ins = _dialect_insert(session)(table)
+        ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
+        session.execute(ins, [{"token": t, "n": n} for t, n in counts])
+    _add_key_rows(session, keys)
 
 
 # --- candidates ------------------------------------------------------------------------------------
@@ -171,7 +194,7 @@ def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tu
     rows: list = []
     judged = select(TravellerJudgementCrossing.crossing_id)
     for start in range(0, len(ids), 2000):
-        base = (Crossing.traveller_id.in_(ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
+        base = (in_ids(session, Crossing.traveller_id, ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
         grouped = (select(func.min(Crossing.id).label("id"), *_IDENTITY)
                    .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY))
         single = select(Crossing.id, *_IDENTITY).where(*base, Crossing.id.in_(judged))
@@ -285,7 +308,7 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         index.attach(rec)
         if freq.total != total:  # a new profile: it counts in the stored table
             added.append(p)
-    store_frequency_changes(session, added, before, freq)
+    counts = frequency_changes(added, before, freq)
 
     # Travellers the index joined through a new crossing: the database follows.
     first_of: dict[int, object] = {}
@@ -314,7 +337,7 @@ def _attach_rows(session, rows, config, judgements, now, stored):
     for rec, p, _ in work:
         for k in store_keys(p, config.match.min_document_length):
             key_rows_out[(k, out[rec.crossing_id])] = None
-    _add_key_rows(session, sorted(key_rows_out))
+    write_keys_and_counts(session, sorted(key_rows_out), counts)
     return out, emptied
 
 

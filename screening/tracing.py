@@ -377,8 +377,10 @@ def attach_stranded(*, now: datetime, session: Session | None = None) -> set[int
     return touched
 
 
-def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datetime) -> None:
-    """Recompute list columns: most used spelling and date of birth, counts, first/last crossing."""
+def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datetime,
+                      due: Iterable[int] = ()) -> None:
+    """Recompute list columns: most used spelling and date of birth, counts, first/last crossing; the
+    travellers in `due` are also marked for the risk rules (patterns_due)."""
     ids = sorted(set(traveller_ids))
     updates = []
     for start in range(0, len(ids), 900):
@@ -387,7 +389,8 @@ def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datet
         for r in session.execute(select(Crossing.traveller_id, Crossing.surname, Crossing.given_names, Crossing.sex,
                                         Crossing.nationality, Crossing.dob_year, Crossing.dob_month,
                                         Crossing.dob_day, Crossing.dob_precision, Crossing.crossed_at,
-                                        Crossing.direction).where(Crossing.traveller_id.in_(chunk))):
+                                        Crossing.direction).where(online.in_ids(session, Crossing.traveller_id,
+                                                                                chunk))):
             per[r.traveller_id].append(r)
         for tid in chunk:
             rows = per.get(tid, [])
@@ -406,6 +409,10 @@ def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datet
                             "dob_day": d, "dob_precision": p, "crossing_count": len(rows),
                             "first_crossed_at": min(r.crossed_at for r in rows), "last_crossed_at": last.crossed_at,
                             "last_direction": last.direction, "updated_at": now})
+    due = set(due)
+    for u in updates:
+        if u["id"] in due:
+            u["patterns_due"] = True
     if updates:
         session.execute(update(Traveller), updates)
 
@@ -920,15 +927,17 @@ def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session |
     session = session or db.session()
     if not crossing_ids:
         return []
+    now_rules = current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", False)
     if attached is not None:
         touched = attached.touched
-        refresh_summaries(session, touched | attached.emptied, now)
+        # The summaries' UPDATE also marks the travellers for the patterns job: one statement, not two.
+        refresh_summaries(session, touched | attached.emptied, now, due=() if now_rules else touched)
     else:
         touched = attach_pending(now=now, session=session)
-    if current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", False):
+        if touched and not now_rules:
+            session.execute(update(Traveller).where(Traveller.id.in_(touched)).values(patterns_due=True))
+    if now_rules:
         return evaluate_patterns(now=now, traveller_ids=touched, session=session)
-    if touched:
-        session.execute(update(Traveller).where(Traveller.id.in_(touched)).values(patterns_due=True))
     return []
 
 
