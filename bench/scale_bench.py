@@ -520,6 +520,8 @@ def run_size(n: int, args) -> dict:
                       f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms)", flush=True)
                 print(f"[{mode}] worker RSS after the API run: " + ", ".join(f"{r:.0f} MiB" for r in rss_after))
                 result.update(api_per_s=accepted / secs, rss_after=rss_after)
+                if args.quick:
+                    continue
                 # The scheduler has warmed up when its pattern job has worked off the API's travellers.
                 deadline = time.time() + 900
                 while patterns_due(args.pg_url) and time.time() < deadline:
@@ -532,11 +534,12 @@ def run_size(n: int, args) -> dict:
             server.stop()
             if scheduler is not None:
                 scheduler.stop()
-    secs, peak, said = nightly_patterns(args.pg_url)
-    result.update(nightly_s=secs, nightly_peak_mib=peak)
-    print(f"nightly risk rules (`flask screening patterns`, own process): {secs:.0f} s, peak RSS {peak:.0f} MiB; "
-          f"{said}", flush=True)
-    if args.pages:
+    if not args.quick:
+        secs, peak, said = nightly_patterns(args.pg_url)
+        result.update(nightly_s=secs, nightly_peak_mib=peak)
+        print(f"nightly risk rules (`flask screening patterns`, own process): {secs:.0f} s, peak RSS "
+              f"{peak:.0f} MiB; {said}", flush=True)
+    if args.pages and not args.quick:
         pages = page_times(args.pg_url, f["travellers"], args.pages)
         for label, times in pages.items():
             print(f"{label:38s} p50 {pct(times, 0.5):7.1f} ms  p95 {pct(times, 0.95):7.1f} ms  (n={len(times)})",
@@ -568,6 +571,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="measure on the database a previous run loaded (one size), e.g. before and after "
                              "a migration")
     parser.add_argument("--skip-api", action="store_true", help="attach latencies only")
+    parser.add_argument("--quick", action="store_true",
+                        help="API rate and attach only: no scheduler RSS wait, nightly rules or page timings")
     args = parser.parse_args(argv)
     results = [run_size(n, args) for n in args.sizes]
     print("\n== summary ==")
