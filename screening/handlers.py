@@ -20,10 +20,19 @@ from tip_cases.extensions import db
 
 
 def job_patterns(now: datetime) -> str:
-    """Risk rules for travellers with new crossings (set aside at ingest, see screening.tracing)."""
+    """Risk rules for travellers with new crossings (set aside at ingest, see screening.tracing).
+
+    Where the API attaches before storing (PostgreSQL), it no longer looks for crossings stored without a
+    traveller; this job attaches them first, committed on their own, so none is left unattached.
+    """
+    stranded = ""
+    if tracing.attach_before_insert(db.session()):
+        touched = tracing.attach_stranded(now=now)
+        db.session.commit()
+        stranded = f", stranded crossings attached to {len(touched)} travellers" if touched else ""
     raised = tracing.evaluate_due(now=now)
     db.session.commit()
-    return f"risk flags raised {raised}"
+    return f"risk flags raised {raised}{stranded}"
 
 
 def nightly_rules(now: datetime) -> Counter:

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import any_, delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from screening.engine.blocking import lock_slots, probe_keys, store_keys
@@ -60,6 +61,16 @@ def _dialect_insert(session: Session):
         return pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
     return sqlite_insert
+
+
+def in_ids(session: Session, column, ids: list):
+    """`column IN ids`; on PostgreSQL `column = ANY(array)`, one statement text whatever the number of ids,
+    so the driver prepares it once per connection and the server does not plan it over every month
+    partition each time (docs/performance.md, session 7)."""
+    if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import ARRAY
+        return column == any_(literal(list(ids), ARRAY(column.type)))
+    return column.in_(ids)
 
 
 def _insert(session: Session, table):
@@ -97,28 +108,41 @@ def load_frequencies(session: Session, target: NameFrequencies, tokens: set[str]
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 5000):
         found.update(session.execute(select(NameTokenCount.token, NameTokenCount.n)
-                                     .where(NameTokenCount.token.in_(wanted[start:start + 5000]))).all())
+                                     .where(in_ids(session, NameTokenCount.token, wanted[start:start + 5000]))).all())
     target.counts = {t: int(found[t]) for t in tokens if found.get(t)}
     target.total, target.sum_counts, target.sum_squares = (int(found.get(k, 0)) for k in _TOTALS)
 
 
-def store_frequency_changes(session: Session, added: list[Prepared], before: tuple[int, int, int],
-                            after: NameFrequencies) -> None:
-    """Add this transaction's new profiles to the stored counts, in token order (one lock order)."""
+def frequency_changes(added: list[Prepared], before: tuple[int, int, int],
+                      after: NameFrequencies) -> list[tuple[str, int]]:
+    """(token, delta) of this transaction's new profiles for the stored counts, in token order (one lock order)."""
     delta: dict[str, int] = defaultdict(int)
     for p in added:
         for t in NameFrequencies.tokens_of(p):
             delta[t] += 1
     totals = (after.total - before[0], after.sum_counts - before[1], after.sum_squares - before[2])
-    rows = [{"token": t, "n": d} for t, d in sorted(delta.items())]
+    rows = sorted(delta.items())
     # "#..." sorts before every name token; totals go last all the same, after the tokens.
-    rows += [{"token": k, "n": v} for k, v in zip(_TOTALS, totals, strict=True) if v]
-    if not rows:
+    return rows + [(k, v) for k, v in zip(_TOTALS, totals, strict=True) if v]
+
+
+def write_keys_and_counts(session: Session, keys: list[tuple[int, int]], counts: list[tuple[str, int]]) -> None:
+    """Add (key, traveller id) rows and (token, delta) counts; PostgreSQL does both in one statement."""
+    if _is_pg(session) and keys and counts:
+        session.execute(text(
+            "WITH k AS (INSERT INTO traveller_keys (key, traveller_id) SELECT * FROM "
+            "unnest(CAST(:keys AS bigint[]), CAST(:tids AS integer[])) ON CONFLICT DO NOTHING) "
+            "INSERT INTO name_token_counts (token, n) SELECT * FROM unnest(CAST(:tokens AS varchar[]), "
+            "CAST(:ns AS bigint[])) ON CONFLICT (token) DO UPDATE SET n = name_token_counts.n + excluded.n"),
+            {"keys": [k for k, _ in keys], "tids": [t for _, t in keys],
+             "tokens": [t for t, _ in counts], "ns": [n for _, n in counts]})
         return
-    table = NameTokenCount.__table__
-    ins = _dialect_insert(session)(table)
-    ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
-    session.execute(ins, rows)
+    if counts:
+        table = NameTokenCount.__table__
+        ins = _dialect_insert(session)(table)
+        ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
+        session.execute(ins, [{"token": t, "n": n} for t, n in counts])
+    _add_key_rows(session, keys)
 
 
 # --- candidates ------------------------------------------------------------------------------------
@@ -170,7 +194,7 @@ def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tu
     rows: list = []
     judged = select(TravellerJudgementCrossing.crossing_id)
     for start in range(0, len(ids), 2000):
-        base = (Crossing.traveller_id.in_(ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
+        base = (in_ids(session, Crossing.traveller_id, ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
         grouped = (select(func.min(Crossing.id).label("id"), *_IDENTITY)
                    .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY))
         single = select(Crossing.id, *_IDENTITY).where(*base, Crossing.id.in_(judged))
@@ -231,10 +255,12 @@ class _BatchIndex(TravellerIndex):
 
 
 def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgements: Judgements,
-                now: datetime) -> tuple[dict[int, int], dict[int, int]]:
-    """Attach pending crossings (rows of screening.records.IDENTITY_COLUMNS) in id order.
+                now: datetime, stored: bool = True) -> tuple[dict[int, int], dict[int, int]]:
+    """Attach crossings (rows of screening.records.IDENTITY_COLUMNS and crossed_at) in id order.
 
     Returns ({crossing id: traveller id}, {traveller emptied by an automatic merge: survivor}).
+    `stored=False`: the crossings are not in the table yet (store_crossings attaches before its COPY and
+    stores them with their traveller id), so no traveller_id UPDATE is written.
 
     One small TravellerIndex per transaction: the candidate travellers of all its crossings, read
     from the database, restored, then the crossings attached in order by the index's own `attach`,
@@ -244,10 +270,10 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
 
     ensure_keys(session)
     with _CACHES_LOCK:  # one batch at a time per process uses the shared caches (threads of a worker)
-        return _attach_rows(session, rows, config, judgements, now, record_of)
+        return _attach_rows(session, rows, config, judgements, now, stored)
 
 
-def _attach_rows(session, rows, config, judgements, now, record_of):
+def _attach_rows(session, rows, config, judgements, now, stored):
     _BatchIndex.caches = _CACHES.fit(config.match.model)
     index_class = _BatchIndex
     scratch = index_class(config)
@@ -282,7 +308,7 @@ def _attach_rows(session, rows, config, judgements, now, record_of):
         index.attach(rec)
         if freq.total != total:  # a new profile: it counts in the stored table
             added.append(p)
-    store_frequency_changes(session, added, before, freq)
+    counts = frequency_changes(added, before, freq)
 
     # Travellers the index joined through a new crossing: the database follows.
     first_of: dict[int, object] = {}
@@ -304,13 +330,14 @@ def _attach_rows(session, rows, config, judgements, now, record_of):
     for gone, survivor in emptied.items():
         merge_into(session, gone, survivor)
     out = {rec.crossing_id: tid(index.key_of(rec.crossing_id)) for rec, _, _ in work}
-    at = {r.id: r.crossed_at for r in rows}
-    set_travellers(session, [(c, at[c], t) for c, t in out.items()])
+    if stored:
+        at = {r.id: r.crossed_at for r in rows}
+        set_travellers(session, [(c, at[c], t) for c, t in out.items()])
     key_rows_out: dict[tuple[int, int], None] = {}
     for rec, p, _ in work:
         for k in store_keys(p, config.match.min_document_length):
             key_rows_out[(k, out[rec.crossing_id])] = None
-    _add_key_rows(session, sorted(key_rows_out))
+    write_keys_and_counts(session, sorted(key_rows_out), counts)
     return out, emptied
 
 
@@ -445,9 +472,19 @@ def _write_keys(session: Session, rows: list[dict]) -> None:
         session.execute(insert(TravellerKey), rows[start:start + 5000])
 
 
+# Engines (databases) whose key table this process has seen filled: it is filled once, on the first attach
+# after the upgrade, and only ever refilled in the transaction that empties it (rebuild_keys), so the check
+# is one query per process rather than one per attach.
+_KEYED: weakref.WeakSet = weakref.WeakSet()
+
+
 def ensure_keys(session: Session) -> None:
     """Fill the tables on the first attach after an upgrade (travellers exist, no key does)."""
+    bind = session.get_bind()
+    if bind in _KEYED:
+        return
     if session.execute(select(TravellerKey.key).limit(1)).first() is not None:
+        _KEYED.add(bind)
         return
     if session.execute(select(Crossing.id).where(Crossing.traveller_id.is_not(None)).limit(1)).first() is None:
         return

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -187,9 +188,13 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
             "quality_issues": quality_issues(it) or None, "created_at": now, **who,
         })
     inserted: dict[str, int] = {}
+    attached: tracing.Attached | None = None
     if rows:
         if session.get_bind().dialect.name == "postgresql":
-            inserted = _claim_and_copy(session, rows)
+            # Attach before storing (not on a post node, which does not trace): the COPY then writes each
+            # crossing with its traveller id, instead of NULL and an UPDATE of every row afterwards.
+            before = current_app.config.get("TSELA_ROLE") != "post" and tracing.attach_before_insert(session)
+            inserted, attached = _claim_and_copy(session, rows, now=now, attach=before)
         else:
             table = Crossing.__table__
             stmt = _insert_ignoring_conflicts(session).returning(table.c.id, table.c.external_id)
@@ -217,7 +222,7 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         # Tracing after screening, so a suspect found just now counts as one for the risk rules. Risk
         # flags go to the post's queue, not into these results, which report identity matches.
 
-        tracing.on_arrival([results[i].crossing_id for i, _ in new], now=now, session=session)
+        tracing.on_arrival([results[i].crossing_id for i, _ in new], now=now, session=session, attached=attached)
         for i, _ in new:
             results[i].flags = flags.get(results[i].crossing_id, [])
     return results
@@ -247,11 +252,14 @@ _COPY_COLUMNS = ("id", "source", "external_id", "border_post_id", "direction", "
                  "given_names", "sex", "dob_year", "dob_month", "dob_day", "dob_precision", "nationality",
                  "document_type", "document_number", "document_country", "address", "purpose",
                  "vehicle_registration", "travel_group", "guardian_relation", "guardian_document_number",
-                 "consent_document", "quality_issues", "created_at", "captured_by_user_id", "api_client_id")
+                 "consent_document", "quality_issues", "created_at", "captured_by_user_id", "api_client_id",
+                 "traveller_id")
 
 
-def _claim_and_copy(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """PostgreSQL: ids from the sequence, the keys claimed, the won rows stored by COPY; {external id: id}.
+def _claim_and_copy(session: Session, rows: list[dict[str, Any]], *, now: datetime,
+                    attach: bool) -> tuple[dict[str, int], tracing.Attached | None]:
+    """PostgreSQL: ids from the sequence, the keys claimed, the won rows attached (if `attach`) and stored by
+    COPY with their traveller id; ({external id: id}, what attach decided).
 
     The claim is one INSERT ... ON CONFLICT DO NOTHING RETURNING on crossing_keys' primary key: a key held
     by an uncommitted batch makes this one wait for it, then report the crossing as a duplicate (or win it,
@@ -273,14 +281,20 @@ def _claim_and_copy(session: Session, rows: list[dict[str, Any]]) -> dict[str, i
     won = set(session.execute(claim, [
         {"source": r["source"], "external_id": r["external_id"], "crossing_id": r["id"], "crossed_at": r["crossed_at"]}
         for r in sorted(rows, key=lambda r: r["external_id"])]).scalars())
+    stored = [row for row in rows if row["external_id"] in won]
+    attached = None
+    if attach:
+        in_order = sorted(stored, key=lambda r: r["id"])
+        attached = tracing.attach_new(session, [SimpleNamespace(**row) for row in in_order], now=now)
+    for row in stored:
+        row["traveller_id"] = attached.traveller_of[row["id"]] if attached else None
     cursor = session.connection().connection.driver_connection.cursor()
     with cursor.copy(f"COPY crossings ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            if row["external_id"] in won:
-                qi = row["quality_issues"]
-                copy.write_row([(json.dumps(qi) if qi is not None else None) if c == "quality_issues" else row[c]
-                                for c in _COPY_COLUMNS])
-    return {row["external_id"]: row["id"] for row in rows if row["external_id"] in won}
+        for row in stored:
+            qi = row["quality_issues"]
+            copy.write_row([(json.dumps(qi) if qi is not None else None) if c == "quality_issues" else row[c]
+                            for c in _COPY_COLUMNS])
+    return {row["external_id"]: row["id"] for row in stored}, attached
 
 
 def _insert_ignoring_conflicts(session: Session):

@@ -331,8 +331,56 @@ def _attach_pending_online(session: Session, now: datetime) -> set[int]:
     return touched
 
 
-def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datetime) -> None:
-    """Recompute list columns: most used spelling and date of birth, counts, first/last crossing."""
+def attach_before_insert(session: Session) -> bool:
+    """True when store_crossings attaches a batch before storing it (PostgreSQL, database attach).
+
+    The crossings are then stored with their traveller id: no NULL traveller_id index entries, no
+    UPDATE and no rollup update trigger per batch, and no pending-rows query planned over every month
+    partition (docs/performance.md, session 7). SQLite stores, then attaches what is pending.
+    """
+    return online_attach() and session.get_bind().dialect.name == "postgresql"
+
+
+@dataclass
+class Attached:
+    """What `attach_new` decided for crossings not yet stored; `on_arrival` finishes it once they are."""
+
+    traveller_of: dict[int, int]  # crossing id -> traveller id
+    touched: set[int]  # travellers given a crossing, or surviving an automatic merge
+    emptied: set[int]  # travellers merged into another by a new crossing
+
+
+def attach_new(session: Session, rows: list, *, now: datetime) -> Attached:
+    """Place crossings that are about to be stored (store_crossings then stores them with their traveller).
+
+    `rows` carry the crossings' ids (drawn from the sequence), identity columns and crossed_at, in id
+    order. Runs in the caller's transaction; pass the result to `on_arrival` once they are stored.
+    """
+    if not rows:
+        return Attached({}, set(), set())
+    assignment, emptied = online.attach_rows(session, rows, config=resolve_config(),
+                                             judgements=load_judgements(session), now=now, stored=False)
+    return Attached(assignment, set(assignment.values()) | set(emptied.values()), set(emptied))
+
+
+def attach_stranded(*, now: datetime, session: Session | None = None) -> set[int]:
+    """The scheduler's sweep: attach crossings stored without a traveller (by a bulk load, an import made
+    with attach off, an older version), so none stays unattached; returns the travellers touched.
+
+    Where store_crossings attaches before storing, the API path never runs the pending-rows query;
+    this job is then what finds the rest, within one job interval.
+    """
+    session = session or db.session()
+    touched = attach_pending(now=now, session=session)
+    if touched:
+        session.execute(update(Traveller).where(Traveller.id.in_(touched)).values(patterns_due=True))
+    return touched
+
+
+def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datetime,
+                      due: Iterable[int] = ()) -> None:
+    """Recompute list columns: most used spelling and date of birth, counts, first/last crossing; the
+    travellers in `due` are also marked for the risk rules (patterns_due)."""
     ids = sorted(set(traveller_ids))
     updates = []
     for start in range(0, len(ids), 900):
@@ -341,7 +389,8 @@ def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datet
         for r in session.execute(select(Crossing.traveller_id, Crossing.surname, Crossing.given_names, Crossing.sex,
                                         Crossing.nationality, Crossing.dob_year, Crossing.dob_month,
                                         Crossing.dob_day, Crossing.dob_precision, Crossing.crossed_at,
-                                        Crossing.direction).where(Crossing.traveller_id.in_(chunk))):
+                                        Crossing.direction).where(online.in_ids(session, Crossing.traveller_id,
+                                                                                chunk))):
             per[r.traveller_id].append(r)
         for tid in chunk:
             rows = per.get(tid, [])
@@ -360,6 +409,10 @@ def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datet
                             "dob_day": d, "dob_precision": p, "crossing_count": len(rows),
                             "first_crossed_at": min(r.crossed_at for r in rows), "last_crossed_at": last.crossed_at,
                             "last_direction": last.direction, "updated_at": now})
+    due = set(due)
+    for u in updates:
+        if u["id"] in due:
+            u["patterns_due"] = True
     if updates:
         session.execute(update(Traveller), updates)
 
@@ -887,16 +940,26 @@ def raise_risk_flags(findings: list[patterns.RiskFinding], facts: dict[Any, patt
     return raised
 
 
-def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session | None = None) -> list[Flag]:
-    """What store_crossings calls: attach the new crossings, then run the rules around their travellers."""
+def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session | None = None,
+               attached: Attached | None = None) -> list[Flag]:
+    """What store_crossings calls: attach the new crossings, then run the rules around their travellers.
+
+    `attached`: what `attach_new` decided before they were stored; only the summaries are left to do.
+    """
     session = session or db.session()
     if not crossing_ids:
         return []
-    touched = attach_pending(now=now, session=session)
-    if current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", False):
+    now_rules = current_app.config.get("TRACING_EVALUATE_ON_ARRIVAL", False)
+    if attached is not None:
+        touched = attached.touched
+        # The summaries' UPDATE also marks the travellers for the patterns job: one statement, not two.
+        refresh_summaries(session, touched | attached.emptied, now, due=() if now_rules else touched)
+    else:
+        touched = attach_pending(now=now, session=session)
+        if touched and not now_rules:
+            session.execute(update(Traveller).where(Traveller.id.in_(touched)).values(patterns_due=True))
+    if now_rules:
         return evaluate_patterns(now=now, traveller_ids=touched, session=session)
-    if touched:
-        session.execute(update(Traveller).where(Traveller.id.in_(touched)).values(patterns_due=True))
     return []
 
 

@@ -185,3 +185,118 @@ def test_two_workers_attaching_one_person_at_once_make_one_traveller(app, db_ses
         # Never founded twice (an automatic merge afterwards would hide it): one traveller row per person.
         assert db.session.scalar(select(func.count()).select_from(Traveller)) == len(people), f"round {round_}"
         db.session.rollback()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_stores_each_crossing_with_its_traveller_no_update_and_no_pending_query(app, db_session):
+    """The batch is attached before its COPY: no crossing is written with a NULL traveller and then updated,
+    and the API path does not look for pending crossings (the query planned over every month partition)."""
+    from sqlalchemy import event
+
+    persons = generate_persons(20, seed=11)
+    rows = generate_crossings(persons, 80, seed=12)
+    _store(rows[:40], batch=20)  # travellers to find, stored the same way
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()).lower())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        _store(rows[40:], batch=20)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert not [s for s in seen if s.startswith("update crossings")], "no traveller_id UPDATE"
+    assert not [s for s in seen if "traveller_id is null" in s], "no pending-rows query"
+    stored, records_ = _stored()
+    assert all(t is not None for t in stored.values())
+    # The same partition as attaching them one by one in memory, and the travellers' summaries counted.
+    index = TravellerIndex(tracing.resolve_config())
+    for r in records_:
+        index.attach(r)
+    assert _partition(stored) == _partition(index.assignment())
+    counts = dict(db.session.execute(select(Crossing.traveller_id, func.count()).group_by(Crossing.traveller_id)).all())
+    summaries = dict(db.session.execute(select(Traveller.id, Traveller.crossing_count)
+                                        .where(Traveller.merged_into_id.is_(None))).all())
+    assert {t: n for t, n in summaries.items() if n} == counts
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_scheduler_attaches_crossings_stored_without_a_traveller(app, db_session):
+    """A crossing stored with no traveller (a bulk load, attach off) is not dropped: the patterns job finds it."""
+    from screening import handlers
+
+    persons = generate_persons(10, seed=21)
+    rows = generate_crossings(persons, 30, seed=22)
+    _store(rows[:20], batch=10)
+    stranded = [Crossing(source="load", created_at=NOW, traveller_id=None, **{
+        k: getattr(it, k) for k in ("external_id", "border_post_id", "direction", "crossed_at", "surname",
+                                    "given_names", "sex", "nationality", "document_type", "document_number",
+                                    "document_country")}) for it in _items(rows[20:])]
+    for c, it in zip(stranded, _items(rows[20:]), strict=True):
+        c.dob = it.dob
+    db.session.add_all(stranded)
+    db.session.commit()
+    _store([dict(r, external_id=r["external_id"] + "-again") for r in rows[:5]], batch=5)
+    assert db.session.scalar(select(func.count()).select_from(Crossing).where(Crossing.traveller_id.is_(None))) == 10
+
+    outcome = handlers.job_patterns(NOW)
+    db.session.expire_all()
+    assert "stranded crossings attached" in outcome
+    stored, records_ = _stored()
+    assert all(t is not None for t in stored.values())
+    index = TravellerIndex(tracing.resolve_config())
+    for r in records_:
+        index.attach(r)
+    assert _partition(stored) == _partition(index.assignment())
+    assert handlers.job_patterns(NOW).endswith(tuple("0123456789")), "nothing left to attach"
+
+
+def _store_worker(app, items, barrier, errors):
+    """One worker's store_crossings (attach before its COPY on PostgreSQL), started with the other's."""
+    try:
+        with app.app_context():
+            barrier.wait(timeout=30)
+            services.store_crossings(items, source="gen", actor=None, now=NOW)
+            db.session.commit()
+            db.session.remove()
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        errors.append(exc)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_workers_storing_one_person_at_once_make_one_traveller(app, db_session):
+    """The same race as above through store_crossings, which attaches before storing: the slot locks still
+    make the second batch wait for the first's travellers and keys."""
+    people = [("Ramokhoro", "Tlotliso", "1994-02-17", "RA5550001"), ("Nthako", "Lineo", "2001-09-30", "RB5550002"),
+              ("Sefali", "Teboho", "1979-12-01", "")]
+    posts = {"a": post("MSB").id, "b": post(OTHER_POST).id}
+    db.session.commit()
+
+    def items(tag, worker):
+        at = NOW - timedelta(days=1 if worker == "a" else 2)
+        return [services.NewCrossing(
+            external_id=f"{tag}{i}", border_post_id=posts[worker], direction="exit", crossed_at=at, surname=s,
+            given_names=g, sex="F", dob=parse_partial_date(d), nationality="LSO", document_type="P" if n else None,
+            document_number=n or None, document_country="LSO" if n else None)
+            for i, (s, g, d, n) in enumerate(people)]
+
+    for round_ in range(3):
+        barrier = threading.Barrier(2)
+        errors: list = []
+        threads = [threading.Thread(target=_store_worker, args=(app, items(f"S{round_}{w}-", w), barrier, errors))
+                   for w in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        db.session.expire_all()
+        travellers = db.session.execute(select(Crossing.surname, func.count(func.distinct(Crossing.traveller_id)))
+                                        .group_by(Crossing.surname)).all()
+        assert dict(travellers) == {s: 1 for s, _, _, _ in people}, f"round {round_}"
+        assert db.session.scalar(select(func.count()).select_from(Traveller)) == len(people), f"round {round_}"
+        db.session.rollback()
