@@ -58,7 +58,6 @@ PURE: standard library and the screening engine only; no Flask, no SQLAlchemy.
 from __future__ import annotations
 
 import gc
-import math
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -939,14 +938,14 @@ class TravellerIndex:
                 continue  # candidates left unscored: the posterior would be too high
             self._candidates((pairs,), seen)
             seen.pop(tnum, None)
-            best, best_s, total = None, 0.0, cfg.rejoin_odds
+            best, best_s, scores = None, 0.0, []
             for other in seen:
                 c = self._travellers[other]
                 c_anchor = profiles[c.anchor]
                 theirs = [profiles[s] for s in c.slots if profiles[s] is not None][:_REJOIN_PROFILES]
                 s = max((self._score(q, r, 0.0)[0] for q in mine if not self._conflicts(q, c_anchor)
                          for r in theirs), default=0.0)
-                total += _odds(s)
+                scores.append(s)
                 if s > best_s:
                     best, best_s = other, s
             if best is None:
@@ -955,7 +954,9 @@ class TravellerIndex:
             if self._crossing_count(c) < self._crossing_count(t) or not self._may_join(t, c) \
                     or self._conflicts(anchor, profiles[c.anchor]):
                 continue
-            if _odds(best_s) / total >= cfg.link_threshold:
+            others = list(map(log2_odds, scores))
+            others.remove(log2_odds(best_s))
+            if share_posterior(log2_odds(best_s), others, cfg.rejoin_odds) >= cfg.link_threshold:
                 self._union(best, tnum)
 
     def _crossing_count(self, t: _Traveller) -> int:
@@ -1011,18 +1012,7 @@ class TravellerIndex:
         return a
 
 
-@lru_cache(maxsize=64)
-def _log_odds(p: float) -> float:
-    if p <= 0.0:
-        return -math.inf
-    if p >= 1.0:
-        return math.inf
-    return math.log2(p / (1.0 - p))
-
-
-def _odds(p: float) -> float:
-    """p / (1 - p), finite: a probability rounded to 1.0 counts as overwhelming odds, not a division by 0."""
-    return p / (1.0 - p) if p < 1.0 else 1e12
+_log_odds = lru_cache(maxsize=64)(log2_odds)  # memoised: few distinct floors
 
 
 def _rescue_floor(cfg: ResolveConfig) -> float:
