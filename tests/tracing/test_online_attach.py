@@ -128,31 +128,37 @@ def test_split_and_merge_keep_the_key_table_as_a_rebuild_makes_it(app, db_sessio
     assert table() == merged
 
 
-def _worker(app, items, barrier, out, errors):
-    """One worker's transaction: store the crossings, wait for the other, attach them, commit.
+_RACERS = [("Ramokhoro", "Tlotliso", "1994-02-17", "RA5550001"), ("Nthako", "Lineo", "2001-09-30", "RB5550002"),
+           ("Sefali", "Teboho", "1979-12-01", "")]
 
-    The crossings are inserted before the barrier and attached right after it, so both attaches run at
-    the same moment (store_crossings would serialise the two on its audit row before they attach).
-    """
+
+def _in_thread(app, barrier, errors, before, after) -> None:
+    """One worker's transaction: `before()`, wait for the other worker, `after()`, commit; errors reported."""
     try:
         with app.app_context():
-            rows = [Crossing(source="gen", created_at=NOW, **it) for it in items]
-            db.session.add_all(rows)
-            db.session.flush()
+            before()
             barrier.wait(timeout=30)
-            out.extend(tracing.attach_pending(now=NOW))
+            after()
             db.session.commit()
             db.session.remove()
     except Exception as exc:  # noqa: BLE001 - reported by the test
         errors.append(exc)
 
 
+def _worker(app, items, barrier, errors):
+    """Store the crossings, wait for the other worker, attach them: both attaches run at the same moment
+    (store_crossings would serialise the two on its audit row before they attach)."""
+    _in_thread(app, barrier, errors,
+               lambda: (db.session.add_all([Crossing(source="gen", created_at=NOW, **it) for it in items]),
+                        db.session.flush()),
+               lambda: tracing.attach_pending(now=NOW))
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_workers_attaching_one_person_at_once_make_one_traveller(app, db_session):
     """Two threads, two PostgreSQL connections, crossings of the same people committed at the same time."""
-    people = [("Ramokhoro", "Tlotliso", "1994-02-17", "RA5550001"), ("Nthako", "Lineo", "2001-09-30", "RB5550002"),
-              ("Sefali", "Teboho", "1979-12-01", "")]
+    people = _RACERS
     # Each worker at its own post on its own day: the statistics rollups' rows (kept by triggers in the
     # same transaction) would otherwise serialise the two before they attach.
     posts = {"a": post("MSB").id, "b": post(OTHER_POST).id}
@@ -167,12 +173,16 @@ def test_two_workers_attaching_one_person_at_once_make_one_traveller(app, db_ses
                  "document_country": "LSO" if n else None}
                 for i, (s, g, d, n) in enumerate(people)]
 
-    for round_ in range(3):  # a few rounds: the race must never be won by the wrong side
+    _race(people, lambda r, w, barrier, errors: _worker(app, items(f"R{r}{w}-", w), barrier, errors))
+
+
+def _race(people, run) -> None:
+    """Three rounds (the race must never be won by the wrong side) of two threads, `run(round, worker,
+    barrier, errors)`, storing the same people at once; each round leaves one traveller per person."""
+    for round_ in range(3):
         barrier = threading.Barrier(2)
-        out: list = []
         errors: list = []
-        threads = [threading.Thread(target=_worker, args=(app, items(f"R{round_}{w}-", w), barrier, out, errors))
-                   for w in "ab"]
+        threads = [threading.Thread(target=run, args=(round_, w, barrier, errors)) for w in "ab"]
         for t in threads:
             t.start()
         for t in threads:
@@ -256,14 +266,8 @@ def test_the_scheduler_attaches_crossings_stored_without_a_traveller(app, db_ses
 
 def _store_worker(app, items, barrier, errors):
     """One worker's store_crossings (attach before its COPY on PostgreSQL), started with the other's."""
-    try:
-        with app.app_context():
-            barrier.wait(timeout=30)
-            services.store_crossings(items, source="gen", actor=None, now=NOW)
-            db.session.commit()
-            db.session.remove()
-    except Exception as exc:  # noqa: BLE001 - reported by the test
-        errors.append(exc)
+    _in_thread(app, barrier, errors, lambda: None,
+               lambda: services.store_crossings(items, source="gen", actor=None, now=NOW))
 
 
 @pytest.mark.postgres
@@ -271,8 +275,7 @@ def _store_worker(app, items, barrier, errors):
 def test_two_workers_storing_one_person_at_once_make_one_traveller(app, db_session):
     """The same race as above through store_crossings, which attaches before storing: the slot locks still
     make the second batch wait for the first's travellers and keys."""
-    people = [("Ramokhoro", "Tlotliso", "1994-02-17", "RA5550001"), ("Nthako", "Lineo", "2001-09-30", "RB5550002"),
-              ("Sefali", "Teboho", "1979-12-01", "")]
+    people = _RACERS
     posts = {"a": post("MSB").id, "b": post(OTHER_POST).id}
     db.session.commit()
 
@@ -284,19 +287,4 @@ def test_two_workers_storing_one_person_at_once_make_one_traveller(app, db_sessi
             document_number=n or None, document_country="LSO" if n else None)
             for i, (s, g, d, n) in enumerate(people)]
 
-    for round_ in range(3):
-        barrier = threading.Barrier(2)
-        errors: list = []
-        threads = [threading.Thread(target=_store_worker, args=(app, items(f"S{round_}{w}-", w), barrier, errors))
-                   for w in "ab"]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not errors, errors
-        db.session.expire_all()
-        travellers = db.session.execute(select(Crossing.surname, func.count(func.distinct(Crossing.traveller_id)))
-                                        .group_by(Crossing.surname)).all()
-        assert dict(travellers) == {s: 1 for s, _, _, _ in people}, f"round {round_}"
-        assert db.session.scalar(select(func.count()).select_from(Traveller)) == len(people), f"round {round_}"
-        db.session.rollback()
+    _race(people, lambda r, w, barrier, errors: _store_worker(app, items(f"S{r}{w}-", w), barrier, errors))
