@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from screening import tracing
 from screening.engine import patterns
-from screening.models import Crossing, RiskFindingRecord
+from screening.models import Crossing, RiskFindingRecord, Traveller
 from tests.tracing.builders import NOW, arrive
 from tip_cases.extensions import db
 from tip_cases.models import BorderPost
@@ -75,3 +75,16 @@ def test_neighbour_queries_compile_to_one_shape_whatever_the_number_of_windows(a
     # padding changes nothing that is found: a crossing is its own neighbour, and n windows find at least n rows
     assert all(len(ids) >= n for n, ids in found.items())
     assert found[2] <= found[3] <= found[5] <= found[7]
+
+
+def test_the_patterns_due_job_judged_in_slices_of_one_finds_what_one_pass_finds(app, db_session, monkeypatch):
+    """The scheduler's due job judges its travellers a slice at a time (memory), each finding once."""
+    _plant()
+    db.session.execute(update(Traveller).values(patterns_due=True))
+    expected = _one_pass_keys(NOW)
+    monkeypatch.setattr(tracing, "_DUE_SLICE", 1)
+    raised = tracing.evaluate_due(now=NOW, limit=1000)
+    db.session.commit()
+    assert set(db.session.execute(select(RiskFindingRecord.finding_key)).scalars()) == expected
+    assert raised == len(expected)
+    assert not db.session.scalar(select(func.count()).select_from(Traveller).where(Traveller.patterns_due.is_(True)))
