@@ -11,12 +11,10 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from screening import handlers, match_models, online, partitions, records, tracing
-from screening.engine.ingest import RowError, parse_persons_csv
-from screening.engine.matching import Document, Identity
 from screening.engine.model_fit import NotEnoughData
 from screening.models import Crossing
 from screening.services import import_csv
-from screening.trace import trace
+from screening.trace import read_probes, trace
 from tip_cases import audit
 from tip_cases.extensions import db, utcnow
 
@@ -53,18 +51,8 @@ def crossings_partitions(ahead: int) -> None:
 @click.option("--min-score", default=0.80, show_default=True, type=click.FloatRange(0, 1))
 def screening_trace(path: str, out_path: str, min_score: float) -> None:
     """Find the crossings of the persons in PATH (ref, surname, given_names, sex, date_of_birth, ...)."""
-    from sqlalchemy import select
-
-    probes, errors = [], []
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        for row in parse_persons_csv(fh):
-            if isinstance(row, RowError):
-                errors.append(row.message)
-                continue
-            docs = [Document(None, row.document_number)] if row.document_number else []
-            probes.append((row.ref, Identity(id=row.ref, surname=row.surname, given_names=row.given_names,
-                                             dob=row.date_of_birth, sex=row.sex, nationality=row.nationality,
-                                             documents=docs)))
+        probes, _, errors = read_probes(fh)
     hits = trace(probes, min_score=min_score)
     ids = {cid for _, cid, _ in hits}
     ext = {}

@@ -87,9 +87,13 @@ def _date_variants(dob: PartialDate) -> list[int]:
 class CandidateIndex:
     """Blocking index: `candidates()` is a handful of dict lookups, `screen()` scores only those."""
 
-    def __init__(self, config: MatchConfig = DEFAULT, *, weigh_names: bool = True) -> None:
-        """`weigh_names=False` screens without name-frequency weighting (the pure field features)."""
-        self.frequencies = NameFrequencies()
+    def __init__(self, config: MatchConfig = DEFAULT, *, weigh_names: bool = True,
+                 frequencies: NameFrequencies | None = None) -> None:
+        """`weigh_names=False` screens without name-frequency weighting (the pure field features);
+        `frequencies` weighs by a table kept elsewhere (the stored one, for a small index read from the
+        database), which the index then does not count its own identities into."""
+        self._counts_own = frequencies is None
+        self.frequencies = NameFrequencies() if frequencies is None else frequencies
         self.full_scores = 0  # candidates scored in full since creation (for benchmarks)
         self.config = replace(config, frequencies=self.frequencies if weigh_names else None)
         self._slots: list[Prepared | None] = []
@@ -117,6 +121,14 @@ class CandidateIndex:
     def __contains__(self, id: Any) -> bool:  # noqa: A002
         return id in self._slot_of
 
+    def name_tokens(self) -> set[str]:
+        """The name tokens of the indexed identities (what a frequency table must count for them)."""
+        out: set[str] = set()
+        for p in self._slots:
+            if p is not None:
+                out |= NameFrequencies.tokens_of(p)
+        return out
+
     # --- maintenance -------------------------------------------------------------------------------
 
     def _keys(self, p: Prepared) -> tuple[set[str], int, int | None, set[str]]:
@@ -136,7 +148,8 @@ class CandidateIndex:
         else:
             self._slots[slot] = p
         self._slot_of[identity.id] = slot
-        self.frequencies.add(p)
+        if self._counts_own:
+            self.frequencies.add(p)
         names, year, ordinal, docs = self._keys(p)
         if year != _UNKNOWN_YEAR:
             self._min_year = min(self._min_year, year)
@@ -157,7 +170,8 @@ class CandidateIndex:
         slot = self._slot_of.pop(id)
         p = self._slots[slot]
         assert p is not None
-        self.frequencies.remove(p)
+        if self._counts_own:
+            self.frequencies.remove(p)
         names, year, ordinal, docs = self._keys(p)
         for k in names:
             bucket = self._name_year.get((k, year))
