@@ -309,6 +309,7 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         if freq.total != total:  # a new profile: it counts in the stored table
             added.append(p)
     counts = frequency_changes(added, before, freq)
+    new_profiles = {id(p) for p in added}
 
     # Travellers the index joined through a new crossing: the database follows.
     first_of: dict[int, object] = {}
@@ -335,6 +336,8 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         set_travellers(session, [(c, at[c], t) for c, t in out.items()])
     key_rows_out: dict[tuple[int, int], None] = {}
     for rec, p, _ in work:
+        if id(p) not in new_profiles:
+            continue  # a spelling its traveller has: filed under it already (a merge moved the keys with it)
         for k in store_keys(p, config.match.min_document_length):
             key_rows_out[(k, out[rec.crossing_id])] = None
     write_keys_and_counts(session, sorted(key_rows_out), counts)
