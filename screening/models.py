@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -46,8 +47,13 @@ def dob_of(row) -> PartialDate | None:
     None when unknown, or when the stored parts make no date."""
     if row.dob_year is None:
         return None
+    return _partial_date(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
+
+
+@lru_cache(maxsize=1 << 16)  # bounded by the calendar; attach reads thousands of rows a batch, few dates
+def _partial_date(year: int, month: int | None, day: int | None, precision: str) -> PartialDate | None:
     try:
-        return PartialDate(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
+        return PartialDate(year, month, day, precision)
     except ValueError:
         return None
 
