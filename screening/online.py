@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import any_, delete, func, insert, literal, select, text, update
+from sqlalchemy import any_, delete, event, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from screening.engine.blocking import lock_slots, probe_keys, store_keys
@@ -44,8 +44,11 @@ from screening.records import IDENTITY_COLUMNS, record_of, resolve_config
 
 log = logging.getLogger("tsela.tracing")
 
-LOCK_NAMESPACE = 0x7453  # first half of the two-int advisory lock: Tsela's traveller keys
-LOCK_SLOTS = 1024  # locks per transaction at most (PostgreSQL's lock table is shared and finite)
+LOCK_NAMESPACE = 0x7453  # first half of the two-int advisory lock: Tsela's traveller keys, coarse slots
+FINE_NAMESPACE = 0x7454  # the same keys over fine slots
+LOCK_SLOTS = 1024  # coarse slots: a batch never takes more (PostgreSQL's lock table is shared and finite)
+FINE_SLOTS = 1 << 20  # fine slots: two batches of ordinary size rarely share one
+_PENDING_COUNTS = "tsela_name_token_counts"  # session.info: this transaction's counts, written at commit
 CANDIDATE_ROWS = 2000  # key rows read per route at most: the bound of one candidate query
 _TOTALS = ("#total", "#sum_counts", "#sum_squares")
 
@@ -82,13 +85,32 @@ def _insert(session: Session, table):
 
 
 def lock_keys(session: Session, keys: Iterable[int]) -> int:
-    """Take the advisory locks guarding these keys until the transaction ends; returns how many."""
-    slots = lock_slots(list(keys), LOCK_SLOTS)
-    if slots and _is_pg(session):
+    """Take the advisory locks guarding these keys until the transaction ends; returns how many.
+
+    Two granularities, so that two API batches of different people run at once: a batch of a few hundred
+    crossings covers nearly every one of 1,024 slots (each crossing probes a dozen keys), so with coarse
+    slots alone every batch waited for the one before it. An ordinary batch takes the coarse slots of its
+    keys SHARED and the fine slots EXCLUSIVE: two such batches wait for each other only when they share a
+    fine slot. A batch whose keys cover more than LOCK_SLOTS fine slots takes the coarse slots EXCLUSIVE
+    (as before), which every other batch's shared coarse locks wait for. Coarse before fine, each sorted:
+    one global order, so no deadlock.
+    """
+    keys = list(keys)
+    coarse = lock_slots(keys, LOCK_SLOTS)
+    if not coarse or not _is_pg(session):
+        return len(coarse)
+    fine = lock_slots(keys, FINE_SLOTS)
+    if len(fine) > LOCK_SLOTS:
         # unnest keeps the array's (sorted) order: every transaction locks in the same order.
         session.execute(text("SELECT count(pg_advisory_xact_lock(:ns, s)) FROM unnest(CAST(:slots AS integer[])) s"),
-                        {"ns": LOCK_NAMESPACE, "slots": slots})
-    return len(slots)
+                        {"ns": LOCK_NAMESPACE, "slots": coarse})
+        return len(coarse)
+    session.execute(text(
+        "SELECT count(CASE WHEN f THEN pg_advisory_xact_lock(:fine_ns, s) ELSE pg_advisory_xact_lock_shared(:ns, s) "
+        "END) FROM unnest(CAST(:fine AS boolean[]), CAST(:slots AS integer[])) AS u(f, s)"),
+        {"ns": LOCK_NAMESPACE, "fine_ns": FINE_NAMESPACE, "fine": [False] * len(coarse) + [True] * len(fine),
+         "slots": coarse + fine})
+    return len(coarse) + len(fine)
 
 
 def lock_travellers(session: Session, traveller_ids: Iterable[int]) -> int:
@@ -109,6 +131,9 @@ def load_frequencies(session: Session, target: NameFrequencies, tokens: set[str]
     for start in range(0, len(wanted), 5000):
         found.update(session.execute(select(NameTokenCount.token, NameTokenCount.n)
                                      .where(in_ids(session, NameTokenCount.token, wanted[start:start + 5000]))).all())
+    for t, n in session.info.get(_PENDING_COUNTS, {}).items():  # this transaction's own, not yet written
+        if t in found or t in tokens or t in _TOTALS:
+            found[t] = found.get(t, 0) + n
     target.counts = {t: int(found[t]) for t in tokens if found.get(t)}
     target.total, target.sum_counts, target.sum_squares = (int(found.get(k, 0)) for k in _TOTALS)
 
@@ -127,22 +152,38 @@ def frequency_changes(added: list[Prepared], before: tuple[int, int, int],
 
 
 def write_keys_and_counts(session: Session, keys: list[tuple[int, int]], counts: list[tuple[str, int]]) -> None:
-    """Add (key, traveller id) rows and (token, delta) counts; PostgreSQL does both in one statement."""
-    if _is_pg(session) and keys and counts:
-        session.execute(text(
-            "WITH k AS (INSERT INTO traveller_keys (key, traveller_id) SELECT * FROM "
-            "unnest(CAST(:keys AS bigint[]), CAST(:tids AS integer[])) ON CONFLICT DO NOTHING) "
-            "INSERT INTO name_token_counts (token, n) SELECT * FROM unnest(CAST(:tokens AS varchar[]), "
-            "CAST(:ns AS bigint[])) ON CONFLICT (token) DO UPDATE SET n = name_token_counts.n + excluded.n"),
-            {"keys": [k for k, _ in keys], "tids": [t for _, t in keys],
-             "tokens": [t for t, _ in counts], "ns": [n for _, n in counts]})
-        return
+    """Add (key, traveller id) rows now and (token, delta) counts at commit.
+
+    Every batch with a new spelling changes the "#total" rows: written here, their row locks would hold every
+    other worker's batch until this transaction ends (its COPY, screening and summaries). Written by
+    `_write_pending_counts` just before the commit, they are held for the commit alone.
+    """
     if counts:
-        table = NameTokenCount.__table__
-        ins = _dialect_insert(session)(table)
-        ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
-        session.execute(ins, [{"token": t, "n": n} for t, n in counts])
+        pending = session.info.setdefault(_PENDING_COUNTS, {})
+        for t, n in counts:
+            pending[t] = pending.get(t, 0) + n
     _add_key_rows(session, keys)
+
+
+def _write_counts(session: Session, counts: list[tuple[str, int]]) -> None:
+    table = NameTokenCount.__table__
+    ins = _dialect_insert(session)(table)
+    ins = ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
+    session.execute(ins, [{"token": t, "n": n} for t, n in counts])
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending_counts(session: Session) -> None:
+    pending = session.info.pop(_PENDING_COUNTS, None)
+    if pending:
+        # Token order, totals ("#...") last: one lock order across workers.
+        _write_counts(session, sorted(pending.items(), key=lambda kv: (kv[0] in _TOTALS, kv[0])))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending_counts(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING_COUNTS, None)
 
 
 # --- candidates ------------------------------------------------------------------------------------
@@ -416,6 +457,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
 
     session.execute(delete(TravellerKey))
     session.execute(delete(NameTokenCount))
+    session.info.pop(_PENDING_COUNTS, None)  # counted again below, from the crossings
     judged = set(session.execute(select(TravellerJudgementCrossing.crossing_id)).scalars())
     freq = NameFrequencies()
     scratch = TravellerIndex(config)
