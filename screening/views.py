@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import math
 import uuid
 from datetime import UTC
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -51,6 +53,28 @@ def explain(value) -> str:
         phrase = Phrase.from_json(value.get("say")) if value.get("say") else None
         return translate(phrase, gettext) if phrase is not None else str(value.get("explanation", ""))
     return translate(value, gettext)
+
+
+class Frequency(NamedTuple):
+    """A probability said as flags: about `count` in `out_of`, or past an end ("under" 1 or "over" 99 in 100)."""
+
+    bound: str  # "about", "under" or "over"
+    count: int
+    out_of: int
+
+
+@bp.app_template_filter("frequency")
+def frequency(p: float) -> Frequency:
+    """The flag page's "about N in 10": in tenths rounding would say "10 in 10" (certain) from 0.95 and
+    "0 in 10" (never) under 0.05, and a shared probability can be either, so those ends are said in
+    hundredths, and past 1 in 100 from an end as "more than 99" or "fewer than 1 in 100". Rounds half up
+    (Jinja's round is Python's, half to even)."""
+    if p < 0.005:
+        return Frequency("under", 1, 100)
+    if p >= 0.995:
+        return Frequency("over", 99, 100)
+    out_of = 10 if 0.05 <= p < 0.95 else 100
+    return Frequency("about", min(max(math.floor(p * out_of + 0.5), 1), out_of - 1), out_of)
 
 
 @bp.app_template_filter("risk_sentences")

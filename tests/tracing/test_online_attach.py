@@ -52,24 +52,28 @@ def _stored() -> tuple[dict, list]:
     return {r.id: r.traveller_id for r in rows}, [tracing.record_of(r) for r in rows]
 
 
+def _assert_as_in_memory() -> tuple[dict, list]:
+    """Every stored crossing has a traveller, and the stored partition is the one an in-memory index (the
+    earlier online path) finds attaching the same crossings one by one. Returns `_stored()`."""
+    stored, records_ = _stored()
+    assert all(t is not None for t in stored.values()), "every crossing is attached"
+    index = TravellerIndex(tracing.resolve_config())
+    for r in records_:
+        index.attach(r)
+    assert _partition(stored) == _partition(index.assignment())
+    return stored, records_
+
+
 def test_database_attach_finds_the_travellers_the_index_and_the_batch_find(app, db_session):
     persons = generate_persons(60, seed=7)
     rows = generate_crossings(persons, 360, seed=8)
     _store(rows, batch=20)
-    stored, records = _stored()
-    assert all(t is not None for t in stored.values()), "every crossing is attached"
+    stored, records = _assert_as_in_memory()
     assert db.session.scalar(select(func.count()).select_from(TravellerKey)) > 0
     assert tracing.get_tracer().index is None, "no per-process index was built"
 
-    # The same crossings attached one by one by an in-memory index (the earlier online path): same travellers.
-    cfg = tracing.resolve_config()
-    index = TravellerIndex(cfg)
-    for r in records:
-        index.attach(r)
-    assert _partition(stored) == _partition(index.assignment())
-
     # The batch resolution (`flask screening resolve`) groups them the same way.
-    batch = resolve(records, cfg)
+    batch = resolve(records, tracing.resolve_config())
     m = pairwise_metrics(batch, stored)
     print(f"online (database) vs batch: pairwise {m}")  # shown with pytest -s
     assert m["f1"] >= 0.99, m
@@ -219,13 +223,8 @@ def test_postgresql_stores_each_crossing_with_its_traveller_no_update_and_no_pen
         event.remove(db.engine, "before_cursor_execute", record)
     assert not [s for s in seen if s.startswith("update crossings")], "no traveller_id UPDATE"
     assert not [s for s in seen if "traveller_id is null" in s], "no pending-rows query"
-    stored, records_ = _stored()
-    assert all(t is not None for t in stored.values())
     # The same partition as attaching them one by one in memory, and the travellers' summaries counted.
-    index = TravellerIndex(tracing.resolve_config())
-    for r in records_:
-        index.attach(r)
-    assert _partition(stored) == _partition(index.assignment())
+    _assert_as_in_memory()
     counts = dict(db.session.execute(select(Crossing.traveller_id, func.count()).group_by(Crossing.traveller_id)).all())
     summaries = dict(db.session.execute(select(Traveller.id, Traveller.crossing_count)
                                         .where(Traveller.merged_into_id.is_(None))).all())
@@ -255,12 +254,7 @@ def test_the_scheduler_attaches_crossings_stored_without_a_traveller(app, db_ses
     outcome = handlers.job_patterns(NOW)
     db.session.expire_all()
     assert "stranded crossings attached" in outcome
-    stored, records_ = _stored()
-    assert all(t is not None for t in stored.values())
-    index = TravellerIndex(tracing.resolve_config())
-    for r in records_:
-        index.attach(r)
-    assert _partition(stored) == _partition(index.assignment())
+    _assert_as_in_memory()
     assert handlers.job_patterns(NOW).endswith(tuple("0123456789")), "nothing left to attach"
 
 
