@@ -47,7 +47,7 @@ log = logging.getLogger("tsela.tracing")
 LOCK_NAMESPACE = 0x7453  # first half of the two-int advisory lock: Tsela's traveller keys, coarse slots
 FINE_NAMESPACE = 0x7454  # the same keys over fine slots
 LOCK_SLOTS = 1024  # coarse slots: a batch never takes more (PostgreSQL's lock table is shared and finite)
-FINE_SLOTS = 1 << 20  # fine slots: two batches of ordinary size rarely share one
+FINE_SLOTS = 1 << 20  # fine slots: two small batches rarely share one
 _PENDING_COUNTS = "tsela_name_token_counts"  # session.info: this transaction's counts, written at commit
 CANDIDATE_ROWS = 2000  # key rows read per route at most: the bound of one candidate query
 _TOTALS = ("#total", "#sum_counts", "#sum_squares")
@@ -91,8 +91,9 @@ def lock_keys(session: Session, keys: Iterable[int]) -> int:
     crossings covers nearly every one of 1,024 slots (each crossing probes a dozen keys), so with coarse
     slots alone every batch waited for the one before it. An ordinary batch takes the coarse slots of its
     keys SHARED and the fine slots EXCLUSIVE: two such batches wait for each other only when they share a
-    fine slot. A batch whose keys cover more than LOCK_SLOTS fine slots takes the coarse slots EXCLUSIVE
-    (as before), which every other batch's shared coarse locks wait for. Coarse before fine, each sorted:
+    fine slot. A batch that would take more than LOCK_SLOTS locks so (over about 40 crossings) takes the
+    coarse slots EXCLUSIVE instead, as every batch did before, which the others' shared coarse locks wait
+    for; no transaction holds more than LOCK_SLOTS locks, whatever its size. Coarse before fine, each sorted:
     one global order, so no deadlock.
     """
     keys = list(keys)
@@ -100,7 +101,7 @@ def lock_keys(session: Session, keys: Iterable[int]) -> int:
     if not coarse or not _is_pg(session):
         return len(coarse)
     fine = lock_slots(keys, FINE_SLOTS)
-    if len(fine) > LOCK_SLOTS:
+    if len(coarse) + len(fine) > LOCK_SLOTS:
         # unnest keeps the array's (sorted) order: every transaction locks in the same order.
         session.execute(text("SELECT count(pg_advisory_xact_lock(:ns, s)) FROM unnest(CAST(:slots AS integer[])) s"),
                         {"ns": LOCK_NAMESPACE, "slots": coarse})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -269,7 +271,10 @@ def _store_worker(app, items, barrier, errors):
 def test_two_workers_storing_one_person_at_once_make_one_traveller(app, db_session):
     """The same race as above through store_crossings, which attaches before storing: the slot locks still
     make the second batch wait for the first's travellers and keys."""
-    people = _RACERS
+    _store_race(app, {"a": _RACERS, "b": _RACERS})
+
+
+def _store_race(app, people_of: dict[str, list]) -> None:
     posts = {"a": post("MSB").id, "b": post(OTHER_POST).id}
     db.session.commit()
 
@@ -279,6 +284,44 @@ def test_two_workers_storing_one_person_at_once_make_one_traveller(app, db_sessi
             external_id=f"{tag}{i}", border_post_id=posts[worker], direction="exit", crossed_at=at, surname=s,
             given_names=g, sex="F", dob=parse_partial_date(d), nationality="LSO", document_type="P" if n else None,
             document_number=n or None, document_country="LSO" if n else None)
-            for i, (s, g, d, n) in enumerate(people)]
+            for i, (s, g, d, n) in enumerate(people_of[worker])]
 
+    people = list(dict.fromkeys(people_of["a"] + people_of["b"]))
     _race(people, lambda r, w, barrier, errors: _store_worker(app, items(f"S{r}{w}-", w), barrier, errors))
+
+
+def _lock_count(people) -> tuple[int, int]:
+    """(coarse, fine) lock slots a batch of these people's crossings would take (screening.online.lock_keys)."""
+    from screening import online
+    from screening.engine.blocking import lock_slots, probe_keys
+
+    cfg = tracing.resolve_config()
+    scratch = TravellerIndex(cfg)
+    keys = []
+    for s, g, d, n in people:
+        rec = tracing.record_of(SimpleNamespace(
+            id=0, surname=s, given_names=g, sex="F", nationality="LSO", dob_year=int(d[:4]), dob_month=int(d[5:7]),
+            dob_day=int(d[8:]), dob_precision="day", document_type="P" if n else None, document_number=n or None,
+            document_country="LSO" if n else None, address=None))
+        docs, rest = probe_keys(scratch._prepare(rec), cfg)
+        keys += docs + rest
+    return len(lock_slots(keys, online.LOCK_SLOTS)), len(lock_slots(keys, online.FINE_SLOTS))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_large_batch_and_a_small_one_storing_one_person_at_once_make_one_traveller(app, db_session):
+    """A batch too large for fine locks takes the coarse slots exclusively; a small one racing it takes them
+    shared (and its fine slots): the small one still waits for the large one's travellers, and the reverse."""
+    from screening import online
+
+    rng = random.Random(5)
+
+    def word() -> str:  # made-up names, far apart: the fillers are 80 different people
+        return "".join(rng.choice("bdfghklmnprstvz") + rng.choice("aeiou") for _ in range(4)).title()
+
+    fillers = [(word(), word(), f"{rng.randrange(1950, 2005)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+                f"RC{rng.randrange(10**6, 10**7)}") for _ in range(80)]
+    large, small = _RACERS + fillers, _RACERS
+    assert sum(_lock_count(large)) > online.LOCK_SLOTS >= sum(_lock_count(small)), "both lock modes are raced"
+    _store_race(app, {"a": large, "b": small})
