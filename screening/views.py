@@ -77,6 +77,17 @@ def frequency(p: float) -> Frequency:
     return Frequency("about", min(max(math.floor(p * out_of + 0.5), 1), out_of - 1), out_of)
 
 
+@bp.app_template_filter("percent")
+def percent(p: float) -> str:
+    """A match probability as officers read it: never "100%" (certain) for a probability the model rounds
+    up to it, nor "0%" for one above nothing; the engine's explanations say the same ("over 99%")."""
+    if 0.0 < p < 0.005:
+        return gettext("under 1%")
+    if p >= 0.995:
+        return gettext("over 99%")
+    return f"{math.floor(p * 100 + 0.5)}%"
+
+
 @bp.app_template_filter("risk_sentences")
 def risk_sentences(evidence) -> list[str]:
     """A risk flag's evidence sentences in the reader's language; a flag stored before the rules kept their

@@ -72,3 +72,25 @@ def test_the_flag_page_says_the_probability_as_a_frequency(app, login_as, score,
                  "st": "Temoso e hlahisoa ha para ena e le 'ngoe e fihla ho 80%;"}[locale]
     assert threshold in sentences
     assert not re.search(r"\b(10|0) (in|ho tse) 10\b", sentences)
+
+
+@pytest.mark.parametrize(("score", "locale", "shown"), [
+    (1.0, "en", "over 99%"), (0.996, "en", "over 99%"), (0.985, "en", "99%"), (0.125, "en", "13%"),
+    (0.003, "en", "under 1%"), (1.0, "st", "ho feta 99%"), (0.003, "st", "ka tlase ho 1%"),
+])
+def test_the_match_probability_never_reads_certain_on_the_flag_queue_and_crossing_pages(app, login_as, score, locale,
+                                                                                          shown):
+    """A probability rounded up to 100% reads as certain beside "more than 99 in 100": the pages say "over 99%"
+    as the engine's explanations do (and "under 1%" at the other end)."""
+    flag = _flag_at(score)
+    officer = login_as("border_officer")
+    officer.user.locale = locale
+    db.session.commit()
+    label = {"en": "Match probability", "st": "Monyetla oa hore ke eena"}[locale]
+    page = officer.get(f"/screening/flags/{flag.id}").get_data(as_text=True)
+    said = re.search(r'data-testid="match-probability">(.*?)<strong>(.*?)</strong>', page, re.S)
+    assert said.group(1).strip() == label and said.group(2) == shown
+    queue = officer.get("/screening/queue").get_data(as_text=True)
+    assert f"{label} {shown}</td>" in queue
+    crossing = officer.get(f"/screening/crossings/{flag.crossing_id}").get_data(as_text=True)
+    assert f" {shown})</p>" in crossing and "100%" not in crossing.split("<main", 1)[-1]

@@ -16,6 +16,7 @@ from screening.engine.fellegi_sunter import MatchModel, default_model
 from screening.engine.normalize import parse_partial_date
 from screening.models import Crossing, Flag, MatchModelRecord
 from screening.screener import get_screener
+from screening.views import percent as percent_shown
 from tests.screening.builders import make_person, new_crossing
 from tip_cases.extensions import db
 from tip_cases.models import AuditEvent, BorderPost
@@ -258,7 +259,7 @@ def test_flag_page_and_queue_show_the_match_probability_and_explanations(app, lo
                                         source="test", actor=None, now=NOW)
     db.session.commit()
     flag = db_session.execute(select(Flag).where(Flag.kind == "identity")).scalar_one()
-    percent = f"{round(flag.score * 100)}%"
+    percent = percent_shown(flag.score)
     officer = login_as("border_officer")
     page = officer.get(f"/screening/flags/{flag.id}").get_data(as_text=True)
     shown = re.search(r'data-testid="match-probability">(.*?)</p>', page, re.S).group(1)
