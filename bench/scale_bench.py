@@ -573,6 +573,33 @@ def run_size(n: int, args) -> dict:
     return result
 
 
+# Issue 10's online targets: (what, result key or page label, limit, higher is better).
+TARGETS = (
+    ("attach p95", "attach_p95_ms", 10.0, False),
+    ("API crossings/s, two workers", "api_per_s", 1000.0, True),
+    ("flag queue p95", "flag queue (officer, Maseru Bridge)", 300.0, False),
+    ("traveller page p95", "traveller page (investigator)", 300.0, False),
+    ("dashboard p95", "dashboard (manager, 30 days)", 500.0, False),
+    ("statistics 12 months p95", "statistics (12 months, all posts)", 1000.0, False),
+)
+
+
+def verdicts(result: dict) -> list[str]:
+    """Each online target against what this size measured: met, or missed by how much (never silent)."""
+    out = []
+    for what, key, limit, higher in TARGETS:
+        value = result["pages"][key][1] if key in result.get("pages", {}) else result.get(key)
+        unit = "/s" if higher else " ms"
+        if value is None:
+            out.append(f"{what}: not measured in this run (target {limit:,.0f}{unit})")
+            continue
+        met = value >= limit if higher else value <= limit
+        ratio = limit / value if higher else value / limit
+        out.append(f"{what}: {value:,.1f}{unit} against {'>=' if higher else '<='} {limit:,.0f}{unit}: "
+                   + ("met" if met else f"missed by {ratio:.1f}x"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -607,6 +634,8 @@ def main(argv: list[str] | None = None) -> None:
         print(line)
         for label, (p50, p95) in r.get("pages", {}).items():
             print(f"{'':12}{label}: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+        for line in verdicts(r):
+            print(f"{'':12}target, {line}")
     if len(results) > 1 and all("rss_database" in r and "rss_scheduler" in r for r in results):
         lo, hi = results[0], results[-1]
         for label, key in (("worker RSS", "rss_database"), ("scheduler RSS", "rss_scheduler"),
