@@ -16,6 +16,10 @@ slot its crossings' probe keys map to (`blocking.lock_slots`, in one sorted orde
 keys include every key it is stored under, so two crossings that could find each other share a slot
 and the second waits for the first to commit. On SQLite the transaction starts with a write (the
 tracing generation), and SQLite has a single writer: the same serialisation.
+
+Long because the three tables attach reads (traveller_keys, traveller_spellings, name_token_counts) are
+kept in step here, by the functions that attach, merge, refresh and rebuild, in the caller's transaction:
+split apart, each would import the other's locks and dialect helpers.
 """
 
 from __future__ import annotations
