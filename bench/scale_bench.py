@@ -4,7 +4,8 @@ Run: .venv/bin/python -m bench.scale_bench --sizes 100000 1000000 [--pg-url URL]
        [--compare-memory-up-to N] (make bench-scale)
 
 For each size N, on PostgreSQL (the database named by --pg-url is wiped first):
-1. generates N crossings (bench.generate: one person per 5 crossings, a year of dates), resolves them
+1. generates N crossings (bench.generate: one person per 5 crossings, a year of dates, or N/R years with
+   --per-year R), resolves them
    with the engine's batch resolution, and loads crossings and travellers by COPY (load time printed);
 2. fills the traveller key table with `screening.online.rebuild_keys` (the upgrade path, timed);
 3. starts gunicorn (`--workers`, scripts/gunicorn_conf.py, attach through the database), warms each
