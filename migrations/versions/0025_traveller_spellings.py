@@ -24,6 +24,10 @@ depends_on = None
 
 
 def _empty() -> None:
+    """TRUNCATE on PostgreSQL: instant whatever the size (a DELETE of 40M key rows is minutes)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("TRUNCATE traveller_keys, name_token_counts")
+        return
     op.execute("DELETE FROM traveller_keys")
     op.execute("DELETE FROM name_token_counts")
 
