@@ -4,7 +4,8 @@ Run: .venv/bin/python -m bench.scale_bench --sizes 100000 1000000 [--pg-url URL]
        [--compare-memory-up-to N] (make bench-scale)
 
 For each size N, on PostgreSQL (the database named by --pg-url is wiped first):
-1. generates N crossings (bench.generate: one person per 5 crossings, a year of dates), resolves them
+1. generates N crossings (bench.generate: one person per 5 crossings, a year of dates, or N/R years with
+   --per-year R), resolves them
    with the engine's batch resolution, and loads crossings and travellers by COPY (load time printed);
 2. fills the traveller key table with `screening.online.rebuild_keys` (the upgrade path, timed);
 3. starts gunicorn (`--workers`, scripts/gunicorn_conf.py, attach through the database), warms each
@@ -39,7 +40,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hd_scale"
 # History ends today, so the scheduler's rules (which look back from the real present) see its last months.
 NOW = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-START = NOW - timedelta(days=375)
+YEAR_DAYS = 365
+
+
+def history_days(n: int, per_year: int | None) -> int:
+    """Days the loaded history spans: a year by default; with --per-year R, n crossings at R a year (at least a
+    day), so that a longer history at one traffic rate has more month partitions, not busier months."""
+    if not per_year:
+        return YEAR_DAYS
+    if per_year <= 0:
+        raise ValueError("per_year must be positive")
+    return max(1, round(YEAR_DAYS * n / per_year))
 
 
 def _wipe(url: str) -> None:
@@ -63,8 +74,9 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def load(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
-    """Generate, resolve and COPY n crossings; returns the persons (for new traffic) and timings."""
+def load(url: str, n: int, seed: int, days: int = YEAR_DAYS) -> tuple[list[dict], dict]:
+    """Generate, resolve and COPY n crossings over `days` days ending 10 days ago; returns the persons (for new
+    traffic) and timings."""
     from flask_migrate import upgrade
 
     from bench.generate import generate_crossings, generate_persons
@@ -82,7 +94,8 @@ def load(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
         upgrade()
         t = time.perf_counter()
         persons = generate_persons(max(n // 5, 1), seed=seed)
-        rows = generate_crossings(persons, n, seed=seed + 1, start=START, days=365)
+        start = NOW - timedelta(days=days + 10)
+        rows = generate_crossings(persons, n, seed=seed + 1, start=start, days=days)
         figures["generate_s"] = time.perf_counter() - t
         dates: dict = {}
         records = []
@@ -110,7 +123,7 @@ def load(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
         from screening import partitions
 
         # History goes straight to its month's partition, not to the default one (PostgreSQL, 0022).
-        partitions.add_months(db.session, START, NOW)
+        partitions.add_months(db.session, start, NOW)
         t = time.perf_counter()
         conn = db.session.connection().connection
         cur = conn.cursor()
@@ -509,7 +522,8 @@ def run_size(n: int, args) -> dict:
         persons, f = reuse(args.pg_url, n, seed=args.seed)
         print("reusing the loaded database (no load, no key rebuild)")
     else:
-        persons, f = load(args.pg_url, n, seed=args.seed)
+        persons, f = load(args.pg_url, n, seed=args.seed, days=history_days(n, args.per_year))
+        print(f"history: {history_days(n, args.per_year)} days", flush=True)
         print(f"generated in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s "
               f"({f['travellers']:,} travellers)")
         print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
@@ -620,6 +634,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-api", action="store_true", help="attach latencies only")
     parser.add_argument("--quick", action="store_true",
                         help="API rate and attach only: no scheduler RSS wait, nightly rules or page timings")
+    parser.add_argument("--per-year", type=int, default=0, metavar="R",
+                        help="spread each size's history at R crossings a year (N/R years, a month partition for "
+                             "each month) instead of one year")
     args = parser.parse_args(argv)
     results = [run_size(n, args) for n in args.sizes]
     print("\n== summary ==")

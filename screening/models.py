@@ -433,6 +433,34 @@ class TravellerKey(db.Model):
                                               index=True)
 
 
+class TravellerSpelling(_PartialDob, db.Model):
+    """One distinct spelling of a traveller's identity, with the first crossing that has it: online attach
+    reads a candidate's profiles here, by traveller id, instead of grouping all its crossings in every
+    month partition (issue 10; the cost no longer grows with history).
+
+    `spelling` is a 63-bit hash of the identity columns (screening.online.spelling_of), so one traveller has
+    one row per spelling; a crossing an investigator judged has a row of its own, `spelling` = -its id, as the
+    engine keeps judged crossings apart. Pseudonymised crossings have none. Kept in step with traveller_keys
+    by screening.online; a derived table: `flask screening rebuild-keys` recomputes it from the crossings.
+    """
+
+    __tablename__ = "traveller_spellings"
+
+    traveller_id: Mapped[int] = mapped_column(ForeignKey("travellers.id"), primary_key=True, autoincrement=False)
+    spelling: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    # No foreign key: crossings are partitioned on PostgreSQL; crossed_at locates the crossing's partition.
+    crossing_id: Mapped[int] = mapped_column()
+    crossed_at: Mapped[datetime] = mapped_column()
+    surname: Mapped[str] = mapped_column(String(120), default="")
+    given_names: Mapped[str] = mapped_column(String(160), default="")
+    sex: Mapped[str | None] = mapped_column(String(1))
+    nationality: Mapped[str | None] = mapped_column(String(3))
+    document_type: Mapped[str | None] = mapped_column(String(20))
+    document_number: Mapped[str | None] = mapped_column(String(40))
+    document_country: Mapped[str | None] = mapped_column(String(3))
+    address: Mapped[str | None] = mapped_column(String(300))
+
+
 class NameTokenCount(db.Model):
     """How many traveller profiles carry each name token: the name-frequency table of resolution, stored.
 

@@ -1,8 +1,9 @@
 """Online attach through the database: no process holds a copy of all travellers.
 
 A new crossing's blocking keys (screening.engine.blocking, the keys batch resolution blocks on) are
-looked up in `traveller_keys`; the candidate travellers' distinct profiles are read from `crossings`
-(a bounded query), restored into a small `TravellerIndex`, and the crossing is placed by that index's
+looked up in `traveller_keys`; the candidate travellers' distinct profiles are read from
+`traveller_spellings` (one index lookup per traveller, whatever the history), restored into a small
+`TravellerIndex`, and the crossing is placed by that index's
 own `attach`, so scoring, thresholds, ambiguity and judgements are exactly the engine's. The name-frequency
 table the scores are adjusted by is stored too (`name_token_counts`), read only for the tokens compared.
 
@@ -15,10 +16,16 @@ slot its crossings' probe keys map to (`blocking.lock_slots`, in one sorted orde
 keys include every key it is stored under, so two crossings that could find each other share a slot
 and the second waits for the first to commit. On SQLite the transaction starts with a write (the
 tracing generation), and SQLite has a single writer: the same serialisation.
+
+Long because the three tables attach reads (traveller_keys, traveller_spellings, name_token_counts) are
+kept in step here, by the functions that attach, merge, refresh and rebuild, in the caller's transaction:
+split apart, each would import the other's locks and dialect helpers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import weakref
@@ -39,6 +46,7 @@ from screening.models import (
     Traveller,
     TravellerJudgementCrossing,
     TravellerKey,
+    TravellerSpelling,
 )
 from screening.records import IDENTITY_COLUMNS, record_of, resolve_config
 
@@ -225,24 +233,119 @@ def candidate_travellers(found: dict[int, list[int]], routes: list[list[int]], c
     return list(out)
 
 
-def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tuple[TravellerRecord, int]]:
-    """(record, -traveller id) of each distinct identity of these travellers, and of each judged crossing.
+_SPELLING_COLUMNS = tuple(c.key for c in _IDENTITY if c.key != "traveller_id")
+_SPELLING = tuple(getattr(TravellerSpelling, k) for k in _SPELLING_COLUMNS)
 
-    One row per spelling rather than per crossing: a commuter's thousand identical crossings are one
-    profile to the index (and to this query's result). In crossing order, as the index restores.
+
+def spelling_of(row) -> int:
+    """A 63-bit hash of a crossing's identity columns, exactly as stored (NULL and "" differ, as in GROUP BY):
+    one traveller_spellings row per spelling per traveller. Judged crossings use -their id instead."""
+    text_ = json.dumps([getattr(row, k) for k in _SPELLING_COLUMNS], separators=(",", ":"), ensure_ascii=False)
+    return int.from_bytes(hashlib.blake2b(text_.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def _spelling_row(traveller_id: int, row, judged: bool = False) -> dict:
+    return {"traveller_id": traveller_id, "spelling": -row.id if judged else spelling_of(row), "crossing_id": row.id,
+            "crossed_at": row.crossed_at, **{k: getattr(row, k) for k in _SPELLING_COLUMNS}}
+
+
+def crossing_spellings(session: Session, traveller_ids: Iterable[int]) -> list:
+    """Rows (id, identity, traveller_id, crossed_at) of each distinct identity of these travellers, read from
+    `crossings` (the first crossing of each), and of each judged crossing singly; in crossing order.
+
+    What traveller_spellings holds, computed from the crossings: it refills the table (refresh_spellings) and
+    is the reference the tests compare it with. Its cost grows with history and partitions (every month's
+    traveller_id index is probed), so online attach never runs it.
     """
-
     ids = sorted(set(traveller_ids))
     rows: list = []
     judged = select(TravellerJudgementCrossing.crossing_id)
     for start in range(0, len(ids), 2000):
         base = (in_ids(session, Crossing.traveller_id, ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
-        grouped = (select(func.min(Crossing.id).label("id"), *_IDENTITY)
-                   .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY))
-        single = select(Crossing.id, *_IDENTITY).where(*base, Crossing.id.in_(judged))
-        rows.extend(session.execute(grouped.union_all(single)).all())
+        first = func.min(Crossing.id).label("id")
+        grouped = (select(first, *_IDENTITY, literal(False).label("judged"))
+                   .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY).subquery())
+        # crossed_at of the first crossing: joined back by (id, traveller), the group's own first row.
+        same = (Crossing.id == grouped.c.id) & (Crossing.traveller_id == grouped.c.traveller_id)
+        grouped_at = select(grouped, Crossing.crossed_at).join(Crossing, same)
+        single = select(Crossing.id, *_IDENTITY, literal(True).label("judged"), Crossing.crossed_at).where(
+            *base, Crossing.id.in_(judged))
+        rows.extend(session.execute(grouped_at.union_all(single)).all())
     rows.sort(key=lambda r: r.id)
-    return [(record_of(r), -r.traveller_id) for r in rows]
+    return rows
+
+
+def candidate_rows(session: Session, traveller_ids: Iterable[int]) -> list:
+    """traveller_spellings rows of these travellers (columns as record_of reads them, `id` the crossing), in
+    crossing order."""
+    ids = sorted(set(traveller_ids))
+    rows: list = []
+    for start in range(0, len(ids), 2000):
+        rows.extend(session.execute(
+            select(TravellerSpelling.crossing_id.label("id"), *_SPELLING, TravellerSpelling.traveller_id,
+                   TravellerSpelling.spelling)
+            .where(in_ids(session, TravellerSpelling.traveller_id, ids[start:start + 2000]))).all())
+    rows.sort(key=lambda r: r.id)
+    return rows
+
+
+def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tuple[TravellerRecord, int]]:
+    """(record, -traveller id) of each distinct identity of these travellers, and of each judged crossing.
+
+    One row per spelling rather than per crossing: a commuter's thousand identical crossings are one
+    profile to the index (and to this query's result). In crossing order, as the index restores. Read from
+    traveller_spellings: one index lookup per traveller, whatever its history or the number of months.
+    """
+    return [(record_of(r), -r.traveller_id) for r in candidate_rows(session, traveller_ids)]
+
+
+def add_spellings(session: Session, pairs: Iterable[tuple[int, object]]) -> None:
+    """File crossings (traveller id, row with id, identity and crossed_at) under their travellers' spellings.
+
+    A spelling the traveller has already keeps its first crossing unless this one came earlier (ids are drawn
+    before the advisory locks, so two workers may store out of id order): the row is always the spelling's
+    lowest crossing id, as crossing_spellings computes it.
+    """
+    best: dict[tuple[int, int], dict] = {}
+    for tid, row in pairs:
+        r = _spelling_row(tid, row)
+        k = (tid, r["spelling"])
+        if k not in best or r["crossing_id"] < best[k]["crossing_id"]:
+            best[k] = r
+    _upsert_spellings(session, [best[k] for k in sorted(best)])
+
+
+def _upsert_spellings(session: Session, rows: list[dict]) -> None:
+    if not rows:
+        return
+    table = TravellerSpelling.__table__
+    ins = _dialect_insert(session)(table)
+    ins = ins.on_conflict_do_update(
+        index_elements=[table.c.traveller_id, table.c.spelling],
+        set_={"crossing_id": ins.excluded.crossing_id, "crossed_at": ins.excluded.crossed_at},
+        where=ins.excluded.crossing_id < table.c.crossing_id)
+    for start in range(0, len(rows), 5000):
+        session.execute(ins, rows[start:start + 5000])
+
+
+def move_spellings(session: Session, source: int, target: int) -> None:
+    """A merge: the source's spellings become the target's (a spelling both have keeps the earlier crossing)."""
+    rows = [dict(r._mapping) for r in session.execute(select(TravellerSpelling.__table__)
+                                                      .where(TravellerSpelling.traveller_id == source))]
+    session.execute(delete(TravellerSpelling).where(TravellerSpelling.traveller_id == source))
+    for r in rows:
+        r["traveller_id"] = target
+    _upsert_spellings(session, sorted(rows, key=lambda r: r["spelling"]))
+
+
+def refresh_spellings(session: Session, traveller_ids: Iterable[int]) -> None:
+    """Recompute these travellers' spellings from their crossings (after a split, a judgement, retention)."""
+    ids = sorted(set(traveller_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        session.execute(delete(TravellerSpelling).where(TravellerSpelling.traveller_id.in_(chunk)))
+        rows = [_spelling_row(r.traveller_id, r, r.judged) for r in crossing_spellings(session, chunk)]
+        _upsert_spellings(session, sorted(rows, key=lambda r: (r["traveller_id"], r["spelling"])))
 
 
 # --- attach ----------------------------------------------------------------------------------------
@@ -333,7 +436,8 @@ def _attach_rows(session, rows, config, judgements, now, stored):
     cands: dict[int, None] = {}
     for _, _, routes in work:
         cands.update(dict.fromkeys(candidate_travellers(found, routes, config.max_candidates)))
-    records = candidate_records(session, cands)
+    cand_rows = candidate_rows(session, cands)
+    records = [(record_of(r), -r.traveller_id) for r in cand_rows]
     index = index_class.restore(records, config, judgements)
     tokens: set[str] = set()
     for _, p, _ in work:
@@ -383,6 +487,10 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         for k in store_keys(p, config.match.min_document_length):
             key_rows_out[(k, out[rec.crossing_id])] = None
     write_keys_and_counts(session, sorted(key_rows_out), counts)
+    # Spellings: only those the final traveller lacks (or has from a later crossing) are written.
+    known = {(emptied.get(r.traveller_id, r.traveller_id), r.spelling): r.id for r in cand_rows}
+    add_spellings(session, [(out[r.id], r) for r in rows
+                            if known.get((out[r.id], spelling_of(r)), r.id + 1) > r.id])
     return out, emptied
 
 
@@ -432,59 +540,71 @@ def add_keys(session: Session, traveller_id: int, keys: Iterable[int]) -> None:
 
 
 def move_keys(session: Session, source: int, target: int) -> None:
+    """A merge: the source's keys and spellings become the target's."""
     keys = list(session.execute(select(TravellerKey.key).where(TravellerKey.traveller_id == source)).scalars())
     session.execute(delete(TravellerKey).where(TravellerKey.traveller_id == source))
     add_keys(session, target, keys)
+    move_spellings(session, source, target)
 
 
 # --- keeping the tables in step --------------------------------------------------------------------
 
 
 def refresh_keys(session: Session, traveller_ids: Iterable[int], config: ResolveConfig) -> None:
-    """Recompute the keys of these travellers from their crossings (after a split, retention)."""
+    """Recompute the spellings and keys of these travellers from their crossings (after a split, a judgement,
+    retention)."""
     ids = sorted(set(traveller_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
+        refresh_spellings(session, chunk)
         session.execute(delete(TravellerKey).where(TravellerKey.traveller_id.in_(chunk)))
         for rec, neg in candidate_records(session, chunk):
             add_keys(session, -neg, store_keys(prepare(rec.identity()), config.match.min_document_length))
 
 
 def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
-    """Recompute both tables from every attached crossing (upgrade, re-resolution); (key rows, tokens).
+    """Recompute the keys, spellings and token counts from every attached crossing (upgrade, re-resolution);
+    returns (key rows, tokens).
 
     Streams crossings in traveller order, so memory holds one traveller's profiles and the token table.
     """
 
     session.execute(delete(TravellerKey))
+    session.execute(delete(TravellerSpelling))
     session.execute(delete(NameTokenCount))
     session.info.pop(_PENDING_COUNTS, None)  # counted again below, from the crossings
     judged = set(session.execute(select(TravellerJudgementCrossing.crossing_id)).scalars())
     freq = NameFrequencies()
     scratch = TravellerIndex(config)
     rows_out: list[dict] = []
+    spellings_out: list[dict] = []
     n_keys = 0
-    current, seen, keys = None, set(), set()
+    current, seen, keys, spelt = None, set(), set(), {}
     prepared: dict[tuple, Prepared] = {}
 
     def emit():
         nonlocal n_keys
         if current is not None:
             rows_out.extend({"key": k, "traveller_id": current} for k in keys)
+            spellings_out.extend(spelt.values())
             n_keys += len(keys)
 
-    stmt = (select(Crossing.id, *_IDENTITY).where(Crossing.traveller_id.is_not(None),
-                                                  Crossing.pseudonymised_at.is_(None))
+    stmt = (select(Crossing.id, *_IDENTITY, Crossing.crossed_at).where(Crossing.traveller_id.is_not(None),
+                                                                       Crossing.pseudonymised_at.is_(None))
             .order_by(Crossing.traveller_id, Crossing.id).execution_options(yield_per=20_000))
     for r in session.execute(stmt):
         if r.traveller_id != current:
             emit()
-            current, seen, keys = r.traveller_id, set(), set()
-            if len(rows_out) >= 50_000:
+            current, seen, keys, spelt = r.traveller_id, set(), set(), {}
+            if len(rows_out) >= 50_000 or len(spellings_out) >= 50_000:
                 _write_keys(session, rows_out)
-                rows_out = []
+                _write_spellings(session, spellings_out)
+                rows_out, spellings_out = [], []
             if len(prepared) > 200_000:
                 prepared.clear()
+        # The traveller's first crossing of each spelling (crossing order), and each judged crossing alone.
+        sp = _spelling_row(current, r, r.id in judged)
+        spelt.setdefault(sp["spelling"], sp)
         rec = record_of(r)
         raw = rec.raw_key()
         p = prepared.get(raw)
@@ -497,6 +617,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
             keys.update(store_keys(p, config.match.min_document_length))
     emit()
     _write_keys(session, rows_out)
+    _write_spellings(session, spellings_out)
     counts = [{"token": t, "n": n} for t, n in freq.counts.items()]
     counts += [{"token": k, "n": v} for k, v in zip(_TOTALS, (freq.total, freq.sum_counts, freq.sum_squares),
                                                      strict=True)]
@@ -518,6 +639,20 @@ def _write_keys(session: Session, rows: list[dict]) -> None:
         session.execute(insert(TravellerKey), rows[start:start + 5000])
 
 
+def _write_spellings(session: Session, rows: list[dict]) -> None:
+    if not rows:
+        return
+    if _is_pg(session):
+        columns = ("traveller_id", "spelling", "crossing_id", "crossed_at", *_SPELLING_COLUMNS)
+        cur = session.connection().connection.cursor()
+        with cur.copy(f"COPY traveller_spellings ({', '.join(columns)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(r[c] for c in columns))
+        return
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(TravellerSpelling), rows[start:start + 5000])
+
+
 # Engines (databases) whose key table this process has seen filled: it is filled once, on the first attach
 # after the upgrade, and only ever refilled in the transaction that empties it (rebuild_keys), so the check
 # is one query per process rather than one per attach.
@@ -525,7 +660,8 @@ _KEYED: weakref.WeakSet = weakref.WeakSet()
 
 
 def ensure_keys(session: Session) -> None:
-    """Fill the tables on the first attach after an upgrade (travellers exist, no key does)."""
+    """Fill the tables (keys, spellings, token counts) on the first attach after an upgrade (travellers exist,
+    no key does: migrations that change them empty traveller_keys)."""
     bind = session.get_bind()
     if bind in _KEYED:
         return

@@ -473,6 +473,8 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
     if online_attach():
         online.move_keys(session, gone.id, survivor.id)
     j = _judgement(session, "merge", survivor.id, gone.id, reason, actor, now, a, b)
+    if online_attach():  # every crossing of the two is judged now: each becomes a candidate profile of its own
+        online.refresh_spellings(session, (survivor.id,))
     refresh_summaries(session, (survivor.id, gone.id), now)
     audit.record("traveller.merge", "traveller", survivor.id, detail={"merged": gone.id, "judgement_id": j.id})
     session.expire_all()
@@ -514,9 +516,9 @@ def split_traveller(traveller: Traveller, crossing_ids: Iterable[int], *, reason
             index.split(-traveller.id, moved, new_key=-new.id)
     session.execute(update(Crossing).where(Crossing.id.in_(moved)).values(traveller_id=new.id)
                     .execution_options(synchronize_session=False))
-    if online_attach():
-        online.refresh_keys(session, (traveller.id, new.id), resolve_config())
     j = _judgement(session, "split", traveller.id, new.id, reason, actor, now, moved, stay)
+    if online_attach():  # after the judgement: its crossings are read as profiles of their own
+        online.refresh_keys(session, (traveller.id, new.id), resolve_config())
     refresh_summaries(session, (traveller.id, new.id), now)
     audit.record("traveller.split", "traveller", traveller.id,
                  detail={"new_traveller": new.id, "crossings": moved, "judgement_id": j.id})
