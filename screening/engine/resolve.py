@@ -71,6 +71,7 @@ from screening.engine.matching import (
     Identity,
     MatchConfig,
     NameFrequencies,
+    address_level,
     Prepared,
     compare_names,
     dob_level,
@@ -154,6 +155,10 @@ class ResolveConfig:
     # and the reported seed has no precision to spare (0.9951 -> 0.9949 at 3.0, under the 0.995
     # target). 3.0 is the setting chosen on seed 101 at 1M (docs/performance.md, session 7 s7a).
     rejoin_odds: float | None = None
+    # Twin rule (module docstring, 4): a profile repeated on several crossings (a person's usual
+    # identity, with its own document and address) joins a traveller only if one of that traveller's
+    # profiles agrees with it on a document or an address; name and date of birth alone do not.
+    twin_rule: bool = False
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
@@ -244,6 +249,7 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
 # --- the index -------------------------------------------------------------------------------------
 
 
+_TWIN_PROFILES = 32  # profiles of a traveller the twin rule looks through for a shared document or address
 _REJOIN_PROFILES = 8  # profiles of each side compared by the rejoin pass (bounds its cost)
 
 
@@ -819,6 +825,7 @@ class TravellerIndex:
         unit = _Traveller(None, slots[0])
         unit.judged = {c for c in unit_ids if c in self._cannot} or None
         allowed = []
+        home = self._home(slots) if cfg.twin_rule else None
         for tnum, (s, rep, doc_agree) in ranked:
             t = self._travellers[tnum]
             if not self._may_join(unit, t):
@@ -826,6 +833,8 @@ class TravellerIndex:
             anchor = self._profiles[t.anchor]
             # A must-linked unit is one person by judgement: it conflicts only if every part does.
             if all(self._conflicts(self._profiles[sl], anchor) for sl in slots):
+                continue
+            if home is not None and not doc_agree and self._twin(home, t):
                 continue
             allowed.append((tnum, s, rep, doc_agree))
         if low_floor < floor and complete and (not allowed or allowed[0][1] < cfg.link_threshold):
@@ -867,6 +876,33 @@ class TravellerIndex:
                 kept = self._travellers[best].key
                 self._joined[key_b if kept == key_a else key_a] = kept
         return best, best_rep, best_s
+
+    def _home(self, slots: list[int]) -> Prepared | None:
+        """The unit's profile if it is a usual identity of its own: one profile, repeated on two or more
+        crossings, with a document and an address (what the twin rule weighs); else None."""
+        if len(slots) != 1 or len(self._crossings[slots[0]]) < 2:
+            return None
+        p = self._profiles[slots[0]]
+        return p if p.documents and p.address else None
+
+    def _twin(self, p: Prepared, t: _Traveller) -> bool:
+        """The twin rule: no profile of traveller t (the first `_TWIN_PROFILES`) shares a document (exact
+        or near) or an address (exact, near or in part) with p, a usual identity of its own (`_home`):
+        what p shares with t is the name and date of birth a namesake has too."""
+        cfg, profiles = self._match, self._profiles
+        seen = 0
+        for s in t.slots:
+            q = profiles[s]
+            if q is None:
+                continue
+            if q.address and address_level(p.address, q.address, cfg) != "disagree":
+                return False
+            if q.documents and document_level(p, q, cfg)[0] in ("exact", "near"):
+                return False
+            seen += 1
+            if seen >= _TWIN_PROFILES:
+                break
+        return True
 
     def _profile_posterior(self, unit: _Traveller, p: Prepared, seen: dict[int, int],
                            scored: dict[int, tuple[float, int, bool]],
