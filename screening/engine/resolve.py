@@ -43,6 +43,16 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
    still to come (a new person's first crossing would join the one namesake in reach), so it keeps
    the pair rule; the batch (`flask screening resolve`) links those crossings later.
+   Twin rule: a profile repeated on two or more crossings, with a document and an address, is a usual
+   identity of its own (a person crosses mostly with one document from one home). It joins a traveller
+   only if one of that traveller's profiles shares a document (exact or near) or an address (exact,
+   near or in part) with it: name and full date of birth agreeing is what two namesakes born the same
+   day ("twins") show as well, and under heavy namesakes such a pair scores over the link threshold.
+   Without the shared document or address it founds a traveller of its own. A single crossing (a second
+   or forged document, a move) is left to the pair rule and the posterior; an attach places one
+   crossing at a time, so the rule acts in a batch (`flask screening resolve`). In the tuning runs
+   (heavy namesakes, seeds 101 and 202) it removed 40-45 % of the wrongly merged pairs and no right one
+   (docs/performance.md, session 9 s9a).
    Rejoin pass (batch, last): a second document used twice founds a traveller of its own and the
    founders' rule keeps it from its person's. A traveller with no home of its own (every profile on
    one crossing, no address given twice) is weighed as one against its candidates, with
@@ -1015,6 +1025,10 @@ class TravellerIndex:
         fa, fb = self._profiles[self._travellers[a].anchor], self._profiles[self._travellers[b].anchor]
         if self._conflicts(fa, fb):
             return False
+        if self.config.twin_rule:  # two usual identities of their own sharing no document nor address
+            ha, hb = self._home([self._travellers[a].anchor]), self._home([self._travellers[b].anchor])
+            if ha is not None and hb is not None and self._twin(ha, self._travellers[b]):
+                return False
         floor = self.config.weak_link_threshold
         return self._score(fa, fb, floor)[0] >= floor
 
