@@ -895,19 +895,24 @@ class TravellerIndex:
         p = self._profiles[slots[0]]
         return p if p.documents and p.address else None
 
+    def _shares(self, p: Prepared, q: Prepared) -> bool:
+        """p and q share a document (exact or near) or an address (exact, near or in part)."""
+        cfg = self._match
+        if p.address and q.address and address_level(p.address, q.address, cfg) != "disagree":
+            return True
+        return bool(p.documents and q.documents and document_level(p, q, cfg)[0] in ("exact", "near"))
+
     def _twin(self, p: Prepared, t: _Traveller) -> bool:
         """The twin rule: no profile of traveller t (the first `_TWIN_PROFILES`) shares a document (exact
         or near) or an address (exact, near or in part) with p, a usual identity of its own (`_home`):
         what p shares with t is the name and date of birth a namesake has too."""
-        cfg, profiles = self._match, self._profiles
+        profiles = self._profiles
         seen = 0
         for s in t.slots:
             q = profiles[s]
             if q is None:
                 continue
-            if q.address and address_level(p.address, q.address, cfg) != "disagree":
-                return False
-            if q.documents and document_level(p, q, cfg)[0] in ("exact", "near"):
+            if self._shares(p, q):
                 return False
             seen += 1
             if seen >= _TWIN_PROFILES:
@@ -1027,7 +1032,7 @@ class TravellerIndex:
             return False
         if self.config.twin_rule:  # two usual identities of their own sharing no document nor address
             ha, hb = self._home([self._travellers[a].anchor]), self._home([self._travellers[b].anchor])
-            if ha is not None and hb is not None and self._twin(ha, self._travellers[b]):
+            if ha is not None and hb is not None and not self._shares(ha, hb):
                 return False
         floor = self.config.weak_link_threshold
         return self._score(fa, fb, floor)[0] >= floor

@@ -417,3 +417,16 @@ def test_the_twin_rule_leaves_a_single_crossing_to_the_pair_rule():
     once = _home("x", "RB7654321", address="7 Kingsway Mafeteng")
     after = resolve([*thabo, once], ResolveConfig(twin_rule=True))
     assert after["x"] == after["t0"]
+
+
+def test_the_twin_rule_does_not_merge_two_usual_identities_through_one_crossing():
+    # A crossing with no document fits both travellers over the merge threshold (at this small
+    # population's prior); the two founders share neither a document nor an address, so they stay apart.
+    thabo, twin = _twin_records()
+    bridge = _home("x", "", address="")
+    cfg = ResolveConfig(twin_rule=True)
+    index = TravellerIndex.build([*thabo, *twin, bridge], cfg)
+    p = index._profiles[index._slot_of_crossing["x"]]
+    for c in ("t0", "w0"):
+        assert index._score(p, index._profiles[index._slot_of_crossing[c]], 0.0)[0] >= cfg.merge_threshold
+    assert index.key_of("t0") != index.key_of("w0")
