@@ -47,17 +47,19 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    identity of its own (a person crosses mostly with one document from one home). It joins a traveller
    only if one of that traveller's profiles shares a document (exact or near) or an address (exact,
    near or in part) with it: name and full date of birth agreeing is what two namesakes born the same
-   day ("twins") show as well, and under heavy namesakes such a pair scores over the link threshold.
-   Without the shared document or address it founds a traveller of its own. A single crossing (a second
-   or forged document, a move) is left to the pair rule and the posterior; an attach places one
-   crossing at a time, so the rule acts in a batch (`flask screening resolve`). In the tuning runs
-   (heavy namesakes, seeds 101 and 202) it removed 40-45 % of the wrongly merged pairs and no right one
-   (docs/performance.md, session 9 s9a).
+   day ("twins") show as well, and under heavy namesakes such a pair scores near the link threshold.
+   Without the shared document or address it founds a traveller of its own; likewise two travellers
+   whose anchors are such identities, sharing neither, are not merged through a crossing that fits
+   both. A single crossing (a second or forged document, a move) is left to the pair rule and the
+   posterior; an attach places one crossing at a time, so the rule acts in a batch (`flask screening
+   resolve`). Seed 101, 10^6 heavy namesakes: precision 0.9954 -> 0.9969 from the first part alone,
+   recall unchanged (docs/performance.md, session 9 s9a). A person who really moved and crosses with
+   a new document, repeatedly, stays a traveller of his own (as a namesake would).
    Rejoin pass (batch, last): a second document used twice founds a traveller of its own and the
    founders' rule keeps it from its person's. A traveller with no home of its own (every profile on
    one crossing, no address given twice) is weighed as one against its candidates, with
-   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold` (off by default:
-   at 10^6 namesakes it costs precision the target does not leave).
+   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold` (on since the
+   twin rule freed the precision it costs at 10^6 heavy namesakes; `rejoin_odds=None` turns it off).
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -161,14 +163,17 @@ class ResolveConfig:
     new_person_odds: float = 0.03
     # Rejoin pass (module docstring, 4; batch only): odds of "a namesake not found" against which a
     # traveller with no home of its own is weighed for joining the one it fits; None: no pass.
-    # Off by default: at 1M heavy namesakes it buys recall (+0.0025) with 0.0001-0.0002 of precision,
-    # and the reported seed has no precision to spare (0.9951 -> 0.9949 at 3.0, under the 0.995
-    # target). 3.0 is the setting chosen on seed 101 at 1M (docs/performance.md, session 7 s7a).
-    rejoin_odds: float | None = None
+    # Session 7 left it off: alone, at 1M heavy namesakes it bought recall with 0.0001-0.0002 of
+    # precision the reported seed did not have. The twin rule below frees more precision than the pass
+    # spends: on seed 101 at 1M, twin rule + pass at 1.0 gave P 0.9954 -> 0.9975, R 0.9887 -> 0.9916
+    # (3.0: less recall for the same precision; 0.3: R 0.9924 but P 0.9972). docs/performance.md, s9a.
+    rejoin_odds: float | None = 1.0
     # Twin rule (module docstring, 4): a profile repeated on several crossings (a person's usual
     # identity, with its own document and address) joins a traveller only if one of that traveller's
-    # profiles agrees with it on a document or an address; name and date of birth alone do not.
-    twin_rule: bool = False
+    # profiles agrees with it on a document or an address; name and date of birth alone do not. Two
+    # travellers whose anchors are such identities, sharing neither, are not merged through a crossing.
+    # False: the rule of session 8 and before (namesakes born the same day merge on name and date).
+    twin_rule: bool = True
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
