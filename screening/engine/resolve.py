@@ -43,11 +43,23 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
    still to come (a new person's first crossing would join the one namesake in reach), so it keeps
    the pair rule; the batch (`flask screening resolve`) links those crossings later.
+   Twin rule: a profile repeated on two or more crossings, with a document and an address, is a usual
+   identity of its own (a person crosses mostly with one document from one home). It joins a traveller
+   only if one of that traveller's profiles shares a document (exact or near) or an address (exact,
+   near or in part) with it: name and full date of birth agreeing is what two namesakes born the same
+   day ("twins") show as well, and under heavy namesakes such a pair scores near the link threshold.
+   Without the shared document or address it founds a traveller of its own; likewise two travellers
+   whose anchors are such identities, sharing neither, are not merged through a crossing that fits
+   both. A single crossing (a second or forged document, a move) is left to the pair rule and the
+   posterior; an attach places one crossing at a time, so the rule acts in a batch (`flask screening
+   resolve`). Seed 101, 10^6 heavy namesakes: precision 0.9954 -> 0.9969 from the first part alone,
+   recall unchanged (docs/performance.md, session 9 s9a). A person who really moved and crosses with
+   a new document, repeatedly, stays a traveller of his own (as a namesake would).
    Rejoin pass (batch, last): a second document used twice founds a traveller of its own and the
    founders' rule keeps it from its person's. A traveller with no home of its own (every profile on
    one crossing, no address given twice) is weighed as one against its candidates, with
-   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold` (off by default:
-   at 10^6 namesakes it costs precision the target does not leave).
+   `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold` (on since the
+   twin rule freed the precision it costs at 10^6 heavy namesakes; `rejoin_odds=None` turns it off).
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -72,6 +84,7 @@ from screening.engine.matching import (
     MatchConfig,
     NameFrequencies,
     Prepared,
+    address_level,
     compare_names,
     dob_level,
     dob_rule_applies,
@@ -150,10 +163,17 @@ class ResolveConfig:
     new_person_odds: float = 0.03
     # Rejoin pass (module docstring, 4; batch only): odds of "a namesake not found" against which a
     # traveller with no home of its own is weighed for joining the one it fits; None: no pass.
-    # Off by default: at 1M heavy namesakes it buys recall (+0.0025) with 0.0001-0.0002 of precision,
-    # and the reported seed has no precision to spare (0.9951 -> 0.9949 at 3.0, under the 0.995
-    # target). 3.0 is the setting chosen on seed 101 at 1M (docs/performance.md, session 7 s7a).
-    rejoin_odds: float | None = None
+    # Session 7 left it off: alone, at 1M heavy namesakes it bought recall with 0.0001-0.0002 of
+    # precision the reported seed did not have. The twin rule below frees more precision than the pass
+    # spends: on seed 101 at 1M, twin rule + pass at 1.0 gave P 0.9954 -> 0.9975, R 0.9887 -> 0.9916
+    # (3.0: less recall for the same precision; 0.3: R 0.9924 but P 0.9972). docs/performance.md, s9a.
+    rejoin_odds: float | None = 1.0
+    # Twin rule (module docstring, 4): a profile repeated on several crossings (a person's usual
+    # identity, with its own document and address) joins a traveller only if one of that traveller's
+    # profiles agrees with it on a document or an address; name and date of birth alone do not. Two
+    # travellers whose anchors are such identities, sharing neither, are not merged through a crossing.
+    # False: the rule of session 8 and before (namesakes born the same day merge on name and date).
+    twin_rule: bool = True
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
     name_cache_size: int = 2_000_000
@@ -244,6 +264,7 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
 # --- the index -------------------------------------------------------------------------------------
 
 
+_TWIN_PROFILES = 32  # profiles of a traveller the twin rule looks through for a shared document or address
 _REJOIN_PROFILES = 8  # profiles of each side compared by the rejoin pass (bounds its cost)
 
 
@@ -819,6 +840,7 @@ class TravellerIndex:
         unit = _Traveller(None, slots[0])
         unit.judged = {c for c in unit_ids if c in self._cannot} or None
         allowed = []
+        home = self._home(slots) if cfg.twin_rule else None
         for tnum, (s, rep, doc_agree) in ranked:
             t = self._travellers[tnum]
             if not self._may_join(unit, t):
@@ -826,6 +848,8 @@ class TravellerIndex:
             anchor = self._profiles[t.anchor]
             # A must-linked unit is one person by judgement: it conflicts only if every part does.
             if all(self._conflicts(self._profiles[sl], anchor) for sl in slots):
+                continue
+            if home is not None and not doc_agree and self._twin(home, t):
                 continue
             allowed.append((tnum, s, rep, doc_agree))
         if low_floor < floor and complete and (not allowed or allowed[0][1] < cfg.link_threshold):
@@ -867,6 +891,38 @@ class TravellerIndex:
                 kept = self._travellers[best].key
                 self._joined[key_b if kept == key_a else key_a] = kept
         return best, best_rep, best_s
+
+    def _home(self, slots: list[int]) -> Prepared | None:
+        """The unit's profile if it is a usual identity of its own: one profile, repeated on two or more
+        crossings, with a document and an address (what the twin rule weighs); else None."""
+        if len(slots) != 1 or len(self._crossings[slots[0]]) < 2:
+            return None
+        p = self._profiles[slots[0]]
+        return p if p.documents and p.address else None
+
+    def _shares(self, p: Prepared, q: Prepared) -> bool:
+        """p and q share a document (exact or near) or an address (exact, near or in part)."""
+        cfg = self._match
+        if p.address and q.address and address_level(p.address, q.address, cfg) != "disagree":
+            return True
+        return bool(p.documents and q.documents and document_level(p, q, cfg)[0] in ("exact", "near"))
+
+    def _twin(self, p: Prepared, t: _Traveller) -> bool:
+        """The twin rule: no profile of traveller t (the first `_TWIN_PROFILES`) shares a document (exact
+        or near) or an address (exact, near or in part) with p, a usual identity of its own (`_home`):
+        what p shares with t is the name and date of birth a namesake has too."""
+        profiles = self._profiles
+        seen = 0
+        for s in t.slots:
+            q = profiles[s]
+            if q is None:
+                continue
+            if self._shares(p, q):
+                return False
+            seen += 1
+            if seen >= _TWIN_PROFILES:
+                break
+        return True
 
     def _profile_posterior(self, unit: _Traveller, p: Prepared, seen: dict[int, int],
                            scored: dict[int, tuple[float, int, bool]],
@@ -979,6 +1035,10 @@ class TravellerIndex:
         fa, fb = self._profiles[self._travellers[a].anchor], self._profiles[self._travellers[b].anchor]
         if self._conflicts(fa, fb):
             return False
+        if self.config.twin_rule:  # two usual identities of their own sharing no document nor address
+            ha, hb = self._home([self._travellers[a].anchor]), self._home([self._travellers[b].anchor])
+            if ha is not None and hb is not None and not self._shares(ha, hb):
+                return False
         floor = self.config.weak_link_threshold
         return self._score(fa, fb, floor)[0] >= floor
 

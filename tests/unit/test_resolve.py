@@ -377,3 +377,56 @@ def test_a_traveller_that_gave_one_address_twice_has_a_home_and_is_not_rejoined(
             _home("x3", "0012345678", "ID", "4 Hill St Leribe", given="Thabo T")]
     assignment = resolve([*YEAR_NAMESAKES, *(_home(f"t{i}") for i in range(3)), *card], cfg)
     assert assignment["x1"] == assignment["x2"] == assignment["x3"] != assignment["t0"]
+
+
+# --- twin rule: a usual identity of its own needs a shared document or address -----------------------
+
+
+def _twin_records():
+    # Two persons with one name and one full date of birth, each crossing with his own passport from his
+    # own home, twice or more: as pairs, name + date agree and only the document and address differ.
+    thabo = [_home(f"t{i}") for i in range(3)]
+    twin = [_home(f"w{i}", "RB7654321", address="7 Kingsway Mafeteng") for i in range(2)]
+    return thabo, twin
+
+
+def test_a_namesake_with_his_own_document_and_home_repeated_is_kept_apart_by_the_twin_rule():
+    thabo, twin = _twin_records()
+    cfg = ResolveConfig(twin_rule=True)
+    index = TravellerIndex.build(thabo + twin, replace(cfg, twin_rule=False))
+    p, q = (index._profiles[index._slot_of_crossing[c]] for c in ("w0", "t0"))
+    assert index._score(p, q, 0.0)[0] >= cfg.link_threshold  # as a pair, name + date alone link them
+    assert index.key_of("w0") == index.key_of("t0")  # ... and without the rule they are merged
+    after = resolve(thabo + twin, cfg)
+    assert after["w0"] == after["w1"] != after["t0"]
+
+
+def test_the_twin_rule_still_joins_a_repeated_profile_sharing_an_address_or_a_document():
+    thabo, _ = _twin_records()
+    cfg = ResolveConfig(twin_rule=True)
+    renewed_at_home = [_home(f"r{i}", "RC1111111") for i in range(2)]  # a new passport, the same home
+    moved = [_home(f"m{i}", address="9 Pioneer Rd Hlotse") for i in range(2)]  # the same passport, moved
+    after = resolve([*thabo, *renewed_at_home, *moved], cfg)
+    assert after["r0"] == after["r1"] == after["m0"] == after["m1"] == after["t0"]
+
+
+def test_the_twin_rule_leaves_a_single_crossing_to_the_pair_rule():
+    # One crossing with another passport and another address is what a second document looks like:
+    # the rule is for a usual identity (a profile repeated), not for one crossing.
+    thabo, _ = _twin_records()
+    once = _home("x", "RB7654321", address="7 Kingsway Mafeteng")
+    after = resolve([*thabo, once], ResolveConfig(twin_rule=True))
+    assert after["x"] == after["t0"]
+
+
+def test_the_twin_rule_does_not_merge_two_usual_identities_through_one_crossing():
+    # A crossing with no document fits both travellers over the merge threshold (at this small
+    # population's prior); the two founders share neither a document nor an address, so they stay apart.
+    thabo, twin = _twin_records()
+    bridge = _home("x", "", address="")
+    cfg = ResolveConfig(twin_rule=True)
+    index = TravellerIndex.build([*thabo, *twin, bridge], cfg)
+    p = index._profiles[index._slot_of_crossing["x"]]
+    for c in ("t0", "w0"):
+        assert index._score(p, index._profiles[index._slot_of_crossing[c]], 0.0)[0] >= cfg.merge_threshold
+    assert index.key_of("t0") != index.key_of("w0")
