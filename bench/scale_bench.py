@@ -464,7 +464,7 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
                 row = SimpleNamespace(**{k: getattr(c, k) for k in (
                     "id", "surname", "given_names", "sex", "nationality", "dob_year", "dob_month", "dob_day",
                     "dob_precision", "document_type", "document_number", "document_country", "address",
-                    "crossed_at")}, traveller_id=None)
+                    "crossed_at", "direction")}, traveller_id=None)
                 t, p, profile.active = time.perf_counter(), time.process_time(), True
                 done = tracing.attach_new(db.session(), [row], now=NOW)
                 elapsed, used, profile.active = time.perf_counter() - t, time.process_time() - p, False
@@ -474,7 +474,10 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
                 db.session.flush()
                 inserts.append(time.perf_counter() - t)
                 t, p, profile.active = time.perf_counter(), time.process_time(), True
-                tracing.refresh_summaries(db.session(), done.touched | done.emptied, NOW)
+                if hasattr(tracing, "update_summaries"):  # what on_arrival runs (session 9c)
+                    tracing.update_summaries(db.session(), done.arrivals, NOW, full=done.emptied | done.survivors)
+                else:
+                    tracing.refresh_summaries(db.session(), done.touched | done.emptied, NOW)
                 out.append(elapsed + time.perf_counter() - t)
                 cpu.append(used + time.process_time() - p)
                 profile.active = False

@@ -451,6 +451,9 @@ class TravellerSpelling(_PartialDob, db.Model):
     # No foreign key: crossings are partitioned on PostgreSQL; crossed_at locates the crossing's partition.
     crossing_id: Mapped[int] = mapped_column()
     crossed_at: Mapped[datetime] = mapped_column()
+    # How many of the traveller's crossings have this spelling (1 for a judged crossing): attach computes the
+    # traveller's list columns from these counts, not from all its crossings (issue 10, session 9c).
+    crossing_count: Mapped[int] = mapped_column(Integer, default=1)
     surname: Mapped[str] = mapped_column(String(120), default="")
     given_names: Mapped[str] = mapped_column(String(160), default="")
     sex: Mapped[str | None] = mapped_column(String(1))

@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import any_, delete, event, func, insert, literal, select, text, update
+from sqlalchemy import any_, case, delete, event, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from screening.engine.blocking import lock_slots, probe_keys, store_keys
@@ -244,14 +244,15 @@ def spelling_of(row) -> int:
     return int.from_bytes(hashlib.blake2b(text_.encode(), digest_size=8).digest(), "big") >> 1
 
 
-def _spelling_row(traveller_id: int, row, judged: bool = False) -> dict:
+def _spelling_row(traveller_id: int, row, judged: bool = False, count: int = 1) -> dict:
     return {"traveller_id": traveller_id, "spelling": -row.id if judged else spelling_of(row), "crossing_id": row.id,
-            "crossed_at": row.crossed_at, **{k: getattr(row, k) for k in _SPELLING_COLUMNS}}
+            "crossed_at": row.crossed_at, "crossing_count": count, **{k: getattr(row, k) for k in _SPELLING_COLUMNS}}
 
 
 def crossing_spellings(session: Session, traveller_ids: Iterable[int]) -> list:
-    """Rows (id, identity, traveller_id, crossed_at) of each distinct identity of these travellers, read from
-    `crossings` (the first crossing of each), and of each judged crossing singly; in crossing order.
+    """Rows (id, identity, traveller_id, judged, n, crossed_at) of each distinct identity of these travellers,
+    read from `crossings` (the first crossing of each, n of them), and of each judged crossing singly (n = 1);
+    in crossing order.
 
     What traveller_spellings holds, computed from the crossings: it refills the table (refresh_spellings) and
     is the reference the tests compare it with. Its cost grows with history and partitions (every month's
@@ -263,12 +264,13 @@ def crossing_spellings(session: Session, traveller_ids: Iterable[int]) -> list:
     for start in range(0, len(ids), 2000):
         base = (in_ids(session, Crossing.traveller_id, ids[start:start + 2000]), Crossing.pseudonymised_at.is_(None))
         first = func.min(Crossing.id).label("id")
-        grouped = (select(first, *_IDENTITY, literal(False).label("judged"))
+        grouped = (select(first, *_IDENTITY, literal(False).label("judged"), func.count().label("n"))
                    .where(*base, Crossing.id.not_in(judged)).group_by(*_IDENTITY).subquery())
         # crossed_at of the first crossing: joined back by (id, traveller), the group's own first row.
         same = (Crossing.id == grouped.c.id) & (Crossing.traveller_id == grouped.c.traveller_id)
         grouped_at = select(grouped, Crossing.crossed_at).join(Crossing, same)
-        single = select(Crossing.id, *_IDENTITY, literal(True).label("judged"), Crossing.crossed_at).where(
+        single = select(Crossing.id, *_IDENTITY, literal(True).label("judged"), literal(1).label("n"),
+                        Crossing.crossed_at).where(
             *base, Crossing.id.in_(judged))
         rows.extend(session.execute(grouped_at.union_all(single)).all())
     rows.sort(key=lambda r: r.id)
@@ -300,7 +302,8 @@ def candidate_records(session: Session, traveller_ids: Iterable[int]) -> list[tu
 
 
 def add_spellings(session: Session, pairs: Iterable[tuple[int, object]]) -> None:
-    """File crossings (traveller id, row with id, identity and crossed_at) under their travellers' spellings.
+    """File new crossings (traveller id, row with id, identity and crossed_at) under their travellers' spellings,
+    counting each one (a spelling the traveller has: its count goes up; one statement for the lot).
 
     A spelling the traveller has already keeps its first crossing unless this one came earlier (ids are drawn
     before the advisory locks, so two workers may store out of id order): the row is always the spelling's
@@ -310,26 +313,33 @@ def add_spellings(session: Session, pairs: Iterable[tuple[int, object]]) -> None
     for tid, row in pairs:
         r = _spelling_row(tid, row)
         k = (tid, r["spelling"])
-        if k not in best or r["crossing_id"] < best[k]["crossing_id"]:
-            best[k] = r
+        if k in best:
+            r["crossing_count"] += best[k]["crossing_count"]
+            if best[k]["crossing_id"] < r["crossing_id"]:
+                r = {**best[k], "crossing_count": r["crossing_count"]}
+        best[k] = r
     _upsert_spellings(session, [best[k] for k in sorted(best)])
 
 
 def _upsert_spellings(session: Session, rows: list[dict]) -> None:
+    """Insert spelling rows; one the traveller has already adds the counts and keeps the lower crossing id."""
     if not rows:
         return
     table = TravellerSpelling.__table__
     ins = _dialect_insert(session)(table)
+    earlier = ins.excluded.crossing_id < table.c.crossing_id
     ins = ins.on_conflict_do_update(
         index_elements=[table.c.traveller_id, table.c.spelling],
-        set_={"crossing_id": ins.excluded.crossing_id, "crossed_at": ins.excluded.crossed_at},
-        where=ins.excluded.crossing_id < table.c.crossing_id)
+        set_={"crossing_id": case((earlier, ins.excluded.crossing_id), else_=table.c.crossing_id),
+              "crossed_at": case((earlier, ins.excluded.crossed_at), else_=table.c.crossed_at),
+              "crossing_count": table.c.crossing_count + ins.excluded.crossing_count})
     for start in range(0, len(rows), 5000):
         session.execute(ins, rows[start:start + 5000])
 
 
 def move_spellings(session: Session, source: int, target: int) -> None:
-    """A merge: the source's spellings become the target's (a spelling both have keeps the earlier crossing)."""
+    """A merge: the source's spellings become the target's (a spelling both have keeps the earlier crossing and
+    adds the counts)."""
     rows = [dict(r._mapping) for r in session.execute(select(TravellerSpelling.__table__)
                                                       .where(TravellerSpelling.traveller_id == source))]
     session.execute(delete(TravellerSpelling).where(TravellerSpelling.traveller_id == source))
@@ -344,7 +354,7 @@ def refresh_spellings(session: Session, traveller_ids: Iterable[int]) -> None:
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         session.execute(delete(TravellerSpelling).where(TravellerSpelling.traveller_id.in_(chunk)))
-        rows = [_spelling_row(r.traveller_id, r, r.judged) for r in crossing_spellings(session, chunk)]
+        rows = [_spelling_row(r.traveller_id, r, r.judged, r.n) for r in crossing_spellings(session, chunk)]
         _upsert_spellings(session, sorted(rows, key=lambda r: (r["traveller_id"], r["spelling"])))
 
 
@@ -487,10 +497,8 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         for k in store_keys(p, config.match.min_document_length):
             key_rows_out[(k, out[rec.crossing_id])] = None
     write_keys_and_counts(session, sorted(key_rows_out), counts)
-    # Spellings: only those the final traveller lacks (or has from a later crossing) are written.
-    known = {(emptied.get(r.traveller_id, r.traveller_id), r.spelling): r.id for r in cand_rows}
-    add_spellings(session, [(out[r.id], r) for r in rows
-                            if known.get((out[r.id], spelling_of(r)), r.id + 1) > r.id])
+    # Every crossing counts under its spelling, new or known (tracing.update_summaries reads the counts).
+    add_spellings(session, [(out[r.id], r) for r in rows])
     return out, emptied
 
 
@@ -604,7 +612,10 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
                 prepared.clear()
         # The traveller's first crossing of each spelling (crossing order), and each judged crossing alone.
         sp = _spelling_row(current, r, r.id in judged)
-        spelt.setdefault(sp["spelling"], sp)
+        if sp["spelling"] in spelt:
+            spelt[sp["spelling"]]["crossing_count"] += 1
+        else:
+            spelt[sp["spelling"]] = sp
         rec = record_of(r)
         raw = rec.raw_key()
         p = prepared.get(raw)
@@ -643,7 +654,7 @@ def _write_spellings(session: Session, rows: list[dict]) -> None:
     if not rows:
         return
     if _is_pg(session):
-        columns = ("traveller_id", "spelling", "crossing_id", "crossed_at", *_SPELLING_COLUMNS)
+        columns = ("traveller_id", "spelling", "crossing_id", "crossed_at", "crossing_count", *_SPELLING_COLUMNS)
         cur = session.connection().connection.cursor()
         with cur.copy(f"COPY traveller_spellings ({', '.join(columns)}) FROM STDIN") as copy:
             for r in rows:

@@ -24,8 +24,8 @@ import threading
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -50,6 +50,7 @@ from screening.models import (
     Traveller,
     TravellerJudgement,
     TravellerJudgementCrossing,
+    TravellerSpelling,
     dob_of,
 )
 from screening.records import IDENTITY_COLUMNS, record_of, resolve_config
@@ -314,9 +315,10 @@ def attach_pending(*, now: datetime, session: Session | None = None) -> set[int]
 def _attach_pending_online(session: Session, now: datetime) -> set[int]:
     """attach_pending through the database (screening.online); rows another worker holds are its own."""
 
-    # crossed_at too: the traveller_id update addresses each crossing by its primary key (id, crossed_at).
-    stmt = select(*IDENTITY_COLUMNS, Crossing.crossed_at).where(Crossing.traveller_id.is_(None),
-                                                                Crossing.pseudonymised_at.is_(None))
+    # crossed_at too: the traveller_id update addresses each crossing by its primary key (id, crossed_at);
+    # direction for the summaries (update_summaries).
+    stmt = select(*IDENTITY_COLUMNS, Crossing.crossed_at, Crossing.direction).where(
+        Crossing.traveller_id.is_(None), Crossing.pseudonymised_at.is_(None))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Crossing, skip_locked=True)
     else:
@@ -327,8 +329,13 @@ def _attach_pending_online(session: Session, now: datetime) -> set[int]:
     assignment, emptied = online.attach_rows(session, rows, config=resolve_config(),
                                              judgements=load_judgements(session), now=now)
     touched = set(assignment.values()) | set(emptied.values())
-    refresh_summaries(session, touched | set(emptied), now)
+    update_summaries(session, _arrivals(rows, assignment), now, full=set(emptied) | set(emptied.values()))
     return touched
+
+
+def _arrivals(rows: list, assignment: dict[int, int]) -> list[tuple[int, int, datetime, str | None]]:
+    """(traveller id, crossing id, crossed_at, direction) of newly attached crossings, for update_summaries."""
+    return [(assignment[r.id], r.id, r.crossed_at, r.direction) for r in rows]
 
 
 def attach_before_insert(session: Session) -> bool:
@@ -348,19 +355,22 @@ class Attached:
     traveller_of: dict[int, int]  # crossing id -> traveller id
     touched: set[int]  # travellers given a crossing, or surviving an automatic merge
     emptied: set[int]  # travellers merged into another by a new crossing
+    arrivals: list = field(default_factory=list)  # update_summaries' (traveller, crossing, crossed_at, direction)
+    survivors: set[int] = field(default_factory=set)  # travellers an automatic merge gave another's crossings
 
 
 def attach_new(session: Session, rows: list, *, now: datetime) -> Attached:
     """Place crossings that are about to be stored (store_crossings then stores them with their traveller).
 
-    `rows` carry the crossings' ids (drawn from the sequence), identity columns and crossed_at, in id
-    order. Runs in the caller's transaction; pass the result to `on_arrival` once they are stored.
+    `rows` carry the crossings' ids (drawn from the sequence), identity columns, crossed_at and direction, in
+    id order. Runs in the caller's transaction; pass the result to `on_arrival` once they are stored.
     """
     if not rows:
         return Attached({}, set(), set())
     assignment, emptied = online.attach_rows(session, rows, config=resolve_config(),
                                              judgements=load_judgements(session), now=now, stored=False)
-    return Attached(assignment, set(assignment.values()) | set(emptied.values()), set(emptied))
+    return Attached(assignment, set(assignment.values()) | set(emptied.values()), set(emptied),
+                    _arrivals(rows, assignment), set(emptied.values()))
 
 
 def attach_stranded(*, now: datetime, session: Session | None = None) -> set[int]:
@@ -377,44 +387,139 @@ def attach_stranded(*, now: datetime, session: Session | None = None) -> set[int
     return touched
 
 
+def _most_used(counts: Counter):
+    """The most counted value; a tie goes to the value counted first (callers count in crossing-id order, so
+    the value of the earliest crossing): deterministic, and the same for crossings and for spellings."""
+    return max(counts.items(), key=lambda kv: kv[1])[0] if counts else None
+
+
+def _identity_summary(rows: Iterable, weight: Callable[[Any], int]) -> dict:
+    """Most used name, date of birth, sex and nationality of rows in crossing-id order, each weighing weight(row)."""
+    name: Counter = Counter()
+    dob: Counter = Counter()
+    sex: Counter = Counter()
+    nat: Counter = Counter()
+    for r in rows:
+        n = weight(r)
+        name[(r.surname or "", r.given_names or "")] += n
+        if r.dob_year is not None:
+            dob[(r.dob_year, r.dob_month, r.dob_day, r.dob_precision)] += n
+        if r.sex:
+            sex[r.sex] += n
+        if r.nationality:
+            nat[r.nationality] += n
+    surname, given = _most_used(name)
+    y, m, d, p = _most_used(dob) or (None, None, None, None)
+    return {"surname": surname, "given_names": given, "sex": _most_used(sex), "nationality": _most_used(nat),
+            "dob_year": y, "dob_month": m, "dob_day": d, "dob_precision": p}
+
+
+def _utc(at: datetime) -> datetime:
+    """Comparable instants: SQLite returns naive (UTC) datetimes, new crossings carry aware ones."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datetime,
                       due: Iterable[int] = ()) -> None:
-    """Recompute list columns: most used spelling and date of birth, counts, first/last crossing; the
-    travellers in `due` are also marked for the risk rules (patterns_due)."""
+    """Recompute list columns from all the travellers' crossings: most used spelling and date of birth, counts,
+    first/last crossing; the travellers in `due` are also marked for the risk rules (patterns_due).
+
+    Reads every crossing of each traveller (its cost grows with history): attach uses update_summaries,
+    which agrees with this (ties go to the earliest crossing id in both)."""
     ids = sorted(set(traveller_ids))
     updates = []
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
         per: dict[int, list] = defaultdict(list)
-        for r in session.execute(select(Crossing.traveller_id, Crossing.surname, Crossing.given_names, Crossing.sex,
-                                        Crossing.nationality, Crossing.dob_year, Crossing.dob_month,
+        for r in session.execute(select(Crossing.traveller_id, Crossing.id, Crossing.surname, Crossing.given_names,
+                                        Crossing.sex, Crossing.nationality, Crossing.dob_year, Crossing.dob_month,
                                         Crossing.dob_day, Crossing.dob_precision, Crossing.crossed_at,
                                         Crossing.direction).where(online.in_ids(session, Crossing.traveller_id,
                                                                                 chunk))):
             per[r.traveller_id].append(r)
         for tid in chunk:
-            rows = per.get(tid, [])
+            rows = sorted(per.get(tid, []), key=lambda r: r.id)
             if not rows:
                 updates.append({"id": tid, "crossing_count": 0, "updated_at": now})
                 continue
-            name = Counter((r.surname or "", r.given_names or "") for r in rows).most_common(1)[0][0]
-            dob = Counter((r.dob_year, r.dob_month, r.dob_day, r.dob_precision) for r in rows
-                          if r.dob_year is not None).most_common(1)
-            sex = Counter(r.sex for r in rows if r.sex).most_common(1)
-            nat = Counter(r.nationality for r in rows if r.nationality).most_common(1)
-            last = max(rows, key=lambda r: r.crossed_at)
-            y, m, d, p = dob[0][0] if dob else (None, None, None, None)
-            updates.append({"id": tid, "surname": name[0], "given_names": name[1], "sex": sex[0][0] if sex else None,
-                            "nationality": nat[0][0] if nat else None, "dob_year": y, "dob_month": m,
-                            "dob_day": d, "dob_precision": p, "crossing_count": len(rows),
-                            "first_crossed_at": min(r.crossed_at for r in rows), "last_crossed_at": last.crossed_at,
-                            "last_direction": last.direction, "updated_at": now})
+            last = max(rows, key=lambda r: _utc(r.crossed_at))  # a tie: the lowest id
+            updates.append({"id": tid, **_identity_summary(rows, lambda _r: 1), "crossing_count": len(rows),
+                            "first_crossed_at": min(rows, key=lambda r: _utc(r.crossed_at)).crossed_at,
+                            "last_crossed_at": last.crossed_at, "last_direction": last.direction, "updated_at": now})
+    _write_summaries(session, updates, due)
+
+
+def _write_summaries(session: Session, updates: list[dict], due: Iterable[int]) -> None:
     due = set(due)
     for u in updates:
         if u["id"] in due:
             u["patterns_due"] = True
     if updates:
         session.execute(update(Traveller), updates)
+
+
+_SPELLING_SUMMARY = (TravellerSpelling.traveller_id, TravellerSpelling.crossing_id, TravellerSpelling.crossing_count,
+                     TravellerSpelling.surname, TravellerSpelling.given_names, TravellerSpelling.sex,
+                     TravellerSpelling.nationality, TravellerSpelling.dob_year, TravellerSpelling.dob_month,
+                     TravellerSpelling.dob_day, TravellerSpelling.dob_precision)
+
+
+def update_summaries(session: Session, arrivals: list[tuple[int, int, datetime, str | None]], now: datetime, *,
+                     full: Iterable[int] = (), due: Iterable[int] = ()) -> None:
+    """The attach path's refresh_summaries, with the same result, in a cost independent of history.
+
+    `arrivals`: (traveller id, crossing id, crossed_at, direction) of the crossings just attached (their
+    spellings already counted by online.attach_rows). Identity columns come from the travellers' spelling
+    counts, count and first/last crossing from the traveller row and the new crossings: two index lookups per
+    traveller, not a read of every crossing in every month partition. The traveller rows are locked first, so
+    a concurrent attach to the same traveller reads the spellings after this one commits.
+
+    refresh_summaries instead for travellers in `full` (automatic merges) and for any whose spelling counts do
+    not add up to its crossings (pseudonymised crossings have no spelling; a summary never computed) or whose
+    last crossing ties with a new one in time but not in direction (the lowest id wins; the row keeps no id).
+    """
+    new: dict[int, list] = defaultdict(list)
+    for tid, cid, at, direction in arrivals:
+        new[tid].append((cid, at, direction))
+    full = set(full)
+    ids = sorted(set(new) - full)
+    updates = []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        travellers = {r.id: r for r in session.execute(
+            select(Traveller.id, Traveller.crossing_count, Traveller.first_crossed_at, Traveller.last_crossed_at,
+                   Traveller.last_direction).where(online.in_ids(session, Traveller.id, chunk))
+            .order_by(Traveller.id).with_for_update())}
+        spellings: dict[int, list] = defaultdict(list)
+        for r in session.execute(select(*_SPELLING_SUMMARY).where(
+                online.in_ids(session, TravellerSpelling.traveller_id, chunk))):
+            spellings[r.traveller_id].append(r)
+        for tid in chunk:
+            t, mine = travellers[tid], new[tid]
+            rows = sorted(spellings.get(tid, []), key=lambda r: r.crossing_id)
+            count = (t.crossing_count or 0) + len(mine)
+            latest = max(mine, key=lambda m: (_utc(m[1]), -m[0]))  # a tie: the lowest id
+            first = min(mine, key=lambda m: _utc(m[1]))[1]
+            if t.last_crossed_at is None or not t.crossing_count:
+                last = (latest[1], latest[2])
+            elif _utc(latest[1]) > _utc(t.last_crossed_at):
+                last = (latest[1], latest[2])
+            elif _utc(latest[1]) < _utc(t.last_crossed_at) or all(
+                    m[2] == t.last_direction for m in mine if _utc(m[1]) == _utc(t.last_crossed_at)):
+                last = (t.last_crossed_at, t.last_direction)  # a tie in time and direction: either is the answer
+            else:
+                last = None
+            if last is None or sum(r.crossing_count for r in rows) != count:
+                full.add(tid)
+                continue
+            if t.crossing_count and t.first_crossed_at is not None and _utc(t.first_crossed_at) <= _utc(first):
+                first = t.first_crossed_at
+            updates.append({"id": tid, **_identity_summary(rows, lambda r: r.crossing_count), "crossing_count": count,
+                            "first_crossed_at": first, "last_crossed_at": last[0], "last_direction": last[1],
+                            "updated_at": now})
+    due = set(due)
+    _write_summaries(session, updates, due)
+    refresh_summaries(session, full, now, due & full)
 
 
 # --- investigators' judgements ---------------------------------------------------------------------
@@ -955,7 +1060,8 @@ def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session |
     if attached is not None:
         touched = attached.touched
         # The summaries' UPDATE also marks the travellers for the patterns job: one statement, not two.
-        refresh_summaries(session, touched | attached.emptied, now, due=() if now_rules else touched)
+        update_summaries(session, attached.arrivals, now, full=attached.emptied | attached.survivors,
+                         due=() if now_rules else touched)
     else:
         touched = attach_pending(now=now, session=session)
         if touched and not now_rules:

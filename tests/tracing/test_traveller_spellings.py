@@ -9,6 +9,7 @@ the upgrade's lazy rebuild) the table, read as attach reads it, must return the 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -66,6 +67,15 @@ def _assert_same() -> list[tuple]:
     at = dict(db.session.execute(select(Crossing.id, Crossing.crossed_at)).all())
     for cid, when in db.session.execute(select(TravellerSpelling.crossing_id, TravellerSpelling.crossed_at)):
         assert when == at[cid]
+    # Each row counts the traveller's crossings with its spelling (a judged crossing's row: 1).
+    judged = set(db.session.scalars(select(TravellerJudgementCrossing.crossing_id)))
+    expected: Counter = Counter()
+    for r in db.session.execute(select(Crossing.id, *_IDENTITY).where(Crossing.traveller_id.is_not(None),
+                                                                       Crossing.pseudonymised_at.is_(None))):
+        expected[(r.traveller_id, -r.id if r.id in judged else online.spelling_of(r))] += 1
+    counts = {(t, sp): n for t, sp, n in db.session.execute(
+        select(TravellerSpelling.traveller_id, TravellerSpelling.spelling, TravellerSpelling.crossing_count))}
+    assert counts == dict(expected)
     return table
 
 
@@ -203,3 +213,4 @@ def test_a_spelling_keeps_its_earliest_crossing_whatever_the_order_of_writes(app
     online.add_spellings(db.session, [(tid, early), (tid, late)])
     row = db.session.execute(select(TravellerSpelling)).scalar_one()
     assert (row.crossing_id, row.crossed_at) == (early.id, early.crossed_at)
+    assert row.crossing_count == 4, "each crossing filed counts, one the spelling had already too"
