@@ -62,6 +62,9 @@ def _pg_reachable() -> str | None:
 
 @pytest.fixture(scope="session")
 def pg_schema() -> str:
+    if ONLY == "sqlite":
+        # The quick SQLite-only loop must not rebuild a PostgreSQL schema that someone else may be testing on.
+        pytest.skip("TSELA_TEST_DB=sqlite: this test needs PostgreSQL")
     problem = _pg_reachable()
     if problem:
         message = f"PostgreSQL not reachable at {PG_URL} ({problem}); set TEST_DATABASE_URL"
