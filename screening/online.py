@@ -637,31 +637,27 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
     return n_keys, len(freq.counts)
 
 
-def _write_keys(session: Session, rows: list[dict]) -> None:
+def _write_rows(session: Session, model, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Bulk-write a rebuild's rows: COPY on PostgreSQL (millions of rows at a rebuild), batched INSERTs elsewhere."""
     if not rows:
         return
     if _is_pg(session):
         cur = session.connection().connection.cursor()
-        with cur.copy("COPY traveller_keys (key, traveller_id) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r["key"], r["traveller_id"]))
-        return
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(TravellerKey), rows[start:start + 5000])
-
-
-def _write_spellings(session: Session, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if _is_pg(session):
-        columns = ("traveller_id", "spelling", "crossing_id", "crossed_at", "crossing_count", *_SPELLING_COLUMNS)
-        cur = session.connection().connection.cursor()
-        with cur.copy(f"COPY traveller_spellings ({', '.join(columns)}) FROM STDIN") as copy:
+        with cur.copy(f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row(tuple(r[c] for c in columns))
         return
     for start in range(0, len(rows), 5000):
-        session.execute(insert(TravellerSpelling), rows[start:start + 5000])
+        session.execute(insert(model), rows[start:start + 5000])
+
+
+def _write_keys(session: Session, rows: list[dict]) -> None:
+    _write_rows(session, TravellerKey, ("key", "traveller_id"), rows)
+
+
+def _write_spellings(session: Session, rows: list[dict]) -> None:
+    _write_rows(session, TravellerSpelling,
+                ("traveller_id", "spelling", "crossing_id", "crossed_at", "crossing_count", *_SPELLING_COLUMNS), rows)
 
 
 # Engines (databases) whose key table this process has seen filled: it is filled once, on the first attach

@@ -500,9 +500,7 @@ def update_summaries(session: Session, arrivals: list[tuple[int, int, datetime, 
             count = (t.crossing_count or 0) + len(mine)
             latest = max(mine, key=lambda m: (_utc(m[1]), -m[0]))  # a tie: the lowest id
             first = min(mine, key=lambda m: _utc(m[1]))[1]
-            if t.last_crossed_at is None or not t.crossing_count:
-                last = (latest[1], latest[2])
-            elif _utc(latest[1]) > _utc(t.last_crossed_at):
+            if t.last_crossed_at is None or not t.crossing_count or _utc(latest[1]) > _utc(t.last_crossed_at):
                 last = (latest[1], latest[2])
             elif _utc(latest[1]) < _utc(t.last_crossed_at) or all(
                     m[2] == t.last_direction for m in mine if _utc(m[1]) == _utc(t.last_crossed_at)):
