@@ -74,9 +74,10 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def load(url: str, n: int, seed: int, days: int = YEAR_DAYS) -> tuple[list[dict], dict]:
+def load(url: str, n: int, seed: int, days: int = YEAR_DAYS, years: int = 1) -> tuple[list[dict], dict]:
     """Generate, resolve and COPY n crossings over `days` days ending 10 days ago; returns the persons (for new
-    traffic) and timings."""
+    traffic) and timings. With years > 1, n is the decade's total: a year of n / years crossings is generated
+    and COPYed, and `replicate` writes the earlier years in SQL before the keys are rebuilt."""
     from flask_migrate import upgrade
 
     from bench.generate import generate_crossings, generate_persons
@@ -88,6 +89,7 @@ def load(url: str, n: int, seed: int, days: int = YEAR_DAYS) -> tuple[list[dict]
     from tip_cases.models import BorderPost
 
     figures: dict = {}
+    n = n // years if years > 1 else n
     _wipe(url)
     app = _app(url)
     with app.app_context():
@@ -163,8 +165,16 @@ def load(url: str, n: int, seed: int, days: int = YEAR_DAYS) -> tuple[list[dict]
         cur.execute("SELECT setval('travellers_id_seq', %s)", (len(counts),))
         db.session.commit()
         figures["copy_s"] = time.perf_counter() - t
-        figures["travellers"] = len(counts)
+        figures["travellers"] = figures["page_travellers"] = len(counts)
         del rows, assignment
+        if years > 1:
+            t = time.perf_counter()
+            figures.update(replicate(db.session, n, years, len(counts)))
+            figures["replicate_s"] = time.perf_counter() - t
+            db.session.commit()
+            figures["travellers"] = db.session.execute(db.text("SELECT count(*) FROM travellers")).scalar_one()
+            db.session.execute(db.text("ANALYZE"))
+            db.session.commit()
         t = time.perf_counter()
         keys, tokens = online.rebuild_keys(db.session, cfg)
         db.session.commit()
@@ -178,7 +188,71 @@ def load(url: str, n: int, seed: int, days: int = YEAR_DAYS) -> tuple[list[dict]
         db.session.commit()
         figures["token"] = token
         db.session.remove()
+        db.engine.dispose()  # no pooled connection outlives the load (a test drops its database after it)
     return persons, figures
+
+
+TURNOVER = 3  # of 10 travellers, how many are replaced by someone else in each earlier year
+
+
+def replicate(session, base: int, years: int, travellers: int) -> dict:
+    """Write years - 1 earlier years of history from the generated year (ids 1..base), in SQL on the server.
+
+    Generating and resolving 20M crossings in Python would take hours and ~40 GB; a decade is instead the
+    generated year copied back one year at a time (365 days earlier each, give or take up to 30 days, so a
+    regular traveller's dates do not repeat to the day). In each earlier year, 7 of 10
+    travellers are the same people crossing (same names, documents, traveller), and 3 of 10 are other people
+    in their place: same names, born `k` years earlier, other document numbers, a traveller of their own. So
+    the people, the namesakes and the key table grow with the decade, as a unit's would; ids of year k are
+    id + k * base, travellers of its new people t + k * travellers. Rollup triggers stay on (one statement
+    per year, as a nightly import would be); the external-id key rows are written after each year.
+    Returns {"earliest": first day, "replicated": rows written}.
+    """
+    from sqlalchemy import text
+
+    from screening import partitions
+
+    span = YEAR_DAYS * (years - 1)
+    earliest = NOW - timedelta(days=YEAR_DAYS + 10 + span + 30)  # each copy is moved up to 30 days either way
+    partitions.add_months(session, earliest, NOW)
+    session.execute(text("ALTER TABLE crossings DISABLE TRIGGER crossing_keys_fill"))
+    written = 0
+    for k in range(1, years):
+        t = time.perf_counter()
+        params = {"k": k, "base": base, "tr": travellers, "turn": TURNOVER}
+        session.execute(text(
+            "INSERT INTO travellers (id, surname, given_names, crossing_count, patterns_due, created_at, updated_at) "
+            "SELECT id + :k * :tr, '', '', 0, false, created_at, updated_at FROM travellers "
+            "WHERE id <= :tr AND (id + :k) % 10 < :turn"), params)
+        written += session.execute(text(
+            "INSERT INTO crossings (id, source, external_id, border_post_id, direction, crossed_at, surname, "
+            "given_names, sex, nationality, document_type, document_number, document_country, address, created_at, "
+            "dob_year, dob_month, dob_day, dob_precision, traveller_id, consent_document) "
+            "SELECT id + :k * :base, source, external_id || '-y' || :k, border_post_id, direction, "
+            "crossed_at - make_interval(days => 365 * :k + id % 61 - 30), surname, given_names, sex, nationality, "
+            "document_type, "
+            "CASE WHEN other THEN left('Y' || lpad(CAST(:k AS text), 2, '0') || substr(document_number, 4), 40) "
+            "ELSE document_number END, document_country, address, "
+            "created_at - make_interval(days => 365 * :k + id % 61 - 30), "
+            "CASE WHEN other THEN dob_year - :k ELSE dob_year END, dob_month, "
+            "CASE WHEN other AND dob_month = 2 AND dob_day = 29 THEN 28 ELSE dob_day END, dob_precision, "
+            "CASE WHEN other THEN traveller_id + :k * :tr ELSE traveller_id END, false "
+            "FROM (SELECT *, (traveller_id + :k) % 10 < :turn AS other FROM crossings WHERE id <= :base) AS c"),
+            params).rowcount
+        session.execute(text(
+            "INSERT INTO crossing_keys (source, external_id, crossing_id, crossed_at) "
+            "SELECT source, external_id, id, crossed_at FROM crossings WHERE id > :k * :base "
+            "AND id <= (:k + 1) * :base"), params)
+        session.commit()
+        print(f"  year -{k}: {base:,} crossings copied in {time.perf_counter() - t:.1f} s", flush=True)
+    session.execute(text("ALTER TABLE crossings ENABLE TRIGGER crossing_keys_fill"))
+    session.execute(text(
+        "UPDATE travellers AS t SET crossing_count = a.c, first_crossed_at = a.f, last_crossed_at = a.l "
+        "FROM (SELECT traveller_id, count(*) AS c, min(crossed_at) AS f, max(crossed_at) AS l FROM crossings "
+        "GROUP BY traveller_id) AS a WHERE t.id = a.traveller_id"))
+    session.execute(text("SELECT setval('crossings_id_seq', :n)"), {"n": base * years})
+    session.execute(text("SELECT setval('travellers_id_seq', (SELECT max(id) FROM travellers))"))
+    return {"earliest": earliest.date().isoformat(), "replicated": written}
 
 
 def traffic(persons: list[dict], n: int, seed: int, prefix: str) -> list[dict]:
@@ -501,7 +575,7 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
     return out
 
 
-def reuse(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
+def reuse(url: str, n: int, seed: int, years: int = 1) -> tuple[list[dict], dict]:
     """The people and a new API token of a database `load` filled before (for before/after runs of one load)."""
     from bench.generate import generate_persons
     from tip_cases import accounts
@@ -512,24 +586,34 @@ def reuse(url: str, n: int, seed: int) -> tuple[list[dict], dict]:
         stored = db.session.execute(db.text("SELECT count(*) FROM crossings WHERE source = 'scale'")).scalar_one()
         if stored != n:
             raise SystemExit(f"--reuse: the database holds {stored:,} loaded crossings, not {n:,}")
-        travellers = db.session.execute(db.text("SELECT max(id) FROM travellers")).scalar_one()
+        base = n // years if years > 1 else n
+        # Traveller pages are sampled among the generated year's travellers (ids 1..T, all present).
+        travellers = db.session.execute(db.text("SELECT max(traveller_id) FROM crossings WHERE id <= :b"),
+                                        {"b": base}).scalar_one()
         _, token = accounts.create_api_client(f"scale-bench-{time.time_ns()}", None)
         db.session.commit()
         db.session.remove()
-    return generate_persons(max(n // 5, 1), seed=seed), {"token": token, "travellers": travellers}
+    return generate_persons(max(base // 5, 1), seed=seed), {"token": token, "page_travellers": travellers}
 
 
 def run_size(n: int, args) -> dict:
     print(f"\n== {n:,} stored crossings ==", flush=True)
     if args.reuse:
-        persons, f = reuse(args.pg_url, n, seed=args.seed)
+        persons, f = reuse(args.pg_url, n, seed=args.seed, years=args.years)
         print("reusing the loaded database (no load, no key rebuild)")
     else:
-        persons, f = load(args.pg_url, n, seed=args.seed, days=history_days(n, args.per_year))
-        print(f"history: {history_days(n, args.per_year)} days", flush=True)
-        print(f"generated in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s "
-              f"({f['travellers']:,} travellers)")
-        print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({n / f['copy_s']:,.0f} crossings/s)")
+        years = max(args.years, 1)
+        days = YEAR_DAYS if years > 1 else history_days(n, args.per_year)
+        persons, f = load(args.pg_url, n, seed=args.seed, days=days, years=years)
+        base = n // years
+        print(f"history: {days} days" + (f" generated, {years} years in all (from {f['earliest']})" if years > 1
+                                          else ""), flush=True)
+        print(f"generated {base:,} in {f['generate_s']:.1f} s; batch resolution {f['resolve_s']:.1f} s")
+        print(f"COPY load (crossings + travellers): {f['copy_s']:.1f} s ({base / f['copy_s']:,.0f} crossings/s)")
+        if years > 1:
+            print(f"earlier years copied in SQL (rollup triggers on): {f['replicated']:,} crossings in "
+                  f"{f['replicate_s']:.1f} s ({f['replicated'] / f['replicate_s']:,.0f} crossings/s)")
+        print(f"travellers stored: {f['travellers']:,}")
         print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
     run = f"{time.time_ns() % 10**9}-" if args.reuse else ""  # new external ids on every reuse
     modes = ["database", "memory"] if n <= args.compare_memory_up_to else ["database"]
@@ -577,7 +661,7 @@ def run_size(n: int, args) -> dict:
         print(f"nightly risk rules (`flask screening patterns`, own process): {secs:.0f} s, peak RSS "
               f"{peak:.0f} MiB; {said}", flush=True)
     if args.pages and not args.quick:
-        pages = page_times(args.pg_url, f["travellers"], args.pages)
+        pages = page_times(args.pg_url, f["page_travellers"], args.pages)
         for label, times in pages.items():
             print(f"{label:38s} p50 {pct(times, 0.5):7.1f} ms  p95 {pct(times, 0.95):7.1f} ms  (n={len(times)})",
                   flush=True)
@@ -640,6 +724,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-year", type=int, default=0, metavar="R",
                         help="spread each size's history at R crossings a year (N/R years, a month partition for "
                              "each month) instead of one year")
+    parser.add_argument("--years", type=int, default=1, metavar="Y",
+                        help="a decade without hours of generation: generate and resolve a year of N / Y crossings, "
+                             "then copy it Y - 1 years back in SQL with 3 in 10 travellers replaced by other people "
+                             "each year (see replicate)")
     args = parser.parse_args(argv)
     results = [run_size(n, args) for n in args.sizes]
     print("\n== summary ==")

@@ -34,3 +34,50 @@ def test_generated_dates_span_the_history():
     assert min(at) >= start and max(at) < start + timedelta(days=days + 1)
     months = {(a.year, a.month) for a in at}
     assert len(months) == 60
+
+
+@pytest.fixture
+def decade_url(pg_schema):
+    from tests.conftest import scratch_database
+
+    yield from scratch_database(pg_schema, "_decade")
+
+
+@pytest.mark.postgres
+def test_decade_load_copies_years_back_with_new_people(decade_url):
+    """--years: the generated year copied back year by year in SQL; 3 in 10 travellers are other people each
+    year (born earlier, other documents, their own traveller), the rest the same people; every crossing has
+    its month partition, its external-id key row and a traveller whose counts add up."""
+    import sqlalchemy as sa
+
+    from bench.scale_bench import load
+
+    _, figures = load(decade_url, 4000, seed=3, years=4)
+    assert figures["replicated"] == 3000
+    engine = sa.create_engine(decade_url)
+    with engine.connect() as conn:
+        q = lambda sql: conn.execute(sa.text(sql)).scalar_one()  # noqa: E731
+        assert q("SELECT count(*) FROM crossings") == 4000
+        assert q("SELECT count(*) FROM crossings_default") == 0
+        assert q("SELECT count(*) FROM crossing_keys") == 4000
+        assert q("SELECT sum(crossing_count) FROM travellers") == 4000
+        assert q("SELECT count(*) FROM travellers") == figures["travellers"]
+        assert q("SELECT count(*) FROM crossings c LEFT JOIN travellers t ON t.id = c.traveller_id "
+                 "WHERE t.id IS NULL") == 0
+        span = q("SELECT max(crossed_at) - min(crossed_at) FROM crossings")
+        assert 3 * 365 < span.days <= 4 * 365 + 60
+        base_travellers = q("SELECT max(traveller_id) FROM crossings WHERE id <= 1000")
+        # A copied crossing is its original's person (same traveller, document, birth) or another person.
+        rows = conn.execute(sa.text(
+            "SELECT o.traveller_id = c.traveller_id, o.document_number IS NOT DISTINCT FROM c.document_number, "
+            "o.dob_year IS NOT DISTINCT FROM c.dob_year, c.traveller_id > :t, o.surname = c.surname "
+            "FROM crossings c JOIN crossings o ON o.id = c.id - 1000 * ((c.id - 1) / 1000) WHERE c.id > 1000"),
+            {"t": base_travellers}).all()
+        same = [r for r in rows if r[0]]
+        other = [r for r in rows if not r[0]]
+        assert all(r[1] and r[2] and not r[3] for r in same)
+        assert all(r[3] and r[4] for r in other)
+        assert all(not r[2] for r in other if r[2] is not None)
+        assert 0.2 < len(other) / len(rows) < 0.4
+        assert q("SELECT sum(n) FROM stat_crossings_daily") == 4000  # the rollup triggers saw every year
+    engine.dispose()
