@@ -219,30 +219,33 @@ def replicate(session, base: int, years: int, travellers: int) -> dict:
     written = 0
     for k in range(1, years):
         t = time.perf_counter()
-        params = {"k": k, "base": base, "tr": travellers, "turn": TURNOVER}
+        # Products computed here and cast: psycopg sends a small int as smallint, and :k * :base overflowed it.
+        params = {"k": k, "off": k * base, "next": (k + 1) * base, "base": base, "toff": k * travellers,
+                  "tr": travellers, "days": 365 * k, "tag": f"Y{k:02d}", "turn": TURNOVER}
         session.execute(text(
             "INSERT INTO travellers (id, surname, given_names, crossing_count, patterns_due, created_at, updated_at) "
-            "SELECT id + :k * :tr, '', '', 0, false, created_at, updated_at FROM travellers "
-            "WHERE id <= :tr AND (id + :k) % 10 < :turn"), params)
+            "SELECT id + CAST(:toff AS integer), '', '', 0, false, created_at, updated_at FROM travellers "
+            "WHERE id <= CAST(:tr AS integer) AND (id + CAST(:k AS integer)) % 10 < CAST(:turn AS integer)"), params)
         written += session.execute(text(
             "INSERT INTO crossings (id, source, external_id, border_post_id, direction, crossed_at, surname, "
             "given_names, sex, nationality, document_type, document_number, document_country, address, created_at, "
             "dob_year, dob_month, dob_day, dob_precision, traveller_id, consent_document) "
-            "SELECT id + :k * :base, source, external_id || '-y' || :k, border_post_id, direction, "
-            "crossed_at - make_interval(days => 365 * :k + id % 61 - 30), surname, given_names, sex, nationality, "
-            "document_type, "
-            "CASE WHEN other THEN left('Y' || lpad(CAST(:k AS text), 2, '0') || substr(document_number, 4), 40) "
+            "SELECT id + CAST(:off AS integer), source, external_id || '-y' || CAST(:k AS text), border_post_id, "
+            "direction, crossed_at - make_interval(days => CAST(:days AS integer) + id % 61 - 30), surname, "
+            "given_names, sex, nationality, document_type, "
+            "CASE WHEN other THEN left(CAST(:tag AS text) || substr(document_number, 4), 40) "
             "ELSE document_number END, document_country, address, "
-            "created_at - make_interval(days => 365 * :k + id % 61 - 30), "
-            "CASE WHEN other THEN dob_year - :k ELSE dob_year END, dob_month, "
+            "created_at - make_interval(days => CAST(:days AS integer) + id % 61 - 30), "
+            "CASE WHEN other THEN dob_year - CAST(:k AS integer) ELSE dob_year END, dob_month, "
             "CASE WHEN other AND dob_month = 2 AND dob_day = 29 THEN 28 ELSE dob_day END, dob_precision, "
-            "CASE WHEN other THEN traveller_id + :k * :tr ELSE traveller_id END, false "
-            "FROM (SELECT *, (traveller_id + :k) % 10 < :turn AS other FROM crossings WHERE id <= :base) AS c"),
+            "CASE WHEN other THEN traveller_id + CAST(:toff AS integer) ELSE traveller_id END, false "
+            "FROM (SELECT *, (traveller_id + CAST(:k AS integer)) % 10 < CAST(:turn AS integer) AS other "
+            "FROM crossings WHERE id <= CAST(:base AS integer)) AS c"),
             params).rowcount
         session.execute(text(
             "INSERT INTO crossing_keys (source, external_id, crossing_id, crossed_at) "
-            "SELECT source, external_id, id, crossed_at FROM crossings WHERE id > :k * :base "
-            "AND id <= (:k + 1) * :base"), params)
+            "SELECT source, external_id, id, crossed_at FROM crossings WHERE id > CAST(:off AS integer) "
+            "AND id <= CAST(:next AS integer)"), params)
         session.commit()
         print(f"  year -{k}: {base:,} crossings copied in {time.perf_counter() - t:.1f} s", flush=True)
     session.execute(text("ALTER TABLE crossings ENABLE TRIGGER crossing_keys_fill"))

@@ -1,7 +1,7 @@
 """Trace benchmark (issue 10): does tracing a person cost the same whatever history is stored?
 
 Run: .venv/bin/python -m bench.trace_bench --crossings 200000 [--pg-url URL] [--reuse] [--probes 200]
-       [--whole]
+       [--whole] [--years Y]
 
 Loads N generated crossings into PostgreSQL as `bench.scale_bench` does (or `--reuse`s its database),
 then traces `--probes` persons the ways an officer does (in full, as recorded at a crossing, without a
@@ -55,11 +55,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse", action="store_true", help="the database holds a load of --crossings already")
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--years", type=int, default=1,
+                    help="a decade load (bench.scale_bench --years): its people are the generated year's")
     ap.add_argument("--whole", action="store_true", help="also time one trace through an index of all crossings")
     args = ap.parse_args(argv)
 
     t = time.perf_counter()
-    persons, figures = (reuse if args.reuse else load)(args.pg_url, args.crossings, args.seed)
+    persons, figures = (reuse if args.reuse else load)(args.pg_url, args.crossings, args.seed, years=args.years)
     if not args.reuse:
         print(f"loaded {args.crossings:,} crossings in {time.perf_counter() - t:.0f} s "
               f"(COPY {figures['copy_s']:.0f} s, keys {figures['rebuild_keys_s']:.0f} s, {figures['keys']:,} key rows)")

@@ -52,26 +52,27 @@ def test_decade_load_copies_years_back_with_new_people(decade_url):
 
     from bench.scale_bench import load
 
-    _, figures = load(decade_url, 4000, seed=3, years=4)
-    assert figures["replicated"] == 3000
+    # 4 x 12,000 > 32,767: ids past smallint (psycopg sends small ints as smallint; a product overflowed).
+    _, figures = load(decade_url, 48_000, seed=3, years=4)
+    assert figures["replicated"] == 36_000
     engine = sa.create_engine(decade_url)
     with engine.connect() as conn:
         q = lambda sql: conn.execute(sa.text(sql)).scalar_one()  # noqa: E731
-        assert q("SELECT count(*) FROM crossings") == 4000
+        assert q("SELECT count(*) FROM crossings") == 48_000
         assert q("SELECT count(*) FROM crossings_default") == 0
-        assert q("SELECT count(*) FROM crossing_keys") == 4000
-        assert q("SELECT sum(crossing_count) FROM travellers") == 4000
+        assert q("SELECT count(*) FROM crossing_keys") == 48_000
+        assert q("SELECT sum(crossing_count) FROM travellers") == 48_000
         assert q("SELECT count(*) FROM travellers") == figures["travellers"]
         assert q("SELECT count(*) FROM crossings c LEFT JOIN travellers t ON t.id = c.traveller_id "
                  "WHERE t.id IS NULL") == 0
         span = q("SELECT max(crossed_at) - min(crossed_at) FROM crossings")
         assert 3 * 365 < span.days <= 4 * 365 + 60
-        base_travellers = q("SELECT max(traveller_id) FROM crossings WHERE id <= 1000")
+        base_travellers = q("SELECT max(traveller_id) FROM crossings WHERE id <= 12000")
         # A copied crossing is its original's person (same traveller, document, birth) or another person.
         rows = conn.execute(sa.text(
             "SELECT o.traveller_id = c.traveller_id, o.document_number IS NOT DISTINCT FROM c.document_number, "
             "o.dob_year IS NOT DISTINCT FROM c.dob_year, c.traveller_id > :t, o.surname = c.surname "
-            "FROM crossings c JOIN crossings o ON o.id = c.id - 1000 * ((c.id - 1) / 1000) WHERE c.id > 1000"),
+            "FROM crossings c JOIN crossings o ON o.id = c.id - 12000 * ((c.id - 1) / 12000) WHERE c.id > 12000"),
             {"t": base_travellers}).all()
         same = [r for r in rows if r[0]]
         other = [r for r in rows if not r[0]]
@@ -79,5 +80,5 @@ def test_decade_load_copies_years_back_with_new_people(decade_url):
         assert all(r[3] and r[4] for r in other)
         assert all(not r[2] for r in other if r[2] is not None)
         assert 0.2 < len(other) / len(rows) < 0.4
-        assert q("SELECT sum(n) FROM stat_crossings_daily") == 4000  # the rollup triggers saw every year
+        assert q("SELECT sum(n) FROM stat_crossings_daily") == 48_000  # the rollup triggers saw every year
     engine.dispose()
