@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from screening.engine.normalize import age_on, ocr_key
 from screening.engine.patterns import document_label
@@ -23,7 +23,6 @@ from screening.models import (
     dob_of,
 )
 from screening.tracing import (
-    _FACT_COLUMNS,
     _neighbours,
     _risk_flagged,
     _suspect_travellers,
@@ -89,7 +88,10 @@ class Journey:
 def journey(traveller: Traveller, *, now: datetime, session: Session | None = None) -> Journey:
     """Timeline, trips abroad (exit then entry), documents and spellings used, companions."""
     session = session or db.session()
+    # The page shows each crossing's post and flags: loaded with the crossings, one query each, not one per
+    # crossing (a decade's traveller has hundreds).
     crossings = list(session.execute(select(Crossing).where(Crossing.traveller_id == traveller.id)
+                                     .options(selectinload(Crossing.flags), selectinload(Crossing.border_post))
                                      .order_by(Crossing.crossed_at, Crossing.id)).scalars())
     trips: list[Trip] = []
     open_trip = None
@@ -132,7 +134,7 @@ def companions_of(traveller: Traveller, crossings: list[Crossing], *, session: S
     same direction, within minutes, at least `companion_min_times` times)."""
     cfg = pattern_config()
     window = timedelta(minutes=cfg.together_minutes)
-    own = session.execute(select(*_FACT_COLUMNS).where(Crossing.traveller_id == traveller.id)).all()
+    own = crossings  # the journey's own crossings, loaded once (they carry every fact the windows need)
     if not own:
         return []
     stats: dict[int, Companion] = {}

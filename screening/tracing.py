@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import and_, event, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
@@ -866,8 +866,19 @@ def _neighbours(session: Session, rows: list, minutes: float, seen: dict[int, An
     seen = {} if seen is None else seen
     window = timedelta(minutes=minutes)
     out = []
+    pg = online._is_pg(session)
     for start in range(0, len(rows), _WINDOWS):
         chunk = rows[start:start + _WINDOWS]
+        groups = sorted({r.travel_group for r in chunk if r.travel_group})
+        if pg:
+            out.extend(_unseen(session.execute(_WINDOWS_PG, {
+                "posts": [r.border_post_id for r in chunk], "dirs": [r.direction for r in chunk],
+                "lo": [shift(r.crossed_at, -window) for r in chunk],
+                "hi": [shift(r.crossed_at, window) for r in chunk]}), seen))
+            if groups:
+                out.extend(_unseen(session.execute(select(*_FACT_COLUMNS).where(
+                    Crossing.traveller_id.is_not(None), Crossing.travel_group.in_(groups))), seen))
+            continue
         # Padded to a whole batch (a repeated window changes nothing): every statement then has one shape, so
         # the engine's compiled-statement cache keeps one entry instead of one per remainder, ~1 MiB each,
         # which grew the scheduler by ~2 MiB per nightly chunk.
@@ -876,12 +887,24 @@ def _neighbours(session: Session, rows: list, minutes: float, seen: dict[int, An
                      Crossing.crossed_at >= shift(r.crossed_at, -window),
                      Crossing.crossed_at <= shift(r.crossed_at, window))
                 for r in chunk]
-        groups = sorted({r.travel_group for r in chunk if r.travel_group})
         if groups:
             near.append(Crossing.travel_group.in_(groups))
         out.extend(_unseen(session.execute(select(*_FACT_COLUMNS)
                                            .where(Crossing.traveller_id.is_not(None), or_(*near))), seen))
     return out
+
+
+# PostgreSQL: the windows as arrays, each looked up on its own (a lateral subquery, fenced by OFFSET 0 so
+# that it stays a nested loop): each window's partition is chosen at run time, where an OR of 150 windows
+# was planned against every month partition (at 10 years, 126 partitions: ~350 ms planning and ~450 ms
+# running per statement; this way ~30 ms and a few ms). One statement shape whatever the chunk's size.
+# The column names are the model's; every value is a bound parameter.
+_WINDOWS_PG = text(
+    "SELECT x.* FROM unnest(CAST(:posts AS integer[]), CAST(:dirs AS varchar[]), CAST(:lo AS timestamptz[]), "  # noqa: S608
+    "CAST(:hi AS timestamptz[])) AS w(post, dir, lo, hi) CROSS JOIN LATERAL (SELECT "
+    + ", ".join(f"c.{col.key}" for col in _FACT_COLUMNS)
+    + " FROM crossings AS c WHERE c.border_post_id = w.post AND c.direction = w.dir AND c.crossed_at >= w.lo "
+    "AND c.crossed_at <= w.hi AND c.traveller_id IS NOT NULL OFFSET 0) AS x").columns(*_FACT_COLUMNS)
 
 
 def neighbourhood(session: Session, traveller_ids: Iterable[int], since: datetime | None,
