@@ -181,6 +181,38 @@ def test_traveller_page_shows_timeline_open_trip_and_companions(app, login_as, d
     assert "Mofokeng Tsepo" in html.split('data-testid="companions"')[1]
 
 
+def test_traveller_page_statements_do_not_grow_with_its_crossings(app, login_as, db_session):
+    """A decade's traveller has hundreds of crossings: the page reads them, their flags and posts and the
+    crossings around them in a fixed number of statements, not one or more per crossing."""
+    from sqlalchemy import event
+
+    inv = login_as("investigator")
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    def statements(tid: int) -> tuple[int, int]:
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            html = inv.get(f"/tracing/travellers/{tid}").get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen), html.count("badge text-bg-secondary\">exit</span>")
+
+    posts = ("MSB", "MPB", "VRG")
+    for i in range(3):
+        arrive(post_code=posts[i % 3], days_ago=400 - 30 * i, evaluate=False)
+    tid = traveller_of(arrive(post_code="MSB", days_ago=5, evaluate=False)).id
+    few, rows_few = statements(tid)
+    for i in range(3, 14):
+        arrive(post_code=posts[i % 3], days_ago=400 - 30 * i, evaluate=False)
+    many, rows_many = statements(tid)
+    assert (rows_few, rows_many) == (4, 15)
+    assert many == few, (few, many)
+
+
 def test_inferred_companions_need_repeated_occasions(app, login_as, db_session):
     for days in (40, 26, 9):
         arrive("Mokhele", "Nthabiseng", dob="1988-09-17", sex="F", document="RA1000234", post_code="MPB",
