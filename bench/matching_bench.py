@@ -25,11 +25,15 @@ of the two classes in `bench.generate.NOISE_CLASSES` order (clean < address_vari
 ocr_confusion < name_typo < dob_slip < document_missing < document_typo < document_renewed <
 address_move < missing_name < forged_document < second_document); true pairs, predicted pairs and
 true positives are all split that way, so per-class precision counts the false links a class attracts.
-Tracing: trace recall = crossings of listed persons flagged (pair score >= the engine's flag
-threshold) / all their crossings; flag precision = flags on the right person's crossings / all flags;
-per class by the crossing's class. Reliability: every hit whose pair score is >= 0.5, by bucket of the
-pair score and of the probability shown to officers (shared among the travellers found, each crossing
-grouped by resolution's traveller as the app's crossings are), share that is truly the person.
+Tracing: trace recall = crossings of listed persons flagged / all their crossings; flag precision =
+flags on the right person's crossings / all flags; per class by the crossing's class. A crossing is
+flagged when its pair score reaches the engine's flag threshold, or (since session 10, s10b) when the
+engine returns it through its traveller (`MatchResult.via`: a crossing of the same traveller is near
+certain on its own); the pair-only measure of sessions 4-9 is printed beside it ("pair R", "pair P").
+Reliability: every hit whose pair score is >= 0.5 (and each hit found through its traveller), by
+bucket of the pair score and of the probability shown to officers (shared among the travellers found,
+each crossing grouped by resolution's traveller as the app's crossings are), share that is truly the
+person.
 `--poi 5000` gives enough hits between 0.5 and 0.9 to read the table.
 """
 
@@ -183,7 +187,8 @@ def worker_trace(data: Path, poi: Path, out: Path, travellers: Path | None = Non
         for probe in probes:
             for cid, result in index.screen(probe, floor, limit=10**6, person_of=traveller_of.get):
                 pair = result.score if result.pair_score is None else result.pair_score
-                f.write(f"{probe.id}\t{cid}\t{pair:.6f}\t{result.score:.6f}\n")
+                via = getattr(result, "via", None)  # found through its traveller (session 10); older engines: none
+                f.write(f"{probe.id}\t{cid}\t{pair:.6f}\t{result.score:.6f}\t{'' if via is None else via}\n")
                 hits += 1
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     return {"build_seconds": build_s, "build_cpu_seconds": build_cpu, "seconds": wall, "cpu_seconds": cpu,
@@ -320,39 +325,52 @@ def metrics_by_class(truth: dict, predicted: dict, classes: dict) -> dict[str, d
 
 
 def trace_metrics(hits_path: Path, truth: dict, classes: dict, flag: float, poi_ids: list[int]) -> dict:
-    """Trace recall and flag precision (overall and by the crossing's class) on the pair score, and the
-    reliability tables of the pair score and of the probability shown (the last column, if any)."""
+    """Trace recall and flag precision (overall and by the crossing's class), and the reliability tables
+    of the pair score and of the probability shown (the fourth column, if any).
+
+    Two measures, side by side (session 10, s10b): "classes_pair" flags a crossing whose own pair score
+    reaches the flag threshold (the measure of sessions 4-9); "classes" also flags a crossing the engine
+    returns through its traveller (fifth column: the anchor crossing, a crossing of the same traveller
+    whose own pair is near certain; `MatchConfig.person_anchor`), as the Trace page then lists it. Flag
+    precision counts every crossing flagged either way.
+    """
     listed = set(poi_ids)
     expected: dict[int, set] = defaultdict(set)
     for c, pid in truth.items():
         if pid in listed:
             expected[pid].add(c)
-    found_true: Counter = Counter()
-    flagged: Counter = Counter()
+    found: dict[str, Counter] = {"pair": Counter(), "shown": Counter()}
+    flagged: dict[str, Counter] = {"pair": Counter(), "shown": Counter()}
     buckets: dict[tuple, list[int]] = {b: [0, 0] for b in BUCKETS}
     pair_buckets: dict[tuple, list[int]] = {b: [0, 0] for b in BUCKETS}
-    for ref, cid, score, *shown in read_rows(hits_path):
+    for ref, cid, score, *rest in read_rows(hits_path):
         pid, s = int(ref[3:]), float(score)
         right = truth[cid] == pid
         cls = classes[cid]
-        if s >= flag:
-            flagged[cls] += 1
-            found_true[cls] += right
-        for table, value in ((pair_buckets, s), (buckets, float(shown[0]) if shown else s)):
+        through = len(rest) > 1 and rest[1] != ""
+        for measure, on in (("pair", s >= flag), ("shown", s >= flag or through)):
+            if on:
+                flagged[measure][cls] += 1
+                found[measure][cls] += right
+        for table, value in ((pair_buckets, s), (buckets, float(rest[0]) if rest else s)):
             for lo, hi in BUCKETS:
                 if lo <= value < hi or (hi == 1.0 and value == 1.0):
                     table[(lo, hi)][0] += 1
                     table[(lo, hi)][1] += right
     wanted = Counter(classes[c] for cs in expected.values() for c in cs)
-    per = {}
-    for cls in set(wanted) | set(flagged):
-        per[cls] = {"recall": found_true[cls] / wanted[cls] if wanted[cls] else 1.0,
-                    "precision": found_true[cls] / flagged[cls] if flagged[cls] else 1.0,
-                    "crossings": wanted[cls], "flags": flagged[cls]}
-    tp, fl, tt = sum(found_true.values()), sum(flagged.values()), sum(wanted.values())
-    per["all"] = {"recall": tp / tt if tt else 1.0, "precision": tp / fl if fl else 1.0, "crossings": tt,
-                  "flags": fl}
-    return {"classes": per, "reliability": buckets, "reliability_pair": pair_buckets}
+    out: dict = {"reliability": buckets, "reliability_pair": pair_buckets}
+    for measure, name in (("shown", "classes"), ("pair", "classes_pair")):
+        found_true, flags = found[measure], flagged[measure]
+        per = {}
+        for cls in set(wanted) | set(flags):
+            per[cls] = {"recall": found_true[cls] / wanted[cls] if wanted[cls] else 1.0,
+                        "precision": found_true[cls] / flags[cls] if flags[cls] else 1.0,
+                        "crossings": wanted[cls], "flags": flags[cls]}
+        tp, fl, tt = sum(found_true.values()), sum(flags.values()), sum(wanted.values())
+        per["all"] = {"recall": tp / tt if tt else 1.0, "precision": tp / fl if fl else 1.0, "crossings": tt,
+                      "flags": fl}
+        out[name] = per
+    return out
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -428,11 +446,15 @@ def run(n: int, args, work: Path) -> dict:
           f"{tr['cpu_seconds']:.1f} s, peak "
           f"{tr['peak_mib']:.0f} MiB; flag threshold {tr['flag_threshold']}; address "
           f"{'passed' if tr['address_used'] else 'not in the API, not passed'}")
-    print(f"{'class':18s}{'crossings':>10s}{'recall':>8s}{'flags':>8s}{'precision':>10s}")
+    print("flagged: a crossing whose own pair reaches the flag threshold (\"pair\", the measure before session 10),"
+          " or also one the engine returns through its traveller (\"shown\", as the Trace page lists it)")
+    print(f"{'class':18s}{'crossings':>10s}{'recall':>8s}{'flags':>8s}{'precision':>10s}"
+          f"{'pair R':>9s}{'pair flags':>11s}{'pair P':>8s}")
     for cls in [*NOISE_CLASSES, "all"]:
-        m = tm["classes"].get(cls)
+        m, q = tm["classes"].get(cls), tm["classes_pair"].get(cls)
         if m:
-            print(f"{cls:18s}{m['crossings']:10,d}{m['recall']:8.4f}{m['flags']:8,d}{m['precision']:10.4f}")
+            print(f"{cls:18s}{m['crossings']:10,d}{m['recall']:8.4f}{m['flags']:8,d}{m['precision']:10.4f}"
+                  f"{q['recall']:9.4f}{q['flags']:11,d}{q['precision']:8.4f}")
     print("\nreliability (trace hits whose pair scores >= 0.5): the pair's own score, and the probability"
           " shown to officers (shared among the travellers found)")
     print(f"{'score':>10s}{'pair hits':>10s}{'true':>8s}{'share':>8s}{'shown hits':>12s}{'true':>8s}{'share':>8s}")
@@ -441,13 +463,14 @@ def run(n: int, args, work: Path) -> dict:
         print(f"{f'{b[0]:.1f}-{b[1]:.1f}':>10s}{k:10,d}{right:8,d}{(right / k if k else float('nan')):8.3f}"
               f"{k2:12,d}{right2:8,d}{(right2 / k2 if k2 else float('nan')):8.3f}")
 
-    a, t_all = ours_m["all"], tm["classes"]["all"]
+    a, t_all, t_pair = ours_m["all"], tm["classes"]["all"], tm["classes_pair"]["all"]
     print("\ntargets")
     print(f"  resolution recall {a['recall']:.4f} >= {TARGET_RECALL} at precision {a['precision']:.4f} >= "
           f"{TARGET_PRECISION}: {verdict(a['recall'] >= TARGET_RECALL and a['precision'] >= TARGET_PRECISION)}")
     print(f"  trace recall {t_all['recall']:.4f} >= {TARGET_TRACE_RECALL} at flag precision "
           f"{t_all['precision']:.4f} >= {TARGET_FLAG_PRECISION}: "
-          f"{verdict(t_all['recall'] >= TARGET_TRACE_RECALL and t_all['precision'] >= TARGET_FLAG_PRECISION)}")
+          f"{verdict(t_all['recall'] >= TARGET_TRACE_RECALL and t_all['precision'] >= TARGET_FLAG_PRECISION)}"
+          f" (pair alone: {t_pair['recall']:.4f} at {t_pair['precision']:.4f})")
     if splink_m:
         lost = [c for c in ours_m if c != "all" and c in splink_m
                 and beats(ours_m[c]["f1"], splink_m[c]["f1"]) == "NO"]

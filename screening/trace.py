@@ -32,19 +32,20 @@ PENDING_ROWS = 2000  # crossings not yet given a traveller read per trace at mos
 
 _IDENTITY = (Crossing.id, Crossing.traveller_id, Crossing.surname, Crossing.given_names, Crossing.sex,
              Crossing.dob_year, Crossing.dob_month, Crossing.dob_day, Crossing.dob_precision, Crossing.nationality,
-             Crossing.document_type, Crossing.document_number, Crossing.document_country)
+             Crossing.document_type, Crossing.document_number, Crossing.document_country, Crossing.address)
 
 
 def crossing_identity(c: Crossing) -> Identity:
     docs = [Document(c.document_type, c.document_number, c.document_country)] if c.document_number else []
     return Identity(id=c.id, surname=c.surname or "", given_names=c.given_names or "", dob=c.dob, sex=c.sex,
-                    nationality=c.nationality, documents=docs)
+                    nationality=c.nationality, documents=docs, address=c.address or "")
 
 
 def _row_identity(row) -> Identity:
     docs = [Document(row.document_type, row.document_number, row.document_country)] if row.document_number else []
+    # The address too: a traveller's own home tells a namesake apart (the home rule, `CandidateIndex.screen`).
     return Identity(id=row.id, surname=row.surname or "", given_names=row.given_names or "", dob=dob_of(row),
-                    sex=row.sex, nationality=row.nationality, documents=docs)
+                    sex=row.sex, nationality=row.nationality, documents=docs, address=row.address or "")
 
 
 def _indexed(rows, index: CandidateIndex, travellers: dict[int, int]) -> None:
@@ -169,7 +170,7 @@ def read_probes(stream) -> tuple[list[tuple[str, Identity]], list[tuple[str, str
         docs = [Document(None, row.document_number)] if row.document_number else []
         probes.append((row.ref, Identity(id=row.ref, surname=row.surname, given_names=row.given_names,
                                          dob=row.date_of_birth, sex=row.sex, nationality=row.nationality,
-                                         documents=docs)))
+                                         documents=docs, address=row.address or "")))
         persons.append((row.ref, " ".join(x for x in (row.surname, row.given_names) if x)))
     return probes, persons, errors
 

@@ -43,10 +43,14 @@ from screening.engine.matching import (
     NameComparison,
     NameFrequencies,
     Prepared,
+    address_level,
     compare_names,
     dob_level,
     dob_rule_applies,
     document_level,
+    home_capped,
+    home_rule_applies,
+    linked_hit,
     log2_odds,
     match_prepared,
     max_name_weight,
@@ -244,7 +248,10 @@ class CandidateIndex:
         candidate from `compete_floor` up weighs against the others, so two namesakes that fit as well
         each get about half. `person_of` maps an indexed id to its person (a crossing to its
         traveller) so that one person's records do not compete; by default each id is one person.
-        The threshold applies to the pair's own probability (`pair_score`), as a flag's always has.
+        The threshold applies to the pair's own probability (`pair_score`), as a flag's always has;
+        with `person_of`, a candidate under the flag threshold whose person has a record sure on its
+        own (`MatchConfig.person_anchor`) comes with it (`_by_traveller`, `MatchResult.via`); a namesake's
+        own home keeps him out (`home_rule_applies`).
 
         Exact pruning: a candidate is skipped only when an upper bound of its match probability (a
         perfect name at the largest frequency bonus, the best document and address levels) is under
@@ -320,5 +327,93 @@ class CandidateIndex:
                 if r is not None:
                     scored.append((c.id, c.id if person_of is None else person_of(c.id), r))
         hits = share_among(scored, cfg, threshold)
+        if person_of is not None and cfg.person_anchor is not None:
+            hits = self._by_traveller(p, hits, scored, later, person_of, threshold, names)
         hits.sort(key=lambda h: (-h[1].score, -h[1].pair_score))
         return hits[:limit]
+
+    def _by_traveller(self, p: Prepared, hits: list[tuple[Any, MatchResult]],
+                      scored: list[tuple[Any, Hashable, MatchResult]], later: list[Prepared],
+                      person_of: Callable[[Any], Hashable], threshold: float,
+                      names: dict[Any, NameComparison]) -> list[tuple[Any, MatchResult]]:
+        """What the travellers found say beyond each pair: the weak crossings of the person, and namesakes'
+        own homes.
+
+        Pair by pair, a second document shown from a new address (names and date of birth agreeing)
+        looks exactly like a namesake with his own document and home (docs/performance.md, session 10,
+        s10b). Which one it is shows above the pair:
+
+        - a candidate under the flag threshold whose traveller has an anchor, a crossing whose own pair
+          reaches `MatchConfig.person_anchor`, is the person's: it is returned at the anchor's probability
+          with a sentence saying so (`linked_hit`); its features stay its own;
+        - a namesake has a home of his own: the home rule (`home_rule_applies`) keeps a crossing under the
+          anchor level out of the flags (its probability capped at `home_rule_cap`, and said), and out of
+          the crossings found through a traveller that merged him in. The hard rule on dates of birth
+          keeps a crossing out of those too.
+        """
+        cfg = self.config
+        anchor_at = max(threshold, cfg.person_anchor)
+        shown = dict(hits)
+        keys = {cid: key for cid, key, _ in scored}
+        pairs = {cid: r.score for cid, _, r in scored}
+        for c in later:
+            keys.setdefault(c.id, person_of(c.id))
+        anchors: dict[Hashable, tuple[Any, MatchResult]] = {}
+        confirmed: set[tuple[Hashable, str]] = set()  # (traveller, address) of a crossing sure on its own
+        homes: dict[tuple[Hashable, str], int] = {}  # (traveller, address) -> candidates recorded there
+        slots, slot_of = self._slots, self._slot_of
+        for cid, key in keys.items():
+            c = slots[slot_of[cid]]
+            pair = pairs.get(cid, 0.0)
+            if c.address:
+                homes[(key, c.address)] = homes.get((key, c.address), 0) + 1
+            if pair >= anchor_at:
+                if c.address:
+                    confirmed.add((key, c.address))
+                best = anchors.get(key)
+                if best is None or pair > best[1].pair_score:
+                    anchors[key] = (cid, shown[cid])
+
+        def own_home(c: Prepared, key: Hashable, doc: str) -> int:
+            """Crossings from this crossing's own home when the home rule applies, else 0. The home of a
+            crossing sure on its own is the person's; without the traced person's address, only such a
+            home tells a namesake's apart (in an anchored traveller)."""
+            if not c.address or cfg.home_rule_cap is None or (not p.address and key not in anchors):
+                return 0
+            if any(k == key and address_level(a, c.address, cfg) in ("exact", "near") for k, a in confirmed):
+                return 0
+            n = homes.get((key, c.address), 0)
+            return n if home_rule_applies(p, c, n, doc, cfg) else 0
+
+        out: list[tuple[Any, MatchResult]] = []
+        for cid, r in hits:
+            key = keys[cid]
+            c = slots[slot_of[cid]]
+            doc = document_level(p, c, cfg)[0] if p.documents and c.documents else "missing"
+            n = own_home(c, key, doc) if r.pair_score < anchor_at else 0
+            if n:
+                capped = home_capped(r, n, cfg)
+                if capped.pair_score >= threshold:
+                    out.append((cid, capped))
+            elif r.pair_score >= cfg.flag_threshold or key not in anchors:
+                out.append((cid, r))
+            elif not dob_rule_applies(p, c, dob_level(p.dob, c.dob, cfg), doc):
+                out.append((cid, linked_hit(r, *anchors[key])))
+            else:
+                out.append((cid, r))
+        if not anchors:
+            return out
+        kept = set(shown)
+        for cid, key in keys.items():
+            if cid in kept or key not in anchors:
+                continue
+            c = slots[slot_of[cid]]
+            doc = document_level(p, c, cfg)[0] if p.documents and c.documents else "missing"
+            if dob_rule_applies(p, c, dob_level(p.dob, c.dob, cfg), doc) or own_home(c, key, doc):
+                continue
+            cmp = names.get(c.variants)
+            if cmp is None:
+                cmp = names[c.variants] = compare_names(p, c, cfg)
+            self.full_scores += 1
+            out.append((cid, linked_hit(match_prepared(p, c, cfg, names=cmp), *anchors[key])))
+        return out

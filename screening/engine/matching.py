@@ -59,6 +59,9 @@ __all__ = [
     "match",
     "match_prepared",
     "name_feature",
+    "home_capped",
+    "home_rule_applies",
+    "linked_hit",
     "name_weight",
     "partial_weight",
     "prepare",
@@ -148,6 +151,7 @@ class MatchResult:
     features: list[FeatureResult]
     weight: float = 0.0  # summed feature weights (bits), without the prior
     pair_score: float | None = None  # this pair's own probability when `score` is shared; else None
+    via: Any = None  # the record this hit was found through (its person's anchor, see `linked_hit`); else None
 
     @property
     def headline(self) -> str:
@@ -156,7 +160,8 @@ class MatchResult:
     @property
     def explanations(self) -> list[str]:
         """The officer-facing sentences: the probability, then the strongest evidence first."""
-        ranked = sorted(self.features, key=lambda f: (f.level != "posterior", f.level != "rule", -abs(f.contribution)))
+        ranked = sorted(self.features, key=lambda f: (f.level not in ("posterior", "person"), f.level != "rule",
+                                                      -abs(f.contribution)))
         return [self.headline] + [f.explanation for f in ranked
                                   if f.verdict != "missing" or f.name in _ALWAYS_SAID]
 
@@ -164,11 +169,13 @@ class MatchResult:
         """The pair's own result, as if no other person had been found."""
         if self.pair_score is None:
             return self
-        return MatchResult(self.pair_score, [f for f in self.features if f.level != "posterior"], self.weight)
+        return MatchResult(self.pair_score, [f for f in self.features if f.level not in ("posterior", "person")],
+                           self.weight)
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": round(self.score, 4), "weight": round(self.weight, 4),
                 **({} if self.pair_score is None else {"pair_score": round(self.pair_score, 4)}),
+                **({} if self.via is None else {"via": self.via}),
                 "features": [f.to_dict() for f in self.features], "explanations": self.explanations}
 
 
@@ -260,6 +267,14 @@ class MatchConfig:
     # (set on the generator's tuning seeds 101 and 202: docs/performance.md, session 7 s7c).
     new_person_odds: float = 5.0
     compete_floor: float = 0.5
+    # A trace returns a person's (a traveller's) other crossings with it when one of them is this sure on
+    # its own: a second document from a new address looks like a namesake pair by pair, but resolution
+    # already placed it with the person (docs/performance.md, session 10, s10b). None: pairs only, and
+    # no home rule either (both read the travellers).
+    person_anchor: float | None = 0.99
+    # ... and a crossing whose traveller has a home of its own (recorded on two or more of its crossings),
+    # not the traced person's address, with no document agreeing, is a namesake: capped at this (None: off).
+    home_rule_cap: float | None = 0.5
     model: MatchModel = field(default_factory=default_model, compare=False)
     # Name details: a token pair's similarity, then the field's level from the aligned tokens.
     variant_token_score: float = 0.95  # equal after the loose spelling rules (ph/f, v/f, ie/y)
@@ -1078,6 +1093,50 @@ def share_among(results: list[tuple[Any, Hashable, MatchResult]], config: MatchC
                                                "partial" if rivals else "agree", 0.0, "posterior")]
         out.append((cid, MatchResult(shared, features, r.weight, r.score)))
     return out
+
+
+def home_rule_applies(p: Prepared, c: Prepared, recorded: int, doc: str, cfg: MatchConfig) -> bool:
+    """The home rule of a trace: c's traveller has a home of its own (c's address, recorded on `recorded`
+    of its crossings, two or more), which is not the traced person's address (when known), and no
+    document agrees.
+
+    A namesake crosses again and again with his own document from his own home; the traced person's
+    other document shown from a new address does not repeat that address (a home confirmed by a
+    crossing sure on its own is the person's, and the caller does not count it). Only a trace that
+    knows the travellers (`CandidateIndex.screen` with `person_of`) can say it.
+    """
+    return (recorded >= 2 and doc not in ("exact", "near")
+            and (not p.address or address_level(p.address, c.address, cfg) == "disagree"))
+
+
+def home_capped(r: MatchResult, recorded: int, cfg: MatchConfig) -> MatchResult:
+    """`r` with the home rule said and its probabilities capped at `home_rule_cap`."""
+    cap = cfg.home_rule_cap if cfg.home_rule_cap is not None else 1.0
+    pair = r.score if r.pair_score is None else r.pair_score
+    note = say("Rule: this traveller's own home, recorded on {count} of its crossings, is neither the traced "
+               "person's address nor that of a crossing matching on its own, and no document agrees, so they are "
+               "kept apart as namesakes (probability capped at {cap})", count=recorded, cap=_percent(cap))
+    # The rule decides, so the sharing note (which quotes the uncapped pair) gives way to it.
+    features = [f for f in r.features if f.level != "posterior"]
+    features.append(FeatureResult("home_rule", None, 0.0, note, "disagree", 0.0, "rule"))
+    return MatchResult(min(r.score, cap), features, r.weight, min(pair, cap), r.via)
+
+
+def linked_hit(own: MatchResult, anchor_id: Any, anchor: MatchResult) -> MatchResult:
+    """A record found through its person: `own` (the pair under the flag threshold) shown at the
+    probability of `anchor`, the same person's record that matches on its own (`person_anchor`).
+
+    The features and their weights stay the pair's own; a first sentence says where the probability
+    comes from, and `pair_score` keeps the pair's own probability.
+    """
+    alone = own.score if own.pair_score is None else own.pair_score
+    anchor_pair = anchor.score if anchor.pair_score is None else anchor.pair_score
+    note = say("Found through its traveller: crossing {crossing} of the same traveller matches on its own "
+               "({anchor}); this crossing alone: {percent}", crossing=str(anchor_id), anchor=_percent(anchor_pair),
+               percent=_percent(alone))
+    features = [f for f in own.features if f.level != "posterior"]
+    features.append(FeatureResult("person", None, 0.0, note, "partial", 0.0, "person"))
+    return MatchResult(anchor.score, features, own.weight, alone, anchor_id)
 
 
 def match(probe: Identity, candidate: Identity, config: MatchConfig = DEFAULT) -> MatchResult:

@@ -60,3 +60,19 @@ def test_trace_metrics_recall_precision_and_reliability(tmp_path):
 
 def test_a_tie_at_perfect_f1_is_not_a_loss():
     assert beats(1.0, 1.0) == "tie" and beats(0.99, 0.98) == "yes" and beats(0.98, 0.98) == "NO"
+
+
+def test_trace_metrics_count_a_crossing_found_through_its_traveller_beside_the_pair_measure(tmp_path):
+    truth = {"x1": 7, "x2": 7, "x3": 8, "x4": 8}
+    classes = {"x1": "clean", "x2": "second_document", "x3": "clean", "x4": "clean"}
+    hits = tmp_path / "hits.tsv"
+    # x2 (pair 0.40) comes with x1 through its traveller; x4 (0.30) wrongly through x3's traveller.
+    hits.write_text("POI7\tx1\t0.999000\t0.990000\t\nPOI7\tx2\t0.400000\t0.990000\tx1\n"
+                    "POI8\tx3\t0.999000\t0.990000\t\nPOI8\tx4\t0.300000\t0.990000\tx3\n"
+                    "POI7\tx3\t0.600000\t0.300000\tx9\n")
+    got = trace_metrics(hits, truth, classes, flag=0.8, poi_ids=[7, 8])
+    assert got["classes_pair"]["all"]["recall"] == 0.5 and got["classes_pair"]["all"]["precision"] == 1.0
+    assert got["classes"]["all"]["recall"] == 1.0
+    assert got["classes"]["all"]["flags"] == 5 and got["classes"]["all"]["precision"] == 4 / 5  # every one shown counts
+    assert got["classes"]["second_document"]["recall"] == 1.0
+    assert got["classes_pair"]["second_document"]["recall"] == 0.0
