@@ -753,8 +753,7 @@ _DOB_TEXT = {
     "slips": say("Day and month of birth match but are swapped, and the year differs by one"),
 }
 _DOB_SCORES = {"exact": 1.0, "swapped": 0.85, "typo": 0.8, "year_month": 0.55, "year": 0.5, "year_date": 0.5,
-               "estimated": 0.5,
-               "year_near": 0.3, "slips": 0.5, "disagree": 0.0}
+               "estimated": 0.5, "year_near": 0.3, "slips": 0.5, "disagree": 0.0}
 
 
 def _dob_text(level: str, a: PartialDate | None, b: PartialDate | None) -> str:

@@ -976,8 +976,8 @@ class TravellerIndex:
         travellers with a repeated profile or address were wrongly joined as often as rightly), the
         date-of-birth rule and judgements stay vetoes, and the smaller traveller joins the larger.
         A traveller known only by a year of birth is weighed too, when its candidates (name pairs x
-        years) are all scored: skipping it left a third of the missed pairs at 10^6 heavy namesakes
-        with the 3 % of persons whose full date was never known (docs/performance.md, s10a).
+        years) are all scored: at 10^6 heavy namesakes the 3 % of persons whose full date was never
+        known held a third of the missed pairs (docs/performance.md, s10a).
         """
         cfg = self.config
         profiles, crossings = self._profiles, self._crossings
