@@ -230,7 +230,9 @@ MODEL_WORDS = (
     N_('Day and month swapped'),
     N_('One slip (a digit, or the year off by one)'),
     N_('Same year and month (one side knows no day)'),
-    N_('Same year (one side knows only the year)'),
+    N_('Same year (one side knows only the year)'),  # the one year level of models stored before s10a
+    N_('Same year (both sides know only the year)'),
+    N_('Same year (one side knows only the year, the other the full date)'),
     N_('Year within an estimated age'),
     N_('Year off by one (one side knows only the year)'),
     N_('Two slips (swapped and year off by one)'),

@@ -743,7 +743,13 @@ def dob_level(a: PartialDate | None, b: PartialDate | None, cfg: MatchConfig) ->
             return "year_month"
         return "disagree"
     if a.year == b.year:
-        return "year"
+        # One side knowing the full date is a person born that day; one knowing only the year is
+        # either its slip (rare) or a person only the year of whose birth is known. Two year-only
+        # sides agree on that much more than a year-only side and a namesake's full date do, so the
+        # two are levels of their own (a model stored without "year_date" reads both as "year").
+        if (_year_level(a) and _year_level(b)) or "year_date" not in cfg.model.weights["date_of_birth"]:
+            return "year"
+        return "year_date"
     if abs(a.year - b.year) == 1:
         return "year_near"
     return "disagree"
@@ -758,10 +764,11 @@ _DOB_TEXT = {
     "swapped": say("Date of birth matches with day and month swapped"),
     "year_month": say("Year and month of birth match"),
     "year": say("Year of birth matches (only the year is known)"),
+    "year_date": say("Year of birth matches (one side knows only the year, the other the full date)"),
     "slips": say("Day and month of birth match but are swapped, and the year differs by one"),
 }
-_DOB_SCORES = {"exact": 1.0, "swapped": 0.85, "typo": 0.8, "year_month": 0.55, "year": 0.5, "estimated": 0.5,
-               "year_near": 0.3, "slips": 0.5, "disagree": 0.0}
+_DOB_SCORES = {"exact": 1.0, "swapped": 0.85, "typo": 0.8, "year_month": 0.55, "year": 0.5, "year_date": 0.5,
+               "estimated": 0.5, "year_near": 0.3, "slips": 0.5, "disagree": 0.0}
 
 
 def _dob_text(level: str, a: PartialDate | None, b: PartialDate | None) -> str:

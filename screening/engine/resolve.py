@@ -60,6 +60,7 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    one crossing, no address given twice) is weighed as one against its candidates, with
    `rejoin_odds` for "a namesake not found", and joins the best at `link_threshold` (on since the
    twin rule freed the precision it costs at 10^6 heavy namesakes; `rejoin_odds=None` turns it off).
+   A traveller known only by its year of birth is weighed as well, when every candidate was scored.
 5. Judgements. Must-link (an investigator merged) and cannot-link (an investigator said different)
    pairs of crossings are always respected: must-linked crossings enter as one unit, and no attach or
    merge ever joins two crossings judged different.
@@ -167,7 +168,10 @@ class ResolveConfig:
     # precision the reported seed did not have. The twin rule below frees more precision than the pass
     # spends: on seed 101 at 1M, twin rule + pass at 1.0 gave P 0.9954 -> 0.9975, R 0.9887 -> 0.9916
     # (3.0: less recall for the same precision; 0.3: R 0.9924 but P 0.9972). docs/performance.md, s9a.
-    rejoin_odds: float | None = 1.0
+    # Session 10 (s10a) split the year-of-birth level ("year" / "year_date"), which frees precision
+    # again: 0.3 on seed 101 at 1M, P 0.9975 -> 0.9971, R 0.9924 -> 0.9933 (0.01 for the per-profile
+    # posterior as well: +0.0004 recall for -0.0003 precision, not taken).
+    rejoin_odds: float | None = 0.3
     # Twin rule (module docstring, 4): a profile repeated on several crossings (a person's usual
     # identity, with its own document and address) joins a traveller only if one of that traveller's
     # profiles agrees with it on a document or an address; name and date of birth alone do not. Two
@@ -971,6 +975,9 @@ class TravellerIndex:
         twice: a namesake who is another person repeats his own identity and home (in the tuning runs,
         travellers with a repeated profile or address were wrongly joined as often as rightly), the
         date-of-birth rule and judgements stay vetoes, and the smaller traveller joins the larger.
+        A traveller known only by a year of birth is weighed too, when its candidates (name pairs x
+        years) are all scored: at 10^6 heavy namesakes the 3 % of persons whose full date was never
+        known held a third of the missed pairs (docs/performance.md, s10a).
         """
         cfg = self.config
         profiles, crossings = self._profiles, self._crossings
@@ -985,7 +992,7 @@ class TravellerIndex:
                 continue
             mine = live[:_REJOIN_PROFILES]
             anchor = profiles[t.anchor]
-            if anchor is None or exact_ordinal(anchor.dob) is None:
+            if anchor is None:
                 continue
             docs, pairs, dates, _ = _probe_keys(anchor, cfg)
             seen = self._candidates((docs,), {})
@@ -993,6 +1000,8 @@ class TravellerIndex:
             if len(seen) >= cfg.max_candidates:
                 continue  # candidates left unscored: the posterior would be too high
             self._candidates((pairs,), seen)
+            if len(seen) >= cfg.max_candidates and exact_ordinal(anchor.dob) is None:
+                continue  # namesakes of that year left unscored, and no full date keeps them apart
             seen.pop(tnum, None)
             best, best_s, scores = None, 0.0, []
             for other in seen:

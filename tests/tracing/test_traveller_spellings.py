@@ -146,8 +146,8 @@ def test_a_crossing_joining_stored_travellers_moves_their_spellings(app, client,
                           _item("S3", "Traveller00009", "RA0000097")])
     before = {r[-1] for r in _assert_same()}
     assert len(before) == 3
-    _post(client, token, [_item("J1", "Traveller00009", None, dob="1990"),
-                          _item("J2", "Traveller00009", None, dob="1990")])  # the same spelling twice in a batch
+    _post(client, token, [_item("J1", "Traveller00009", None, dob="1990-01-02"),
+                          _item("J2", "Traveller00009", None, dob="1990-01-02")])  # the same spelling twice in a batch
     after = {r[-1] for r in _assert_same()}
     assert len(after) < len(before), "the automatic merge moved the spellings to the survivor"
     _rebuilt_equal()

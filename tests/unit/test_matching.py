@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -290,7 +291,7 @@ def test_without_a_frequency_table_the_score_is_the_field_features_alone():
     plain = match(person(dob="1985", doc=""), BASE)
     model = default_model()
     expected = sum(model.weight(f, lv) for f, lv in (("surname", "exact"), ("given_names", "exact"),
-                                                     ("date_of_birth", "year"), ("sex", "agree"),
+                                                     ("date_of_birth", "year_date"), ("sex", "agree"),
                                                      ("nationality", "agree")))
     assert plain.weight == pytest.approx(expected)
 
@@ -353,13 +354,35 @@ def test_precision_and_recall_fixes(probe, candidate, flagged, feature, phrase):
     ("1985-03-04", "1986-03-04", "typo"), ("1985-03-04", "1985-03-14", "typo"),
     ("1985-03-04", "1958-03-04", "typo"),  # two adjacent digits transposed
     ("1985-03-04", "1985-03-19", "disagree"), ("1985-03-04", "1990-07-21", "disagree"),
-    ("1985-03-04", "1986-04-03", "slips"), ("1985", "1985-03-04", "year"), ("1985", "1986", "year_near"),
+    ("1985-03-04", "1986-04-03", "slips"), ("1985", "1985-03-04", "year_date"), ("1985", "1985", "year"),
+    ("1985", "1985-01-01", "year"), ("1985", "1986", "year_near"),
     ("1985", "1988", "disagree"), ("~1984", "1985-03-04", "estimated"), ("~1980", "1985", "disagree"),
-    ("1985-03", "1985-03-04", "year_month"), ("1985-01-01", "1985-06-30", "year"),
+    ("1985-03", "1985-03-04", "year_month"), ("1985-01-01", "1985-06-30", "year_date"),
 ])
 def test_date_of_birth_levels(a, b, level):
     result = match(person(dob=a), person(dob=b))
     assert next(f for f in result.features if f.name == "date_of_birth").level == level
+
+
+def test_a_year_only_crossing_fits_a_year_only_person_better_than_a_namesake_born_that_year():
+    # Both sides knowing only the year is what one person whose full date was never known shows on
+    # every crossing; a namesake's full date in that year meets a year-only record only by a slip.
+    probe = person(dob="1985", doc="")
+    same = match(probe, person(dob="1985")).weight
+    namesake = match(probe, person(dob="1985-07-24")).weight
+    model = default_model()
+    assert same - namesake == pytest.approx(model.weight("date_of_birth", "year")
+                                            - model.weight("date_of_birth", "year_date"))
+    assert same > namesake + 2.0
+
+
+def test_a_model_stored_without_the_year_date_level_reads_it_as_year():
+    model = default_model()
+    dob = next(f for f in model.features if f.name == "date_of_birth")
+    older = replace(dob, levels=tuple(lv for lv in dob.levels if lv.name != "year_date"))
+    old = replace(model, features=tuple(older if f.name == "date_of_birth" else f for f in model.features))
+    result = match(person(dob="1985"), BASE, MatchConfig(model=old))
+    assert next(f for f in result.features if f.name == "date_of_birth").level == "year"
 
 
 def test_namesakes_with_different_full_dates_stay_apart_by_rule():
