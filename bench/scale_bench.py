@@ -658,7 +658,7 @@ def run_size(n: int, args) -> dict:
             server.stop()
             if scheduler is not None:
                 scheduler.stop()
-    if not args.quick:
+    if not args.quick and not args.skip_nightly:
         secs, peak, said = nightly_patterns(args.pg_url)
         result.update(nightly_s=secs, nightly_peak_mib=peak)
         print(f"nightly risk rules (`flask screening patterns`, own process): {secs:.0f} s, peak RSS "
@@ -724,6 +724,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-api", action="store_true", help="attach latencies only")
     parser.add_argument("--quick", action="store_true",
                         help="API rate and attach only: no scheduler RSS wait, nightly rules or page timings")
+    parser.add_argument("--skip-nightly", action="store_true",
+                        help="no nightly rules run (at a decade's size they take longer than the rest of the bench)")
     parser.add_argument("--per-year", type=int, default=0, metavar="R",
                         help="spread each size's history at R crossings a year (N/R years, a month partition for "
                              "each month) instead of one year")
