@@ -30,6 +30,8 @@ class Config:
     # names, dates of birth or document numbers.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
     SQLALCHEMY_RECORD_QUERIES = False
+    # PostgreSQL's JIT stays off on Tsela's connections unless POSTGRES_JIT=1 (see tip_cases._default_database).
+    POSTGRES_JIT = os.environ.get("POSTGRES_JIT", "") == "1"
 
     # Sessions: 8-hour absolute lifetime, 30-minute idle lifetime, enforced server-side (tip_cases.auth).
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=8)

@@ -65,6 +65,15 @@ def _default_database(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and not app.config.get("POSTGRES_JIT"):
+        # PostgreSQL's JIT compiles a plan whose estimated cost is high, and a plan over a decade's month
+        # partitions is: a neighbour lookup that runs in 2 ms spent 16 s compiling 127 partition plans at
+        # 20M crossings (docs/performance.md, session 10). Tsela's queries are short; statistics read rollups.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        connect_args = dict(options.get("connect_args", {}))
+        connect_args["options"] = (connect_args.get("options", "") + " -c jit=off").strip()
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _instance_secret_key(app: Flask, config_name: str) -> None:
