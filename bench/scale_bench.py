@@ -397,10 +397,20 @@ def page_times(url: str, travellers: int, requests: int) -> dict[str, list[float
     """The pages issue 10 names, each through the real login and views (in process, as bench.dashboard_bench)."""
     import random
 
+    import sqlalchemy as sa
+
     from bench.dashboard_bench import measure
 
     rnd = random.Random(5)
-    sample = [rnd.randint(1, travellers) for _ in range(requests + 3)]
+    drawn = [rnd.randint(1, travellers) for _ in range(10 * (requests + 3))]
+    # Only travellers still standing: a merge while attaching (the API run) leaves a few ids redirecting or gone.
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        alive = set(conn.execute(sa.text(
+            "SELECT id FROM travellers WHERE id = ANY(:ids) AND merged_into_id IS NULL AND crossing_count > 0"),
+            {"ids": drawn}).scalars())
+    engine.dispose()
+    sample = [t for t in drawn if t in alive][:requests + 3]
     return {
         "flag queue (officer, Maseru Bridge)": measure(url, requests, "/screening/queue", "border_officer", "MSB"),
         "traveller page (investigator)": measure(url, requests, lambda i: f"/tracing/travellers/{sample[i]}",
