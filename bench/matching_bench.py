@@ -186,7 +186,7 @@ def worker_trace(data: Path, poi: Path, out: Path, travellers: Path | None = Non
     with out.open("w") as f:
         for probe in probes:
             for cid, result in index.screen(probe, floor, limit=10**6, person_of=traveller_of.get):
-                pair = result.score if result.pair_score is None else result.pair_score
+                pair = result.own_score
                 via = getattr(result, "via", None)  # found through its traveller (session 10); older engines: none
                 f.write(f"{probe.id}\t{cid}\t{pair:.6f}\t{result.score:.6f}\t{'' if via is None else via}\n")
                 hits += 1

@@ -374,6 +374,9 @@ class CandidateIndex:
                 if best is None or pair > best[1].pair_score:
                     anchors[key] = (cid, shown[cid])
 
+        def doc_of(c: Prepared) -> str:
+            return document_level(p, c, cfg)[0] if p.documents and c.documents else "missing"
+
         def own_home(c: Prepared, key: Hashable, doc: str) -> int:
             """Crossings from this crossing's own home when the home rule applies, else 0. The home of a
             crossing sure on its own is the person's; without the traced person's address, only such a
@@ -389,7 +392,7 @@ class CandidateIndex:
         for cid, r in hits:
             key = keys[cid]
             c = slots[slot_of[cid]]
-            doc = document_level(p, c, cfg)[0] if p.documents and c.documents else "missing"
+            doc = doc_of(c)
             n = own_home(c, key, doc) if r.pair_score < anchor_at else 0
             if n:
                 capped = home_capped(r, n, cfg)
@@ -408,7 +411,7 @@ class CandidateIndex:
             if cid in kept or key not in anchors:
                 continue
             c = slots[slot_of[cid]]
-            doc = document_level(p, c, cfg)[0] if p.documents and c.documents else "missing"
+            doc = doc_of(c)
             if dob_rule_applies(p, c, dob_level(p.dob, c.dob, cfg), doc) or own_home(c, key, doc):
                 continue
             cmp = names.get(c.variants)

@@ -165,6 +165,11 @@ class MatchResult:
         return [self.headline] + [f.explanation for f in ranked
                                   if f.verdict != "missing" or f.name in _ALWAYS_SAID]
 
+    @property
+    def own_score(self) -> float:
+        """The pair's own probability, whether or not `score` is shared."""
+        return self.score if self.pair_score is None else self.pair_score
+
     def alone(self) -> MatchResult:
         """The pair's own result, as if no other person had been found."""
         if self.pair_score is None:
@@ -1119,7 +1124,7 @@ def home_rule_applies(p: Prepared, c: Prepared, recorded: int, doc: str, cfg: Ma
 def home_capped(r: MatchResult, recorded: int, cfg: MatchConfig) -> MatchResult:
     """`r` with the home rule said and its probabilities capped at `home_rule_cap`."""
     cap = cfg.home_rule_cap if cfg.home_rule_cap is not None else 1.0
-    pair = r.score if r.pair_score is None else r.pair_score
+    pair = r.own_score
     note = say("Rule: this traveller's own home, recorded on {count} of its crossings, is neither the traced "
                "person's address nor that of a crossing matching on its own, and no document agrees, so they are "
                "kept apart as namesakes (probability capped at {cap})", count=recorded, cap=_percent(cap))
@@ -1136,8 +1141,7 @@ def linked_hit(own: MatchResult, anchor_id: Any, anchor: MatchResult) -> MatchRe
     The features and their weights stay the pair's own; a first sentence says where the probability
     comes from, and `pair_score` keeps the pair's own probability.
     """
-    alone = own.score if own.pair_score is None else own.pair_score
-    anchor_pair = anchor.score if anchor.pair_score is None else anchor.pair_score
+    alone, anchor_pair = own.own_score, anchor.own_score
     note = say("Found through its traveller: crossing {crossing} of the same traveller matches on its own "
                "({anchor}); this crossing alone: {percent}", crossing=str(anchor_id), anchor=_percent(anchor_pair),
                percent=_percent(alone))
