@@ -61,6 +61,9 @@ class Config:
     TRACING_OUT_OF_CORE_ABOVE = int(os.environ.get("TSELA_TRACING_OUT_OF_CORE_ABOVE", "2000000"))
     # The nightly risk rules take recently seen travellers this many at a time (bounded scheduler memory).
     TRACING_PATTERN_CHUNK = int(os.environ.get("TSELA_TRACING_PATTERN_CHUNK", "2000"))
+    # ... and fewer where history is dense: each chunk is sized so that it reads about this many crossings
+    # (a decade's traveller brings ten times a year's neighbourhood; screening.tracing.Slices).
+    TRACING_PATTERN_ROWS = int(os.environ.get("TSELA_TRACING_PATTERN_ROWS", "20000"))
     # Interface languages (tip_cases.i18n): a user's choice in their profile wins, else this default.
     LANGUAGES = ("en", "st")
     BABEL_DEFAULT_LOCALE = os.environ.get("TSELA_DEFAULT_LOCALE", "en")

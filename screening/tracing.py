@@ -963,27 +963,57 @@ def evaluate_recent(*, now: datetime, session: Session | None = None, chunk: int
     """
     session = session or db.session()
     since = now - timedelta(days=evaluation_days())
-    size = chunk or current_app.config["TRACING_PATTERN_CHUNK"]
+    slices = Slices(chunk or current_app.config["TRACING_PATTERN_CHUNK"], pattern_rows())
     last = 0
     while True:
         # Keyset over travellers.last_crossed_at (kept by refresh_summaries on every attach, merge, split
         # and resolution): the index answers it without reading the window's crossings.
         ids = list(session.execute(select(Traveller.id).where(Traveller.last_crossed_at >= since, Traveller.id > last)
-                                   .order_by(Traveller.id).limit(size)).scalars())
+                                   .order_by(Traveller.id).limit(slices.size)).scalars())
         if not ids:
             return
-        yield _evaluate(session, set(ids), since, now, subjects_only=True)
+        read: list[int] = []
+        yield _evaluate(session, set(ids), since, now, subjects_only=True, read=read)
+        slices.observe(len(ids), read[0] if read else 0)
         last = ids[-1]
 
 
-def _evaluate(session: Session, ids: set[int], since: datetime, now: datetime, *, subjects_only: bool) -> list[Flag]:
+def pattern_rows() -> int:
+    return int(current_app.config.get("TRACING_PATTERN_ROWS", 20_000))
+
+
+class Slices:
+    """How many travellers the rules take at once: as many as read about `rows` crossings, at most `cap`.
+
+    A traveller's neighbourhood grows with the history around them (a decade's traveller has ~40 crossings
+    and their companions theirs), so a fixed count of travellers lets the scheduler's memory grow with
+    history; sizing each slice by what the last one read keeps it flat (docs/performance.md, session 11).
+    """
+
+    def __init__(self, cap: int, rows: int) -> None:
+        self.cap, self.rows = max(cap, 1), max(rows, 1)
+        self.size = max(1, self.cap // 10)  # a first slice small enough for the densest history; it grows
+
+    def observe(self, travellers: int, read: int) -> None:
+        """Size the next slice from this one: `read` crossings for `travellers` travellers (growing at most
+        fourfold a step, so one sparse slice does not send the next into a dense stretch at full size)."""
+        per = read / max(travellers, 1)
+        fits = int(self.rows / per) if per else self.cap
+        self.size = max(1, min(self.cap, 4 * self.size, fits))
+
+
+def _evaluate(session: Session, ids: set[int], since: datetime, now: datetime, *, subjects_only: bool,
+              read: list[int] | None = None) -> list[Flag]:
     """The rules over these travellers' neighbourhood; findings about their companions too unless subjects_only
-    (a nightly chunk: each companion is the subject of its own chunk, and judged there)."""
+    (a nightly chunk: each companion is the subject of its own chunk, and judged there). `read` receives
+    how many crossings the neighbourhood held (Slices sizes the next chunk by it)."""
     if not ids:
         return []
     cfg = pattern_config()
     posts = dict(session.execute(select(BorderPost.id, BorderPost.code)).all())
     rows, scope = neighbourhood(session, ids, since, cfg.together_minutes)
+    if read is not None:
+        read.append(len(rows))
     if not rows:
         return []
     facts = [_fact(r, posts) for r in rows]
@@ -1108,9 +1138,17 @@ def evaluate_due(*, now: datetime, limit: int = 500, session: Session | None = N
         return 0
     # Judged in slices: each traveller's neighbourhood takes in its companions' crossings too, and 500 at
     # once read 66,584 crossings (+118 MiB in the scheduler) at a year of 1M crossings; a slice's rows are
-    # freed before the next is read (docs/performance.md, session 7).
+    # freed before the next is read (docs/performance.md, session 7), and each slice is sized by what the
+    # last one read, so a decade's denser neighbourhoods do not grow the scheduler (session 11).
     raised = 0
-    for start in range(0, len(ids), _DUE_SLICE):
-        raised += len(evaluate_patterns(now=now, traveller_ids=ids[start:start + _DUE_SLICE], session=session))
+    slices = Slices(_DUE_SLICE, pattern_rows())
+    since = now - timedelta(days=evaluation_days())
+    start = 0
+    while start < len(ids):
+        part = ids[start:start + slices.size]
+        read: list[int] = []
+        raised += len(_evaluate(session, set(part), since, now, subjects_only=False, read=read))
+        slices.observe(len(part), read[0] if read else 0)
+        start += len(part)
     session.execute(update(Traveller).where(Traveller.id.in_(ids)).values(patterns_due=False))
     return raised

@@ -88,3 +88,43 @@ def test_the_patterns_due_job_judged_in_slices_of_one_finds_what_one_pass_finds(
     assert set(db.session.execute(select(RiskFindingRecord.finding_key)).scalars()) == expected
     assert raised == len(expected)
     assert not db.session.scalar(select(func.count()).select_from(Traveller).where(Traveller.patterns_due.is_(True)))
+
+
+def test_slices_follow_what_the_last_slice_read():
+    """Dense neighbourhoods shrink the next slice to the crossings budget; sparse ones let it grow, fourfold at
+    most a step, never past the cap and never below one traveller."""
+    s = tracing.Slices(cap=2000, rows=20_000)
+    assert s.size == 200  # a tenth of the cap first
+    s.observe(200, 400_000)  # 2,000 crossings a traveller (a decade's dense stretch)
+    assert s.size == 10
+    s.observe(10, 100)  # sparse: would fit 2,000, grows to 40 only
+    assert s.size == 40
+    for _ in range(5):
+        s.observe(s.size, s.size)
+    assert s.size == 2000  # the cap
+    s.observe(2000, 10**9)
+    assert s.size == 1
+    s.observe(1, 0)  # nothing read: grow (x4), bounded
+    assert s.size == 4
+
+
+def test_the_due_job_reads_no_more_than_its_crossings_budget_a_slice(app, db_session, monkeypatch):
+    """With a budget of a few crossings, the job narrows to one traveller a slice and still finds everything."""
+    _plant()
+    db.session.execute(update(Traveller).values(patterns_due=True))
+    expected = _one_pass_keys(NOW)
+    app.config["TRACING_PATTERN_ROWS"] = 5
+    monkeypatch.setattr(tracing, "_DUE_SLICE", 30)
+    sizes: list[int] = []
+    real = tracing._evaluate
+
+    def spy(session, ids, *args, **kwargs):
+        sizes.append(len(ids))
+        return real(session, ids, *args, **kwargs)
+
+    monkeypatch.setattr(tracing, "_evaluate", spy)
+    tracing.evaluate_due(now=NOW, limit=1000)
+    db.session.commit()
+    assert sizes[0] == 3 and set(sizes[1:]) == {1}, sizes  # 30 // 10 first; then each read far more than 5
+    assert sum(sizes) == db.session.scalar(select(func.count()).select_from(Traveller))
+    assert set(db.session.execute(select(RiskFindingRecord.finding_key)).scalars()) == expected
