@@ -88,11 +88,7 @@ class Journey:
 def journey(traveller: Traveller, *, now: datetime, session: Session | None = None) -> Journey:
     """Timeline, trips abroad (exit then entry), documents and spellings used, companions."""
     session = session or db.session()
-    # The page shows each crossing's post and flags: loaded with the crossings, one query each, not one per
-    # crossing (a decade's traveller has hundreds).
-    crossings = list(session.execute(select(Crossing).where(Crossing.traveller_id == traveller.id)
-                                     .options(selectinload(Crossing.flags), selectinload(Crossing.border_post))
-                                     .order_by(Crossing.crossed_at, Crossing.id)).scalars())
+    crossings = crossings_of(traveller, session)
     trips: list[Trip] = []
     open_trip = None
     pending: Crossing | None = None
@@ -109,6 +105,27 @@ def journey(traveller: Traveller, *, now: datetime, session: Session | None = No
     names = Counter(" ".join(x for x in (c.surname, c.given_names) if x) or "(no name)" for c in crossings)
     return Journey(crossings, trips, open_trip, documents_of(crossings), names.most_common(),
                    companions_of(traveller, crossings, session=session))
+
+
+def crossings_of(traveller: Traveller, session: Session) -> list[Crossing]:
+    """Every crossing of the traveller in time order, with its flags and post (loaded with the crossings,
+    one query each, not one per crossing: a decade's traveller has hundreds).
+
+    Read within the traveller's own first and last crossing times, so that PostgreSQL leaves out the month
+    partitions outside them instead of probing all of a decade's; when the rows found do not add up to the
+    traveller's count (a summary not yet refreshed), read again without the bounds: nothing is left out.
+    """
+    def read(*bounds) -> list[Crossing]:
+        return list(session.execute(select(Crossing).where(Crossing.traveller_id == traveller.id, *bounds)
+                                    .options(selectinload(Crossing.flags), selectinload(Crossing.border_post))
+                                    .order_by(Crossing.crossed_at, Crossing.id)).scalars())
+
+    first, last = traveller.first_crossed_at, traveller.last_crossed_at
+    if first is not None and last is not None and traveller.crossing_count:
+        found = read(Crossing.crossed_at >= first, Crossing.crossed_at <= last)
+        if len(found) == traveller.crossing_count:
+            return found
+    return read()
 
 
 def documents_of(crossings: Iterable[Crossing]) -> list[TravellerDocument]:
@@ -179,12 +196,21 @@ def companions_of(traveller: Traveller, crossings: list[Crossing], *, session: S
     return out
 
 
-def flags_of(traveller: Traveller, session: Session | None = None) -> list[Flag]:
+def flags_of(traveller: Traveller, session: Session | None = None, journey: Journey | None = None) -> list[Flag]:
+    """Flags on the traveller's crossings and risk flags about them, newest first.
+
+    Given the traveller's journey, its crossings' flags are already loaded: only the risk flags are read
+    (a statement over every month partition less on the traveller page).
+    """
     session = session or db.session()
-    on_crossings = select(Crossing.id).where(Crossing.traveller_id == traveller.id)
     risk = select(RiskFindingRecord.flag_id).where(RiskFindingRecord.traveller_id == traveller.id)
-    return list(session.execute(select(Flag).where(or_(Flag.crossing_id.in_(on_crossings), Flag.id.in_(risk)))
-                                .order_by(Flag.created_at.desc())).scalars())
+    if journey is None:
+        on_crossings = select(Crossing.id).where(Crossing.traveller_id == traveller.id)
+        return list(session.execute(select(Flag).where(or_(Flag.crossing_id.in_(on_crossings), Flag.id.in_(risk)))
+                                    .order_by(Flag.created_at.desc(), Flag.id.desc())).scalars())
+    found = {f.id: f for c in journey.crossings for f in c.flags}
+    found.update((f.id, f) for f in session.execute(select(Flag).where(Flag.id.in_(risk))).scalars())
+    return sorted(found.values(), key=lambda f: (f.created_at, f.id), reverse=True)
 
 
 def judgements_of(traveller: Traveller, session: Session | None = None) -> list[TravellerJudgement]:

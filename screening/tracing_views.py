@@ -75,7 +75,7 @@ def _split_form(journey: journeys.Journey, form: SplitForm | None = None) -> Spl
 def _render(traveller: Traveller, merge_form=None, split_form=None, status=200):
     now = utcnow()
     journey = journeys.journey(traveller, now=now)
-    flags = journeys.flags_of(traveller)
+    flags = journeys.flags_of(traveller, journey=journey)
     return render_template(
         "tracing/traveller.html", traveller=traveller, journey=journey, flags=flags,
         judgements=journeys.judgements_of(traveller),
