@@ -16,7 +16,8 @@ _signals = Namespace()
 # Sender: the Flag shown. Receivers return a dict of template context (its cases, the attach form).
 flag_page = _signals.signal("flag-page")
 
-# Sender: the Traveller shown; kwargs: flag_ids (the traveller's flags). Receivers return a dict.
+# Sender: the Traveller shown; kwargs: flag_ids (the traveller's flags) and crossing_ids (their crossings,
+# already read by the page). Receivers return a dict.
 traveller_page = _signals.signal("traveller-page")
 
 

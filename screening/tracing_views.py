@@ -81,7 +81,8 @@ def _render(traveller: Traveller, merge_form=None, split_form=None, status=200):
         judgements=journeys.judgements_of(traveller),
         merge_form=merge_form or MergeForm(prefix="merge"), split_form=_split_form(journey, split_form),
         now=now, rule_labels={k: _(v) for k, v in tracing.RULE_LABELS.items()},
-        **signals.page_context(signals.traveller_page, traveller, flag_ids=[f.id for f in flags])), status
+        **signals.page_context(signals.traveller_page, traveller, flag_ids=[f.id for f in flags],
+                                crossing_ids=[c.id for c in journey.crossings])), status
 
 
 @bp.get("/travellers/<int:traveller_id>")

@@ -128,3 +128,28 @@ def test_the_due_job_reads_no_more_than_its_crossings_budget_a_slice(app, db_ses
     assert sizes[0] == 3 and set(sizes[1:]) == {1}, sizes  # 30 // 10 first; then each read far more than 5
     assert sum(sizes) == db.session.scalar(select(func.count()).select_from(Traveller))
     assert set(db.session.execute(select(RiskFindingRecord.finding_key)).scalars()) == expected
+
+
+def test_suspects_are_the_travellers_of_identity_flags_on_suspects_not_dismissed(app, db_session):
+    """The risk rules' suspects come from identity flags (read first) and their crossings' travellers; a flag
+    judged "not the same person" makes nobody a suspect."""
+    from screening.models import Flag
+    from tests.screening.builders import make_person
+
+    assert tracing._suspect_travellers(db.session, None) == set()  # no flags: no statement over crossings
+    make_person(surname="Mofokeng", given_names="Tsepo", dob="1979-05-02", sex="M", category="suspect",
+                alert_kind="suspect", discreet=False)
+    suspect = arrive("Mofokeng", "Tsepo", dob="1979-05-02", document="RA7788123", days_ago=3, group="G1")
+    other = arrive("Sello", "Mpho", dob="2010-01-21", sex="F", document=None, days_ago=3, minutes=1, group="G1")
+    db.session.refresh(suspect)
+    db.session.refresh(other)
+    flags = db.session.execute(select(Flag).where(Flag.kind == "identity")).scalars().all()
+    assert {f.crossing_id for f in flags} == {suspect.id}
+    assert tracing._suspect_travellers(db.session, None) == {suspect.traveller_id}
+    assert tracing._suspect_travellers(db.session, {other.traveller_id}) == set()
+    assert tracing._suspect_travellers(db.session, {suspect.traveller_id, other.traveller_id}) == {
+        suspect.traveller_id}
+    for f in flags:
+        f.status = "not_same_person"
+    db.session.commit()
+    assert tracing._suspect_travellers(db.session, None) == set()

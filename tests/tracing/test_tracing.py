@@ -250,6 +250,22 @@ def test_traveller_page_flags_from_its_journey_are_the_traveller_flags(app, db_s
     assert [f.id for f in journeys.flags_of(t, journey=journey)] == [f.id for f in plain]
 
 
+def test_traveller_page_lists_cases_linked_to_any_of_its_crossings(app, login_as, db_session):
+    """The page hands the cases their crossing ids (read once for the journey): a case linked to an old crossing
+    alone, not to a flag or the traveller, is still listed."""
+    from tests.cases.builders import make_case
+    from tip_cases.cases.models import CaseLink
+
+    old = arrive(days_ago=200, evaluate=False)
+    t = traveller_of(arrive(days_ago=2, evaluate=False))
+    linked, other = make_case(title="Linked by its crossing"), make_case(title="Not linked")
+    db.session.add(CaseLink(case_id=linked.id, object_type="crossing", object_id=old.id))
+    db.session.commit()
+    html = login_as("investigator").get(f"/tracing/travellers/{t.id}").get_data(as_text=True)
+    listed = html.split('data-testid="cases"')[1].split("</ul>")[0]
+    assert linked.reference in listed and other.reference not in listed
+
+
 def test_inferred_companions_need_repeated_occasions(app, login_as, db_session):
     for days in (40, 26, 9):
         arrive("Mokhele", "Nthabiseng", dob="1988-09-17", sex="F", document="RA1000234", post_code="MPB",
