@@ -111,21 +111,13 @@ def crossings_of(traveller: Traveller, session: Session) -> list[Crossing]:
     """Every crossing of the traveller in time order, with its flags and post (loaded with the crossings,
     one query each, not one per crossing: a decade's traveller has hundreds).
 
-    Read within the traveller's own first and last crossing times, so that PostgreSQL leaves out the month
-    partitions outside them instead of probing all of a decade's; when the rows found do not add up to the
-    traveller's count (a summary not yet refreshed), read again without the bounds: nothing is left out.
+    Not bounded by the traveller's first and last crossing: the statement is prepared once per connection
+    and its generic plan reused, where a bound makes PostgreSQL plan it anew for each traveller, which
+    cost more than the partitions it left out (docs/performance.md, session 11).
     """
-    def read(*bounds) -> list[Crossing]:
-        return list(session.execute(select(Crossing).where(Crossing.traveller_id == traveller.id, *bounds)
-                                    .options(selectinload(Crossing.flags), selectinload(Crossing.border_post))
-                                    .order_by(Crossing.crossed_at, Crossing.id)).scalars())
-
-    first, last = traveller.first_crossed_at, traveller.last_crossed_at
-    if first is not None and last is not None and traveller.crossing_count:
-        found = read(Crossing.crossed_at >= first, Crossing.crossed_at <= last)
-        if len(found) == traveller.crossing_count:
-            return found
-    return read()
+    return list(session.execute(select(Crossing).where(Crossing.traveller_id == traveller.id)
+                                .options(selectinload(Crossing.flags), selectinload(Crossing.border_post))
+                                .order_by(Crossing.crossed_at, Crossing.id)).scalars())
 
 
 def documents_of(crossings: Iterable[Crossing]) -> list[TravellerDocument]:

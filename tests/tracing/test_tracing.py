@@ -213,27 +213,6 @@ def test_traveller_page_statements_do_not_grow_with_its_crossings(app, login_as,
     assert many == few, (few, many)
 
 
-def test_traveller_page_reads_within_its_own_months_and_misses_nothing_when_the_summary_lags(app, login_as,
-                                                                                              db_session):
-    """The journey is read between the traveller's first and last crossing (PostgreSQL then leaves out the other
-    months' partitions); a summary that lags behind its crossings must not hide one of them."""
-    from screening import journeys
-
-    first = arrive(days_ago=300, evaluate=False)
-    arrive(days_ago=100, direction="entry", evaluate=False)
-    t = traveller_of(arrive(days_ago=10, evaluate=False))
-    flagged = first.id
-    assert journeys.crossings_of(t, db.session)[0].id == flagged
-    # A stale summary: first and last crossing as if the earliest were not there, the count right.
-    t.first_crossed_at = t.first_crossed_at + timedelta(days=150)
-    db.session.commit()
-    got = journeys.crossings_of(t, db.session)
-    assert [c.id for c in got][0] == flagged and len(got) == 3
-    html = login_as("investigator").get(f"/tracing/travellers/{t.id}").get_data(as_text=True)
-    assert html.count("badge text-bg-secondary\">exit</span>") == 2
-    assert first.external_id in html
-
-
 def test_traveller_page_flags_from_its_journey_are_the_traveller_flags(app, db_session):
     """flags_of with the journey (its crossings' flags already loaded) gives what the query over crossings gives."""
     from screening import journeys
