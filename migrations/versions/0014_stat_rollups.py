@@ -91,7 +91,8 @@ def upgrade():
     dialect = op.get_bind().dialect.name
     op.get_bind().execute(sa.text("INSERT INTO stat_rollup_state (id, offset_minutes, rebuilt_at) "
                                   "VALUES (1, :off, :at)"), {"off": _offset_minutes(), "at": datetime.now(UTC)})
-    for stmt in rollup_sql.install(dialect) + rollup_sql.rebuild(dialect):
+    # As this revision made them: the prev_day pointers came with 0027.
+    for stmt in rollup_sql.install(dialect, prev_days=False) + rollup_sql.rebuild(dialect, prev_days=False):
         op.execute(stmt)
 
 

@@ -31,7 +31,8 @@ _STAT_TRIGGERS = [f"DROP TRIGGER IF EXISTS stat_crossings_{o} ON crossings" for 
 
 def _stat_triggers_on_crossings() -> list[str]:
     """The statistics triggers on crossings only (those on flags stay as they are)."""
-    return [s for s in rollup_sql.postgresql_install() if "ON flags" not in s and "stat_flags_" not in s]
+    # As of this revision: the prev_day pointers came with 0027.
+    return [s for s in rollup_sql.postgresql_install(prev_days=False) if "ON flags" not in s and "stat_flags_" not in s]
 
 
 def _columns(conn, table: str) -> str:

@@ -125,3 +125,47 @@ def test_rebuild_command_prints_row_counts(app, db_session):
     assert out.exit_code == 0, out.output
     n = db.session.execute(select(Crossing.id)).all()
     assert "stat_crossings_daily:" in out.output and len(n) == 30
+
+
+def test_each_traveller_day_points_at_the_travellers_day_before(app, db_session):
+    """Crossings arriving out of order (a post node's late sync), at two posts, then one deleted and one moved to
+    another traveller: every row's pointers are the traveller's previous row (any post, in day and post order)
+    and previous day at the same post, so a period's persons are the rows pointing before it."""
+    from tip_cases.reports.models import StatTravellerDays
+
+    t, other = Traveller(surname="A", given_names="B"), Traveller(surname="C", given_names="D")
+    db.session.add_all([t, other])
+    db.session.flush()
+    msb, mpb = factories.post("MSB").id, factories.post("MPB").id
+
+    def at(day: int, post: str = "MSB"):
+        c = b.crossing(datetime(2025, 4, day, 10, 0, tzinfo=UTC), post=post)
+        c.traveller_id = t.id
+        db.session.flush()
+        return c
+
+    def pointers():
+        db.session.expire_all()
+        return {(r.day.day, r.border_post_id): (r.prev_day and r.prev_day.day, r.prev_post_day and r.prev_post_day.day)
+                for r in db.session.execute(select(StatTravellerDays).where(StatTravellerDays.traveller_id == t.id))
+                .scalars()}
+
+    at(20)
+    at(10)
+    late = at(15, "MPB")
+    at(15)
+    first, second = sorted([msb, mpb])  # the same day's rows in post order
+    assert pointers() == {(10, msb): (None, None), (15, first): (10, 10 if first == msb else None),
+                          (15, second): (15, 10 if second == msb else None), (20, msb): (15, 15)}
+    db.session.execute(update(Crossing).where(Crossing.id == late.id).values(traveller_id=other.id))
+    db.session.flush()
+    assert pointers() == {(10, msb): (None, None), (15, msb): (10, 10), (20, msb): (15, 15)}
+    db.session.execute(delete(Crossing).where(Crossing.traveller_id == t.id,
+                                              Crossing.crossed_at == datetime(2025, 4, 15, 10, 0, tzinfo=UTC)))
+    db.session.flush()
+    assert pointers() == {(10, msb): (None, None), (20, msb): (10, 10)}
+    # From the 16th: one person (the row of the 20th points before it); from the 12th also the other traveller.
+    assert stats.table(stats.Filters(date(2025, 4, 16), date(2025, 4, 30)), "travellers_sex_age").total == 1
+    assert stats.table(stats.Filters(date(2025, 4, 12), date(2025, 4, 30)), "travellers_sex_age").total == 2
+    assert stats.table(stats.Filters(date(2025, 4, 12), date(2025, 4, 30), post_id=mpb), "travellers_sex_age"
+                       ).total == 1

@@ -54,7 +54,12 @@ class StatCrossingsPeople(db.Model):
 
 
 class StatTravellerDays(db.Model):
-    """Each traveller once per local day and post, with their first crossing there that day."""
+    """Each traveller once per local day and post, with their first crossing there that day.
+
+    prev_day: the day of the traveller's row before this one in (day, post) order, any post; prev_post_day:
+    their day before this one at the same post. A row whose pointer is empty or before a period's first day
+    is the traveller's first in that period: persons are counted by a filter (rollup_sql._PREV).
+    """
 
     __tablename__ = "stat_traveller_days"
     __table_args__ = (Index("ix_stat_traveller_days_traveller", "traveller_id"),)
@@ -64,6 +69,8 @@ class StatTravellerDays(db.Model):
     traveller_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
     first_at: Mapped[datetime] = mapped_column()
+    prev_day: Mapped[date | None] = mapped_column(Date)
+    prev_post_day: Mapped[date | None] = mapped_column(Date)
 
 
 class StatTravellerMonths(db.Model):

@@ -145,6 +145,38 @@ def _traveller_delta_pg(d: _Dialect, src: str, removing: bool) -> list[str]:
     return out
 
 
+# Each (day, post, traveller) row points at the traveller's row before it: prev_day in (day, post) order over all
+# posts, prev_post_day at the same post. A row whose pointer falls before a period's first day (or is empty) is
+# the traveller's first in the period, so counting persons in any period is a filter, not a GROUP BY over every
+# traveller-day (tip_cases.reports.stats._rollup_firsts; docs/performance.md, session 11).
+_PREV = ("lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id)",
+         "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day)")
+
+
+def _prev_refresh_pg(tids: str) -> str:
+    """Re-point the rows of the travellers in `tids` (a subquery of ids): an upsert in key order, so concurrent
+    writers lock rollup rows in one order, as every other rollup statement does."""
+    return (f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at, prev_day, "
+            f"prev_post_day) SELECT day, border_post_id, traveller_id, n, first_at, pd, ppd FROM (SELECT *, "
+            f"{_PREV[0]} AS pd, {_PREV[1]} AS ppd FROM stat_traveller_days WHERE traveller_id = ANY(ARRAY{tids})) x "
+            f"WHERE prev_day IS DISTINCT FROM pd OR prev_post_day IS DISTINCT FROM ppd ORDER BY 1, 2, 3 "
+            f"ON CONFLICT (day, border_post_id, traveller_id) DO UPDATE SET prev_day = excluded.prev_day, "
+            f"prev_post_day = excluded.prev_post_day")
+
+
+def _prev_refresh_sqlite(tid: str) -> str:
+    """SQLite (a row trigger, one traveller): the pointers as correlated maxima over the traveller's rows."""
+    t = "stat_traveller_days"
+    return (f"UPDATE {t} SET prev_day = (SELECT MAX(p.day) FROM {t} p WHERE p.traveller_id = {t}.traveller_id "
+            f"AND (p.day < {t}.day OR (p.day = {t}.day AND p.border_post_id < {t}.border_post_id))), "
+            f"prev_post_day = (SELECT MAX(p.day) FROM {t} p WHERE p.traveller_id = {t}.traveller_id "
+            f"AND p.border_post_id = {t}.border_post_id AND p.day < {t}.day) WHERE {t}.traveller_id = {tid}")
+
+
+def _tids(src: str) -> str:
+    return f"(SELECT DISTINCT r.traveller_id FROM {src} WHERE r.traveller_id IS NOT NULL)"
+
+
 def _flag_upsert(d: _Dialect, src: str, sign: str) -> str:
     return (f"INSERT INTO stat_flags_daily (day, border_post_id, n) "
             f"SELECT {d.day('r.created_at')}, r.border_post_id, SUM({sign}) FROM {src} "
@@ -163,8 +195,9 @@ def _changed(old: str, new: str) -> str:
 _OFF_SELECT = "(SELECT offset_minutes FROM stat_rollup_state WHERE id = 1)"
 
 
-def postgresql_install() -> list[str]:
-    """Functions and statement triggers on crossings and flags (PostgreSQL 10+)."""
+def postgresql_install(prev_days: bool = True) -> list[str]:
+    """Functions and statement triggers on crossings and flags (PostgreSQL 10+); without the prev_day pointers
+    for the migrations before 0027, whose tables do not have them."""
     d = _Dialect("postgresql", "off")
     ins = "(SELECT * FROM new_rows) r"
     dele = "(SELECT * FROM old_rows) r"
@@ -177,12 +210,15 @@ def postgresql_install() -> list[str]:
     def body(stmts: list[str]) -> str:
         return ";\n  ".join(stmts) + ";"
 
+    def prev(src: str) -> list[str]:
+        return [_prev_refresh_pg(_tids(src))] if prev_days else []
+
     out = []
     for name, stmts in (
-            ("stat_crossings_ins", _count_upserts(d, ins, "1") + _traveller_delta_pg(d, ins, False)),
-            ("stat_crossings_del", _count_upserts(d, dele, "-1") + _traveller_delta_pg(d, dele, True)),
+            ("stat_crossings_ins", _count_upserts(d, ins, "1") + _traveller_delta_pg(d, ins, False) + prev(ins)),
+            ("stat_crossings_del", _count_upserts(d, dele, "-1") + _traveller_delta_pg(d, dele, True) + prev(dele)),
             ("stat_crossings_upd", _count_upserts(d, moved, "r.sign") + _traveller_delta_pg(d, moved_out, True)
-             + _traveller_delta_pg(d, moved_in, False)),
+             + _traveller_delta_pg(d, moved_in, False) + prev(moved)),
             ("stat_flags_ins", [_flag_upsert(d, ins, "1")]),
             ("stat_flags_del", [_flag_upsert(d, dele, "-1")]),
             ("stat_flags_upd", [_flag_upsert(d, "(SELECT o.*, -1 AS sign FROM old_rows o UNION ALL "
@@ -213,7 +249,7 @@ def postgresql_uninstall() -> list[str]:
     return out
 
 
-def sqlite_install() -> list[str]:
+def sqlite_install(prev_days: bool = True) -> list[str]:
     """Row triggers: SQLite has one writer at a time, so per-row upserts cannot deadlock."""
     d = _Dialect("sqlite", _OFF_SELECT)
 
@@ -229,14 +265,17 @@ def sqlite_install() -> list[str]:
 
     tracked = ", ".join(TRACKED)
     old, new = one("OLD", -1), one("NEW", 1)
+    def prev(*aliases: str) -> list[str]:
+        return [_prev_refresh_sqlite(f"{a}.traveller_id") for a in aliases] if prev_days else []
+
     out = [
         trig("stat_crossings_ins", "INSERT ON crossings", _count_upserts(d, new, "r.sign")
-             + _traveller_recompute(d, new)),
+             + _traveller_recompute(d, new) + prev("NEW")),
         trig("stat_crossings_del", "DELETE ON crossings", _count_upserts(d, old, "r.sign")
-             + _traveller_recompute(d, old)),
+             + _traveller_recompute(d, old) + prev("OLD")),
         trig("stat_crossings_upd", f"UPDATE OF {tracked} ON crossings",
              _count_upserts(d, old, "r.sign") + _count_upserts(d, new, "r.sign")
-             + _traveller_recompute(d, old) + _traveller_recompute(d, new),
+             + _traveller_recompute(d, old) + _traveller_recompute(d, new) + prev("OLD", "NEW"),
              when=_changed("OLD", "NEW").replace("IS DISTINCT FROM", "IS NOT")),
     ]
     fold, fnew = (f"(SELECT {a}.created_at AS created_at, {a}.border_post_id AS border_post_id, {s} AS sign) r"
@@ -255,15 +294,25 @@ def sqlite_uninstall() -> list[str]:
             for op in ("ins", "del", "upd")]
 
 
-def install(dialect: str) -> list[str]:
-    return postgresql_install() if dialect == "postgresql" else sqlite_install()
+def prev_fill(dialect: str) -> str:
+    """Point every row of stat_traveller_days at the traveller's row before it (both databases)."""
+    t = "stat_traveller_days"
+    differ = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    return (f"UPDATE {t} SET prev_day = x.pd, prev_post_day = x.ppd FROM (SELECT day, border_post_id, "
+            f"traveller_id, {_PREV[0]} AS pd, {_PREV[1]} AS ppd FROM {t}) AS x WHERE {t}.day = x.day "
+            f"AND {t}.border_post_id = x.border_post_id AND {t}.traveller_id = x.traveller_id "
+            f"AND ({t}.prev_day {differ} x.pd OR {t}.prev_post_day {differ} x.ppd)")
+
+
+def install(dialect: str, prev_days: bool = True) -> list[str]:
+    return postgresql_install(prev_days) if dialect == "postgresql" else sqlite_install(prev_days)
 
 
 def uninstall(dialect: str) -> list[str]:
     return postgresql_uninstall() if dialect == "postgresql" else sqlite_uninstall()
 
 
-def rebuild(dialect: str) -> list[str]:
+def rebuild(dialect: str, prev_days: bool = True) -> list[str]:
     """Empty every rollup and recount it from crossings and flags (the offset already set)."""
     d = _Dialect(dialect, _OFF_SELECT)
     out = [f"DELETE FROM {t}" for t in TABLES]
@@ -273,6 +322,8 @@ def rebuild(dialect: str) -> list[str]:
                f"SELECT {d.day('r.crossed_at')}, r.border_post_id, r.traveller_id, COUNT(*), MIN(r.crossed_at) "
                f"FROM crossings r WHERE r.traveller_id IS NOT NULL AND {d.day('r.crossed_at')} IS NOT NULL "
                f"GROUP BY 1, 2, 3")
+    if prev_days:
+        out.append(prev_fill(dialect))
     out.append(f"INSERT INTO stat_traveller_months (month, traveller_id, n, first_at) "
                f"SELECT {d.month('r.crossed_at')}, r.traveller_id, COUNT(*), MIN(r.crossed_at) "
                f"FROM crossings r WHERE r.traveller_id IS NOT NULL AND {d.month('r.crossed_at')} IS NOT NULL "

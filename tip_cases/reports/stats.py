@@ -30,7 +30,6 @@ from tip_cases.reports.models import (
     StatFlagsDaily,
     StatRollupState,
     StatTravellerDays,
-    StatTravellerMonths,
 )
 
 AGE_BANDS = [("0-11", 0, 11), ("12-17", 12, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-49", 35, 49),
@@ -163,30 +162,20 @@ def _use_rollups(live: bool | None) -> bool:
 
 
 def _rollup_firsts(f: Filters):
-    """(tid, first_at) of every traveller who crossed in the filters, from the distinct-person rollups.
+    """(tid, first_at) of every traveller who crossed in the filters, one row each, from the distinct-person
+    rollup: the traveller's first row in the period is the one pointing before it (or nowhere), so this is a
+    filtered range of the daily table, not a GROUP BY over every traveller-day of the period.
 
-    Whole months come from the monthly table (all posts), the days before the first and after the
-    last whole month from the daily one; a post filter reads the daily table alone.
+    first_at is the traveller's first crossing that day at that post; their first in the period may be earlier
+    the same day at another post, but on the same local date, and the age is taken on the local date.
     """
-    days, months = StatTravellerDays, StatTravellerMonths
+    days = StatTravellerDays
+    where = [days.day >= f.start, days.day <= f.end]
     if f.post_id:
-        parts = [select(days.traveller_id.label("tid"), days.first_at.label("first_at"))
-                 .where(days.day >= f.start, days.day <= f.end, days.border_post_id == f.post_id)]
+        where += [days.border_post_id == f.post_id, or_(days.prev_post_day.is_(None), days.prev_post_day < f.start)]
     else:
-        first_month = f.start if f.start.day == 1 else (f.start.replace(day=28) + timedelta(days=4)).replace(day=1)
-        after = f.end + timedelta(days=1)
-        end_month = after.replace(day=1)  # months in [first_month, end_month) are whole
-        if first_month < end_month:
-            parts = [select(months.traveller_id.label("tid"), months.first_at.label("first_at"))
-                     .where(months.month >= first_month, months.month < end_month),
-                     select(days.traveller_id, days.first_at)
-                     .where(or_(and_(days.day >= f.start, days.day < first_month),
-                                and_(days.day >= end_month, days.day <= f.end)))]
-        else:
-            parts = [select(days.traveller_id.label("tid"), days.first_at.label("first_at"))
-                     .where(days.day >= f.start, days.day <= f.end)]
-    both = parts[0].union_all(*parts[1:]).subquery() if len(parts) > 1 else parts[0].subquery()
-    return select(both.c.tid, func.min(both.c.first_at).label("first_at")).group_by(both.c.tid).subquery()
+        where.append(or_(days.prev_day.is_(None), days.prev_day < f.start))
+    return select(days.traveller_id.label("tid"), days.first_at.label("first_at")).where(*where).subquery()
 
 
 def _per_day(col, rollup, since: datetime, now: datetime, first: date, last: date,

@@ -1,0 +1,43 @@
+"""Statistics: each traveller-day row points at the traveller's row before it (issue 10, session 11).
+
+Counting the persons who crossed in a period read every traveller-day of the period and grouped them by
+traveller (3-4 s for 12 months at 20M crossings). With `prev_day` (the traveller's row before, any post,
+in day and post order) and `prev_post_day` (before, same post) the traveller's first row in the period is
+the one whose pointer is empty or before the period's first day: the count becomes a filter
+(tip_cases.reports.stats._rollup_firsts). The triggers keep the pointers in the writer's transaction.
+
+Upgrade: adds the two columns, reinstalls the triggers and fills the pointers from the rows already there
+(one UPDATE with window functions: about 12M rows at a decade of 20M crossings, some minutes; readers keep
+working, writers of crossings wait). Downgrade: the triggers as 0014/0022 made them, the columns dropped.
+
+Revision ID: 0027_stat_prev_days
+Revises: 0026_spelling_counts
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from tip_cases.reports import rollup_sql
+
+revision = "0027_stat_prev_days"
+down_revision = "0026_spelling_counts"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    dialect = op.get_bind().dialect.name
+    with op.batch_alter_table("stat_traveller_days") as batch:
+        batch.add_column(sa.Column("prev_day", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("prev_post_day", sa.Date(), nullable=True))
+    for stmt in rollup_sql.uninstall(dialect) + rollup_sql.install(dialect) + [rollup_sql.prev_fill(dialect)]:
+        op.execute(stmt)
+
+
+def downgrade():
+    dialect = op.get_bind().dialect.name
+    for stmt in rollup_sql.uninstall(dialect) + rollup_sql.install(dialect, prev_days=False):
+        op.execute(stmt)
+    with op.batch_alter_table("stat_traveller_days") as batch:
+        batch.drop_column("prev_post_day")
+        batch.drop_column("prev_day")
