@@ -44,7 +44,7 @@ def measure(url: str, repeats: int) -> None:
     with app.app_context():
         sizes = {t: db.session.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()  # noqa: S608
                  for t in ("crossings", "stat_crossings_daily", "stat_crossings_people", "stat_traveller_days",
-                           "stat_traveller_months", "stat_flags_daily")}
+                           "stat_flags_daily")}
         print("rows: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
         today = utcnow().astimezone(stats._tz()).date()
         f = stats.Filters(start=today - timedelta(days=364), end=today)

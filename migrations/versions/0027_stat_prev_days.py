@@ -4,11 +4,14 @@ Counting the persons who crossed in a period read every traveller-day of the per
 traveller (3-4 s for 12 months at 20M crossings). With `prev_day` (the traveller's row before, any post,
 in day and post order) and `prev_post_day` (before, same post) the traveller's first row in the period is
 the one whose pointer is empty or before the period's first day: the count becomes a filter
-(tip_cases.reports.stats._rollup_firsts). The triggers keep the pointers in the writer's transaction.
+(tip_cases.reports.stats._rollup_firsts). The triggers keep the pointers in the writer's transaction. The
+monthly distinct table (`stat_traveller_months`) served that count for whole months only; nothing reads it
+now, so it is dropped and no longer kept on every write of a crossing.
 
-Upgrade: adds the two columns, reinstalls the triggers and fills the pointers from the rows already there
-(one UPDATE with window functions: about 12M rows at a decade of 20M crossings, some minutes; readers keep
-working, writers of crossings wait). Downgrade: the triggers as 0014/0022 made them, the columns dropped.
+Upgrade: adds the two columns, reinstalls the triggers, fills the pointers from the rows already there (one
+UPDATE with window functions: about 12M rows at a decade of 20M crossings, some minutes; readers keep
+working, writers of crossings wait) and drops the monthly table. Downgrade: the triggers as 0014/0022 made
+them, the columns dropped, the monthly table recreated and recounted from the crossings.
 
 Revision ID: 0027_stat_prev_days
 Revises: 0026_spelling_counts
@@ -32,12 +35,26 @@ def upgrade():
         batch.add_column(sa.Column("prev_post_day", sa.Date(), nullable=True))
     for stmt in rollup_sql.uninstall(dialect) + rollup_sql.install(dialect) + [rollup_sql.prev_fill(dialect)]:
         op.execute(stmt)
+    op.drop_index("ix_stat_traveller_months_traveller", table_name="stat_traveller_months")
+    op.drop_table("stat_traveller_months")
 
 
 def downgrade():
     dialect = op.get_bind().dialect.name
+    op.create_table(
+        "stat_traveller_months",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("traveller_id", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("month", "traveller_id", name=op.f("pk_stat_traveller_months")))
+    op.create_index("ix_stat_traveller_months_traveller", "stat_traveller_months", ["traveller_id"])
     for stmt in rollup_sql.uninstall(dialect) + rollup_sql.install(dialect, prev_days=False):
         op.execute(stmt)
     with op.batch_alter_table("stat_traveller_days") as batch:
         batch.drop_column("prev_post_day")
         batch.drop_column("prev_day")
+    # Recount the monthly table (and the rest) as 0014 does, where the rollups are built.
+    if op.get_bind().execute(sa.text("SELECT COUNT(*) FROM stat_rollup_state")).scalar_one():
+        for stmt in rollup_sql.rebuild(dialect, prev_days=False):
+            op.execute(stmt)

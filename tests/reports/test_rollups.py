@@ -169,3 +169,48 @@ def test_each_traveller_day_points_at_the_travellers_day_before(app, db_session)
     assert stats.table(stats.Filters(date(2025, 4, 12), date(2025, 4, 30)), "travellers_sex_age").total == 2
     assert stats.table(stats.Filters(date(2025, 4, 12), date(2025, 4, 30), post_id=mpb), "travellers_sex_age"
                        ).total == 1
+
+
+@pytest.fixture
+def prev_url(pg_schema):
+    """A database of its own for the upgrade from 0026; dropped afterwards."""
+    from tests.conftest import scratch_database
+
+    yield from scratch_database(pg_schema, "_prev_days")
+
+
+@pytest.mark.postgres
+def test_upgrade_to_0027_points_the_days_already_counted_and_downgrade_recounts_the_months(prev_url):
+    """An installation counted under 0026 (a monthly distinct table, no pointers) upgrades to pointers filled from
+    its rows, with statistics equal to the live count; the downgrade recounts the monthly table it drops."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from tip_cases import create_app
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": prev_url})
+    with app.app_context():
+        upgrade(revision="0026_spelling_counts")
+        _generate(seed=11, n=150)
+        db.session.commit()
+        months = db.session.execute(text("SELECT count(*), sum(n) FROM stat_traveller_months")).one()
+        assert months[0] > 0
+        db.session.remove()
+
+        upgrade()
+        lagged = db.session.execute(text(
+            "SELECT count(*) FROM stat_traveller_days s JOIN (SELECT day, border_post_id, traveller_id, "
+            "lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id) AS pd, "
+            "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day) AS ppd "
+            "FROM stat_traveller_days) x USING (day, border_post_id, traveller_id) "
+            "WHERE s.prev_day IS NOT DISTINCT FROM x.pd AND s.prev_post_day IS NOT DISTINCT FROM x.ppd")).scalar_one()
+        assert lagged == db.session.execute(text("SELECT count(*) FROM stat_traveller_days")).scalar_one() > 0
+        assert db.session.execute(text("SELECT to_regclass('stat_traveller_months')")).scalar() is None
+        for f in FILTERS:
+            assert stats.statistics(f) == stats.statistics(f, live=True), f
+        db.session.remove()
+
+        downgrade(revision="0026_spelling_counts")
+        assert db.session.execute(text("SELECT count(*), sum(n) FROM stat_traveller_months")).one() == months
+        db.session.remove()
+        db.engine.dispose()

@@ -73,18 +73,6 @@ class StatTravellerDays(db.Model):
     prev_post_day: Mapped[date | None] = mapped_column(Date)
 
 
-class StatTravellerMonths(db.Model):
-    """Each traveller once per local month (all posts), with their first crossing that month."""
-
-    __tablename__ = "stat_traveller_months"
-    __table_args__ = (Index("ix_stat_traveller_months_traveller", "traveller_id"),)
-
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
-    traveller_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-    first_at: Mapped[datetime] = mapped_column()
-
-
 class StatFlagsDaily(db.Model):
     """Flags raised per local day and post."""
 

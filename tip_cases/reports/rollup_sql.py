@@ -17,7 +17,7 @@ from __future__ import annotations
 AGE_BANDS = [("0-11", 11), ("12-17", 17), ("18-24", 24), ("25-34", 34), ("35-49", 49)]
 TRACKED = ("traveller_id", "border_post_id", "crossed_at", "direction", "sex", "nationality", "dob_year",
            "dob_month", "dob_day")
-TABLES = ("stat_crossings_daily", "stat_crossings_people", "stat_traveller_days", "stat_traveller_months",
+TABLES = ("stat_crossings_daily", "stat_crossings_people", "stat_traveller_days",
           "stat_flags_daily")
 
 
@@ -81,14 +81,16 @@ def _count_upserts(d: _Dialect, src: str, sign: str) -> list[str]:
     return [daily, people]
 
 
-def _traveller_recompute(d: _Dialect, keys_src: str) -> list[str]:
-    """Delete and recompute, from crossings, the (day, post, traveller) and (month, traveller) rows of the
-    travellers in `keys_src` (rows aliased r): a recount is exact where a delta cannot keep a minimum."""
+def _traveller_recompute(d: _Dialect, keys_src: str, months: bool) -> list[str]:
+    """Delete and recompute, from crossings, the (day, post, traveller) rows, and before 0027 the (month,
+    traveller) rows, of the travellers in `keys_src` (rows aliased r): a recount is exact where a delta cannot
+    keep a minimum."""
     out = []
-    for table, key, cols, join in (
-            ("stat_traveller_days", d.day("{a}.crossed_at"), "day, border_post_id, traveller_id",
-             "c.border_post_id = k.border_post_id AND"),
-            ("stat_traveller_months", d.month("{a}.crossed_at"), "month, traveller_id", "")):
+    tables = [("stat_traveller_days", d.day("{a}.crossed_at"), "day, border_post_id, traveller_id",
+               "c.border_post_id = k.border_post_id AND")]
+    if months:
+        tables.append(("stat_traveller_months", d.month("{a}.crossed_at"), "month, traveller_id", ""))
+    for table, key, cols, join in tables:
         per_post = "border_post_id" in cols
         kcols = f"{key.format(a='r')} AS p, " + ("r.border_post_id, " if per_post else "") + "r.traveller_id"
         keys = (f"(SELECT DISTINCT {kcols} FROM {keys_src} WHERE r.traveller_id IS NOT NULL "
@@ -111,7 +113,7 @@ def _traveller_recompute(d: _Dialect, keys_src: str) -> list[str]:
     return out
 
 
-def _traveller_delta_pg(d: _Dialect, src: str, removing: bool) -> list[str]:
+def _traveller_delta_pg(d: _Dialect, src: str, removing: bool, months: bool) -> list[str]:
     """PostgreSQL: add or remove the crossings of `src` (rows aliased r) in the distinct-person tables.
 
     Adding is an upsert (count plus, earliest time kept); removing subtracts, re-reads the first time
@@ -119,8 +121,9 @@ def _traveller_delta_pg(d: _Dialect, src: str, removing: bool) -> list[str]:
     keys concerned are read, through the rollups' primary keys and the crossings' traveller_id index.
     """
     out = []
-    for table, key, first, per_post in (("stat_traveller_days", d.day, "day", True),
-                                        ("stat_traveller_months", d.month, "month", False)):
+    tables = [("stat_traveller_days", d.day, "day", True)] + ([("stat_traveller_months", d.month, "month", False)]
+                                                             if months else [])
+    for table, key, first, per_post in tables:
         cols = f"{first}, " + ("border_post_id, " if per_post else "") + "traveller_id"
         keys = (f"SELECT {key('r.crossed_at')} AS p, " + ("r.border_post_id, " if per_post else "")
                 + f"r.traveller_id, COUNT(*) AS cnt, MIN(r.crossed_at) AS mn FROM {src} "
@@ -210,15 +213,19 @@ def postgresql_install(prev_days: bool = True) -> list[str]:
     def body(stmts: list[str]) -> str:
         return ";\n  ".join(stmts) + ";"
 
+    months = not prev_days  # before 0027: the monthly table, no pointers
+
     def prev(src: str) -> list[str]:
         return [_prev_refresh_pg(_tids(src))] if prev_days else []
 
     out = []
     for name, stmts in (
-            ("stat_crossings_ins", _count_upserts(d, ins, "1") + _traveller_delta_pg(d, ins, False) + prev(ins)),
-            ("stat_crossings_del", _count_upserts(d, dele, "-1") + _traveller_delta_pg(d, dele, True) + prev(dele)),
-            ("stat_crossings_upd", _count_upserts(d, moved, "r.sign") + _traveller_delta_pg(d, moved_out, True)
-             + _traveller_delta_pg(d, moved_in, False) + prev(moved)),
+            ("stat_crossings_ins", _count_upserts(d, ins, "1") + _traveller_delta_pg(d, ins, False, months)
+             + prev(ins)),
+            ("stat_crossings_del", _count_upserts(d, dele, "-1") + _traveller_delta_pg(d, dele, True, months)
+             + prev(dele)),
+            ("stat_crossings_upd", _count_upserts(d, moved, "r.sign") + _traveller_delta_pg(d, moved_out, True, months)
+             + _traveller_delta_pg(d, moved_in, False, months) + prev(moved)),
             ("stat_flags_ins", [_flag_upsert(d, ins, "1")]),
             ("stat_flags_del", [_flag_upsert(d, dele, "-1")]),
             ("stat_flags_upd", [_flag_upsert(d, "(SELECT o.*, -1 AS sign FROM old_rows o UNION ALL "
@@ -265,17 +272,19 @@ def sqlite_install(prev_days: bool = True) -> list[str]:
 
     tracked = ", ".join(TRACKED)
     old, new = one("OLD", -1), one("NEW", 1)
+    months = not prev_days  # before 0027: the monthly table, no pointers
+
     def prev(*aliases: str) -> list[str]:
         return [_prev_refresh_sqlite(f"{a}.traveller_id") for a in aliases] if prev_days else []
 
     out = [
         trig("stat_crossings_ins", "INSERT ON crossings", _count_upserts(d, new, "r.sign")
-             + _traveller_recompute(d, new) + prev("NEW")),
+             + _traveller_recompute(d, new, months) + prev("NEW")),
         trig("stat_crossings_del", "DELETE ON crossings", _count_upserts(d, old, "r.sign")
-             + _traveller_recompute(d, old) + prev("OLD")),
+             + _traveller_recompute(d, old, months) + prev("OLD")),
         trig("stat_crossings_upd", f"UPDATE OF {tracked} ON crossings",
              _count_upserts(d, old, "r.sign") + _count_upserts(d, new, "r.sign")
-             + _traveller_recompute(d, old) + _traveller_recompute(d, new) + prev("OLD", "NEW"),
+             + _traveller_recompute(d, old, months) + _traveller_recompute(d, new, months) + prev("OLD", "NEW"),
              when=_changed("OLD", "NEW").replace("IS DISTINCT FROM", "IS NOT")),
     ]
     fold, fnew = (f"(SELECT {a}.created_at AS created_at, {a}.border_post_id AS border_post_id, {s} AS sign) r"
@@ -313,9 +322,10 @@ def uninstall(dialect: str) -> list[str]:
 
 
 def rebuild(dialect: str, prev_days: bool = True) -> list[str]:
-    """Empty every rollup and recount it from crossings and flags (the offset already set)."""
+    """Empty every rollup and recount it from crossings and flags (the offset already set); prev_days=False
+    gives the layout before 0027 (a monthly distinct table, no pointers) for the migrations before it."""
     d = _Dialect(dialect, _OFF_SELECT)
-    out = [f"DELETE FROM {t}" for t in TABLES]
+    out = [f"DELETE FROM {t}" for t in TABLES + (() if prev_days else ("stat_traveller_months",))]
     src = "crossings r"
     out += _count_upserts(d, src, "1")
     out.append(f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at) "
@@ -324,9 +334,10 @@ def rebuild(dialect: str, prev_days: bool = True) -> list[str]:
                f"GROUP BY 1, 2, 3")
     if prev_days:
         out.append(prev_fill(dialect))
-    out.append(f"INSERT INTO stat_traveller_months (month, traveller_id, n, first_at) "
-               f"SELECT {d.month('r.crossed_at')}, r.traveller_id, COUNT(*), MIN(r.crossed_at) "
-               f"FROM crossings r WHERE r.traveller_id IS NOT NULL AND {d.month('r.crossed_at')} IS NOT NULL "
-               f"GROUP BY 1, 2")
+    else:  # before 0027
+        out.append(f"INSERT INTO stat_traveller_months (month, traveller_id, n, first_at) "
+                   f"SELECT {d.month('r.crossed_at')}, r.traveller_id, COUNT(*), MIN(r.crossed_at) "
+                   f"FROM crossings r WHERE r.traveller_id IS NOT NULL AND {d.month('r.crossed_at')} IS NOT NULL "
+                   f"GROUP BY 1, 2")
     out.append(_flag_upsert(d, "flags r", "1"))
     return out
