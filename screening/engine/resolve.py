@@ -180,6 +180,7 @@ class ResolveConfig:
     twin_rule: bool = True
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
+    year_complete: bool = True
     name_cache_size: int = 2_000_000
 
 
@@ -205,6 +206,7 @@ class Judgements:
 # --- blocking keys ---------------------------------------------------------------------------------
 
 _DOC, _PAIR, _DATE = 1, 2, 3
+_ADDR = 5  # (4 is blocking's name-token route for tracing)
 
 
 def _name_keys(p: Prepared) -> tuple[str, ...]:
@@ -242,10 +244,38 @@ def _store_keys(p: Prepared, min_doc: int, h: Callable[[tuple], int] = hash) -> 
     return keys
 
 
+def _own_pair_count(p: Prepared) -> int:
+    """How many name-pair keys `_probe_keys` lists first, those of the profile's own year of birth."""
+    k = len(_name_keys(p))
+    return k * (k - 1) // 2
+
+
+def _address_keys(p: Prepared) -> list[int]:
+    """Keys of the address route: the normalised address with each name key and the year of birth.
+
+    A crossing whose document changed or was mistyped, from the person's usual home, is found here
+    even when its name and year hold more namesakes than `max_candidates` (the name routes then stop
+    before its traveller). The name key and the year keep a village's other families and namesakes
+    out (a village and a surname alone held enough namesakes to fill the candidates). In-memory only: the
+    database key table (`blocking.store_keys`) does not hold them, so an attach through it blocks as
+    before.
+    """
+    if not p.address:
+        return []
+    year = p.dob.year if p.dob is not None else 0
+    return [hash((_ADDR, p.address, k, year)) for k in _name_keys(p)]
+
+
+def _index_keys(p: Prepared, min_doc: int) -> list[int]:
+    """Keys a profile is filed under in a `TravellerIndex`: `_store_keys` and the address route's."""
+    return _store_keys(p, min_doc) + _address_keys(p)
+
+
 def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
-    the keys it is then stored under (the same as `_store_keys`, computed once)."""
+    the keys it is then stored under (the same as `_index_keys`, computed once)."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
+    docs += _address_keys(p)  # probed with the documents, before the name routes
     names = _name_keys(p)
     name_pairs = list(combinations(names, 2))
     year = p.dob.year if p.dob is not None else 0
@@ -538,7 +568,7 @@ class TravellerIndex:
         sig = self._signature(p)
         if self._slot_of_profile.get(sig) == slot:
             del self._slot_of_profile[sig]
-        for k in _store_keys(p, self.config.match.min_document_length):
+        for k in _index_keys(p, self.config.match.min_document_length):
             discard_slot(self._buckets, k, slot)
         if not t.slots:
             del self._travellers[tnum]
@@ -711,7 +741,7 @@ class TravellerIndex:
         """File a profile under its keys, skipping keys a live profile of its traveller already holds."""
         buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
         if keys is None:
-            keys = _store_keys(profiles[slot], self.config.match.min_document_length)
+            keys = _index_keys(profiles[slot], self.config.match.min_document_length)
         for k in keys:
             cur = buckets.get(k)
             if cur is None:
@@ -785,6 +815,25 @@ class TravellerIndex:
                             return seen
         return seen
 
+    def _probe_pairs(self, p: Prepared, pairs: list[int], seen: dict[int, int]) -> bool:
+        """Add the travellers the name pairs x years route finds; True if the candidates are complete.
+
+        Complete: every traveller the route reaches was found (fewer than `max_candidates`), or p has a
+        full date of birth (the date rule keeps the namesakes left unscored apart), or p knows only its
+        year and every namesake of that very year was found: those left unscored were born a year
+        before or after (or never gave a date), at least 6 bits under a namesake of the same year in
+        the date of birth, too little to change the posterior (module docstring, 4).
+        """
+        cap = self.config.max_candidates
+        own = len(pairs) if p.dob is None else _own_pair_count(p)  # the first `own` keys: own year
+        self._candidates((pairs[:own],), seen)
+        same_year = len(seen) < cap
+        if same_year:
+            self._candidates((pairs[own:],), seen)
+        if len(seen) < cap or exact_ordinal(p.dob) is not None:
+            return True
+        return same_year and self.config.year_complete and p.dob is not None and p.dob.precision != "estimated"
+
     def _place(self, parts: list[tuple[tuple | None, Prepared, list]], deferred: list[int] | None = None,
                reuse: int | None = None) -> tuple[int, int | None, float]:
         """Attach a unit (one profile, or a must-linked group) to a traveller or found a new one.
@@ -828,10 +877,7 @@ class TravellerIndex:
             self._candidates((dates,), seen)
             complete = len(seen) < cfg.max_candidates
             if complete:  # (a full candidate set stops the probe, as one call over both routes would)
-                self._candidates((pairs,), seen)
-                # Travellers left unscored share only names and a birth year: with a full date of
-                # birth, the date rule keeps them apart, so they weigh nothing in the posterior.
-                complete = len(seen) < cfg.max_candidates or exact_ordinal(p.dob) is not None
+                complete = self._probe_pairs(p, pairs, seen)
             for tnum, rep in seen.items():
                 if tnum in done:
                     continue
@@ -999,8 +1045,7 @@ class TravellerIndex:
             self._candidates((dates,), seen)
             if len(seen) >= cfg.max_candidates:
                 continue  # candidates left unscored: the posterior would be too high
-            self._candidates((pairs,), seen)
-            if len(seen) >= cfg.max_candidates and exact_ordinal(anchor.dob) is None:
+            if not self._probe_pairs(anchor, pairs, seen):
                 continue  # namesakes of that year left unscored, and no full date keeps them apart
             seen.pop(tnum, None)
             best, best_s, scores = None, 0.0, []
@@ -1032,7 +1077,7 @@ class TravellerIndex:
         tnum = self._traveller_of[slot]
         t = self._travellers.pop(tnum)
         del self._tnum_of_key[t.key]
-        for k in _store_keys(self._profiles[slot], self.config.match.min_document_length):
+        for k in _index_keys(self._profiles[slot], self.config.match.min_document_length):
             discard_slot(self._buckets, k, slot)
         self._traveller_of[slot] = -1
 
