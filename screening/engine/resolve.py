@@ -275,7 +275,6 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
     the keys it is then stored under (the same as `_index_keys`, computed once)."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
-    docs += _address_keys(p)  # probed with the documents, before the name routes
     names = _name_keys(p)
     name_pairs = list(combinations(names, 2))
     year = p.dob.year if p.dob is not None else 0
@@ -292,12 +291,13 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
         own_dates = [hash((_DATE, k, ordinal)) for k in names]
         others = [o for o in _date_variants(p.dob) if o != ordinal]
         dates = own_dates + [hash((_DATE, k, o)) for k in names for o in others]
-    return docs, pairs, dates, docs + own_pairs + own_dates
+    return docs, pairs, dates, docs + _address_keys(p) + own_pairs + own_dates
 
 
 # --- the index -------------------------------------------------------------------------------------
 
 
+_ADDRESS_CANDIDATES = 4  # travellers the address route adds once the name routes filled the candidates
 _TWIN_PROFILES = 32  # profiles of a traveller the twin rule looks through for a shared document or address
 _REJOIN_PROFILES = 8  # profiles of each side compared by the rejoin pass (bounds its cost)
 
@@ -798,10 +798,11 @@ class TravellerIndex:
             return False
         return dob_rule_applies(p, q, dob, _document_agreement(p, q, self._match))
 
-    def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int]) -> dict[int, int]:
-        """Travellers (with a representative profile) found under the given keys, up to max_candidates."""
+    def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int], cap: int = 0) -> dict[int, int]:
+        """Travellers (with a representative profile) found under the given keys, up to `cap`
+        (max_candidates unless given)."""
         buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
-        cap = self.config.max_candidates
+        cap = cap or self.config.max_candidates
         for route in routes:
             for k in route:
                 cur = buckets.get(k)
@@ -878,6 +879,10 @@ class TravellerIndex:
             complete = len(seen) < cfg.max_candidates
             if complete:  # (a full candidate set stops the probe, as one call over both routes would)
                 complete = self._probe_pairs(p, pairs, seen)
+            if len(seen) >= cfg.max_candidates and p.address:
+                # The name routes stopped at namesakes: the address route may still reach a traveller
+                # from the same home (a mistyped or missing document), a few candidates more.
+                self._candidates((_address_keys(p),), seen, len(seen) + _ADDRESS_CANDIDATES)
             for tnum, rep in seen.items():
                 if tnum in done:
                     continue
