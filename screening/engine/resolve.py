@@ -18,6 +18,11 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    documents, then name x exact date, then name pairs x years. A common name and birth year holds
    more namesakes than that at 10^6 crossings; probed first, it filled the candidates and hid the
    true traveller from a crossing whose document did not agree (a typo, a missing or second one).
+   Address route: each profile is also filed under its address with each name key and its year of
+   birth; when the name routes stop at `max_candidates`, a few travellers more are read there, so a
+   crossing from the person's home with a mistyped or missing document still meets its traveller (at
+   10^6 heavy namesakes a year-only person's bucket holds far more namesakes than are read). Probed
+   only then: probed first, it found a village's namesakes and cost precision for its recall.
 3. Scoring. The engine's features, cheapest first: document, date of birth, sex and nationality are
    computed, and the name feature (the costly one, memoised per pair of spellings) only when it can
    still lift the score over the threshold.
@@ -37,7 +42,8 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    Only for a profile of one crossing (a profile repeated on several crossings is a person's usual
    identity: in the tuning runs none was ever rightly linked this way) and a complete candidate set
    (`max_candidates` not reached, or reached only in the name x year route by a profile with a full
-   date of birth, whose unscored namesakes the date rule keeps apart). The date-of-birth rule and
+   date of birth, whose unscored namesakes the date rule keeps apart, or by a profile knowing only its
+   year once every namesake of that very year was found: those left unscored were born a year off). The date-of-birth rule and
    judgements stay vetoes. Batch only: such a crossing founds a traveller for now and is placed again
    after every other profile, when its own person's traveller (founded later in the order) competes
    with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
@@ -180,6 +186,9 @@ class ResolveConfig:
     twin_rule: bool = True
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
+    # Session 11 (s11a): a year-only profile's candidates count as complete for the per-profile
+    # posterior once every namesake of its own year was found (the rest, a year off, weigh 5-9 bits
+    # less); False: complete only under `max_candidates`, as before.
     year_complete: bool = True
     name_cache_size: int = 2_000_000
 
@@ -253,12 +262,11 @@ def _own_pair_count(p: Prepared) -> int:
 def _address_keys(p: Prepared) -> list[int]:
     """Keys of the address route: the normalised address with each name key and the year of birth.
 
-    A crossing whose document changed or was mistyped, from the person's usual home, is found here
-    even when its name and year hold more namesakes than `max_candidates` (the name routes then stop
-    before its traveller). The name key and the year keep a village's other families and namesakes
-    out (a village and a surname alone held enough namesakes to fill the candidates). In-memory only: the
-    database key table (`blocking.store_keys`) does not hold them, so an attach through it blocks as
-    before.
+    A crossing whose document was mistyped or left out, from the person's usual home, is found here
+    when its name and year hold more namesakes than `max_candidates` (the name routes then stop before
+    its traveller). The name key and the year keep a village's other families out (a village and a
+    surname alone filled the candidates). In-memory only: the database key table
+    (`blocking.store_keys`) does not hold them, so an attach through it blocks as before.
     """
     if not p.address:
         return []
@@ -822,8 +830,8 @@ class TravellerIndex:
         Complete: every traveller the route reaches was found (fewer than `max_candidates`), or p has a
         full date of birth (the date rule keeps the namesakes left unscored apart), or p knows only its
         year and every namesake of that very year was found: those left unscored were born a year
-        before or after (or never gave a date), at least 6 bits under a namesake of the same year in
-        the date of birth, too little to change the posterior (module docstring, 4).
+        before or after (or never gave a date), 5 to 9 bits under a namesake of the same year in the
+        date of birth, too little to change the posterior (module docstring, 4).
         """
         cap = self.config.max_candidates
         own = len(pairs) if p.dob is None else _own_pair_count(p)  # the first `own` keys: own year
