@@ -34,21 +34,21 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    not conflict; a profile that fits two unrelated travellers equally (namesakes known only by year of
    birth, no document in common) founds a traveller of its own instead of guessing.
    Per-profile posterior: a pair's probability weighs one candidate against the whole population's
-   prior, so at 10^6 crossings a second or forged document among heavy namesakes scores under the
-   link threshold even when its traveller is the only one that fits. A crossing left unlinked is
-   weighed again: its best candidate's pair odds against the sum of every candidate's odds plus
+   prior, so at 10^6 crossings a second or forged document among heavy namesakes scores under the link
+   threshold even when its traveller is the only one that fits. A crossing left unlinked is weighed
+   again: its best candidate's pair odds against the sum of every candidate's odds plus
    `new_person_odds` ("someone not found"); it links when that posterior reaches `link_threshold`.
    Namesakes that fit as well share the posterior, so nothing is guessed (the rule above, in odds).
    Only for a profile of one crossing (a profile repeated on several crossings is a person's usual
    identity: in the tuning runs none was ever rightly linked this way) and a complete candidate set
    (`max_candidates` not reached, or reached only in the name x year route by a profile with a full
    date of birth, whose unscored namesakes the date rule keeps apart, or by a profile knowing only its
-   year once every namesake of that very year was found: those left unscored were born a year off). The date-of-birth rule and
-   judgements stay vetoes. Batch only: such a crossing founds a traveller for now and is placed again
-   after every other profile, when its own person's traveller (founded later in the order) competes
-   with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
-   still to come (a new person's first crossing would join the one namesake in reach), so it keeps
-   the pair rule; the batch (`flask screening resolve`) links those crossings later.
+   year once every namesake of that very year was found: those left unscored were born a year off). The
+   date-of-birth rule and judgements stay vetoes. Batch only: such a crossing founds a traveller for
+   now and is placed again after every other profile, when its own person's traveller (founded later in
+   the order) competes with the namesake; that removed most of the wrong rescues. An attach cannot wait
+   for the persons still to come (a new person's first crossing would join the one namesake in reach),
+   so it keeps the pair rule; the batch (`flask screening resolve`) links those crossings later.
    Twin rule: a profile repeated on two or more crossings, with a document and an address, is a usual
    identity of its own (a person crosses mostly with one document from one home). It joins a traveller
    only if one of that traveller's profiles shares a document (exact or near) or an address (exact,
