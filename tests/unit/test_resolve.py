@@ -487,6 +487,20 @@ def test_a_document_typo_from_the_usual_home_reaches_its_traveller_past_a_full_n
     assert index.attach(replace(typo, address="3 Hill St Leribe"))[0] != index.key_of("t0")
 
 
+def test_the_address_route_is_read_only_once_the_name_routes_are_full():
+    # A crossing with no given name and another birthday, from the village of a Thabo Mokoena: no name
+    # route leads to him (one name key, another date). Read first, the address would put him in reach,
+    # and as a pair the two score over the link threshold; at 10^6 heavy namesakes such village
+    # neighbours cost more precision than the route gave recall (docs/performance.md, session 11).
+    village = "Ha Seoli, Leribe District"
+    thabo = [_at(f"a{i}", "Thabo", "1985-03-04", "RA1234567", village) for i in range(3)]
+    x = TravellerRecord("x", "Mokoena", "", parse_partial_date("1985-03-14"), "M", "LSO", (), village)
+    index = TravellerIndex.build(thabo)
+    p = index._prepare(x)
+    assert index._score(p, index._profiles[index._slot_of_crossing["a0"]], 0.0)[0] > 0.9
+    assert resolve([*thabo, x])["x"] == "x"
+
+
 def test_the_address_route_is_not_in_the_database_key_table():
     # The attach through the database blocks on `blocking.store_keys`, which stays as it was.
     from screening.engine.blocking import store_keys
