@@ -18,6 +18,11 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    documents, then name x exact date, then name pairs x years. A common name and birth year holds
    more namesakes than that at 10^6 crossings; probed first, it filled the candidates and hid the
    true traveller from a crossing whose document did not agree (a typo, a missing or second one).
+   Address route: each profile is also filed under its address with each name key and its year of
+   birth; when the name routes stop at `max_candidates`, a few travellers more are read there, so a
+   crossing from the person's home with a mistyped or missing document still meets its traveller (at
+   10^6 heavy namesakes a year-only person's bucket holds far more namesakes than are read). Probed
+   only then: probed first, it found a village's namesakes and cost precision for its recall.
 3. Scoring. The engine's features, cheapest first: document, date of birth, sex and nationality are
    computed, and the name feature (the costly one, memoised per pair of spellings) only when it can
    still lift the score over the threshold.
@@ -29,20 +34,21 @@ How it works (batch and incremental share one code path, `TravellerIndex._place`
    not conflict; a profile that fits two unrelated travellers equally (namesakes known only by year of
    birth, no document in common) founds a traveller of its own instead of guessing.
    Per-profile posterior: a pair's probability weighs one candidate against the whole population's
-   prior, so at 10^6 crossings a second or forged document among heavy namesakes scores under the
-   link threshold even when its traveller is the only one that fits. A crossing left unlinked is
-   weighed again: its best candidate's pair odds against the sum of every candidate's odds plus
+   prior, so at 10^6 crossings a second or forged document among heavy namesakes scores under the link
+   threshold even when its traveller is the only one that fits. A crossing left unlinked is weighed
+   again: its best candidate's pair odds against the sum of every candidate's odds plus
    `new_person_odds` ("someone not found"); it links when that posterior reaches `link_threshold`.
    Namesakes that fit as well share the posterior, so nothing is guessed (the rule above, in odds).
    Only for a profile of one crossing (a profile repeated on several crossings is a person's usual
    identity: in the tuning runs none was ever rightly linked this way) and a complete candidate set
    (`max_candidates` not reached, or reached only in the name x year route by a profile with a full
-   date of birth, whose unscored namesakes the date rule keeps apart). The date-of-birth rule and
-   judgements stay vetoes. Batch only: such a crossing founds a traveller for now and is placed again
-   after every other profile, when its own person's traveller (founded later in the order) competes
-   with the namesake; that removed most of the wrong rescues. An attach cannot wait for the persons
-   still to come (a new person's first crossing would join the one namesake in reach), so it keeps
-   the pair rule; the batch (`flask screening resolve`) links those crossings later.
+   date of birth, whose unscored namesakes the date rule keeps apart, or by a profile knowing only its
+   year once every namesake of that very year was found: those left unscored were born a year off). The
+   date-of-birth rule and judgements stay vetoes. Batch only: such a crossing founds a traveller for
+   now and is placed again after every other profile, when its own person's traveller (founded later in
+   the order) competes with the namesake; that removed most of the wrong rescues. An attach cannot wait
+   for the persons still to come (a new person's first crossing would join the one namesake in reach),
+   so it keeps the pair rule; the batch (`flask screening resolve`) links those crossings later.
    Twin rule: a profile repeated on two or more crossings, with a document and an address, is a usual
    identity of its own (a person crosses mostly with one document from one home). It joins a traveller
    only if one of that traveller's profiles shares a document (exact or near) or an address (exact,
@@ -180,6 +186,10 @@ class ResolveConfig:
     twin_rule: bool = True
     block_year_window: int = 1
     max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
+    # Session 11 (s11a): a year-only profile's candidates count as complete for the per-profile
+    # posterior once every namesake of its own year was found (the rest, a year off, weigh 5-9 bits
+    # less); False: complete only under `max_candidates`, as before.
+    year_complete: bool = True
     name_cache_size: int = 2_000_000
 
 
@@ -205,6 +215,7 @@ class Judgements:
 # --- blocking keys ---------------------------------------------------------------------------------
 
 _DOC, _PAIR, _DATE = 1, 2, 3
+_ADDR = 5  # (4 is blocking's name-token route for tracing)
 
 
 def _name_keys(p: Prepared) -> tuple[str, ...]:
@@ -242,9 +253,35 @@ def _store_keys(p: Prepared, min_doc: int, h: Callable[[tuple], int] = hash) -> 
     return keys
 
 
+def _own_pair_count(p: Prepared) -> int:
+    """How many name-pair keys `_probe_keys` lists first, those of the profile's own year of birth."""
+    k = len(_name_keys(p))
+    return k * (k - 1) // 2
+
+
+def _address_keys(p: Prepared) -> list[int]:
+    """Keys of the address route: the normalised address with each name key and the year of birth.
+
+    A crossing whose document was mistyped or left out, from the person's usual home, is found here
+    when its name and year hold more namesakes than `max_candidates` (the name routes then stop before
+    its traveller). The name key and the year keep a village's other families out (a village and a
+    surname alone filled the candidates). In-memory only: the database key table
+    (`blocking.store_keys`) does not hold them, so an attach through it blocks as before.
+    """
+    if not p.address:
+        return []
+    year = p.dob.year if p.dob is not None else 0
+    return [hash((_ADDR, p.address, k, year)) for k in _name_keys(p)]
+
+
+def _index_keys(p: Prepared, min_doc: int) -> list[int]:
+    """Keys a profile is filed under in a `TravellerIndex`: `_store_keys` and the address route's."""
+    return _store_keys(p, min_doc) + _address_keys(p)
+
+
 def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
-    the keys it is then stored under (the same as `_store_keys`, computed once)."""
+    the keys it is then stored under (the same as `_index_keys`, computed once)."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
     names = _name_keys(p)
     name_pairs = list(combinations(names, 2))
@@ -262,12 +299,13 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
         own_dates = [hash((_DATE, k, ordinal)) for k in names]
         others = [o for o in _date_variants(p.dob) if o != ordinal]
         dates = own_dates + [hash((_DATE, k, o)) for k in names for o in others]
-    return docs, pairs, dates, docs + own_pairs + own_dates
+    return docs, pairs, dates, docs + _address_keys(p) + own_pairs + own_dates
 
 
 # --- the index -------------------------------------------------------------------------------------
 
 
+_ADDRESS_CANDIDATES = 4  # travellers the address route adds once the name routes filled the candidates
 _TWIN_PROFILES = 32  # profiles of a traveller the twin rule looks through for a shared document or address
 _REJOIN_PROFILES = 8  # profiles of each side compared by the rejoin pass (bounds its cost)
 
@@ -538,7 +576,7 @@ class TravellerIndex:
         sig = self._signature(p)
         if self._slot_of_profile.get(sig) == slot:
             del self._slot_of_profile[sig]
-        for k in _store_keys(p, self.config.match.min_document_length):
+        for k in _index_keys(p, self.config.match.min_document_length):
             discard_slot(self._buckets, k, slot)
         if not t.slots:
             del self._travellers[tnum]
@@ -711,7 +749,7 @@ class TravellerIndex:
         """File a profile under its keys, skipping keys a live profile of its traveller already holds."""
         buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
         if keys is None:
-            keys = _store_keys(profiles[slot], self.config.match.min_document_length)
+            keys = _index_keys(profiles[slot], self.config.match.min_document_length)
         for k in keys:
             cur = buckets.get(k)
             if cur is None:
@@ -768,10 +806,11 @@ class TravellerIndex:
             return False
         return dob_rule_applies(p, q, dob, _document_agreement(p, q, self._match))
 
-    def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int]) -> dict[int, int]:
-        """Travellers (with a representative profile) found under the given keys, up to max_candidates."""
+    def _candidates(self, routes: Iterable[list[int]], seen: dict[int, int], cap: int = 0) -> dict[int, int]:
+        """Travellers (with a representative profile) found under the given keys, up to `cap`
+        (max_candidates unless given)."""
         buckets, tof, profiles = self._buckets, self._traveller_of, self._profiles
-        cap = self.config.max_candidates
+        cap = cap or self.config.max_candidates
         for route in routes:
             for k in route:
                 cur = buckets.get(k)
@@ -784,6 +823,25 @@ class TravellerIndex:
                         if len(seen) >= cap:
                             return seen
         return seen
+
+    def _probe_pairs(self, p: Prepared, pairs: list[int], seen: dict[int, int]) -> bool:
+        """Add the travellers the name pairs x years route finds; True if the candidates are complete.
+
+        Complete: every traveller the route reaches was found (fewer than `max_candidates`), or p has a
+        full date of birth (the date rule keeps the namesakes left unscored apart), or p knows only its
+        year and every namesake of that very year was found: those left unscored were born a year
+        before or after (or never gave a date), 5 to 9 bits under a namesake of the same year in the
+        date of birth, too little to change the posterior (module docstring, 4).
+        """
+        cap = self.config.max_candidates
+        own = len(pairs) if p.dob is None else _own_pair_count(p)  # the first `own` keys: own year
+        self._candidates((pairs[:own],), seen)
+        same_year = len(seen) < cap
+        if same_year:
+            self._candidates((pairs[own:],), seen)
+        if len(seen) < cap or exact_ordinal(p.dob) is not None:
+            return True
+        return same_year and self.config.year_complete and p.dob is not None and p.dob.precision != "estimated"
 
     def _place(self, parts: list[tuple[tuple | None, Prepared, list]], deferred: list[int] | None = None,
                reuse: int | None = None) -> tuple[int, int | None, float]:
@@ -828,10 +886,11 @@ class TravellerIndex:
             self._candidates((dates,), seen)
             complete = len(seen) < cfg.max_candidates
             if complete:  # (a full candidate set stops the probe, as one call over both routes would)
-                self._candidates((pairs,), seen)
-                # Travellers left unscored share only names and a birth year: with a full date of
-                # birth, the date rule keeps them apart, so they weigh nothing in the posterior.
-                complete = len(seen) < cfg.max_candidates or exact_ordinal(p.dob) is not None
+                complete = self._probe_pairs(p, pairs, seen)
+            if len(seen) >= cfg.max_candidates and p.address:
+                # The name routes stopped at namesakes: the address route may still reach a traveller
+                # from the same home (a mistyped or missing document), a few candidates more.
+                self._candidates((_address_keys(p),), seen, len(seen) + _ADDRESS_CANDIDATES)
             for tnum, rep in seen.items():
                 if tnum in done:
                     continue
@@ -999,8 +1058,7 @@ class TravellerIndex:
             self._candidates((dates,), seen)
             if len(seen) >= cfg.max_candidates:
                 continue  # candidates left unscored: the posterior would be too high
-            self._candidates((pairs,), seen)
-            if len(seen) >= cfg.max_candidates and exact_ordinal(anchor.dob) is None:
+            if not self._probe_pairs(anchor, pairs, seen):
                 continue  # namesakes of that year left unscored, and no full date keeps them apart
             seen.pop(tnum, None)
             best, best_s, scores = None, 0.0, []
@@ -1032,7 +1090,7 @@ class TravellerIndex:
         tnum = self._traveller_of[slot]
         t = self._travellers.pop(tnum)
         del self._tnum_of_key[t.key]
-        for k in _store_keys(self._profiles[slot], self.config.match.min_document_length):
+        for k in _index_keys(self._profiles[slot], self.config.match.min_document_length):
             discard_slot(self._buckets, k, slot)
         self._traveller_of[slot] = -1
 

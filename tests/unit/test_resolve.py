@@ -460,3 +460,71 @@ def test_the_twin_rule_does_not_merge_two_usual_identities_through_one_crossing(
     for c in ("t0", "w0"):
         assert index._score(p, index._profiles[index._slot_of_crossing[c]], 0.0)[0] >= cfg.merge_threshold
     assert index.key_of("t0") != index.key_of("w0")
+
+
+# --- the address route and the year-only candidate set ------------------------------------------------
+
+
+def _at(cid, given, dob, doc, address, doc_type="P"):
+    return TravellerRecord(cid, "Mokoena", given, parse_partial_date(dob), "M", "LSO",
+                           (Document(doc_type, doc, "LSO"),), address)
+
+
+def test_a_document_typo_from_the_usual_home_reaches_its_traveller_past_a_full_namesake_bucket():
+    # Only the person's year of birth is known, so the name pair x year bucket is the only name route, and
+    # it holds more namesakes (filed first) than travellers scored per profile. The mistyped number reaches nobody;
+    # the home address with a name and the year does.
+    cfg = _sparse_prior(ResolveConfig(max_candidates=4))
+    namesakes = [_at(f"n{i}", "Thabo", f"1985-{1 + i:02d}-{10 + i:02d}", f"RB{2000000 + 1234567 * i}",
+                     f"{i} Kingsway Mafeteng") for i in range(8)]
+    true = _at("t0", "Thabo", "1985", "RA1234567", "12 Main Rd Maseru")
+    typo = _at("x", "Thabo", "1985", "RA1234576", "12 Main Rd Maseru")
+    index = TravellerIndex.build(namesakes + [true], cfg)
+    key, _, explanation = index.attach(typo)
+    assert key == index.key_of("t0"), explanation
+    # The same crossing from another address has no route to its traveller.
+    index = TravellerIndex.build(namesakes + [true], cfg)
+    assert index.attach(replace(typo, address="3 Hill St Leribe"))[0] != index.key_of("t0")
+
+
+def test_the_address_route_is_read_only_once_the_name_routes_are_full():
+    # A crossing with no given name and another birthday, from the village of a Thabo Mokoena: no name
+    # route leads to him (one name key, another date). Read first, the address would put him in reach,
+    # and as a pair the two score over the link threshold; at 10^6 heavy namesakes such village
+    # neighbours cost more precision than the route gave recall (docs/performance.md, session 11).
+    village = "Ha Seoli, Leribe District"
+    thabo = [_at(f"a{i}", "Thabo", "1985-03-04", "RA1234567", village) for i in range(3)]
+    x = TravellerRecord("x", "Mokoena", "", parse_partial_date("1985-03-14"), "M", "LSO", (), village)
+    index = TravellerIndex.build(thabo)
+    p = index._prepare(x)
+    assert index._score(p, index._profiles[index._slot_of_crossing["a0"]], 0.0)[0] > 0.9
+    assert resolve([*thabo, x])["x"] == "x"
+
+
+def test_the_address_route_is_not_in_the_database_key_table():
+    # The attach through the database blocks on `blocking.store_keys`, which stays as it was.
+    from screening.engine.blocking import store_keys
+    from screening.engine.resolve import _address_keys
+
+    index = TravellerIndex()
+    p = index._prepare(_at("t0", "Thabo", "1985", "RA1234567", "12 Main Rd Maseru"))
+    assert _address_keys(p) and not set(_address_keys(p)) & set(store_keys(p, 6))
+    assert _address_keys(index._prepare(_at("t1", "Thabo", "1985", "RA1234567", ""))) == []
+
+
+def test_a_year_only_second_document_is_weighed_when_every_namesake_of_its_year_was_scored():
+    # Namesakes born a year before or after fill the candidates (max_candidates) after the true person
+    # and no one else born that year: the candidate set of the year is complete, the rest are a year off.
+    # The per-profile posterior then links the ID card; counting those a year off as unscored, it did not.
+    cfg = ResolveConfig(new_person_odds=0.25, max_candidates=4)
+    cfg = replace(cfg, match=replace(cfg.match, model=replace(cfg.match.model, prior=3.6e-7)))
+    true = [replace(r, dob=parse_partial_date("1985")) for r in TRUE_THABO]
+    off = [rec(f"o{i}", "Mokoena", "Thabo", f"{1984 + 2 * (i % 2)}-{1 + i:02d}-{10 + i:02d}",
+               f"RB{4000000 + 7654321 * i}") for i in range(6)]
+    card = replace(_second_document("x"), dob=parse_partial_date("1985"))
+    records = [*true, *off, card]
+    index = TravellerIndex.build(records, cfg)
+    pair = index._score(index._prepare(card), index._profiles[index._slot_of_crossing["t0"]], 0.0)[0]
+    assert 0.5 < pair < cfg.weak_link_threshold  # too weak to link as a pair
+    assert index.key_of("x") == index.key_of("t0")
+    assert resolve(records, replace(cfg, year_complete=False, rejoin_odds=None))["x"] == "x"
