@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
+from psycopg import errors as pg_errors
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from screening import postsync, postsync_hq, schemas, watchlist_api
 from screening.engine.normalize import parse_timestamp
@@ -228,6 +230,26 @@ def _run_idempotent(handler):
     body = request.get_json(silent=True, force=True)
     if body is None:
         return _error(400, "invalid_json", "the body must be a JSON object", [("body", "not valid JSON")])
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return _handle_once(handler, body, client, key, request_hash)
+        except OperationalError as exc:
+            db.session.rollback()
+            if not isinstance(exc.orig, _TRANSIENT):
+                raise
+            log.warning("API batch rolled back (%s), attempt %d of %d", type(exc.orig).__name__, attempt, _ATTEMPTS)
+    return _error(503, "busy", "the database was busy with conflicting writes; nothing of this request was "
+                  "stored: send it again", [("body", "not stored; retry")])
+
+
+# A deadlock or serialisation failure rolls back the whole transaction: the batch is run again from the
+# start (PostgreSQL chose it as the victim; the other writer has committed or will), never answered with a 500.
+_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_ATTEMPTS = 3
+log = logging.getLogger("tsela.api")
+
+
+def _handle_once(handler, body, client, key: str | None, request_hash: str):
     result = handler(body)
     if not isinstance(result, dict):
         db.session.rollback()

@@ -30,7 +30,7 @@ def job_patterns(now: datetime) -> str:
         touched = tracing.attach_stranded(now=now)
         db.session.commit()
         stranded = f", stranded crossings attached to {len(touched)} travellers" if touched else ""
-    raised = tracing.evaluate_due(now=now)
+    raised = tracing.evaluate_due(now=now, commit=db.session.commit)
     db.session.commit()
     return f"risk flags raised {raised}{stranded}"
 

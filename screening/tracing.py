@@ -472,7 +472,9 @@ def update_summaries(session: Session, arrivals: list[tuple[int, int, datetime, 
     spellings already counted by online.attach_rows). Identity columns come from the travellers' spelling
     counts, count and first/last crossing from the traveller row and the new crossings: two index lookups per
     traveller, not a read of every crossing in every month partition. The traveller rows are locked first, so
-    a concurrent attach to the same traveller reads the spellings after this one commits.
+    a concurrent attach to the same traveller reads the spellings after this one commits; FOR NO KEY UPDATE
+    (key_share), the lock an UPDATE of non-key columns takes, so that the foreign-key checks of the risk job's
+    findings (FOR KEY SHARE on travellers) do not wait on it, nor it on them (a deadlock seen at 20M).
 
     refresh_summaries instead for travellers in `full` (automatic merges) and for any whose spelling counts do
     not add up to its crossings (pseudonymised crossings have no spelling; a summary never computed) or whose
@@ -489,7 +491,7 @@ def update_summaries(session: Session, arrivals: list[tuple[int, int, datetime, 
         travellers = {r.id: r for r in session.execute(
             select(Traveller.id, Traveller.crossing_count, Traveller.first_crossed_at, Traveller.last_crossed_at,
                    Traveller.last_direction).where(online.in_ids(session, Traveller.id, chunk))
-            .order_by(Traveller.id).with_for_update())}
+            .order_by(Traveller.id).with_for_update(key_share=True))}
         spellings: dict[int, list] = defaultdict(list)
         for r in session.execute(select(*_SPELLING_SUMMARY).where(
                 online.in_ids(session, TravellerSpelling.traveller_id, chunk))):
@@ -1138,7 +1140,8 @@ def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session |
 _DUE_SLICE = 100  # travellers judged at once by the patterns-due job
 
 
-def evaluate_due(*, now: datetime, limit: int = 500, session: Session | None = None) -> int:
+def evaluate_due(*, now: datetime, limit: int = 500, session: Session | None = None,
+                 commit: Callable[[], None] | None = None) -> int:
     """The scheduler's job: run the risk rules for travellers with new crossings; returns flags raised.
 
     Risk rules look at weeks of crossings around each traveller, too slow for a border system's
@@ -1163,5 +1166,11 @@ def evaluate_due(*, now: datetime, limit: int = 500, session: Session | None = N
         raised += len(_evaluate(session, set(part), since, now, subjects_only=False, read=read))
         slices.observe(len(part), read[0] if read else 0)
         start += len(part)
-    session.execute(update(Traveller).where(Traveller.id.in_(ids)).values(patterns_due=False))
+        # Each slice done on its own: its travellers locked in id order (as attach locks them) and cleared,
+        # then committed where the caller says so, so an attach never waits on the whole job's locks.
+        session.execute(select(Traveller.id).where(online.in_ids(session, Traveller.id, part))
+                        .order_by(Traveller.id).with_for_update(key_share=True)).all()
+        session.execute(update(Traveller).where(online.in_ids(session, Traveller.id, part)).values(patterns_due=False))
+        if commit is not None:
+            commit()
     return raised

@@ -152,3 +152,37 @@ def test_batch_flag_bodies_explain_the_match_when_the_alert_names_border_systems
     assert any("date of birth" in e.lower() for e in flag["explanations"])
     assert flag["contact"] == "CGPU duty officer, 2231 7263"
     assert flag["expected_action"].endswith("Whom to call: CGPU duty officer, 2231 7263.")
+
+
+def test_a_batch_chosen_as_deadlock_victim_is_run_again_and_stored_once(app, client, db_session, monkeypatch):
+    """PostgreSQL rolls back one of two deadlocked writers; the API runs the batch again from the start (the
+    whole transaction was undone) instead of answering 500. After three such failures it answers 503 and
+    says nothing was stored, and nothing was."""
+    from psycopg import errors as pg_errors
+    from sqlalchemy.exc import OperationalError
+
+    from screening import api
+
+    _, token = factories.make_api_client(post_code="MSB")
+    real = api._process_batch
+    failures = {"left": 1}
+
+    def victim(*args, **kwargs):
+        result = real(*args, **kwargs)  # the batch's writes happen, then the commit-time victim is simulated
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("INSERT ...", {}, pg_errors.DeadlockDetected("deadlock detected"))
+        return result
+
+    monkeypatch.setattr(api, "_process_batch", victim)
+    resp = _post(client, token, {"crossings": [crossing_item("DL1"), crossing_item("DL2")]})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["accepted"] == 2
+    assert db_session.scalar(select(func.count()).select_from(Crossing).where(
+        Crossing.external_id.in_(["DL1", "DL2"]))) == 2  # once each: the first attempt's rows were rolled back
+
+    failures["left"] = 3
+    resp = _post(client, token, {"crossings": [crossing_item("DL3")]})
+    assert resp.status_code == 503 and resp.get_json()["error"] == "busy"
+    assert "nothing of this request was stored" in resp.get_json()["message"]
+    assert db_session.scalar(select(func.count()).select_from(Crossing).where(Crossing.external_id == "DL3")) == 0

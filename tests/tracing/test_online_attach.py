@@ -325,3 +325,33 @@ def test_a_large_batch_and_a_small_one_storing_one_person_at_once_make_one_trave
     large, small = _RACERS + fillers, _RACERS
     assert sum(_lock_count(large)) > online.LOCK_SLOTS >= sum(_lock_count(small)), "both lock modes are raced"
     _store_race(app, {"a": large, "b": small})
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_attach_summary_lock_does_not_wait_on_the_risk_jobs_foreign_key_locks(app, db_session):
+    """The risk job's findings check their traveller's key (FOR KEY SHARE) in a long transaction; attach locks the
+    traveller rows FOR NO KEY UPDATE, which does not conflict with it. FOR UPDATE did, and at 20M the two
+    deadlocked (attach in id order, the job in its own order): the API answered a 500."""
+    from sqlalchemy import text
+
+    from tests.tracing.builders import NOW, arrive
+
+    c = arrive(evaluate=False)
+    tid = c.traveller_id
+    other = db.engine.connect()
+    try:
+        held = other.begin()
+        other.execute(text("SELECT 1 FROM travellers WHERE id = :t FOR KEY SHARE"), {"t": tid})
+        db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        tracing.update_summaries(db.session, [(tid, c.id, c.crossed_at + timedelta(days=1), "entry")], NOW)
+        db.session.rollback()
+        # and the lock still keeps two attaches of one traveller apart
+        other.execute(text("SELECT 1 FROM travellers WHERE id = :t FOR NO KEY UPDATE"), {"t": tid})
+        db.session.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        with pytest.raises(Exception, match="lock timeout"):
+            tracing.update_summaries(db.session, [(tid, c.id, c.crossed_at + timedelta(days=1), "entry")], NOW)
+        db.session.rollback()
+        held.rollback()
+    finally:
+        other.close()
