@@ -62,7 +62,9 @@ class StatTravellerDays(db.Model):
     """
 
     __tablename__ = "stat_traveller_days"
-    __table_args__ = (Index("ix_stat_traveller_days_traveller", "traveller_id"),)
+    __table_args__ = (Index("ix_stat_traveller_days_traveller", "traveller_id"),
+                      Index("ix_stat_traveller_days_first", "day",
+                            postgresql_include=["prev_day", "traveller_id", "first_at"]))
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     border_post_id: Mapped[int] = mapped_column(Integer, primary_key=True)
