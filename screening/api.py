@@ -35,6 +35,13 @@ from tip_cases.postnames import PostDirectory, Resolution
 from tip_cases.posts import load_directory
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger("tsela.api")
+
+# A deadlock or serialisation failure rolls back the whole transaction: the batch is run again from the
+# start (PostgreSQL chose it as the victim; the other writer has committed or will), never answered with a 500.
+_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_ATTEMPTS = 3
+
 csrf.exempt(bp)
 bp.register_blueprint(watchlist_api.bp)  # /api/v1/watchlist: the same token check, endpoints api.watchlist.*
 
@@ -240,13 +247,6 @@ def _run_idempotent(handler):
             log.warning("API batch rolled back (%s), attempt %d of %d", type(exc.orig).__name__, attempt, _ATTEMPTS)
     return _error(503, "busy", "the database was busy with conflicting writes; nothing of this request was "
                   "stored: send it again", [("body", "not stored; retry")])
-
-
-# A deadlock or serialisation failure rolls back the whole transaction: the batch is run again from the
-# start (PostgreSQL chose it as the victim; the other writer has committed or will), never answered with a 500.
-_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
-_ATTEMPTS = 3
-log = logging.getLogger("tsela.api")
 
 
 def _handle_once(handler, body, client, key: str | None, request_hash: str):

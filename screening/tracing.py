@@ -927,7 +927,7 @@ def _suspect_travellers(session: Session, traveller_ids: set[int] | None) -> set
 
     The flags first (a small table): where there are none, no statement touches crossings, which PostgreSQL
     would plan over every month partition; then their crossings by id, as one array (one statement text,
-    prepared once per connection)."""
+    prepared once per connection; SQLite's are chunked as elsewhere)."""
     crossing_ids = list(session.execute(
         select(Flag.crossing_id).join(Person, Person.id == Flag.person_id)
         .where(Flag.kind == "identity", Flag.status != "not_same_person", Person.category.in_(SUSPECT_CATEGORIES),
@@ -936,10 +936,9 @@ def _suspect_travellers(session: Session, traveller_ids: set[int] | None) -> set
         return set()
     found: set[int] = set()
     ids = sorted(set(crossing_ids))
-    step = len(ids) if online._is_pg(session) else 900
-    for start in range(0, len(ids), step):
+    for start in range(0, len(ids), 900):
         found.update(session.execute(select(Crossing.traveller_id).where(
-            online.in_ids(session, Crossing.id, ids[start:start + step]), Crossing.traveller_id.is_not(None)))
+            online.in_ids(session, Crossing.id, ids[start:start + 900]), Crossing.traveller_id.is_not(None)))
             .scalars())
     return found if traveller_ids is None else found & traveller_ids
 
@@ -994,7 +993,7 @@ def evaluate_recent(*, now: datetime, session: Session | None = None, chunk: int
 
 
 def pattern_rows() -> int:
-    return int(current_app.config.get("TRACING_PATTERN_ROWS", 20_000))
+    return current_app.config["TRACING_PATTERN_ROWS"]
 
 
 class Slices:

@@ -81,6 +81,11 @@ def _count_upserts(d: _Dialect, src: str, sign: str) -> list[str]:
     return [daily, people]
 
 
+def _tids(src: str) -> str:
+    """The travellers of the rows in `src` (aliased r), as a subquery of ids."""
+    return f"(SELECT DISTINCT r.traveller_id FROM {src} WHERE r.traveller_id IS NOT NULL)"
+
+
 def _traveller_recompute(d: _Dialect, keys_src: str, months: bool) -> list[str]:
     """Delete and recompute, from crossings, the (day, post, traveller) rows, and before 0027 the (month,
     traveller) rows, of the travellers in `keys_src` (rows aliased r): a recount is exact where a delta cannot
@@ -101,7 +106,7 @@ def _traveller_recompute(d: _Dialect, keys_src: str, months: bool) -> list[str]:
         # The travellers as an array, evaluated once: PostgreSQL then reads the rollup and crossings
         # through their traveller_id indexes (a transition table has no statistics, and a join on it
         # was planned as a scan of every crossing).
-        tids = f"(SELECT DISTINCT r.traveller_id FROM {keys_src} WHERE r.traveller_id IS NOT NULL)"
+        tids = _tids(keys_src)
         in_tids = (f" = ANY(ARRAY{tids})" if d.name == "postgresql" else f" IN {tids}")
         out.append(f"DELETE FROM {table} WHERE {table}.traveller_id{in_tids} AND EXISTS (SELECT 1 FROM {keys} k "
                    f"WHERE {match.replace('s.', table + '.')})")
@@ -174,10 +179,6 @@ def _prev_refresh_sqlite(tid: str) -> str:
             f"AND (p.day < {t}.day OR (p.day = {t}.day AND p.border_post_id < {t}.border_post_id))), "
             f"prev_post_day = (SELECT MAX(p.day) FROM {t} p WHERE p.traveller_id = {t}.traveller_id "
             f"AND p.border_post_id = {t}.border_post_id AND p.day < {t}.day) WHERE {t}.traveller_id = {tid}")
-
-
-def _tids(src: str) -> str:
-    return f"(SELECT DISTINCT r.traveller_id FROM {src} WHERE r.traveller_id IS NOT NULL)"
 
 
 def _flag_upsert(d: _Dialect, src: str, sign: str) -> str:
