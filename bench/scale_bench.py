@@ -195,7 +195,7 @@ def load(url: str, n: int, seed: int, days: int = YEAR_DAYS, years: int = 1) -> 
 TURNOVER = 3  # of 10 travellers, how many are replaced by someone else in each earlier year
 
 
-def replicate(session, base: int, years: int, travellers: int) -> dict:
+def replicate(session, base: int, years: int, travellers: int, first: int = 1) -> dict:
     """Write years - 1 earlier years of history from the generated year (ids 1..base), in SQL on the server.
 
     Generating and resolving 20M crossings in Python would take hours and ~40 GB; a decade is instead the
@@ -206,7 +206,8 @@ def replicate(session, base: int, years: int, travellers: int) -> dict:
     the people, the namesakes and the key table grow with the decade, as a unit's would; ids of year k are
     id + k * base, travellers of its new people t + k * travellers. Rollup triggers stay on (one statement
     per year, as a nightly import would be); the external-id key rows are written after each year.
-    Returns {"earliest": first day, "replicated": rows written}.
+    `first` > 1 resumes an interrupted copy (years before it committed). Returns {"earliest": first day,
+    "replicated": rows written}.
     """
     from sqlalchemy import text
 
@@ -217,7 +218,7 @@ def replicate(session, base: int, years: int, travellers: int) -> dict:
     partitions.add_months(session, earliest, NOW)
     session.execute(text("ALTER TABLE crossings DISABLE TRIGGER crossing_keys_fill"))
     written = 0
-    for k in range(1, years):
+    for k in range(first, years):
         t = time.perf_counter()
         # Products computed here and cast: psycopg sends a small int as smallint, and :k * :base overflowed it.
         params = {"k": k, "off": k * base, "next": (k + 1) * base, "base": base, "toff": k * travellers,

@@ -214,3 +214,72 @@ def test_upgrade_to_0027_points_the_days_already_counted_and_downgrade_recounts_
         assert db.session.execute(text("SELECT count(*), sum(n) FROM stat_traveller_months")).one() == months
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_bulk_insert_points_the_days_as_the_lag_over_them(app, db_session):
+    """One INSERT of more rows than PREV_BULK_ROWS (a history import) takes the trigger's join branch: its
+    pointers are each traveller's previous row, as a small batch's are, and the statistics equal the live ones."""
+    from sqlalchemy import text
+
+    from tip_cases.reports import rollup_sql
+
+    travellers = [Traveller(surname=f"T{i}", given_names="X") for i in range(300)]
+    db.session.add_all(travellers)
+    db.session.flush()
+    first = travellers[0].id
+    posts = [factories.post(p).id for p in POSTS]
+    _generate(seed=3, n=60)  # rows already there, some of the same days
+    params = {"p0": posts[0], "p1": posts[1], "p2": posts[2], "first": first}
+    if db.engine.dialect.name == "postgresql":
+        params["n"] = rollup_sql.PREV_BULK_ROWS + 500  # the trigger's join branch
+        db.session.execute(text(
+            "INSERT INTO crossings (source, external_id, border_post_id, direction, crossed_at, surname, "
+            "given_names, created_at, traveller_id) SELECT 'bulk', 'B' || i, "
+            "CASE (i / 7) % 3 WHEN 0 THEN :p0 WHEN 1 THEN :p1 ELSE :p2 END, 'entry', CAST('2025-01-01 08:00+00' "
+            "AS timestamptz) + make_interval(days => (i * 7919) % 419, hours => i % 17), 'Bulk', 'Row', now(), "
+            ":first + i % 300 FROM generate_series(1, :n) AS i"), params)
+    else:  # SQLite's row triggers: the same statement's shape, fewer rows
+        params["n"] = 2_000
+        db.session.execute(text(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < :n) "
+            "INSERT INTO crossings (source, external_id, border_post_id, direction, crossed_at, surname, "
+            "given_names, created_at, traveller_id, consent_document) SELECT 'bulk', 'B' || i, "
+            "CASE (i / 7) % 3 WHEN 0 THEN :p0 WHEN 1 THEN :p1 ELSE :p2 END, 'entry', "
+            "strftime('%Y-%m-%d %H:%M:%S.000000', '2025-01-01 08:00:00', ((i * 7919) % 419) || ' days', "
+            "(i % 17) || ' hours'), 'Bulk', 'Row', CURRENT_TIMESTAMP, :first + i % 300, 0 FROM s"), params)
+    db.session.flush()
+    wrong = db.session.execute(text(
+        "SELECT count(*) FROM stat_traveller_days s JOIN (SELECT day, border_post_id, traveller_id, "
+        "lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id) AS pd, "
+        "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day) AS ppd "
+        "FROM stat_traveller_days) x USING (day, border_post_id, traveller_id) "
+        "WHERE s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd")).scalar_one()
+    assert wrong == 0
+    pointed = db.session.execute(text("SELECT count(*) FROM stat_traveller_days WHERE traveller_id >= :f "
+                                      "AND prev_day IS NOT NULL"), {"f": first}).scalar_one()
+    assert pointed > params["n"] // 4  # the bulk rows were counted and pointed, not only the generated ones
+    _assert_same(posts[:2])
+
+
+@pytest.mark.postgres
+def test_upgrade_to_0028_gives_the_trigger_its_bulk_branch_and_downgrade_takes_it_back(prev_url):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from tip_cases import create_app
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": prev_url})
+    source = text("SELECT prosrc FROM pg_proc WHERE proname = 'stat_crossings_ins'")
+    with app.app_context():
+        upgrade(revision="0027_stat_prev_days")
+        assert "IN (SELECT DISTINCT r.traveller_id" not in db.session.execute(source).scalar_one()
+        db.session.remove()
+        upgrade()
+        body = db.session.execute(source).scalar_one()
+        assert "IN (SELECT DISTINCT r.traveller_id" in body and "= ANY(ARRAY(SELECT DISTINCT" in body
+        db.session.remove()
+        downgrade(revision="0027_stat_prev_days")
+        assert "IN (SELECT DISTINCT r.traveller_id" not in db.session.execute(source).scalar_one()
+        db.session.remove()
+        db.engine.dispose()

@@ -161,15 +161,33 @@ _PREV = ("lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id)
          "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day)")
 
 
-def _prev_refresh_pg(tids: str) -> str:
-    """Re-point the rows of the travellers in `tids` (a subquery of ids): an upsert in key order, so concurrent
-    writers lock rollup rows in one order, as every other rollup statement does."""
-    return (f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at, prev_day, "
-            f"prev_post_day) SELECT day, border_post_id, traveller_id, n, first_at, pd, ppd FROM (SELECT *, "
-            f"{_PREV[0]} AS pd, {_PREV[1]} AS ppd FROM stat_traveller_days WHERE traveller_id = ANY(ARRAY{tids})) x "
-            f"WHERE prev_day IS DISTINCT FROM pd OR prev_post_day IS DISTINCT FROM ppd ORDER BY 1, 2, 3 "
-            f"ON CONFLICT (day, border_post_id, traveller_id) DO UPDATE SET prev_day = excluded.prev_day, "
-            f"prev_post_day = excluded.prev_post_day")
+# Above this many rows in one statement the pointers are re-read by a hash semi-join, not by an array of
+# traveller ids: a bitmap scan over a large set of the rollup's rows turns lossy, and its recheck compares each
+# row with every id of the array in turn (an InitPlan array is not hashed), so a 2M-row INSERT ran for hours
+# where the join takes seconds (docs/performance.md, session 12). Below it the array keeps a batch on the
+# traveller_id index instead of a scan of every traveller-day.
+PREV_BULK_ROWS = 20_000
+
+
+def _prev_refresh_pg(src: str, bulk: bool = True) -> str:
+    """Re-point the rows of the travellers of `src` (rows aliased r): an upsert in key order, so concurrent
+    writers lock rollup rows in one order, as every other rollup statement does. With `bulk`, a PL/pgSQL
+    branch on the statement's size (PREV_BULK_ROWS); without it, the array form alone (0027's triggers)."""
+
+    def upsert(where: str) -> str:
+        return (f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at, prev_day, "
+                f"prev_post_day) SELECT day, border_post_id, traveller_id, n, first_at, pd, ppd FROM (SELECT *, "
+                f"{_PREV[0]} AS pd, {_PREV[1]} AS ppd FROM stat_traveller_days WHERE traveller_id {where}) x "
+                f"WHERE prev_day IS DISTINCT FROM pd OR prev_post_day IS DISTINCT FROM ppd ORDER BY 1, 2, 3 "
+                f"ON CONFLICT (day, border_post_id, traveller_id) DO UPDATE SET prev_day = excluded.prev_day, "
+                f"prev_post_day = excluded.prev_post_day")
+
+    tids = _tids(src)
+    small = upsert(f"= ANY(ARRAY{tids})")
+    if not bulk:
+        return small
+    return (f"IF (SELECT COUNT(*) FROM {src}) <= {PREV_BULK_ROWS} THEN\n    {small};\n  ELSE\n    "
+            f"{upsert(f'IN {tids}')};\n  END IF")
 
 
 def _prev_refresh_sqlite(tid: str) -> str:
@@ -199,9 +217,10 @@ def _changed(old: str, new: str) -> str:
 _OFF_SELECT = "(SELECT offset_minutes FROM stat_rollup_state WHERE id = 1)"
 
 
-def postgresql_install(prev_days: bool = True) -> list[str]:
+def postgresql_install(prev_days: bool = True, bulk: bool = True) -> list[str]:
     """Functions and statement triggers on crossings and flags (PostgreSQL 10+); without the prev_day pointers
-    for the migrations before 0027, whose tables do not have them."""
+    for the migrations before 0027, whose tables do not have them; `bulk=False` gives 0027's pointer refresh
+    (one form whatever the statement's size), for its downgrade from 0028."""
     d = _Dialect("postgresql", "off")
     ins = "(SELECT * FROM new_rows) r"
     dele = "(SELECT * FROM old_rows) r"
@@ -217,7 +236,7 @@ def postgresql_install(prev_days: bool = True) -> list[str]:
     months = not prev_days  # before 0027: the monthly table, no pointers
 
     def prev(src: str) -> list[str]:
-        return [_prev_refresh_pg(_tids(src))] if prev_days else []
+        return [_prev_refresh_pg(src, bulk)] if prev_days else []
 
     out = []
     for name, stmts in (
@@ -314,8 +333,8 @@ def prev_fill(dialect: str) -> str:
             f"AND ({t}.prev_day {differ} x.pd OR {t}.prev_post_day {differ} x.ppd)")
 
 
-def install(dialect: str, prev_days: bool = True) -> list[str]:
-    return postgresql_install(prev_days) if dialect == "postgresql" else sqlite_install(prev_days)
+def install(dialect: str, prev_days: bool = True, bulk: bool = True) -> list[str]:
+    return postgresql_install(prev_days, bulk) if dialect == "postgresql" else sqlite_install(prev_days)
 
 
 def uninstall(dialect: str) -> list[str]:
