@@ -199,8 +199,10 @@ def load(url: str, n_crossings: int, n_cases: int, span_days: int, seed: int = 7
     engine.dispose()
 
 
-def measure(url: str, n_requests: int, path, role: str = "manager", post_code: str | None = None) -> list[float]:
-    """Milliseconds of n_requests GETs of path (a str, or a function of the request number) signed in as role."""
+def measure(url: str, n_requests: int, path, role: str = "manager", post_code: str | None = None,
+            warmup: int = 3, cold: list[float] | None = None) -> list[float]:
+    """Milliseconds of n_requests GETs of path (a str, or a function of the request number) signed in as role,
+    after `warmup` requests (their times go to `cold` when given)."""
     from tests import factories
     from tests.conftest import IsolatedClient, login
     from tip_cases import create_app
@@ -213,13 +215,15 @@ def measure(url: str, n_requests: int, path, role: str = "manager", post_code: s
         client = app.test_client()
         browser = login(client, user)
         times = []
-        for i in range(n_requests + 3):
+        for i in range(n_requests + warmup):
             t = time.perf_counter()
             resp = browser.get(path(i) if callable(path) else path)
             elapsed = (time.perf_counter() - t) * 1000
             assert resp.status_code == 200, resp.status_code
-            if i >= 3:  # warm-up: the first requests compile templates and fill caches
+            if i >= warmup:  # warm-up: the first requests compile templates and fill caches
                 times.append(elapsed)
+            elif cold is not None:
+                cold.append(elapsed)
         db.session.remove()
         db.engine.dispose()
     return times

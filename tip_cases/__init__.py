@@ -92,9 +92,10 @@ def _instance_secret_key(app: Flask, config_name: str) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from tip_cases.extensions import bootstrap, csrf, db, login_manager, migrate
+    from tip_cases.extensions import bootstrap, csrf, db, keep_plans_across_requests, login_manager, migrate
 
     db.init_app(app)
+    keep_plans_across_requests(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

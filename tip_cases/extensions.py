@@ -99,3 +99,38 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def keep_plans_across_requests(app) -> None:
+    """PostgreSQL: end a request's transaction that wrote nothing by COMMIT, not by Flask-SQLAlchemy's ROLLBACK.
+
+    psycopg deallocates every prepared statement on ROLLBACK (`Connection.rollback` clears its cache), and a
+    read-only request ended in one: no statement of a page ever reached psycopg's prepare threshold, so each was
+    planned anew as a one-shot custom plan, 20-50 ms a statement over a decade's 127 month partitions where the
+    cached generic plan runs in ~2 ms (docs/performance.md, session 12). A transaction that holds no transaction
+    id (`txid_current_if_assigned()` IS NULL) wrote nothing, so COMMIT and ROLLBACK end it alike. The COMMIT is
+    the driver's, under the ORM: no flush, no commit hooks, and whatever the session queued for a commit it never
+    made is dropped by the rollback that follows, exactly as before. A write, an unhandled exception or a failed
+    transaction is left to that rollback. Registered after `db.init_app`: Flask runs teardowns in reverse order,
+    so this one runs before the session is removed.
+    """
+    from psycopg import Error as DriverError
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy.exc import SQLAlchemyError
+
+    @app.teardown_appcontext
+    def _commit_read_only(exc: BaseException | None) -> None:
+        if exc is not None or not db.session.registry.has() or db.engine.dialect.name != "postgresql":
+            return
+        session = db.session()
+        if not session.is_active or not session.in_transaction():
+            return
+        try:
+            connection = session.connection()
+            driver = connection.connection.driver_connection
+            if driver.info.transaction_status != TransactionStatus.INTRANS:
+                return
+            if connection.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is None:
+                driver.commit()
+        except (SQLAlchemyError, DriverError):  # the rollback that follows ends the transaction, as it would have
+            return

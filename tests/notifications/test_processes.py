@@ -132,3 +132,15 @@ def test_two_schedulers_one_active_the_other_takes_over(app):
             p.stdout.close()
     subjects = [m.subject for m in _fresh(select(MailMessage).order_by(MailMessage.id))]
     assert ["FLG-00001" in subjects[0], "FLG-00002" in subjects[1]] == [True, True]
+
+
+def test_the_scheduler_caps_malloc_arenas_unless_the_environment_chose(monkeypatch):
+    """glibc (this image's libc) takes the cap; an operator's MALLOC_ARENA_MAX is left as they set it."""
+    import platform
+
+    from notifications.scheduler import limit_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert limit_malloc_arenas() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
