@@ -13,6 +13,11 @@ unit never meets a traveller of another component (no blocking key in common), a
 the relative order of units is the global one. Hash collisions only join components (more work, the
 same result).
 
+The blocking graph percolates: its largest component grows faster than the data (790 crossings at
+10^5, 116,295 at 10^6), and a shard holds whole components. `component_cap` bounds it: a component over
+the cap is cut again on its stronger keys only (each key row carries its route, `resolve.KIND_*`), which
+is no longer exact inside that component; components within the cap stay exact (`_decompose`).
+
 Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
 bench/resolve_scale_bench.py) or in this process, one at a time; the blocking keys likewise
 (`map_keys`). Keys are Python `hash()` values: every key of one run must come from one process, or
@@ -39,10 +44,13 @@ from typing import Any
 from screening.engine.matching import Document, NameFrequencies
 from screening.engine.normalize import PartialDate
 from screening.engine.resolve import (
+    KIND_ADDRESS,
     KIND_DATE,
     KIND_DATE_VARIANT,
     KIND_DOC,
     KIND_PAIR,
+    KIND_PAIR_UNDATED,
+    KIND_STORED,
     Judgements,
     ResolveConfig,
     TravellerIndex,
@@ -168,8 +176,7 @@ def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, l
     we, wt = csv.writer(fe), csv.writer(ft)
     for pid, cid, is_judged, content in batch:
         p = helper._prepare(_record(cid, content))
-        # Routes up to KIND_PAIR are the keys a profile is stored under (`_probe_keys`' fourth list).
-        we.writerows((pid, k, int(kind <= KIND_PAIR), kind) for k, kind in _key_kinds(p, config).items())
+        we.writerows((pid, k, int(kind <= KIND_STORED), kind) for k, kind in _key_kinds(p, config).items())
         if is_judged:
             unit = f"j{pid}"
             we.writerows((pid, k, 1, KIND_MUST) for k in must_of.get(cid, ()))
@@ -186,10 +193,12 @@ def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, l
 # --- the batch -----------------------------------------------------------------------------------
 
 # Hierarchical blocking: the routes (resolve.KIND_*) each tier keeps, one tier after another, on the
-# components still over the cap. Without the year-0 name-pair probes (an undated record is stored under
-# year 0 and every dated namesake probes it: the main chain of the giant component); then without the
-# +-year name-pair and date-variant probes; then documents, exact own dates, equal profiles, judgements.
-_TIERS = (KIND_DATE_VARIANT, KIND_PAIR, KIND_DATE)
+# components still over the cap: (1) without the year-0 name-pair probes (an undated record is stored
+# under year 0 and every dated namesake probes it); (2) also without the +-year name-pair and the
+# date-variant probes; (3) also without the year-0 name pairs undated namesakes share; (4) also without
+# the name pairs of the own year (the address route, a name key with address and year, stays); (5)
+# documents, exact own dates, equal profiles and judgements only.
+_TIERS = (KIND_DATE_VARIANT, KIND_PAIR_UNDATED, KIND_PAIR, KIND_ADDRESS, KIND_DATE)
 _ATOMS = KIND_DOC  # the last resort never cuts documents, equal profiles or judgements
 
 
@@ -225,11 +234,11 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
 
     `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
     resolved exactly as without it. One over it is cut again, in DuckDB, on its stronger keys only, tier
-    by tier (`_TIERS`: without the year-0 name-pair probes; then without the +-year and date-variant
-    probes; then documents, exact own dates, equal profiles and judgements only) until every piece is
-    within the cap; a piece still over it is cut into chunks of whole document groups (the last resort,
-    counted in `stats`). Must-link judgements and equal profiles are never cut. Results within a cut
-    component are no longer those of one global `resolve` (a pair across two pieces is never compared).
+    by tier (`_TIERS`: the weakest routes first, down to documents, exact own dates, equal profiles and
+    judgements) until every piece is within the cap; a piece still over it is cut into chunks of whole
+    document groups (the last resort, counted in `stats`). Must-link judgements and equal profiles are
+    never cut. Results within a cut component are no longer those of one global `resolve` (a pair
+    across two pieces is never compared).
     """
     import duckdb
 
