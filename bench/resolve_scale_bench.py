@@ -229,7 +229,8 @@ def run(n: int, args, work: Path) -> None:
                   f"{s['shards']} shards, largest {s['largest_shard']:,} crossings", flush=True)
             if args.component_cap is not None:
                 print(f"         component cap {args.component_cap:,}: {s['over_cap_components']} components over it, "
-                      f"crossings re-decomposed by tier {s['tier_crossings']}, last resort "
+                      f"crossings re-decomposed by tier {s['tier_crossings']} (largest piece after each "
+                      f"{s['tier_largest']}), last resort "
                       f"{s['last_resort_pieces']} pieces ({s['last_resort_crossings']:,} crossings); "
                       f"{s['pieces']:,} pieces, largest {s['largest_piece']:,} crossings", flush=True)
     print(json.dumps({"crossings": n, "load_end": os.getloadavg(), "results": results}), flush=True)

@@ -76,10 +76,11 @@ class BatchStats:
     components: int = 0
     largest_component: int = 0  # crossings, of the full blocking graph
     # Hierarchical blocking (`component_cap`): components over the cap, the crossings each tier took
-    # apart (tier i keeps the routes up to `_TIERS[i - 1]`), the pieces the last resort cut into
-    # chunks and their crossings, and the pieces resolved in the end (the largest in crossings).
+    # apart (tier i keeps the routes up to `_TIERS[i - 1]`) and the largest piece after it, the pieces
+    # the last resort cut into chunks and their crossings, and the pieces resolved in the end.
     over_cap_components: int = 0
     tier_crossings: list[int] = field(default_factory=list)
+    tier_largest: list[int] = field(default_factory=list)
     last_resort_pieces: int = 0
     last_resort_crossings: int = 0
     pieces: int = 0
@@ -446,6 +447,9 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
             break
         stats.tier_crossings.append(int(crossings))
         _cut(con, max_kind)
+        stats.tier_largest.append(int(con.execute(
+            "SELECT max(n) FROM (SELECT s.c, sum(p.n) AS n FROM sublabel s JOIN plabel p USING (pid) GROUP BY s.c)"
+        ).fetchone()[0]))
         _relabel(con, "sublabel")
         con.execute(over, [cap])
     stats.last_resort_pieces, crossings = con.execute(

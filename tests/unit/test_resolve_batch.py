@@ -187,6 +187,7 @@ def test_namesakes_chained_through_year_0_are_cut_by_the_first_tier(tmp_path):
     got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=12, component_cap=12,
                                    stats=stats))
     assert stats.over_cap_components == 1 and stats.tier_crossings == [36]  # one tier was enough
+    assert stats.tier_largest == [12]
     assert stats.last_resort_pieces == 0
     assert stats.pieces == 13 and stats.largest_piece == 12  # each person's pair; the twelve undated
     assert set(got) == {r.crossing_id for r in records}
