@@ -643,6 +643,7 @@ class ResolveSummary:
     travellers_created: int = 0
     travellers_emptied: int = 0
     batch: BatchStats | None = None  # out of core only
+    component_cap: int | None = None
 
     def lines(self) -> list[str]:
         out = [f"crossings: {self.crossings}", f"travellers before: {self.travellers_before}",
@@ -650,9 +651,10 @@ class ResolveSummary:
                f"travellers created: {self.travellers_created}", f"travellers emptied: {self.travellers_emptied}"]
         if self.batch is not None:
             b = self.batch
-            out.append(f"largest component: {b.largest_component} crossings; over the cap: "
-                       f"{b.over_cap_components}, cut into pieces of at most {b.largest_piece} crossings "
-                       f"(crossings cut by tier: {b.tier_crossings}; last resort: {b.last_resort_pieces} pieces)")
+            cap = f"cap {self.component_cap}" if self.component_cap else "no cap"
+            out.append(f"components over the cap: {b.over_cap_components} ({cap}); largest component "
+                       f"{b.largest_component} crossings, largest piece resolved {b.largest_piece}; crossings cut "
+                       f"by tier {b.tier_crossings}, last-resort pieces {b.last_resort_pieces}")
         return out
 
 
@@ -757,9 +759,9 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     used: set[int] = set()
     went: dict[int, Counter] = defaultdict(Counter)
     summary.batch = BatchStats()
-    cap = current_app.config["TRACING_COMPONENT_CAP"] or None
-    for shard in resolve_shards(records(), cfg, load_judgements(session), workdir=workdir, component_cap=cap,
-                                stats=summary.batch):
+    summary.component_cap = current_app.config["TRACING_COMPONENT_CAP"] or None
+    for shard in resolve_shards(records(), cfg, load_judgements(session), workdir=workdir,
+                                component_cap=summary.component_cap, stats=summary.batch):
         clusters: dict[Any, list[int]] = defaultdict(list)
         for cid, key in shard:
             clusters[key].append(cid)

@@ -14,9 +14,10 @@ the relative order of units is the global one. Hash collisions only join compone
 same result).
 
 The blocking graph percolates: its largest component grows faster than the data (790 crossings at
-10^5, 116,295 at 10^6), and a shard holds whole components. `component_cap` bounds it: a component over
-the cap is cut again on its stronger keys only (each key row carries its route, `resolve.KIND_*`), which
-is no longer exact inside that component; components within the cap stay exact (`_decompose`).
+10^5, 123,140 at 10^6 on the bench's generator), and a shard holds whole components. `component_cap`
+bounds it: a component over the cap is cut again on its stronger keys only (each key row carries its
+route, `resolve.KIND_*`), which is no longer exact inside that component; components within the cap
+stay exact (`_decompose`).
 
 Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
 bench/resolve_scale_bench.py) or in this process, one at a time; the blocking keys likewise
@@ -412,17 +413,17 @@ def _propagate(con, edges: str, labels: str) -> int:
 
 
 def _cut(con, max_kind: int) -> None:
-    """Components of the over-cap pieces (table `over`) on their keys of routes up to `max_kind`: table
+    """Components of the over-cap pieces (table `over_cap`) on their keys of routes up to `max_kind`: table
     `sublabel` (pid, c) for every profile of those pieces, c its new piece's least pid."""
     # A key still links only if someone is stored under it among the rows kept (as in the full graph).
     con.execute("""CREATE OR REPLACE TABLE sub_edge AS
-        WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid) JOIN over o USING (c)
+        WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid) JOIN over_cap o USING (c)
                       WHERE e.kind <= ?)
         SELECT pid, k FROM kept WHERE k IN (
             SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""", [max_kind])
     _propagate(con, "sub_edge", "sub")
     con.execute("""CREATE OR REPLACE TABLE sublabel AS SELECT p.pid, coalesce(s.c, p.pid) AS c
-        FROM plabel p JOIN over o USING (c) LEFT JOIN sub s USING (pid)""")
+        FROM plabel p JOIN over_cap o USING (c) LEFT JOIN sub s USING (pid)""")
     con.execute("DROP TABLE sub")
     con.execute("DROP TABLE sub_edge")
 
@@ -438,11 +439,11 @@ def _relabel(con, labels: str) -> None:
 def _decompose(con, cap: int, stats: BatchStats) -> None:
     """Hierarchical blocking: cut the components of `plabel` over `cap` crossings tier by tier (`_TIERS`),
     then the last resort, relabelling their profiles in `plabel`. Only the over-cap pieces' rows are read."""
-    over = "CREATE OR REPLACE TABLE over AS SELECT c FROM plabel GROUP BY c HAVING sum(n) > ?"
+    over = "CREATE OR REPLACE TABLE over_cap AS SELECT c FROM plabel GROUP BY c HAVING sum(n) > ?"
     con.execute(over, [cap])
-    stats.over_cap_components = con.execute("SELECT count(*) FROM over").fetchone()[0]
+    stats.over_cap_components = con.execute("SELECT count(*) FROM over_cap").fetchone()[0]
     for max_kind in _TIERS:
-        crossings = con.execute("SELECT coalesce(sum(n), 0) FROM plabel JOIN over USING (c)").fetchone()[0]
+        crossings = con.execute("SELECT coalesce(sum(n), 0) FROM plabel JOIN over_cap USING (c)").fetchone()[0]
         if not crossings:
             break
         stats.tier_crossings.append(int(crossings))
@@ -453,7 +454,7 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
         _relabel(con, "sublabel")
         con.execute(over, [cap])
     stats.last_resort_pieces, crossings = con.execute(
-        "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT c, sum(n) AS n FROM plabel JOIN over USING (c) "
+        "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT c, sum(n) AS n FROM plabel JOIN over_cap USING (c) "
         "GROUP BY c)").fetchone()
     stats.last_resort_crossings = int(crossings)
     if stats.last_resort_pieces:
@@ -469,5 +470,5 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
             SELECT s.pid, h.c FROM sublabel s JOIN plabel p USING (pid) JOIN head h ON h.piece = p.c AND h.a = s.c""",
                     [cap])
         _relabel(con, "chunklabel")
-    for t in ("over", "sublabel", "chunklabel"):
+    for t in ("over_cap", "sublabel", "chunklabel"):
         con.execute(f"DROP TABLE IF EXISTS {t}")

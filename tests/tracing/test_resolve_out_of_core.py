@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -71,11 +73,15 @@ def test_the_component_cap_comes_from_the_config_and_is_reported(app, db_session
     monkeypatch.setitem(app.config, "TRACING_COMPONENT_CAP", 0)  # no cap: exact
     result = runner.invoke(args=["screening", "resolve", "--out-of-core", "--workdir", str(tmp_path / "a")])
     assert result.exit_code == 0, result.output
-    assert "over the cap: 0," in result.output, result.output
+    assert "components over the cap: 0 (no cap)" in result.output, result.output
     monkeypatch.setitem(app.config, "TRACING_COMPONENT_CAP", 6)
     result = runner.invoke(args=["screening", "resolve", "--out-of-core", "--workdir", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
-    assert "over the cap: 0," not in result.output and "over the cap: " in result.output, result.output
+    over = re.search(r"components over the cap: (\d+) \(cap 6\); largest component (\d+) crossings, "
+                     r"largest piece resolved (\d+)", result.output)
+    assert over, result.output
+    # (a last-resort chunk may pass the cap by one person's crossings: they share a document)
+    assert int(over[1]) > 0 and int(over[2]) > int(over[3]), result.output
     db.session.expire_all()
     after, _ = _stored()
     assert len(after) == 400 and all(t is not None for t in after.values())
