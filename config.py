@@ -59,6 +59,10 @@ class Config:
     CROSSING_PARTITIONS_AHEAD = int(os.environ.get("TSELA_CROSSING_PARTITIONS_AHEAD", "3"))
     # `screening resolve` goes out of core (DuckDB, screening.engine.resolve_batch) above this many crossings.
     TRACING_OUT_OF_CORE_ABOVE = int(os.environ.get("TSELA_TRACING_OUT_OF_CORE_ABOVE", "2000000"))
+    # ... where a connected component of the blocking graph over this many crossings is cut on stronger
+    # keys (hierarchical blocking; 0: never cut, exact but unbounded). docs/operations.md, "Batch
+    # resolution out of core": 500,000 keeps a shard's index under ~1.3 GiB, the run under ~3 GiB.
+    TRACING_COMPONENT_CAP = int(os.environ.get("TSELA_TRACING_COMPONENT_CAP", "500000"))
     # The nightly risk rules take recently seen travellers this many at a time (bounded scheduler memory).
     TRACING_PATTERN_CHUNK = int(os.environ.get("TSELA_TRACING_PATTERN_CHUNK", "2000"))
     # ... and fewer where history is dense: each chunk is sized so that it reads about this many crossings

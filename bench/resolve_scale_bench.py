@@ -118,7 +118,7 @@ def worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
     elif kind == "duckdb":
         pairs = resolve_out_of_core(stream_records(data), ResolveConfig(), workdir=work / "duckdb",
                                     memory_limit=args.memory_limit, shard_crossings=args.shard_crossings,
-                                    stats=stats)
+                                    component_cap=args.component_cap, stats=stats)
     else:
         from dask.distributed import Client, LocalCluster, as_completed
 
@@ -148,7 +148,8 @@ def worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
         pairs = resolve_out_of_core(stream_records(data), ResolveConfig(), workdir=work / "dask",
                                     memory_limit=args.memory_limit, shard_crossings=args.shard_crossings,
                                     map_shards=lambda shards: bounded_map(resolve_shard, shards),
-                                    map_keys=lambda batches: bounded_map(profile_keys, batches), stats=stats)
+                                    map_keys=lambda batches: bounded_map(profile_keys, batches),
+                                    component_cap=args.component_cap, stats=stats)
     n = 0
     with out.open("w", encoding="utf-8") as f:
         for c, k in pairs:
@@ -177,7 +178,8 @@ def run_worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
     cmd = [sys.executable, "-m", "bench.resolve_scale_bench", "--worker", kind, "--data", str(data), "--out",
            str(out), "--work", str(work), "--memory-limit", args.memory_limit, "--shard-crossings",
            str(args.shard_crossings), "--dask-workers", str(args.dask_workers),
-           "--dask-worker-memory", args.dask_worker_memory]
+           "--dask-worker-memory", args.dask_worker_memory,
+           *(["--component-cap", str(args.component_cap)] if args.component_cap is not None else [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     if done.returncode != 0:
@@ -225,6 +227,12 @@ def run(n: int, args, work: Path) -> None:
                   f"{sec.get('resolve', 0):.1f} s; {s['profiles']:,} profiles, {s['edges']:,} profile-key edges, "
                   f"{s['components']:,} components, largest {s['largest_component']:,} crossings; "
                   f"{s['shards']} shards, largest {s['largest_shard']:,} crossings", flush=True)
+            if args.component_cap is not None:
+                print(f"         component cap {args.component_cap:,}: {s['over_cap_components']} components over it, "
+                      f"crossings re-decomposed by tier {s['tier_crossings']} (largest piece after each "
+                      f"{s['tier_largest']}), last resort "
+                      f"{s['last_resort_pieces']} pieces ({s['last_resort_crossings']:,} crossings); "
+                      f"{s['pieces']:,} pieces, largest {s['largest_piece']:,} crossings", flush=True)
     print(json.dumps({"crossings": n, "load_end": os.getloadavg(), "results": results}), flush=True)
 
 
@@ -238,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
                         choices=("memory", "duckdb", "dask"))
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit (it spills beyond)")
     parser.add_argument("--shard-crossings", type=int, default=200_000)
+    parser.add_argument("--component-cap", type=int, default=None,
+                        help="hierarchical blocking: components over this many crossings are cut on stronger keys")
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--dask-worker-memory", default="1.5GiB")
     parser.add_argument("--worker", choices=("memory", "duckdb", "dask"), help=argparse.SUPPRESS)

@@ -39,7 +39,7 @@ from screening.engine import patterns
 from screening.engine.normalize import shift
 from screening.engine.phrases import Phrase, say
 from screening.engine.resolve import JudgementConflict, Judgements, ResolveConfig, TravellerIndex
-from screening.engine.resolve_batch import resolve_shards
+from screening.engine.resolve_batch import BatchStats, resolve_shards
 from screening.models import (
     Crossing,
     Flag,
@@ -642,11 +642,20 @@ class ResolveSummary:
     crossings_moved: int = 0
     travellers_created: int = 0
     travellers_emptied: int = 0
+    batch: BatchStats | None = None  # out of core only
+    component_cap: int | None = None
 
     def lines(self) -> list[str]:
-        return [f"crossings: {self.crossings}", f"travellers before: {self.travellers_before}",
-                f"travellers after: {self.travellers_after}", f"crossings moved: {self.crossings_moved}",
-                f"travellers created: {self.travellers_created}", f"travellers emptied: {self.travellers_emptied}"]
+        out = [f"crossings: {self.crossings}", f"travellers before: {self.travellers_before}",
+               f"travellers after: {self.travellers_after}", f"crossings moved: {self.crossings_moved}",
+               f"travellers created: {self.travellers_created}", f"travellers emptied: {self.travellers_emptied}"]
+        if self.batch is not None:
+            b = self.batch
+            cap = f"cap {self.component_cap}" if self.component_cap else "no cap"
+            out.append(f"components over the cap: {b.over_cap_components} ({cap}); largest component "
+                       f"{b.largest_component} crossings, largest piece resolved {b.largest_piece}; crossings cut "
+                       f"by tier {b.tier_crossings}, last-resort pieces {b.last_resort_pieces}")
+        return out
 
 
 def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: bool = False,
@@ -665,7 +674,8 @@ def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: b
             summary = _resolve_all_out_of_core(session, tracer, cfg, now, workdir)
         audit.record("traveller.resolve", "traveller", None, detail={
             "crossings": summary.crossings, "before": summary.travellers_before,
-            "after": summary.travellers_after, "moved": summary.crossings_moved, "out_of_core": True})
+            "after": summary.travellers_after, "moved": summary.crossings_moved, "out_of_core": True,
+            "components_cut": summary.batch.over_cap_components if summary.batch else 0})
         return summary
     with tracer.lock:
         bump_generation(session)
@@ -748,7 +758,10 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     ).scalar_one()
     used: set[int] = set()
     went: dict[int, Counter] = defaultdict(Counter)
-    for shard in resolve_shards(records(), cfg, load_judgements(session), workdir=workdir):
+    summary.batch = BatchStats()
+    summary.component_cap = current_app.config["TRACING_COMPONENT_CAP"] or None
+    for shard in resolve_shards(records(), cfg, load_judgements(session), workdir=workdir,
+                                component_cap=summary.component_cap, stats=summary.batch):
         clusters: dict[Any, list[int]] = defaultdict(list)
         for cid, key in shard:
             clusters[key].append(cid)

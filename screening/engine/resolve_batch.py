@@ -13,6 +13,12 @@ unit never meets a traveller of another component (no blocking key in common), a
 the relative order of units is the global one. Hash collisions only join components (more work, the
 same result).
 
+The blocking graph percolates: its largest component grows faster than the data (790 crossings at
+10^5, 123,140 at 10^6 on the bench's generator), and a shard holds whole components. `component_cap`
+bounds it: a component over the cap is cut again on its stronger keys only (each key row carries its
+route, `resolve.KIND_*`), which is no longer exact inside that component; components within the cap
+stay exact (`_decompose`).
+
 Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
 bench/resolve_scale_bench.py) or in this process, one at a time; the blocking keys likewise
 (`map_keys`). Keys are Python `hash()` values: every key of one run must come from one process, or
@@ -39,12 +45,21 @@ from typing import Any
 from screening.engine.matching import Document, NameFrequencies
 from screening.engine.normalize import PartialDate
 from screening.engine.resolve import (
+    KIND_ADDRESS,
+    KIND_DATE,
+    KIND_DATE_VARIANT,
+    KIND_DOC,
+    KIND_PAIR,
+    KIND_PAIR_UNDATED,
+    KIND_STORED,
     Judgements,
     ResolveConfig,
     TravellerIndex,
     TravellerRecord,
-    _probe_keys,
+    _key_kinds,
 )
+
+KIND_MUST, KIND_SIG = 1, 2  # the batch's own keys: a must-link judgement, an equal normalised profile
 
 __all__ = ["BatchStats", "profile_keys", "resolve_out_of_core", "resolve_shard", "resolve_shards"]
 
@@ -60,7 +75,17 @@ class BatchStats:
     edges: int = 0
     iterations: int = 0
     components: int = 0
-    largest_component: int = 0  # crossings
+    largest_component: int = 0  # crossings, of the full blocking graph
+    # Hierarchical blocking (`component_cap`): components over the cap, the crossings each tier took
+    # apart (tier i keeps the routes up to `_TIERS[i - 1]`) and the largest piece after it, the pieces
+    # the last resort cut into chunks and their crossings, and the pieces resolved in the end.
+    over_cap_components: int = 0
+    tier_crossings: list[int] = field(default_factory=list)
+    tier_largest: list[int] = field(default_factory=list)
+    last_resort_pieces: int = 0
+    last_resort_crossings: int = 0
+    pieces: int = 0
+    largest_piece: int = 0  # crossings
     shards: int = 0
     largest_shard: int = 0  # crossings
     seconds: dict[str, float] = field(default_factory=dict)
@@ -143,7 +168,7 @@ def resolve_shard(rows: list[tuple[str, str]], id_type: type, config: ResolveCon
 
 
 def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, list[int]]) -> tuple[str, str]:
-    """CSV rows (profile, key, stored) and (unit, name token) for a batch of (pid, cid, judged, content).
+    """CSV rows (profile, key, stored, kind) and (unit, name token) for a batch of (pid, cid, judged, content).
 
     A plain function of picklable arguments, so a distributed engine can run it on any worker, as long
     as every worker hashes alike (Dask's nannies start every worker with one PYTHONHASHSEED).
@@ -153,17 +178,14 @@ def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, l
     we, wt = csv.writer(fe), csv.writer(ft)
     for pid, cid, is_judged, content in batch:
         p = helper._prepare(_record(cid, content))
-        docs, pairs, dates, store = _probe_keys(p, config)
-        stored = set(store)
-        we.writerows((pid, k, 1) for k in stored)
-        we.writerows((pid, k, 0) for k in {*docs, *pairs, *dates} - stored)
+        we.writerows((pid, k, int(kind <= KIND_STORED), kind) for k, kind in _key_kinds(p, config).items())
         if is_judged:
             unit = f"j{pid}"
-            we.writerows((pid, k, 1) for k in must_of.get(cid, ()))
+            we.writerows((pid, k, 1, KIND_MUST) for k in must_of.get(cid, ()))
         else:
             # repr, not the tuple: on Python 3.11 hash(None) differs between processes.
             sig = _stable_key("sig", repr(helper._signature(p)))
-            we.writerow((pid, sig, 1))  # equal normalised profiles are one profile
+            we.writerow((pid, sig, 1, KIND_SIG))  # equal normalised profiles are one profile
             unit = str(sig)
         wt.writerow((unit, ""))  # every unit counts in the total, with or without name tokens
         wt.writerows((unit, t) for t in NameFrequencies.tokens_of(p))
@@ -171,6 +193,15 @@ def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, l
 
 
 # --- the batch -----------------------------------------------------------------------------------
+
+# Hierarchical blocking: the routes (resolve.KIND_*) each tier keeps, one tier after another, on the
+# components still over the cap: (1) without the year-0 name-pair probes (an undated record is stored
+# under year 0 and every dated namesake probes it); (2) also without the +-year name-pair and the
+# date-variant probes; (3) also without the year-0 name pairs undated namesakes share; (4) also without
+# the name pairs of the own year (the address route, a name key with address and year, stays); (5)
+# documents, exact own dates, equal profiles and judgements only.
+_TIERS = (KIND_DATE_VARIANT, KIND_PAIR_UNDATED, KIND_PAIR, KIND_ADDRESS, KIND_DATE)
+_ATOMS = KIND_DOC  # the last resort never cuts documents, equal profiles or judgements
 
 
 def _stable_key(*parts: Any) -> int:
@@ -190,7 +221,8 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
                    memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
                    map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
                    map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
-                   key_cap: int | None = None, stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
+                   key_cap: int | None = None, component_cap: int | None = None,
+                   stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
     """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
 
     `records` is read once, to the end, before the first shard is yielded. `map_shards` takes an
@@ -201,6 +233,14 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     `key_cap`: a key shared by more profiles than this does not join components. Exactness is lost
     (a profile no longer meets those profiles across shards) for bounded shards: common names and
     year-only dates chain the blocking graph into one giant component as the population grows.
+
+    `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
+    resolved exactly as without it. One over it is cut again, in DuckDB, on its stronger keys only, tier
+    by tier (`_TIERS`: the weakest routes first, down to documents, exact own dates, equal profiles and
+    judgements) until every piece is within the cap; a piece still over it is cut into chunks of whole
+    document groups (the last resort, counted in `stats`). Must-link judgements and equal profiles are
+    never cut. Results within a cut component are no longer those of one global `resolve` (a pair
+    across two pieces is never compared).
     """
     import duckdb
 
@@ -216,7 +256,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
             "preserve_insertion_order": False})
         try:
             yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards, map_keys,
-                            key_cap)
+                            key_cap, component_cap)
         finally:
             con.close()
     finally:
@@ -234,7 +274,8 @@ def _copy_csv(con, table: str, path: Path, columns: str) -> None:
 
 
 def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, stats: BatchStats,
-         shard_crossings: int, map_shards, map_keys, key_cap: int | None) -> Iterator[list[tuple[Any, Any]]]:
+         shard_crossings: int, map_shards, map_keys, key_cap: int | None,
+         component_cap: int | None) -> Iterator[list[tuple[Any, Any]]]:
     t0 = time.perf_counter()
     judged = judgements.crossings()
     id_type: type = str
@@ -281,7 +322,8 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
         for edges, tokens in results:
             fe.write(edges)
             ft.write(tokens)
-    _copy_csv(con, "edge_raw", edges_path, "{'pid': 'BIGINT', 'k': 'BIGINT', 'store': 'INTEGER'}")
+    _copy_csv(con, "edge_raw", edges_path, "{'pid': 'BIGINT', 'k': 'BIGINT', 'store': 'TINYINT', "
+                                           "'kind': 'TINYINT'}")
     _copy_csv(con, "token", tokens_path, "{'unit': 'VARCHAR', 't': 'VARCHAR'}")
     counts = dict(con.execute("SELECT t, count(DISTINCT unit) FROM token WHERE t IS NOT NULL AND t <> '' "
                               "GROUP BY t").fetchall())
@@ -291,38 +333,30 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     # Connected components: min-label propagation over the profile-key graph, in SQL. A key links the
     # profiles probing it to those stored under it, so a key nobody is stored under links nothing.
     t0 = time.perf_counter()
-    con.execute("""CREATE TABLE edge AS SELECT DISTINCT pid, k FROM edge_raw
+    con.execute("""CREATE TABLE edge AS SELECT pid, k, min(kind) AS kind, max(store) AS store FROM edge_raw
         WHERE k IN (SELECT k FROM edge_raw GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1
-                    AND count(DISTINCT pid) <= ?)""", [key_cap or 2**62])
+                    AND count(DISTINCT pid) <= ?) GROUP BY pid, k""", [key_cap or 2**62])
     con.execute("DROP TABLE edge_raw")
     con.execute("DROP TABLE token")
     stats.edges = con.execute("SELECT count(*) FROM edge").fetchone()[0]
-    con.execute("CREATE TABLE label AS SELECT pid, min(pid) AS c FROM edge GROUP BY pid")
-    while True:
-        stats.iterations += 1
-        con.execute("""CREATE OR REPLACE TABLE klabel AS
-            SELECT e.k, min(l.c) AS c FROM edge e JOIN label l USING (pid) GROUP BY e.k""")
-        con.execute("""CREATE OR REPLACE TABLE label2 AS
-            SELECT e.pid, min(k.c) AS c FROM edge e JOIN klabel k USING (k) GROUP BY e.pid""")
-        # Pointer jumping: a profile takes its label's label, halving the rounds on long chains.
-        con.execute("""CREATE OR REPLACE TABLE label3 AS
-            SELECT a.pid, least(a.c, coalesce(b.c, a.c)) AS c FROM label2 a LEFT JOIN label2 b ON b.pid = a.c""")
-        changed = con.execute("SELECT count(*) FROM label3 n JOIN label o USING (pid) WHERE n.c <> o.c").fetchone()[0]
-        con.execute("DROP TABLE label")
-        con.execute("ALTER TABLE label3 RENAME TO label")
-        if not changed:
-            break
-    con.execute("""CREATE TABLE comp AS
-        SELECT m.seq, coalesce(l.c, m.pid) AS c FROM member m LEFT JOIN label l USING (pid)""")
+    stats.iterations += _propagate(con, "edge", "label")
+    # Each profile's component (itself without edges) and crossings.
+    con.execute("""CREATE TABLE plabel AS SELECT w.pid, coalesce(l.c, w.pid) AS c, w.n
+        FROM (SELECT pid, count(*) AS n FROM member GROUP BY pid) w LEFT JOIN label l USING (pid)""")
+    stats.components, stats.largest_component = con.execute(
+        "SELECT count(*), max(n) FROM (SELECT c, sum(n) AS n FROM plabel GROUP BY c)").fetchone()
+    if component_cap is not None:
+        _decompose(con, int(component_cap), stats)
+    con.execute("CREATE TABLE comp AS SELECT m.seq, p.c FROM member m JOIN plabel p USING (pid)")
     con.execute("CREATE TABLE comp_size AS SELECT c, count(*) AS n FROM comp GROUP BY c")
-    stats.components, stats.largest_component = con.execute("SELECT count(*), max(n) FROM comp_size").fetchone()
+    stats.pieces, stats.largest_piece = con.execute("SELECT count(*), max(n) FROM comp_size").fetchone()
     # Whole components packed into shards of about `shard_crossings`, in component order.
     con.execute("""CREATE TABLE shard_of AS SELECT c,
         (sum(n) OVER (ORDER BY c ROWS UNBOUNDED PRECEDING) - n) // ? AS shard
         FROM comp_size""", [int(shard_crossings)])
     con.execute("""CREATE TABLE work AS SELECT s.shard, x.seq, x.cid, x.content
         FROM crossing x JOIN comp USING (seq) JOIN shard_of s USING (c)""")
-    for t in ("crossing", "member", "comp", "label", "label2", "klabel", "edge", "profile"):
+    for t in ("crossing", "member", "comp", "plabel", "label", "edge", "profile"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     sizes = con.execute("SELECT count(*), max(n) FROM (SELECT shard, count(*) n FROM work GROUP BY shard)").fetchone()
     stats.shards, stats.largest_shard = sizes
@@ -349,3 +383,92 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     else:
         yield from map_shards(shard_args())
     stats.seconds["resolve"] = time.perf_counter() - t0
+
+
+def _propagate(con, edges: str, labels: str) -> int:
+    """Connected components of the (pid, k) rows of table `edges` by min-label propagation: table
+    `labels` (pid, c), c the least pid of the component (profiles without a row are not listed).
+    Returns the rounds taken."""
+    # Table names are this module's constants.
+    con.execute(f"CREATE OR REPLACE TABLE {labels} AS SELECT pid, pid AS c FROM {edges} GROUP BY pid")  # noqa: S608
+    rounds = 0
+    while True:
+        rounds += 1
+        con.execute(f"""CREATE OR REPLACE TABLE klabel AS
+            SELECT e.k, min(l.c) AS c FROM {edges} e JOIN {labels} l USING (pid) GROUP BY e.k""")  # noqa: S608
+        con.execute(f"""CREATE OR REPLACE TABLE label2 AS
+            SELECT e.pid, min(k.c) AS c FROM {edges} e JOIN klabel k USING (k) GROUP BY e.pid""")  # noqa: S608
+        # Pointer jumping: a profile takes its label's label, halving the rounds on long chains.
+        con.execute("""CREATE OR REPLACE TABLE label3 AS
+            SELECT a.pid, least(a.c, coalesce(b.c, a.c)) AS c FROM label2 a LEFT JOIN label2 b ON b.pid = a.c""")
+        changed = con.execute(f"SELECT count(*) FROM label3 n JOIN {labels} o USING (pid) "  # noqa: S608
+                              "WHERE n.c <> o.c").fetchone()[0]
+        con.execute(f"DROP TABLE {labels}")
+        con.execute(f"ALTER TABLE label3 RENAME TO {labels}")
+        if not changed:
+            break
+    con.execute("DROP TABLE klabel")
+    con.execute("DROP TABLE label2")
+    return rounds
+
+
+def _cut(con, max_kind: int) -> None:
+    """Components of the over-cap pieces (table `over_cap`) on their keys of routes up to `max_kind`: table
+    `sublabel` (pid, c) for every profile of those pieces, c its new piece's least pid."""
+    # A key still links only if someone is stored under it among the rows kept (as in the full graph).
+    con.execute("""CREATE OR REPLACE TABLE sub_edge AS
+        WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid) JOIN over_cap o USING (c)
+                      WHERE e.kind <= ?)
+        SELECT pid, k FROM kept WHERE k IN (
+            SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""", [max_kind])
+    _propagate(con, "sub_edge", "sub")
+    con.execute("""CREATE OR REPLACE TABLE sublabel AS SELECT p.pid, coalesce(s.c, p.pid) AS c
+        FROM plabel p JOIN over_cap o USING (c) LEFT JOIN sub s USING (pid)""")
+    con.execute("DROP TABLE sub")
+    con.execute("DROP TABLE sub_edge")
+
+
+def _relabel(con, labels: str) -> None:
+    """Profiles listed in table `labels` (pid, c) take its label in `plabel`."""
+    con.execute(f"""CREATE TABLE plabel2 AS SELECT p.pid, coalesce(s.c, p.c) AS c, p.n
+        FROM plabel p LEFT JOIN {labels} s USING (pid)""")  # noqa: S608 (a constant of this module)
+    con.execute("DROP TABLE plabel")
+    con.execute("ALTER TABLE plabel2 RENAME TO plabel")
+
+
+def _decompose(con, cap: int, stats: BatchStats) -> None:
+    """Hierarchical blocking: cut the components of `plabel` over `cap` crossings tier by tier (`_TIERS`),
+    then the last resort, relabelling their profiles in `plabel`. Only the over-cap pieces' rows are read."""
+    over = "CREATE OR REPLACE TABLE over_cap AS SELECT c FROM plabel GROUP BY c HAVING sum(n) > ?"
+    con.execute(over, [cap])
+    stats.over_cap_components = con.execute("SELECT count(*) FROM over_cap").fetchone()[0]
+    for max_kind in _TIERS:
+        crossings = con.execute("SELECT coalesce(sum(n), 0) FROM plabel JOIN over_cap USING (c)").fetchone()[0]
+        if not crossings:
+            break
+        stats.tier_crossings.append(int(crossings))
+        _cut(con, max_kind)
+        stats.tier_largest.append(int(con.execute(
+            "SELECT max(n) FROM (SELECT s.c, sum(p.n) AS n FROM sublabel s JOIN plabel p USING (pid) GROUP BY s.c)"
+        ).fetchone()[0]))
+        _relabel(con, "sublabel")
+        con.execute(over, [cap])
+    stats.last_resort_pieces, crossings = con.execute(
+        "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT c, sum(n) AS n FROM plabel JOIN over_cap USING (c) "
+        "GROUP BY c)").fetchone()
+    stats.last_resort_crossings = int(crossings)
+    if stats.last_resort_pieces:
+        # Last resort: whole atoms (documents, equal profiles, judgements), in order of their least
+        # profile, into chunks of about `cap` crossings (a chunk ends past the cap by at most one atom).
+        _cut(con, _ATOMS)
+        con.execute("""CREATE TABLE chunklabel AS
+            WITH atom AS (SELECT p.c AS piece, s.c AS a, sum(p.n) AS n
+                          FROM sublabel s JOIN plabel p USING (pid) GROUP BY ALL),
+            chunk AS (SELECT piece, a, (sum(n) OVER (PARTITION BY piece ORDER BY a ROWS UNBOUNDED PRECEDING)
+                                        - n) // ? AS j FROM atom),
+            head AS (SELECT piece, a, min(a) OVER (PARTITION BY piece, j) AS c FROM chunk)
+            SELECT s.pid, h.c FROM sublabel s JOIN plabel p USING (pid) JOIN head h ON h.piece = p.c AND h.a = s.c""",
+                    [cap])
+        _relabel(con, "chunklabel")
+    for t in ("over_cap", "sublabel", "chunklabel"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -62,3 +64,24 @@ def test_out_of_core_resolve_assigns_a_fresh_import_and_honours_a_split(app, db_
     expected = resolve(recs, tracing.resolve_config(), tracing.load_judgements(db.session))
     assert _partition(after) == _partition(expected)
     assert new.id  # the split's traveller row exists
+
+
+def test_the_component_cap_comes_from_the_config_and_is_reported(app, db_session, tmp_path, monkeypatch):
+    persons = generate_persons(80, seed=21)
+    _store(generate_crossings(persons, 400, seed=22), batch=40)
+    runner = app.test_cli_runner()
+    monkeypatch.setitem(app.config, "TRACING_COMPONENT_CAP", 0)  # no cap: exact
+    result = runner.invoke(args=["screening", "resolve", "--out-of-core", "--workdir", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert "components over the cap: 0 (no cap)" in result.output, result.output
+    monkeypatch.setitem(app.config, "TRACING_COMPONENT_CAP", 6)
+    result = runner.invoke(args=["screening", "resolve", "--out-of-core", "--workdir", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    over = re.search(r"components over the cap: (\d+) \(cap 6\); largest component (\d+) crossings, "
+                     r"largest piece resolved (\d+)", result.output)
+    assert over, result.output
+    # (a last-resort chunk may pass the cap by one person's crossings: they share a document)
+    assert int(over[1]) > 0 and int(over[2]) > int(over[3]), result.output
+    db.session.expire_all()
+    after, _ = _stored()
+    assert len(after) == 400 and all(t is not None for t in after.values())

@@ -93,3 +93,146 @@ def test_a_key_cap_breaks_components_and_still_assigns_every_crossing(tmp_path):
     assert set(got) == {r.crossing_id for r in records}
     assert capped.edges < exact.edges and capped.largest_component <= exact.largest_component
     assert capped.components > exact.components
+
+
+# --- hierarchical blocking (component_cap) ---------------------------------------------------------
+
+
+def test_a_cap_over_every_component_changes_nothing(tmp_path):
+    records = generated(3000, seed=7, names="namesakes")
+    plain = BatchStats()
+    list(resolve_out_of_core(records, workdir=tmp_path / "a", shard_crossings=300, stats=plain))
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=300,
+                                   component_cap=plain.largest_component, stats=stats))
+    assert stats.over_cap_components == 0 and stats.tier_crossings == []
+    assert stats.largest_piece == stats.largest_component == plain.largest_component
+    assert got == resolve(records)
+
+
+def test_a_cap_under_the_largest_component_changes_only_that_component(tmp_path):
+    records = generated(3000, seed=7, names="namesakes")
+    plain = BatchStats()
+    list(resolve_out_of_core(records, workdir=tmp_path / "a", shard_crossings=300, stats=plain))
+    second = sorted(plain_sizes(records, tmp_path / "sizes"))[-2]
+    cap = (second + plain.largest_component) // 2  # only the largest component is over it
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=300, component_cap=cap,
+                                   stats=stats))
+    assert stats.over_cap_components == 1 and stats.largest_piece <= cap
+    assert stats.tier_crossings[0] == plain.largest_component
+    mem = resolve(records)
+    moved = {c for c in mem if clusters_of(mem)[mem[c]] != clusters_of(got)[got[c]]}
+    assert moved  # the cut changed something here, so the bound below says something
+    assert len(moved) <= plain.largest_component
+
+
+def plain_sizes(records, workdir) -> list[int]:
+    """Sizes (crossings) of the blocking graph's components: one shard each when shards are tiny."""
+    return [len(s) for s in __import__("screening.engine.resolve_batch", fromlist=["x"]).resolve_shards(
+        records, workdir=workdir, shard_crossings=1)]
+
+
+def clusters_of(assignment: dict) -> dict:
+    out: dict = {}
+    for c, k in assignment.items():
+        out.setdefault(k, set()).add(c)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("dob", ["1980-05-10", "1980", "~1980", ""])
+def test_key_kinds_name_every_key_of_the_resolver_by_its_route(dob):
+    from screening.engine import resolve as r
+
+    cfg = r.ResolveConfig()
+    rec = TravellerRecord(1, "Mokoena", "Thabo Lerato", parse_partial_date(dob) if dob else None, "M", "LSO",
+                          (Document("P", "RA1234567", "LSO"),), "Ha Abia, Maseru")
+    p = r.TravellerIndex(cfg)._prepare(rec)
+    docs, pairs, dates, store = r._probe_keys(p, cfg)
+    kinds = r._key_kinds(p, cfg)
+    assert set(kinds) == {*docs, *pairs, *dates, *store}
+    assert {k for k, kind in kinds.items() if kind <= r.KIND_STORED} == set(store)  # the stored routes
+    by_kind = {kind: {k for k, v in kinds.items() if v == kind} for kind in set(kinds.values())}
+    assert by_kind[r.KIND_DOC] == set(docs)
+    own = r.KIND_PAIR if dob else r.KIND_PAIR_UNDATED
+    assert len(by_kind[own]) == 3  # three name keys: three pairs, of the own year (0 if undated)
+    zero = by_kind.get(r.KIND_PAIR_YEAR0, set())
+    assert len(zero) == (0 if not dob else 3)  # a dated profile probes its namesakes without a date
+    assert len(by_kind.get(r.KIND_PAIR_WINDOW, ())) == {"": 0, "~1980": 12}.get(dob, 6)  # +-1 year, +-2 if estimated
+    assert len(by_kind.get(r.KIND_DATE, ())) == (3 if dob == "1980-05-10" else 0)
+    assert len(by_kind.get(r.KIND_DATE_VARIANT, ())) == (9 if dob == "1980-05-10" else 0)  # swapped, -1, +1 year
+
+
+def namesake_chain(persons: int, gap: int = 1, undated_documents: bool = True) -> list[TravellerRecord]:
+    """One name, `persons` people born `gap` years apart on the same day, each with its own passport
+    on two dated crossings, and an undated crossing each (with that passport, or none). An undated
+    record is stored under year 0, which every dated namesake probes; with a gap of one year the +-1
+    year name pairs and date variants chain the dated people too."""
+    out = []
+    for i in range(persons):
+        dob = parse_partial_date(f"{1930 + gap * i}-05-10")
+        doc = (Document("P", f"RA{100000 + i}", "LSO"),)
+        out.append(TravellerRecord(3 * i + 1, "Mokoena", "Thabo", dob, "M", "LSO", doc))
+        out.append(TravellerRecord(3 * i + 2, "Mokoena", "Thabo", dob, "M", "LSO", doc, "Ha Abia"))
+        out.append(TravellerRecord(3 * i + 3, "Mokoena", "Thabo", None, "M", "LSO", doc if undated_documents else ()))
+    return out
+
+
+def test_namesakes_chained_through_year_0_are_cut_by_the_first_tier(tmp_path):
+    records = namesake_chain(12, gap=10, undated_documents=False)  # 36 crossings
+    plain = BatchStats()
+    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=plain))
+    assert plain.largest_component == len(records)  # the year-0 probes join everyone
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=12, component_cap=12,
+                                   stats=stats))
+    assert stats.over_cap_components == 1 and stats.tier_crossings == [36]  # one tier was enough
+    assert stats.tier_largest == [12]
+    assert stats.last_resort_pieces == 0
+    assert stats.pieces == 13 and stats.largest_piece == 12  # each person's pair; the twelve undated
+    assert set(got) == {r.crossing_id for r in records}
+    for i in range(12):
+        assert got[3 * i + 1] == got[3 * i + 2]
+
+
+def test_a_chain_of_namesakes_over_the_cap_is_cut_on_stronger_keys(tmp_path):
+    records = namesake_chain(12)  # 36 crossings, the undated ones with the passport
+    plain = BatchStats()
+    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=plain))
+    assert plain.largest_component == len(records)
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=6, component_cap=6,
+                                   stats=stats))
+    assert stats.over_cap_components == 1
+    # The undated crossings share their year-0 name pair and each a passport with a dated person: only
+    # the third tier (without the undated records' name pair) cuts the chain.
+    assert stats.tier_crossings == [36, 36, 36]
+    assert stats.last_resort_pieces == 0
+    assert stats.largest_piece <= 6 < stats.largest_component
+    assert set(got) == {r.crossing_id for r in records}
+    for i in range(12):  # crossings sharing a passport number are still one traveller
+        assert got[3 * i + 1] == got[3 * i + 2] == got[3 * i + 3]
+
+
+def test_the_last_resort_cuts_whole_document_groups_and_says_so(tmp_path):
+    records = namesake_chain(12)
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=2, component_cap=2, stats=stats))
+    assert stats.tier_crossings == [36] * 5  # every tier tried, every piece of 3 still over 2
+    assert stats.last_resort_pieces == 12 and stats.last_resort_crossings == 36
+    assert stats.largest_piece == 3  # a passport's crossings are never cut apart
+    for i in range(12):
+        assert got[3 * i + 1] == got[3 * i + 2] == got[3 * i + 3]
+
+
+def test_a_must_link_judgement_survives_the_cut(tmp_path):
+    records = namesake_chain(12)
+    a, b = 1, 3 * 7 + 1  # people born 1960 and 1967: the cut alone puts them in different pieces
+    judgements = Judgements.of(must=[(a, b)])
+    cut = dict(resolve_out_of_core(records, workdir=tmp_path / "a", shard_crossings=6, component_cap=6))
+    assert cut[a] != cut[b]
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, judgements=judgements, workdir=tmp_path / "b", shard_crossings=6,
+                                   component_cap=6, stats=stats))
+    assert stats.over_cap_components == 1 and stats.largest_piece <= 6
+    assert got[a] == got[b]
