@@ -254,9 +254,9 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     """Cap glibc's malloc arenas for this process unless MALLOC_ARENA_MAX is set; True if the cap was applied.
 
     APScheduler runs each job in a pool thread, and glibc gives each thread that allocates its own arena (up
-    to 8 per core): the risk rules' slices leave freed memory in whichever arenas their threads used, and the
-    process keeps it resident (256 MiB at a 20M decade against 189 MiB at 100k, session 11). Two arenas is
-    glibc's own advice for threaded servers (mallopt(3)); must run before the job threads start.
+    to 8 per core), each keeping the memory its jobs freed. Capped at two, the scheduler's RSS fell by ~35 MiB
+    at 100k and at 20M crossings alike (189 -> 154 and 256 -> 222 MiB; docs/performance.md, session 12); its
+    growth with history is not this. Must run before the job threads start.
     """
     import ctypes
     import ctypes.util

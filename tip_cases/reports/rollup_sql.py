@@ -163,9 +163,9 @@ _PREV = ("lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id)
 
 # Above this many rows in one statement the pointers are re-read by a hash semi-join, not by an array of
 # traveller ids: a bitmap scan over a large set of the rollup's rows turns lossy, and its recheck compares each
-# row with every id of the array in turn (an InitPlan array is not hashed), so a 2M-row INSERT ran for hours
-# where the join takes seconds (docs/performance.md, session 12). Below it the array keeps a batch on the
-# traveller_id index instead of a scan of every traveller-day.
+# row with every id of the array in turn (an InitPlan array is not hashed): a 2M-row INSERT was still running
+# after 15 minutes where the join takes seconds (docs/performance.md, session 12). Below it the array keeps a
+# batch on the traveller_id index instead of a scan of every traveller-day.
 PREV_BULK_ROWS = 20_000
 
 
