@@ -63,6 +63,9 @@ class Config:
     # keys (hierarchical blocking; 0: never cut, exact but unbounded). docs/operations.md, "Batch
     # resolution out of core": 500,000 keeps a shard's index under ~1.3 GiB, the run under ~3 GiB.
     TRACING_COMPONENT_CAP = int(os.environ.get("TSELA_TRACING_COMPONENT_CAP", "500000"))
+    # ... with the blocking keys and the shards mapped over this many worker processes (each holds a
+    # shard: memory grows by one shard's index per process; docs/operations.md).
+    TRACING_RESOLVE_PROCESSES = int(os.environ.get("TSELA_TRACING_RESOLVE_PROCESSES", "1"))
     # The nightly risk rules take recently seen travellers this many at a time (bounded scheduler memory).
     TRACING_PATTERN_CHUNK = int(os.environ.get("TSELA_TRACING_PATTERN_CHUNK", "2000"))
     # ... and fewer where history is dense: each chunk is sized so that it reads about this many crossings

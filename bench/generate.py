@@ -15,6 +15,7 @@ share a name and a birth year. Every observation carries a `noise_class` (see NO
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -680,7 +681,14 @@ def person_to_identity(d: dict[str, Any]):
 def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
                        start: datetime | None = None, days: int = 30,
                        group_share: float = 0.15, profile: str = "default") -> list[dict[str, Any]]:
-    """n crossings by the given persons over `days` days, as rows of the crossings CSV.
+    """n crossings by the given persons over `days` days, as rows of the crossings CSV (`iter_crossings`)."""
+    return list(iter_crossings(persons, n, seed, start, days, group_share, profile))
+
+
+def iter_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
+                   start: datetime | None = None, days: int = 30,
+                   group_share: float = 0.15, profile: str = "default") -> Iterator[dict[str, Any]]:
+    """n crossings by the given persons over `days` days, one row at a time: 20M rows as a list do not fit.
 
     Rows carry truth columns (`person_id`, `group_id`, `noise`, `noise_class`) next to the CSV
     columns; `profile` chooses the noise model (see `noisy_observation`). A share of
@@ -690,9 +698,9 @@ def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
     rng = random.Random(seed)
     start = start or datetime(2025, 1, 1, tzinfo=UTC)
     posts = [(p[0], p[2]) for p in BORDER_POSTS]
-    rows: list[dict[str, Any]] = []
+    made = 0
     group_seq = 0
-    while len(rows) < n:
+    while made < n:
         post = _pick(rng, posts)
         direction = rng.choice(("entry", "exit"))
         # Posts are busiest 06:00-18:00 local (04:00-16:00 UTC).
@@ -704,12 +712,12 @@ def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
         else:
             members, group_id = [rng.choice(persons)], None
         for person in members:
-            if len(rows) >= n:
+            if made >= n:
                 break
             obs = noisy_observation(person, rng, profile=profile)
             at_member = at + timedelta(seconds=rng.randint(0, 300))
-            rows.append({
-                "external_id": f"X{len(rows):09d}",
+            yield {
+                "external_id": f"X{made:09d}",
                 "surname": obs["surname"], "given_names": obs["given_names"], "sex": obs["sex"],
                 "date_of_birth": obs["date_of_birth"], "nationality": obs["nationality"],
                 "document_type": obs["document_type"], "document_number": obs["document_number"],
@@ -717,5 +725,5 @@ def generate_crossings(persons: list[dict[str, Any]], n: int, seed: int = 1,
                 "border_post": post, "crossed_at": at_member.isoformat(), "address": obs["address"],
                 "person_id": person["person_id"], "group_id": group_id, "noise": obs["noise"],
                 "noise_class": obs["noise_class"],
-            })
-    return rows
+            }
+            made += 1

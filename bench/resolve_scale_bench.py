@@ -35,15 +35,53 @@ def _cell(v) -> str:
 
 
 def make_data(n: int, seed: int, per_person: int, names: str, path: Path) -> float:
-    from bench.generate import generate_crossings, generate_persons
+    """Write the crossings TSV row by row (`iter_crossings`): 20M rows as a list would not fit."""
+    from bench.generate import generate_persons, iter_crossings
 
     t0 = time.perf_counter()
     persons = generate_persons(max(n // per_person, 1), seed=seed, names=names)
-    rows = generate_crossings(persons, n, seed=seed + 1, start=datetime(2025, 1, 1, tzinfo=UTC), days=365)
+    rows = iter_crossings(persons, n, seed=seed + 1, start=datetime(2025, 1, 1, tzinfo=UTC), days=365)
     with path.open("w", encoding="utf-8") as f:
         for r in rows:
             f.write("\t".join(_cell(r[c]) for c in COLUMNS) + "\n")
     return time.perf_counter() - t0
+
+
+# The TSVs as written here (COLUMNS; an assignment: id, cluster), no quoting: names hold quotes.
+_TRUTH = ("CREATE TABLE t AS SELECT external_id AS id, person_id AS k FROM read_csv(?, delim='\\t', header=false, "
+          "quote='', escape='', all_varchar=true, names=['external_id', 'surname', 'given_names', 'date_of_birth', "
+          "'sex', 'nationality', 'document_type', 'document_number', 'document_country', 'address', 'person_id'])")
+_ASSIGNED = ("CREATE TABLE {} AS SELECT id, k FROM read_csv(?, delim='\\t', header=false, quote='', escape='', "
+             "all_varchar=true, names=['id', 'k'])")
+
+
+def file_metrics(truth: Path, predicted: Path) -> dict[str, float]:
+    """`resolve.pairwise_metrics` in DuckDB over two TSV files: at 20M crossings the truth and each
+    assignment as Python dicts take gigabytes in the driver. truth: the crossings TSV (its person_id), or an
+    assignment (id, cluster) taken as the reference; predicted: an assignment."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit='2GB'")
+    if truth.name.startswith("crossings_"):
+        con.execute(_TRUTH, [str(truth)])
+    else:
+        con.execute(_ASSIGNED.format("t"), [str(truth)])
+    con.execute(_ASSIGNED.format("p"), [str(predicted)])
+    tp, pp, tt, n_t, n_p = con.execute("""
+        WITH j AS (SELECT t.k AS tk, p.k AS pk FROM t JOIN p USING (id))
+        SELECT (SELECT sum(n * (n - 1) // 2) FROM (SELECT count(*) AS n FROM j GROUP BY tk, pk)),
+               (SELECT sum(n * (n - 1) // 2) FROM (SELECT count(*) AS n FROM p GROUP BY k)),
+               (SELECT sum(n * (n - 1) // 2) FROM (SELECT count(*) AS n FROM t GROUP BY k)),
+               (SELECT count(*) FROM t), (SELECT count(*) FROM j)""").fetchone()
+    con.close()
+    if n_t != n_p:
+        raise RuntimeError(f"{predicted}: {n_p:,} crossings assigned of {n_t:,}")
+    tp, pp, tt = int(tp or 0), int(pp or 0), int(tt or 0)
+    precision = tp / pp if pp else 1.0
+    recall = tp / tt if tt else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
 
 
 def stream_records(path: Path):
@@ -118,7 +156,7 @@ def worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
     elif kind == "duckdb":
         pairs = resolve_out_of_core(stream_records(data), ResolveConfig(), workdir=work / "duckdb",
                                     memory_limit=args.memory_limit, shard_crossings=args.shard_crossings,
-                                    component_cap=args.component_cap, stats=stats)
+                                    component_cap=args.component_cap, stats=stats, processes=args.processes)
     else:
         from dask.distributed import Client, LocalCluster, as_completed
 
@@ -178,7 +216,7 @@ def run_worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
     cmd = [sys.executable, "-m", "bench.resolve_scale_bench", "--worker", kind, "--data", str(data), "--out",
            str(out), "--work", str(work), "--memory-limit", args.memory_limit, "--shard-crossings",
            str(args.shard_crossings), "--dask-workers", str(args.dask_workers),
-           "--dask-worker-memory", args.dask_worker_memory,
+           "--dask-worker-memory", args.dask_worker_memory, "--processes", str(args.processes),
            *(["--component-cap", str(args.component_cap)] if args.component_cap is not None else [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
@@ -193,31 +231,37 @@ def read_assignment(path: Path) -> dict[str, str]:
 
 
 def run(n: int, args, work: Path) -> None:
-    from screening.engine.resolve import pairwise_metrics
-
-    data = work / f"crossings_{n}.tsv"
-    gen = make_data(n, args.seed, args.per_person, args.names, data)
-    print(f"\n== {n:,} crossings, ~{n // args.per_person:,} persons ({args.names} names), generated in "
-          f"{gen:.0f} s, load {os.getloadavg()[0]:.1f} ==", flush=True)
-    with data.open(encoding="utf-8") as f:
-        truth = {line.split("\t", 1)[0]: line.rstrip("\n").rsplit("\t", 1)[1] for line in f}
+    data = (args.data_dir or work) / f"crossings_{n}_{args.names}_s{args.seed}_p{args.per_person}.tsv"
+    if data.exists():
+        gen_note = f"reused {data}"
+    else:
+        # In a child process: 4M persons' dicts would stay in this one's heap while the methods run.
+        done = subprocess.run([sys.executable, "-m", "bench.resolve_scale_bench", "--generate", str(n),
+                               "--data", str(data), "--seed", str(args.seed), "--per-person",
+                               str(args.per_person), "--names", args.names],
+                              capture_output=True, text=True, cwd=ROOT, check=False,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if done.returncode != 0:
+            raise RuntimeError(f"generation failed:\n{done.stderr[-3000:]}")
+        gen_note = f"generated in {float(done.stdout.strip().splitlines()[-1]):.0f} s"
+    print(f"\n== {n:,} crossings, ~{n // args.per_person:,} persons ({args.names} names), {gen_note}, "
+          f"load {os.getloadavg()[0]:.1f} ==", flush=True)
     results, assigned = {}, {}
     for kind in args.methods:
         out = work / f"{kind}.tsv"
         load = os.getloadavg()[0]
         r = run_worker(kind, data, out, work, args)
         r["load"] = load
-        assigned[kind] = read_assignment(out)
-        out.unlink()
+        assigned[kind] = out
         results[kind] = r
-        m = pairwise_metrics(truth, assigned[kind])
+        m = file_metrics(data, out)
         line = (f"{kind:>7}: wall {r['seconds']:7.1f} s  CPU {r['cpu_seconds']:7.1f} s  peak RSS (all processes) "
                 f"{r['peak_mib']:7.0f} MiB  P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}  "
                 f"load {load:.1f}")
         if "memory" in assigned and kind != "memory":
-            same = pairwise_metrics(assigned["memory"], assigned[kind])
+            same = file_metrics(assigned["memory"], out)
             line += (f"  vs in-memory: P {same['precision']:.4f} R {same['recall']:.4f} F1 {same['f1']:.4f}, "
-                     f"identical keys {assigned['memory'] == assigned[kind]}")
+                     f"identical keys {read_assignment(assigned['memory']) == read_assignment(out)}")
         print(line, flush=True)
         s = r["stats"]
         if kind != "memory":
@@ -248,13 +292,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shard-crossings", type=int, default=200_000)
     parser.add_argument("--component-cap", type=int, default=None,
                         help="hierarchical blocking: components over this many crossings are cut on stronger keys")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="duckdb method: keys and shards over a local process pool of this many workers")
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--dask-worker-memory", default="1.5GiB")
     parser.add_argument("--worker", choices=("memory", "duckdb", "dask"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep the generated TSV here and reuse it on the next run (20M takes a while)")
     args = parser.parse_args(argv)
+    if args.generate:
+        print(make_data(args.generate, args.seed, args.per_person, args.names, args.data))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.data, args.out, args.work, args)))
         return

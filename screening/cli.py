@@ -82,7 +82,10 @@ def screening_trace(path: str, out_path: str, min_score: float) -> None:
                    "Default: out of core above TRACING_OUT_OF_CORE_ABOVE crossings (2,000,000).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Directory for DuckDB's files (default: a temporary directory).")
-def screening_resolve(out_of_core: bool | None, workdir: str | None) -> None:
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Out of core: worker processes for the keys and the shards (default: "
+                   "TRACING_RESOLVE_PROCESSES, 1). Each holds one shard in memory.")
+def screening_resolve(out_of_core: bool | None, workdir: str | None, processes: int | None) -> None:
     """Re-resolve every crossing into travellers (after a threshold change or a large import).
 
     Investigators' merges and splits are always honoured; traveller numbers are kept where most of a
@@ -95,7 +98,7 @@ def screening_resolve(out_of_core: bool | None, workdir: str | None) -> None:
     if out_of_core is None:
         stored = db.session.execute(select(func.count()).select_from(Crossing)).scalar_one()
         out_of_core = stored > current_app.config["TRACING_OUT_OF_CORE_ABOVE"]
-    summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir)
+    summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir, processes=processes)
     db.session.commit()
     raised = handlers.nightly_rules(now).total()
     for line in summary.lines():

@@ -644,6 +644,7 @@ class ResolveSummary:
     travellers_emptied: int = 0
     batch: BatchStats | None = None  # out of core only
     component_cap: int | None = None
+    processes: int = 1
 
     def lines(self) -> list[str]:
         out = [f"crossings: {self.crossings}", f"travellers before: {self.travellers_before}",
@@ -654,24 +655,27 @@ class ResolveSummary:
             cap = f"cap {self.component_cap}" if self.component_cap else "no cap"
             out.append(f"components over the cap: {b.over_cap_components} ({cap}); largest component "
                        f"{b.largest_component} crossings, largest piece resolved {b.largest_piece}; crossings cut "
-                       f"by tier {b.tier_crossings}, last-resort pieces {b.last_resort_pieces}")
+                       f"by tier {b.tier_crossings}, last-resort pieces {b.last_resort_pieces}; "
+                       f"{b.shards} shards over {self.processes} process{'es' if self.processes > 1 else ''}")
         return out
 
 
 def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: bool = False,
-                workdir: str | None = None) -> ResolveSummary:
+                workdir: str | None = None, processes: int | None = None) -> ResolveSummary:
     """Resolve every crossing again (new thresholds, a large import), honouring every stored judgement.
 
     Existing traveller ids are kept where most of a traveller's crossings stay together, so pages,
     case links and flags keep pointing at the same person. `out_of_core` resolves the same partition
-    in bounded memory (`screening.engine.resolve_batch`, DuckDB files under `workdir`).
+    in bounded memory (`screening.engine.resolve_batch`, DuckDB files under `workdir`), over `processes`
+    worker processes (default `TRACING_RESOLVE_PROCESSES`).
     """
     session = session or db.session()
     tracer = get_tracer()
     cfg = resolve_config()
     if out_of_core:
         with tracer.lock:
-            summary = _resolve_all_out_of_core(session, tracer, cfg, now, workdir)
+            summary = _resolve_all_out_of_core(session, tracer, cfg, now, workdir,
+                                               processes or current_app.config["TRACING_RESOLVE_PROCESSES"])
         audit.record("traveller.resolve", "traveller", None, detail={
             "crossings": summary.crossings, "before": summary.travellers_before,
             "after": summary.travellers_after, "moved": summary.crossings_moved, "out_of_core": True,
@@ -731,7 +735,7 @@ def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: b
 
 
 def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfig, now: datetime,
-                             workdir: str | None) -> ResolveSummary:
+                             workdir: str | None, processes: int = 1) -> ResolveSummary:
     """`resolve_all` one shard of whole travellers at a time: memory bounded by the largest shard.
 
     Crossings are streamed into DuckDB (the stored old traveller of each kept in an array indexed by
@@ -760,8 +764,10 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     went: dict[int, Counter] = defaultdict(Counter)
     summary.batch = BatchStats()
     summary.component_cap = current_app.config["TRACING_COMPONENT_CAP"] or None
+    summary.processes = processes
     for shard in resolve_shards(records(), cfg, load_judgements(session), workdir=workdir,
-                                component_cap=summary.component_cap, stats=summary.batch):
+                                component_cap=summary.component_cap, stats=summary.batch,
+                                processes=processes):
         clusters: dict[Any, list[int]] = defaultdict(list)
         for cid, key in shard:
             clusters[key].append(cid)

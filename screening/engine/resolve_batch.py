@@ -20,9 +20,10 @@ route, `resolve.KIND_*`), which is no longer exact inside that component; compon
 stay exact (`_decompose`).
 
 Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
-bench/resolve_scale_bench.py) or in this process, one at a time; the blocking keys likewise
-(`map_keys`). Keys are Python `hash()` values: every key of one run must come from one process, or
-from processes started with the same PYTHONHASHSEED (Dask's nannies set one for all workers).
+bench/resolve_scale_bench.py), by a local process pool (`processes`), or in this process, one at a
+time; the blocking keys likewise (`map_keys`). Keys are Python `hash()` values: every key of one run
+must come from one process, from processes forked from it, or from processes started with the same
+PYTHONHASHSEED (Dask's nannies set one for all workers).
 
 PURE: standard library, DuckDB and the screening engine; no Flask, no SQLAlchemy.
 """
@@ -33,12 +34,14 @@ import csv
 import gc
 import io
 import json
+import multiprocessing
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +225,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
                    map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
                    map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
                    key_cap: int | None = None, component_cap: int | None = None,
-                   stats: BatchStats | None = None) -> Iterator[list[tuple[Any, Any]]]:
+                   stats: BatchStats | None = None, processes: int = 1) -> Iterator[list[tuple[Any, Any]]]:
     """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
 
     `records` is read once, to the end, before the first shard is yielded. `map_shards` takes an
@@ -233,6 +236,11 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     `key_cap`: a key shared by more profiles than this does not join components. Exactness is lost
     (a profile no longer meets those profiles across shards) for bounded shards: common names and
     year-only dates chain the blocking graph into one giant component as the population grows.
+
+    `processes` > 1 (and no `map_shards` / `map_keys`): the keys and the shards are mapped over a
+    standard-library process pool of that many workers, forked before DuckDB starts its threads (so
+    they hash as this process does); at most two tasks a worker are in flight, so memory is bounded
+    by that many shards.
 
     `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
     resolved exactly as without it. One over it is cut again, in DuckDB, on its stronger keys only, tier
@@ -250,6 +258,13 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     own_dir = workdir is None
     work = Path(tempfile.mkdtemp(prefix="tsela-resolve-")) if own_dir else Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
+    pool = None
+    if processes > 1 and map_shards is None and map_keys is None:
+        pool = ProcessPoolExecutor(int(processes), mp_context=multiprocessing.get_context("fork"))
+        pool.submit(int).result()  # a forking pool starts every worker at the first task: now, before DuckDB
+        depth = 2 * int(processes)
+        map_keys = partial(_pool_map, pool, profile_keys, depth)
+        map_shards = partial(_pool_map, pool, resolve_shard, depth)
     try:
         con = duckdb.connect(str(work / "resolve.duckdb"), config={
             "memory_limit": memory_limit, "threads": int(threads), "temp_directory": str(work / "spill"),
@@ -260,10 +275,27 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
         finally:
             con.close()
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)
         else:
             (work / "resolve.duckdb").unlink(missing_ok=True)
+
+
+def _pool_map(pool: ProcessPoolExecutor, fn: Callable, depth: int, items: Iterator[tuple]) -> Iterator[Any]:
+    """fn(*args) for each args in the pool, results as they finish, at most `depth` submitted at once."""
+    pending: set = set()
+    for args in items:
+        if len(pending) >= depth:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
+        pending.add(pool.submit(fn, *args))
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in done:
+            yield f.result()
 
 
 def _copy_csv(con, table: str, path: Path, columns: str) -> None:

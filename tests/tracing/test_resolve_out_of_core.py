@@ -39,6 +39,14 @@ def test_out_of_core_resolve_gives_the_in_memory_travellers_and_keeps_their_ids(
     out_of_core, _ = _stored()
     assert out_of_core == in_memory  # same partition, same traveller ids
 
+    # The keys and shards over two forked worker processes (the app's database connection open here).
+    result = runner.invoke(args=["screening", "resolve", "--out-of-core", "--processes", "2",
+                                 "--workdir", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "shards over 2 processes" in result.output and "crossings moved: 0" in result.output, result.output
+    db.session.expire_all()
+    assert _stored()[0] == in_memory
+
 
 def test_out_of_core_resolve_assigns_a_fresh_import_and_honours_a_split(app, db_session, tmp_path):
     persons = generate_persons(50, seed=31)

@@ -236,3 +236,34 @@ def test_a_must_link_judgement_survives_the_cut(tmp_path):
                                    component_cap=6, stats=stats))
     assert stats.over_cap_components == 1 and stats.largest_piece <= 6
     assert got[a] == got[b]
+
+
+def _shard_in_worker(*args):
+    """resolve_shard, noting the process it ran in (the pool is forked: this module's patch is inherited)."""
+    import os
+
+    from screening.engine import resolve_batch
+
+    with open(os.environ["TSELA_TEST_PIDS"], "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return resolve_batch._resolve_shard_unpatched(*args)
+
+
+def test_a_process_pool_gives_the_same_partition_and_keys(tmp_path, monkeypatch):
+    import os
+
+    from screening.engine import resolve_batch
+
+    records = generated(3000, seed=7, names="namesakes")
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("TSELA_TEST_PIDS", str(pids))
+    monkeypatch.setattr(resolve_batch, "_resolve_shard_unpatched", resolve_batch.resolve_shard, raising=False)
+    _shard_in_worker.__module__, _shard_in_worker.__qualname__ = "screening.engine.resolve_batch", "resolve_shard"
+    monkeypatch.setattr(resolve_batch, "resolve_shard", _shard_in_worker)
+    monkeypatch.setattr(resolve_batch, "_BATCH", 400)  # several key batches through the pool as well
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path / "w", shard_crossings=300, stats=stats, processes=2))
+    assert got == resolve(records)  # the partition and the keys of one in-memory resolve
+    ran_in = pids.read_text().split()
+    assert len(ran_in) == stats.shards > 3
+    assert os.getpid() not in {int(p) for p in ran_in}  # resolved in the pool's workers, not here
