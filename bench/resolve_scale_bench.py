@@ -150,6 +150,14 @@ def worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
     peak = PeakRSS()
     wall, cpu0 = time.perf_counter(), _cpu()
     stats = BatchStats()
+    if args.progress:  # a long run: the stages finished so far, every 30 s (the figures come at the end)
+        def report() -> None:
+            while True:
+                time.sleep(30)
+                args.progress.write_text(json.dumps({"wall": time.perf_counter() - wall, "peak_mib": peak.peak / 2**20,
+                                                     "stats": stats.__dict__}))
+
+        threading.Thread(target=report, daemon=True).start()
     extra: dict = {}
     if kind == "memory":
         pairs = resolve(list(stream_records(data)), ResolveConfig()).items()
@@ -217,6 +225,7 @@ def run_worker(kind: str, data: Path, out: Path, work: Path, args) -> dict:
            str(out), "--work", str(work), "--memory-limit", args.memory_limit, "--shard-crossings",
            str(args.shard_crossings), "--dask-workers", str(args.dask_workers),
            "--dask-worker-memory", args.dask_worker_memory, "--processes", str(args.processes),
+           *(["--progress", str(args.progress)] if args.progress else []),
            *(["--component-cap", str(args.component_cap)] if args.component_cap is not None else [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
@@ -267,7 +276,7 @@ def run(n: int, args, work: Path) -> None:
         if kind != "memory":
             sec = s["seconds"]
             print(f"         DuckDB stage {sec.get('stage', 0):.1f} s, keys {sec.get('keys', 0):.1f} s, components "
-                  f"{sec.get('components', 0):.1f} s ({s['iterations']} rounds), shards resolved "
+                  f"{sec.get('components', 0):.1f} s, shards resolved "
                   f"{sec.get('resolve', 0):.1f} s; {s['profiles']:,} profiles, {s['edges']:,} profile-key edges, "
                   f"{s['components']:,} components, largest {s['largest_component']:,} crossings; "
                   f"{s['shards']} shards, largest {s['largest_shard']:,} crossings", flush=True)
@@ -301,6 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--progress", type=Path, default=None,
+                        help="write the stages finished so far to this JSON file every 30 s")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="keep the generated TSV here and reuse it on the next run (20M takes a while)")
     args = parser.parse_args(argv)

@@ -48,8 +48,9 @@ ALLOWED_IN_FUNCTION: dict[tuple[str, str], str] = {
 }
 
 # The engine's modules import the standard library, rapidfuzz and each other; nothing else.
-# DuckDB: the out-of-core batch resolution (resolve_batch) stages and orders crossings on disk with it.
-ENGINE_THIRD_PARTY = {"rapidfuzz", "duckdb"}
+# DuckDB: the out-of-core batch resolution (resolve_batch) stages and orders crossings on disk with it;
+# SciPy (with NumPy) finds the connected components of its blocking graph.
+ENGINE_THIRD_PARTY = {"rapidfuzz", "duckdb", "scipy", "numpy"}
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,24 @@ def test_a_process_pool_gives_the_same_partition_and_keys(tmp_path, monkeypatch)
     ran_in = pids.read_text().split()
     assert len(ran_in) == stats.shards > 3
     assert os.getpid() not in {int(p) for p in ran_in}  # resolved in the pool's workers, not here
+
+
+def test_components_of_a_long_chain_a_pair_and_a_star_are_named_by_their_least_profile():
+    import duckdb
+
+    from screening.engine.resolve_batch import _components
+
+    con = duckdb.connect()
+    # A chain 10 - 11 - ... - 509 (profile i shares key i with profile i + 1: 500 links, which SQL label
+    # propagation walked a round per link), a pair {3, 7} and a star around 1000; 600 shares no key.
+    rows = [(i, i) for i in range(10, 509)] + [(i + 1, i) for i in range(10, 509)]
+    rows += [(3, 10_000), (7, 10_000)] + [(1000 + j, 20_000) for j in range(5)] + [(600, 30_000)]
+    con.execute("CREATE TABLE e (pid BIGINT, k BIGINT)")
+    con.executemany("INSERT INTO e VALUES (?, ?)", rows)
+    _components(con, "e", "lab")
+    got = dict(con.execute("SELECT pid, c FROM lab").fetchall())
+    assert {p: got[p] for p in (10, 11, 250, 509)} == dict.fromkeys((10, 11, 250, 509), 10)
+    assert got[3] == got[7] == 3
+    assert {got[1000 + j] for j in range(5)} == {1000}
+    assert got[600] == 600  # listed (it has a row) and alone
+    assert len(got) == 500 + 2 + 5 + 1
