@@ -61,7 +61,8 @@ class Config:
     TRACING_OUT_OF_CORE_ABOVE = int(os.environ.get("TSELA_TRACING_OUT_OF_CORE_ABOVE", "2000000"))
     # ... where a connected component of the blocking graph over this many crossings is cut on stronger
     # keys (hierarchical blocking; 0: never cut, exact but unbounded). docs/operations.md, "Batch
-    # resolution out of core": 500,000 keeps a shard's index under ~1.3 GiB, the run under ~3 GiB.
+    # resolution out of core": 500,000 keeps a shard's index under ~1.3 GiB. At 20M on the bench's generator the
+    # cut leaves a 10M piece that the last resort chunks, which costs recall (docs/performance.md, session 13).
     TRACING_COMPONENT_CAP = int(os.environ.get("TSELA_TRACING_COMPONENT_CAP", "500000"))
     # ... with the blocking keys and the shards mapped over this many worker processes (each holds a
     # shard: memory grows by one shard's index per process; docs/operations.md).
