@@ -25,7 +25,7 @@ time; the blocking keys likewise (`map_keys`). Keys are Python `hash()` values: 
 must come from one process, from processes forked from it, or from processes started with the same
 PYTHONHASHSEED (Dask's nannies set one for all workers).
 
-PURE: standard library, DuckDB and the screening engine; no Flask, no SQLAlchemy.
+PURE: standard library, DuckDB, SciPy (with NumPy) and the screening engine; no Flask, no SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -238,8 +238,8 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
 
     `processes` > 1 (and no `map_shards` / `map_keys`): the keys and the shards are mapped over a
     standard-library process pool of that many workers, forked before DuckDB starts its threads (so
-    they hash as this process does); at most two tasks a worker are in flight, so memory is bounded
-    by that many shards.
+    they hash as this process does); at most two tasks a worker are in flight. Each worker holds its
+    shard's index: at 20M, two workers and DuckDB peaked at 6.1 GiB (docs/performance.md, session 13).
 
     `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
     resolved exactly as without it. One over it is cut again, in DuckDB, on its stronger keys only, tier
