@@ -297,17 +297,10 @@ def _pairs_by_class(groups) -> Counter:
     return out
 
 
-def _prf(tp: int, pp: int, tt: int) -> dict:
-    precision = tp / pp if pp else 1.0
-    recall = tp / tt if tt else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": tt, "predicted_pairs": pp,
-            "true_positive_pairs": tp}
-
-
 def metrics_by_class(truth: dict, predicted: dict, classes: dict) -> dict[str, dict]:
     """Pairwise precision/recall/F1 per noise class (the noisier side's class) and "all"."""
     from bench.generate import NOISE_CLASSES
+    from screening.engine.resolve import pair_scores
 
     rank = {c: i for i, c in enumerate(NOISE_CLASSES)}
     cells: dict = defaultdict(Counter)
@@ -319,8 +312,8 @@ def metrics_by_class(truth: dict, predicted: dict, classes: dict) -> dict[str, d
         pred[p][r] += 1
         true[t][r] += 1
     tp, pp, tt = _pairs_by_class(cells.values()), _pairs_by_class(pred.values()), _pairs_by_class(true.values())
-    out = {NOISE_CLASSES[r]: _prf(tp[r], pp[r], tt[r]) for r in sorted(set(tt) | set(pp))}
-    out["all"] = _prf(sum(tp.values()), sum(pp.values()), sum(tt.values()))
+    out = {NOISE_CLASSES[r]: pair_scores(tp[r], pp[r], tt[r]) for r in sorted(set(tt) | set(pp))}
+    out["all"] = pair_scores(sum(tp.values()), sum(pp.values()), sum(tt.values()))
     return out
 
 

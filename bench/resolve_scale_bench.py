@@ -47,27 +47,25 @@ def make_data(n: int, seed: int, per_person: int, names: str, path: Path) -> flo
     return time.perf_counter() - t0
 
 
-# The TSVs as written here (COLUMNS; an assignment: id, cluster), no quoting: names hold quotes.
-_TRUTH = ("CREATE TABLE t AS SELECT external_id AS id, person_id AS k FROM read_csv(?, delim='\\t', header=false, "
-          "quote='', escape='', all_varchar=true, names=['external_id', 'surname', 'given_names', 'date_of_birth', "
-          "'sex', 'nationality', 'document_type', 'document_number', 'document_country', 'address', 'person_id'])")
-_ASSIGNED = ("CREATE TABLE {} AS SELECT id, k FROM read_csv(?, delim='\\t', header=false, quote='', escape='', "
-             "all_varchar=true, names=['id', 'k'])")
+# A crossings TSV (COLUMNS) or an assignment (crossing id, traveller key) read as (id, k), without quoting
+# (names hold quotes); `names` is a parameter: the crossings' columns, or the first and last of them.
+_READ = ("CREATE TABLE {} AS SELECT external_id AS id, person_id AS k FROM read_csv(?, delim='\\t', header=false, "
+         "quote='', escape='', all_varchar=true, names=?)")
 
 
 def file_metrics(truth: Path, predicted: Path) -> dict[str, float]:
     """`resolve.pairwise_metrics` in DuckDB over two TSV files: at 20M crossings the truth and each
     assignment as Python dicts take gigabytes in the driver. truth: the crossings TSV (its person_id), or an
-    assignment (id, cluster) taken as the reference; predicted: an assignment."""
+    assignment taken as the reference; predicted: an assignment."""
     import duckdb
 
+    from screening.engine.resolve import pair_scores
+
+    assignment = [COLUMNS[0], COLUMNS[-1]]
     con = duckdb.connect()
     con.execute("SET memory_limit='2GB'")
-    if truth.name.startswith("crossings_"):
-        con.execute(_TRUTH, [str(truth)])
-    else:
-        con.execute(_ASSIGNED.format("t"), [str(truth)])
-    con.execute(_ASSIGNED.format("p"), [str(predicted)])
+    con.execute(_READ.format("t"), [str(truth), list(COLUMNS) if truth.name.startswith("crossings_") else assignment])
+    con.execute(_READ.format("p"), [str(predicted), assignment])
     tp, pp, tt, n_t, n_p = con.execute("""
         WITH j AS (SELECT t.k AS tk, p.k AS pk FROM t JOIN p USING (id))
         SELECT (SELECT sum(n * (n - 1) // 2) FROM (SELECT count(*) AS n FROM j GROUP BY tk, pk)),
@@ -77,11 +75,7 @@ def file_metrics(truth: Path, predicted: Path) -> dict[str, float]:
     con.close()
     if n_t != n_p:
         raise RuntimeError(f"{predicted}: {n_p:,} crossings assigned of {n_t:,}")
-    tp, pp, tt = int(tp or 0), int(pp or 0), int(tt or 0)
-    precision = tp / pp if pp else 1.0
-    recall = tp / tt if tt else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return pair_scores(int(tp or 0), int(pp or 0), int(tt or 0))
 
 
 def stream_records(path: Path):

@@ -121,6 +121,7 @@ __all__ = [
     "ResolveConfig",
     "TravellerIndex",
     "TravellerRecord",
+    "pair_scores",
     "pairwise_metrics",
     "resolve",
 ]
@@ -1232,6 +1233,11 @@ def pairwise_metrics(truth: dict[Any, Any], predicted: dict[Any, Any]) -> dict[s
     tp = sum(n * (n - 1) // 2 for n in cells.values())
     pp = sum(n * (n - 1) // 2 for n in pred_sizes.values())
     tt = sum(n * (n - 1) // 2 for n in true_sizes.values())
+    return pair_scores(tp, pp, tt)
+
+
+def pair_scores(tp: int, pp: int, tt: int) -> dict[str, float]:
+    """Precision, recall and F1 from counts of true-positive, predicted and true pairs (and the counts)."""
     precision = tp / pp if pp else 1.0
     recall = tp / tt if tt else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
