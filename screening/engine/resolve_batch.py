@@ -47,9 +47,9 @@ from typing import Any
 
 from screening.engine.matching import Document, NameFrequencies
 from screening.engine.normalize import PartialDate
+from screening.engine.postings import exact_ordinal
 from screening.engine.resolve import (
     KIND_ADDRESS,
-    KIND_DATE,
     KIND_DATE_VARIANT,
     KIND_DOC,
     KIND_PAIR,
@@ -59,7 +59,9 @@ from screening.engine.resolve import (
     ResolveConfig,
     TravellerIndex,
     TravellerRecord,
+    _date_variants,
     _key_kinds,
+    _name_keys,
 )
 
 KIND_MUST, KIND_SIG = 1, 2  # the batch's own keys: a must-link judgement, an equal normalised profile
@@ -169,18 +171,27 @@ def resolve_shard(rows: list[tuple[str, str]], id_type: type, config: ResolveCon
             gc.enable()
 
 
-def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, list[int]]) -> tuple[str, str]:
-    """CSV rows (profile, key, stored, kind) and (unit, name token) for a batch of (pid, cid, judged, content).
+def profile_keys(batch: list[tuple], config: ResolveConfig,
+                 must_of: dict[str, list[int]]) -> tuple[str, str, str]:
+    """CSV rows (profile, key, stored, kind), (unit, name token) and (profile, name keys, exact date,
+    date variants) for a batch of (pid, cid, judged, content).
+
+    The third table is what the cut's name-pair tiers (`_PAIR_TIERS`) need; their keys are made in
+    DuckDB, only for the profiles of over-cap components, instead of a dozen more key rows per profile.
 
     A plain function of picklable arguments, so a distributed engine can run it on any worker, as long
     as every worker hashes alike (Dask's nannies start every worker with one PYTHONHASHSEED).
     """
     helper = TravellerIndex(config)
-    fe, ft = io.StringIO(), io.StringIO()
-    we, wt = csv.writer(fe), csv.writer(ft)
+    fe, ft, fd = io.StringIO(), io.StringIO(), io.StringIO()
+    we, wt, wd = csv.writer(fe), csv.writer(ft), csv.writer(fd)
     for pid, cid, is_judged, content in batch:
         p = helper._prepare(_record(cid, content))
         we.writerows((pid, k, int(kind <= KIND_STORED), kind) for k, kind in _key_kinds(p, config).items())
+        names, ordinal = _name_keys(p), exact_ordinal(p.dob)
+        if ordinal is not None and len(names) > 1:
+            wd.writerow((pid, " ".join(names), ordinal,
+                         " ".join(str(o) for o in _date_variants(p.dob) if o != ordinal)))
         if is_judged:
             unit = f"j{pid}"
             we.writerows((pid, k, 1, KIND_MUST) for k in must_of.get(cid, ()))
@@ -191,7 +202,7 @@ def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, l
             unit = str(sig)
         wt.writerow((unit, ""))  # every unit counts in the total, with or without name tokens
         wt.writerows((unit, t) for t in NameFrequencies.tokens_of(p))
-    return fe.getvalue(), ft.getvalue()
+    return fe.getvalue(), ft.getvalue(), fd.getvalue()
 
 
 # --- the batch -----------------------------------------------------------------------------------
@@ -200,10 +211,16 @@ def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, l
 # components still over the cap: (1) without the year-0 name-pair probes (an undated record is stored
 # under year 0 and every dated namesake probes it); (2) also without the +-year name-pair and the
 # date-variant probes; (3) also without the year-0 name pairs undated namesakes share; (4) also without
-# the name pairs of the own year (the address route, a name key with address and year, stays); (5)
-# documents, exact own dates, equal profiles and judgements only.
-_TIERS = (KIND_DATE_VARIANT, KIND_PAIR_UNDATED, KIND_PAIR, KIND_ADDRESS, KIND_DATE)
-_ATOMS = KIND_DOC  # the last resort never cuts documents, equal profiles or judgements
+# the name pairs of the own year (the address route, a name key with address and year, stays).
+# Then the name-pair tiers (`_PAIR_TIERS`): documents, equal profiles and judgements, with (5) a name
+# pair (two name keys) and the exact date of birth, stored, and probed with the date's variants (day and
+# month swapped, +-1 year), then (6) the exact date only. A single name key and the exact date (the
+# resolver's own date route) is not a tier: at 2 x 10^7 crossings it still held 9,960,802 crossings in
+# one piece (each day's few hundred births share surnames and given names; a date-of-birth slip on one
+# document joins two days), while a name pair and a date is about one person.
+_TIERS = (KIND_DATE_VARIANT, KIND_PAIR_UNDATED, KIND_PAIR, KIND_ADDRESS)
+_PAIR_TIERS = (True, False)  # with the date variants probed, then without
+_ATOMS = KIND_DOC  # the name-pair tiers and the last resort never cut documents, equal profiles or judgements
 
 
 def _stable_key(*parts: Any) -> int:
@@ -340,7 +357,7 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
         k = _stable_key("must", *map(repr, members))
         for c in members:
             must_of.setdefault(str(c), []).append(k)
-    edges_path, tokens_path = work / "edges.csv", work / "tokens.csv"
+    edges_path, tokens_path, dates_path = work / "edges.csv", work / "tokens.csv", work / "dates.csv"
     cur = con.execute("SELECT pid, cid, judged, content FROM profile")
 
     def key_args() -> Iterator[tuple]:
@@ -348,14 +365,18 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
             stats.profiles += len(batch)
             yield (batch, cfg, must_of)
 
-    with edges_path.open("w", encoding="utf-8") as fe, tokens_path.open("w", encoding="utf-8") as ft:
+    with (edges_path.open("w", encoding="utf-8") as fe, tokens_path.open("w", encoding="utf-8") as ft,
+          dates_path.open("w", encoding="utf-8") as fd):
         results = (profile_keys(*a) for a in key_args()) if map_keys is None else map_keys(key_args())
-        for edges, tokens in results:
+        for edges, tokens, dates in results:
             fe.write(edges)
             ft.write(tokens)
+            fd.write(dates)
     _copy_csv(con, "edge_raw", edges_path, "{'pid': 'BIGINT', 'k': 'BIGINT', 'store': 'TINYINT', "
                                            "'kind': 'TINYINT'}")
     _copy_csv(con, "token", tokens_path, "{'unit': 'VARCHAR', 't': 'VARCHAR'}")
+    _copy_csv(con, "pdate", dates_path, "{'pid': 'BIGINT', 'names': 'VARCHAR', 'd': 'INTEGER', "
+                                        "'variants': 'VARCHAR'}")
     counts = dict(con.execute("SELECT t, count(DISTINCT unit) FROM token WHERE t IS NOT NULL AND t <> '' "
                               "GROUP BY t").fetchall())
     total = con.execute("SELECT count(DISTINCT unit) FROM token").fetchone()[0]
@@ -387,7 +408,7 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
         FROM comp_size""", [int(shard_crossings)])
     con.execute("""CREATE TABLE work AS SELECT s.shard, x.seq, x.cid, x.content
         FROM crossing x JOIN comp USING (seq) JOIN shard_of s USING (c)""")
-    for t in ("crossing", "member", "comp", "plabel", "label", "edge", "profile"):
+    for t in ("crossing", "member", "comp", "plabel", "label", "edge", "profile", "pdate"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     sizes = con.execute("SELECT count(*), max(n) FROM (SELECT shard, count(*) n FROM work GROUP BY shard)").fetchone()
     stats.shards, stats.largest_shard = sizes
@@ -454,15 +475,34 @@ def _components(con, edges: str, labels: str) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {labels} AS SELECT pid, c FROM result")  # noqa: S608
 
 
-def _cut(con, max_kind: int) -> None:
+def _cut(con, max_kind: int, pairs: bool | None = None) -> None:
     """Components of the over-cap pieces (table `over_cap`) on their keys of routes up to `max_kind`: table
-    `sublabel` (pid, c) for every profile of those pieces, c its new piece's least pid."""
+    `sublabel` (pid, c) for every profile of those pieces, c its new piece's least pid.
+
+    `pairs` (a name-pair tier): also the keys "two name keys and the exact date of birth", stored under
+    the own date and, if True, probed under its variants. They are made here, by DuckDB's `hash`, from
+    `pdate` rows of the over-cap profiles only; a link they make is one the full graph has too (the
+    same name keys with the same dates are keys of `_key_kinds`), so a tier never joins two pieces.
+    """
+    pair_keys = ""
+    if pairs is not None:
+        variants = "" if not pairs else """
+            UNION ALL SELECT pid, (hash(n1, n2, v) >> 1)::BIGINT, 0 FROM (
+                SELECT pid, n1, n2, unnest(string_split(variants, ' '))::INTEGER AS v FROM pr WHERE variants <> '')"""
+        pair_keys = f"""
+        UNION ALL (WITH nm AS (SELECT q.pid, q.d, q.variants, unnest(string_split(q.names, ' ')) AS n
+                               FROM pdate q JOIN plabel p USING (pid) JOIN over_cap o USING (c)),
+                        pr AS (SELECT a.pid, a.d, a.variants, a.n AS n1, b.n AS n2
+                               FROM nm a JOIN nm b ON a.pid = b.pid AND a.n < b.n)
+                   SELECT pid, (hash(n1, n2, d) >> 1)::BIGINT AS k, 1 AS store FROM pr {variants})"""  # noqa: S608
     # A key still links only if someone is stored under it among the rows kept (as in the full graph).
-    con.execute("""CREATE OR REPLACE TABLE sub_edge AS
-        WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid) JOIN over_cap o USING (c)
-                      WHERE e.kind <= ?)
+    # Python's and DuckDB's hashes share one key space: a collision only joins two profiles (less cut).
+    con.execute(f"""CREATE OR REPLACE TABLE sub_edge AS
+        WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid)
+                      JOIN over_cap o USING (c) WHERE e.kind <= ? {pair_keys})
         SELECT pid, k FROM kept WHERE k IN (
-            SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""", [max_kind])
+            SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""",  # noqa: S608
+                [max_kind])
     _components(con, "sub_edge", "sub")
     con.execute("""CREATE OR REPLACE TABLE sublabel AS SELECT p.pid, coalesce(s.c, p.pid) AS c
         FROM plabel p JOIN over_cap o USING (c) LEFT JOIN sub s USING (pid)""")
@@ -484,12 +524,12 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
     over = "CREATE OR REPLACE TABLE over_cap AS SELECT c FROM plabel GROUP BY c HAVING sum(n) > ?"
     con.execute(over, [cap])
     stats.over_cap_components = con.execute("SELECT count(*) FROM over_cap").fetchone()[0]
-    for max_kind in _TIERS:
+    for max_kind, pairs in [*((k, None) for k in _TIERS), *((_ATOMS, p) for p in _PAIR_TIERS)]:
         crossings = con.execute("SELECT coalesce(sum(n), 0) FROM plabel JOIN over_cap USING (c)").fetchone()[0]
         if not crossings:
             break
         stats.tier_crossings.append(int(crossings))
-        _cut(con, max_kind)
+        _cut(con, max_kind, pairs)
         stats.tier_largest.append(int(con.execute(
             "SELECT max(n) FROM (SELECT s.c, sum(p.n) AS n FROM sublabel s JOIN plabel p USING (pid) GROUP BY s.c)"
         ).fetchone()[0]))

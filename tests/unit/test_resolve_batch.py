@@ -218,7 +218,7 @@ def test_the_last_resort_cuts_whole_document_groups_and_says_so(tmp_path):
     records = namesake_chain(12)
     stats = BatchStats()
     got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=2, component_cap=2, stats=stats))
-    assert stats.tier_crossings == [36] * 5  # every tier tried, every piece of 3 still over 2
+    assert stats.tier_crossings == [36] * 6  # every tier tried, every piece of 3 still over 2
     assert stats.last_resort_pieces == 12 and stats.last_resort_crossings == 36
     assert stats.largest_piece == 3  # a passport's crossings are never cut apart
     for i in range(12):
@@ -288,3 +288,50 @@ def test_components_of_a_long_chain_a_pair_and_a_star_are_named_by_their_least_p
     assert {got[1000 + j] for j in range(5)} == {1000}
     assert got[600] == 600  # listed (it has a row) and alone
     assert len(got) == 500 + 2 + 5 + 1
+
+
+GIVEN = ("Thabo", "Lerato", "Palesa", "Teboho", "Nthabiseng", "Kabelo", "Mpho", "Refiloe", "Tumelo", "Dineo",
+         "Karabo", "Boitumelo")
+
+
+def one_birthday(persons: int) -> list[TravellerRecord]:
+    """`persons` Mokoenas with different given names, all born on 10 May 1980 (a day's births share
+    surnames), each with a passport on two crossings and a third crossing with day and month swapped
+    and no document (a date-of-birth slip). The surname and the exact date chain them all."""
+    out = []
+    for i in range(persons):
+        doc = (Document("P", f"RA{200000 + i}", "LSO"),)
+        for j, dob in enumerate(("1980-05-10", "1980-05-10", "1980-10-05")):
+            out.append(TravellerRecord(3 * i + j + 1, "Mokoena", GIVEN[i], parse_partial_date(dob), "M", "LSO",
+                                       doc if j < 2 else ()))
+    return out
+
+
+def test_the_name_pair_tier_cuts_a_days_births_into_persons(tmp_path):
+    records = one_birthday(12)  # 36 crossings
+    plain = BatchStats()
+    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=plain))
+    assert plain.largest_component == len(records)  # the surname and the date join everyone
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=3, component_cap=3,
+                                   stats=stats))
+    # The four route tiers all keep "surname and exact date"; the first name-pair tier cuts the day
+    # into its twelve persons, each still with the crossing of the swapped date (probed as a variant).
+    assert stats.tier_crossings == [36] * 5 and stats.tier_largest[-1] == 3
+    assert stats.last_resort_pieces == 0
+    assert stats.pieces == 12 and stats.largest_piece == 3
+    for i in range(12):
+        assert got[3 * i + 1] == got[3 * i + 2] == got[3 * i + 3]
+
+
+def test_the_exact_date_tier_drops_the_variant_probes_before_the_last_resort(tmp_path):
+    records = one_birthday(12)
+    stats = BatchStats()
+    got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=2, component_cap=2, stats=stats))
+    # Each person's three crossings are over the cap of 2: the second name-pair tier (exact dates only)
+    # leaves the passport pair and, alone, the crossing with the swapped date; no chunking needed.
+    assert stats.tier_crossings == [36] * 6 and stats.tier_largest[-1] == 2
+    assert stats.last_resort_pieces == 0
+    assert stats.pieces == 24 and stats.largest_piece == 2
+    for i in range(12):
+        assert got[3 * i + 1] == got[3 * i + 2] != got[3 * i + 3]
