@@ -504,13 +504,16 @@ def _cut(con, max_kind: int, pairs: bool | None = None, rare: int = 0) -> None:
                         pr AS (SELECT a.pid, a.d, a.variants, a.n AS n1, b.n AS n2
                                FROM nm a JOIN nm b ON a.pid = b.pid AND a.n < b.n)
                    SELECT pid, (hash(n1, n2, d) >> 1)::BIGINT AS k, 1 AS store FROM pr {variants})"""  # noqa: S608
-    con.execute("""CREATE OR REPLACE TEMP TABLE rare_key AS SELECT e.k FROM edge e JOIN plabel p USING (pid)
-        JOIN over_cap o USING (c) GROUP BY e.k HAVING count(*) <= ?""", [rare])
+    rare_keys = ""
+    if rare:
+        con.execute("""CREATE OR REPLACE TEMP TABLE rare_key AS SELECT e.k FROM edge e JOIN plabel p USING (pid)
+            JOIN over_cap o USING (c) GROUP BY e.k HAVING count(*) <= ?""", [rare])
+        rare_keys = "OR e.k IN (SELECT k FROM rare_key)"
     # A key still links only if someone is stored under it among the rows kept (as in the full graph).
     # Python's and DuckDB's hashes share one key space: a collision only joins two profiles (less cut).
     con.execute(f"""CREATE OR REPLACE TABLE sub_edge AS
         WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid)
-                      JOIN over_cap o USING (c) WHERE e.kind <= ? OR e.k IN (SELECT k FROM rare_key) {pair_keys})
+                      JOIN over_cap o USING (c) WHERE e.kind <= ? {rare_keys} {pair_keys})
         SELECT pid, k FROM kept WHERE k IN (
             SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""",  # noqa: S608
                 [max_kind])
@@ -519,7 +522,7 @@ def _cut(con, max_kind: int, pairs: bool | None = None, rare: int = 0) -> None:
         FROM plabel p JOIN over_cap o USING (c) LEFT JOIN sub s USING (pid)""")
     con.execute("DROP TABLE sub")
     con.execute("DROP TABLE sub_edge")
-    con.execute("DROP TABLE rare_key")
+    con.execute("DROP TABLE IF EXISTS rare_key")
 
 
 def _relabel(con, labels: str) -> None:
