@@ -81,9 +81,8 @@ class BatchStats:
     components: int = 0
     largest_component: int = 0  # crossings, of the full blocking graph
     # Hierarchical blocking (`component_cap`): components over the cap, the crossings each tier took
-    # apart (the route tiers `_TIERS`, then the name-pair tiers `_PAIR_TIERS`, which start again from
-    # the whole components the route tiers left over the cap) and the largest piece after it, the
-    # pieces the last resort cut into chunks and their crossings, and the pieces resolved in the end.
+    # apart (tier i keeps the routes up to `_TIERS[i - 1]`) and the largest piece after it, the pieces
+    # the last resort cut into chunks and their crossings, and the pieces resolved in the end.
     over_cap_components: int = 0
     tier_crossings: list[int] = field(default_factory=list)
     tier_largest: list[int] = field(default_factory=list)
@@ -213,20 +212,14 @@ def profile_keys(batch: list[tuple], config: ResolveConfig,
 # under year 0 and every dated namesake probes it); (2) also without the +-year name-pair and the
 # date-variant probes; (3) also without the year-0 name pairs undated namesakes share; (4) also without
 # the name pairs of the own year (the address route, a name key with address and year, stays).
-# Then the name-pair tiers (`_PAIR_TIERS`): documents, equal profiles and judgements, with a name pair
-# (two name keys) and the exact date of birth, stored, and probed with the date's variants (day and
-# month swapped, +-1 year), and every key of any route that at most 8, then 6, then 3 profiles share;
-# then without those rare keys; then without the variants. A single name key and the exact date (the
+# Then the name-pair tiers (`_PAIR_TIERS`): documents, equal profiles and judgements, with (5) a name
+# pair (two name keys) and the exact date of birth, stored, and probed with the date's variants (day and
+# month swapped, +-1 year), then (6) the exact date only. A single name key and the exact date (the
 # resolver's own date route) is not a tier: at 2 x 10^7 crossings it still held 9,960,802 crossings in
 # one piece (each day's few hundred births share surnames and given names; a date-of-birth slip on one
-# document joins two days), while a name pair and a date is about one person. The rare keys give back
-# what the pair keys alone lose (a year-only date, initials, a swapped name without a document): a key
-# few profiles share is mostly one person's, and a crossing that meets many namesakes under a key is
-# one the resolver leaves unlinked anyway (they share its posterior). At 10^6 crossings with the giant
-# component sent straight to these tiers: pair keys alone recall 0.9912; with keys of <= 6 profiles
-# 0.9956 (pieces of at most 684 crossings); <= 12 percolated (one piece of 107,005), hence the descent.
+# document joins two days), while a name pair and a date is about one person.
 _TIERS = (KIND_DATE_VARIANT, KIND_PAIR_UNDATED, KIND_PAIR, KIND_ADDRESS)
-_PAIR_TIERS = ((True, 8), (True, 6), (True, 3), (True, 0), (False, 0))  # (date variants probed, rare keys)
+_PAIR_TIERS = (True, False)  # with the date variants probed, then without
 _ATOMS = KIND_DOC  # the name-pair tiers and the last resort never cut documents, equal profiles or judgements
 
 
@@ -267,9 +260,8 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
 
     `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
     resolved exactly as without it. One over it is cut again, in DuckDB, on its stronger keys only, tier
-    by tier (`_TIERS`: the weakest routes first; then, from the whole component again, `_PAIR_TIERS`:
-    documents, equal profiles and judgements with name pairs and exact dates and the rare keys) until
-    every piece is within the cap; a piece still over it is cut into chunks of whole
+    by tier (`_TIERS`: the weakest routes first, down to documents, exact own dates, equal profiles and
+    judgements) until every piece is within the cap; a piece still over it is cut into chunks of whole
     document groups (the last resort, counted in `stats`). Must-link judgements and equal profiles are
     never cut. Results within a cut component are no longer those of one global `resolve` (a pair
     across two pieces is never compared).
@@ -483,7 +475,7 @@ def _components(con, edges: str, labels: str) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {labels} AS SELECT pid, c FROM result")  # noqa: S608
 
 
-def _cut(con, max_kind: int, pairs: bool | None = None, rare: int = 0) -> None:
+def _cut(con, max_kind: int, pairs: bool | None = None) -> None:
     """Components of the over-cap pieces (table `over_cap`) on their keys of routes up to `max_kind`: table
     `sublabel` (pid, c) for every profile of those pieces, c its new piece's least pid.
 
@@ -491,7 +483,6 @@ def _cut(con, max_kind: int, pairs: bool | None = None, rare: int = 0) -> None:
     the own date and, if True, probed under its variants. They are made here, by DuckDB's `hash`, from
     `pdate` rows of the over-cap profiles only; a link they make is one the full graph has too (the
     same name keys with the same dates are keys of `_key_kinds`), so a tier never joins two pieces.
-    `rare` > 0: also every key, of any route, that at most `rare` profiles share (see `_PAIR_TIERS`).
     """
     pair_keys = ""
     if pairs is not None:
@@ -504,16 +495,11 @@ def _cut(con, max_kind: int, pairs: bool | None = None, rare: int = 0) -> None:
                         pr AS (SELECT a.pid, a.d, a.variants, a.n AS n1, b.n AS n2
                                FROM nm a JOIN nm b ON a.pid = b.pid AND a.n < b.n)
                    SELECT pid, (hash(n1, n2, d) >> 1)::BIGINT AS k, 1 AS store FROM pr {variants})"""  # noqa: S608
-    rare_keys = ""
-    if rare:
-        con.execute("""CREATE OR REPLACE TEMP TABLE rare_key AS SELECT e.k FROM edge e JOIN plabel p USING (pid)
-            JOIN over_cap o USING (c) GROUP BY e.k HAVING count(*) <= ?""", [rare])
-        rare_keys = "OR e.k IN (SELECT k FROM rare_key)"
     # A key still links only if someone is stored under it among the rows kept (as in the full graph).
     # Python's and DuckDB's hashes share one key space: a collision only joins two profiles (less cut).
     con.execute(f"""CREATE OR REPLACE TABLE sub_edge AS
         WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid)
-                      JOIN over_cap o USING (c) WHERE e.kind <= ? {rare_keys} {pair_keys})
+                      JOIN over_cap o USING (c) WHERE e.kind <= ? {pair_keys})
         SELECT pid, k FROM kept WHERE k IN (
             SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""",  # noqa: S608
                 [max_kind])
@@ -522,7 +508,6 @@ def _cut(con, max_kind: int, pairs: bool | None = None, rare: int = 0) -> None:
         FROM plabel p JOIN over_cap o USING (c) LEFT JOIN sub s USING (pid)""")
     con.execute("DROP TABLE sub")
     con.execute("DROP TABLE sub_edge")
-    con.execute("DROP TABLE IF EXISTS rare_key")
 
 
 def _relabel(con, labels: str) -> None:
@@ -534,32 +519,17 @@ def _relabel(con, labels: str) -> None:
 
 
 def _decompose(con, cap: int, stats: BatchStats) -> None:
-    """Hierarchical blocking: cut the components of `plabel` over `cap` crossings tier by tier, then the
-    last resort, relabelling their profiles in `plabel`. Only the over-cap pieces' rows are read.
-
-    The route tiers (`_TIERS`) are nested: each cuts the pieces the one before left over the cap. A
-    component they cannot bring under the cap starts again, whole, at the name-pair tiers
-    (`_PAIR_TIERS`, nested among themselves): what the route tiers had already cut off it (a year-only
-    crossing alone, say) would otherwise never meet its person's rare keys again.
-    """
+    """Hierarchical blocking: cut the components of `plabel` over `cap` crossings tier by tier (`_TIERS`),
+    then the last resort, relabelling their profiles in `plabel`. Only the over-cap pieces' rows are read."""
     over = "CREATE OR REPLACE TABLE over_cap AS SELECT c FROM plabel GROUP BY c HAVING sum(n) > ?"
     con.execute(over, [cap])
     stats.over_cap_components = con.execute("SELECT count(*) FROM over_cap").fetchone()[0]
-    con.execute("CREATE OR REPLACE TABLE first_label AS SELECT pid, c FROM plabel JOIN over_cap USING (c)")
-    for i, (max_kind, pairs, rare) in enumerate([*((k, None, 0) for k in _TIERS),
-                                                  *((_ATOMS, *p) for p in _PAIR_TIERS)]):
-        if i == len(_TIERS):  # the components still over the cap, whole again
-            con.execute("""CREATE OR REPLACE TABLE restart AS SELECT f.pid, f.c FROM first_label f
-                WHERE f.c IN (SELECT f2.c FROM first_label f2 JOIN plabel p USING (pid)
-                              JOIN over_cap o ON o.c = p.c)""")
-            _relabel(con, "restart")
-            con.execute("DROP TABLE restart")
-            con.execute(over, [cap])
+    for max_kind, pairs in [*((k, None) for k in _TIERS), *((_ATOMS, p) for p in _PAIR_TIERS)]:
         crossings = con.execute("SELECT coalesce(sum(n), 0) FROM plabel JOIN over_cap USING (c)").fetchone()[0]
         if not crossings:
             break
         stats.tier_crossings.append(int(crossings))
-        _cut(con, max_kind, pairs, rare)
+        _cut(con, max_kind, pairs)
         stats.tier_largest.append(int(con.execute(
             "SELECT max(n) FROM (SELECT s.c, sum(p.n) AS n FROM sublabel s JOIN plabel p USING (pid) GROUP BY s.c)"
         ).fetchone()[0]))
@@ -582,5 +552,5 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
             SELECT s.pid, h.c FROM sublabel s JOIN plabel p USING (pid) JOIN head h ON h.piece = p.c AND h.a = s.c""",
                     [cap])
         _relabel(con, "chunklabel")
-    for t in ("over_cap", "sublabel", "chunklabel", "first_label"):
+    for t in ("over_cap", "sublabel", "chunklabel"):
         con.execute(f"DROP TABLE IF EXISTS {t}")

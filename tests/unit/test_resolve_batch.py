@@ -218,7 +218,7 @@ def test_the_last_resort_cuts_whole_document_groups_and_says_so(tmp_path):
     records = namesake_chain(12)
     stats = BatchStats()
     got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=2, component_cap=2, stats=stats))
-    assert stats.tier_crossings == [36] * 9  # every tier tried, every piece of 3 still over 2
+    assert stats.tier_crossings == [36] * 6  # every tier tried, every piece of 3 still over 2
     assert stats.last_resort_pieces == 12 and stats.last_resort_crossings == 36
     assert stats.largest_piece == 3  # a passport's crossings are never cut apart
     for i in range(12):
@@ -316,8 +316,7 @@ def test_the_name_pair_tier_cuts_a_days_births_into_persons(tmp_path):
     got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=3, component_cap=3,
                                    stats=stats))
     # The four route tiers all keep "surname and exact date"; the first name-pair tier cuts the day
-    # into its twelve persons, each still with the crossing of the swapped date (probed as a variant;
-    # the surname and the swapped date are shared by all twelve, not a rare key).
+    # into its twelve persons, each still with the crossing of the swapped date (probed as a variant).
     assert stats.tier_crossings == [36] * 5 and stats.tier_largest[-1] == 3
     assert stats.last_resort_pieces == 0
     assert stats.pieces == 12 and stats.largest_piece == 3
@@ -329,37 +328,10 @@ def test_the_exact_date_tier_drops_the_variant_probes_before_the_last_resort(tmp
     records = one_birthday(12)
     stats = BatchStats()
     got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=2, component_cap=2, stats=stats))
-    # Each person's three crossings are over the cap of 2: the last name-pair tier (exact dates only)
+    # Each person's three crossings are over the cap of 2: the second name-pair tier (exact dates only)
     # leaves the passport pair and, alone, the crossing with the swapped date; no chunking needed.
-    assert stats.tier_crossings == [36] * 9 and stats.tier_largest[-1] == 2
+    assert stats.tier_crossings == [36] * 6 and stats.tier_largest[-1] == 2
     assert stats.last_resort_pieces == 0
     assert stats.pieces == 24 and stats.largest_piece == 2
     for i in range(12):
         assert got[3 * i + 1] == got[3 * i + 2] != got[3 * i + 3]
-
-
-def test_rare_keys_keep_a_year_only_crossing_with_its_person(tmp_path):
-    records = one_birthday(12)
-    for i in range(12):  # a fourth crossing each, with the year of birth only and no document
-        records.append(TravellerRecord(100 + i, "Mokoena", GIVEN[i], parse_partial_date("1980"), "M", "LSO", ()))
-    stats = BatchStats()
-    got = dict(resolve_out_of_core(records, workdir=tmp_path / "a", shard_crossings=4, component_cap=4,
-                                   stats=stats))
-    # Only the name pair and the year (a key of the person's own profiles, three of them) joins the
-    # year-only crossing: the first name-pair tier keeps it as a rare key.
-    assert stats.tier_crossings == [48] * 5 and stats.tier_largest[-1] == 4
-    assert stats.last_resort_pieces == 0 and stats.pieces == 12
-    for i in range(12):
-        assert got[3 * i + 1] == got[3 * i + 2] == got[3 * i + 3] == got[100 + i]
-    # Without the rare keys (the old last tiers) the year-only crossings stand alone.
-    import screening.engine.resolve_batch as rb
-
-    saved = rb._PAIR_TIERS
-    rb._PAIR_TIERS = ((True, 0), (False, 0))
-    try:
-        alone = BatchStats()
-        cut = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=4, component_cap=4,
-                                       stats=alone))
-    finally:
-        rb._PAIR_TIERS = saved
-    assert alone.pieces == 24 and all(cut[100 + i] != cut[3 * i + 1] for i in range(12))
