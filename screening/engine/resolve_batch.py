@@ -15,8 +15,8 @@ same result).
 
 The blocking graph percolates: its largest component grows faster than the data (790 crossings at
 10^5, 123,140 at 10^6 on the bench's generator), and a shard holds whole components. `component_cap`
-bounds it: a component over the cap is cut again on its stronger keys only (each key row carries its
-route, `resolve.KIND_*`), which is no longer exact inside that component; components within the cap
+bounds it: a component over the cap is cut again on its strongest keys only (documents, name pairs
+with the exact date, keys few profiles share), which is no longer exact inside that component; components within the cap
 stay exact (`_decompose`).
 
 Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
@@ -49,11 +49,7 @@ from screening.engine.matching import Document, NameFrequencies
 from screening.engine.normalize import PartialDate
 from screening.engine.postings import exact_ordinal
 from screening.engine.resolve import (
-    KIND_ADDRESS,
-    KIND_DATE_VARIANT,
     KIND_DOC,
-    KIND_PAIR,
-    KIND_PAIR_UNDATED,
     KIND_STORED,
     Judgements,
     ResolveConfig,
@@ -81,7 +77,7 @@ class BatchStats:
     components: int = 0
     largest_component: int = 0  # crossings, of the full blocking graph
     # Hierarchical blocking (`component_cap`): components over the cap, the crossings each tier took
-    # apart (tier i keeps the routes up to `_TIERS[i - 1]`) and the largest piece after it, the pieces
+    # apart (tier i keeps what `_TIERS[i - 1]` says) and the largest piece after it, the pieces
     # the last resort cut into chunks and their crossings, and the pieces resolved in the end.
     over_cap_components: int = 0
     tier_crossings: list[int] = field(default_factory=list)
@@ -176,7 +172,7 @@ def profile_keys(batch: list[tuple], config: ResolveConfig,
     """CSV rows (profile, key, stored, kind), (unit, name token) and (profile, name keys, exact date,
     date variants) for a batch of (pid, cid, judged, content).
 
-    The third table is what the cut's name-pair tiers (`_PAIR_TIERS`) need; their keys are made in
+    The third table is what the cut's name-pair keys (`_TIERS`) need; their keys are made in
     DuckDB, only for the profiles of over-cap components, instead of a dozen more key rows per profile.
 
     A plain function of picklable arguments, so a distributed engine can run it on any worker, as long
@@ -207,20 +203,25 @@ def profile_keys(batch: list[tuple], config: ResolveConfig,
 
 # --- the batch -----------------------------------------------------------------------------------
 
-# Hierarchical blocking: the routes (resolve.KIND_*) each tier keeps, one tier after another, on the
-# components still over the cap: (1) without the year-0 name-pair probes (an undated record is stored
-# under year 0 and every dated namesake probes it); (2) also without the +-year name-pair and the
-# date-variant probes; (3) also without the year-0 name pairs undated namesakes share; (4) also without
-# the name pairs of the own year (the address route, a name key with address and year, stays).
-# Then the name-pair tiers (`_PAIR_TIERS`): documents, equal profiles and judgements, with (5) a name
-# pair (two name keys) and the exact date of birth, stored, and probed with the date's variants (day and
-# month swapped, +-1 year), then (6) the exact date only. A single name key and the exact date (the
-# resolver's own date route) is not a tier: at 2 x 10^7 crossings it still held 9,960,802 crossings in
-# one piece (each day's few hundred births share surnames and given names; a date-of-birth slip on one
-# document joins two days), while a name pair and a date is about one person.
-_TIERS = (KIND_DATE_VARIANT, KIND_PAIR_UNDATED, KIND_PAIR, KIND_ADDRESS)
-_PAIR_TIERS = (True, False)  # with the date variants probed, then without
-_ATOMS = KIND_DOC  # the name-pair tiers and the last resort never cut documents, equal profiles or judgements
+# Hierarchical blocking: the tiers (`_TIERS`), one after another on the pieces still over the cap, keep
+# documents, equal profiles and judgements (the atoms, never cut), a name pair (two name keys) and the
+# exact date of birth, stored, and probed with the date's variants (day and month swapped, +-1 year),
+# and every key of any route that at most 8, then 6, then 3 profiles share (`edge.n`, counted once over
+# the whole graph); then without those rare keys; then without the variants.
+# - A single name key and the exact date (the resolver's own date route) is not a tier: at 2 x 10^7
+#   crossings it still held 9,960,802 crossings in one piece (each day's few hundred births share
+#   surnames and given names; a date-of-birth slip on one document joins two days), while a name pair
+#   and a date is about one person.
+# - The rare keys give back what the pair keys alone lose (a year-only date, initials, a swapped name
+#   without a document): a key few profiles share is mostly one person's. At 10^6 crossings: pair keys
+#   alone recall 0.9912; with keys of <= 6 profiles 0.9956 (pieces of at most 684 crossings); <= 12
+#   percolated (one piece of 107,005), hence the descent.
+# - Tiers that drop the weakest routes one by one (year-0 probes, then +-year and date variants, ...)
+#   were tried first and taken out: at 2 x 10^7 they cut 5.2M crossings (year-only dates, no document)
+#   off the giant component before the pair keys could place them (recall 0.961; session 14).
+_TIERS = ((True, 8), (True, 6), (True, 3), (True, 0), (False, 0))  # (date variants probed, rare keys)
+_ATOMS = KIND_DOC  # the tiers and the last resort never cut documents, equal profiles or judgements
+_RARE = 127  # `edge.n` counts a key's profiles up to this (TINYINT)
 
 
 def _stable_key(*parts: Any) -> int:
@@ -259,12 +260,12 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     shard's index: at 20M, two workers and DuckDB peaked at 4.0 GiB (docs/performance.md, session 14).
 
     `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
-    resolved exactly as without it. One over it is cut again, in DuckDB, on its stronger keys only, tier
-    by tier (`_TIERS`: the weakest routes first, down to documents, exact own dates, equal profiles and
-    judgements) until every piece is within the cap; a piece still over it is cut into chunks of whole
-    document groups (the last resort, counted in `stats`). Must-link judgements and equal profiles are
-    never cut. Results within a cut component are no longer those of one global `resolve` (a pair
-    across two pieces is never compared).
+    resolved exactly as without it. One over it is cut again, in DuckDB, on its strongest keys only, tier
+    by tier (`_TIERS`: documents, equal profiles and judgements with name pairs and exact dates, and
+    keys few profiles share, fewer each tier) until every piece is within the cap; a piece still over
+    it is cut into chunks of whole document groups (the last resort, counted in `stats`). Must-link
+    judgements and equal profiles are never cut. Results within a cut component are no longer those of
+    one global `resolve` (a pair across two pieces is never compared).
     """
     import duckdb
 
@@ -385,9 +386,14 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     # Connected components of the profile-key graph (`_components`). A key links the profiles probing it
     # to those stored under it, so a key nobody is stored under links nothing.
     t0 = time.perf_counter()
-    con.execute("""CREATE TABLE edge AS SELECT pid, k, min(kind) AS kind, max(store) AS store FROM edge_raw
-        WHERE k IN (SELECT k FROM edge_raw GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1
-                    AND count(DISTINCT pid) <= ?) GROUP BY pid, k""", [key_cap or 2**62])
+    # `n`: the key's profiles (up to `_RARE`), for the cut's rare keys. Every profile of a key is in one
+    # component, so the count over the whole graph is the count within its component.
+    con.execute("""CREATE TABLE ksize AS SELECT k, least(count(DISTINCT pid), ?)::TINYINT AS n FROM edge_raw
+        GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1 AND count(DISTINCT pid) <= ?""",
+                [_RARE, key_cap or 2**62])
+    con.execute("""CREATE TABLE edge AS SELECT e.pid, e.k, min(e.kind) AS kind, max(e.store) AS store,
+        any_value(s.n) AS n FROM edge_raw e JOIN ksize s USING (k) GROUP BY e.pid, e.k""")
+    con.execute("DROP TABLE ksize")
     con.execute("DROP TABLE edge_raw")
     con.execute("DROP TABLE token")
     stats.edges = con.execute("SELECT count(*) FROM edge").fetchone()[0]
@@ -475,14 +481,19 @@ def _components(con, edges: str, labels: str) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {labels} AS SELECT pid, c FROM result")  # noqa: S608
 
 
-def _cut(con, max_kind: int, pairs: bool | None = None) -> None:
-    """Components of the over-cap pieces (table `over_cap`) on their keys of routes up to `max_kind`: table
-    `sublabel` (pid, c) for every profile of those pieces, c its new piece's least pid.
+def _cut(con, pairs: bool | None = None, rare: int = 0) -> None:
+    """Components of the over-cap pieces (table `over_cap`) on their atoms (`_ATOMS`: documents, equal
+    profiles, judgements): table `sublabel` (pid, c) for every profile of those pieces, c its new piece's
+    least pid.
 
-    `pairs` (a name-pair tier): also the keys "two name keys and the exact date of birth", stored under
-    the own date and, if True, probed under its variants. They are made here, by DuckDB's `hash`, from
-    `pdate` rows of the over-cap profiles only; a link they make is one the full graph has too (the
-    same name keys with the same dates are keys of `_key_kinds`), so a tier never joins two pieces.
+    `rare` > 0: also every key, of any route, that at most `rare` profiles share. `pairs` (not None):
+    also the keys "two name keys and the exact date of birth", stored under the own date and, if True,
+    probed under its variants. They are made here, by DuckDB's `hash`, from `pdate` rows of the over-cap
+    profiles only; a link they make is one the full graph has too (the same name keys with the same
+    dates are keys of `_key_kinds`), so with `key_cap` unset a tier never joins two pieces.
+
+    One statement a step, each a table DuckDB can spill: at 2 x 10^7 crossings one statement with the
+    kept rows as a CTE read twice ran out of its 1 GB (session 14).
     """
     pair_keys = ""
     if pairs is not None:
@@ -495,14 +506,15 @@ def _cut(con, max_kind: int, pairs: bool | None = None) -> None:
                         pr AS (SELECT a.pid, a.d, a.variants, a.n AS n1, b.n AS n2
                                FROM nm a JOIN nm b ON a.pid = b.pid AND a.n < b.n)
                    SELECT pid, (hash(n1, n2, d) >> 1)::BIGINT AS k, 1 AS store FROM pr {variants})"""  # noqa: S608
-    # A key still links only if someone is stored under it among the rows kept (as in the full graph).
-    # Python's and DuckDB's hashes share one key space: a collision only joins two profiles (less cut).
-    con.execute(f"""CREATE OR REPLACE TABLE sub_edge AS
-        WITH kept AS (SELECT e.pid, e.k, e.store FROM edge e JOIN plabel p USING (pid)
-                      JOIN over_cap o USING (c) WHERE e.kind <= ? {pair_keys})
-        SELECT pid, k FROM kept WHERE k IN (
-            SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1)""",  # noqa: S608
-                [max_kind])
+    con.execute(f"""CREATE OR REPLACE TABLE kept AS SELECT e.pid, e.k, e.store FROM edge e
+        JOIN plabel p USING (pid) JOIN over_cap o USING (c) WHERE e.kind <= ? OR e.n <= ? {pair_keys}""",  # noqa: S608
+                [_ATOMS, rare])
+    # A key still links only if someone is stored under it among the rows kept (as in the full graph);
+    # a key of one profile links nothing in `_components`. Python's and DuckDB's hashes share one key
+    # space: a collision only joins two profiles (less cut).
+    con.execute("""CREATE OR REPLACE TABLE sub_edge AS SELECT pid, k FROM kept
+        SEMI JOIN (SELECT k FROM kept GROUP BY k HAVING max(store) = 1 AND count(*) > 1) USING (k)""")
+    con.execute("DROP TABLE kept")
     _components(con, "sub_edge", "sub")
     con.execute("""CREATE OR REPLACE TABLE sublabel AS SELECT p.pid, coalesce(s.c, p.pid) AS c
         FROM plabel p JOIN over_cap o USING (c) LEFT JOIN sub s USING (pid)""")
@@ -524,12 +536,12 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
     over = "CREATE OR REPLACE TABLE over_cap AS SELECT c FROM plabel GROUP BY c HAVING sum(n) > ?"
     con.execute(over, [cap])
     stats.over_cap_components = con.execute("SELECT count(*) FROM over_cap").fetchone()[0]
-    for max_kind, pairs in [*((k, None) for k in _TIERS), *((_ATOMS, p) for p in _PAIR_TIERS)]:
+    for pairs, rare in _TIERS:
         crossings = con.execute("SELECT coalesce(sum(n), 0) FROM plabel JOIN over_cap USING (c)").fetchone()[0]
         if not crossings:
             break
         stats.tier_crossings.append(int(crossings))
-        _cut(con, max_kind, pairs)
+        _cut(con, pairs, rare)
         stats.tier_largest.append(int(con.execute(
             "SELECT max(n) FROM (SELECT s.c, sum(p.n) AS n FROM sublabel s JOIN plabel p USING (pid) GROUP BY s.c)"
         ).fetchone()[0]))
@@ -542,7 +554,7 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
     if stats.last_resort_pieces:
         # Last resort: whole atoms (documents, equal profiles, judgements), in order of their least
         # profile, into chunks of about `cap` crossings (a chunk ends past the cap by at most one atom).
-        _cut(con, _ATOMS)
+        _cut(con)
         con.execute("""CREATE TABLE chunklabel AS
             WITH atom AS (SELECT p.c AS piece, s.c AS a, sum(p.n) AS n
                           FROM sublabel s JOIN plabel p USING (pid) GROUP BY ALL),
