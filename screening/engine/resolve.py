@@ -303,37 +303,6 @@ def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], 
     return docs, pairs, dates, docs + _address_keys(p) + own_pairs + own_dates
 
 
-# Routes of a blocking key, strongest first: the out-of-core batch (resolve_batch, hierarchical blocking)
-# cuts a component too large for one shard by dropping the weakest routes first. 1 and 2 are the batch's
-# own keys (a must-link judgement, an equal normalised profile).
-KIND_DOC, KIND_DATE, KIND_ADDRESS = 3, 4, 5  # stored: documents, own exact date of birth, address route
-KIND_PAIR, KIND_PAIR_UNDATED = 6, 7  # stored: name pairs with the own year; an undated record's (year 0)
-KIND_PAIR_WINDOW, KIND_DATE_VARIANT, KIND_PAIR_YEAR0 = 8, 9, 10  # probed only: +-years, swapped/+-1 dates, year 0
-KIND_STORED = KIND_PAIR_UNDATED  # routes up to this one are the keys a profile is stored under
-
-
-def _key_kinds(p: Prepared, cfg: ResolveConfig) -> dict[int, int]:
-    """Every key `_probe_keys` gives a profile (probed or stored), with its route (KIND_*; the strongest
-    should two routes give one key). Classifies `_probe_keys`' own lists, so the keys are the same."""
-    docs, pairs, dates, store = _probe_keys(p, cfg)
-    kinds: dict[int, int] = {}
-    zero = set()
-    if p.dob is not None:  # a dated profile probes year 0, where undated namesakes are stored
-        zero = {hash((_PAIR, a, b, 0)) for a, b in combinations(_name_keys(p), 2)}
-    own = _own_pair_count(p)
-    for k in pairs[own:]:
-        kinds[k] = KIND_PAIR_YEAR0 if k in zero else KIND_PAIR_WINDOW
-    stored = set(store)
-    for k in dates:
-        if k not in stored:
-            kinds[k] = KIND_DATE_VARIANT
-    for kind, keys in ((KIND_PAIR if p.dob is not None else KIND_PAIR_UNDATED, pairs[:own]),
-                       (KIND_ADDRESS, _address_keys(p)),
-                       (KIND_DATE, [k for k in dates if k in stored]), (KIND_DOC, docs)):
-        kinds.update(dict.fromkeys(keys, kind))  # stronger routes last: they win a shared key
-    return kinds
-
-
 # --- the index -------------------------------------------------------------------------------------
 
 

@@ -49,18 +49,18 @@ from screening.engine.matching import Document, NameFrequencies
 from screening.engine.normalize import PartialDate
 from screening.engine.postings import exact_ordinal
 from screening.engine.resolve import (
-    KIND_DOC,
-    KIND_STORED,
     Judgements,
     ResolveConfig,
     TravellerIndex,
     TravellerRecord,
     _date_variants,
-    _key_kinds,
     _name_keys,
+    _probe_keys,
 )
 
-KIND_MUST, KIND_SIG = 1, 2  # the batch's own keys: a must-link judgement, an equal normalised profile
+# What a key row is: a must-link judgement, an equal normalised profile, a document (the atoms, which
+# the cut never takes apart), or any other key of the resolver's `_probe_keys` (names, dates, address).
+KIND_MUST, KIND_SIG, KIND_DOC, KIND_KEY = 1, 2, 3, 4
 
 __all__ = ["BatchStats", "profile_keys", "resolve_out_of_core", "resolve_shard", "resolve_shards"]
 
@@ -183,7 +183,11 @@ def profile_keys(batch: list[tuple], config: ResolveConfig,
     we, wt, wd = csv.writer(fe), csv.writer(ft), csv.writer(fd)
     for pid, cid, is_judged, content in batch:
         p = helper._prepare(_record(cid, content))
-        we.writerows((pid, k, int(kind <= KIND_STORED), kind) for k, kind in _key_kinds(p, config).items())
+        docs, pairs, dates, store = _probe_keys(p, config)
+        stored = dict.fromkeys(store)  # documents are among the stored keys
+        atoms = set(docs)
+        we.writerows((pid, k, 1, KIND_DOC if k in atoms else KIND_KEY) for k in stored)
+        we.writerows((pid, k, 0, KIND_KEY) for k in dict.fromkeys(pairs + dates) if k not in stored)
         names, ordinal = _name_keys(p), exact_ordinal(p.dob)
         if ordinal is not None and len(names) > 1:
             wd.writerow((pid, " ".join(names), ordinal,
@@ -490,7 +494,7 @@ def _cut(con, pairs: bool | None = None, rare: int = 0) -> None:
     also the keys "two name keys and the exact date of birth", stored under the own date and, if True,
     probed under its variants. They are made here, by DuckDB's `hash`, from `pdate` rows of the over-cap
     profiles only; a link they make is one the full graph has too (the same name keys with the same
-    dates are keys of `_key_kinds`), so with `key_cap` unset a tier never joins two pieces.
+    dates are keys of `_probe_keys`), so with `key_cap` unset a tier never joins two pieces.
 
     One statement a step, each a table DuckDB can spill: at 2 x 10^7 crossings one statement with the
     kept rows as a CTE read twice ran out of its 1 GB (session 14).

@@ -8,7 +8,7 @@ from bench.generate import generate_crossings, generate_persons  # noqa: E402
 from screening.engine.matching import Document  # noqa: E402
 from screening.engine.normalize import parse_partial_date  # noqa: E402
 from screening.engine.resolve import Judgements, TravellerRecord, resolve  # noqa: E402
-from screening.engine.resolve_batch import BatchStats, resolve_out_of_core  # noqa: E402
+from screening.engine.resolve_batch import BatchStats, profile_keys, resolve_out_of_core  # noqa: E402
 
 
 def generated(n: int, seed: int, names: str = "realistic") -> list[TravellerRecord]:
@@ -147,26 +147,26 @@ def clusters_of(assignment: dict) -> dict:
 
 
 @pytest.mark.parametrize("dob", ["1980-05-10", "1980", "~1980", ""])
-def test_key_kinds_name_every_key_of_the_resolver_by_its_route(dob):
+def test_the_key_rows_are_the_resolvers_keys_with_documents_marked_as_atoms(dob):
     from screening.engine import resolve as r
+    from screening.engine.resolve_batch import KIND_DOC, KIND_KEY, KIND_SIG, _content
 
     cfg = r.ResolveConfig()
     rec = TravellerRecord(1, "Mokoena", "Thabo Lerato", parse_partial_date(dob) if dob else None, "M", "LSO",
                           (Document("P", "RA1234567", "LSO"),), "Ha Abia, Maseru")
     p = r.TravellerIndex(cfg)._prepare(rec)
     docs, pairs, dates, store = r._probe_keys(p, cfg)
-    kinds = r._key_kinds(p, cfg)
-    assert set(kinds) == {*docs, *pairs, *dates, *store}
-    assert {k for k, kind in kinds.items() if kind <= r.KIND_STORED} == set(store)  # the stored routes
-    by_kind = {kind: {k for k, v in kinds.items() if v == kind} for kind in set(kinds.values())}
-    assert by_kind[r.KIND_DOC] == set(docs)
-    own = r.KIND_PAIR if dob else r.KIND_PAIR_UNDATED
-    assert len(by_kind[own]) == 3  # three name keys: three pairs, of the own year (0 if undated)
-    zero = by_kind.get(r.KIND_PAIR_YEAR0, set())
-    assert len(zero) == (0 if not dob else 3)  # a dated profile probes its namesakes without a date
-    assert len(by_kind.get(r.KIND_PAIR_WINDOW, ())) == {"": 0, "~1980": 12}.get(dob, 6)  # +-1 year, +-2 if estimated
-    assert len(by_kind.get(r.KIND_DATE, ())) == (3 if dob == "1980-05-10" else 0)
-    assert len(by_kind.get(r.KIND_DATE_VARIANT, ())) == (9 if dob == "1980-05-10" else 0)  # swapped, -1, +1 year
+    edges, _, pdate = profile_keys([(7, "1", False, _content(rec))], cfg, {})
+    rows = [tuple(map(int, line.split(","))) for line in edges.split()]
+    assert all(pid == 7 for pid, *_ in rows)
+    keys = [k for _, k, _, kind in rows if kind != KIND_SIG]
+    assert len(keys) == len(set(keys))  # one row a key
+    assert set(keys) == {*docs, *pairs, *dates, *store}
+    assert {k for _, k, stored, kind in rows if stored and kind != KIND_SIG} == set(store)
+    assert {k for _, k, _, kind in rows if kind == KIND_DOC} == set(docs) and len(docs) == 1
+    assert {kind for *_, kind in rows} == {KIND_DOC, KIND_KEY, KIND_SIG}
+    # The name-pair tiers' row: only a full date of birth has one (its variants: swapped, -1, +1 year).
+    assert (len(pdate.split()) > 0) == (dob == "1980-05-10")
 
 
 def namesake_chain(persons: int, gap: int = 1, undated_documents: bool = True) -> list[TravellerRecord]:
