@@ -261,7 +261,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     `processes` > 1 (and no `map_shards` / `map_keys`): the keys and the shards are mapped over a
     standard-library process pool of that many workers, forked before DuckDB starts its threads (so
     they hash as this process does); at most two tasks a worker are in flight. Each worker holds its
-    shard's index: at 20M, two workers and DuckDB peaked at 4.0 GiB (docs/performance.md, session 14).
+    shard's index: at 20M, two workers and DuckDB peaked at 4.0 GiB (docs/performance.md, session 15).
 
     `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
     resolved exactly as without it. One over it is cut again, in DuckDB, on its strongest keys only, tier

@@ -169,6 +169,16 @@ def test_the_key_rows_are_the_resolvers_keys_with_documents_marked_as_atoms(dob)
     assert (len(pdate.split()) > 0) == (dob == "1980-05-10")
 
 
+def cut_at(records, workdir, cap: int) -> tuple[BatchStats, BatchStats, dict]:
+    """Resolve without a cap and with a component cap (and shards) of `cap` crossings: the stats of
+    both and the capped result."""
+    plain, stats = BatchStats(), BatchStats()
+    list(resolve_out_of_core(records, workdir=workdir / "plain", stats=plain))
+    got = dict(resolve_out_of_core(records, workdir=workdir / "cut", shard_crossings=cap, component_cap=cap,
+                                   stats=stats))
+    return plain, stats, got
+
+
 def namesake_chain(persons: int, gap: int = 1, undated_documents: bool = True) -> list[TravellerRecord]:
     """One name, `persons` people born `gap` years apart on the same day, each with its own passport
     on two dated crossings, and an undated crossing each (with that passport, or none). An undated
@@ -186,12 +196,8 @@ def namesake_chain(persons: int, gap: int = 1, undated_documents: bool = True) -
 
 def test_namesakes_chained_through_year_0_are_cut_by_the_first_tier(tmp_path):
     records = namesake_chain(12, gap=10, undated_documents=False)  # 36 crossings
-    plain = BatchStats()
-    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=plain))
+    plain, stats, got = cut_at(records, tmp_path, 12)
     assert plain.largest_component == len(records)  # the year-0 probes join everyone
-    stats = BatchStats()
-    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=12, component_cap=12,
-                                   stats=stats))
     assert stats.over_cap_components == 1 and stats.tier_crossings == [36]  # one tier was enough
     assert stats.tier_largest == [12]
     assert stats.last_resort_pieces == 0
@@ -203,12 +209,8 @@ def test_namesakes_chained_through_year_0_are_cut_by_the_first_tier(tmp_path):
 
 def test_a_chain_of_namesakes_over_the_cap_is_cut_on_stronger_keys(tmp_path):
     records = namesake_chain(12)  # 36 crossings, the undated ones with the passport
-    plain = BatchStats()
-    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=plain))
+    plain, stats, got = cut_at(records, tmp_path, 6)
     assert plain.largest_component == len(records)
-    stats = BatchStats()
-    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=6, component_cap=6,
-                                   stats=stats))
     assert stats.over_cap_components == 1
     # The undated crossings share their year-0 name pair (twelve profiles: not a rare key) and each a
     # passport with a dated person; born a year apart, the people probe each other's name pair under the
@@ -316,12 +318,8 @@ def one_birthday(persons: int) -> list[TravellerRecord]:
 
 def test_the_name_pair_tier_cuts_a_days_births_into_persons(tmp_path):
     records = one_birthday(12)  # 36 crossings
-    plain = BatchStats()
-    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=plain))
+    plain, stats, got = cut_at(records, tmp_path, 3)
     assert plain.largest_component == len(records)  # the surname and the date join everyone
-    stats = BatchStats()
-    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=3, component_cap=3,
-                                   stats=stats))
     # "Surname and exact date" is no tier's key, and twelve profiles share it; the first tier cuts the day
     # into its twelve persons, each still with the crossing of the swapped date (probed as a variant).
     assert stats.tier_crossings == [36] and stats.tier_largest == [3]
@@ -348,12 +346,8 @@ def test_a_rare_key_keeps_a_year_only_crossing_with_its_person(tmp_path):
     records = one_birthday(12)
     for i in range(12):  # a fourth crossing each: the year of birth only, no document
         records.append(TravellerRecord(100 + i, "Mokoena", GIVEN[i], parse_partial_date("1980"), "M", "LSO", ()))
-    plain = BatchStats()
-    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=plain))
+    plain, stats, got = cut_at(records, tmp_path, 4)
     assert plain.largest_component == len(records)
-    stats = BatchStats()
-    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=4, component_cap=4,
-                                   stats=stats))
     # The name pair "Mokoena Thabo" with the year is a key of that person's four profiles only: a rare
     # key, kept by the first tier, so the year-only crossing stays with its person. The name-pair keys
     # need an exact date and would leave it alone (as the tier without rare keys does below).
