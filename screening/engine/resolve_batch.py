@@ -16,8 +16,8 @@ same result).
 The blocking graph percolates: its largest component grows faster than the data (790 crossings at
 10^5, 123,140 at 10^6 on the bench's generator), and a shard holds whole components. `component_cap`
 bounds it: a component over the cap is cut again on its strongest keys only (documents, name pairs
-with the exact date, keys few profiles share), which is no longer exact inside that component; components within the cap
-stay exact (`_decompose`).
+with the exact date, keys few profiles share), which is no longer exact inside that component;
+components within the cap stay exact (`_decompose`).
 
 Shards are resolved by a caller-supplied `map_shards` (a Dask client's `map` on a cluster, see
 bench/resolve_scale_bench.py), by a local process pool (`processes`), or in this process, one at a

@@ -114,7 +114,8 @@ def test_a_cap_under_the_largest_component_changes_only_that_component(tmp_path)
     records = generated(3000, seed=7, names="namesakes")
     plain = BatchStats()
     list(resolve_out_of_core(records, workdir=tmp_path / "a", shard_crossings=300, stats=plain))
-    second = sorted(plain_sizes(records, tmp_path / "sizes"))[-2]
+    components = sorted(component_crossings(records, tmp_path / "sizes"), key=len)
+    second, largest = len(components[-2]), components[-1]
     cap = (second + plain.largest_component) // 2  # only the largest component is over it
     stats = BatchStats()
     got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", shard_crossings=300, component_cap=cap,
@@ -122,7 +123,6 @@ def test_a_cap_under_the_largest_component_changes_only_that_component(tmp_path)
     assert stats.over_cap_components == 1 and stats.largest_piece <= cap
     assert stats.tier_crossings[0] == plain.largest_component
     assert stats.pieces > stats.components  # the largest component was cut
-    largest = max(component_crossings(records, tmp_path / "sizes"), key=len)
     mem = resolve(records)
     moved = {c for c in mem if clusters_of(mem)[mem[c]] != clusters_of(got)[got[c]]}
     assert moved <= largest  # every other component is resolved exactly as in memory
@@ -132,11 +132,6 @@ def component_crossings(records, workdir) -> list[set]:
     """The crossing ids of each of the blocking graph's components: one shard each when shards are tiny."""
     return [{c for c, _ in s} for s in __import__("screening.engine.resolve_batch", fromlist=["x"]).resolve_shards(
         records, workdir=workdir, shard_crossings=1)]
-
-
-def plain_sizes(records, workdir) -> list[int]:
-    """Sizes (crossings) of the blocking graph's components."""
-    return [len(s) for s in component_crossings(records, workdir)]
 
 
 def clusters_of(assignment: dict) -> dict:
