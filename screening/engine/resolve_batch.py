@@ -43,7 +43,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from screening.engine.matching import Document, NameFrequencies
 from screening.engine.normalize import PartialDate
@@ -57,6 +57,9 @@ from screening.engine.resolve import (
     _name_keys,
     _probe_keys,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # What a key row is: a must-link judgement, an equal normalised profile, a document (the atoms, which
 # the cut never takes apart), or any other key of the resolver's `_probe_keys` (names, dates, address).
@@ -168,41 +171,64 @@ def resolve_shard(rows: list[tuple[str, str]], id_type: type, config: ResolveCon
 
 
 def profile_keys(batch: list[tuple], config: ResolveConfig,
-                 must_of: dict[str, list[int]]) -> tuple[str, str, str]:
-    """CSV rows (profile, key, stored, kind), (unit, name token) and (profile, name keys, exact date,
-    date variants) for a batch of (pid, cid, judged, content).
+                 must_of: dict[str, list[int]]) -> tuple[dict[str, np.ndarray], str, str]:
+    """Key rows (profile, key, stored, kind) as NumPy columns, and CSV rows (unit, name token) and
+    (profile, name keys, exact date, date variants) for a batch of (pid, cid, judged, content).
 
+    The key rows are about 20 a profile (3 x 10^8 at 2 x 10^7 crossings): as columns they cross the
+    process boundary and enter DuckDB without being written and parsed as text.
     The third table is what the cut's name-pair keys (`_TIERS`) need; their keys are made in
     DuckDB, only for the profiles of over-cap components, instead of a dozen more key rows per profile.
 
     A plain function of picklable arguments, so a distributed engine can run it on any worker, as long
     as every worker hashes alike (Dask's nannies start every worker with one PYTHONHASHSEED).
     """
+    import numpy as np
+
     helper = TravellerIndex(config)
-    fe, ft, fd = io.StringIO(), io.StringIO(), io.StringIO()
-    we, wt, wd = csv.writer(fe), csv.writer(ft), csv.writer(fd)
+    ft, fd = io.StringIO(), io.StringIO()
+    wt, wd = csv.writer(ft), csv.writer(fd)
+    pids: list[int] = []
+    counts: list[int] = []
+    keys: list[int] = []
+    stores: list[int] = []
+    kinds: list[int] = []
     for pid, cid, is_judged, content in batch:
         p = helper._prepare(_record(cid, content))
         docs, pairs, dates, store = _probe_keys(p, config)
         stored = dict.fromkeys(store)  # documents are among the stored keys
+        probed = [k for k in dict.fromkeys(pairs + dates) if k not in stored]
         atoms = set(docs)
-        we.writerows((pid, k, 1, KIND_DOC if k in atoms else KIND_KEY) for k in stored)
-        we.writerows((pid, k, 0, KIND_KEY) for k in dict.fromkeys(pairs + dates) if k not in stored)
+        if is_judged:
+            unit = f"j{pid}"
+            own = must_of.get(cid, [])
+            own_kind = KIND_MUST
+        else:
+            # repr, not the tuple: on Python 3.11 hash(None) differs between processes.
+            sig = _stable_key("sig", repr(helper._signature(p)))
+            own = [sig]  # equal normalised profiles are one profile
+            own_kind = KIND_SIG
+            unit = str(sig)
+        keys += stored
+        keys += probed
+        keys += own
+        stores += [1] * len(stored)
+        stores += [0] * len(probed)
+        stores += [1] * len(own)
+        kinds += [KIND_DOC if k in atoms else KIND_KEY for k in stored]
+        kinds += [KIND_KEY] * len(probed)
+        kinds += [own_kind] * len(own)
+        pids.append(pid)
+        counts.append(len(stored) + len(probed) + len(own))
         names, ordinal = _name_keys(p), exact_ordinal(p.dob)
         if ordinal is not None and len(names) > 1:
             wd.writerow((pid, " ".join(names), ordinal,
                          " ".join(str(o) for o in _date_variants(p.dob) if o != ordinal)))
-        if is_judged:
-            unit = f"j{pid}"
-            we.writerows((pid, k, 1, KIND_MUST) for k in must_of.get(cid, ()))
-        else:
-            # repr, not the tuple: on Python 3.11 hash(None) differs between processes.
-            sig = _stable_key("sig", repr(helper._signature(p)))
-            we.writerow((pid, sig, 1, KIND_SIG))  # equal normalised profiles are one profile
-            unit = str(sig)
         wt.writerow((unit, ""))  # every unit counts in the total, with or without name tokens
         wt.writerows((unit, t) for t in NameFrequencies.tokens_of(p))
-    return fe.getvalue(), ft.getvalue(), fd.getvalue()
+    edges = {"pid": np.repeat(np.array(pids, dtype=np.int64), counts), "k": np.array(keys, dtype=np.int64),
+             "store": np.array(stores, dtype=np.int8), "kind": np.array(kinds, dtype=np.int8)}
+    return edges, ft.getvalue(), fd.getvalue()
 
 
 # --- the batch -----------------------------------------------------------------------------------
@@ -362,23 +388,25 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
         k = _stable_key("must", *map(repr, members))
         for c in members:
             must_of.setdefault(str(c), []).append(k)
-    edges_path, tokens_path, dates_path = work / "edges.csv", work / "tokens.csv", work / "dates.csv"
-    cur = con.execute("SELECT pid, cid, judged, content FROM profile")
+    tokens_path, dates_path = work / "tokens.csv", work / "dates.csv"
+    con.execute("CREATE TABLE edge_raw (pid BIGINT, k BIGINT, store TINYINT, kind TINYINT)")
+    cur = con.cursor()  # its own connection: the key rows are inserted while it is read
+    cur.execute("SELECT pid, cid, judged, content FROM profile")
 
     def key_args() -> Iterator[tuple]:
         while batch := cur.fetchmany(_BATCH):
             stats.profiles += len(batch)
             yield (batch, cfg, must_of)
 
-    with (edges_path.open("w", encoding="utf-8") as fe, tokens_path.open("w", encoding="utf-8") as ft,
-          dates_path.open("w", encoding="utf-8") as fd):
+    with tokens_path.open("w", encoding="utf-8") as ft, dates_path.open("w", encoding="utf-8") as fd:
         results = (profile_keys(*a) for a in key_args()) if map_keys is None else map_keys(key_args())
         for edges, tokens, dates in results:
-            fe.write(edges)
+            con.register("edge_batch", edges)
+            con.execute("INSERT INTO edge_raw SELECT pid, k, store, kind FROM edge_batch")
+            con.unregister("edge_batch")
             ft.write(tokens)
             fd.write(dates)
-    _copy_csv(con, "edge_raw", edges_path, "{'pid': 'BIGINT', 'k': 'BIGINT', 'store': 'TINYINT', "
-                                           "'kind': 'TINYINT'}")
+    cur.close()
     _copy_csv(con, "token", tokens_path, "{'unit': 'VARCHAR', 't': 'VARCHAR'}")
     _copy_csv(con, "pdate", dates_path, "{'pid': 'BIGINT', 'names': 'VARCHAR', 'd': 'INTEGER', "
                                         "'variants': 'VARCHAR'}")

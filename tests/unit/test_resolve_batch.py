@@ -152,7 +152,7 @@ def test_the_key_rows_are_the_resolvers_keys_with_documents_marked_as_atoms(dob)
     p = r.TravellerIndex(cfg)._prepare(rec)
     docs, pairs, dates, store = r._probe_keys(p, cfg)
     edges, _, pdate = profile_keys([(7, "1", False, _content(rec))], cfg, {})
-    rows = [tuple(map(int, line.split(","))) for line in edges.split()]
+    rows = list(zip(*(edges[c].tolist() for c in ("pid", "k", "store", "kind")), strict=True))
     assert all(pid == 7 for pid, *_ in rows)
     keys = [k for _, k, _, kind in rows if kind != KIND_SIG]
     assert len(keys) == len(set(keys))  # one row a key
