@@ -271,7 +271,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
                    memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
                    map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
                    map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
-                   key_cap: int | None = None, component_cap: int | None = None,
+                   component_cap: int | None = None,
                    stats: BatchStats | None = None, processes: int = 1) -> Iterator[list[tuple[Any, Any]]]:
     """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
 
@@ -279,10 +279,6 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     iterator of `resolve_shard` argument tuples and yields their results in any order (a distributed
     engine's map); by default shards are resolved here, one after another. `map_keys` likewise maps
     `profile_keys` over batches of profiles (every worker must hash alike: same PYTHONHASHSEED).
-
-    `key_cap`: a key shared by more profiles than this does not join components. Exactness is lost
-    (a profile no longer meets those profiles across shards) for bounded shards: common names and
-    year-only dates chain the blocking graph into one giant component as the population grows.
 
     `processes` > 1 (and no `map_shards` / `map_keys`): the keys and the shards are mapped over a
     standard-library process pool of that many workers, forked before DuckDB starts its threads (so
@@ -318,7 +314,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
             "preserve_insertion_order": False})
         try:
             yield from _run(con, work, records, cfg, judgements, stats, shard_crossings, map_shards, map_keys,
-                            key_cap, component_cap)
+                            component_cap)
         finally:
             con.close()
     finally:
@@ -353,8 +349,7 @@ def _copy_csv(con, table: str, path: Path, columns: str) -> None:
 
 
 def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, stats: BatchStats,
-         shard_crossings: int, map_shards, map_keys, key_cap: int | None,
-         component_cap: int | None) -> Iterator[list[tuple[Any, Any]]]:
+         shard_crossings: int, map_shards, map_keys, component_cap: int | None) -> Iterator[list[tuple[Any, Any]]]:
     t0 = time.perf_counter()
     judged = judgements.crossings()
     id_type: type = str
@@ -421,8 +416,7 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     # `n`: the key's profiles (up to `_RARE`), for the cut's rare keys. Every profile of a key is in one
     # component, so the count over the whole graph is the count within its component.
     con.execute("""CREATE TABLE ksize AS SELECT k, least(count(DISTINCT pid), ?)::TINYINT AS n FROM edge_raw
-        GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1 AND count(DISTINCT pid) <= ?""",
-                [_RARE, key_cap or 2**62])
+        GROUP BY k HAVING max(store) = 1 AND count(DISTINCT pid) > 1""", [_RARE])
     con.execute("""CREATE TABLE edge AS SELECT e.pid, e.k, min(e.kind) AS kind, max(e.store) AS store,
         any_value(s.n) AS n FROM edge_raw e JOIN ksize s USING (k) GROUP BY e.pid, e.k""")
     con.execute("DROP TABLE ksize")
@@ -522,7 +516,7 @@ def _cut(con, pairs: bool | None = None, rare: int = 0) -> None:
     also the keys "two name keys and the exact date of birth", stored under the own date and, if True,
     probed under its variants. They are made here, by DuckDB's `hash`, from `pdate` rows of the over-cap
     profiles only; a link they make is one the full graph has too (the same name keys with the same
-    dates are keys of `_probe_keys`), so with `key_cap` unset a tier never joins two pieces.
+    dates are keys of `_probe_keys`), so a tier never joins two pieces.
 
     One statement a step, each a table DuckDB can spill: at 2 x 10^7 crossings one statement with the
     kept rows as a CTE read twice ran out of its 1 GB (session 14).

@@ -8,7 +8,7 @@ from bench.generate import generate_crossings, generate_persons  # noqa: E402
 from screening.engine.matching import Document  # noqa: E402
 from screening.engine.normalize import parse_partial_date  # noqa: E402
 from screening.engine.resolve import Judgements, TravellerRecord, resolve  # noqa: E402
-from screening.engine.resolve_batch import BatchStats, profile_keys, resolve_out_of_core  # noqa: E402
+from screening.engine.resolve_batch import _TIERS, BatchStats, profile_keys, resolve_out_of_core  # noqa: E402
 
 
 def generated(n: int, seed: int, names: str = "realistic") -> list[TravellerRecord]:
@@ -83,16 +83,6 @@ def test_shards_and_keys_can_be_mapped_by_another_engine(tmp_path):
     assert len(calls) > 2 and sum(calls) == len(records)
     assert key_calls and sum(key_calls) < len(records)  # one call per batch of profiles
     assert got == resolve(records)
-
-
-def test_a_key_cap_breaks_components_and_still_assigns_every_crossing(tmp_path):
-    records = generated(2000, seed=17)
-    exact, capped = BatchStats(), BatchStats()
-    list(resolve_out_of_core(records, workdir=tmp_path / "a", stats=exact))
-    got = dict(resolve_out_of_core(records, workdir=tmp_path / "b", key_cap=2, stats=capped))
-    assert set(got) == {r.crossing_id for r in records}
-    assert capped.edges < exact.edges and capped.largest_component <= exact.largest_component
-    assert capped.components > exact.components
 
 
 # --- hierarchical blocking (component_cap) ---------------------------------------------------------
@@ -210,7 +200,7 @@ def test_a_chain_of_namesakes_over_the_cap_is_cut_on_stronger_keys(tmp_path):
     # The undated crossings share their year-0 name pair (twelve profiles: not a rare key) and each a
     # passport with a dated person; born a year apart, the people probe each other's name pair under the
     # +-1 year variants: only the last tier (exact dates, no variants, no rare keys) cuts the chain.
-    assert stats.tier_crossings == [36] * 5
+    assert stats.tier_crossings == [36] * len(_TIERS)
     assert stats.last_resort_pieces == 0
     assert stats.largest_piece <= 6 < stats.largest_component
     assert set(got) == {r.crossing_id for r in records}
@@ -222,7 +212,7 @@ def test_the_last_resort_cuts_whole_document_groups_and_says_so(tmp_path):
     records = namesake_chain(12)
     stats = BatchStats()
     got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=2, component_cap=2, stats=stats))
-    assert stats.tier_crossings == [36] * 5  # every tier tried, every piece of 3 still over 2
+    assert stats.tier_crossings == [36] * len(_TIERS)  # every tier tried, every piece of 3 still over 2
     assert stats.last_resort_pieces == 12 and stats.last_resort_crossings == 36
     assert stats.largest_piece == 3  # a passport's crossings are never cut apart
     for i in range(12):
@@ -330,7 +320,7 @@ def test_the_exact_date_tier_drops_the_variant_probes_before_the_last_resort(tmp
     got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=2, component_cap=2, stats=stats))
     # Each person's three crossings are over the cap of 2: the last tier (exact dates only, no rare
     # keys) leaves the passport pair and, alone, the crossing with the swapped date; no chunking needed.
-    assert stats.tier_crossings == [36] * 5 and stats.tier_largest[-1] == 2
+    assert stats.tier_crossings == [36] * len(_TIERS) and stats.tier_largest[-1] == 2
     assert stats.last_resort_pieces == 0
     assert stats.pieces == 24 and stats.largest_piece == 2
     for i in range(12):
@@ -352,5 +342,6 @@ def test_a_rare_key_keeps_a_year_only_crossing_with_its_person(tmp_path):
     stats = BatchStats()
     got = dict(resolve_out_of_core(records, workdir=tmp_path / "c", shard_crossings=3, component_cap=3,
                                    stats=stats))
-    assert stats.tier_crossings == [48] * 4 and stats.last_resort_pieces == 0  # the variants keep 3 together
+    # every tier but the last (no variants) leaves the person's three dated crossings together
+    assert stats.tier_crossings == [48] * (len(_TIERS) - 1) and stats.last_resort_pieces == 0
     assert all(got[100 + i] != got[3 * i + 1] for i in range(12))
