@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", default=["memory", "duckdb", "dask"],
                         choices=("memory", "duckdb", "dask"))
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit (it spills beyond)")
-    parser.add_argument("--shard-crossings", type=int, default=200_000)
+    parser.add_argument("--shard-crossings", type=int, default=150_000)
     parser.add_argument("--component-cap", type=int, default=None,
                         help="hierarchical blocking: components over this many crossings are cut on stronger keys")
     parser.add_argument("--processes", type=int, default=1,

@@ -236,8 +236,8 @@ def profile_keys(batch: list[tuple], config: ResolveConfig,
 # Hierarchical blocking: the tiers (`_TIERS`), one after another on the pieces still over the cap, keep
 # documents, equal profiles and judgements (the atoms, never cut), a name pair (two name keys) and the
 # exact date of birth, stored, and probed with the date's variants (day and month swapped, +-1 year),
-# and every key of any route that at most 8, then 6, then 3 profiles share (`edge.n`, counted once over
-# the whole graph); then without those rare keys; then without the variants.
+# and every key of any route that at most 8, then 7, 6, 5, 4, 3 profiles share (`edge.n`, counted once
+# over the whole graph); then without those rare keys; then without the variants.
 # - A single name key and the exact date (the resolver's own date route) is not a tier: at 2 x 10^7
 #   crossings it still held 9,960,802 crossings in one piece (each day's few hundred births share
 #   surnames and given names; a date-of-birth slip on one document joins two days), while a name pair
@@ -245,11 +245,14 @@ def profile_keys(batch: list[tuple], config: ResolveConfig,
 # - The rare keys give back what the pair keys alone lose (a year-only date, initials, a swapped name
 #   without a document): a key few profiles share is mostly one person's. At 10^6 crossings: pair keys
 #   alone recall 0.9912; with keys of <= 6 profiles 0.9956 (pieces of at most 684 crossings); <= 12
-#   percolated (one piece of 107,005), hence the descent.
+#   percolated (one piece of 107,005), hence the descent. One step at a time: a piece that comes under
+#   the cap keeps the most rare keys it can. At 2 x 10^7 the steps 8, 6, 3 cut 5.85M crossings at <= 3
+#   (recall 0.9819); 8 to 3 by one cut 2.02M at <= 4 and stop there (recall 0.9884; session 16).
 # - Tiers that drop the weakest routes one by one (year-0 probes, then +-year and date variants, ...)
 #   were tried first and taken out: at 2 x 10^7 they cut 5.2M crossings (year-only dates, no document)
 #   off the giant component before the pair keys could place them (recall 0.961; session 14).
-_TIERS = ((True, 8), (True, 6), (True, 3), (True, 0), (False, 0))  # (date variants probed, rare keys)
+# Each tier: (date variants probed, rare keys).
+_TIERS = ((True, 8), (True, 7), (True, 6), (True, 5), (True, 4), (True, 3), (True, 0), (False, 0))
 _ATOMS = KIND_DOC  # the tiers and the last resort never cut documents, equal profiles or judgements
 _RARE = 127  # `edge.n` counts a key's profiles up to this (TINYINT)
 
@@ -268,7 +271,7 @@ def resolve_out_of_core(records: Iterable[TravellerRecord], config: ResolveConfi
 
 def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | None = None,
                    judgements: Judgements | None = None, *, workdir: str | Path | None = None,
-                   memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 200_000,
+                   memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 150_000,
                    map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
                    map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
                    component_cap: int | None = None,
@@ -283,7 +286,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     `processes` > 1 (and no `map_shards` / `map_keys`): the keys and the shards are mapped over a
     standard-library process pool of that many workers, forked before DuckDB starts its threads (so
     they hash as this process does); at most two tasks a worker are in flight. Each worker holds its
-    shard's index: at 20M, two workers and DuckDB peaked at 4.0 GiB (docs/performance.md, session 15).
+    shard's index: at 20M, two workers and DuckDB peaked at 3.8 GiB (docs/performance.md, session 16).
 
     `component_cap` (crossings; None: no cap): hierarchical blocking. A component at or under the cap is
     resolved exactly as without it. One over it is cut again, in DuckDB, on its strongest keys only, tier
