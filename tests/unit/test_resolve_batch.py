@@ -144,14 +144,36 @@ def test_the_key_rows_are_the_resolvers_keys_with_documents_marked_as_atoms(dob)
     edges, _, pdate = profile_keys([(7, "1", False, _content(rec))], cfg, {})
     rows = list(zip(*(edges[c].tolist() for c in ("pid", "k", "store", "kind")), strict=True))
     assert all(pid == 7 for pid, *_ in rows)
+    assert len({k for _, k, _, _ in rows}) == len(rows)  # one row a key: the batch does not group them again
     keys = [k for _, k, _, kind in rows if kind != KIND_SIG]
-    assert len(keys) == len(set(keys))  # one row a key
     assert set(keys) == {*docs, *pairs, *dates, *store}
     assert {k for _, k, stored, kind in rows if stored and kind != KIND_SIG} == set(store)
     assert {k for _, k, _, kind in rows if kind == KIND_DOC} == set(docs) and len(docs) == 1
     assert {kind for *_, kind in rows} == {KIND_DOC, KIND_KEY, KIND_SIG}
     # The name-pair tiers' row: only a full date of birth has one (its variants: swapped, -1, +1 year).
     assert (len(pdate.split()) > 0) == (dob == "1980-05-10")
+
+
+def test_a_judgement_key_is_one_row_even_when_it_collides_with_a_key_of_the_profile():
+    from screening.engine import resolve as r
+    from screening.engine.resolve_batch import KIND_DOC, KIND_KEY, KIND_MUST, _content
+
+    cfg = r.ResolveConfig()
+    rec = TravellerRecord(1, "Mokoena", "Thabo", parse_partial_date("1980-05-10"), "M", "LSO",
+                          (Document("P", "RA1234567", "LSO"),))
+    docs, pairs, dates, store = r._probe_keys(r.TravellerIndex(cfg)._prepare(rec), cfg)
+    probed_only = next(k for k in pairs + dates if k not in store)
+    # Two judgements' keys, one of them twice, and two that a hash collision makes equal to the
+    # profile's document key and to a key it only probes.
+    must = [11, 11, 12, docs[0], probed_only]
+    edges, _, _ = profile_keys([(7, "1", True, _content(rec))], cfg, {"1": must})
+    rows = {k: (stored, kind) for k, stored, kind in zip(*(edges[c].tolist() for c in ("k", "store", "kind")),
+                                                          strict=True)}
+    assert len(rows) == len(edges["k"])
+    assert rows[11] == rows[12] == (1, KIND_MUST)
+    assert rows[docs[0]] == (1, KIND_MUST) and KIND_MUST < KIND_DOC  # the stronger kind wins
+    assert rows[probed_only] == (1, KIND_MUST)  # stored now: the judgement links
+    assert sum(kind == KIND_KEY for _, kind in rows.values()) == len(set(store) | set(pairs) | set(dates)) - 2
 
 
 def cut_at(records, workdir, cap: int) -> tuple[BatchStats, BatchStats, dict]:
