@@ -170,13 +170,15 @@ def resolve_shard(rows: list[tuple[str, str]], id_type: type, config: ResolveCon
             gc.enable()
 
 
-def profile_keys(batch: list[tuple], config: ResolveConfig,
-                 must_of: dict[str, list[int]]) -> tuple[dict[str, np.ndarray], str, str]:
+_KeyRows = tuple["dict[str, np.ndarray]", str, str]  # what `profile_keys` returns
+
+
+def profile_keys(batch: list[tuple], config: ResolveConfig, must_of: dict[str, list[int]]) -> _KeyRows:
     """Key rows (profile, key, stored, kind) as NumPy columns, one a (profile, key), and CSV rows
     (unit, name token) and (profile, name keys, exact date, date variants) for a batch of
     (pid, cid, judged, content).
 
-    The key rows are about 20 a profile (3 x 10^8 at 2 x 10^7 crossings): as columns they cross the
+    The key rows are about 19 a profile (3 x 10^8 at 2 x 10^7 crossings): as columns they cross the
     process boundary and enter DuckDB without being written and parsed as text.
     The third table is what the cut's name-pair keys (`_TIERS`) need; their keys are made in
     DuckDB, only for the profiles of over-cap components, instead of a dozen more key rows per profile.
@@ -280,7 +282,7 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
                    judgements: Judgements | None = None, *, workdir: str | Path | None = None,
                    memory_limit: str = "1GB", threads: int = 2, shard_crossings: int = 150_000,
                    map_shards: Callable[[Iterator[tuple]], Iterator[list[tuple[Any, Any]]]] | None = None,
-                   map_keys: Callable[[Iterator[tuple]], Iterator[tuple[str, str]]] | None = None,
+                   map_keys: Callable[[Iterator[tuple]], Iterator[_KeyRows]] | None = None,
                    component_cap: int | None = None,
                    stats: BatchStats | None = None, processes: int = 1) -> Iterator[list[tuple[Any, Any]]]:
     """`resolve_out_of_core`, one list of (crossing id, traveller key) per shard: no traveller spans two.
@@ -403,7 +405,7 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
             stats.profiles += len(batch)
             yield (batch, cfg, must_of)
 
-    with tokens_path.open("w", encoding="utf-8") as ft, dates_path.open("w", encoding="utf-8") as fd:
+    with (cur, tokens_path.open("w", encoding="utf-8") as ft, dates_path.open("w", encoding="utf-8") as fd):
         results = (profile_keys(*a) for a in key_args()) if map_keys is None else map_keys(key_args())
         for edges, tokens, dates in results:
             con.register("edge_batch", edges)
@@ -411,7 +413,6 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
             con.unregister("edge_batch")
             ft.write(tokens)
             fd.write(dates)
-    cur.close()
     _copy_csv(con, "token", tokens_path, "{'unit': 'VARCHAR', 't': 'VARCHAR'}")
     _copy_csv(con, "pdate", dates_path, "{'pid': 'BIGINT', 'names': 'VARCHAR', 'd': 'INTEGER', "
                                         "'variants': 'VARCHAR'}")
@@ -426,7 +427,7 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     # `n`: the key's profiles (up to `_RARE`), for the cut's rare keys. Every profile of a key is in one
     # component, so the count over the whole graph is the count within its component.
     # `profile_keys` writes one row a (profile, key): no DISTINCT and no GROUP BY (pid, k) over the
-    # some 3 x 10^8 rows of 20M crossings.
+    # 3 x 10^8 key rows of 2 x 10^7 crossings.
     con.execute("""CREATE TABLE ksize AS SELECT k, least(count(*), ?)::TINYINT AS n FROM edge_raw
         GROUP BY k HAVING max(store) = 1 AND count(*) > 1""", [_RARE])
     con.execute("""CREATE TABLE edge AS SELECT e.pid, e.k, e.kind, e.store, s.n
