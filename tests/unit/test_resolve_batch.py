@@ -367,3 +367,55 @@ def test_a_rare_key_keeps_a_year_only_crossing_with_its_person(tmp_path):
     # every tier but the last (no variants) leaves the person's three dated crossings together
     assert stats.tier_crossings == [48] * (len(_TIERS) - 1) and stats.last_resort_pieces == 0
     assert all(got[100 + i] != got[3 * i + 1] for i in range(12))
+
+
+_SIG_SCRIPT = """
+from screening.engine.normalize import parse_partial_date
+from screening.engine.resolve import TravellerIndex, TravellerRecord
+from screening.engine.resolve_batch import _signature_key
+r = TravellerRecord(1, "Mokoena", "Palesa", parse_partial_date("1990"), None, None, (), "")
+print(_signature_key(TravellerIndex()._prepare(r)))
+"""
+
+
+def test_equal_profiles_share_a_signature_key_in_every_worker_process(tmp_path):
+    # Keys workers started on their own (Dask's nannies) hash alike only with one PYTHONHASHSEED, and
+    # only if no hashed value is None (on Python 3.11 its hash is its address, which differs).
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from screening.engine.resolve import TravellerIndex
+    from screening.engine.resolve_batch import _signature_key
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONHASHSEED": "7", "PYTHONPATH": root}
+    runs = {subprocess.run([sys.executable, "-c", _SIG_SCRIPT], env=env, capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)}
+    assert len(runs) == 1  # None sex, nationality, month and day: the same key in both processes
+
+    helper = TravellerIndex()
+    year = parse_partial_date("1990")
+    a = helper._prepare(TravellerRecord(1, "Mokoena", "Palesa", year, None, None, (), ""))
+    b = helper._prepare(TravellerRecord(2, "MOKOENA ", "palesa", year, None, None, (), ""))  # normalises alike
+    c = helper._prepare(TravellerRecord(3, "Mokoena", "Palesa", year, "F", None, (), ""))
+    d = helper._prepare(TravellerRecord(4, "Mokoena", "Palesa", year, None, None,
+                                        (Document("P", "RA1234567", None),), ""))
+    assert _signature_key(a) == _signature_key(b)
+    assert len({_signature_key(a), _signature_key(c), _signature_key(d)}) == 3
+
+
+def test_a_keys_worker_keeps_its_normalised_strings_between_batches_but_not_without_bound(monkeypatch):
+    from screening.engine import resolve_batch
+    from screening.engine.resolve import ResolveConfig
+
+    cfg = ResolveConfig()
+    monkeypatch.setattr(resolve_batch, "_helper", None)
+    monkeypatch.setattr(resolve_batch, "_HELPER_STRINGS", 10)
+    first = resolve_batch._key_helper(cfg)
+    assert resolve_batch._key_helper(cfg) is first  # the next batch reuses the warm caches
+    for i in range(11):
+        first._token_cache[f"name{i}"] = ("x",)
+    assert resolve_batch._key_helper(cfg) is not first  # past the bound: a fresh, empty one
+    assert resolve_batch._key_helper(ResolveConfig(new_person_odds=0.5)).config.new_person_odds == 0.5
