@@ -154,6 +154,7 @@ def resolve_shard(rows: list[tuple[str, str]], id_type: type, config: ResolveCon
 
     A plain function of picklable arguments, so a distributed engine can run it on any worker.
     """
+    _forget_key_helper()  # a worker that resolves shards makes no more keys
     index_cls = type("_ShardIndex", (_GlobalIndex,), {"global_counts": counts, "global_total": total,
                                                      "global_population": population})
     with gc_paused():  # from the decoding on: the records are a third of the objects a shard makes
@@ -193,14 +194,20 @@ def _key_helper(config: ResolveConfig) -> TravellerIndex:
     """The TravellerIndex whose `_prepare` a keys worker uses, kept between batches.
 
     Its string caches are what make `_prepare` cheap (a new one per batch of 50,000 profiles cost
-    5 of the ~60 us a profile at 10^6), and they are emptied past `_HELPER_STRINGS`, so a worker's
-    memory does not grow with the batch.
+    5 of the ~60 us a profile at 10^6). They are emptied past `_HELPER_STRINGS`, so a worker's memory
+    does not grow with the batch, and freed when the process turns to shards (`_forget_key_helper`).
     """
     global _helper
     caches = () if _helper is None else (_helper._token_cache, _helper._names_cache, _helper._address_cache)
     if _helper is None or _helper.config != config or sum(map(len, caches)) > _HELPER_STRINGS:
         _helper = TravellerIndex(config)
     return _helper
+
+
+def _forget_key_helper() -> None:
+    """Free the keys helper's strings (the keys stage is over in this process)."""
+    global _helper
+    _helper = None
 
 
 def _signature_key(p) -> int:
@@ -332,7 +339,9 @@ def resolve_shards(records: Iterable[TravellerRecord], config: ResolveConfig | N
     keys few profiles share, fewer each tier) until every piece is within the cap; a piece still over
     it is cut into chunks of whole document groups (the last resort, counted in `stats`). Must-link
     judgements and equal profiles are never cut. Results within a cut component are no longer those of
-    one global `resolve` (a pair across two pieces is never compared).
+    one global `resolve`: a pair across two pieces is compared only when both pieces fall in one shard
+    (the shard's index files every profile under all its keys), so they depend on `shard_crossings`
+    (at 10^6 with a cap of 20,000, packing the shards differently moved recall by 0.0001).
     """
     import duckdb
 
@@ -442,6 +451,7 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
             con.unregister("edge_batch")
             ft.write(tokens)
             fd.write(dates)
+    _forget_key_helper()  # where the keys were made in this process
     _copy_csv(con, "token", tokens_path, "{'unit': 'VARCHAR', 't': 'VARCHAR'}")
     _copy_csv(con, "pdate", dates_path, "{'pid': 'BIGINT', 'names': 'VARCHAR', 'd': 'INTEGER', "
                                         "'variants': 'VARCHAR'}")

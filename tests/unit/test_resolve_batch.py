@@ -419,3 +419,5 @@ def test_a_keys_worker_keeps_its_normalised_strings_between_batches_but_not_with
         first._token_cache[f"name{i}"] = ("x",)
     assert resolve_batch._key_helper(cfg) is not first  # past the bound: a fresh, empty one
     assert resolve_batch._key_helper(ResolveConfig(new_person_odds=0.5)).config.new_person_odds == 0.5
+    assert resolve_batch.resolve_shard([], str, cfg, None, {}, 0, 0) == []
+    assert resolve_batch._helper is None  # a worker that turns to shards frees the strings
