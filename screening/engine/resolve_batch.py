@@ -25,6 +25,9 @@ time; the blocking keys likewise (`map_keys`). Keys are Python `hash()` values: 
 must come from one process, from processes forked from it, or from processes started with the same
 PYTHONHASHSEED (Dask's nannies set one for all workers).
 
+Long because it is one pipeline over one DuckDB database (staging, keys, components, the cut, shards):
+its stages hand each other tables by name, and split into modules they would share those names.
+
 PURE: standard library, DuckDB, SciPy (with NumPy) and the screening engine; no Flask, no SQLAlchemy.
 """
 
