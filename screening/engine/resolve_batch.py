@@ -47,7 +47,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from screening.engine.matching import Document, NameFrequencies
+from screening.engine.matching import Document, NameFrequencies, Prepared
 from screening.engine.normalize import PartialDate
 from screening.engine.postings import exact_ordinal
 from screening.engine.resolve import (
@@ -213,11 +213,13 @@ def _forget_key_helper() -> None:
     _helper = None
 
 
-def _signature_key(p) -> int:
+def _signature_key(p: Prepared) -> int:
     """Equal normalised profiles (`TravellerIndex._signature`) give one key, in every worker.
 
     A plain tuple hash would do, but on Python 3.11 hash(None) differs between processes: every
-    None becomes "" or () first (no normalised field is ever empty, so nothing new collides).
+    None becomes "" or () first (no normalised field is ever empty, so nothing new collides). The
+    fields are `_signature`'s, spelled out for speed: a field added there must be added here (the
+    equality tests against the in-memory `resolve` would show the name counts going wrong).
     """
     d = p.dob
     return _stable_key("sig", p.variants, () if d is None else (d.year, d.month or 0, d.day or 0, d.precision),

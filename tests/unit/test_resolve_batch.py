@@ -378,7 +378,7 @@ print(_signature_key(TravellerIndex()._prepare(r)))
 """
 
 
-def test_equal_profiles_share_a_signature_key_in_every_worker_process(tmp_path):
+def test_equal_profiles_share_a_signature_key_in_every_worker_process():
     # Keys workers started on their own (Dask's nannies) hash alike only with one PYTHONHASHSEED, and
     # only if no hashed value is None (on Python 3.11 its hash is its address, which differs).
     import os
