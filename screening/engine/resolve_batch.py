@@ -408,17 +408,35 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     t0 = time.perf_counter()
     judged = judgements.crossings()
     id_type: type = str
-    path = work / "crossings.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        n = 0
+    # Tab-separated without quoting (a quarter of csv.writer's cost a row): the content is JSON, which
+    # escapes tabs and line breaks. The rare crossing id that holds one goes to a quoted CSV beside it.
+    path, odd_path = work / "crossings.tsv", work / "crossings_odd.csv"
+    with path.open("w", encoding="utf-8") as f, odd_path.open("w", newline="", encoding="utf-8") as odd:
+        write, odd_row = f.write, csv.writer(odd).writerow
+        n = odd_rows = 0
         for n, r in enumerate(records, 1):  # noqa: B007
+            cid = r.crossing_id
             if n == 1:
-                id_type = type(r.crossing_id)
-            w.writerow((n, r.crossing_id, int(r.crossing_id in judged), _content(r)))
+                id_type = type(cid)
+            if type(cid) is str and ("\t" in cid or "\n" in cid or "\r" in cid):
+                odd_row((n, cid, int(cid in judged), _content(r)))
+                odd_rows += 1
+            else:
+                write(f"{n}\t{cid}\t{int(cid in judged)}\t{_content(r)}\n")
     stats.crossings = n
-    _copy_csv(con, "crossing", path, "{'seq': 'BIGINT', 'cid': 'VARCHAR', 'judged': 'INTEGER', "
-                                     "'content': 'VARCHAR'}")
+    columns = "{'seq': 'BIGINT', 'cid': 'VARCHAR', 'judged': 'INTEGER', 'content': 'VARCHAR'}"
+    # Names and columns are this module's constants; the paths are parameters.
+    con.execute("CREATE TABLE crossing (seq BIGINT, cid VARCHAR, judged INTEGER, content VARCHAR)")
+    if n > odd_rows:  # DuckDB cannot sniff an empty file
+        con.execute(f"""INSERT INTO crossing SELECT * FROM read_csv(?, header=false, columns={columns},
+            delim='\t', quote='', escape='', parallel=true)""", [str(path)])  # noqa: S608
+    if odd_rows:
+        con.execute(f"""INSERT INTO crossing SELECT * FROM read_csv(?, header=false, columns={columns},
+            quote='"', escape='"', delim=',')""", [str(odd_path)])  # noqa: S608
+    path.unlink()
+    odd_path.unlink()
+    if not n:
+        return
     # A profile: unjudged crossings of equal raw content (as `TravellerIndex.build` groups them); a
     # judged crossing is a profile of its own.
     con.execute("""CREATE TABLE profile AS
@@ -564,34 +582,53 @@ def _components(con, edges: str, labels: str) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {labels} AS SELECT pid, c FROM result")  # noqa: S608
 
 
-def _cut(con, pairs: bool | None = None, rare: int = 0) -> None:
-    """Components of the over-cap pieces (table `over_cap`) on their atoms (`_ATOMS`: documents, equal
-    profiles, judgements): table `sublabel` (pid, c) for every profile of those pieces, c its new piece's
-    least pid.
+def _cut_rows(con) -> None:
+    """Table `cut_row` (pid, k, store, r): every row any tier of `_decompose` can keep, for the profiles
+    of the over-cap pieces (table `over_cap`), restricted to keys that link among them.
 
-    `rare` > 0: also every key, of any route, that at most `rare` profiles share. `pairs` (not None):
-    also the keys "two name keys and the exact date of birth", stored under the own date and, if True,
-    probed under its variants. They are made here, by DuckDB's `hash`, from `pdate` rows of the over-cap
-    profiles only; a link they make is one the full graph has too (the same name keys with the same
-    dates are keys of `_probe_keys`), so a tier never joins two pieces.
+    r says which tiers keep the row (`_cut`): 0 an atom (`_ATOMS`: documents, equal profiles,
+    judgements; every cut), 1..8 a key of that many profiles (`edge.n`; the tiers with `rare` >= r),
+    -1 a name pair (two name keys) with the exact date of birth, stored under it, and -2 the same pair
+    probed under the date's variants (day and month swapped, +-1 year). The name-pair keys are made here,
+    by DuckDB's `hash`, from `pdate` rows of the over-cap profiles only; a link they make is one the full
+    graph has too (the same name keys with the same dates are keys of `_probe_keys`), so a tier never
+    joins two pieces.
 
+    Made once: every tier keeps a subset of these rows for a subset of these profiles, so a key that
+    links in none of them here (no stored row, or one profile) links in no tier. Each tier read the
+    165M edge rows and made the pair keys again (at 2 x 10^7 crossings, 8 tiers over 16.7M crossings).
     One statement a step, each a table DuckDB can spill: at 2 x 10^7 crossings one statement with the
     kept rows as a CTE read twice ran out of its 1 GB (session 14).
     """
-    pair_keys = ""
-    if pairs is not None:
-        variants = "" if not pairs else """
-            UNION ALL SELECT pid, (hash(n1, n2, v) >> 1)::BIGINT, 0 FROM (
-                SELECT pid, n1, n2, unnest(string_split(variants, ' '))::INTEGER AS v FROM pr WHERE variants <> '')"""
-        pair_keys = f"""
+    con.execute("""CREATE OR REPLACE TABLE cut_all AS
+        SELECT e.pid, e.k, e.store, (CASE WHEN e.kind <= ? THEN 0 ELSE e.n END)::TINYINT AS r FROM edge e
+        JOIN plabel p USING (pid) JOIN over_cap o USING (c) WHERE e.kind <= ? OR e.n <= ?
         UNION ALL (WITH nm AS (SELECT q.pid, q.d, q.variants, unnest(string_split(q.names, ' ')) AS n
                                FROM pdate q JOIN plabel p USING (pid) JOIN over_cap o USING (c)),
                         pr AS (SELECT a.pid, a.d, a.variants, a.n AS n1, b.n AS n2
                                FROM nm a JOIN nm b ON a.pid = b.pid AND a.n < b.n)
-                   SELECT pid, (hash(n1, n2, d) >> 1)::BIGINT AS k, 1 AS store FROM pr {variants})"""  # noqa: S608
-    con.execute(f"""CREATE OR REPLACE TABLE kept AS SELECT e.pid, e.k, e.store FROM edge e
-        JOIN plabel p USING (pid) JOIN over_cap o USING (c) WHERE e.kind <= ? OR e.n <= ? {pair_keys}""",  # noqa: S608
-                [_ATOMS, rare])
+                   SELECT pid, (hash(n1, n2, d) >> 1)::BIGINT AS k, 1 AS store, -1 AS r FROM pr
+                   UNION ALL SELECT pid, (hash(n1, n2, v) >> 1)::BIGINT, 0, -2 FROM (
+                       SELECT pid, n1, n2, unnest(string_split(variants, ' '))::INTEGER AS v
+                       FROM pr WHERE variants <> ''))""",
+                [_ATOMS, _ATOMS, max(rare for _, rare in _TIERS)])
+    con.execute("""CREATE OR REPLACE TABLE cut_row AS SELECT pid, k, store, r FROM cut_all
+        SEMI JOIN (SELECT k FROM cut_all GROUP BY k HAVING max(store) = 1 AND count(*) > 1) USING (k)""")
+    con.execute("DROP TABLE cut_all")
+
+
+def _cut(con, pairs: bool | None = None, rare: int = 0) -> None:
+    """Components of the over-cap pieces (table `over_cap`) on their atoms (`_ATOMS`: documents, equal
+    profiles, judgements): table `sublabel` (pid, c) for every profile of those pieces, c its new piece's
+    least pid. The rows are `cut_row`'s (`_cut_rows`, made for these profiles or more).
+
+    `rare` > 0: also every key, of any route, that at most `rare` profiles share. `pairs` (not None):
+    also the keys "two name keys and the exact date of birth", stored under the own date and, if True,
+    probed under its variants.
+    """
+    pair_level = 0 if pairs is None else -2 if pairs else -1  # `cut_row.r`
+    con.execute("""CREATE OR REPLACE TABLE kept AS SELECT e.pid, e.k, e.store FROM cut_row e
+        JOIN plabel p USING (pid) JOIN over_cap o USING (c) WHERE e.r BETWEEN ? AND ?""", [pair_level, rare])
     # A key still links only if someone is stored under it among the rows kept (as in the full graph);
     # a key of one profile links nothing in `_components`. Python's and DuckDB's hashes share one key
     # space: a collision only joins two profiles (less cut).
@@ -619,6 +656,8 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
     over = "CREATE OR REPLACE TABLE over_cap AS SELECT c FROM plabel GROUP BY c HAVING sum(n) > ?"
     con.execute(over, [cap])
     stats.over_cap_components = con.execute("SELECT count(*) FROM over_cap").fetchone()[0]
+    if stats.over_cap_components:
+        _cut_rows(con)
     for pairs, rare in _TIERS:
         crossings = con.execute("SELECT coalesce(sum(n), 0) FROM plabel JOIN over_cap USING (c)").fetchone()[0]
         if not crossings:
@@ -647,5 +686,5 @@ def _decompose(con, cap: int, stats: BatchStats) -> None:
             SELECT s.pid, h.c FROM sublabel s JOIN plabel p USING (pid) JOIN head h ON h.piece = p.c AND h.a = s.c""",
                     [cap])
         _relabel(con, "chunklabel")
-    for t in ("over_cap", "sublabel", "chunklabel"):
+    for t in ("over_cap", "sublabel", "chunklabel", "cut_row"):
         con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -421,3 +421,22 @@ def test_a_keys_worker_keeps_its_normalised_strings_between_batches_but_not_with
     assert resolve_batch._key_helper(ResolveConfig(new_person_odds=0.5)).config.new_person_odds == 0.5
     assert resolve_batch.resolve_shard([], str, cfg, None, {}, 0, 0) == []
     assert resolve_batch._helper is None  # a worker that turns to shards frees the strings
+
+
+def test_crossing_ids_with_tabs_line_breaks_and_quotes_come_back_unchanged(tmp_path):
+    # The staging writes tab-separated rows without quoting; an id that would break a row goes to a
+    # quoted CSV beside it, and both are read back.
+    from dataclasses import replace
+
+    records = generated(400, seed=5)
+    odd = {0: "a\tb", 1: "line\nbreak", 2: 'say "x", then y', 3: "cr\rid", 4: "plain"}
+    records = [replace(r, crossing_id=odd.get(i, f"id-{i}")) for i, r in enumerate(records)]
+    got = dict(resolve_out_of_core(records, workdir=tmp_path, shard_crossings=100))
+    assert set(odd.values()) <= set(got)
+    assert got == resolve(records)
+
+
+def test_no_records_resolve_to_nothing(tmp_path):
+    stats = BatchStats()
+    assert list(resolve_out_of_core([], workdir=tmp_path, stats=stats)) == []
+    assert stats.crossings == 0
