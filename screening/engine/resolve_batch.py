@@ -595,8 +595,9 @@ def _cut_rows(con) -> None:
     joins two pieces.
 
     Made once: every tier keeps a subset of these rows for a subset of these profiles, so a key that
-    links in none of them here (no stored row, or one profile) links in no tier. Each tier read the
-    165M edge rows and made the pair keys again (at 2 x 10^7 crossings, 8 tiers over 16.7M crossings).
+    links in none of them here (no stored row, or one profile) links in no tier. Until session 18 each
+    tier read all edge rows and made the pair keys again: at 2 x 10^7 crossings the five tiers and this
+    took 227 s, now 215 s, with the same pieces (docs/performance.md).
     One statement a step, each a table DuckDB can spill: at 2 x 10^7 crossings one statement with the
     kept rows as a CTE read twice ran out of its 1 GB (session 14).
     """
