@@ -396,9 +396,11 @@ def _pool_map(pool: ProcessPoolExecutor, fn: Callable, depth: int, items: Iterat
             yield f.result()
 
 
-def _copy_csv(con, table: str, path: Path, columns: str) -> None:
+def _copy_csv(con, table: str, path: Path, columns: str, into: bool = False) -> None:
+    """Read a quoted CSV file into a new table, or `into` the existing one, and delete the file."""
     # Table and column names are this module's constants; the path is a parameter.
-    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, header=false, columns={columns}, "  # noqa: S608
+    head = f"INSERT INTO {table} SELECT" if into else f"CREATE TABLE {table} AS SELECT"
+    con.execute(f"{head} * FROM read_csv(?, header=false, columns={columns}, "  # noqa: S608
                 "quote='\"', escape='\"', delim=',', strict_mode=false, parallel=true)", [str(path)])
     path.unlink()
 
@@ -430,11 +432,11 @@ def _run(con, work: Path, records, cfg: ResolveConfig, judgements: Judgements, s
     if n > odd_rows:  # DuckDB cannot sniff an empty file
         con.execute(f"""INSERT INTO crossing SELECT * FROM read_csv(?, header=false, columns={columns},
             delim='\t', quote='', escape='', parallel=true)""", [str(path)])  # noqa: S608
-    if odd_rows:
-        con.execute(f"""INSERT INTO crossing SELECT * FROM read_csv(?, header=false, columns={columns},
-            quote='"', escape='"', delim=',')""", [str(odd_path)])  # noqa: S608
     path.unlink()
-    odd_path.unlink()
+    if odd_rows:
+        _copy_csv(con, "crossing", odd_path, columns, into=True)
+    else:
+        odd_path.unlink()
     if not n:
         return
     # A profile: unjudged crossings of equal raw content (as `TravellerIndex.build` groups them); a
