@@ -610,12 +610,18 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
                 rows_out, spellings_out = [], []
             if len(prepared) > 200_000:
                 prepared.clear()
-        # The traveller's first crossing of each spelling (crossing order), and each judged crossing alone.
-        sp = _spelling_row(current, r, r.id in judged)
-        if sp["spelling"] in spelt:
-            spelt[sp["spelling"]]["crossing_count"] += 1
+        # The traveller's first crossing of each spelling (crossing order), and each judged crossing alone. A
+        # repeated spelling only counts: its profile, keys and tokens are those of the first (most crossings
+        # of a frequent traveller repeat one spelling exactly).
+        if r.id in judged:
+            spelt[-r.id] = _spelling_row(current, r, True)
         else:
-            spelt[sp["spelling"]] = sp
+            same = tuple(r)[1:-1]  # the identity columns, traveller_id included (equal within the traveller)
+            first = spelt.get(same)
+            if first is not None:
+                first["crossing_count"] += 1
+                continue
+            spelt[same] = _spelling_row(current, r)
         rec = record_of(r)
         raw = rec.raw_key()
         p = prepared.get(raw)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import logging
 import threading
+import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -645,6 +646,7 @@ class ResolveSummary:
     batch: BatchStats | None = None  # out of core only
     component_cap: int | None = None
     processes: int = 1
+    seconds: dict[str, float] = field(default_factory=dict)  # by stage, for the operator's log
 
     def lines(self) -> list[str]:
         out = [f"crossings: {self.crossings}", f"travellers before: {self.travellers_before}",
@@ -657,6 +659,8 @@ class ResolveSummary:
                        f"{b.largest_component} crossings, largest piece resolved {b.largest_piece}; crossings cut "
                        f"by tier {b.tier_crossings}, last-resort pieces {b.last_resort_pieces}; "
                        f"{b.shards} shards over {self.processes} process{'es' if self.processes > 1 else ''}")
+        if self.seconds:
+            out.append("seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
         return out
 
 
@@ -682,6 +686,7 @@ def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: b
             "components_cut": summary.batch.over_cap_components if summary.batch else 0})
         return summary
     with tracer.lock:
+        started = time.perf_counter()
         bump_generation(session)
         rows = session.execute(select(*IDENTITY_COLUMNS).where(Crossing.pseudonymised_at.is_(None))
                                .order_by(Crossing.id)
@@ -719,10 +724,13 @@ def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: b
         summary.travellers_emptied = len(emptied)
         touched = set(went) | {m["traveller_id"] for m in moves}
         refresh_summaries(session, touched, now)
+        summary.seconds["resolve and write"] = time.perf_counter() - started
         if online_attach():
             del index
             tracer.index, tracer.generation = None, None
+            started = time.perf_counter()
             online.rebuild_keys(session, cfg)
+            summary.seconds["traveller keys"] = time.perf_counter() - started
         else:
             tracer.index = index
             tracer.model = cfg.match.model
@@ -765,6 +773,7 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     summary.batch = BatchStats()
     summary.component_cap = current_app.config["TRACING_COMPONENT_CAP"] or None
     summary.processes = processes
+    started = time.perf_counter()
     for shard in resolve_shards(records(), cfg, load_judgements(session), workdir=workdir,
                                 component_cap=summary.component_cap, stats=summary.batch,
                                 processes=processes):
@@ -794,10 +803,13 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
         session.execute(update(Traveller).where(Traveller.id == tid)
                         .values(merged_into_id=went[tid].most_common(1)[0][0]))
     summary.travellers_emptied = len(emptied)
+    summary.seconds["resolve and write"] = time.perf_counter() - started
     # Every process restores its index (or reads the key table) from what was just written.
     tracer.index, tracer.generation = None, None
     if online_attach():
+        started = time.perf_counter()
         online.rebuild_keys(session, cfg)
+        summary.seconds["traveller keys"] = time.perf_counter() - started
     return summary
 
 
