@@ -611,8 +611,8 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
             if len(prepared) > 200_000:
                 prepared.clear()
         # The traveller's first crossing of each spelling (crossing order), and each judged crossing alone. A
-        # repeated spelling only counts: its profile, keys and tokens are those of the first (most crossings
-        # of a frequent traveller repeat one spelling exactly).
+        # repeated spelling only counts: its profile, keys and tokens are those of the first (many crossings
+        # of a commuter repeat one spelling exactly; 20 % of the generator's do).
         if r.id in judged:
             spelt[-r.id] = _spelling_row(current, r, True)
         else:
