@@ -613,7 +613,8 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
         # The traveller's first crossing of each spelling (crossing order), and each judged crossing alone. A
         # repeated spelling only counts: its profile, keys and tokens are those of the first (many crossings
         # of a commuter repeat one spelling exactly; 20 % of the generator's do).
-        if r.id in judged:
+        is_judged = r.id in judged
+        if is_judged:
             spelt[-r.id] = _spelling_row(current, r, True)
         else:
             same = tuple(r)[1:-1]  # the identity columns, traveller_id included (equal within the traveller)
@@ -628,7 +629,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
         if p is None:
             p = prepared[raw] = scratch._prepare(rec)  # memoises each name string: a batch command
         sig = (p.variants, p.dob, p.sex, p.nationality, p.documents, p.address)
-        if r.id in judged or sig not in seen:  # one profile per spelling per traveller, as the index
+        if is_judged or sig not in seen:  # one profile per spelling per traveller, as the index
             seen.add(sig)
             freq.add(p)
             keys.update(store_keys(p, config.match.min_document_length))

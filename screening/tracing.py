@@ -728,9 +728,7 @@ def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: b
         if online_attach():
             del index
             tracer.index, tracer.generation = None, None
-            started = time.perf_counter()
-            online.rebuild_keys(session, cfg)
-            summary.seconds["traveller keys"] = time.perf_counter() - started
+            _rebuild_keys(session, cfg, summary)
         else:
             tracer.index = index
             tracer.model = cfg.match.model
@@ -807,10 +805,15 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     # Every process restores its index (or reads the key table) from what was just written.
     tracer.index, tracer.generation = None, None
     if online_attach():
-        started = time.perf_counter()
-        online.rebuild_keys(session, cfg)
-        summary.seconds["traveller keys"] = time.perf_counter() - started
+        _rebuild_keys(session, cfg, summary)
     return summary
+
+
+def _rebuild_keys(session: Session, cfg: ResolveConfig, summary: ResolveSummary) -> None:
+    """The key table from every crossing after a re-resolution, timed for the command's log."""
+    started = time.perf_counter()
+    online.rebuild_keys(session, cfg)
+    summary.seconds["traveller keys"] = time.perf_counter() - started
 
 
 def _traveller_ids(session: Session, clusters: dict[Any, list[int]], old_of: Callable[[int], int | None],
