@@ -85,11 +85,15 @@ def screening_trace(path: str, out_path: str, min_score: float) -> None:
 @click.option("--processes", type=click.IntRange(min=1), default=None,
               help="Out of core: worker processes for the keys and the shards (default: "
                    "TRACING_RESOLVE_PROCESSES, 1). Each holds one shard in memory.")
-def screening_resolve(out_of_core: bool | None, workdir: str | None, processes: int | None) -> None:
+@click.option("--all-rules", is_flag=True,
+              help="Afterwards run the risk rules over every recently seen traveller, as the daily job does "
+                   "(default: over the travellers the resolution changed).")
+def screening_resolve(out_of_core: bool | None, workdir: str | None, processes: int | None, all_rules: bool) -> None:
     """Re-resolve every crossing into travellers (after a threshold change or a large import).
 
     Investigators' merges and splits are always honoured; traveller numbers are kept where most of a
-    traveller's crossings stay together. Then runs the risk-pattern rules over recent crossings.
+    traveller's crossings stay together. Then runs the risk-pattern rules over the travellers that gained
+    or lost crossings (the others' findings cannot have changed; the daily job covers the passing of time).
     """
     import time
 
@@ -101,7 +105,7 @@ def screening_resolve(out_of_core: bool | None, workdir: str | None, processes: 
     summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir, processes=processes)
     db.session.commit()
     rules_started = time.perf_counter()
-    raised = handlers.nightly_rules(now).total()
+    raised = handlers.nightly_rules(now).total() if all_rules else handlers.due_rules(now)
     for line in summary.lines():
         click.echo(line)
     click.echo(f"risk flags raised: {raised} ({time.perf_counter() - rules_started:.1f} s)")
@@ -113,7 +117,8 @@ def screening_rebuild_keys() -> None:
     """Recompute the traveller key table and the name-token counts from the stored crossings.
 
     Run once after upgrading an installation that already has travellers (online attach reads its
-    candidates from these tables), or after restoring crossings from a backup.
+    candidates from these tables), after restoring crossings from a backup, or after changing what the keys
+    are made of (`screening resolve` refreshes only the travellers it changed).
     """
     import time
 

@@ -37,7 +37,7 @@ from sqlalchemy import any_, case, delete, event, func, insert, literal, select,
 from sqlalchemy.orm import Session
 
 from screening.engine.blocking import lock_slots, probe_keys, store_keys
-from screening.engine.matching import NameFrequencies, Prepared, prepare
+from screening.engine.matching import NameFrequencies, Prepared
 from screening.engine.resolve import Judgements, ResolveConfig, TravellerIndex, TravellerRecord
 from screening.models import (
     Crossing,
@@ -187,6 +187,10 @@ def _write_pending_counts(session: Session) -> None:
     if pending:
         # Token order, totals ("#...") last: one lock order across workers.
         _write_counts(session, sorted(pending.items(), key=lambda kv: (kv[0] in _TOTALS, kv[0])))
+        fewer = sorted(t for t, n in pending.items() if n < 0 and t not in _TOTALS)
+        for start in range(0, len(fewer), 5000):  # a token no profile carries now has no row, as after a rebuild
+            session.execute(delete(NameTokenCount).where(in_ids(session, NameTokenCount.token,
+                                                                fewer[start:start + 5000]), NameTokenCount.n <= 0))
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -548,7 +552,13 @@ def add_keys(session: Session, traveller_id: int, keys: Iterable[int]) -> None:
 
 
 def move_keys(session: Session, source: int, target: int) -> None:
-    """A merge: the source's keys and spellings become the target's."""
+    """A merge: the source's keys and spellings become the target's; a profile both had counts once now."""
+    rows = candidate_rows(session, (source, target))
+    counter = _Counter(resolve_config())
+    before, after = NameFrequencies(), NameFrequencies()
+    counter.count(rows, before)
+    counter.count(rows, after, as_traveller=target)
+    _move_counts(session, before, after)
     keys = list(session.execute(select(TravellerKey.key).where(TravellerKey.traveller_id == source)).scalars())
     session.execute(delete(TravellerKey).where(TravellerKey.traveller_id == source))
     add_keys(session, target, keys)
@@ -558,21 +568,108 @@ def move_keys(session: Session, source: int, target: int) -> None:
 # --- keeping the tables in step --------------------------------------------------------------------
 
 
-def refresh_keys(session: Session, traveller_ids: Iterable[int], config: ResolveConfig) -> None:
-    """Recompute the spellings and keys of these travellers from their crossings (after a split, a judgement,
-    retention)."""
+class _Profiles:
+    """One traveller's profiles as the index holds them, and their keys: one per distinct prepared identity
+    (spelling rows in crossing order), each judged crossing one of its own. The rebuild and the refresh
+    count by this one rule, so the stored token counts agree whichever wrote them."""
+
+    __slots__ = ("seen", "keys", "min_document_length")
+
+    def __init__(self, config: ResolveConfig) -> None:
+        self.seen: set = set()
+        self.keys: set[int] = set()
+        self.min_document_length = config.match.min_document_length
+
+    def add(self, p: Prepared, judged: bool) -> bool:
+        """Whether `p` is a profile of its own (it counts in the token table). A judged crossing always is, and
+        shares its profile with no later crossing: the index files it apart (TravellerIndex.attach)."""
+        if not judged:
+            sig = (p.variants, p.dob, p.sex, p.nationality, p.documents, p.address)
+            if sig in self.seen:
+                return False
+            self.seen.add(sig)
+        self.keys.update(store_keys(p, self.min_document_length))
+        return True
+
+
+class _Counter:
+    """Profiles of spelling rows, counted by the rebuild's rule into a NameFrequencies (the "before" or "after"
+    of a change), names normalised once per string across calls."""
+
+    def __init__(self, config: ResolveConfig) -> None:
+        self.config = config
+        self.scratch = TravellerIndex(config)
+        self.prepared: dict[tuple, Prepared] = {}
+
+    def count(self, rows: Iterable, into: NameFrequencies, as_traveller: int | None = None) -> dict[int, _Profiles]:
+        """`rows` (candidate_rows: crossing order) per traveller, or all as `as_traveller`'s (a merge)."""
+        per: dict[int, _Profiles] = {}
+        for r in rows:
+            rec = record_of(r)
+            p = self.prepared.get(rec.raw_key())
+            if p is None:
+                if len(self.prepared) > 200_000:
+                    self.prepared.clear()
+                p = self.prepared[rec.raw_key()] = self.scratch._prepare(rec)
+            tid = r.traveller_id if as_traveller is None else as_traveller
+            mine = per.get(tid)
+            if mine is None:
+                mine = per[tid] = _Profiles(self.config)
+            if mine.add(p, r.spelling < 0):
+                into.add(p)
+        return per
+
+
+def refresh_keys(session: Session, traveller_ids: Iterable[int], config: ResolveConfig) -> int:
+    """Recompute the spellings and keys of these travellers from their crossings, and move the token counts by
+    the difference (after a split, an investigator's merge, retention, a re-resolution); returns the key rows
+    written.
+
+    Costs what these travellers' crossings cost, not what history does: after a re-resolution that moved
+    a few thousand crossings this is seconds where `rebuild_keys` reads every crossing.
+    """
     ids = sorted(set(traveller_ids))
+    counter = _Counter(config)
+    before, after = NameFrequencies(), NameFrequencies()
+    written = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
+        counter.count(candidate_rows(session, chunk), before)
         refresh_spellings(session, chunk)
-        session.execute(delete(TravellerKey).where(TravellerKey.traveller_id.in_(chunk)))
-        for rec, neg in candidate_records(session, chunk):
-            add_keys(session, -neg, store_keys(prepare(rec.identity()), config.match.min_document_length))
+        session.execute(delete(TravellerKey).where(in_ids(session, TravellerKey.traveller_id, chunk)))
+        rows = [{"key": k, "traveller_id": tid}
+                for tid, mine in counter.count(candidate_rows(session, chunk), after).items() for k in mine.keys]
+        _write_keys(session, rows)
+        written += len(rows)
+    _move_counts(session, before, after)
+    return written
+
+
+def _move_counts(session: Session, before: NameFrequencies, after: NameFrequencies) -> None:
+    """Move the stored token counts and totals from `before` (the profiles dropped) to `after` (those now), at
+    commit with the transaction's other counts (`write_keys_and_counts`)."""
+    delta = {t: after.counts.get(t, 0) - before.counts.get(t, 0) for t in before.counts.keys() | after.counts.keys()}
+    delta = {t: d for t, d in sorted(delta.items()) if d}
+    if not delta and after.total == before.total:
+        return
+    pending = session.info.setdefault(_PENDING_COUNTS, {})
+    stored: dict[str, int] = {}
+    tokens = list(delta)
+    for start in range(0, len(tokens), 5000):
+        stored.update(session.execute(select(NameTokenCount.token, NameTokenCount.n).where(
+            in_ids(session, NameTokenCount.token, tokens[start:start + 5000]))).all())
+    squares = 0
+    for t, d in delta.items():
+        n = stored.get(t, 0) + pending.get(t, 0)
+        squares += (n + d) ** 2 - n * n
+        pending[t] = pending.get(t, 0) + d
+    for k, v in zip(_TOTALS, (after.total - before.total, sum(delta.values()), squares), strict=True):
+        pending[k] = pending.get(k, 0) + v
 
 
 def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
-    """Recompute the keys, spellings and token counts from every attached crossing (upgrade, re-resolution);
-    returns (key rows, tokens).
+    """Recompute the keys, spellings and token counts from every attached crossing (upgrade, a change of the
+    keys' rules); returns (key rows, tokens).
 
     Streams crossings in traveller order, so memory holds one traveller's profiles and the token table.
     """
@@ -587,15 +684,15 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
     rows_out: list[dict] = []
     spellings_out: list[dict] = []
     n_keys = 0
-    current, seen, keys, spelt = None, set(), set(), {}
+    current, mine, spelt = None, _Profiles(config), {}
     prepared: dict[tuple, Prepared] = {}
 
     def emit():
         nonlocal n_keys
         if current is not None:
-            rows_out.extend({"key": k, "traveller_id": current} for k in keys)
+            rows_out.extend({"key": k, "traveller_id": current} for k in mine.keys)
             spellings_out.extend(spelt.values())
-            n_keys += len(keys)
+            n_keys += len(mine.keys)
 
     stmt = (select(Crossing.id, *_IDENTITY, Crossing.crossed_at).where(Crossing.traveller_id.is_not(None),
                                                                        Crossing.pseudonymised_at.is_(None))
@@ -603,7 +700,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
     for r in session.execute(stmt):
         if r.traveller_id != current:
             emit()
-            current, seen, keys, spelt = r.traveller_id, set(), set(), {}
+            current, mine, spelt = r.traveller_id, _Profiles(config), {}
             if len(rows_out) >= 50_000 or len(spellings_out) >= 50_000:
                 _write_keys(session, rows_out)
                 _write_spellings(session, spellings_out)
@@ -628,11 +725,8 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
         p = prepared.get(raw)
         if p is None:
             p = prepared[raw] = scratch._prepare(rec)  # memoises each name string: a batch command
-        sig = (p.variants, p.dob, p.sex, p.nationality, p.documents, p.address)
-        if is_judged or sig not in seen:  # one profile per spelling per traveller, as the index
-            seen.add(sig)
+        if mine.add(p, is_judged):
             freq.add(p)
-            keys.update(store_keys(p, config.match.min_document_length))
     emit()
     _write_keys(session, rows_out)
     _write_spellings(session, spellings_out)
@@ -673,20 +767,24 @@ def _write_spellings(session: Session, rows: list[dict]) -> None:
 _KEYED: weakref.WeakSet = weakref.WeakSet()
 
 
+def has_keys(session: Session) -> bool:
+    return session.execute(select(TravellerKey.key).limit(1)).first() is not None
+
+
 def ensure_keys(session: Session) -> None:
     """Fill the tables (keys, spellings, token counts) on the first attach after an upgrade (travellers exist,
     no key does: migrations that change them empty traveller_keys)."""
     bind = session.get_bind()
     if bind in _KEYED:
         return
-    if session.execute(select(TravellerKey.key).limit(1)).first() is not None:
+    if has_keys(session):
         _KEYED.add(bind)
         return
     if session.execute(select(Crossing.id).where(Crossing.traveller_id.is_not(None)).limit(1)).first() is None:
         return
     if _is_pg(session):  # one worker rebuilds; the others wait for it and find the keys
         session.execute(text("SELECT pg_advisory_xact_lock(:ns, :slot)"), {"ns": LOCK_NAMESPACE, "slot": LOCK_SLOTS})
-        if session.execute(select(TravellerKey.key).limit(1)).first() is not None:
+        if has_keys(session):
             return
 
     n, t = rebuild_keys(session, resolve_config())

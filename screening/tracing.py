@@ -576,11 +576,9 @@ def merge_travellers(traveller: Traveller, other: Traveller, *, reason: str, act
     session.execute(update(RiskFindingRecord).where(RiskFindingRecord.traveller_id == gone.id)
                     .values(traveller_id=survivor.id).execution_options(synchronize_session=False))
     gone.merged_into_id = survivor.id
-    if online_attach():
-        online.move_keys(session, gone.id, survivor.id)
     j = _judgement(session, "merge", survivor.id, gone.id, reason, actor, now, a, b)
     if online_attach():  # every crossing of the two is judged now: each becomes a candidate profile of its own
-        online.refresh_spellings(session, (survivor.id,))
+        online.refresh_keys(session, (survivor.id, gone.id), resolve_config())
     refresh_summaries(session, (survivor.id, gone.id), now)
     audit.record("traveller.merge", "traveller", survivor.id, detail={"merged": gone.id, "judgement_id": j.id})
     session.expire_all()
@@ -646,12 +644,18 @@ class ResolveSummary:
     batch: BatchStats | None = None  # out of core only
     component_cap: int | None = None
     processes: int = 1
+    travellers_changed: int = 0  # gained or lost a crossing (their keys refreshed, their rules run)
+    keys_refreshed: int | None = None  # travellers whose keys were refreshed; None: the table was rebuilt
     seconds: dict[str, float] = field(default_factory=dict)  # by stage, for the operator's log
 
     def lines(self) -> list[str]:
         out = [f"crossings: {self.crossings}", f"travellers before: {self.travellers_before}",
                f"travellers after: {self.travellers_after}", f"crossings moved: {self.crossings_moved}",
-               f"travellers created: {self.travellers_created}", f"travellers emptied: {self.travellers_emptied}"]
+               f"travellers created: {self.travellers_created}", f"travellers emptied: {self.travellers_emptied}",
+               f"travellers changed: {self.travellers_changed}"]
+        if "traveller keys" in self.seconds:
+            out.append("traveller keys: rebuilt from every crossing" if self.keys_refreshed is None
+                       else f"traveller keys: refreshed for {self.keys_refreshed} travellers")
         if self.batch is not None:
             b = self.batch
             cap = f"cap {self.component_cap}" if self.component_cap else "no cap"
@@ -723,12 +727,13 @@ def resolve_all(*, now: datetime, session: Session | None = None, out_of_core: b
                             .values(merged_into_id=went[tid].most_common(1)[0][0]))
         summary.travellers_emptied = len(emptied)
         touched = set(went) | {m["traveller_id"] for m in moves}
-        refresh_summaries(session, touched, now)
+        refresh_summaries(session, touched, now, due=touched)
+        summary.travellers_changed = len(touched)
         summary.seconds["resolve and write"] = time.perf_counter() - started
         if online_attach():
             del index
             tracer.index, tracer.generation = None, None
-            _rebuild_keys(session, cfg, summary)
+            _refresh_keys(session, cfg, summary, touched)
         else:
             tracer.index = index
             tracer.model = cfg.match.model
@@ -792,7 +797,8 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
             if old[m["id"]] >= 0:
                 went[old[m["id"]]][m["traveller_id"]] += 1
                 touched.add(old[m["id"]])
-        refresh_summaries(session, touched, now)
+        refresh_summaries(session, touched, now, due=touched)  # due: the command's rules read them back
+        summary.travellers_changed += len(touched)  # one split over two shards counts twice: a bound
         for t in rows_new:
             session.expunge(t)
     # Travellers left empty point at where most of their crossings went.
@@ -805,14 +811,28 @@ def _resolve_all_out_of_core(session: Session, tracer: Tracer, cfg: ResolveConfi
     # Every process restores its index (or reads the key table) from what was just written.
     tracer.index, tracer.generation = None, None
     if online_attach():
-        _rebuild_keys(session, cfg, summary)
+        _refresh_keys(session, cfg, summary, None)
     return summary
 
 
-def _rebuild_keys(session: Session, cfg: ResolveConfig, summary: ResolveSummary) -> None:
-    """The key table from every crossing after a re-resolution, timed for the command's log."""
+def _refresh_keys(session: Session, cfg: ResolveConfig, summary: ResolveSummary,
+                  touched: set[int] | None) -> None:
+    """The key table after a re-resolution, timed for the command's log: only the travellers it changed
+    (None: those marked due, which it marked), unless they are most of them or the table is empty.
+
+    A nightly re-resolution moves a few crossings in a thousand; rebuilding every traveller's keys for
+    them cost more than the resolution itself at 5M (docs/performance.md, session 19).
+    """
     started = time.perf_counter()
-    online.rebuild_keys(session, cfg)
+    whole = (summary.travellers_changed * 2 > summary.travellers_after
+             or not online.has_keys(session))
+    if whole:
+        online.rebuild_keys(session, cfg)
+    else:
+        if touched is None:
+            touched = set(session.execute(select(Traveller.id).where(Traveller.patterns_due.is_(True))).scalars())
+        online.refresh_keys(session, touched, cfg)
+    summary.keys_refreshed = None if whole else len(touched)
     summary.seconds["traveller keys"] = time.perf_counter() - started
 
 

@@ -35,6 +35,7 @@ def test_out_of_core_resolve_gives_the_in_memory_travellers_and_keeps_their_ids(
     result = runner.invoke(args=["screening", "resolve", "--out-of-core", "--workdir", str(tmp_path / "w")])
     assert result.exit_code == 0, result.output
     assert "crossings moved: 0" in result.output, result.output
+    assert "travellers changed: 0\ntraveller keys: refreshed for 0 travellers" in result.output, result.output
     # The operator sees where the time went: the resolution with its writes, the key table, the rules.
     assert re.search(r"seconds by stage: resolve and write \d+\.\d, traveller keys \d+\.\d\n", result.output), \
         result.output

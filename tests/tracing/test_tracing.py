@@ -130,6 +130,47 @@ def _plant_pattern():
                direction="entry", post_code="MSB")
 
 
+def _plant_quietly(man: tuple[str, str, str, str], girls: list[tuple[str, str, str, int]], post_code: str) -> list:
+    """_plant_pattern's crossings without the pattern job (no rule has run): the man's exit crossings."""
+    exits = []
+    for i, (surname, given, dob, days) in enumerate(girls):
+        exits.append(arrive(*man[:2], dob=man[2], document=man[3], days_ago=days, group=f"{man[0]}{i}",
+                            post_code=post_code, evaluate=False))
+        arrive(surname, given, dob=dob, sex="F", document=None, days_ago=days, minutes=1, group=f"{man[0]}{i}",
+               post_code=post_code, evaluate=False)
+    return exits
+
+
+def test_resolve_runs_the_rules_for_the_travellers_it_changed_and_all_on_request(app, runner, db_session):
+    """The command judges the travellers whose crossings moved; `--all-rules` every recent one, as nightly."""
+    exits = _plant_quietly(("Mofokeng", "Tsepo", "1979-05-02", "RA7788123"),
+                           [("Sello", "Mpho", "2010-01-21", 56), ("Ntlaloe", "Lintle", "2009-08-30", 33),
+                            ("Ramokhele", "Karabo", "2011-11-03", 6)], "MSB")
+    _plant_quietly(("Lebona", "Teboho", "1975-10-12", "RA9911002"),
+                   [("Mohapi", "Nthabiseng", "2012-02-02", 50), ("Khoali", "Rethabile", "2010-06-16", 30),
+                    ("Tau", "Puleng", "2011-09-09", 10)], "MPB")
+    # A crossing of the first man lost its traveller; nothing is due (as though the job had run before).
+    db_session.execute(Crossing.__table__.update().where(Crossing.id == exits[1].id).values(traveller_id=None))
+    db_session.execute(Traveller.__table__.update().values(patterns_due=False))
+    db_session.commit()
+
+    def flagged(surname: str) -> int:
+        return _count(Flag, Flag.rule == "frequent_minor_companions", RiskFindingRecord.flag_id == Flag.id,
+                      RiskFindingRecord.traveller_id == Traveller.id, Traveller.surname == surname)
+
+    result = runner.invoke(args=["screening", "resolve"])
+    assert result.exit_code == 0, result.output
+    assert "crossings moved: 1" in result.output and "travellers changed: 1" in result.output, result.output
+    raised = int(re.search(r"risk flags raised: (\d+)", result.output)[1])
+    assert flagged("Mofokeng") == 1 and flagged("Lebona") == 0, "only the changed traveller was judged"
+    assert raised >= 1
+    assert not db_session.scalars(select(Traveller).where(Traveller.patterns_due.is_(True))).all()
+
+    result = runner.invoke(args=["screening", "resolve", "--all-rules"])
+    assert result.exit_code == 0, result.output
+    assert "crossings moved: 0" in result.output and flagged("Lebona") == 1 and flagged("Mofokeng") == 1
+
+
 def test_planted_pattern_raises_one_risk_flag_with_evidence_in_the_right_queue(app, runner, login_as, db_session):
     _plant_pattern()
     man = db_session.scalars(select(Traveller).where(Traveller.surname == "Mofokeng")).one()
