@@ -104,10 +104,10 @@ def screening_resolve(out_of_core: bool | None, workdir: str | None, processes: 
         out_of_core = stored > current_app.config["TRACING_OUT_OF_CORE_ABOVE"]
     summary = tracing.resolve_all(now=now, out_of_core=out_of_core, workdir=workdir, processes=processes)
     db.session.commit()
+    for line in summary.lines():  # committed: the log says so before the rules start
+        click.echo(line)
     rules_started = time.perf_counter()
     raised = handlers.nightly_rules(now).total() if all_rules else handlers.due_rules(now)
-    for line in summary.lines():
-        click.echo(line)
     click.echo(f"risk flags raised: {raised} ({time.perf_counter() - rules_started:.1f} s)")
     click.echo(f"seconds: {time.perf_counter() - started:.1f}")
 
