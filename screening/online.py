@@ -601,16 +601,21 @@ class _Counter:
         self.scratch = TravellerIndex(config)
         self.prepared: dict[tuple, Prepared] = {}
 
+    def prepare(self, rec: TravellerRecord) -> Prepared:
+        """The record's profile, memoised by its raw content (bounded: a batch command's cache)."""
+        raw = rec.raw_key()
+        p = self.prepared.get(raw)
+        if p is None:
+            if len(self.prepared) > 200_000:
+                self.prepared.clear()
+            p = self.prepared[raw] = self.scratch._prepare(rec)
+        return p
+
     def count(self, rows: Iterable, into: NameFrequencies, as_traveller: int | None = None) -> dict[int, _Profiles]:
         """`rows` (candidate_rows: crossing order) per traveller, or all as `as_traveller`'s (a merge)."""
         per: dict[int, _Profiles] = {}
         for r in rows:
-            rec = record_of(r)
-            p = self.prepared.get(rec.raw_key())
-            if p is None:
-                if len(self.prepared) > 200_000:
-                    self.prepared.clear()
-                p = self.prepared[rec.raw_key()] = self.scratch._prepare(rec)
+            p = self.prepare(record_of(r))
             tid = r.traveller_id if as_traveller is None else as_traveller
             mine = per.get(tid)
             if mine is None:
@@ -680,12 +685,11 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
     session.info.pop(_PENDING_COUNTS, None)  # counted again below, from the crossings
     judged = set(session.execute(select(TravellerJudgementCrossing.crossing_id)).scalars())
     freq = NameFrequencies()
-    scratch = TravellerIndex(config)
+    counter = _Counter(config)  # memoises each name string: a batch command
     rows_out: list[dict] = []
     spellings_out: list[dict] = []
     n_keys = 0
     current, mine, spelt = None, _Profiles(config), {}
-    prepared: dict[tuple, Prepared] = {}
 
     def emit():
         nonlocal n_keys
@@ -705,8 +709,6 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
                 _write_keys(session, rows_out)
                 _write_spellings(session, spellings_out)
                 rows_out, spellings_out = [], []
-            if len(prepared) > 200_000:
-                prepared.clear()
         # The traveller's first crossing of each spelling (crossing order), and each judged crossing alone. A
         # repeated spelling only counts: its profile, keys and tokens are those of the first (many crossings
         # of a commuter repeat one spelling exactly; 20 % of the generator's do).
@@ -720,11 +722,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
                 first["crossing_count"] += 1
                 continue
             spelt[same] = _spelling_row(current, r)
-        rec = record_of(r)
-        raw = rec.raw_key()
-        p = prepared.get(raw)
-        if p is None:
-            p = prepared[raw] = scratch._prepare(rec)  # memoises each name string: a batch command
+        p = counter.prepare(record_of(r))
         if mine.add(p, is_judged):
             freq.add(p)
     emit()
