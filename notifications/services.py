@@ -87,35 +87,59 @@ def publish(event: str, *, ref: str, subject_type: str, subject_id: Any, post_co
                     priority=priority, kind=kind, data=data, now=now, link=link)[1]
 
 
-def _publish(event: str, *, ref: str, subject_type: str, subject_id: Any, post_code: str | None = None,
-             priority: str | None = None, kind: str | None = None, data: dict | None = None,
-             now: datetime | None = None, link: str | None = None) -> tuple[NotificationEvent, list[OutboxMessage]]:
-    now = now or utcnow()
-    data = dict(data or {})
-    ev = rules.Event(name=event, ref=str(ref), subject_type=subject_type, subject_id=str(subject_id), at=now,
-                     post_code=post_code, priority=priority, kind=kind, data=data)
-    record = NotificationEvent(event=event, ref=str(ref)[:80], subject_type=subject_type,
-                               subject_id=str(subject_id), post_code=post_code, priority=priority, kind=kind,
-                               data=rules.safe_data(data), created_at=now)
-    db.session.add(record)
+def publish_many(events: list[dict[str, Any]], *, now: datetime | None = None) -> list[list[OutboxMessage]]:
+    """`publish` for many events at once (each a dict of its keyword arguments, `event` included), in order.
+
+    What a backlog of risk findings needs: the events are written in one flush and their outbox rows in
+    another, and the rules are read once per event name, instead of two flushes and a query per event
+    (nearly half the rules stage's time when thousands of flags are raised at once, docs/performance.md).
+    """
+    return [out for _, out in _publish_all(events, now or utcnow())]
+
+
+def _publish(event: str, *, now: datetime | None = None, **fields: Any
+             ) -> tuple[NotificationEvent, list[OutboxMessage]]:
+    return _publish_all([{"event": event, **fields}], now or utcnow())[0]
+
+
+def _publish_all(events: list[dict[str, Any]], now: datetime
+                 ) -> list[tuple[NotificationEvent, list[OutboxMessage]]]:
+    staged = []
+    for e in events:
+        data = dict(e.get("data") or {})
+        ev = rules.Event(name=e["event"], ref=str(e["ref"]), subject_type=e["subject_type"],
+                         subject_id=str(e["subject_id"]), at=now, post_code=e.get("post_code"),
+                         priority=e.get("priority"), kind=e.get("kind"), data=data)
+        record = NotificationEvent(event=ev.name, ref=ev.ref[:80], subject_type=ev.subject_type,
+                                   subject_id=ev.subject_id, post_code=ev.post_code, priority=ev.priority,
+                                   kind=ev.kind, data=rules.safe_data(data), created_at=now)
+        db.session.add(record)
+        _settle(ev, now)  # before later events are added: it settles what came before this one, as one by one
+        staged.append((ev, record, e.get("link")))
     db.session.flush()
-    _settle(ev, now)
-    candidates = db.session.execute(
-        select(Rule).join(Channel, Rule.channel_id == Channel.id).join(Agency, Rule.agency_id == Agency.id)
-        .where(Rule.event == event, Rule.active.is_(True), Channel.active.is_(True), Agency.active.is_(True))
-    ).scalars().all()
-    by_id = {r.id: r for r in candidates}
-    out = []
-    for spec in rules.due_deliveries(ev, [_rule_spec(r) for r in candidates]):
-        rule = by_id[spec.id]
-        out.append(_enqueue(record, ev, rule.agency, rule.channel, rule_id=rule.id, now=now, link=link))
-    log.info("published %s subject=%s:%s outbox=%s", event, subject_type, subject_id, [m.id for m in out])
-    return record, out
+    candidates: dict[str, list[Rule]] = {}
+    done = []
+    for ev, record, link in staged:
+        if ev.name not in candidates:
+            candidates[ev.name] = list(db.session.execute(
+                select(Rule).join(Channel, Rule.channel_id == Channel.id).join(Agency, Rule.agency_id == Agency.id)
+                .where(Rule.event == ev.name, Rule.active.is_(True), Channel.active.is_(True),
+                       Agency.active.is_(True))).scalars())
+        by_id = {r.id: r for r in candidates[ev.name]}
+        out = [_enqueue(record, ev, by_id[spec.id].agency, by_id[spec.id].channel, rule_id=spec.id, now=now,
+                        link=link, flush=False)
+               for spec in rules.due_deliveries(ev, [_rule_spec(r) for r in candidates[ev.name]])]
+        done.append((record, out))
+    db.session.flush()
+    for (ev, _, _), (_, out) in zip(staged, done, strict=True):
+        log.info("published %s subject=%s:%s outbox=%s", ev.name, ev.subject_type, ev.subject_id,
+                 [m.id for m in out])
+    return done
 
 
 def _enqueue(record: NotificationEvent, ev: rules.Event, agency: Agency | None, channel: Channel, *,
              rule_id: int | None, now: datetime, link: str | None = None, user: User | None = None,
-             address: str | None = None) -> OutboxMessage:
+             address: str | None = None, flush: bool = True) -> OutboxMessage:
     msg_id = signing.new_message_id()
     link = link or subject_link(ev.subject_type, ev.subject_id)
     profile = rules.Profile(frozenset(rules.MINIMAL_FIELDS + ("priority", "reason", "ack_url"))) \
@@ -127,7 +151,8 @@ def _enqueue(record: NotificationEvent, ev: rules.Event, agency: Agency | None, 
                         address=address or (channel.address if channel else ""), payload=payload,
                         status="pending", next_attempt_at=now, window_started_at=now, created_at=now)
     db.session.add(msg)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return msg
 
 

@@ -416,21 +416,21 @@ def _raise_flags(hits, alerts, *, now: datetime, session: Session) -> dict[int, 
     if not out:
         return out
     session.flush()
-    for cid, flags in out.items():
-        for flag in flags:
-            info = alerts[flag.person_id]
-            session.add(FlagEvent(flag_id=flag.id, at=now, actor_label="screening", action="raised",
-                                  note=f"score {flag.score:.2f}"))
-            notifications.publish(
-                "flag.raised", ref=f"flag:{flag.id}", subject_type="flag", subject_id=flag.id,
-                post_code=posts.get(flag.border_post_id), priority=flag.priority, kind=info.alert_kind,
-                data={"flag_id": flag.id, "crossing_id": cid, "person_id": flag.person_id,
-                      "score": flag.score, "category": info.category, "discreet": info.discreet,
-                      # The action and whom to call reach partners (if their profile takes them), never
-                      # the alert's reason or the person's identity: a protective alert is need to know.
-                      "expected_action": expected_action(info.action, info.contact)},
-                now=now)
-            log.info("flag %s raised: crossing %s person %s score %.2f", flag.id, cid, flag.person_id, flag.score)
+    raised = [(cid, flag, alerts[flag.person_id]) for cid, flags in out.items() for flag in flags]
+    for _, flag, _ in raised:
+        session.add(FlagEvent(flag_id=flag.id, at=now, actor_label="screening", action="raised",
+                              note=f"score {flag.score:.2f}"))
+    notifications.publish_many([
+        {"event": "flag.raised", "ref": f"flag:{flag.id}", "subject_type": "flag", "subject_id": flag.id,
+         "post_code": posts.get(flag.border_post_id), "priority": flag.priority, "kind": info.alert_kind,
+         "data": {"flag_id": flag.id, "crossing_id": cid, "person_id": flag.person_id,
+                  "score": flag.score, "category": info.category, "discreet": info.discreet,
+                  # The action and whom to call reach partners (if their profile takes them), never
+                  # the alert's reason or the person's identity: a protective alert is need to know.
+                  "expected_action": expected_action(info.action, info.contact)}}
+        for cid, flag, info in raised], now=now)
+    for cid, flag, _ in raised:
+        log.info("flag %s raised: crossing %s person %s score %.2f", flag.id, cid, flag.person_id, flag.score)
     return out
 
 

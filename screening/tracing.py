@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, event, func, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from notifications import services as notifications
 from screening import online
@@ -1126,11 +1126,14 @@ def raise_risk_flags(findings: list[patterns.RiskFinding], facts: dict[Any, patt
     if not findings:
         return []
     keyed = {finding_key(f): f for f in findings}
+    # With their flags in the same query: a slice meets many findings raised already (its companions'),
+    # and reading each one's flag on its own was a query per finding.
     existing = {r.finding_key: r for r in session.execute(
-        select(RiskFindingRecord).where(RiskFindingRecord.finding_key.in_(list(keyed)))).scalars()}
+        select(RiskFindingRecord).options(joinedload(RiskFindingRecord.flag))
+        .where(RiskFindingRecord.finding_key.in_(list(keyed)))).scalars()}
     posts = dict(session.execute(select(BorderPost.id, BorderPost.code)).all())
     post_ids = {code: pid for pid, code in posts.items()}
-    raised = []
+    new: list[tuple[str, patterns.RiskFinding, Flag]] = []
     for key, f in keyed.items():
         evidence = {"rule": f.rule, "label": RULE_LABELS.get(f.rule, f.rule), "severity": f.severity,
                     "sentences": list(f.evidence), "says": [_said(s) for s in f.evidence],
@@ -1151,19 +1154,24 @@ def raise_risk_flags(findings: list[patterns.RiskFinding], facts: dict[Any, patt
                     priority=_priority(f), reason=" ".join(f.evidence), action=RULE_ACTIONS.get(f.rule, ""),
                     status="new", created_at=now)
         session.add(flag)
-        session.flush()
+        new.append((key, f, flag))
+    # One flush gives every new flag its id (a backlog raises thousands at once: a flush and a publication
+    # each were most of the rules' time, docs/performance.md, session 21).
+    session.flush()
+    for key, f, flag in new:
         session.add(RiskFindingRecord(finding_key=key, rule=f.rule, traveller_id=f.travellers[0], flag_id=flag.id,
                                       created_at=now, updated_at=now))
         session.add(FlagEvent(flag_id=flag.id, at=now, actor_label="tracing", action="raised", note=f.rule))
-        notifications.publish(
-            "risk.found", ref=f"flag:{flag.id}", subject_type="flag", subject_id=flag.id,
-            post_code=posts.get(flag.border_post_id), priority=flag.priority, kind="risk",
-            data={"flag_id": flag.id, "rule": f.rule, "severity": f.severity, "traveller_id": f.travellers[0],
-                  "travellers": list(f.travellers), "crossing_ids": list(f.crossings)}, now=now)
+    notifications.publish_many([
+        {"event": "risk.found", "ref": f"flag:{flag.id}", "subject_type": "flag", "subject_id": flag.id,
+         "post_code": posts.get(flag.border_post_id), "priority": flag.priority, "kind": "risk",
+         "data": {"flag_id": flag.id, "rule": f.rule, "severity": f.severity, "traveller_id": f.travellers[0],
+                  "travellers": list(f.travellers), "crossing_ids": list(f.crossings)}}
+        for _, f, flag in new], now=now)
+    for _, f, flag in new:
         log.info("risk flag %s raised: rule %s traveller %s", flag.id, f.rule, f.travellers[0])
-        raised.append(flag)
     session.flush()
-    return raised
+    return [flag for _, _, flag in new]
 
 
 def on_arrival(crossing_ids: Sequence[int], *, now: datetime, session: Session | None = None,

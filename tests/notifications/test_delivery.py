@@ -63,6 +63,54 @@ def test_rules_route_by_event_kind_priority_and_post(app):
     assert {m.agency_id for m in _outbox()} == {a.id, b.id}
 
 
+def _published(start: int) -> tuple[list, list]:
+    """Events from id `start` on and their outbox rows, without the per-message random parts."""
+    events = db.session.execute(select(NotificationEvent).where(NotificationEvent.id >= start)
+                                .order_by(NotificationEvent.id)).scalars().all()
+    order = {e.id: i for i, e in enumerate(events)}
+    rows = sorted((order[m.event_id], m.agency_id, m.channel_id, m.rule_id, m.event,
+                   json.dumps({k: v for k, v in m.payload.items() if k not in ("id", "ack_url")}, sort_keys=True))
+                  for m in _outbox() if m.event_id in order)
+    return [(e.event, e.ref, e.subject_id, e.post_code, e.priority, e.kind, e.data, e.acknowledged_at is not None)
+            for e in events], rows
+
+
+def test_publish_many_writes_what_publishing_one_by_one_writes(app):
+    """A backlog's risk flags are published together (one flush, rules read once per event name): the same
+    events, routed to the same partners with the same payloads, and settled in the same order."""
+    a, _ = subscribed("http://127.0.0.1:9/a", event="flag.raised", priorities=["urgent"])
+    subscribed("http://127.0.0.1:9/b", event="flag.raised", post_codes=["MPB"])
+    subscribed("http://127.0.0.1:9/c", event="risk.found")
+    subscribed("http://127.0.0.1:9/d", event="flag.confirmed", kinds=["smuggling"])
+    events = [
+        {"event": "flag.raised", "ref": "FLG-1", "subject_type": "flag", "subject_id": 1, "post_code": "MPB",
+         "priority": "urgent", "kind": "trafficking"},
+        {"event": "risk.found", "ref": "flag:2", "subject_type": "flag", "subject_id": 2, "post_code": "MSB",
+         "priority": "high", "kind": "risk", "data": {"rule": "no_return"}},
+        {"event": "flag.confirmed", "ref": "FLG-1", "subject_type": "flag", "subject_id": 1, "post_code": "MPB",
+         "priority": "urgent", "kind": "smuggling"},  # settles the flag.raised before it
+        {"event": "flag.confirmed", "ref": "FLG-3", "subject_type": "flag", "subject_id": 3, "post_code": "MSB",
+         "kind": "trafficking"},
+        {"event": "flag.raised", "ref": "FLG-3", "subject_type": "flag", "subject_id": 3, "post_code": "MSB",
+         "priority": "urgent"},  # raised after its review in this batch: not settled by it
+    ]
+    now = utcnow()
+    first = db.session.execute(select(func.coalesce(func.max(NotificationEvent.id), 0))).scalar_one() + 1
+    for e in events:
+        services.publish(**{**e, "now": now})
+    db.session.commit()
+    one_by_one = _published(first)
+    second = db.session.execute(select(func.max(NotificationEvent.id))).scalar_one() + 1
+    outs = services.publish_many(events, now=now)
+    db.session.commit()
+    together = _published(second)
+    assert together == one_by_one
+    assert [len(o) for o in outs] == [2, 1, 1, 0, 1]  # the outbox rows of each event, in order
+    assert [e[-1] for e in together[0]] == [True, False, False, False, False]
+    assert {m.agency_id for m in outs[4]} == {a.id}
+    assert all(m.id is not None and m.event_id is not None for o in outs for m in o)
+
+
 def test_identifying_fields_leave_only_with_profile_and_consent(app):
     protective = make_profile(rules.MINIMAL_FIELDS + ("person_name", "date_of_birth"), identifying=True)
     shelter, _ = subscribed("http://127.0.0.1:9/s", profile=protective)
