@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale bench-partitions bench-resolve
+.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale bench-partitions bench-resolve bench-rules
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -123,6 +123,13 @@ RESOLVE_SIZES ?= 100000 1000000
 bench-resolve: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	nice -n 10 $(BIN)/python -m bench.resolve_scale_bench --crossings $(RESOLVE_SIZES)
+
+# Issue 10: the rules stage of `screening resolve` on a loaded database (a copy of it), travellers judged a second
+# over a backlog and again; e.g. after make bench-scale: make bench-rules RULES_DB=tsela_scale
+RULES_DB ?= tsela_scale
+bench-rules: $(STAMP)
+	nice -n 10 $(BIN)/python -m bench.rules_bench --due 3000 \
+		--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/$(RULES_DB)
 
 bench-dashboard: $(STAMP)
 	-psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE tsela_reports" 2>/dev/null
