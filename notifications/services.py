@@ -117,18 +117,19 @@ def _publish_all(events: list[dict[str, Any]], now: datetime
         _settle(ev, now)  # before later events are added: it settles what came before this one, as one by one
         staged.append((ev, record, e.get("link")))
     db.session.flush()
-    candidates: dict[str, list[Rule]] = {}
+    candidates: dict[str, tuple[dict[int, Rule], list[rules.RuleSpec]]] = {}  # per event name, read once
     done = []
     for ev, record, link in staged:
         if ev.name not in candidates:
-            candidates[ev.name] = list(db.session.execute(
+            found = db.session.execute(
                 select(Rule).join(Channel, Rule.channel_id == Channel.id).join(Agency, Rule.agency_id == Agency.id)
                 .where(Rule.event == ev.name, Rule.active.is_(True), Channel.active.is_(True),
-                       Agency.active.is_(True))).scalars())
-        by_id = {r.id: r for r in candidates[ev.name]}
+                       Agency.active.is_(True))).scalars().all()
+            candidates[ev.name] = ({r.id: r for r in found}, [_rule_spec(r) for r in found])
+        by_id, specs = candidates[ev.name]
         out = [_enqueue(record, ev, by_id[spec.id].agency, by_id[spec.id].channel, rule_id=spec.id, now=now,
                         link=link, flush=False)
-               for spec in rules.due_deliveries(ev, [_rule_spec(r) for r in candidates[ev.name]])]
+               for spec in rules.due_deliveries(ev, specs)]
         done.append((record, out))
     db.session.flush()
     for (ev, _, _), (_, out) in zip(staged, done, strict=True):
