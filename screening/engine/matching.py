@@ -344,9 +344,9 @@ def _address_similarity(a: str, b: str) -> float:
 class Prepared:
     """An Identity normalised once: canonical name tokens, document keys. Compact for 10^6 of them."""
 
-    __slots__ = ("id", "variants", "dob", "sex", "nationality", "documents", "address")
+    __slots__ = ("id", "variants", "dob", "sex", "nationality", "documents", "address", "vid")
 
-    def __init__(self, id, variants, dob, sex, nationality, documents, address=None):  # noqa: A002
+    def __init__(self, id, variants, dob, sex, nationality, documents, address=None, vid=None):  # noqa: A002
         self.id = id
         # ((surname tokens), (given tokens)) for the name and each alias; canonical, interned
         self.variants: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = variants
@@ -356,6 +356,8 @@ class Prepared:
         # (normalised number, ocr key, country or None, type or None)
         self.documents: tuple[tuple[str, str, str | None, str | None], ...] = documents
         self.address: str | None = address  # normalise_address(); None when unknown
+        # The number a TravellerIndex gave these variants: its name memo's key, cheaper than the tuples.
+        self.vid: int | None = vid
 
 
 def _canon_tokens(s: str, shared: dict | None) -> tuple[str, ...]:
@@ -625,7 +627,10 @@ def _tf_adjust(tokens: tuple[tuple[str, str], ...], cfg: MatchConfig, feature: s
         return 0.0
     ref = cfg.model.exact_u[feature]
     share = freq.share
-    adjust = sum(math.log2(ref / share(a, b)) for a, b in tokens) / len(tokens)
+    if len(tokens) == 1:  # most fields: the same figure without the generator (resolution's hot path)
+        adjust = math.log2(ref / share(*tokens[0]))
+    else:
+        adjust = sum(math.log2(ref / share(a, b)) for a, b in tokens) / len(tokens)
     cap = cfg.tf_max_adjust
     return min(max(adjust, -cap), cap)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from itertools import groupby
@@ -157,6 +157,10 @@ class PartialDate:
     month: int | None = None
     day: int | None = None
     precision: str = "day"
+    # Resolution hashes a million dates several times each (profiles are keyed on them); the generated
+    # __hash__ built a tuple every time. Of ints only, so a pickled date keeps a valid hash in another
+    # process (str and None hash differently in each).
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -166,6 +170,11 @@ class PartialDate:
         if (self.month is not None, self.day is not None) != expected:
             raise ValueError(f"precision {self.precision!r} does not fit month={self.month} day={self.day}")
         date(self.year, self.month or 1, self.day or 1)  # raises ValueError on an impossible date
+        object.__setattr__(self, "_hash", hash((self.year, self.month or 0, self.day or 0,
+                                                PRECISIONS.index(self.precision))))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def from_date(cls, d: date) -> PartialDate:

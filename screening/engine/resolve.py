@@ -228,7 +228,15 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if gc.get_count()[0] >= _FREEZE_AFTER:
+                # Re-enabled, the collector's first pass would walk every object made here (the index
+                # outlives the pause) to find nothing: 2.5 s at 10^6 crossings, 4 % of the resolve.
+                # They go to the permanent generation instead; reference counting still frees them.
+                gc.freeze()
             gc.enable()
+
+
+_FREEZE_AFTER = 1_000_000  # objects made while paused; a test's small build leaves the collector as it was
 
 
 # --- blocking keys ---------------------------------------------------------------------------------
@@ -302,24 +310,37 @@ def _index_keys(p: Prepared, min_doc: int) -> list[int]:
 def _probe_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], list[int], list[int]]:
     """Keys a new profile looks up, by route (documents, name pairs x years, name x exact dates), and
     the keys it is then stored under (the same as `_index_keys`, computed once)."""
+    docs, store, own = _own_keys(p, cfg)
+    return (docs, *_name_routes(p, cfg, *own), store)
+
+
+def _own_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], tuple]:
+    """The document route's keys, the keys the profile is stored under, and what `_name_routes` builds
+    on: the name routes are probed only when the documents did not settle the profile."""
     docs = [hash((_DOC, d[1])) for d in p.documents if len(d[1]) >= cfg.match.min_document_length]
     names = _name_keys(p)
     name_pairs = list(combinations(names, 2))
     year = p.dob.year if p.dob is not None else 0
     own_pairs = [hash((_PAIR, a, b, year)) for a, b in name_pairs]
+    ordinal = exact_ordinal(p.dob)
+    own_dates = [] if ordinal is None else [hash((_DATE, k, ordinal)) for k in names]
+    return docs, docs + _address_keys(p, names) + own_pairs + own_dates, (names, name_pairs, own_pairs, own_dates)
+
+
+def _name_routes(p: Prepared, cfg: ResolveConfig, names: tuple[str, ...], name_pairs: list[tuple[str, str]],
+                 own_pairs: list[int], own_dates: list[int]) -> tuple[list[int], list[int]]:
+    """The name pairs x years route (own year first) and the name x exact dates route (own date first)."""
     if p.dob is None:
         years = []
     else:
         w = 2 if p.dob.precision == "estimated" else cfg.block_year_window
-        years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != year)]
+        years = [0, *(y for y in range(p.dob.year - w, p.dob.year + w + 1) if y != p.dob.year)]
     pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
-    dates, own_dates = [], []
-    ordinal = exact_ordinal(p.dob)
-    if ordinal is not None:
-        own_dates = [hash((_DATE, k, ordinal)) for k in names]
-        others = [o for o in _date_variants(p.dob) if o != ordinal]
-        dates = own_dates + [hash((_DATE, k, o)) for k in names for o in others]
-    return docs, pairs, dates, docs + _address_keys(p, names) + own_pairs + own_dates
+    dates = []
+    if own_dates:
+        ordinal = exact_ordinal(p.dob)
+        dates = own_dates + [hash((_DATE, k, o)) for k in names for o in _date_variants(p.dob) if o != ordinal]
+    return pairs, dates
 
 
 # --- the index -------------------------------------------------------------------------------------
@@ -359,7 +380,7 @@ class TravellerIndex:
         self._variant_ids: dict[tuple, int] = {}
         self._names_cache: dict[tuple, tuple] = {}
         self._token_cache: dict[str, tuple[str, ...]] = {}
-        self._name_cache: dict[tuple[int, int], float] = {}
+        self._name_cache: dict[int, float] = {}  # the two variant ids (smaller << 32 | larger) -> name weight
         self._address_cache: dict[str, str | None] = {}
         self._cannot: dict[Any, set] = {}
         # Automatic merges since the last `take_joined`: {key that disappeared: key it joined}.
@@ -710,6 +731,8 @@ class TravellerIndex:
         variants = self._names_cache.get((sur, given))
         if variants is None:
             variants = self._names_cache[(sur, given)] = ((sur, given),) if sur or given else ()
+        vids = self._variant_ids
+        vid = vids.setdefault(variants, len(vids))
         docs: tuple = ()
         if r.documents:
             docs = tuple(x for x in map(self._document, r.documents) if x[0])  # as prepare(): empty numbers dropped
@@ -719,7 +742,8 @@ class TravellerIndex:
             address = self._address_cache.get(r.address, "")
             if address == "":
                 address = self._address_cache[r.address] = normalize_address(r.address) or None
-        return Prepared(r.crossing_id, variants, r.dob, sex, (r.nationality or "").upper() or None, docs, address)
+        return Prepared(r.crossing_id, variants, r.dob, sex, (r.nationality or "").upper() or None, docs, address,
+                        vid)
 
     @staticmethod
     def _document(d: Document) -> tuple:
@@ -778,10 +802,12 @@ class TravellerIndex:
         The adjustment reads the frequency table as it was when the pair was first compared; in a batch
         the table is complete before any comparison, and an attach changes it by one profile.
         """
-        vid = self._variant_ids
-        a = vid.setdefault(p.variants, len(vid))
-        b = vid.setdefault(c.variants, len(vid))
-        key = (a, b) if a <= b else (b, a)
+        a, b = p.vid, c.vid
+        if a is None or b is None:  # prepared elsewhere (`prepare`), not by this index
+            vid = self._variant_ids
+            a = vid.setdefault(p.variants, len(vid))
+            b = vid.setdefault(c.variants, len(vid))
+        key = a << 32 | b if a <= b else b << 32 | a
         hit = self._name_cache.get(key)
         if hit is None:
             hit = name_weight(compare_names(p, c, self._match), self._match)
@@ -881,7 +907,7 @@ class TravellerIndex:
         store: dict[int, list[int]] = {}
         for slot in slots:
             p = self._profiles[slot]
-            docs, pairs, dates, store[slot] = _probe_keys(p, cfg)
+            docs, store[slot], own = _own_keys(p, cfg)
             seen = self._candidates((docs,), {})
             strong = False
             for tnum, rep in seen.items():
@@ -894,6 +920,7 @@ class TravellerIndex:
             if strong and len(seen) == 1:
                 continue  # a document and the rest agree with one traveller: the name routes add nothing
             done = set(seen)
+            pairs, dates = _name_routes(p, cfg, *own)
             # Exact dates before name pairs x years: see the module docstring (blocking).
             self._candidates((dates,), seen)
             complete = len(seen) < cfg.max_candidates

@@ -138,3 +138,25 @@ def test_document_normalisation(raw, normalised, key):
 def test_ocr_key_equates_confusable_characters():
     assert ocr_key("RA12O4S67") == ocr_key("RA1204567")
     assert ocr_key("B8Z2G6I1L1") == ocr_key("8822661111")
+
+
+def test_a_partial_date_keeps_its_hash_in_another_process():
+    """Dates are dict keys in resolution's worker processes, which unpickle them: a cached hash made of
+    strings or None would differ there (each process salts them), and equal dates would miss."""
+    import pickle
+    import subprocess
+    import sys
+
+    dates = [PartialDate(1985, 3, 7), PartialDate(1985, 3, None, "month"), PartialDate(1985, precision="year"),
+             PartialDate(1985, precision="estimated")]
+    assert len({hash(d) for d in dates}) == len(dates)
+    assert all(hash(d) == hash(PartialDate(d.year, d.month, d.day, d.precision)) for d in dates)
+    code = ("import pickle, sys\n"
+            "from screening.engine.normalize import PartialDate\n"
+            "ds = pickle.loads(sys.stdin.buffer.read())\n"
+            "fresh = [PartialDate(d.year, d.month, d.day, d.precision) for d in ds]\n"
+            "print(all(hash(a) == hash(b) and {a: 1}.get(b) == 1 for a, b in zip(ds, fresh)))\n")
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(dates), capture_output=True,
+                             env={"PYTHONHASHSEED": seed, "PATH": ""}, check=True)
+        assert out.stdout.strip() == b"True"

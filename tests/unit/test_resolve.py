@@ -205,8 +205,11 @@ def test_memoised_prepare_equals_the_engine(record):
     """The index normalises each name string once; the result must be exactly the engine's."""
     from screening.engine.matching import prepare
 
-    mine, engine = TravellerIndex()._prepare(record), prepare(record.identity())
-    assert [getattr(mine, f) for f in mine.__slots__] == [getattr(engine, f) for f in engine.__slots__]
+    index = TravellerIndex()
+    mine, engine = index._prepare(record), prepare(record.identity())
+    fields = [f for f in mine.__slots__ if f != "vid"]  # the index's number for the spelling, its own
+    assert [getattr(mine, f) for f in fields] == [getattr(engine, f) for f in fields]
+    assert engine.vid is None and mine.vid == index._variant_ids[mine.variants]
 
 
 def test_memoised_prepare_drops_empty_document_numbers_like_the_engine():
@@ -528,3 +531,40 @@ def test_a_year_only_second_document_is_weighed_when_every_namesake_of_its_year_
     assert 0.5 < pair < cfg.weak_link_threshold  # too weak to link as a pair
     assert index.key_of("x") == index.key_of("t0")
     assert resolve(records, replace(cfg, year_complete=False, rejoin_odds=None))["x"] == "x"
+
+
+def test_a_large_build_leaves_its_objects_to_reference_counting(monkeypatch):
+    """Past the threshold the objects made during a build go to the permanent generation (the collector's
+    first pass would walk them all for nothing); a small build leaves the collector as it was."""
+    import gc
+
+    import screening.engine.resolve as resolve_module
+
+    records = [rec(str(i), "Mokoena", "Thabo", "1985-03-07", f"RA{i:07d}") for i in range(50)]
+    frozen = gc.get_freeze_count()
+    TravellerIndex.build(records)
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    monkeypatch.setattr(resolve_module, "_FREEZE_AFTER", 0)
+    try:
+        index = TravellerIndex.build(records)
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+        assert index.traveller_count == 1
+    finally:
+        gc.unfreeze()
+
+
+def test_the_name_memo_keys_spellings_prepared_elsewhere_too():
+    """Profiles the index prepared carry its number for their spelling; one prepared by the engine has
+    none and is numbered on first use. Both read the same weight as the engine computes."""
+    from screening.engine.matching import compare_names, name_weight, prepare
+
+    index = TravellerIndex.build([rec("1", "Mokoena", "Thabo", "1985-03-07", "RA1234567"),
+                                  rec("2", "Mokwena", "Thabo", "1985-03-07", "RA7654321")])
+    mine = index._profiles[index._slot_of_crossing["1"]]
+    other = index._prepare(rec("3", "Mokwena", "Thabo"))
+    foreign = prepare(rec("4", "Mokwena", "Thabo").identity())
+    assert foreign.vid is None and other.vid is not None
+    expected = name_weight(compare_names(mine, other, index._match), index._match)
+    assert index._name_weight(mine, other) == expected
+    assert index._name_weight(mine, foreign) == expected == index._name_weight(foreign, mine)
+    assert index._name_weight(foreign, other) == name_weight(compare_names(foreign, other, index._match), index._match)
