@@ -734,7 +734,10 @@ class TravellerIndex:
         vids = self._variant_ids
         vid = vids.setdefault(variants, len(vids))
         docs: tuple = ()
-        if r.documents:
+        if len(r.documents) == 1:  # most records (the general case below, without its generator)
+            x = self._document(r.documents[0])
+            docs = (x,) if x[0] else ()
+        elif r.documents:
             docs = tuple(x for x in map(self._document, r.documents) if x[0])  # as prepare(): empty numbers dropped
         sex = r.sex if r.sex in ("M", "F") else None  # as prepare(): "X" and unknown do not discriminate
         address = None

@@ -217,6 +217,9 @@ def test_memoised_prepare_drops_empty_document_numbers_like_the_engine():
 
     record = TravellerRecord("e", "Mokoena", "Thabo", None, "M", "LSO", (Document("P", " - ", "LSO"),))
     assert TravellerIndex()._prepare(record).documents == prepare(record.identity()).documents == ()
+    two = replace(record, documents=(Document("P", " - ", "LSO"), Document("ID", "RA 1234567", "lso")))
+    assert TravellerIndex()._prepare(two).documents == prepare(two.identity()).documents
+    assert [d[0] for d in prepare(two.identity()).documents] == ["RA1234567"]
 
 
 # Namesakes one character apart, born the same year, kept apart by their full dates of birth and their
