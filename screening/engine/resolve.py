@@ -214,6 +214,9 @@ class Judgements:
         return {c for pair in self.must_link | self.cannot_link for c in pair}
 
 
+_FREEZE_AFTER = 1_000_000  # objects made while paused; a test's small build leaves the collector as it was
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector, restoring it after.
@@ -234,9 +237,6 @@ def gc_paused() -> Iterator[None]:
                 # They go to the permanent generation instead; reference counting still frees them.
                 gc.freeze()
             gc.enable()
-
-
-_FREEZE_AFTER = 1_000_000  # objects made while paused; a test's small build leaves the collector as it was
 
 
 # --- blocking keys ---------------------------------------------------------------------------------
@@ -324,11 +324,12 @@ def _own_keys(p: Prepared, cfg: ResolveConfig) -> tuple[list[int], list[int], tu
     own_pairs = [hash((_PAIR, a, b, year)) for a, b in name_pairs]
     ordinal = exact_ordinal(p.dob)
     own_dates = [] if ordinal is None else [hash((_DATE, k, ordinal)) for k in names]
-    return docs, docs + _address_keys(p, names) + own_pairs + own_dates, (names, name_pairs, own_pairs, own_dates)
+    return docs, docs + _address_keys(p, names) + own_pairs + own_dates, (names, name_pairs, own_pairs, own_dates,
+                                                                          ordinal)
 
 
 def _name_routes(p: Prepared, cfg: ResolveConfig, names: tuple[str, ...], name_pairs: list[tuple[str, str]],
-                 own_pairs: list[int], own_dates: list[int]) -> tuple[list[int], list[int]]:
+                 own_pairs: list[int], own_dates: list[int], ordinal: int | None) -> tuple[list[int], list[int]]:
     """The name pairs x years route (own year first) and the name x exact dates route (own date first)."""
     if p.dob is None:
         years = []
@@ -338,7 +339,6 @@ def _name_routes(p: Prepared, cfg: ResolveConfig, names: tuple[str, ...], name_p
     pairs = own_pairs + [hash((_PAIR, a, b, y)) for a, b in name_pairs for y in years]
     dates = []
     if own_dates:
-        ordinal = exact_ordinal(p.dob)
         dates = own_dates + [hash((_DATE, k, o)) for k in names for o in _date_variants(p.dob) if o != ordinal]
     return pairs, dates
 
