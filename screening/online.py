@@ -59,6 +59,10 @@ FINE_SLOTS = 1 << 20  # fine slots: two small batches rarely share one
 _PENDING_COUNTS = "tsela_name_token_counts"  # session.info: this transaction's counts, written at commit
 CANDIDATE_ROWS = 2000  # key rows read per route at most: the bound of one candidate query
 _TOTALS = ("#total", "#sum_counts", "#sum_squares")
+# Crossings attached and not pseudonymised (the sum of traveller_spellings.crossing_count): the population the
+# prior is scaled to, as the batch resolution scales it to the crossings it resolves.
+_CROSSINGS = "#crossings"
+_COUNTERS = (*_TOTALS, _CROSSINGS)
 
 
 def _is_pg(session: Session) -> bool:
@@ -133,18 +137,20 @@ def lock_travellers(session: Session, traveller_ids: Iterable[int]) -> int:
 # --- the stored name-frequency table ---------------------------------------------------------------
 
 
-def load_frequencies(session: Session, target: NameFrequencies, tokens: set[str]) -> None:
-    """Make `target` the stored table (its totals, and the counts of the tokens that will be compared)."""
-    wanted = sorted(tokens) + list(_TOTALS)
+def load_frequencies(session: Session, target: NameFrequencies, tokens: set[str]) -> int:
+    """Make `target` the stored table (its totals, and the counts of the tokens that will be compared); returns
+    the crossings attached so far (`_CROSSINGS`, this transaction's included)."""
+    wanted = sorted(tokens) + list(_COUNTERS)
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 5000):
         found.update(session.execute(select(NameTokenCount.token, NameTokenCount.n)
                                      .where(in_ids(session, NameTokenCount.token, wanted[start:start + 5000]))).all())
     for t, n in session.info.get(_PENDING_COUNTS, {}).items():  # this transaction's own, not yet written
-        if t in found or t in tokens or t in _TOTALS:
+        if t in found or t in tokens or t in _COUNTERS:
             found[t] = found.get(t, 0) + n
     target.counts = {t: int(found[t]) for t in tokens if found.get(t)}
     target.total, target.sum_counts, target.sum_squares = (int(found.get(k, 0)) for k in _TOTALS)
+    return int(found.get(_CROSSINGS, 0))
 
 
 def frequency_changes(added: list[Prepared], before: tuple[int, int, int],
@@ -186,8 +192,8 @@ def _write_pending_counts(session: Session) -> None:
     pending = session.info.pop(_PENDING_COUNTS, None)
     if pending:
         # Token order, totals ("#...") last: one lock order across workers.
-        _write_counts(session, sorted(pending.items(), key=lambda kv: (kv[0] in _TOTALS, kv[0])))
-        fewer = sorted(t for t, n in pending.items() if n < 0 and t not in _TOTALS)
+        _write_counts(session, sorted(pending.items(), key=lambda kv: (kv[0] in _COUNTERS, kv[0])))
+        fewer = sorted(t for t, n in pending.items() if n < 0 and t not in _COUNTERS)
         for start in range(0, len(fewer), 5000):  # a token no profile carries now has no row, as after a rebuild
             session.execute(delete(NameTokenCount).where(in_ids(session, NameTokenCount.token,
                                                                 fewer[start:start + 5000]), NameTokenCount.n <= 0))
@@ -411,6 +417,20 @@ class _BatchIndex(TravellerIndex):
         if c is not None:
             self._token_cache, self._names_cache, self._address_cache = c.tokens, c.names, c.addresses
             self._variant_ids, self._name_cache = c.variant_ids, c.pairs
+        self._stored: int | None = None
+        self._restored = 0
+
+    def weigh_history(self, stored: int) -> None:
+        """Scale the prior to every crossing stored (`stored`) and those this batch attaches, as the batch
+        resolution and a whole-history index do: the candidates restored here are a few dozen of them, and a
+        prior scaled to those would link namesakes that a decade of history keeps apart."""
+        if stored > 0:  # 0: tables older than the count; the index's own size, as before
+            self._stored, self._restored = stored, len(self._slot_of_crossing)
+            self._rescale_prior()
+
+    def _rescale_prior(self, crossings: int | None = None) -> None:
+        n = len(self._slot_of_crossing) if crossings is None else crossings
+        super()._rescale_prior(n if self._stored is None else self._stored + n - self._restored)
 
 
 def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgements: Judgements,
@@ -460,7 +480,7 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         if q is not None:
             tokens |= NameFrequencies.tokens_of(q)
     freq = index.frequencies
-    load_frequencies(session, freq, tokens)
+    index.weigh_history(load_frequencies(session, freq, tokens))
     before = (freq.total, freq.sum_counts, freq.sum_squares)
     added: list[Prepared] = []
     for rec, p, _ in work:
@@ -468,7 +488,7 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         index.attach(rec)
         if freq.total != total:  # a new profile: it counts in the stored table
             added.append(p)
-    counts = frequency_changes(added, before, freq)
+    counts = frequency_changes(added, before, freq) + [(_CROSSINGS, len(rows))]
     new_profiles = {id(p) for p in added}
 
     # Travellers the index joined through a new crossing: the database follows.
@@ -636,18 +656,28 @@ def refresh_keys(session: Session, traveller_ids: Iterable[int], config: Resolve
     ids = sorted(set(traveller_ids))
     counter = _Counter(config)
     before, after = NameFrequencies(), NameFrequencies()
-    written = 0
+    written = crossings = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         counter.count(candidate_rows(session, chunk), before)
+        crossings -= _crossing_count(session, chunk)
         refresh_spellings(session, chunk)
+        crossings += _crossing_count(session, chunk)
         session.execute(delete(TravellerKey).where(in_ids(session, TravellerKey.traveller_id, chunk)))
         rows = [{"key": k, "traveller_id": tid}
                 for tid, mine in counter.count(candidate_rows(session, chunk), after).items() for k in mine.keys]
         _write_keys(session, rows)
         written += len(rows)
     _move_counts(session, before, after)
+    if crossings:  # retention pseudonymised some: they no longer count
+        pending = session.info.setdefault(_PENDING_COUNTS, {})
+        pending[_CROSSINGS] = pending.get(_CROSSINGS, 0) + crossings
     return written
+
+
+def _crossing_count(session: Session, traveller_ids: list[int]) -> int:
+    return int(session.execute(select(func.coalesce(func.sum(TravellerSpelling.crossing_count), 0)).where(
+        in_ids(session, TravellerSpelling.traveller_id, traveller_ids))).scalar())
 
 
 def _move_counts(session: Session, before: NameFrequencies, after: NameFrequencies) -> None:
@@ -688,7 +718,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
     counter = _Counter(config)  # memoises each name string: a batch command
     rows_out: list[dict] = []
     spellings_out: list[dict] = []
-    n_keys = 0
+    n_keys = n_crossings = 0
     current, mine, spelt = None, _Profiles(config), {}
 
     def emit():
@@ -702,6 +732,7 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
                                                                        Crossing.pseudonymised_at.is_(None))
             .order_by(Crossing.traveller_id, Crossing.id).execution_options(yield_per=20_000))
     for r in session.execute(stmt):
+        n_crossings += 1
         if r.traveller_id != current:
             emit()
             current, mine, spelt = r.traveller_id, _Profiles(config), {}
@@ -729,8 +760,8 @@ def rebuild_keys(session: Session, config: ResolveConfig) -> tuple[int, int]:
     _write_keys(session, rows_out)
     _write_spellings(session, spellings_out)
     counts = [{"token": t, "n": n} for t, n in freq.counts.items()]
-    counts += [{"token": k, "n": v} for k, v in zip(_TOTALS, (freq.total, freq.sum_counts, freq.sum_squares),
-                                                     strict=True)]
+    counts += [{"token": k, "n": v} for k, v in zip(_COUNTERS, (freq.total, freq.sum_counts, freq.sum_squares,
+                                                                n_crossings), strict=True)]
     for start in range(0, len(counts), 5000):
         session.execute(insert(NameTokenCount), counts[start:start + 5000])
     return n_keys, len(freq.counts)

@@ -355,3 +355,57 @@ def test_attach_summary_lock_does_not_wait_on_the_risk_jobs_foreign_key_locks(ap
         held.rollback()
     finally:
         other.close()
+
+
+def test_history_larger_than_the_model_s_sample_weighs_the_prior_of_all_stored_crossings(app, db_session):
+    """The prior falls with the crossings compared against (more history, more namesakes). A batch and the
+    in-memory index scale it to every stored crossing; the database path must too, not to the few
+    candidates it reads, or a decade on a model fitted on a sample links namesakes the batch keeps apart."""
+    from screening import match_models
+    from screening.engine.fellegi_sunter import MatchModel, default_model
+    from screening.models import MatchModelRecord
+
+    d = default_model().to_json()
+    d.update(source="fitted", population=2, fitted_at=NOW.isoformat())
+    db.session.add(MatchModelRecord(fitted_at=NOW, pairs=d["pairs"], source="fitted", active=True, created_at=NOW,
+                                    model_json=MatchModel.from_json(d).to_json()))
+    db.session.commit()
+    match_models.forget_active_model()
+    assert records.resolve_config().match.model.population == 2
+    persons = generate_persons(500, seed=11, names="namesakes")
+    _store(generate_crossings(persons, 2500, seed=12, profile="issue15"), batch=50)
+    counts = dict(db.session.execute(select(NameTokenCount.token, NameTokenCount.n)).all())
+    assert counts["#crossings"] == 2500
+    _assert_as_in_memory()
+
+
+@pytest.fixture
+def prev_url(pg_schema):
+    """A database of its own for the upgrade from 0028; dropped afterwards."""
+    from tests.conftest import scratch_database
+
+    yield from scratch_database(pg_schema, "_crossing_count")
+
+
+@pytest.mark.postgres
+def test_upgrade_to_0029_counts_the_attached_crossings_and_downgrade_drops_the_count(prev_url):
+    """An installation keyed under 0028 (no crossing count) gets the count of its attached crossings."""
+    from flask_migrate import downgrade, upgrade
+
+    from tip_cases import create_app
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": prev_url})
+    count = select(NameTokenCount.n).where(NameTokenCount.token == "#crossings")
+    with app.app_context():
+        upgrade(revision="0028_prev_refresh_bulk")
+        _store(generate_crossings(generate_persons(30, seed=9), 120, seed=10), batch=40)
+        db.session.execute(NameTokenCount.__table__.delete().where(NameTokenCount.token == "#crossings"))
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        assert db.session.scalar(count) == 120
+        db.session.remove()
+        downgrade(revision="0028_prev_refresh_bulk")
+        assert db.session.scalar(count) is None
+        db.session.remove()
+        db.engine.dispose()
