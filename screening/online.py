@@ -29,7 +29,7 @@ import json
 import logging
 import threading
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -406,6 +406,11 @@ _CACHES = _Caches()
 _CACHES_LOCK = threading.Lock()
 
 
+class _NamesNotRead(Exception):
+    """A crossing its documents settled when the candidates were read did not settle at its attach (an earlier
+    crossing of the batch changed what it meets): the batch is attached again with every route read."""
+
+
 class _BatchIndex(TravellerIndex):
     """A TravellerIndex over one batch's candidates that uses the process's bounded caches."""
 
@@ -419,6 +424,11 @@ class _BatchIndex(TravellerIndex):
             self._variant_ids, self._name_cache = c.variant_ids, c.pairs
         self._stored: int | None = None
         self._restored = 0
+        self.without_names: set = set()  # crossings whose name candidates were not read
+
+    def _names_needed(self, slot: int) -> None:
+        if self.without_names and any(c in self.without_names for c in self._crossings[slot]):
+            raise _NamesNotRead
 
     def weigh_history(self, stored: int) -> None:
         """Scale the prior to every crossing stored (`stored`) and those this batch attaches, as the batch
@@ -454,8 +464,7 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
 
 def _attach_rows(session, rows, config, judgements, now, stored):
     _BatchIndex.caches = _CACHES.fit(config.match.model)
-    index_class = _BatchIndex
-    scratch = index_class(config)
+    scratch = _BatchIndex(config)
     work = []
     all_keys: list[int] = []
     for r in rows:
@@ -466,28 +475,34 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         all_keys.extend(docs)
         all_keys.extend(rest)
     lock_keys(session, all_keys)
-    found = key_rows(session, all_keys, config.max_candidates)
-    cands: dict[int, None] = {}
-    for _, _, routes in work:
-        cands.update(dict.fromkeys(candidate_travellers(found, routes, config.max_candidates)))
-    cand_rows = candidate_rows(session, cands)
-    records = [(record_of(r), -r.traveller_id) for r in cand_rows]
-    index = index_class.restore(records, config, judgements)
-    tokens: set[str] = set()
-    for _, p, _ in work:
-        tokens |= NameFrequencies.tokens_of(p)
-    for q in index._profiles:
-        if q is not None:
-            tokens |= NameFrequencies.tokens_of(q)
+    # The documents first. Most crossings are a known traveller's with his document: the index places such a
+    # crossing by the document alone and never reads its name routes (`TravellerIndex._place`), so their
+    # namesakes (up to max_candidates travellers with all their spellings, at a decade's density) are read
+    # only for the crossings the documents do not settle. A document another crossing of the batch also
+    # carries may meet a traveller that crossing founds: such crossings read every route.
+    reader = _Candidates(session, config, judgements, work)
+    doc_keys = [k for _, _, (docs, _) in work for k in docs]
+    found = key_rows(session, doc_keys, config.max_candidates) if doc_keys else {}
+    without: set = set()
+    if found:
+        index, records = reader.index(found, {rec.crossing_id for rec, _, _ in work})
+        docs_of = Counter(k for _, _, (docs, _) in work for k in set(docs))
+        without = {rec.crossing_id for rec, _, (docs, _) in work
+                   if docs and all(docs_of[k] == 1 for k in docs) and index.settled_by_documents(rec)}
+    if len(without) < len(work):
+        found.update(key_rows(session, [k for rec, _, (_, rest) in work if rec.crossing_id not in without
+                                        for k in rest], config.max_candidates))
+        index, records = reader.index(found, without)
+    index.without_names = without
+    try:
+        added = _attach_all(index, work)
+    except _NamesNotRead:
+        found.update(key_rows(session, [k for rec, _, (_, rest) in work if rec.crossing_id in without
+                                        for k in rest], config.max_candidates))
+        index, records = reader.index(found, set())
+        added = _attach_all(index, work)
     freq = index.frequencies
-    index.weigh_history(load_frequencies(session, freq, tokens))
-    before = (freq.total, freq.sum_counts, freq.sum_squares)
-    added: list[Prepared] = []
-    for rec, p, _ in work:
-        total = freq.total
-        index.attach(rec)
-        if freq.total != total:  # a new profile: it counts in the stored table
-            added.append(p)
+    before = reader.before
     counts = frequency_changes(added, before, freq) + [(_CROSSINGS, len(rows))]
     new_profiles = {id(p) for p in added}
 
@@ -524,6 +539,54 @@ def _attach_rows(session, rows, config, judgements, now, stored):
     # Every crossing counts under its spelling, new or known (tracing.update_summaries reads the counts).
     add_spellings(session, [(out[r.id], r) for r in rows])
     return out, emptied
+
+
+class _Candidates:
+    """The restored index of a batch's candidates, for the routes read so far (spelling rows read once)."""
+
+    def __init__(self, session: Session, config: ResolveConfig, judgements: Judgements, work: list) -> None:
+        self.session, self.config, self.judgements, self.work = session, config, judgements, work
+        self.rows: dict[int, list] = {}
+        self.before = (0, 0, 0)
+
+    def index(self, found: dict[int, list[int]], documents_only: set) -> tuple[_BatchIndex, list]:
+        """An index of the travellers the crossings' routes reach in `found` (only the documents' for the
+        crossings in `documents_only`), with the stored name frequencies and the prior of all history."""
+        cap = self.config.max_candidates
+        cands: dict[int, None] = {}
+        for rec, _, routes in self.work:
+            cands.update(dict.fromkeys(candidate_travellers(
+                found, routes[:1] if rec.crossing_id in documents_only else routes, cap)))
+        missing = [t for t in cands if t not in self.rows]
+        for t in missing:
+            self.rows[t] = []
+        for r in candidate_rows(self.session, missing):
+            self.rows[r.traveller_id].append(r)
+        cand_rows = sorted((r for t in cands for r in self.rows[t]), key=lambda r: r.id)
+        records = [(record_of(r), -r.traveller_id) for r in cand_rows]
+        index = _BatchIndex.restore(records, self.config, self.judgements)
+        tokens: set[str] = set()
+        for _, p, _ in self.work:
+            tokens |= NameFrequencies.tokens_of(p)
+        for q in index._profiles:
+            if q is not None:
+                tokens |= NameFrequencies.tokens_of(q)
+        freq = index.frequencies
+        index.weigh_history(load_frequencies(self.session, freq, tokens))
+        self.before = (freq.total, freq.sum_counts, freq.sum_squares)
+        return index, records
+
+
+def _attach_all(index: _BatchIndex, work: list) -> list[Prepared]:
+    """Attach the batch's crossings in order; the profiles new to the stored token table."""
+    freq = index.frequencies
+    added: list[Prepared] = []
+    for rec, p, _ in work:
+        total = freq.total
+        index.attach(rec)
+        if freq.total != total:  # a new profile: it counts in the stored table
+            added.append(p)
+    return added
 
 
 def set_travellers(session: Session, moves: list[tuple[int, datetime, int]]) -> None:

@@ -911,17 +911,10 @@ class TravellerIndex:
         for slot in slots:
             p = self._profiles[slot]
             docs, store[slot], own = _own_keys(p, cfg)
-            seen = self._candidates((docs,), {})
-            strong = False
-            for tnum, rep in seen.items():
-                s, doc_agree, _ = self._score(p, self._profiles[rep], low_floor)
-                if s >= floor and (tnum not in scored or s > scored[tnum][0]):
-                    scored[tnum] = (s, rep, doc_agree)
-                    strong = strong or (doc_agree and s >= cfg.merge_threshold)
-                elif s >= low_floor:
-                    low[tnum] = (s, rep)
-            if strong and len(seen) == 1:
+            seen, settled = self._document_route(p, docs, low_floor, scored, low)
+            if settled:
                 continue  # a document and the rest agree with one traveller: the name routes add nothing
+            self._names_needed(slot)
             done = set(seen)
             pairs, dates = _name_routes(p, cfg, *own)
             # Exact dates before name pairs x years: see the module docstring (blocking).
@@ -996,6 +989,38 @@ class TravellerIndex:
                 kept = self._travellers[best].key
                 self._joined[key_b if kept == key_a else key_a] = kept
         return best, best_rep, best_s
+
+    def _document_route(self, p: Prepared, docs: list[int], low_floor: float,
+                        scored: dict[int, tuple[float, int, bool]],
+                        low: dict[int, tuple[float, int]]) -> tuple[dict[int, int], bool]:
+        """Score the travellers the profile's documents reach; (them, settled). Settled: one traveller, and the
+        document and the rest agree with it strongly, so `_place` reads no name route."""
+        cfg = self.config
+        floor = cfg.weak_link_threshold
+        seen = self._candidates((docs,), {})
+        strong = False
+        for tnum, rep in seen.items():
+            s, doc_agree, _ = self._score(p, self._profiles[rep], low_floor)
+            if s >= floor and (tnum not in scored or s > scored[tnum][0]):
+                scored[tnum] = (s, rep, doc_agree)
+                strong = strong or (doc_agree and s >= cfg.merge_threshold)
+            elif s >= low_floor:
+                low[tnum] = (s, rep)
+        return seen, strong and len(seen) == 1
+
+    def settled_by_documents(self, record: TravellerRecord) -> bool:
+        """Whether `attach(record)` now would place it by its documents alone (or as a profile already
+        indexed), reading no name route: then an index restored from the database needs only the travellers
+        its documents reach (`screening.online`)."""
+        p = self._prepare(record)
+        if record.crossing_id not in self._judged and self._signature(p) in self._slot_of_profile:
+            return True
+        docs = _own_keys(p, self.config)[0]
+        return bool(docs) and self._document_route(p, docs, self.config.weak_link_threshold, {}, {})[1]
+
+    def _names_needed(self, slot: int) -> None:
+        """Called before a profile's name routes are read: an index restored with part of the candidates
+        (`screening.online`) checks that they include the travellers those routes reach."""
 
     def _home(self, slots: list[int]) -> Prepared | None:
         """The unit's profile if it is a usual identity of its own: one profile, repeated on two or more

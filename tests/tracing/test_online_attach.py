@@ -409,3 +409,46 @@ def test_upgrade_to_0029_counts_the_attached_crossings_and_downgrade_drops_the_c
         assert db.session.scalar(count) is None
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_crossing_wrongly_judged_settled_by_its_document_is_attached_with_every_route_read(
+        app, db_session, monkeypatch):
+    """Attach reads namesakes only for crossings their documents do not settle. If that judgement, made
+    before the batch is attached, turns out wrong at a crossing's attach, the batch is attached again with
+    every route read: here every crossing is judged settled, and the travellers are still the index's."""
+    from screening.engine.resolve import TravellerIndex as Index
+
+    monkeypatch.setattr(Index, "settled_by_documents", lambda self, record: True)
+    persons = generate_persons(60, seed=13)
+    _store(generate_crossings(persons, 360, seed=14), batch=20)
+    _assert_as_in_memory()
+
+
+def test_a_known_document_reads_its_traveller_alone_and_no_document_reads_the_namesakes(app, db_session,
+                                                                                          monkeypatch):
+    """A returning traveller's own document settles his crossing: attach reads his spellings, not those of
+    every namesake his name and year reach. Without a document the namesakes are read and weighed."""
+    from screening import online
+    from tests.tracing.builders import arrive, traveller_of
+
+    own = arrive("Mokoena", "Thabo", dob="1985-04-02", document="RA1234567", days_ago=9, evaluate=False)
+    for i, number in enumerate(("RB1928374", "RC5647382", "RA9081726", "RB3746501", "RC6152930", "RA4839201")):
+        arrive("Mokoena", "Thabo", dob=f"1985-0{i + 3}-1{i}", document=number, days_ago=8, evaluate=False)
+    namesakes = {traveller_of(c).id for c in db.session.scalars(
+        select(Crossing).where(Crossing.id != own.id))}
+    assert len(namesakes) == 6 and traveller_of(own).id not in namesakes
+    read: list[int] = []
+    real = online.candidate_rows
+
+    def spy(session, traveller_ids):
+        read.extend(traveller_ids)
+        return real(session, traveller_ids)
+
+    monkeypatch.setattr(online, "candidate_rows", spy)
+    again = arrive("MOKOENA", "Thabo", dob="1985-04-02", document="RA1234567", evaluate=False)
+    assert traveller_of(again).id == traveller_of(own).id
+    assert read == [traveller_of(own).id], "the document's traveller alone"
+    read.clear()
+    bare = arrive("Mokoena", "Thabo", dob="1985-04-02", document=None, evaluate=False)
+    assert namesakes <= set(read), "without a document every namesake in reach is read"
+    assert traveller_of(bare).id == traveller_of(own).id
