@@ -453,8 +453,9 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
 
     One small TravellerIndex per transaction: the candidate travellers of all its crossings, read
     from the database, restored, then the crossings attached in order by the index's own `attach`,
-    so a crossing finds a traveller an earlier crossing of the same batch founded. A fixed number of
-    queries per batch, whatever its size; memory bounded by batch size x max_candidates.
+    so a crossing finds a traveller an earlier crossing of the same batch founded. The travellers the
+    documents reach are read first, the namesakes only for the crossings those do not settle: at most
+    three rounds of queries per batch, whatever its size; memory bounded by batch size x max_candidates.
     """
 
     ensure_keys(session)
