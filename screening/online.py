@@ -63,6 +63,10 @@ _TOTALS = ("#total", "#sum_counts", "#sum_squares")
 # prior is scaled to, as the batch resolution scales it to the crossings it resolves.
 _CROSSINGS = "#crossings"
 _COUNTERS = (*_TOTALS, _CROSSINGS)
+# Attach reads the documents' travellers first (and the namesakes only of the crossings those do not settle)
+# when the namesakes that could be left out number more than this many times the documents' travellers: the
+# extra index and settle checks cost about what restoring those travellers costs (docs/performance.md, session 24).
+DOCUMENTS_FIRST = 1
 
 
 def _is_pg(session: Session) -> bool:
@@ -476,30 +480,33 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         all_keys.extend(docs)
         all_keys.extend(rest)
     lock_keys(session, all_keys)
-    # The documents first. Most crossings are a known traveller's with his document: the index places such a
-    # crossing by the document alone and never reads its name routes (`TravellerIndex._place`), so their
-    # namesakes (up to max_candidates travellers with all their spellings, at a decade's density) are read
-    # only for the crossings the documents do not settle. A document another crossing of the batch also
-    # carries may meet a traveller that crossing founds: such crossings read every route.
+    # Every key in one read (the bound per key is the same however many are read), then the documents first
+    # where that pays. Most crossings are a known traveller's with his document: the index places such a
+    # crossing by the document alone and never reads its name routes (`TravellerIndex._place`), so at a
+    # decade's density its namesakes (up to max_candidates travellers with all their spellings) need not be
+    # restored. Finding out costs an index of the documents' travellers and a settle check per crossing: worth
+    # it only when the namesakes the settled crossings could leave out outnumber the documents' travellers
+    # (a decade), not when a name reaches few others (a year: one restore of everything, as before). A
+    # document another crossing of the batch also carries may meet a traveller that crossing founds: such
+    # crossings read every route.
     reader = _Candidates(session, config, judgements, work)
-    doc_keys = [k for _, _, (docs, _) in work for k in docs]
-    found = key_rows(session, doc_keys, config.max_candidates) if doc_keys else {}
+    found = key_rows(session, all_keys, config.max_candidates) if all_keys else {}
+    docs_of = Counter(k for _, _, (docs, _) in work for k in set(docs))
+    everyone = {rec.crossing_id for rec, _, _ in work}
+    documents = reader.travellers(found, everyone)
+    may_settle = {rec.crossing_id for rec, _, (docs, _) in work if docs and all(docs_of[k] == 1 for k in docs)}
     without: set = set()
-    if found:
-        index, records = reader.index(found, {rec.crossing_id for rec, _, _ in work})
-        docs_of = Counter(k for _, _, (docs, _) in work for k in set(docs))
-        without = {rec.crossing_id for rec, _, (docs, _) in work
-                   if docs and all(docs_of[k] == 1 for k in docs) and index.settled_by_documents(rec)}
+    saved = len(reader.travellers(found, set())) - len(reader.travellers(found, may_settle))
+    if documents and saved > DOCUMENTS_FIRST * len(documents):
+        index, records = reader.index(found, everyone)
+        without = {rec.crossing_id for rec, _, _ in work
+                   if rec.crossing_id in may_settle and index.settled_by_documents(rec)}
     if len(without) < len(work):
-        found.update(key_rows(session, [k for rec, _, (_, rest) in work if rec.crossing_id not in without
-                                        for k in rest], config.max_candidates))
         index, records = reader.index(found, without)
     index.without_names = without
     try:
         added = _attach_all(index, work)
     except _NamesNotRead:
-        found.update(key_rows(session, [k for rec, _, (_, rest) in work if rec.crossing_id in without
-                                        for k in rest], config.max_candidates))
         index, records = reader.index(found, set())
         added = _attach_all(index, work)
     freq = index.frequencies
@@ -547,24 +554,30 @@ class _Candidates:
 
     def __init__(self, session: Session, config: ResolveConfig, judgements: Judgements, work: list) -> None:
         self.session, self.config, self.judgements, self.work = session, config, judgements, work
-        self.rows: dict[int, list] = {}
+        self.records: dict[int, list[tuple[int, TravellerRecord]]] = {}  # traveller: (crossing id, record)
         self.before = (0, 0, 0)
 
-    def index(self, found: dict[int, list[int]], documents_only: set) -> tuple[_BatchIndex, list]:
-        """An index of the travellers the crossings' routes reach in `found` (only the documents' for the
-        crossings in `documents_only`), with the stored name frequencies and the prior of all history."""
+    def travellers(self, found: dict[int, list[int]], documents_only: set) -> dict[int, None]:
+        """The travellers the crossings' routes reach in `found` (only the documents' for those in
+        `documents_only`), in the order they are first reached."""
         cap = self.config.max_candidates
-        cands: dict[int, None] = {}
+        out: dict[int, None] = {}
         for rec, _, routes in self.work:
-            cands.update(dict.fromkeys(candidate_travellers(
+            out.update(dict.fromkeys(candidate_travellers(
                 found, routes[:1] if rec.crossing_id in documents_only else routes, cap)))
-        missing = [t for t in cands if t not in self.rows]
+        return out
+
+    def index(self, found: dict[int, list[int]], documents_only: set) -> tuple[_BatchIndex, list]:
+        """An index of the travellers `travellers` names, with the stored name frequencies and the prior of
+        all history."""
+        cands = self.travellers(found, documents_only)
+        missing = [t for t in cands if t not in self.records]
         for t in missing:
-            self.rows[t] = []
+            self.records[t] = []
         for r in candidate_rows(self.session, missing):
-            self.rows[r.traveller_id].append(r)
-        cand_rows = sorted((r for t in cands for r in self.rows[t]), key=lambda r: r.id)
-        records = [(record_of(r), -r.traveller_id) for r in cand_rows]
+            self.records[r.traveller_id].append((r.id, record_of(r)))
+        restored = sorted(((c, rec, -t) for t in cands for c, rec in self.records[t]), key=lambda x: x[0])
+        records = [(rec, neg) for _, rec, neg in restored]
         index = _BatchIndex.restore(records, self.config, self.judgements)
         tokens: set[str] = set()
         for _, p, _ in self.work:

@@ -416,8 +416,10 @@ def test_a_crossing_wrongly_judged_settled_by_its_document_is_attached_with_ever
     """Attach reads namesakes only for crossings their documents do not settle. If that judgement, made
     before the batch is attached, turns out wrong at a crossing's attach, the batch is attached again with
     every route read: here every crossing is judged settled, and the travellers are still the index's."""
+    from screening import online
     from screening.engine.resolve import TravellerIndex as Index
 
+    monkeypatch.setattr(online, "DOCUMENTS_FIRST", -1)  # documents first even where few namesakes are saved
     monkeypatch.setattr(Index, "settled_by_documents", lambda self, record: True)
     persons = generate_persons(60, seed=13)
     _store(generate_crossings(persons, 360, seed=14), batch=20)
@@ -452,3 +454,30 @@ def test_a_known_document_reads_its_traveller_alone_and_no_document_reads_the_na
     bare = arrive("Mokoena", "Thabo", dob="1985-04-02", document=None, evaluate=False)
     assert namesakes <= set(read), "without a document every namesake in reach is read"
     assert traveller_of(bare).id == traveller_of(own).id
+
+
+def test_where_a_name_reaches_few_namesakes_a_batch_reads_its_candidates_once(app, db_session, monkeypatch):
+    """The documents-first read pays only where namesakes outnumber the documents' travellers (a decade's
+    density). A year's batch, whose names reach few others, reads and restores its candidates once, and its
+    travellers are still the in-memory index's."""
+    from screening import online
+
+    persons = generate_persons(60, seed=13)
+    _store(generate_crossings(persons, 300, seed=14), batch=20)
+    reads: list[int] = []
+    real = online.candidate_rows
+
+    def spy(session, traveller_ids):
+        reads.append(len(list(traveller_ids)))
+        return real(session, traveller_ids)
+
+    monkeypatch.setattr(online, "candidate_rows", spy)
+    restores = []
+    real_restore = online._BatchIndex.restore.__func__
+    monkeypatch.setattr(online._BatchIndex, "restore", classmethod(
+        lambda cls, records, *a, **k: restores.append(1) or real_restore(cls, records, *a, **k)))
+    later = [{**r, "external_id": f"L{r['external_id']}"}
+             for r in generate_crossings(persons, 60, seed=15, start=datetime(2026, 6, 1, tzinfo=UTC), days=5)]
+    _store(later, batch=60)
+    assert len(restores) == 1 and len(reads) == 1 and reads[0] > 0
+    _assert_as_in_memory()
