@@ -138,17 +138,19 @@ def evaluation_days() -> int:
 # --- judgements ------------------------------------------------------------------------------------
 
 
+_JUDGEMENTS = (select(TravellerJudgement.id, TravellerJudgement.verdict, TravellerJudgementCrossing.crossing_id,
+                      TravellerJudgementCrossing.side)
+               .join(TravellerJudgementCrossing, TravellerJudgementCrossing.judgement_id == TravellerJudgement.id)
+               .order_by(TravellerJudgement.decided_at, TravellerJudgement.id))
+
+
 def load_judgements(session: Session) -> Judgements:
     """Stored merges and splits as must/cannot-link pairs, replayed in the order they were made.
 
     A merge makes every crossing of both travellers one person; a later split cuts that group in two
     and says the two sides are different people.
     """
-    rows = session.execute(
-        select(TravellerJudgement.id, TravellerJudgement.verdict, TravellerJudgementCrossing.crossing_id,
-               TravellerJudgementCrossing.side)
-        .join(TravellerJudgementCrossing, TravellerJudgementCrossing.judgement_id == TravellerJudgement.id)
-        .order_by(TravellerJudgement.decided_at, TravellerJudgement.id)).all()
+    rows = session.execute(_JUDGEMENTS).all()
     ordered: dict[int, tuple[str, dict[str, list]]] = {}
     for jid, verdict, cid, side in rows:
         ordered.setdefault(jid, (verdict, {"a": [], "b": []}))[1][side].append(cid)
@@ -450,19 +452,31 @@ def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datet
     _write_summaries(session, updates, due)
 
 
+_UPDATE_TRAVELLERS = update(Traveller)  # by primary key, one row a dict (built once: see online.ids_param)
+
+
 def _write_summaries(session: Session, updates: list[dict], due: Iterable[int]) -> None:
     due = set(due)
     for u in updates:
         if u["id"] in due:
             u["patterns_due"] = True
     if updates:
-        session.execute(update(Traveller), updates)
+        session.execute(_UPDATE_TRAVELLERS, updates)
 
 
 _SPELLING_SUMMARY = (TravellerSpelling.traveller_id, TravellerSpelling.crossing_id, TravellerSpelling.crossing_count,
                      TravellerSpelling.surname, TravellerSpelling.given_names, TravellerSpelling.sex,
                      TravellerSpelling.nationality, TravellerSpelling.dob_year, TravellerSpelling.dob_month,
                      TravellerSpelling.dob_day, TravellerSpelling.dob_precision)
+
+
+@online.per_dialect
+def _summary_reads(dialect: str):
+    """update_summaries' two reads: the travellers (locked) and their spelling counts."""
+    return (select(Traveller.id, Traveller.crossing_count, Traveller.first_crossed_at, Traveller.last_crossed_at,
+                   Traveller.last_direction).where(online.ids_param(dialect, Traveller.id))
+            .order_by(Traveller.id).with_for_update(key_share=True),
+            select(*_SPELLING_SUMMARY).where(online.ids_param(dialect, TravellerSpelling.traveller_id)))
 
 
 def update_summaries(session: Session, arrivals: list[tuple[int, int, datetime, str | None]], now: datetime, *,
@@ -487,15 +501,12 @@ def update_summaries(session: Session, arrivals: list[tuple[int, int, datetime, 
     full = set(full)
     ids = sorted(set(new) - full)
     updates = []
+    locked, spelt = _summary_reads(online.dialect_of(session))
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
-        travellers = {r.id: r for r in session.execute(
-            select(Traveller.id, Traveller.crossing_count, Traveller.first_crossed_at, Traveller.last_crossed_at,
-                   Traveller.last_direction).where(online.in_ids(session, Traveller.id, chunk))
-            .order_by(Traveller.id).with_for_update(key_share=True))}
+        travellers = {r.id: r for r in session.execute(locked, {"ids": chunk})}
         spellings: dict[int, list] = defaultdict(list)
-        for r in session.execute(select(*_SPELLING_SUMMARY).where(
-                online.in_ids(session, TravellerSpelling.traveller_id, chunk))):
+        for r in session.execute(spelt, {"ids": chunk}):
             spellings[r.traveller_id].append(r)
         for tid in chunk:
             t, mine = travellers[tid], new[tid]
