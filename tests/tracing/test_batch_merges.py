@@ -101,3 +101,36 @@ def test_a_crossing_joining_stored_travellers_moves_their_crossings_in_the_datab
     _post(client, token, [_item("J1", "Traveller00009", None, dob="1990-01-02")])
     stored = _check_stored(4)
     assert len(set(stored.values())) < before, "the new crossing joined stored travellers"
+
+
+def test_one_batch_joining_two_pairs_of_stored_travellers_moves_all_their_crossings(app, client, db_session,
+                                                                                     monkeypatch):
+    """Several automatic merges in one batch: every crossing of each emptied traveller reaches its survivor,
+    and the grouping is the engine's own."""
+    from screening import online
+
+    app.config["TRACING_ATTACH"] = "database"
+    _, token = factories.make_api_client(post_code="MSB")
+
+    def item(ext, surname, given, document, dob, sex="M"):
+        return crossing_item(ext, surname=surname, given_names=given, dob=dob, sex=sex, document_number=document,
+                             crossed_at="2026-11-20T10:15:00+02:00")
+
+    # Two people, each stored as two travellers beside a namesake (as in the test above).
+    for given, year, docs in (("Thabo", 1990, ("RA0000071", "RA0000082", "RA0000097")),
+                              ("Lerato", 1975, ("PX7351946", "QK2468013", "ZT9081726"))):
+        _post(client, token, [item(f"{given}-1", "Traveller00099", given, docs[0], f"{year}-01-10"),
+                              item(f"{given}-2", "Traveller00009", given, docs[1], f"{year}-01-02", sex=None),
+                              item(f"{given}-3", "Traveller00009", given, docs[2], f"{year}-01-01")])
+    before = db.session.scalar(select(func.count(func.distinct(Crossing.traveller_id))))
+    assert before == 6, "dates of birth and documents keep the namesakes apart"
+    merges: list[int] = []
+    real = online.merge_into
+    monkeypatch.setattr(online, "merge_into", lambda session, gone, survivor: merges.append(gone)
+                        or real(session, gone, survivor))
+    _post(client, token, [item("J1", "Traveller00009", "Thabo", None, "1990-01-02"),
+                          item("J2", "Traveller00009", "Lerato", None, "1975-01-02")])
+    assert len(merges) == 2, "one batch, two automatic merges"
+    stored = _check_stored(8)
+    assert len(set(stored.values())) == 4
+    assert not set(merges) & set(stored.values()), "no crossing left under an emptied traveller"
