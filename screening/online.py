@@ -73,15 +73,11 @@ DOCUMENTS_FIRST = 1
 
 
 def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+    return dialect_of(session) == "postgresql"
 
 
+# The dialect's insert(), which has on_conflict_do_nothing / do_update on both databases.
 _INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
-
-
-def _dialect_insert(session: Session):
-    """The dialect's insert(), which has on_conflict_do_nothing / do_update on both databases."""
-    return _INSERTS[dialect_of(session)]
 
 
 def in_ids(session: Session, column, ids: list):
@@ -108,14 +104,8 @@ def ids_param(dialect: str, column, name: str = "ids"):
     return column.in_(bindparam(name, expanding=True))
 
 
-def per_dialect(build):
-    """Memoise a statement builder by dialect name: the statement, built once, keeps its cache key."""
-    return functools.cache(build)
-
-
-def _insert(session: Session, table):
-    """INSERT ... ON CONFLICT DO NOTHING on either database."""
-    return _dialect_insert(session)(table).on_conflict_do_nothing()
+# A statement builder memoised by dialect name: the statement, built once, keeps its cache key.
+per_dialect = functools.cache
 
 
 # --- locks -----------------------------------------------------------------------------------------
@@ -504,8 +494,9 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
     One small TravellerIndex per transaction: the candidate travellers of all its crossings, read
     from the database, restored, then the crossings attached in order by the index's own `attach`,
     so a crossing finds a traveller an earlier crossing of the same batch founded. The travellers the
-    documents reach are read first, the namesakes only for the crossings those do not settle: at most
-    three rounds of queries per batch, whatever its size; memory bounded by batch size x max_candidates.
+    documents reach are restored first where that pays, the namesakes only for the crossings those do not
+    settle: one key read and at most three restores per batch, whatever its size; memory bounded by batch
+    size x max_candidates.
     """
 
     ensure_keys(session)
