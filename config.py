@@ -70,8 +70,10 @@ class Config:
     # The nightly risk rules take recently seen travellers this many at a time (bounded scheduler memory).
     TRACING_PATTERN_CHUNK = int(os.environ.get("TSELA_TRACING_PATTERN_CHUNK", "2000"))
     # ... and fewer where history is dense: each chunk is sized so that it reads about this many crossings
-    # (a decade's traveller brings ten times a year's neighbourhood; screening.tracing.Slices).
-    TRACING_PATTERN_ROWS = int(os.environ.get("TSELA_TRACING_PATTERN_ROWS", "20000"))
+    # (a decade's traveller brings ten times a year's neighbourhood; screening.tracing.Slices). 10,000 is what
+    # a year of 100k crossings reads in a slice of 100 travellers, so the scheduler's working set is the same
+    # at 20M (20,000 held it ~25 MiB higher there; docs/performance.md, session 25).
+    TRACING_PATTERN_ROWS = int(os.environ.get("TSELA_TRACING_PATTERN_ROWS", "10000"))
     # Interface languages (tip_cases.i18n): a user's choice in their profile wins, else this default.
     LANGUAGES = ("en", "st")
     BABEL_DEFAULT_LOCALE = os.environ.get("TSELA_DEFAULT_LOCALE", "en")

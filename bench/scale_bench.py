@@ -649,13 +649,13 @@ def run_size(n: int, args) -> dict:
         scheduler = Scheduler(args.pg_url) if mode == "database" else None
         try:
             server.wait_warm()
-            warm = traffic(persons, 2000, seed=7 + len(mode), prefix=f"W{run}{mode[0]}")
+            warm = traffic(persons, 2000, seed=args.traffic_seed - 14 + len(mode), prefix=f"W{run}{mode[0]}")
             post_all(server.port, f["token"], bodies_of(warm, 250), args.workers)
             rss = server.rss_mib()
             print(f"[{mode}] worker RSS after warm-up: " + ", ".join(f"{r:.0f} MiB" for r in rss), flush=True)
             result[f"rss_{mode}"] = rss
             if mode == "database":
-                items = traffic(persons, args.api_crossings, seed=21, prefix=f"API{run}")
+                items = traffic(persons, args.api_crossings, seed=args.traffic_seed, prefix=f"API{run}")
                 cpu0 = server.cpu_s()
                 accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, 500), args.workers)
                 cpu = server.cpu_s() - cpu0
@@ -744,6 +744,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="measure on the database a previous run loaded (one size), e.g. before and after "
                              "a migration")
+    parser.add_argument("--traffic-seed", type=int, default=21, metavar="S",
+                        help="seed of the warm-up and API crossings; give each --reuse run its own, or the runs "
+                             "re-send the same crossings and every copy grows the neighbourhoods the rules read")
     parser.add_argument("--skip-api", action="store_true", help="attach latencies only")
     parser.add_argument("--quick", action="store_true",
                         help="API rate and attach only: no scheduler RSS wait, nightly rules or page timings")

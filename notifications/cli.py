@@ -105,7 +105,7 @@ def scheduler_run(lease_seconds, poll, dispatch_every, holder):
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     app = current_app._get_current_object()
-    scheduler.limit_malloc_arenas()
+    scheduler.tune_malloc()
 
     def say(line: str) -> None:
         click.echo(f"{time.strftime('%H:%M:%S')} {line}")

@@ -134,13 +134,18 @@ def test_two_schedulers_one_active_the_other_takes_over(app):
     assert ["FLG-00001" in subjects[0], "FLG-00002" in subjects[1]] == [True, True]
 
 
-def test_the_scheduler_caps_malloc_arenas_unless_the_environment_chose(monkeypatch):
-    """glibc (this image's libc) takes the cap; an operator's MALLOC_ARENA_MAX is left as they set it."""
+def test_the_scheduler_tunes_malloc_unless_the_environment_chose(monkeypatch):
+    """glibc (this image's libc) takes the arena cap and the mmap threshold; what an operator set in the
+    environment is left as they set it, each setting on its own."""
     import platform
 
-    from notifications.scheduler import limit_malloc_arenas
+    from notifications.scheduler import tune_malloc
 
+    glibc = platform.libc_ver()[0] == "glibc"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
-    assert limit_malloc_arenas() is False
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert tune_malloc() == {"arenas": False, "mmap_threshold": False}
     monkeypatch.delenv("MALLOC_ARENA_MAX")
-    assert limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
+    assert tune_malloc() == {"arenas": glibc, "mmap_threshold": False}
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    assert tune_malloc() == {"arenas": glibc, "mmap_threshold": glibc}
