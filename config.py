@@ -71,8 +71,8 @@ class Config:
     TRACING_PATTERN_CHUNK = int(os.environ.get("TSELA_TRACING_PATTERN_CHUNK", "2000"))
     # ... and fewer where history is dense: each chunk is sized so that it reads about this many crossings
     # (a decade's traveller brings ten times a year's neighbourhood; screening.tracing.Slices). 10,000 is what
-    # a year of 100k crossings reads in a slice of 100 travellers, so the scheduler's working set is the same
-    # at 20M (20,000 held it ~25 MiB higher there; docs/performance.md, session 25).
+    # a year of 100k crossings reads in a slice of 100 travellers, so a slice at 20M reads no more than one
+    # there (20,000 held the scheduler ~25 MiB higher at 20M; docs/performance.md, session 25).
     TRACING_PATTERN_ROWS = int(os.environ.get("TSELA_TRACING_PATTERN_ROWS", "10000"))
     # Interface languages (tip_cases.i18n): a user's choice in their profile wins, else this default.
     LANGUAGES = ("en", "st")

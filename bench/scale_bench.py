@@ -649,6 +649,7 @@ def run_size(n: int, args) -> dict:
         scheduler = Scheduler(args.pg_url) if mode == "database" else None
         try:
             server.wait_warm()
+            # At the default traffic seed (21) the warm-up's is 7 + len(mode), as before the option existed.
             warm = traffic(persons, 2000, seed=args.traffic_seed - 14 + len(mode), prefix=f"W{run}{mode[0]}")
             post_all(server.port, f["token"], bodies_of(warm, 250), args.workers)
             rss = server.rss_mib()
