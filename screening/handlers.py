@@ -14,9 +14,17 @@ from sqlalchemy import func, select
 
 from notifications.scheduler import register_job
 from screening import partitions, postsync, postsync_hq, tracing
+from screening.engine import memo
 from screening.models import Flag, Traveller
 from tip_cases import signals as shell_signals
 from tip_cases.extensions import db
+
+
+def slice_done() -> None:
+    """A slice of the rules committed, and the engine's memos emptied: between slices they would fill with
+    every spelling and birth date of the run, more the longer the history (screening.engine.memo)."""
+    db.session.commit()
+    memo.clear()
 
 
 def job_patterns(now: datetime) -> str:
@@ -30,7 +38,7 @@ def job_patterns(now: datetime) -> str:
         touched = tracing.attach_stranded(now=now)
         db.session.commit()
         stranded = f", stranded crossings attached to {len(touched)} travellers" if touched else ""
-    raised = tracing.evaluate_due(now=now, commit=db.session.commit)
+    raised = tracing.evaluate_due(now=now, commit=slice_done)
     db.session.commit()
     return f"risk flags raised {raised}{stranded}"
 
@@ -44,7 +52,7 @@ def nightly_rules(now: datetime) -> Counter:
     rules: Counter = Counter()
     for flags in tracing.evaluate_recent(now=now):
         rules.update(f.rule for f in flags)
-        db.session.commit()
+        slice_done()
     return rules
 
 
@@ -59,7 +67,7 @@ def due_rules(now: datetime, *, slice_size: int = 5000) -> int:
                              ).scalar_one()
     raised = 0
     for _ in range(-(-due // slice_size)):
-        raised += tracing.evaluate_due(now=now, limit=slice_size, commit=db.session.commit)
+        raised += tracing.evaluate_due(now=now, limit=slice_size, commit=slice_done)
     db.session.commit()
     return raised
 

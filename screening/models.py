@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -25,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from screening.engine.memo import memo
 from screening.engine.normalize import PartialDate
 from tip_cases.access import ScopeRules, can, register_scope
 from tip_cases.extensions import db, utcnow
@@ -50,7 +50,7 @@ def dob_of(row) -> PartialDate | None:
     return _partial_date(row.dob_year, row.dob_month, row.dob_day, row.dob_precision or "day")
 
 
-@lru_cache(maxsize=1 << 16)  # bounded by the calendar; attach reads thousands of rows a batch, few dates
+@memo(maxsize=1 << 16)  # bounded by the calendar; attach reads thousands of rows a batch, few dates
 def _partial_date(year: int, month: int | None, day: int | None, precision: str) -> PartialDate | None:
     try:
         return PartialDate(year, month, day, precision)

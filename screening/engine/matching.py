@@ -30,6 +30,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from screening.engine.fellegi_sunter import MatchModel, default_model
+from screening.engine.memo import memo
 from screening.engine.normalize import (
     PartialDate,
     canonical,
@@ -332,7 +333,7 @@ def token_distance(a: str, b: str, cutoff: int | None = None) -> int:
     return OSA.distance(a, b, processor=None, score_cutoff=cutoff)
 
 
-@lru_cache(maxsize=200_000)
+@memo(maxsize=200_000)
 def _address_similarity(a: str, b: str) -> float:
     """Token-set similarity 0..100 of two normalised addresses (memoised: addresses repeat)."""
     return fuzz.token_set_ratio(a, b, processor=None)
@@ -705,7 +706,7 @@ def _year_level(d: PartialDate) -> bool:
     return d.precision in ("year", "estimated") or d.is_placeholder
 
 
-@lru_cache(maxsize=1 << 16)
+@memo(maxsize=1 << 16)
 def _digits(year: int, month: int, day: int) -> str:
     return f"{year:04d}{month:02d}{day:02d}"
 

@@ -10,8 +10,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import lru_cache
 from itertools import groupby
+
+from screening.engine.memo import memo
 
 __all__ = [
     "PARTICLES",
@@ -95,7 +96,7 @@ _CANONICAL_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-@lru_cache(maxsize=200_000)
+@memo(maxsize=200_000)
 def canonical(token: str) -> str:
     """Rewrite a folded token to one spelling per Southern African orthographic variant."""
     for pattern, repl in _CANONICAL_RULES:
@@ -114,7 +115,7 @@ _LOOSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-@lru_cache(maxsize=200_000)
+@memo(maxsize=200_000)
 def loose(token: str) -> str:
     """Canonical token with the looser Afrikaans/English rewrites (ph/f, v/f, ie/y, double letters)."""
     t = canonical(token)
@@ -128,7 +129,7 @@ def loose(token: str) -> str:
 _DROP_AFTER_FIRST = str.maketrans("", "", "aeiouyw")
 
 
-@lru_cache(maxsize=200_000)
+@memo(maxsize=200_000)
 def phonetic_key(token: str) -> str:
     """Blocking key: canonical spelling, loose consonant merges, vowels dropped after the first letter.
 
@@ -384,7 +385,7 @@ _ADDRESS_WORDS = {
 }
 
 
-@lru_cache(maxsize=200_000)
+@memo(maxsize=200_000)
 def normalize_address(s: str | None) -> str:
     """Address tokens folded, abbreviations written out, in sorted order ("" when empty).
 

@@ -105,6 +105,7 @@ from screening.engine.matching import (
     prior_log_odds,
     share_posterior,
 )
+from screening.engine.memo import memo
 from screening.engine.normalize import (
     PartialDate,
     canonical,
@@ -249,13 +250,13 @@ def _name_keys(p: Prepared) -> tuple[str, ...]:
     return _variant_keys(p.variants)
 
 
-@lru_cache(maxsize=500_000)
+@memo(maxsize=500_000)
 def _variant_keys(variants: tuple) -> tuple[str, ...]:
     # Initials are too unselective to block on; the exact-date route carries those profiles.
     return tuple(sorted({phonetic_key(t) for sur, given in variants for t in (*sur, *given) if len(t) > 1}))
 
 
-@lru_cache(maxsize=1 << 16)  # bounded by the calendar: a few tens of thousands of birth dates
+@memo(maxsize=1 << 16)  # bounded by the calendar: a few tens of thousands of birth dates
 def _date_variants(dob: PartialDate) -> tuple[int, ...]:
     out = []
     for y, m, d in ((dob.year, dob.month, dob.day), (dob.year, dob.day, dob.month),

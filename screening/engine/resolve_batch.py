@@ -43,11 +43,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from screening.engine.matching import Document, NameFrequencies, Prepared
+from screening.engine.memo import memo
 from screening.engine.normalize import PartialDate
 from screening.engine.postings import exact_ordinal
 from screening.engine.resolve import (
@@ -109,7 +110,7 @@ def _content(r: TravellerRecord) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-@lru_cache(maxsize=1 << 16)  # bounded by the calendar
+@memo(maxsize=1 << 16)  # bounded by the calendar
 def _date(year: int, month: int | None, day: int | None, precision: str) -> PartialDate:
     return PartialDate(year, month, day, precision)
 

@@ -51,9 +51,11 @@ def test_sesotho_officer_captures_reads_and_decides_a_flag_keyboard_only(app, li
     page.goto(live_server + "/login")
     assert page.evaluate("document.activeElement.name") == "username"
     tab_to(page, lambda a: a["text"] == "Sesotho")
-    with page.expect_navigation():
+    # The choice is a POST answered by a redirect back to /login: wait for that page, in Sesotho (a bare
+    # expect_navigation once returned with the English page still showing, session 25).
+    with page.expect_navigation(url="**/login"):
         page.keyboard.press("Enter")
-    assert page.get_attribute("html", "lang") == "st"
+    page.wait_for_selector("html[lang=st]", state="attached")
     assert page.evaluate("document.activeElement.name") == "username"
     page.keyboard.type("officer")
     page.keyboard.press("Tab")

@@ -418,6 +418,25 @@ def test_risk_rules_run_in_the_scheduler_job_not_in_the_ingest_request(app, db_s
     assert {c.external_id for c in db_session.scalars(select(Crossing))} == {"DEFER0", "DEFER1"}
 
 
+def test_the_patterns_job_leaves_the_engines_memos_empty(db_session):
+    """The scheduler empties the memos after each slice, so a decade's spellings do not pile up in it."""
+    from screening import services
+    from screening.engine import memo
+    from screening.engine.normalize import canonical, parse_partial_date
+    from screening.handlers import job_patterns
+    from tests.factories import post
+
+    services.store_crossings([services.NewCrossing(
+        external_id="MEMO1", border_post_id=post("MSB").id, direction="exit", crossed_at=NOW,
+        surname="Tjhabalala", given_names="Lerato", sex="F", dob=parse_partial_date("2011-02-03"),
+        nationality="LSO", guardian_relation="none")], source="test", actor=None, now=NOW)
+    db_session.commit()
+    canonical("mokoena")  # a spelling met before the job
+    assert sum(memo.sizes().values()) > 0
+    assert job_patterns(NOW) == "risk flags raised 1"
+    assert memo.sizes() and set(memo.sizes().values()) == {0}
+
+
 def test_rules_can_still_run_on_arrival_when_configured(app, db_session):
     app.config["TRACING_EVALUATE_ON_ARRIVAL"] = True
     from screening import services
