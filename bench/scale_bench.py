@@ -202,8 +202,12 @@ def replicate(session, base: int, years: int, travellers: int, first: int = 1) -
     generated year copied back one year at a time (365 days earlier each, give or take up to 30 days, so a
     regular traveller's dates do not repeat to the day). In each earlier year, 7 of 10
     travellers are the same people crossing (same names, documents, traveller), and 3 of 10 are other people
-    in their place: same names, born `k` years earlier, other document numbers, a traveller of their own. So
-    the people, the namesakes and the key table grow with the decade, as a unit's would; ids of year k are
+    in their place: namesakes, with the same names but born `k` years earlier on another day of another
+    month, with an unrelated document number (the scale bench loads no addresses), and a traveller of their
+    own. (Until session 27 they kept the birthday and the document's last six characters: for k = 1 the same
+    person with a date slip and a near-agreeing document, which the engine rightly joined when new traffic
+    bridged them, so the API bench at 20M paid for merges a unit's data would rarely need.)
+    So the people, the namesakes and the key table grow with the decade, as a unit's would; ids of year k are
     id + k * base, travellers of its new people t + k * travellers. Rollup triggers stay on (one statement
     per year, as a nightly import would be); the external-id key rows are written after each year.
     `first` > 1 resumes an interrupted copy (years before it committed). Returns {"earliest": first day,
@@ -234,11 +238,17 @@ def replicate(session, base: int, years: int, travellers: int, first: int = 1) -
             "SELECT id + CAST(:off AS integer), source, external_id || '-y' || CAST(:k AS text), border_post_id, "
             "direction, crossed_at - make_interval(days => CAST(:days AS integer) + id % 61 - 30), surname, "
             "given_names, sex, nationality, document_type, "
-            "CASE WHEN other THEN left(CAST(:tag AS text) || substr(document_number, 4), 40) "
-            "ELSE document_number END, document_country, address, "
+            # another person's document: the tag and the traveller's id reversed, unrelated to the original's
+            "CASE WHEN other AND coalesce(document_number, '') <> '' THEN CAST(:tag AS text) || "
+            "reverse(lpad(CAST(traveller_id AS text), 8, '0')) ELSE document_number END, document_country, "
+            "address, "
             "created_at - make_interval(days => CAST(:days AS integer) + id % 61 - 30), "
-            "CASE WHEN other THEN dob_year - CAST(:k AS integer) ELSE dob_year END, dob_month, "
-            "CASE WHEN other AND dob_month = 2 AND dob_day = 29 THEN 28 ELSE dob_day END, dob_precision, "
+            "CASE WHEN other THEN dob_year - CAST(:k AS integer) ELSE dob_year END, "
+            # another month (shifted by 1 to 11) and a day that every month has
+            "CASE WHEN other AND dob_month IS NOT NULL THEN (dob_month + traveller_id % 11) % 12 + 1 "
+            "ELSE dob_month END, "
+            "CASE WHEN other AND dob_day IS NOT NULL THEN 1 + (dob_day + 6 + traveller_id % 13) % 28 "
+            "ELSE dob_day END, dob_precision, "
             "CASE WHEN other THEN traveller_id + CAST(:toff AS integer) ELSE traveller_id END, false "
             "FROM (SELECT *, (traveller_id + CAST(:k AS integer)) % 10 < CAST(:turn AS integer) AS other "
             "FROM crossings WHERE id <= CAST(:base AS integer)) AS c"),

@@ -71,7 +71,8 @@ def test_decade_load_copies_years_back_with_new_people(decade_url):
         # A copied crossing is its original's person (same traveller, document, birth) or another person.
         rows = conn.execute(sa.text(
             "SELECT o.traveller_id = c.traveller_id, o.document_number IS NOT DISTINCT FROM c.document_number, "
-            "o.dob_year IS NOT DISTINCT FROM c.dob_year, c.traveller_id > :t, o.surname = c.surname "
+            "o.dob_year IS NOT DISTINCT FROM c.dob_year, c.traveller_id > :t, o.surname = c.surname, "
+            "o.document_number, c.document_number, o.dob_month, c.dob_month "
             "FROM crossings c JOIN crossings o ON o.id = c.id - 12000 * ((c.id - 1) / 12000) WHERE c.id > 12000"),
             {"t": base_travellers}).all()
         same = [r for r in rows if r[0]]
@@ -80,5 +81,9 @@ def test_decade_load_copies_years_back_with_new_people(decade_url):
         assert all(r[3] and r[4] for r in other)
         assert all(not r[2] for r in other if r[2] is not None)
         assert 0.2 < len(other) / len(rows) < 0.4
+        # Namesakes, not the same person with slips: another month of birth, and a document that does not
+        # end as the original's does.
+        assert all(r[7] != r[8] for r in other if r[7] is not None)
+        assert all(r[6][-6:] != r[5][-6:] for r in other if r[5])
         assert q("SELECT sum(n) FROM stat_crossings_daily") == 48_000  # the rollup triggers saw every year
     engine.dispose()
