@@ -87,3 +87,37 @@ def test_decade_load_copies_years_back_with_new_people(decade_url):
         assert all(r[6][-6:] != r[5][-6:] for r in other if r[5])
         assert q("SELECT sum(n) FROM stat_crossings_daily") == 48_000  # the rollup triggers saw every year
     engine.dispose()
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_the_drain_runs_the_scheduler_at_its_local_noon(hour):
+    """Whatever the hour, the drain's zone puts the daily jobs (02:30, 03:15, 07:00) hours away."""
+    from zoneinfo import ZoneInfo
+
+    from bench.scheduler_drain import noon_zone
+
+    now = datetime(2026, 12, 7, hour, 40, tzinfo=UTC)
+    local = now.astimezone(ZoneInfo(noon_zone(now)))
+    assert 11 * 60 + 30 <= local.hour * 60 + local.minute <= 12 * 60 + 30
+
+
+@pytest.mark.postgres
+def test_the_drain_marks_exactly_the_last_seen_and_the_real_scheduler_empties_them(decade_url):
+    import sqlalchemy as sa
+
+    from bench.scale_bench import load
+    from bench.scheduler_drain import drain
+
+    load(decade_url, 3_000, seed=5)
+    engine = sa.create_engine(decade_url)
+    with engine.begin() as conn:  # one traveller seen long ago already due: the drain starts from its own set
+        conn.execute(sa.text("UPDATE travellers SET patterns_due = true WHERE id = (SELECT id FROM travellers "
+                             "ORDER BY last_crossed_at, id LIMIT 1)"))
+    figures = drain(decade_url, 40, settle=0, timeout=300)
+    assert figures["stored"] == 3_000 and figures["marked"] == 40
+    assert 50 < figures["rss_mib"] <= figures["peak_mib"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM travellers WHERE patterns_due")).scalar_one() == 0
+        ran = conn.execute(sa.text("SELECT job_id FROM scheduler_jobs WHERE last_success_at IS NOT NULL")).scalars()
+        assert "tracing-patterns" in set(ran)
+    engine.dispose()
