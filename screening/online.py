@@ -34,7 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import any_, bindparam, case, delete, event, func, insert, literal, select, text, update
+from sqlalchemy import String, any_, bindparam, case, delete, event, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -106,6 +106,66 @@ def ids_param(dialect: str, column, name: str = "ids"):
 
 # A statement builder memoised by dialect name: the statement, built once, keeps its cache key.
 per_dialect = functools.cache
+
+
+@functools.cache
+def _pg_dialect():
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect()
+
+
+def _array_casts(table, columns: tuple[str, ...]) -> str:
+    pg = _pg_dialect()
+
+    def array_of(column) -> str:  # text, never varchar(n): an explicit cast would cut a long value silently
+        return "TEXT" if isinstance(column.type, String) else column.type.compile(dialect=pg)
+
+    return ", ".join(f"CAST(:{c} AS {array_of(table.c[c])}[])" for c in columns)
+
+
+@functools.cache
+def unnest_insert(table, columns: tuple[str, ...], tail: str = "ON CONFLICT DO NOTHING"):
+    """PostgreSQL: `INSERT ... SELECT * FROM unnest(an array per column) <tail>`, rows bound by `unnest_params`.
+
+    One short statement, parsed and planned once, whatever the number of rows. An executemany sends a
+    statement per row (a batch of 500 crossings files ~5,000 key rows), and SQLAlchemy's insertmanyvalues
+    (an INSERT ... RETURNING of many rows) writes every row into the SQL text, which psycopg re-parses on
+    each call: 160 kB for 500 new travellers (docs/performance.md, session 27). Rows go in array order.
+    """
+    # Names from the model's own Table (table.c[c] refuses any other), the rows bound as arrays.
+    return text(f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+                f"SELECT * FROM unnest({_array_casts(table, columns)}) {tail}")
+
+
+@functools.cache
+def unnest_update(table, columns: tuple[str, ...]):
+    """PostgreSQL: `UPDATE ... FROM unnest(an array per column)`, rows by `id` (the first column): one
+    statement for what an executemany sends row by row. `t.id = ANY(ids)` beside the join keeps the table's
+    side an index scan of those rows: joined alone, a small table is hashed whole (seen at 100k), and a
+    generic plan must never do that to millions of travellers."""
+    sets = ", ".join(f"{c} = v.{c}" for c in columns[1:])
+    id_type = table.c.id.type.compile(dialect=_pg_dialect())
+    return text(f"UPDATE {table.name} AS t SET {sets} FROM unnest({_array_casts(table, columns)}) "  # noqa: S608
+                f"AS v({', '.join(columns)}) WHERE t.id = v.id AND t.id = ANY(CAST(:id AS {id_type}[]))")
+
+
+def update_rows(session: Session, table, rows: list[dict]) -> None:
+    """Update rows by primary key `id`, each a dict of the columns it sets (rows setting the same columns go
+    together). PostgreSQL: one array statement per set of columns, in the rows' order; elsewhere executemany."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for r in rows:
+        groups.setdefault(("id", *sorted(k for k in r if k != "id")), []).append(r)
+    for columns, group in groups.items():
+        if _is_pg(session):
+            session.execute(unnest_update(table, columns), unnest_params(columns, group))
+        else:
+            session.execute(update(table).where(table.c.id == bindparam("b_id")),
+                            [{("b_id" if k == "id" else k): v for k, v in r.items()} for r in group])
+
+
+def unnest_params(columns: tuple[str, ...], rows: list[dict]) -> dict[str, list]:
+    return {c: [r[c] for r in rows] for c in columns}
 
 
 # --- locks -----------------------------------------------------------------------------------------
@@ -209,7 +269,15 @@ def _counts_upsert(dialect: str):
     return ins.on_conflict_do_update(index_elements=[table.c.token], set_={"n": table.c.n + ins.excluded.n})
 
 
+_COUNT_COLUMNS = ("token", "n")
+
+
 def _write_counts(session: Session, counts: list[tuple[str, int]]) -> None:
+    if _is_pg(session):
+        stmt = unnest_insert(NameTokenCount.__table__, _COUNT_COLUMNS,
+                             "ON CONFLICT (token) DO UPDATE SET n = name_token_counts.n + excluded.n")
+        session.execute(stmt, {"token": [t for t, _ in counts], "n": [n for _, n in counts]})
+        return
     session.execute(_counts_upsert(dialect_of(session)), [{"token": t, "n": n} for t, n in counts])
 
 
@@ -378,9 +446,23 @@ def _spellings_upsert(dialect: str):
               "crossing_count": table.c.crossing_count + ins.excluded.crossing_count})
 
 
+_SPELLING_ROW = ("traveller_id", "spelling", "crossing_id", "crossed_at", "crossing_count", *_SPELLING_COLUMNS)
+_SPELLING_CONFLICT = (
+    "ON CONFLICT (traveller_id, spelling) DO UPDATE SET "
+    "crossing_id = CASE WHEN excluded.crossing_id < traveller_spellings.crossing_id THEN excluded.crossing_id "
+    "ELSE traveller_spellings.crossing_id END, "
+    "crossed_at = CASE WHEN excluded.crossing_id < traveller_spellings.crossing_id THEN excluded.crossed_at "
+    "ELSE traveller_spellings.crossed_at END, "
+    "crossing_count = traveller_spellings.crossing_count + excluded.crossing_count")
+
+
 def _upsert_spellings(session: Session, rows: list[dict]) -> None:
     """Insert spelling rows; one the traveller has already adds the counts and keeps the lower crossing id."""
     if not rows:
+        return
+    if _is_pg(session):
+        stmt = unnest_insert(TravellerSpelling.__table__, _SPELLING_ROW, _SPELLING_CONFLICT)
+        session.execute(stmt, unnest_params(_SPELLING_ROW, rows))
         return
     ins = _spellings_upsert(dialect_of(session))
     for start in range(0, len(rows), 5000):
@@ -558,11 +640,7 @@ def _attach_rows(session, rows, config, judgements, now, stored):
     merged = {tid: index.key_of(c) for tid, c in first_of.items() if index.key_of(c) != -tid}
     fresh = sorted({index.key_of(rec.crossing_id) for rec, _, _ in work} | set(merged.values()))
     fresh = [k for k in fresh if k > 0]
-    new_rows = [Traveller(created_at=now, updated_at=now) for _ in fresh]
-    if new_rows:
-        session.add_all(new_rows)
-        session.flush()
-    tid_of = {k: t.id for k, t in zip(fresh, new_rows, strict=True)}
+    tid_of = dict(zip(fresh, new_travellers(session, len(fresh), now), strict=True))
 
     def tid(key) -> int:
         return tid_of[key] if key > 0 else -key
@@ -664,6 +742,29 @@ def set_travellers(session: Session, moves: list[tuple[int, datetime, int]]) -> 
                     [{"id": c, "traveller_id": t} for c, _, t in moves])
 
 
+_NEW_TRAVELLER = ("id", "surname", "given_names", "crossing_count", "patterns_due", "created_at", "updated_at")
+
+
+def new_travellers(session: Session, n: int, now: datetime) -> list[int]:
+    """Ids of n new, empty travellers (their summaries are written by tracing.update_summaries).
+
+    PostgreSQL: ids drawn from the sequence, rows written by one array statement; elsewhere the ORM's flush.
+    """
+    if not n:
+        return []
+    if _is_pg(session):
+        ids = list(session.execute(text("SELECT nextval(pg_get_serial_sequence('travellers', 'id')) "
+                                        "FROM generate_series(1, :n)"), {"n": n}).scalars())
+        stmt = unnest_insert(Traveller.__table__, _NEW_TRAVELLER, "")
+        session.execute(stmt, {"id": ids, "surname": [""] * n, "given_names": [""] * n, "crossing_count": [0] * n,
+                               "patterns_due": [False] * n, "created_at": [now] * n, "updated_at": [now] * n})
+        return ids
+    rows = [Traveller(created_at=now, updated_at=now) for _ in range(n)]
+    session.add_all(rows)
+    session.flush()
+    return [t.id for t in rows]
+
+
 def merge_into(session: Session, gone: int, survivor: int) -> None:
     """An automatic merge reaches the database: crossings, findings and keys move; `gone` points at `survivor`."""
     session.execute(update(Crossing).where(Crossing.traveller_id == gone).values(traveller_id=survivor)
@@ -677,8 +778,13 @@ def merge_into(session: Session, gone: int, survivor: int) -> None:
 
 
 def _add_key_rows(session: Session, pairs: list[tuple[int, int]]) -> None:
-    if pairs:
-        session.execute(_key_insert(dialect_of(session)), [{"key": k, "traveller_id": t} for k, t in pairs])
+    if not pairs:
+        return
+    if _is_pg(session):
+        stmt = unnest_insert(TravellerKey.__table__, ("key", "traveller_id"))
+        session.execute(stmt, {"key": [k for k, _ in pairs], "traveller_id": [t for _, t in pairs]})
+        return
+    session.execute(_key_insert(dialect_of(session)), [{"key": k, "traveller_id": t} for k, t in pairs])
 
 
 @per_dialect

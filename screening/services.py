@@ -24,7 +24,7 @@ from sqlalchemy import event, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from notifications import services as notifications
-from screening import tracing
+from screening import online, tracing
 from screening.engine.ingest import ICAO_SPECIAL, ISO_ALPHA3, CrossingIn, RowError, read_crossings_csv
 from screening.engine.matching import Document, Identity, MatchResult
 from screening.engine.normalize import PartialDate, canonical, name_tokens, normalize_document, ocr_key
@@ -231,10 +231,11 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
 def _stored_keys(session: Session, source: str, ext_ids: list[str]) -> dict[str, int]:
     """{external id: crossing id} of those already stored under `source` (crossing_keys' primary key)."""
     found: dict[str, int] = {}
-    for start in range(0, len(ext_ids), 900):
+    for start in range(0, len(ext_ids), 900):  # one array on PostgreSQL (in_ids): a short text, prepared once
         found.update(session.execute(
             select(CrossingKey.external_id, CrossingKey.crossing_id).where(
-                CrossingKey.source == source, CrossingKey.external_id.in_(ext_ids[start:start + 900]))).all())
+                CrossingKey.source == source,
+                online.in_ids(session, CrossingKey.external_id, ext_ids[start:start + 900]))).all())
     return found
 
 
@@ -256,6 +257,9 @@ _COPY_COLUMNS = ("id", "source", "external_id", "border_post_id", "direction", "
                  "traveller_id")
 
 
+_CLAIM_COLUMNS = ("source", "external_id", "crossing_id", "crossed_at")
+
+
 def _claim_and_copy(session: Session, rows: list[dict[str, Any]], *, now: datetime,
                     attach: bool) -> tuple[dict[str, int], tracing.Attached | None]:
     """PostgreSQL: ids from the sequence, the keys claimed, the won rows attached (if `attach`) and stored by
@@ -269,18 +273,17 @@ def _claim_and_copy(session: Session, rows: list[dict[str, Any]], *, now: dateti
     import json
 
     from sqlalchemy import text
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     ids = session.execute(text("SELECT nextval(pg_get_serial_sequence('crossings', 'id')) "
                                "FROM generate_series(1, :n)"), {"n": len(rows)}).scalars().all()
     for cid, row in zip(ids, rows, strict=True):
         row["id"] = cid
-    keys = CrossingKey.__table__
-    claim = pg_insert(keys).on_conflict_do_nothing(index_elements=["source", "external_id"]) \
-        .returning(keys.c.external_id)
-    won = set(session.execute(claim, [
-        {"source": r["source"], "external_id": r["external_id"], "crossing_id": r["id"], "crossed_at": r["crossed_at"]}
-        for r in sorted(rows, key=lambda r: r["external_id"])]).scalars())
+    claim = online.unnest_insert(CrossingKey.__table__, _CLAIM_COLUMNS,
+                                 "ON CONFLICT (source, external_id) DO NOTHING RETURNING external_id")
+    in_order = sorted(rows, key=lambda r: r["external_id"])
+    won = set(session.execute(claim, {
+        "source": [r["source"] for r in in_order], "external_id": [r["external_id"] for r in in_order],
+        "crossing_id": [r["id"] for r in in_order], "crossed_at": [r["crossed_at"] for r in in_order]}).scalars())
     stored = [row for row in rows if row["external_id"] in won]
     attached = None
     if attach:

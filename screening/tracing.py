@@ -452,16 +452,12 @@ def refresh_summaries(session: Session, traveller_ids: Iterable[int], now: datet
     _write_summaries(session, updates, due)
 
 
-_UPDATE_TRAVELLERS = update(Traveller)  # by primary key, one row a dict (built once: see online.ids_param)
-
-
 def _write_summaries(session: Session, updates: list[dict], due: Iterable[int]) -> None:
     due = set(due)
     for u in updates:
         if u["id"] in due:
             u["patterns_due"] = True
-    if updates:
-        session.execute(_UPDATE_TRAVELLERS, updates)
+    online.update_rows(session, Traveller.__table__, updates)
 
 
 _SPELLING_SUMMARY = (TravellerSpelling.traveller_id, TravellerSpelling.crossing_id, TravellerSpelling.crossing_count,
