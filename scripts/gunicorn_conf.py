@@ -9,6 +9,7 @@ interest that first batch would wait seconds to minutes. A background thread bui
 the worker starts, and requests arriving meanwhile simply share the same lock.
 """
 
+import gc
 import logging
 import re
 import threading
@@ -55,8 +56,19 @@ class QuerylessLogger(Logger):
 logger_class = QuerylessLogger
 
 
+# The cyclic collector. A batch of 500 crossings allocates hundreds of thousands of small objects (records,
+# keys, rows) that reference counting frees; at Python's default thresholds (700, 10, 10) that set off ~65
+# young and ~0.5 full collections a batch, and a full one walks the worker's whole heap (the persons-of-
+# interest index, the bounded caches): ~70 ms of a 530 ms batch at 100k, more as the caches fill
+# (docs/performance.md, session 27). At 20,000 the young collections are ~30 times rarer, and the objects the
+# warm-up built, which live as long as the worker, are frozen out of every full collection. Cyclic garbage is
+# still collected, only in larger, rarer passes.
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
 def post_worker_init(worker):
     app = worker.wsgi  # the Flask app gunicorn loaded
+    gc.set_threshold(*GC_THRESHOLDS)
 
     def warm():
         from datetime import date
@@ -66,7 +78,10 @@ def post_worker_init(worker):
         with app.app_context():
             try:
                 persons, crossings = warm_up(today=date.today())
-                worker.log.info("indexes warm: %d persons of interest, %d crossings", persons, crossings)
+                gc.collect()  # garbage first: frozen objects are never collected
+                gc.freeze()
+                worker.log.info("indexes warm: %d persons of interest, %d crossings; %d objects frozen, collector "
+                                "thresholds %s", persons, crossings, gc.get_freeze_count(), gc.get_threshold())
             except Exception:  # noqa: BLE001 - a cold index is built on first use anyway
                 worker.log.exception("index warm-up failed; indexes will be built on first use")
 

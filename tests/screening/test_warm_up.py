@@ -67,7 +67,12 @@ def test_gunicorn_worker_warms_indexes_at_boot(app, database_url, db_session):
             lines.append(line)
             if "indexes warm" in line:
                 break
-        assert any("indexes warm: 1 persons of interest" in x for x in lines), "".join(lines)
+        warm = [x for x in lines if "indexes warm: 1 persons of interest" in x]
+        assert warm, "".join(lines)
+        # The worker's collector: rarer young collections, and the warm-up's objects out of every full one.
+        assert "collector thresholds (20000, 10, 10)" in warm[0]
+        frozen = int(warm[0].split(" objects frozen")[0].rsplit(" ", 1)[1])
+        assert frozen > 50_000, warm[0]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
