@@ -121,3 +121,12 @@ def test_the_drain_marks_exactly_the_last_seen_and_the_real_scheduler_empties_th
         ran = conn.execute(sa.text("SELECT job_id FROM scheduler_jobs WHERE last_success_at IS NOT NULL")).scalars()
         assert "tracing-patterns" in set(ran)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_bench_names_the_server_settings_it_measured_with(pg_schema):
+    from bench.scale_bench import SETTINGS, server_settings
+
+    said = dict(part.split(" ", 1) for part in server_settings(pg_schema).split(", "))
+    assert list(said) == list(SETTINGS)
+    assert said["shared_buffers"][0].isdigit() and said["max_locks_per_transaction"].isdigit()
