@@ -686,13 +686,13 @@ def run_size(n: int, args) -> dict:
             if mode == "database":
                 items = traffic(persons, args.api_crossings, seed=args.traffic_seed, prefix=f"API{run}")
                 cpu0 = server.cpu_s()
-                accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, 500), args.workers)
+                accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, args.batch), args.workers)
                 cpu = server.cpu_s() - cpu0
                 print(f"[{mode}] API workers' CPU: {cpu:.1f} s = {cpu / max(accepted, 1) * 1000:.2f} ms a crossing "
                       f"(load average {os.getloadavg()[0]:.1f})", flush=True)
                 rss_after = server.rss_mib()
                 print(f"[{mode}] API: {accepted:,} crossings in {secs:.1f} s = {accepted / secs:,.0f} crossings/s "
-                      f"({args.workers} workers, {args.workers} clients, batches of 500; batch p50 "
+                      f"({args.workers} workers, {args.workers} clients, batches of {args.batch}; batch p50 "
                       f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms)", flush=True)
                 print(f"[{mode}] worker RSS after the API run: " + ", ".join(f"{r:.0f} MiB" for r in rss_after))
                 result.update(api_per_s=accepted / secs, rss_after=rss_after)
@@ -764,6 +764,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--attach", type=int, default=300, help="crossings attached one by one for p50/p95")
     parser.add_argument("--api-crossings", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=500,
+                        help="crossings per API request; a batch of over ~40 takes the coarse key locks exclusive, "
+                             "so two such batches never attach at once (docs/operations.md, \"Traveller keys\")")
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--pages", type=int, default=40, metavar="N",
                         help="requests per page for the queue, traveller, dashboard and statistics timings (0: skip)")
