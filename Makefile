@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app tip_cases
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale bench-partitions bench-resolve bench-rules
+.PHONY: screenshots axe run post-node serve test test-fast lint migrate demo translations i18n-extract bench bench-postsync bench-tracing bench-matching bench-dashboard clean system-deps bench-scale bench-drain bench-partitions bench-resolve bench-rules
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -111,6 +111,12 @@ bench-scale: $(STAMP)
 	-psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE tsela_scale" 2>/dev/null
 	nice -n 10 $(BIN)/python -m bench.scale_bench --sizes $(SCALE_SIZES) --years $(SCALE_YEARS) \
 		--compare-memory-up-to 1000000 --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/tsela_scale
+
+# Issue 10: the scheduler's RSS after draining the same 10,000 travellers, on a database bench-scale loaded
+# (it marks them due and runs the real scheduler): compare the figure at 100k and at 20M.
+DRAIN_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/tsela_scale
+bench-drain: $(STAMP)
+	$(BIN)/python -m bench.scheduler_drain --pg-url $(DRAIN_URL)
 
 # Migration 0022 (crossings partitioned by month) at 1M crossings, and month/id queries before and after.
 bench-partitions: $(STAMP)
