@@ -160,8 +160,23 @@ def update_rows(session: Session, table, rows: list[dict]) -> None:
         if _is_pg(session):
             session.execute(unnest_update(table, columns), unnest_params(columns, group))
         else:
-            session.execute(update(table).where(table.c.id == bindparam("b_id")),
+            session.execute(_update_by_id(table),
                             [{("b_id" if k == "id" else k): v for k, v in r.items()} for r in group])
+
+
+@functools.cache
+def _update_by_id(table):
+    """Built once per table: the summaries go through here on every attach."""
+    return update(table).where(table.c.id == bindparam("b_id"))
+
+
+_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+
+
+def next_ids(session: Session, table: str, n: int) -> list[int]:
+    """PostgreSQL: n ids drawn from the table's sequence in one round trip, so rows can be written by one
+    array statement or COPY with their ids known beforehand."""
+    return list(session.execute(_NEXT_IDS, {"t": table, "n": n}).scalars())
 
 
 def unnest_params(columns: tuple[str, ...], rows: list[dict]) -> dict[str, list]:
@@ -753,8 +768,7 @@ def new_travellers(session: Session, n: int, now: datetime) -> list[int]:
     if not n:
         return []
     if _is_pg(session):
-        ids = list(session.execute(text("SELECT nextval(pg_get_serial_sequence('travellers', 'id')) "
-                                        "FROM generate_series(1, :n)"), {"n": n}).scalars())
+        ids = next_ids(session, "travellers", n)
         stmt = unnest_insert(Traveller.__table__, _NEW_TRAVELLER, "")
         session.execute(stmt, {"id": ids, "surname": [""] * n, "given_names": [""] * n, "crossing_count": [0] * n,
                                "patterns_due": [False] * n, "created_at": [now] * n, "updated_at": [now] * n})

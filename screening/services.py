@@ -272,10 +272,7 @@ def _claim_and_copy(session: Session, rows: list[dict[str, Any]], *, now: dateti
     """
     import json
 
-    from sqlalchemy import text
-
-    ids = session.execute(text("SELECT nextval(pg_get_serial_sequence('crossings', 'id')) "
-                               "FROM generate_series(1, :n)"), {"n": len(rows)}).scalars().all()
+    ids = online.next_ids(session, "crossings", len(rows))
     for cid, row in zip(ids, rows, strict=True):
         row["id"] = cid
     claim = online.unnest_insert(CrossingKey.__table__, _CLAIM_COLUMNS,
