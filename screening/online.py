@@ -597,6 +597,7 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
     """
 
     ensure_keys(session)
+    config = config.for_attach()
     with _CACHES_LOCK:  # one batch at a time per process uses the shared caches (threads of a worker)
         return _attach_rows(session, rows, config, judgements, now, stored)
 

@@ -166,21 +166,18 @@ class ResolveConfig:
     weak_link_threshold: float = 0.70  # accepted only when no other traveller is in reach
     merge_threshold: float = 0.90  # both links needed to merge two travellers through one crossing
     ambiguity_margin: float = 0.03  # two unrelated travellers within this of the best: do not guess
-    # Per-profile posterior (module docstring, 4): odds of "someone not among the candidates found",
+    # Per-profile posterior (module docstring, 4): odds of "someone not found among the candidates",
     # against the pair odds of each candidate traveller; 1.0 gives the pair posterior back (no rescue,
-    # the results of the pair rule exactly). 0.03 set on seeds 101 and 202 (300k heavy namesakes):
-    # recall 0.9915 -> 0.9944 with precision unchanged to within 0.0001 (docs/performance.md, s6-A).
-    new_person_odds: float = 0.03
+    # the results of the pair rule exactly). 0.03 was set on seeds 101 and 202 at 300k (s6-A).
     # Rejoin pass (module docstring, 4; batch only): odds of "a namesake not found" against which a
     # traveller with no home of its own is weighed for joining the one it fits; None: no pass.
-    # Session 7 left it off: alone, at 1M heavy namesakes it bought recall with 0.0001-0.0002 of
-    # precision the reported seed did not have. The twin rule below frees more precision than the pass
-    # spends: on seed 101 at 1M, twin rule + pass at 1.0 gave P 0.9954 -> 0.9975, R 0.9887 -> 0.9916
-    # (3.0: less recall for the same precision; 0.3: R 0.9924 but P 0.9972). docs/performance.md, s9a.
-    # Session 10 (s10a) split the year-of-birth level ("year" / "year_date"), which frees precision
-    # again: 0.3 on seed 101 at 1M, P 0.9975 -> 0.9971, R 0.9924 -> 0.9933 (0.01 for the per-profile
-    # posterior as well: +0.0004 recall for -0.0003 precision, not taken).
-    rejoin_odds: float | None = 0.3
+    # Session 28 lowered both (0.03 -> 0.003, 0.3 -> 0.07) together with a batch candidate set of 48, set
+    # on seeds 101 and 202 at 10^6 heavy namesakes (P / R 0.9956 / 0.9950 and 0.9952 / 0.9953; before
+    # 0.9969 / 0.9939 and 0.9967 / 0.9940); the reported seed 15 then gave 0.9953 / 0.9953 (was 0.9967 /
+    # 0.9939). With 24 candidates the odds alone bought recall with more precision than they freed
+    # (session 17's sweep); history of both settings in docs/performance.md (s6-A, s7a, s9a, s10a, s28).
+    new_person_odds: float = 0.003
+    rejoin_odds: float | None = 0.07
     # Twin rule (module docstring, 4): a profile repeated on several crossings (a person's usual
     # identity, with its own document and address) joins a traveller only if one of that traveller's
     # profiles agrees with it on a document or an address; name and date of birth alone do not. Two
@@ -188,12 +185,24 @@ class ResolveConfig:
     # False: the rule of session 8 and before (namesakes born the same day merge on name and date).
     twin_rule: bool = True
     block_year_window: int = 1
-    max_candidates: int = 24  # travellers scored per new profile (most selective routes first)
+    # Travellers scored per new profile (most selective routes first). 48 since session 28: at 10^6 heavy
+    # namesakes a common name's year holds far more than 24, and a candidate set cut short is one the
+    # per-profile posterior cannot trust. An online attach reads at most `attach_candidates` from the
+    # database (`for_attach`): it keeps the pair rule, where the extra namesakes change nothing but the
+    # cost of every API crossing.
+    max_candidates: int = 48
+    attach_candidates: int = 24
     # Session 11 (s11a): a year-only profile's candidates count as complete for the per-profile
     # posterior once every namesake of its own year was found (the rest, a year off, weigh 5-9 bits
     # less); False: complete only under `max_candidates`, as before.
     year_complete: bool = True
     name_cache_size: int = 2_000_000
+
+    def for_attach(self) -> ResolveConfig:
+        """The settings of an online attach (one crossing at a time, candidates read from the database)."""
+        if self.max_candidates <= self.attach_candidates:
+            return self
+        return replace(self, max_candidates=self.attach_candidates)
 
 
 class JudgementConflict(ValueError):

@@ -178,9 +178,9 @@ def test_detach_merge_split_and_judgements_persist():
 
 
 def test_config_threshold_is_a_parameter():
-    # The per-profile posterior would weigh the one candidate in reach against "someone not found"
-    # only (odds 0.03): strict pair thresholds alone are asked for here, so it is switched off.
-    strict = ResolveConfig(link_threshold=0.99, weak_link_threshold=0.99, new_person_odds=1.0)
+    # The per-profile posterior and the rejoin pass would weigh the one candidate in reach against
+    # "someone not found" only: strict pair thresholds alone are asked for here, so both are off.
+    strict = ResolveConfig(link_threshold=0.99, weak_link_threshold=0.99, new_person_odds=1.0, rejoin_odds=None)
     assignment = resolve([THABO[0], rec("x", "Mokoena", "Thabo", "1985")], config=strict)
     assert assignment["x"] != assignment["t0"]
 
@@ -306,6 +306,24 @@ def test_a_document_typo_reaches_its_traveller_past_a_full_namesake_bucket():
     key, score, explanation = index.attach(rec("x", "Mokoena", "Thabo", "1985-03-04", "RA1234576"))
     assert key == index.key_of("t0"), explanation
 
+
+
+def test_an_online_attach_scores_fewer_candidates_than_the_batch():
+    # The batch weighs up to 48 namesakes (its per-profile posterior needs the set whole); an attach, one
+    # crossing at a time under the pair rule, reads at most `attach_candidates` from the database.
+    namesakes = [rec(f"n{i}", "Mokoena", "Thabo", f"1985-{1 + i % 12:02d}-{10 + i:02d}", f"RB{2000000 + 1234567 * i}")
+                 for i in range(8)]
+    cfg = ResolveConfig(max_candidates=6, attach_candidates=3)
+    assert cfg.for_attach().max_candidates == 3 and cfg.for_attach().new_person_odds == cfg.new_person_odds
+    assert ResolveConfig(max_candidates=2, attach_candidates=3).for_attach().max_candidates == 2
+    assert ResolveConfig().max_candidates == 48 and ResolveConfig().for_attach().max_candidates == 24
+    probe = rec("x", "Mokoena", "Thabo", "1985", "RC7654321")
+    for config, scored in ((cfg, 6), (cfg.for_attach(), 3)):
+        index = TravellerIndex.build(namesakes, config)
+        calls: list = []
+        index._score = lambda p, c, floor, calls=calls, score=index._score: calls.append(c) or score(p, c, floor)
+        index.attach(probe)
+        assert len(calls) == scored
 
 def _sparse_prior(cfg: ResolveConfig | None = None) -> ResolveConfig:
     """The per-profile posterior on ("someone not found" at odds 0.25), and a prior as low as a
