@@ -7,9 +7,8 @@ looked up in `traveller_keys`; the candidate travellers' distinct profiles are r
 own `attach`, so scoring, thresholds, ambiguity and judgements are exactly the engine's. The name-frequency
 table the scores are adjusted by is stored too (`name_token_counts`), read only for the tokens compared.
 
-Memory per attach is proportional to the candidates (at most `ResolveConfig.attach_candidates`
-travellers: `for_attach`),
-not to history; nothing is kept between attaches.
+Memory per attach is proportional to the candidates (at most `ResolveConfig.attach_candidates` travellers,
+`for_attach`), not to history; nothing is kept between attaches.
 
 Concurrency: two workers attaching crossings of the same person must not found two travellers. Each
 transaction takes, before reading candidates, a PostgreSQL transaction-level advisory lock on every
