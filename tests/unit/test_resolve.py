@@ -307,7 +307,6 @@ def test_a_document_typo_reaches_its_traveller_past_a_full_namesake_bucket():
     assert key == index.key_of("t0"), explanation
 
 
-
 def test_an_online_attach_scores_fewer_candidates_than_the_batch():
     # The batch weighs up to 48 namesakes (its per-profile posterior needs the set whole); an attach, one
     # crossing at a time under the pair rule, reads at most `attach_candidates` from the database.
@@ -324,6 +323,7 @@ def test_an_online_attach_scores_fewer_candidates_than_the_batch():
         index._score = lambda p, c, floor, calls=calls, score=index._score: calls.append(c) or score(p, c, floor)
         index.attach(probe)
         assert len(calls) == scored
+
 
 def _sparse_prior(cfg: ResolveConfig | None = None) -> ResolveConfig:
     """The per-profile posterior on ("someone not found" at odds 0.25), and a prior as low as a
