@@ -439,6 +439,12 @@ def _align(a: tuple[str, ...], b: tuple[str, ...], cfg: MatchConfig) -> _Aligned
         return None
     if a == b:
         return 1.0, 0, tuple((t, t) for t in a if len(t) > 1)
+    if len(a) == 1 and len(b) == 1:  # most surnames: the general case below, without its lists and sets
+        x, y = a[0], b[0]
+        s, f = _token_score(x, y, cfg)
+        if s > 0.0:
+            return s, f, (((x, y),) if f != _INITIAL else ())
+        return 0.0, _UNMATCHED, ()
     pairs = []
     for i, x in enumerate(a):
         for j, y in enumerate(b):

@@ -236,6 +236,22 @@ def test_token_distance(a, b, distance):
     assert token_distance(a, b) == distance
 
 
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    pytest.param(("thabo",), ("thabo",), (1.0, 0, (("thabo", "thabo"),)), id="same"),
+    pytest.param(("mokoena",), ("mokoana",), (DEFAULT.typo_token_score, 1, (("mokoena", "mokoana"),)), id="typo"),
+    pytest.param(("t",), ("thabo",), (DEFAULT.initial_score, 2, ()), id="initial-is-no-agreeing-token"),
+    pytest.param(("thabo",), ("palesa",), (0.0, 32, ()), id="different-is-unmatched"),
+    pytest.param(("thabo",), ("thabo", "palesa"), (1.0 - DEFAULT.extra_token_penalty, 4, (("thabo", "thabo"),)),
+                 id="extra-token-general-path"),
+])
+def test_single_token_alignment(a, b, expected):
+    # One token a side (most surnames) takes a short path in `_align`; it must read as the general one.
+    from screening.engine.matching import _align
+
+    score, flags, agreeing = _align(a, b, DEFAULT)
+    assert (score, flags, agreeing) == (pytest.approx(expected[0]), *expected[1:])
+
+
 # --- Name frequencies: a rare name agreeing counts for more, a common one for less ----------------
 # A national list of 10^6 persons where Mokoena and Thabo are very common (2% and 1.5%), Ramokhoro and
 # Tlotliso rare (a few dozen each), and the rest spread over 20,000 names of 150 bearers each.
