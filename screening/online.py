@@ -593,7 +593,7 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
     so a crossing finds a traveller an earlier crossing of the same batch founded. The travellers the
     documents reach are restored first where that pays, the namesakes only for the crossings those do not
     settle: one key read and at most three restores per batch, whatever its size; memory bounded by batch
-    size x max_candidates.
+    size x `attach_candidates` (`ResolveConfig.for_attach`).
     """
 
     ensure_keys(session)
