@@ -765,10 +765,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--attach", type=int, default=300, help="crossings attached one by one for p50/p95")
     parser.add_argument("--api-crossings", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500,
-                        help="crossings per API request; a batch over the server's lock budget (~40 crossings at "
-                             "PostgreSQL's defaults, ~550 with max_locks_per_transaction 512) takes the coarse key "
-                             "locks exclusive, so two such batches never attach at once (docs/operations.md, "
-                             "\"Traveller keys\")")
+                        help="crossings per API request; a batch of over ~40 takes the coarse key locks exclusive, "
+                             "so two such batches never attach at once (docs/operations.md, \"Traveller keys\")")
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--pages", type=int, default=40, metavar="N",
                         help="requests per page for the queue, traveller, dashboard and statistics timings (0: skip)")

@@ -29,7 +29,6 @@ import hashlib
 import json
 import logging
 import threading
-import time
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -58,12 +57,8 @@ log = logging.getLogger("tsela.tracing")
 
 LOCK_NAMESPACE = 0x7453  # first half of the two-int advisory lock: Tsela's traveller keys, coarse slots
 FINE_NAMESPACE = 0x7454  # the same keys over fine slots
-LOCK_SLOTS = 1024  # coarse slots, and the fewest locks a batch may take in fine mode (lock_budget)
+LOCK_SLOTS = 1024  # coarse slots: a batch never takes more (PostgreSQL's lock table is shared and finite)
 FINE_SLOTS = 1 << 20  # fine slots: two small batches rarely share one
-# One transaction takes at most this share of the server's lock table: room for the other workers, the
-# scheduler and the partition locks a statement that cannot prune takes (docs/operations.md).
-LOCK_TABLE_SHARE = 6
-LOCK_BUDGET_TTL = 300.0  # seconds a read of the server's settings is kept (they change only on a restart)
 _PENDING_COUNTS = "tsela_name_token_counts"  # session.info: this transaction's counts, written at commit
 CANDIDATE_ROWS = 2000  # key rows read per route at most: the bound of one candidate query
 _TOTALS = ("#total", "#sum_counts", "#sum_squares")
@@ -197,47 +192,24 @@ _LOCK_SHARED_AND_FINE = text(
     "END) FROM unnest(CAST(:fine AS boolean[]), CAST(:slots AS integer[])) AS u(f, s)")
 
 
-_LOCK_TABLE = text(
-    "SELECT current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int "
-    "+ current_setting('max_prepared_transactions')::int)")
-_BUDGETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> (budget, monotonic time read)
-
-
-def lock_budget(session: Session) -> int:
-    """How many advisory locks one attach transaction may take: a LOCK_TABLE_SHARE of the server's lock table
-    (`max_locks_per_transaction` x (`max_connections` + `max_prepared_transactions`) entries, shared by every
-    session), never fewer than LOCK_SLOTS. Read from the server, not configured, because a larger budget on a
-    server at the defaults fails with "out of shared memory": 1,066 there, 8,533 with the 512 that
-    docs/operations.md asks of a production server, where an API batch of 500 crossings fits.
-    """
-    bind = session.get_bind()
-    now = time.monotonic()
-    kept = _BUDGETS.get(bind)
-    if kept is not None and now - kept[1] < LOCK_BUDGET_TTL:
-        return kept[0]
-    budget = max(LOCK_SLOTS, session.execute(_LOCK_TABLE).scalar_one() // LOCK_TABLE_SHARE)
-    _BUDGETS[bind] = (budget, now)
-    return budget
-
-
 def lock_keys(session: Session, keys: Iterable[int]) -> int:
     """Take the advisory locks guarding these keys until the transaction ends; returns how many.
 
     Two granularities, so that two API batches of different people run at once: a batch of a few hundred
     crossings covers nearly every one of 1,024 slots (each crossing probes a dozen keys), so with coarse
-    slots alone every batch waited for the one before it. A batch takes the coarse slots of its keys SHARED
-    and the fine slots EXCLUSIVE: two such batches wait for each other only when they share a fine slot.
-    A batch that would take more than `lock_budget` locks so takes the coarse slots EXCLUSIVE instead, which
-    the others' shared coarse locks wait for; no transaction holds more than the budget, whatever its size.
-    Correct whichever mode each worker picks (the coarse and fine slot counts are fixed, only the choice
-    follows the budget). Coarse before fine, each sorted: one global order, so no deadlock.
+    slots alone every batch waited for the one before it. An ordinary batch takes the coarse slots of its
+    keys SHARED and the fine slots EXCLUSIVE: two such batches wait for each other only when they share a
+    fine slot. A batch that would take more than LOCK_SLOTS locks so (over about 40 crossings) takes the
+    coarse slots EXCLUSIVE instead, as every batch did before, which the others' shared coarse locks wait
+    for; no transaction holds more than LOCK_SLOTS locks, whatever its size. Coarse before fine, each sorted:
+    one global order, so no deadlock.
     """
     keys = list(keys)
     coarse = lock_slots(keys, LOCK_SLOTS)
     if not coarse or not _is_pg(session):
         return len(coarse)
     fine = lock_slots(keys, FINE_SLOTS)
-    if len(coarse) + len(fine) > lock_budget(session):
+    if len(coarse) + len(fine) > LOCK_SLOTS:
         # unnest keeps the array's (sorted) order: every transaction locks in the same order.
         session.execute(_LOCK_COARSE, {"ns": LOCK_NAMESPACE, "slots": coarse})
         return len(coarse)

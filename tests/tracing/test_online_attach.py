@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -311,13 +310,10 @@ def _lock_count(people) -> tuple[int, int]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_large_batch_and_a_small_one_storing_one_person_at_once_make_one_traveller(app, db_session, monkeypatch):
+def test_a_large_batch_and_a_small_one_storing_one_person_at_once_make_one_traveller(app, db_session):
     """A batch too large for fine locks takes the coarse slots exclusively; a small one racing it takes them
-    shared (and its fine slots): the small one still waits for the large one's travellers, and the reverse.
-    The budget is held at its floor, so the race is the same on a server at the defaults and at 512 locks."""
+    shared (and its fine slots): the small one still waits for the large one's travellers, and the reverse."""
     from screening import online
-
-    monkeypatch.setattr(online, "lock_budget", lambda session: online.LOCK_SLOTS)
 
     rng = random.Random(5)
 
@@ -329,40 +325,6 @@ def test_a_large_batch_and_a_small_one_storing_one_person_at_once_make_one_trave
     large, small = _RACERS + fillers, _RACERS
     assert sum(_lock_count(large)) > online.LOCK_SLOTS >= sum(_lock_count(small)), "both lock modes are raced"
     _store_race(app, {"a": large, "b": small})
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_the_lock_budget_follows_the_servers_lock_table(app, db_session):
-    """A batch that fits the budget read from the server takes its coarse slots shared; one lock more and it
-    takes them exclusive. The budget is a sixth of max_locks_per_transaction x max_connections (1,066 at the
-    defaults), never under LOCK_SLOTS."""
-    from sqlalchemy import text
-
-    from screening import online
-
-    settings = {n: int(db.session.execute(text(f"SHOW {n}")).scalar_one())
-                for n in ("max_locks_per_transaction", "max_connections", "max_prepared_transactions")}
-    per_slot = settings["max_connections"] + settings["max_prepared_transactions"]
-    table = settings["max_locks_per_transaction"] * per_slot
-    budget = online.lock_budget(db.session)
-    assert budget == max(online.LOCK_SLOTS, table // 6)
-
-    def modes(n_keys: int) -> tuple[int, Counter]:
-        """Keys 0..n-1 take min(n, 1024) coarse slots and n fine ones: (locks taken, coarse lock modes)."""
-        taken = online.lock_keys(db.session, range(n_keys))
-        held = Counter(db.session.execute(text(
-            "SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = :ns"),
-            {"ns": online.LOCK_NAMESPACE}).scalars())
-        db.session.rollback()
-        return taken, held
-
-    fits = budget // 2 if budget <= 2 * online.LOCK_SLOTS else budget - online.LOCK_SLOTS  # coarse + fine == budget
-    taken, held = modes(fits)
-    assert taken == fits + min(fits, online.LOCK_SLOTS) <= budget
-    assert held == Counter({"ShareLock": min(fits, online.LOCK_SLOTS)})
-    taken, held = modes(fits + 1)
-    assert taken == min(fits + 1, online.LOCK_SLOTS) and held == Counter({"ExclusiveLock": taken})
 
 
 @pytest.mark.postgres
