@@ -62,7 +62,10 @@ class StatTravellerDays(db.Model):
     """
 
     __tablename__ = "stat_traveller_days"
-    __table_args__ = (Index("ix_stat_traveller_days_traveller", "traveller_id"),
+    # (traveller, day, post) covering the pointers: the insert trigger's lag over a traveller's rows reads the
+    # index alone, in order (migration 0030).
+    __table_args__ = (Index("ix_stat_traveller_days_traveller", "traveller_id", "day", "border_post_id",
+                            postgresql_include=["n", "first_at", "prev_day", "prev_post_day"]),
                       Index("ix_stat_traveller_days_first", "day",
                             postgresql_include=["prev_day", "traveller_id", "first_at"]))
 
