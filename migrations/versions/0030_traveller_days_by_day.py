@@ -4,7 +4,8 @@ Every insert of crossings re-points the rollup rows of its travellers (`rollup_s
 each traveller's rows in (day, post) order). Through the old index on traveller_id alone PostgreSQL fetched each
 of those rows from the heap and sorted them: at 20M crossings an API batch of 500 touches ~18,000 rows of a
 decade, and the trigger took ~300 ms of the batch's ~0.8 s under the traveller-key locks. This index returns them
-in the window's order from the index alone: the trigger ~90-100 ms (docs/performance.md, session 30).
+in the window's order from the index alone: the trigger 121-135 ms after `db upgrade` (90-104 ms on the index
+built by hand; docs/performance.md, session 30).
 
 It replaces the old index (same name, same leading column: every query that used it can use this one). SQLite
 has no INCLUDE and gets the three key columns. On PostgreSQL the build reads the whole rollup and blocks writes
