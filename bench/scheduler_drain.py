@@ -7,6 +7,13 @@ runs the real scheduler (`notifications.scheduler.run` after `tune_malloc`, what
 none is due, waits for the process to settle and prints its RSS and peak. Run it against the 100k and the 20M
 database and compare the two RSS figures.
 
+The travellers marked due are the last seen, so what they are is the databases' recent traffic: compare databases
+whose last week holds the same crossings (both after a scale-bench run's API traffic, 12,300 crossings, as the
+line printed first shows), or the figures measure that traffic, not history (docs/performance.md, session 31: a
+100k database loaded with `--skip-api` held 300 and drained at 131 MiB, with the API run's 12,300 at 151-157).
+A 100k history spread at the decade's daily rate (`--per-year 2000000`, 18 days) is no such control: its persons
+cross five times in those 18 days and the rules raise a risk flag for most of them.
+
 The scheduler's daily jobs (risk rules at 02:30, retention at 03:15, digests at 07:00) would otherwise land in a
 drain that starts at the wrong hour and be measured with it; the child runs with a fixed-offset time zone that puts
 its local time near noon, so only the due-travellers job does work. Nothing else about the scheduler changes.

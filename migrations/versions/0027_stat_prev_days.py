@@ -34,7 +34,8 @@ def upgrade():
     with op.batch_alter_table("stat_traveller_days") as batch:
         batch.add_column(sa.Column("prev_day", sa.Date(), nullable=True))
         batch.add_column(sa.Column("prev_post_day", sa.Date(), nullable=True))
-    for stmt in rollup_sql.uninstall(dialect) + rollup_sql.install(dialect, bulk=False) + [rollup_sql.prev_fill(dialect)]:
+    for stmt in (rollup_sql.uninstall(dialect) + rollup_sql.install(dialect, bulk=False, since=False)
+                 + [rollup_sql.prev_fill(dialect)]):
         op.execute(stmt)
     # The persons of a period read from this index alone (on PostgreSQL an index-only scan of the period's days,
     # not the table: its rows are in traveller order after the fill).

@@ -26,7 +26,7 @@ depends_on = None
 def _reinstall(bulk: bool) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for stmt in rollup_sql.uninstall("postgresql") + rollup_sql.install("postgresql", bulk=bulk):
+    for stmt in rollup_sql.uninstall("postgresql") + rollup_sql.install("postgresql", bulk=bulk, since=False):
         op.execute(stmt)
 
 

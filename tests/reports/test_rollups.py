@@ -283,3 +283,54 @@ def test_upgrade_to_0028_gives_the_trigger_its_bulk_branch_and_downgrade_takes_i
         assert "IN (SELECT DISTINCT r.traveller_id" not in db.session.execute(source).scalar_one()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_upgrade_to_0031_repoints_from_the_first_day_and_downgrade_takes_it_back(prev_url):
+    """0031's small branch reads a statement's travellers' rows from its first day on (two index probes a row);
+    the downgrade restores the lag over every row of theirs. Both keep the pointers right on rows that arrive
+    before, between and after the stored ones."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from tip_cases import create_app
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": prev_url})
+    source = text("SELECT prosrc FROM pg_proc WHERE proname = 'stat_crossings_ins'")
+    since = "s.day >= (SELECT MIN("
+
+    def wrong() -> int:
+        return db.session.execute(text(
+            "SELECT count(*) FROM stat_traveller_days s JOIN (SELECT day, border_post_id, traveller_id, "
+            "lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id) AS pd, "
+            "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day) AS ppd "
+            "FROM stat_traveller_days) x USING (day, border_post_id, traveller_id) "
+            "WHERE s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd")).scalar_one()
+
+    with app.app_context():
+        upgrade(revision="0030_traveller_days_by_day")
+        assert since not in db.session.execute(source).scalar_one()
+        db.session.remove()
+        upgrade()
+        assert since in db.session.execute(source).scalar_one()
+        rollups.rebuild(db.session, now=utcnow())
+        t = Traveller(surname="A", given_names="B")
+        db.session.add(t)
+        db.session.flush()
+        for day, post in ((20, 0), (10, 1), (15, 0), (25, 2), (12, 0), (15, 1), (1, 2)):  # out of order
+            c = b.crossing(datetime(2025, 4, day, 10, 0, tzinfo=UTC), post=POSTS[post])
+            c.traveller_id = t.id
+            db.session.flush()
+        assert wrong() == 0
+        assert db.session.execute(text("SELECT count(*) FROM stat_traveller_days WHERE traveller_id = :t "
+                                       "AND prev_day IS NOT NULL"), {"t": t.id}).scalar_one() == 6
+        db.session.execute(delete(Crossing).where(Crossing.traveller_id == t.id,
+                                                  Crossing.crossed_at == datetime(2025, 4, 12, 10, 0, tzinfo=UTC)))
+        db.session.flush()
+        assert wrong() == 0
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0030_traveller_days_by_day")
+        assert since not in db.session.execute(source).scalar_one()
+        db.session.remove()
+        db.engine.dispose()

@@ -169,10 +169,16 @@ _PREV = ("lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id)
 PREV_BULK_ROWS = 20_000
 
 
-def _prev_refresh_pg(src: str, bulk: bool = True) -> str:
+def _prev_refresh_pg(src: str, day: str, bulk: bool = True, since: bool = True) -> str:
     """Re-point the rows of the travellers of `src` (rows aliased r): an upsert in key order, so concurrent
     writers lock rollup rows in one order, as every other rollup statement does. With `bulk`, a PL/pgSQL
-    branch on the statement's size (PREV_BULK_ROWS); without it, the array form alone (0027's triggers)."""
+    branch on the statement's size (PREV_BULK_ROWS); without it, the array form alone (0027's triggers).
+
+    With `since` (0031), the small branch reads only the rows from the statement's first day (`day` of r's
+    crossed_at) on: a row added or removed moves the pointers of the rows after it, never of those before, and
+    the rows after it find theirs by two index probes each. An API batch of crossings of today then reads a row
+    or two per traveller, where the lag over all their rows read a decade of them (~18,000 rows for 500
+    travellers at 20M, docs/performance.md, session 31)."""
 
     def upsert(where: str) -> str:
         return (f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at, prev_day, "
@@ -184,6 +190,20 @@ def _prev_refresh_pg(src: str, bulk: bool = True) -> str:
 
     tids = _tids(src)
     small = upsert(f"= ANY(ARRAY{tids})")
+    if since:
+        t = "stat_traveller_days"
+        small = (f"INSERT INTO {t} (day, border_post_id, traveller_id, n, first_at, prev_day, prev_post_day) "
+                 f"SELECT s.day, s.border_post_id, s.traveller_id, s.n, s.first_at, x.pd, x.ppd FROM {t} s "
+                 f"CROSS JOIN LATERAL (SELECT (SELECT p.day FROM {t} p WHERE p.traveller_id = s.traveller_id "
+                 f"AND (p.day, p.border_post_id) < (s.day, s.border_post_id) "
+                 f"ORDER BY p.day DESC, p.border_post_id DESC LIMIT 1) AS pd, "
+                 f"(SELECT p.day FROM {t} p WHERE p.traveller_id = s.traveller_id "
+                 f"AND p.border_post_id = s.border_post_id AND p.day < s.day ORDER BY p.day DESC LIMIT 1) AS ppd) x "
+                 f"WHERE s.traveller_id = ANY(ARRAY{tids}) AND s.day >= (SELECT MIN({day}) FROM {src} "
+                 f"WHERE r.traveller_id IS NOT NULL) "
+                 f"AND (s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd) "
+                 f"ORDER BY 1, 2, 3 ON CONFLICT (day, border_post_id, traveller_id) DO UPDATE SET "
+                 f"prev_day = excluded.prev_day, prev_post_day = excluded.prev_post_day")
     if not bulk:
         return small
     return (f"IF (SELECT COUNT(*) FROM {src}) <= {PREV_BULK_ROWS} THEN\n    {small};\n  ELSE\n    "
@@ -217,10 +237,11 @@ def _changed(old: str, new: str) -> str:
 _OFF_SELECT = "(SELECT offset_minutes FROM stat_rollup_state WHERE id = 1)"
 
 
-def postgresql_install(prev_days: bool = True, bulk: bool = True) -> list[str]:
+def postgresql_install(prev_days: bool = True, bulk: bool = True, since: bool = True) -> list[str]:
     """Functions and statement triggers on crossings and flags (PostgreSQL 10+); without the prev_day pointers
     for the migrations before 0027, whose tables do not have them; `bulk=False` gives 0027's pointer refresh
-    (one form whatever the statement's size), for its downgrade from 0028."""
+    (one form whatever the statement's size), for its downgrade from 0028; `since=False` the refresh of 0028-0030
+    (every row of the statement's travellers), for theirs from 0031."""
     d = _Dialect("postgresql", "off")
     ins = "(SELECT * FROM new_rows) r"
     dele = "(SELECT * FROM old_rows) r"
@@ -236,7 +257,7 @@ def postgresql_install(prev_days: bool = True, bulk: bool = True) -> list[str]:
     months = not prev_days  # before 0027: the monthly table, no pointers
 
     def prev(src: str) -> list[str]:
-        return [_prev_refresh_pg(src, bulk)] if prev_days else []
+        return [_prev_refresh_pg(src, d.day("r.crossed_at"), bulk, since)] if prev_days else []
 
     out = []
     for name, stmts in (
@@ -333,8 +354,8 @@ def prev_fill(dialect: str) -> str:
             f"AND ({t}.prev_day {differ} x.pd OR {t}.prev_post_day {differ} x.ppd)")
 
 
-def install(dialect: str, prev_days: bool = True, bulk: bool = True) -> list[str]:
-    return postgresql_install(prev_days, bulk) if dialect == "postgresql" else sqlite_install(prev_days)
+def install(dialect: str, prev_days: bool = True, bulk: bool = True, since: bool = True) -> list[str]:
+    return postgresql_install(prev_days, bulk, since) if dialect == "postgresql" else sqlite_install(prev_days)
 
 
 def uninstall(dialect: str) -> list[str]:
