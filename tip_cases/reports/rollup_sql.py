@@ -178,7 +178,7 @@ def _prev_refresh_pg(src: str, day: str, bulk: bool = True, since: bool = True) 
     crossed_at) on: a row added or removed moves the pointers of the rows after it, never of those before, and
     the rows after it find theirs by two index probes each. An API batch of crossings of today then reads a row
     or two per traveller, where the lag over all their rows read a decade of them (~18,000 rows for 500
-    travellers at 20M, docs/performance.md, session 31)."""
+    travellers at 20M; docs/performance.md, sessions 30 and 31)."""
 
     def upsert(where: str) -> str:
         return (f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at, prev_day, "
