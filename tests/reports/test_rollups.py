@@ -217,6 +217,18 @@ def test_upgrade_to_0027_points_the_days_already_counted_and_downgrade_recounts_
 
 
 @pytest.mark.postgres
+def _misdirected_rows() -> int:
+    """Rollup rows whose pointers differ from the lag over the whole table (what every trigger form must keep)."""
+    from sqlalchemy import text
+
+    return db.session.execute(text(
+        "SELECT count(*) FROM stat_traveller_days s JOIN (SELECT day, border_post_id, traveller_id, "
+        "lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id) AS pd, "
+        "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day) AS ppd "
+        "FROM stat_traveller_days) x USING (day, border_post_id, traveller_id) "
+        "WHERE s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd")).scalar_one()
+
+
 def test_a_bulk_insert_points_the_days_as_the_lag_over_them(app, db_session):
     """One INSERT of more rows than PREV_BULK_ROWS (a history import) takes the trigger's join branch: its
     pointers are each traveller's previous row, as a small batch's are, and the statistics equal the live ones."""
@@ -249,13 +261,7 @@ def test_a_bulk_insert_points_the_days_as_the_lag_over_them(app, db_session):
             "strftime('%Y-%m-%d %H:%M:%S.000000', '2025-01-01 08:00:00', ((i * 7919) % 419) || ' days', "
             "(i % 17) || ' hours'), 'Bulk', 'Row', CURRENT_TIMESTAMP, :first + i % 300, 0 FROM s"), params)
     db.session.flush()
-    wrong = db.session.execute(text(
-        "SELECT count(*) FROM stat_traveller_days s JOIN (SELECT day, border_post_id, traveller_id, "
-        "lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id) AS pd, "
-        "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day) AS ppd "
-        "FROM stat_traveller_days) x USING (day, border_post_id, traveller_id) "
-        "WHERE s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd")).scalar_one()
-    assert wrong == 0
+    assert _misdirected_rows() == 0
     pointed = db.session.execute(text("SELECT count(*) FROM stat_traveller_days WHERE traveller_id >= :f "
                                       "AND prev_day IS NOT NULL"), {"f": first}).scalar_one()
     assert pointed > params["n"] // 4  # the bulk rows were counted and pointed, not only the generated ones
@@ -299,14 +305,6 @@ def test_upgrade_to_0031_repoints_from_the_first_day_and_downgrade_takes_it_back
     source = text("SELECT prosrc FROM pg_proc WHERE proname = 'stat_crossings_ins'")
     since = "s.day >= (SELECT MIN("
 
-    def wrong() -> int:
-        return db.session.execute(text(
-            "SELECT count(*) FROM stat_traveller_days s JOIN (SELECT day, border_post_id, traveller_id, "
-            "lag(day) OVER (PARTITION BY traveller_id ORDER BY day, border_post_id) AS pd, "
-            "lag(day) OVER (PARTITION BY traveller_id, border_post_id ORDER BY day) AS ppd "
-            "FROM stat_traveller_days) x USING (day, border_post_id, traveller_id) "
-            "WHERE s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd")).scalar_one()
-
     with app.app_context():
         upgrade(revision="0030_traveller_days_by_day")
         assert since not in db.session.execute(source).scalar_one()
@@ -321,13 +319,13 @@ def test_upgrade_to_0031_repoints_from_the_first_day_and_downgrade_takes_it_back
             c = b.crossing(datetime(2025, 4, day, 10, 0, tzinfo=UTC), post=POSTS[post])
             c.traveller_id = t.id
             db.session.flush()
-        assert wrong() == 0
+        assert _misdirected_rows() == 0
         assert db.session.execute(text("SELECT count(*) FROM stat_traveller_days WHERE traveller_id = :t "
                                        "AND prev_day IS NOT NULL"), {"t": t.id}).scalar_one() == 6
         db.session.execute(delete(Crossing).where(Crossing.traveller_id == t.id,
                                                   Crossing.crossed_at == datetime(2025, 4, 12, 10, 0, tzinfo=UTC)))
         db.session.flush()
-        assert wrong() == 0
+        assert _misdirected_rows() == 0
         db.session.commit()
         db.session.remove()
         downgrade(revision="0030_traveller_days_by_day")

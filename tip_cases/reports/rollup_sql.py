@@ -180,34 +180,35 @@ def _prev_refresh_pg(src: str, day: str, bulk: bool = True, since: bool = True) 
     or two per traveller, where the lag over all their rows read a decade of them (~18,000 rows for 500
     travellers at 20M; docs/performance.md, sessions 30 and 31)."""
 
-    def upsert(where: str) -> str:
-        return (f"INSERT INTO stat_traveller_days (day, border_post_id, traveller_id, n, first_at, prev_day, "
-                f"prev_post_day) SELECT day, border_post_id, traveller_id, n, first_at, pd, ppd FROM (SELECT *, "
-                f"{_PREV[0]} AS pd, {_PREV[1]} AS ppd FROM stat_traveller_days WHERE traveller_id {where}) x "
+    t = "stat_traveller_days"
+
+    def upsert(rows: str) -> str:
+        """The changed pointers of `rows` (a rollup row's columns with pd and ppd, the pointers it should have)."""
+        return (f"INSERT INTO {t} (day, border_post_id, traveller_id, n, first_at, prev_day, "
+                f"prev_post_day) SELECT day, border_post_id, traveller_id, n, first_at, pd, ppd FROM ({rows}) x "
                 f"WHERE prev_day IS DISTINCT FROM pd OR prev_post_day IS DISTINCT FROM ppd ORDER BY 1, 2, 3 "
                 f"ON CONFLICT (day, border_post_id, traveller_id) DO UPDATE SET prev_day = excluded.prev_day, "
                 f"prev_post_day = excluded.prev_post_day")
 
+    def lagged(where: str) -> str:
+        return f"SELECT *, {_PREV[0]} AS pd, {_PREV[1]} AS ppd FROM {t} WHERE traveller_id {where}"
+
     tids = _tids(src)
-    small = upsert(f"= ANY(ARRAY{tids})")
     if since:
-        t = "stat_traveller_days"
-        small = (f"INSERT INTO {t} (day, border_post_id, traveller_id, n, first_at, prev_day, prev_post_day) "
-                 f"SELECT s.day, s.border_post_id, s.traveller_id, s.n, s.first_at, x.pd, x.ppd FROM {t} s "
-                 f"CROSS JOIN LATERAL (SELECT (SELECT p.day FROM {t} p WHERE p.traveller_id = s.traveller_id "
-                 f"AND (p.day, p.border_post_id) < (s.day, s.border_post_id) "
-                 f"ORDER BY p.day DESC, p.border_post_id DESC LIMIT 1) AS pd, "
-                 f"(SELECT p.day FROM {t} p WHERE p.traveller_id = s.traveller_id "
-                 f"AND p.border_post_id = s.border_post_id AND p.day < s.day ORDER BY p.day DESC LIMIT 1) AS ppd) x "
-                 f"WHERE s.traveller_id = ANY(ARRAY{tids}) AND s.day >= (SELECT MIN({day}) FROM {src} "
-                 f"WHERE r.traveller_id IS NOT NULL) "
-                 f"AND (s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd) "
-                 f"ORDER BY 1, 2, 3 ON CONFLICT (day, border_post_id, traveller_id) DO UPDATE SET "
-                 f"prev_day = excluded.prev_day, prev_post_day = excluded.prev_post_day")
+        small = upsert(
+            f"SELECT s.*, (SELECT p.day FROM {t} p WHERE p.traveller_id = s.traveller_id "
+            f"AND (p.day, p.border_post_id) < (s.day, s.border_post_id) "
+            f"ORDER BY p.day DESC, p.border_post_id DESC LIMIT 1) AS pd, "
+            f"(SELECT p.day FROM {t} p WHERE p.traveller_id = s.traveller_id AND p.border_post_id = s.border_post_id "
+            f"AND p.day < s.day ORDER BY p.day DESC LIMIT 1) AS ppd FROM {t} s "
+            f"WHERE s.traveller_id = ANY(ARRAY{tids}) "
+            f"AND s.day >= (SELECT MIN({day}) FROM {src} WHERE r.traveller_id IS NOT NULL)")
+    else:
+        small = upsert(lagged(f"= ANY(ARRAY{tids})"))
     if not bulk:
         return small
     return (f"IF (SELECT COUNT(*) FROM {src}) <= {PREV_BULK_ROWS} THEN\n    {small};\n  ELSE\n    "
-            f"{upsert(f'IN {tids}')};\n  END IF")
+            f"{upsert(lagged(f'IN {tids}'))};\n  END IF")
 
 
 def _prev_refresh_sqlite(tid: str) -> str:
