@@ -14,7 +14,9 @@ Concurrency: two workers attaching crossings of the same person must not found t
 transaction takes, before reading candidates, a PostgreSQL transaction-level advisory lock on every
 slot its crossings' probe keys map to (`blocking.lock_slots`, in one sorted order). A crossing's probe
 keys include every key it is stored under, so two crossings that could find each other share a slot
-and the second waits for the first to commit. On SQLite the transaction starts with a write (the
+and the second waits for the first to commit. On PostgreSQL the keys themselves are read just before the
+locks and only those another transaction changed meanwhile are read again under them
+(`read_keys_then_lock`, screening.key_changes). On SQLite the transaction starts with a write (the
 tracing generation), and SQLite has a single writer: the same serialisation.
 
 Long because the three tables attach reads (traveller_keys, traveller_spellings, name_token_counts) are
@@ -39,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from screening import key_changes
 from screening.engine.blocking import lock_slots, probe_keys, store_keys
 from screening.engine.matching import NameFrequencies, Prepared
 from screening.engine.resolve import Judgements, ResolveConfig, TravellerIndex, TravellerRecord
@@ -343,6 +346,45 @@ def key_rows(session: Session, keys: list[int], per_key: int) -> dict[int, list[
     return out
 
 
+def read_keys_then_lock(session: Session, keys: list[int], per_key: int) -> dict[int, list[int]]:
+    """`key_rows` of these keys as they stand once their locks are held (`lock_keys`).
+
+    Where the database logs key changes (PostgreSQL, screening.key_changes) the keys are read before the
+    locks, so the other worker's batch does not wait through the read, and only the keys changed meanwhile
+    are read again under them; elsewhere they are read under the locks.
+    """
+    if not keys:
+        lock_keys(session, keys)
+        return {}
+    if not _logs_key_changes(session):
+        lock_keys(session, keys)
+        return key_rows(session, keys, per_key)
+    since = key_changes.snapshot(session)
+    found = key_rows(session, keys, per_key)
+    lock_keys(session, keys)
+    changed = key_changes.changed_since(session, since, set(keys))
+    if changed is None:
+        log.debug("keys changed by a bulk write or pruned since the read: all %d read again", len(set(keys)))
+        return key_rows(session, keys, per_key)
+    if changed:
+        for k in changed:
+            found.pop(k, None)
+        found.update(key_rows(session, sorted(changed), per_key))
+    return found
+
+
+_KEY_LOG: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine: whether it logs key changes
+
+
+def _logs_key_changes(session: Session) -> bool:
+    """Asked once per engine: the log is created by migration 0032 and only a migration removes it."""
+    bind = session.get_bind()
+    known = _KEY_LOG.get(bind)
+    if known is None:
+        known = _KEY_LOG[bind] = key_changes.installed(session)
+    return known
+
+
 def candidate_travellers(found: dict[int, list[int]], routes: list[list[int]], cap: int) -> list[int]:
     """A crossing's candidates: travellers under its keys, documents route first, in key order, at most `cap`."""
     out: dict[int, None] = {}
@@ -592,7 +634,8 @@ def attach_rows(session: Session, rows: list, *, config: ResolveConfig, judgemen
     from the database, restored, then the crossings attached in order by the index's own `attach`,
     so a crossing finds a traveller an earlier crossing of the same batch founded. The travellers the
     documents reach are restored first where that pays, the namesakes only for the crossings those do not
-    settle: one key read and at most three restores per batch, whatever its size; memory bounded by batch
+    settle: one key read (and a re-read of the keys changed while it waited for its locks) and at most three
+    restores per batch, whatever its size; memory bounded by batch
     size x `attach_candidates` (`ResolveConfig.for_attach`).
     """
 
@@ -614,7 +657,7 @@ def _attach_rows(session, rows, config, judgements, now, stored):
         work.append((rec, p, [docs, rest]))
         all_keys.extend(docs)
         all_keys.extend(rest)
-    lock_keys(session, all_keys)
+    found = read_keys_then_lock(session, all_keys, config.max_candidates)
     # Every key in one read (the bound per key is the same however many are read), then the documents first
     # where that pays. Most crossings are a known traveller's with his document: the index places such a
     # crossing by the document alone and never reads its name routes (`TravellerIndex._place`), so at a
@@ -625,7 +668,6 @@ def _attach_rows(session, rows, config, judgements, now, stored):
     # document another crossing of the batch also carries may meet a traveller that crossing founds: such
     # crossings read every route.
     reader = _Candidates(session, config, judgements, work)
-    found = key_rows(session, all_keys, config.max_candidates) if all_keys else {}
     docs_of = Counter(k for _, _, (docs, _) in work for k in set(docs))
     everyone = {rec.crossing_id for rec, _, _ in work}
     documents = reader.travellers(found, everyone)

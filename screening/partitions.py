@@ -169,15 +169,19 @@ def drop_foreign_keys() -> list[str]:
 _PARTITION_NAME = re.compile(r"^crossings_(p\d{6}|default)(_|$)")
 
 
+_KEY_LOG = ("traveller_key_changes", "ix_traveller_key_changes")  # screening.key_changes: PostgreSQL's alone
+
+
 def by_design(name: str | None, type_: str, *, postgresql: bool) -> bool:
     """Schema objects that differ from the models on PostgreSQL on purpose (this module's docstring): the
-    partitions and their copies of the indexes, the idempotency key with crossed_at, and the foreign keys
-    to crossings.id that triggers replace. The models describe SQLite's plain table; autogenerate
+    partitions and their copies of the indexes, the idempotency key with crossed_at, the foreign keys
+    to crossings.id that triggers replace, and the log of key changes (screening.key_changes). The models
+    describe SQLite's plain table; autogenerate
     (migrations/env.py) and the models-versus-migrations test leave these alone."""
     if not postgresql or not name:
         return False
     if type_ in ("table", "index"):
-        return bool(_PARTITION_NAME.match(name))
+        return bool(_PARTITION_NAME.match(name)) or name.startswith(_KEY_LOG)
     if type_ == "unique_constraint":
         return name == "uq_crossings_source_external_id"
     if type_ == "foreign_key_constraint":
