@@ -354,7 +354,6 @@ def read_keys_then_lock(session: Session, keys: list[int], per_key: int) -> dict
     are read again under them; elsewhere they are read under the locks.
     """
     if not keys:
-        lock_keys(session, keys)
         return {}
     if not _logs_key_changes(session):
         lock_keys(session, keys)

@@ -176,8 +176,8 @@ def by_design(name: str | None, type_: str, *, postgresql: bool) -> bool:
     """Schema objects that differ from the models on PostgreSQL on purpose (this module's docstring): the
     partitions and their copies of the indexes, the idempotency key with crossed_at, the foreign keys
     to crossings.id that triggers replace, and the log of key changes (screening.key_changes). The models
-    describe SQLite's plain table; autogenerate
-    (migrations/env.py) and the models-versus-migrations test leave these alone."""
+    describe SQLite's plain table; autogenerate (migrations/env.py) and the models-versus-migrations test
+    leave these alone."""
     if not postgresql or not name:
         return False
     if type_ in ("table", "index"):

@@ -216,7 +216,6 @@ def test_upgrade_to_0027_points_the_days_already_counted_and_downgrade_recounts_
         db.engine.dispose()
 
 
-@pytest.mark.postgres
 def _misdirected_rows() -> int:
     """Rollup rows whose pointers differ from the lag over the whole table (what every trigger form must keep)."""
     from sqlalchemy import text
@@ -229,6 +228,7 @@ def _misdirected_rows() -> int:
         "WHERE s.prev_day IS DISTINCT FROM x.pd OR s.prev_post_day IS DISTINCT FROM x.ppd")).scalar_one()
 
 
+@pytest.mark.postgres
 def test_a_bulk_insert_points_the_days_as_the_lag_over_them(app, db_session):
     """One INSERT of more rows than PREV_BULK_ROWS (a history import) takes the trigger's join branch: its
     pointers are each traveller's previous row, as a small batch's are, and the statistics equal the live ones."""
