@@ -37,15 +37,22 @@ def _prepare_database(kind: str, pg_url: str | None) -> str:
 
 def _load_persons(n: int, seed: int) -> list[dict]:
     """Persons of interest inserted in bulk (the person services are for one-at-a-time edits)."""
+    from bench.generate import generate_persons
+
+    people = generate_persons(n, seed=seed)
+    insert_persons(people)
+    return people
+
+
+def insert_persons(people: list[dict]) -> None:
+    """Generated persons (`bench.generate.generate_persons`) stored as persons of interest, ids from 1, committed."""
     from sqlalchemy import insert
 
-    from bench.generate import generate_persons
     from screening.engine.normalize import parse_partial_date
     from screening.models import Person, PersonAlias, PersonDocument
     from screening.screener import bump_generation
     from tip_cases.extensions import db
 
-    people = generate_persons(n, seed=seed)
     now = datetime.now(UTC)
     rows, docs, aliases = [], [], []
     for i, p in enumerate(people, start=1):
@@ -64,7 +71,6 @@ def _load_persons(n: int, seed: int) -> list[dict]:
             db.session.execute(insert(table), data[start:start + 5000])
     bump_generation(db.session)
     db.session.commit()
-    return people
 
 
 def _batches(persons: list[dict], n: int, batch: int, poi_share: float, seed: int) -> list[bytes]:

@@ -11,7 +11,8 @@ For each size N, on PostgreSQL (the database named by --pg-url is wiped first):
 3. starts gunicorn (`--workers`, scripts/gunicorn_conf.py, attach through the database), warms each
    worker up with API batches of new crossings by the same people, and prints each worker's RSS;
 4. prints attach p50/p95 (one crossing per transaction, in this process, `tracing.attach_pending`) and
-   the API's end-to-end crossings/s with one client per worker posting batches of 500;
+   the API's end-to-end crossings/s with one client per worker posting batches of 500, screened against
+   `--watchlist` persons of interest (the flags raised are printed);
 5. runs the scheduler (`flask scheduler run`) beside the workers and prints its RSS once its pattern
    job has worked off the API's travellers, then the nightly rules (`flask screening patterns`) in a
    process of their own with their peak RSS;
@@ -650,6 +651,40 @@ def reuse(url: str, n: int, seed: int, years: int = 1) -> tuple[list[dict], dict
     return generate_persons(max(base // 5, 1), seed=seed), {"token": token, "page_travellers": travellers}
 
 
+def flag_count(url: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM flags")).scalar_one()
+    engine.dispose()
+    return n
+
+
+def load_watchlist(url: str, persons: list[dict], n: int, seed: int) -> tuple[int, int]:
+    """Persons of interest, so the API's crossings are screened against a list as a unit's are, once per database:
+    2 % of the people the traffic is drawn from (a few per cent of its crossings then raise a flag; the run
+    prints how many) and outsiders for the rest of n (most listed persons never cross).
+    Returns (persons of interest stored, of whom from the traffic's people)."""
+    import random
+
+    from bench.api_bench import insert_persons
+    from bench.generate import generate_persons
+    from tip_cases.extensions import db
+
+    app = _app(url)
+    with app.app_context():
+        stored = db.session.execute(db.text("SELECT count(*) FROM persons")).scalar_one()
+        if stored or not n:
+            db.session.remove()
+            return stored, -1
+        crossing = random.Random(seed).sample(persons, min(n, len(persons) // 50))
+        listed = crossing + generate_persons(n - len(crossing), seed=seed + 1, id_offset=10**8)
+        insert_persons(listed)
+        db.session.remove()
+    return n, len(crossing)
+
+
 def run_size(n: int, args) -> dict:
     print(f"\n== {n:,} stored crossings ==", flush=True)
     if args.reuse:
@@ -669,9 +704,12 @@ def run_size(n: int, args) -> dict:
                   f"{f['replicate_s']:.1f} s ({f['replicated'] / f['replicate_s']:,.0f} crossings/s)")
         print(f"travellers stored: {f['travellers']:,}")
         print(f"traveller keys rebuilt: {f['keys']:,} rows in {f['rebuild_keys_s']:.1f} s")
+    listed, crossing = load_watchlist(args.pg_url, persons, args.watchlist, seed=args.seed + 3)
+    print(f"persons of interest: {listed:,}" + (f" ({crossing:,} of them among the traffic's people)" if crossing >= 0
+                                                  else " (stored before)"), flush=True)
     run = f"{time.time_ns() % 10**9}-" if args.reuse else ""  # new external ids on every reuse
     modes = ["database", "memory"] if n <= args.compare_memory_up_to else ["database"]
-    result = {"n": n, **{k: v for k, v in f.items() if k != "token"}}
+    result = {"n": n, "watchlist": listed, **{k: v for k, v in f.items() if k != "token"}}
     for mode in [] if args.skip_api else modes:
         server = Server(args.pg_url, args.workers, args.port, mode)
         scheduler = Scheduler(args.pg_url) if mode == "database" else None
@@ -685,9 +723,11 @@ def run_size(n: int, args) -> dict:
             result[f"rss_{mode}"] = rss
             if mode == "database":
                 items = traffic(persons, args.api_crossings, seed=args.traffic_seed, prefix=f"API{run}")
-                cpu0 = server.cpu_s()
+                cpu0, flags0 = server.cpu_s(), flag_count(args.pg_url)
                 accepted, secs, lat = post_all(server.port, f["token"], bodies_of(items, args.batch), args.workers)
-                cpu = server.cpu_s() - cpu0
+                cpu, flags = server.cpu_s() - cpu0, flag_count(args.pg_url) - flags0
+                print(f"[{mode}] API: {flags:,} flags raised ({flags / max(accepted, 1):.1%} a crossing, against "
+                      f"{listed:,} persons of interest)", flush=True)
                 print(f"[{mode}] API workers' CPU: {cpu:.1f} s = {cpu / max(accepted, 1) * 1000:.2f} ms a crossing "
                       f"(load average {os.getloadavg()[0]:.1f})", flush=True)
                 rss_after = server.rss_mib()
@@ -779,6 +819,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--traffic-seed", type=int, default=21, metavar="S",
                         help="seed of the warm-up and API crossings; give each --reuse run its own, or the runs "
                              "re-send the same crossings and every copy grows the neighbourhoods the rules read")
+    parser.add_argument("--watchlist", type=int, default=10_000, metavar="N",
+                        help="persons of interest the API screens against, loaded once per database (2 %% of the "
+                             "traffic's people, outsiders for the rest; 0: none, as before session 33)")
     parser.add_argument("--skip-api", action="store_true", help="attach latencies only")
     parser.add_argument("--quick", action="store_true",
                         help="API rate and attach only: no scheduler RSS wait, nightly rules or page timings")

@@ -14,11 +14,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from screening import services
-from screening.models import Crossing, CrossingKey
+from screening.models import Crossing, CrossingKey, Flag
 from tests import factories
 from tests.conftest import scratch_database
 from tests.reports import builders as b
-from tests.screening.builders import crossing_item, insert_old_crossings, new_crossing
+from tests.screening.builders import crossing_item, insert_old_crossings, make_person, new_crossing
 from tip_cases.extensions import db
 
 PG_ONLY = pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -76,11 +76,15 @@ def test_the_database_refuses_a_second_crossing_of_a_key_stored_any_other_way(ap
 @PG_ONLY
 def test_concurrent_senders_of_overlapping_batches_store_each_crossing_once(app):
     """Four senders at once, each with the same 40 external ids in its own order and its own month: every id
-    stored once, every other outcome "duplicate" with the stored crossing's id, no deadlock, nothing lost."""
+    stored once, every other outcome "duplicate" with the stored crossing's id, no deadlock, nothing lost.
+    Every sender matches all 40 against the person of interest before it stores them: only the sender that
+    stored a crossing raises its flag."""
+    person = make_person()
     ids = [f"RACE-{i:02d}" for i in range(40)]
     months = [datetime(2029, m, 3, 9, tzinfo=UTC) for m in (2, 4, 6, 8)]
     start = threading.Barrier(len(months))
     outcomes: list[list] = [[] for _ in months]
+    flags_of: list[dict] = [{} for _ in months]
     errors: list[BaseException] = []
 
     def sender(k: int) -> None:
@@ -91,6 +95,7 @@ def test_concurrent_senders_of_overlapping_batches_store_each_crossing_once(app)
                 items = [new_crossing(e, now=months[k]) for e in order]
                 start.wait(timeout=30)
                 outcomes[k] = services.store_crossings(items, source="race", actor=None, now=months[k])
+                flags_of[k] = {r.external_id: [f.crossing_id for f in r.flags] for r in outcomes[k]}
                 db.session.commit()
             except BaseException as exc:  # reported below: a thread's exception would otherwise vanish
                 errors.append(exc)
@@ -114,6 +119,11 @@ def test_concurrent_senders_of_overlapping_batches_store_each_crossing_once(app)
             per_id[r.external_id].append(r.status)
             assert r.crossing_id == stored[r.external_id]
     assert all(sorted(s) == ["accepted", "duplicate", "duplicate", "duplicate"] for s in per_id.values()), per_id
+    flagged = db.session.execute(select(Flag.crossing_id, Flag.person_id).where(Flag.kind == "identity")).all()
+    assert sorted(flagged) == sorted((cid, person.id) for cid in stored.values())
+    for results, flags in zip(outcomes, flags_of, strict=True):
+        for r in results:
+            assert flags[r.external_id] == ([r.crossing_id] if r.status == "accepted" else [])
 
 
 # --- the upgrade of an existing installation --------------------------------------------------------
