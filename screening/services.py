@@ -189,11 +189,6 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         })
     inserted: dict[str, int] = {}
     attached: tracing.Attached | None = None
-    screened = None
-    if rows and current_app.config.get("TSELA_ROLE") != "post":
-        # Matched before the store: the matching needs no crossing id, and the store holds locks until the
-        # commit (PostgreSQL: the traveller-key locks another API batch waits for; SQLite: the write lock).
-        screened = match_new([(i, items[i]) for i in row_of.values()], now=now, session=session)
     if rows:
         if session.get_bind().dialect.name == "postgresql":
             # Attach before storing (not on a post node, which does not trace): the COPY then writes each
@@ -223,7 +218,7 @@ def store_crossings(items: Sequence[NewCrossing], *, source: str, actor, now: da
         if current_app.config.get("TSELA_ROLE") == "post":
             _store_at_post(results, new, source=source, now=now, session=session)
             return results
-        flags = raise_flags(screened, now=now, session=session, ids={i: results[i].crossing_id for i, _ in new})
+        flags = screen_new([(results[i].crossing_id, it) for i, it in new], now=now, session=session)
         # Tracing after screening, so a suspect found just now counts as one for the risk rules. Risk
         # flags go to the post's queue, not into these results, which report identity matches.
 
@@ -353,39 +348,18 @@ def threshold() -> float:
     return float(current_app.config.get("SCREENING_FLAG_THRESHOLD", 0.80))
 
 
-@dataclass
-class Screened:
-    """Matches of crossings against persons of interest, not yet raised as flags: (key, crossing, person id,
-    result) hits and the alerts of the index that found them."""
-
-    hits: list[tuple[Any, NewCrossing, int, MatchResult]]
-    alerts: dict
-
-
-def match_new(crossings: Iterable[tuple[Any, NewCrossing]], *, now: datetime, session: Session) -> Screened:
-    """Match crossings (keyed by anything: they need not be stored yet) against persons of interest."""
-    screener = get_screener()
-    index = screener.current(session, now.date())
-    floor = threshold()
-    hits = [(key, c, pid, result) for key, c in crossings for pid, result in index.screen(c.identity(key), floor)]
-    return Screened(hits, screener.alerts)
-
-
-def raise_flags(screened: Screened | None, *, now: datetime, session: Session,
-                ids: dict[Any, int] | None = None) -> dict[int, list[Flag]]:
-    """Raise the flags of screened crossings; `ids` maps their keys to the stored crossings' ids (a key not in
-    it was not stored: a duplicate, its flags raised by its first arrival)."""
-    if screened is None:
-        return {}
-    hits = screened.hits if ids is None else [(ids[k], c, pid, r) for k, c, pid, r in screened.hits if k in ids]
-    return _raise_flags(hits, screened.alerts, now=now, session=session) if hits else {}
-
-
 def screen_new(crossings: Iterable[tuple[int, NewCrossing]], *, now: datetime,
                session: Session | None = None) -> dict[int, list[Flag]]:
     """Screen freshly stored crossings against persons of interest and raise their flags."""
     session = session or db.session()
-    return raise_flags(match_new(crossings, now=now, session=session), now=now, session=session)
+    screener = get_screener()
+    index = screener.current(session, now.date())
+    floor = threshold()
+    hits: list[tuple[int, NewCrossing, int, MatchResult]] = []
+    for cid, c in crossings:
+        for pid, result in index.screen(c.identity(cid), floor):
+            hits.append((cid, c, pid, result))
+    return _raise_flags(hits, screener.alerts, now=now, session=session) if hits else {}
 
 
 def screen_crossing(crossing: Crossing, now: datetime, session: Session | None = None) -> list[Flag]:
