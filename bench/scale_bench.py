@@ -634,8 +634,11 @@ def attach_latencies(url: str, persons: list[dict], n: int) -> list[float]:
     return out
 
 
-def reuse(url: str, n: int, seed: int, years: int = 1) -> tuple[list[dict], dict]:
-    """The people and a new API token of a database `load` filled before (for before/after runs of one load)."""
+def reuse(url: str, n: int, seed: int, years: int = 1, clear_due: bool = False) -> tuple[list[dict], dict]:
+    """The people and a new API token of a database `load` filled before (for before/after runs of one load).
+
+    `clear_due`: unmark the travellers earlier runs left due for the pattern job, which the scheduler beside the
+    workers would otherwise work off through this run's API step (docs/performance.md, session 33)."""
     from bench.generate import generate_persons
     from tip_cases import accounts
     from tip_cases.extensions import db
@@ -649,6 +652,9 @@ def reuse(url: str, n: int, seed: int, years: int = 1) -> tuple[list[dict], dict
         # Traveller pages are sampled among the generated year's travellers (ids 1..T, all present).
         travellers = db.session.execute(db.text("SELECT max(traveller_id) FROM crossings WHERE id <= :b"),
                                         {"b": base}).scalar_one()
+        if clear_due:
+            due = db.session.execute(db.text("UPDATE travellers SET patterns_due = false WHERE patterns_due")).rowcount
+            print(f"--clear-due: {due:,} travellers unmarked for the pattern job", flush=True)
         _, token = accounts.create_api_client(f"scale-bench-{time.time_ns()}", None)
         db.session.commit()
         db.session.remove()
@@ -692,7 +698,7 @@ def load_watchlist(url: str, persons: list[dict], n: int, seed: int) -> tuple[in
 def run_size(n: int, args) -> dict:
     print(f"\n== {n:,} stored crossings ==", flush=True)
     if args.reuse:
-        persons, f = reuse(args.pg_url, n, seed=args.seed, years=args.years)
+        persons, f = reuse(args.pg_url, n, seed=args.seed, years=args.years, clear_due=args.clear_due)
         print("reusing the loaded database (no load, no key rebuild)")
     else:
         years = max(args.years, 1)
@@ -821,6 +827,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="measure on the database a previous run loaded (one size), e.g. before and after "
                              "a migration")
+    parser.add_argument("--clear-due", action="store_true",
+                        help="with --reuse: unmark the travellers earlier runs left due for the pattern job, so "
+                             "alternated runs do not each start with a larger scheduler backlog")
     parser.add_argument("--traffic-seed", type=int, default=21, metavar="S",
                         help="seed of the warm-up and API crossings; give each --reuse run its own, or the runs "
                              "re-send the same crossings and every copy grows the neighbourhoods the rules read")
